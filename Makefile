@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine:
+#   make run   -> venv, install, demo data, open the app
+#   make test  -> venv, install (with test tools and JACK), lint, type-check, tests
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= $(CURDIR)/.demo-data
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed
+	@scripts/system-deps.sh run
+	COMPANION_DATA_DIR=$(DEMO_DIR) $(BIN)/companion demo-data --if-empty
+	COMPANION_DATA_DIR=$(DEMO_DIR) $(BIN)/companion
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test: $(VENV)/.installed
+	@scripts/system-deps.sh test
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed
+	@scripts/system-deps.sh test
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
