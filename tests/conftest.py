@@ -91,19 +91,29 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        # PortAudio must let go of the server before it stops, or its JACK host API asserts at exit.
+        _release_portaudio()
         proc.terminate()
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        _rescan_portaudio()
+
+
+def _release_portaudio() -> None:
+    """Terminate PortAudio (every nested initialisation) so it holds no JACK client."""
+    if "sounddevice" not in sys.modules:
+        return
+    sd = sys.modules["sounddevice"]
+    while sd._initialized:
+        sd._terminate()
 
 
 def _rescan_portaudio() -> None:
-    """PortAudio enumerates host APIs once at initialisation; re-initialise so it sees the new server."""
+    """PortAudio enumerates host APIs once at initialisation; re-initialise so it sees the current server."""
     if "sounddevice" not in sys.modules:
         return
-    import sounddevice as sd
-
-    sd._terminate()
-    sd._initialize()
+    _release_portaudio()
+    sys.modules["sounddevice"]._initialize()
