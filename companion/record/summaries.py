@@ -3,7 +3,7 @@
 Events are grouped by (client, objective); events without an objective form that client's "general"
 group, and group-wide events (a tempo marker for the whole drum circle) have no client. The tempo in
 force is tracked across the whole session, so "8/10 trials at 84 bpm" knows the metronome setting even
-though the tempo marker was logged once, for everybody.
+though the tempo marker was logged once, for everybody; switching intervention ends it.
 """
 
 from __future__ import annotations
@@ -171,7 +171,9 @@ def summarise_session(
             current = event.payload
             if key != (None, None):
                 tempo_in_force[key].append(current)
-        elif current is not None and not isinstance(event.payload, Intervention | Note):
+        elif isinstance(event.payload, Intervention):
+            current = None  # a new intervention brings its own tempo (the app logs it again if unchanged)
+        elif current is not None and not isinstance(event.payload, Note):
             tempo_in_force[key].append(current)
         grouped[key].append(event)
     levels = hierarchies or {}
