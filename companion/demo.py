@@ -441,7 +441,7 @@ def _session_drafts(
         if objective_spec.measure == "duration":
             durations[objective_spec.label] = max(10.0, _level(objective_spec, progress, rng, 20))
     if rng.random() < 0.5 and spec.quotes:
-        drafts.append(EventDraft(Note(f'Client said: "{rng.choice(spec.quotes)}"')))
+        drafts.append(EventDraft(Note(rng.choice(spec.quotes))))
     return drafts, durations
 
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import cast
 
 import click
 
 from companion.demo import generate_demo
+from companion.documents.export import FORMATS, Format, render, write_private
+from companion.documents.report import build_report, report_pdf
+from companion.documents.selection import select
 from companion.documents.wording import plan_label, progress_sentence
 from companion.paths import data_dir as resolve_data_dir
-from companion.paths import database_path
+from companion.paths import database_path, exports_dir
 from companion.record import MasteryCriterion, Record, StorageError, UnknownRecord
 from companion.record.backups import list_backups, restore_backup
 from companion.record.model import DOMAINS, METRICS, Metric
@@ -224,6 +227,85 @@ def sessions_list(ctx: click.Context, client: str | None, start: str | None, end
         click.echo("No sessions match.")
 
 
+# -- exports and reports --------------------------------------------------------------------------------
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:60] or "export"
+
+
+@click.command("export")
+@click.argument("session_id", type=int, required=False)
+@click.option("--client", help="Export this client's sessions (id or name) instead of one session.")
+@click.option("--from", "start", help="First date (YYYY-MM-DD), with --client.")
+@click.option("--to", "end", help="Last date (YYYY-MM-DD), with --client.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
+@click.option("--deidentify", is_flag=True, help="Pseudonyms instead of names, no birth years.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write ('-' = stdout).")
+@click.pass_context
+def export(
+    ctx: click.Context,
+    session_id: int | None,
+    client: str | None,
+    start: str | None,
+    end: str | None,
+    fmt: str,
+    deidentify: bool,
+    out: Path | None,
+) -> None:
+    """Export SESSION_ID, or --client C [--from D --to D], as Markdown, PDF, CSV (a row per event) or JSON."""
+    if (session_id is None) == (client is None):
+        raise click.UsageError("give either a SESSION_ID or --client (with optional --from/--to)")
+    with open_record(ctx) as record:
+        client_id = record.find_client(client).id if client else None
+        chosen = select(
+            record,
+            session_id=session_id,
+            client_id=client_id,
+            start=parse_day(start),
+            end=parse_day(end),
+            deidentify=deidentify,
+        )
+        content = render(chosen, cast(Format, fmt))
+        if out is not None and str(out) == "-":
+            if fmt == "pdf":
+                raise click.UsageError("a PDF cannot be written to the terminal; give --out FILE.pdf")
+            click.echo(content.decode("utf-8"), nl=False)
+            return
+        target = out or exports_dir(record.data_dir) / f"{_slug(chosen.title)}.{fmt}"
+    written = write_private(target, content)
+    click.echo(f"Wrote {len(chosen.sessions)} session(s) to {written}")
+
+
+@click.command("report")
+@click.option("--client", required=True, help="Client (id or name).")
+@click.option("--from", "start", help="First date (default: 13 weeks before --to).")
+@click.option("--to", "end", help="Last date (default: today).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
+@click.option("--deidentify", is_flag=True, help="Pseudonym instead of name, no birth year.")
+@click.option("--recommendations", help="Your recommendations (default: suggestions drafted from the data).")
+@click.pass_context
+def report(
+    ctx: click.Context,
+    client: str,
+    start: str | None,
+    end: str | None,
+    out: Path | None,
+    deidentify: bool,
+    recommendations: str | None,
+) -> None:
+    """Write a quarterly progress report (PDF with charts) for a client over a date range."""
+    last = parse_day(end) or date.today()
+    first = parse_day(start) or last - timedelta(weeks=13)
+    with open_record(ctx) as record:
+        found = record.find_client(client)
+        built = build_report(
+            record, found.id, first, last, recommendations=recommendations, deidentify=deidentify
+        )
+        target = out or exports_dir(record.data_dir) / f"report-{_slug(built.client.display_name)}-{last}.pdf"
+    written = write_private(target, report_pdf(built))
+    name, count = built.client.display_name, len(built.sessions)
+    click.echo(f"Wrote the progress report for {name} ({count} sessions) to {written}")
+
+
 # -- demo data and backups -------------------------------------------------------------------------------
 @click.command("demo-data")
 @click.option("--if-empty", is_flag=True, help="Do nothing if the record already has clients.")
@@ -274,7 +356,7 @@ def backups_restore(ctx: click.Context, backup: Path | None) -> None:
     click.echo(f"Restored {chosen}." + (f" The previous database was kept as {aside}." if aside else ""))
 
 
-COMMANDS = (clients, goals, sessions, demo_data, backups)
+COMMANDS = (clients, goals, sessions, export, report, demo_data, backups)
 
 
 def register(group: click.Group) -> None:
