@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import random
+import statistics
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from companion.record import (
     Cadence,
     Count,
+    Duration,
     DurationStart,
     DurationStop,
     EventDraft,
+    GroupSummary,
     Latency,
     MasteryCriterion,
+    Payload,
     Rating,
     Record,
     Sync,
     Tempo,
     Trial,
 )
+from companion.record.model import METRICS, Metric
 from companion.record.stats import least_squares_slope
 
 START = datetime(2024, 9, 2, 15, 0, tzinfo=UTC)
@@ -137,3 +144,74 @@ def test_slope_needs_two_distinct_dates() -> None:
     assert least_squares_slope([1.0], [5.0]) is None
     assert least_squares_slope([2.0, 2.0], [1.0, 3.0]) is None
     assert least_squares_slope([0.0, 1.0, 2.0], [1.0, 3.0, 5.0]) == pytest.approx(2.0)
+
+
+def metric_from_summary(group: GroupSummary, metric: str) -> float:
+    """The per-session value each metric should have, read off the session summary."""
+    ratings = list(group.ratings.values())
+    values: dict[str, Callable[[], float]] = {
+        "percent_correct": lambda: group.trials.pct_correct or 0.0 if group.trials else 0.0,
+        "percent_independent": lambda: group.trials.pct_independent or 0.0 if group.trials else 0.0,
+        "count": lambda: float(group.count_total),
+        "count_per_minute": lambda: group.count_total / group.minutes,
+        "duration_seconds": lambda: sum(d.total_seconds for d in group.durations.values()),
+        "latency_seconds": lambda: group.latency.mean if group.latency else 0.0,
+        "rating_after": lambda: statistics.fmean(r.after for r in ratings if r.after is not None),
+        "rating_change": lambda: statistics.fmean(r.change for r in ratings if r.change is not None),
+        "cadence_spm": lambda: group.cadence.last if group.cadence else 0.0,
+        "sync_pct_within": lambda: group.sync.pct_within if group.sync else 0.0,
+    }
+    return values[metric]()
+
+
+def random_payloads(rng: random.Random, metric: str) -> list[Payload]:
+    n = rng.randint(3, 12)
+    if metric.startswith("percent"):
+        levels = ["independent", "gestural", "verbal", "model", "physical"]
+        return [Trial(rng.random() < 0.6, rng.choice(levels)) for _ in range(n)]
+    if metric.startswith("count"):
+        return [Count(rng.choice(["a", "b"]), rng.choice([1, 1, 1, -1])) for _ in range(n)]
+    if metric == "duration_seconds":
+        return [DurationStart("x"), DurationStop("x"), Duration("y", rng.uniform(5, 90)), DurationStart("x")]
+    if metric == "latency_seconds":
+        return [Latency(rng.uniform(0.2, 9)) for _ in range(n)]
+    if metric.startswith("rating"):
+        return [
+            Rating(
+                rng.choice(["pain", "mood"]),
+                rng.randint(0, 10),
+                phase=rng.choice(["before", "after", "during"]),
+            )
+            for _ in range(n)
+        ] + [Rating("pain", 5, phase="before"), Rating("pain", 2, phase="after")]
+    if metric == "cadence_spm":
+        return [Cadence(rng.uniform(70, 120), 0.05, 20) for _ in range(n)]
+    return [
+        Sync(rng.uniform(-40, 10), 20, 0.9, rng.uniform(10, 99), rng.randint(0, 40), 1, 1, 84)
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_progress_values_match_session_summaries(record: Record, metric: str) -> None:
+    rng = random.Random(metric)
+    client = record.add_client("Ava")
+    goal = record.add_goal(client.id, "other", "g")
+    objective = record.add_objective(goal.id, metric, MasteryCriterion(cast(Metric, metric), 1, 2))
+    for week in range(4):
+        start = START + timedelta(weeks=week)
+        session = record.start_session([client.id], started_at=start)
+        drafts = [
+            EventDraft(p, objective_id=objective.id, wall_time=start + timedelta(seconds=30 * i))
+            for i, p in enumerate(random_payloads(rng, metric))
+        ]
+        events = record.log_many(session.id, drafts)
+        record.undo(events[1].id)
+        record.log(session.id, EventDraft(Count("unrelated"), wall_time=start))  # not this objective
+        record.end_session(session.id, ended_at=start + timedelta(minutes=40))
+    progress = record.objective_progress(objective.id)
+    assert len(progress.points) == 4
+    for point in progress.points:
+        group = record.summary(point.session_id).for_objective(objective.id)
+        assert group is not None
+        assert point.value == pytest.approx(metric_from_summary(group, metric)), point

@@ -7,7 +7,6 @@ Textual; every method is synchronous and safe to call from a worker thread.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -19,7 +18,7 @@ from companion.record.caseload import Caseload
 from companion.record.database import Database
 from companion.record.event_log import EventLog
 from companion.record.model import Event, Session
-from companion.record.progress import ObjectiveProgress, progress_from_events
+from companion.record.progress import ObjectiveProgress, objective_progress
 from companion.record.sessions import Sessions
 from companion.record.summaries import SessionSummary, summarise_session
 
@@ -102,20 +101,16 @@ class Record(Caseload, Sessions, EventLog):
         """One value per session for the objective's criterion metric, its weekly trend and mastery."""
         objective = self.objective(objective_id)
         sessions = self.sessions(objective.client_id, start, end)
-        events = self.query_events("objective_id = ?", (objective_id,))
-        return progress_from_events(objective, sessions, events, self.prompt_hierarchy(objective.client_id))
+        first_level = self.prompt_hierarchy(objective.client_id)[0]
+        return objective_progress(self._db, objective, sessions, first_level)
 
     def client_progress(
         self, client_id: int, start: date | None = None, end: date | None = None
     ) -> list[ObjectiveProgress]:
-        """Progress of every active objective of a client, read with one query."""
-        objectives = self.objectives(client_id=client_id)
+        """Progress of every active objective of a client (what the review screen and reports show)."""
         sessions = self.sessions(client_id, start, end)
-        by_objective: dict[int, list[Event]] = defaultdict(list)
-        for event in self.query_events("client_id = ? AND objective_id IS NOT NULL", (client_id,)):
-            by_objective[event.objective_id or 0].append(event)
-        hierarchy = self.prompt_hierarchy(client_id)
-        return [progress_from_events(o, sessions, by_objective[o.id], hierarchy) for o in objectives]
+        first_level = self.prompt_hierarchy(client_id)[0]
+        return [objective_progress(self._db, o, sessions, first_level) for o in self.objectives(client_id)]
 
     # -- backups -----------------------------------------------------------------------------------------
     def backup_now(self) -> Path:

@@ -151,10 +151,14 @@ class SessionSummary:
 
 def session_minutes(session: Session, events: Sequence[Event]) -> float:
     """The session's length: start to end, or to the last event while it is still running (>= 1 s)."""
+    return minutes_until(session, max((e.offset_s for e in events), default=0.0))
+
+
+def minutes_until(session: Session, last_offset: float) -> float:
+    """The session's length, or (still running) the minutes up to `last_offset` seconds, at least 1 s."""
     if session.duration_minutes is not None and session.duration_minutes > 0:
         return session.duration_minutes
-    last = max((e.offset_s for e in events), default=0.0)
-    return max(last, 1.0) / 60
+    return max(last_offset, 1.0) / 60
 
 
 def summarise_session(
