@@ -210,17 +210,19 @@ def readonly_dir() -> Iterator[Path]:
     shutil.rmtree(folder)
 
 
-def open_as_writer(folder: Path) -> str:
-    """Open the record in `folder` as a user who may not write it; returns the ReadOnlyLocation message."""
+def open_as_writer(folder: Path, data: Path | None = None) -> str:
+    """Make `folder` read-only and open the record in `data` (default: `folder`) as a user bound by
+    that; returns the ReadOnlyLocation message."""
+    data = data or folder
     folder.chmod(0o555)
     if os.geteuid() != 0:
         with pytest.raises(ReadOnlyLocation) as raised:
-            Record.open(folder, backup_every=None)
+            Record.open(data, backup_every=None)
         return str(raised.value)
     if shutil.which("setpriv") is None:
         pytest.skip("running as root without util-linux `setpriv` to drop the permission override")
     worker = subprocess.run(
-        [*DROP_ROOT_OVERRIDES, sys.executable, "-c", WORKER_PRELUDE + OPEN_READ_ONLY, str(folder)],
+        [*DROP_ROOT_OVERRIDES, sys.executable, "-c", WORKER_PRELUDE + OPEN_READ_ONLY, str(data)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -240,3 +242,8 @@ def test_read_only_existing_database_gets_a_clear_message(readonly_dir: Path) ->
     (readonly_dir / "companion.db").chmod(0o444)
     message = open_as_writer(readonly_dir)
     assert str(readonly_dir / "companion.db") in message and "read-only" in message
+
+
+def test_unwritable_parent_of_a_new_data_dir_is_a_clear_error(readonly_dir: Path) -> None:
+    message = open_as_writer(readonly_dir, readonly_dir / "not-yet-created")
+    assert "not-yet-created" in message and "--data-dir" in message

@@ -16,6 +16,7 @@ from companion.paths import database_path
 from companion.record import backups
 from companion.record.caseload import Caseload
 from companion.record.database import Database
+from companion.record.errors import StorageError, classify
 from companion.record.event_log import EventLog
 from companion.record.model import Event, Session
 from companion.record.progress import ObjectiveProgress, objective_progress
@@ -42,6 +43,8 @@ class Record(Caseload, Sessions, EventLog):
         self._session_cache: dict[int, Session] = {}
         self._hierarchies: dict[int, tuple[str, ...]] = {}
         self._objective_owners: dict[int, int] = {}
+        # Why the last automatic backup failed (e.g. disk full), for the app to show; None when fine.
+        self.backup_error: StorageError | None = None
 
     @classmethod
     def open(
@@ -57,11 +60,18 @@ class Record(Caseload, Sessions, EventLog):
         `busy_timeout` is how long a write waits for another process's lock before raising DatabaseLocked;
         `backup_every=None` disables automatic backups (tests, benchmarks).
         """
-        directory = resolve_data_dir(data_dir)
+        try:
+            directory = resolve_data_dir(data_dir)
+        except OSError as exc:
+            target = Path(exc.filename) if exc.filename else Path(data_dir or ".")
+            raise classify(exc, database_path(target)) from exc
         record = cls(
             Database.open(database_path(directory), busy_timeout), directory, backup_every, keep_backups
         )
-        record.backup_if_due()
+        try:
+            record.backup_if_due()
+        except StorageError as exc:  # a failed backup must not stop the session; the app shows why
+            record.backup_error = exc
         return record
 
     @property
