@@ -87,6 +87,9 @@ def test_clients_goals_objectives_round_trip(record: Record) -> None:
     assert updated.preferred_music == "Raffi" and updated.birth_year == 2017
     record.update_objective(objective.id, archived=True)
     assert record.objectives(client_id=client.id) == []
+    assert record.update_goal(goal.id, description="Functional requests").description == "Functional requests"
+    record.update_goal(goal.id, archived=True)
+    assert record.goals(client.id) == [] and len(record.goals(client.id, include_archived=True)) == 1
     with pytest.raises(ValueError, match="cannot change id"):
         record.update_client(client.id, id=99)
     with pytest.raises(UnknownRecord):

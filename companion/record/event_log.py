@@ -34,17 +34,17 @@ NOT_UNDONE = "kind != 'tombstone' AND id NOT IN (SELECT undoes FROM events WHERE
 INSERT_EVENT = f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
-def event_from_row(row: sqlite3.Row | tuple[object, ...]) -> Event:
-    (event_id, session_id, client_id, objective_id, plan_id, kind, wall_time, offset_s, payload) = tuple(row)
+def event_from_row(row: sqlite3.Row) -> Event:
+    """An Event from a row selected with EVENT_COLUMNS."""
     return Event(
-        id=str(event_id),
-        session_id=int(str(session_id)),
-        client_id=None if client_id is None else int(str(client_id)),
-        objective_id=None if objective_id is None else int(str(objective_id)),
-        plan_id=None if plan_id is None else str(plan_id),
-        wall_time=str(wall_time),
-        offset_s=float(str(offset_s)),
-        payload=payload_from_json(str(kind), json.loads(str(payload))),
+        id=row["id"],
+        session_id=row["session_id"],
+        client_id=row["client_id"],
+        objective_id=row["objective_id"],
+        plan_id=row["plan_id"],
+        wall_time=row["wall_time"],
+        offset_s=row["offset_s"],
+        payload=payload_from_json(row["kind"], json.loads(row["payload"])),
     )
 
 

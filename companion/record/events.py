@@ -240,7 +240,10 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         Tombstone,
     )
 }
-EVENT_KINDS: tuple[str, ...] = tuple(PAYLOAD_TYPES)
+
+FIELD_NAMES: dict[str, frozenset[str]] = {
+    kind: frozenset(f.name for f in dataclasses.fields(cls)) for kind, cls in PAYLOAD_TYPES.items()
+}
 
 
 def payload_to_json(payload: Payload) -> dict[str, Any]:
@@ -253,7 +256,7 @@ def payload_from_json(kind: str, data: dict[str, Any]) -> Payload:
     cls = PAYLOAD_TYPES.get(kind)
     if cls is None:
         raise ValueError(f"unknown event kind {kind!r}")
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = FIELD_NAMES[kind]
     values = {k: v for k, v in data.items() if k in names}
     if cls is Rating and "scale" in values:
         values["scale"] = tuple(values["scale"])
