@@ -112,10 +112,18 @@ class Groove:
         return EventTrack(events, TICKS_PER_BEAT, _ticks(bar))
 
     def cursor(
-        self, intensity: int = 2, meter: TimeSignature | str | None = None, *, beat_unit: BeatLike = 1
+        self,
+        intensity: int = 2,
+        meter: TimeSignature | str | None = None,
+        *,
+        beat_unit: BeatLike | None = None,
     ) -> GrooveCursor:
-        """An endless cursor on this groove; see `PlaybackCursor` for `beat_unit`."""
-        return GrooveCursor(self, intensity, self.meter_for(meter), beat_unit)
+        """An endless cursor on this groove. `beat_unit` is the metronome beat in quarter notes; by default
+        the meter's written beat, which is what the engine counts (see `PlaybackCursor`)."""
+        signature = self.meter_for(meter)
+        return GrooveCursor(
+            self, intensity, signature, signature.note_beats if beat_unit is None else beat_unit
+        )
 
 
 class GrooveCursor(PlaybackCursor):

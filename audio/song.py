@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import pairwise
 from math import ceil, floor
 from pathlib import Path
 from typing import NamedTuple
@@ -96,6 +97,15 @@ class TimeSignature:
     def bar_beats(self) -> Fraction:
         """Length of one bar in quarter notes (6/8 -> 3)."""
         return Fraction(4 * self.numerator, self.denominator)
+
+    @property
+    def note_beats(self) -> Fraction:
+        """The written beat (the numerator's note value) in quarter notes: 6/8 -> 1/2.
+
+        This is the beat the tempo engine counts (its 6/8 has six beats), so it is the default `beat_unit`
+        of song and groove cursors: a song in 6/8 then plays its eighth notes at the metronome's bpm.
+        """
+        return Fraction(4, self.denominator)
 
     @property
     def is_compound(self) -> bool:
@@ -167,9 +177,7 @@ class TempoFactors:
     def __post_init__(self) -> None:
         if not self.starts or self.starts[0] != 0 or len(self.starts) != len(self.factors):
             raise ValueError("tempo factors need one factor per segment, the first segment starting at 0")
-        if any(f <= 0 for f in self.factors) or any(
-            a >= b for a, b in zip(self.starts, self.starts[1:], strict=False)
-        ):
+        if any(f <= 0 for f in self.factors) or any(a >= b for a, b in pairwise(self.starts)):
             raise ValueError("tempo factors must be positive and their segments in increasing order")
         totals = [Fraction(0)]
         for i in range(1, len(self.starts)):
@@ -255,6 +263,12 @@ class Song:
         return self.meter_changes[0].signature
 
     @property
+    def original_meter_bpm(self) -> float:
+        """The main tempo counted in the song's written beats (6/8: eighths): the metronome setting at
+        which the song plays at its own speed."""
+        return self.original_bpm / float(self.meter.note_beats)
+
+    @property
     def length_beats(self) -> Fraction:
         return self.track.length_beats
 
@@ -294,22 +308,27 @@ class Song:
         return BeatRange(self.bar_start(loop.first_bar), self.bar_start(loop.last_bar + 1))
 
     def cursor(
-        self, *, start_bar: int = 1, loop: Loop | None = None, beat_unit: BeatLike = 1
+        self, *, start_bar: int = 1, loop: Loop | None = None, beat_unit: BeatLike | None = None
     ) -> PlaybackCursor:
-        """A cursor from the start of `start_bar`; `beat_unit` is the metronome beat in quarter notes."""
+        """A cursor from the start of `start_bar`. `beat_unit` is the metronome beat in quarter notes;
+        by default the song's written beat (`TimeSignature.note_beats`), which is what the engine counts."""
         return PlaybackCursor(
             self.track,
             start=self.bar_start(start_bar),
             loop=self.loop_beats(loop) if loop else None,
-            beat_unit=beat_unit,
+            beat_unit=self.meter.note_beats if beat_unit is None else beat_unit,
         )
 
     @property
     def summary(self) -> str:
-        """One line for the session screen: title, meter, bars, tempo and duration."""
+        """One line for the session screen: title, meter, bars, tempo (in the meter's beats) and duration."""
         minutes, seconds = divmod(round(self.length_seconds), 60)
-        meters = "/".join(dict.fromkeys(str(c.signature) for c in self.meter_changes))
-        tempo = f"{self.original_bpm:.0f} bpm" + (" (tempo changes)" if len(self.tempo_changes) > 1 else "")
+        meters = ", ".join(dict.fromkeys(str(c.signature) for c in self.meter_changes))
+        tempo = f"{self.original_meter_bpm:.0f} bpm"
+        if self.meter.is_compound:
+            tempo += f" ({self.original_bpm / float(self.meter.pulse_beats):.0f} dotted beats a minute)"
+        if len(self.tempo_changes) > 1:
+            tempo += ", tempo changes"
         return f"{self.title}: {self.bars} bars of {meters}, {tempo}, {minutes}:{seconds:02d}"
 
 
@@ -331,7 +350,6 @@ class SoundingNotes:
         elif message.type == "note_off":
             key = (message.channel, message.note)
             if not self._notes[key]:
-                del self._notes[key]
                 return False
             self._notes[key] -= 1
             if not self._notes[key]:
@@ -368,9 +386,9 @@ class PlaybackCursor:
     """Walks an `EventTrack` for the scheduler: `(playback beat, message)` pairs in order, loops, seeks.
 
     Playback beats are metronome beats counted from the cursor's start (beat 0): they keep increasing across
-    loop wrap-arounds and include the track's tempo factors and `beat_unit` (the metronome beat in quarter
-    notes: 1 for x/4 meters, 3/2 to count dotted quarters in 6/8). The scheduler sends each message at
-    `tempo_map.time_at(origin_beat + beat)`.
+    loop wrap-arounds and include the track's tempo factors and `beat_unit`, the metronome beat in quarter
+    notes (the engine counts the meter's written beat: 1 in 4/4, 1/2 in 6/8; 3/2 would count dotted
+    quarters). The scheduler sends each message at `tempo_map.time_at(origin_beat + beat)`.
 
     Contract: the scheduler sends what `take_until` returns at its time, and what `seek` and `release` return
     at once; on a seek or stop it hands its unsent look-ahead back (`unsent=`). Then no note is ever left
@@ -518,7 +536,8 @@ class PlaybackCursor:
         self._stop_index = self._track.index_at(self._end)
 
     def _end_pass(self, beat: Fraction) -> None:
-        """At the end of a pass: wrap to the loop start, or finish."""
+        """At the end of a pass: wrap to the loop start, or finish. A wrap resends the settings in force at
+        the loop start, so a program change inside the loop does not carry into the next pass."""
         loop = self._loop
         if loop is not None and self._end == loop.end and self._loop_has_events(loop):
             self._begin(loop.start, beat)

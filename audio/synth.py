@@ -138,13 +138,17 @@ class Synth:
     def active_voices(self) -> int:
         return sum(voice.active for voice in self._voices)
 
-    def render(self, out: npt.NDArray[np.floating]) -> None:
-        """Mix the next `len(out)` frames into `out` (frames x channels, or mono), adding to what is there.
+    def render(self, out: npt.NDArray[np.floating], start: int | None = None) -> None:
+        """Mix frames [start, start + len(out)) into `out` (frames x channels, or mono), adding to it.
 
-        `out` must be float32 or float64; every channel gets the same (mono) signal.
+        `start` is the stream's sample index (the engine's `SampleSource` protocol); None continues from
+        the last block. After a gap (an xrun) notes carry on where they would be. `out` must be float32 or
+        float64; every channel gets the same (mono) signal.
         """
         if out.dtype not in (np.float32, np.float64):
             raise TypeError(f"render into float32 or float64 buffers, not {out.dtype}")
+        if start is not None:
+            self.frame = start
         frames = out.shape[0]
         done = 0
         while done < frames:

@@ -123,6 +123,13 @@ def test_beat_unit_counts_pulses_for_the_engine() -> None:
     assert ons == [0, 2]  # one bass drum per bar of two dotted-quarter beats
 
 
+def test_by_default_a_groove_counts_the_meter_s_written_beat() -> None:
+    ons = [
+        i.beat for i in GROOVES["shuffle68"].cursor(intensity=2).take_until(12) if i.message.note == BASS_DRUM
+    ]
+    assert [b for b in ons if b == int(b)] == [0, 6]  # a bar of 6/8 is six engine beats
+
+
 def test_a_stopped_groove_leaves_nothing_sounding() -> None:
     cursor = GROOVES["march"].cursor(intensity=3)
     taken = cursor.take_until(Fraction(7, 4) + Fraction(1, 100))  # just after the closing drag's note-on

@@ -83,6 +83,14 @@ def test_beat_unit_counts_dotted_quarters_in_six_eight() -> None:
     assert ROW.cursor(start_bar=2, beat_unit=Fraction(3, 2)).take_until(1)[0].beat == 0
 
 
+def test_by_default_a_cursor_counts_the_written_beat_as_the_engine_does() -> None:
+    taken = ROW.cursor().take_until(EVERYTHING)  # 6/8: the engine's beat is the eighth note
+    melody = [beat for beat, _ in note_ons(i for i in taken if i.message.channel == 0)]
+    assert melody[:5] == [0, 3, 6, 8, 9]
+    assert ROW.original_meter_bpm == 192 and ROW.original_bpm == 96
+    assert "192 bpm (64 dotted beats a minute)" in ROW.summary
+
+
 def test_tempo_changes_in_the_file_follow_the_target_relatively() -> None:
     taken = GRACE.cursor().take_until(EVERYTHING)
     melody = {beat: note for beat, note in note_ons(i for i in taken if i.message.channel == 0)}

@@ -101,6 +101,14 @@ def test_huge_file_is_refused_without_reading_it(tmp_path: Path) -> None:
         load_song(path)
 
 
+def test_unreadable_path(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("a file, not a folder")
+    with pytest.raises(SongError, match="cannot be read") as caught:
+        load_song(not_a_folder / "song.mid")
+    assert "Check the disk" in caught.value.fix
+
+
 @pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads any file")
 def test_unreadable_file(tmp_path: Path) -> None:
     path = tmp_path / "locked.mid"
@@ -113,7 +121,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
 def assert_plays_cleanly(song: Song) -> None:
     """Everything a loaded song offers the app works, and playing it through leaves no note hanging."""
     assert song.summary and song.bars >= 1 and song.length_seconds >= 0
-    cursor = song.cursor()
+    cursor = song.cursor(beat_unit=1)
     sent = cursor.take_until(song.track.factors.main_beats_at(song.length_beats) + 1)
     assert cursor.finished
     held: Counter[tuple[int, int]] = Counter()

@@ -120,6 +120,20 @@ def test_mono_stereo_float32_and_float64_outputs_get_the_same_signal() -> None:
         Synth(RATE).render(np.zeros(64, np.int16))
 
 
+def test_render_follows_the_stream_sample_index_it_is_given() -> None:
+    """The engine's SampleSource protocol passes `start`; after a gap a note carries on where it would be."""
+    steady, gapped = Synth(RATE), Synth(RATE)
+    for synth in (steady, gapped):
+        synth.note_on(100, 62, 100)
+    whole = render_in_blocks(steady, 8192, [1024])
+    head, tail = np.zeros(1024), np.zeros(1024)
+    gapped.render(head, start=0)
+    gapped.render(tail, start=4096)  # blocks 1024-4095 were lost (an xrun)
+    np.testing.assert_array_equal(head, whole[:1024])
+    np.testing.assert_allclose(tail, whole[4096:5120], atol=1e-12)
+    assert gapped.frame == 5120
+
+
 def test_send_plays_mido_messages() -> None:
     direct, sent = Synth(RATE), Synth(RATE)
     direct.note_on(10, 60, 80)
