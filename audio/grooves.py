@@ -101,12 +101,13 @@ class Groove:
         """One bar of note-ons and short note-offs on the drum channel, ready for a cursor."""
         signature = self.meter_for(meter)
         bar = signature.bar_beats
-        gates = {line.note: min(MAX_GATE, bar / len(line.strokes) / 2) for line in self.pattern(signature)}
+        finest_step = min(bar / len(line.strokes) for line in self.pattern(signature))
+        gate = min(MAX_GATE, finest_step / 2)  # every note ends before the next stroke can come
         placed = []
         for hit in self.hits(intensity, signature):
             on = mido.Message("note_on", channel=DRUM_CHANNEL, note=hit.note, velocity=hit.velocity)
             off = mido.Message("note_off", channel=DRUM_CHANNEL, note=hit.note)
-            placed += [(hit.beat + gates[hit.note], 0, off), (hit.beat, 1, on)]
+            placed += [(hit.beat + gate, 0, off), (hit.beat, 1, on)]
         placed.sort(key=lambda p: (p[0], p[1]))
         events = tuple(SongEvent(_ticks(beat), beat, freeze_message(message)) for beat, _, message in placed)
         return EventTrack(events, TICKS_PER_BEAT, _ticks(bar))

@@ -134,6 +134,11 @@ class Synth:
             if voice.active:
                 self._release(voice, self.frame, CUT_SECONDS)
 
+    def _silence(self) -> None:
+        self._q_head = self._q_count = 0
+        for voice in self._voices:
+            voice.active = False
+
     @property
     def active_voices(self) -> int:
         return sum(voice.active for voice in self._voices)
@@ -142,12 +147,15 @@ class Synth:
         """Mix frames [start, start + len(out)) into `out` (frames x channels, or mono), adding to it.
 
         `start` is the stream's sample index (the engine's `SampleSource` protocol); None continues from
-        the last block. After a gap (an xrun) notes carry on where they would be. `out` must be float32 or
-        float64; every channel gets the same (mono) signal.
+        the last block. After a gap (an xrun) notes carry on where they would be; an index that goes back
+        means a new stream, which starts in silence. `out` must be float32 or float64; every channel gets
+        the same (mono) signal.
         """
         if out.dtype not in (np.float32, np.float64):
             raise TypeError(f"render into float32 or float64 buffers, not {out.dtype}")
         if start is not None:
+            if start < self.frame:
+                self._silence()
             self.frame = start
         frames = out.shape[0]
         done = 0

@@ -121,7 +121,7 @@ def test_mono_stereo_float32_and_float64_outputs_get_the_same_signal() -> None:
 
 
 def test_render_follows_the_stream_sample_index_it_is_given() -> None:
-    """The engine's SampleSource protocol passes `start`; after a gap a note carries on where it would be."""
+    """The engine's SampleSource passes `start`: after a gap notes carry on, a new stream is silent."""
     steady, gapped = Synth(RATE), Synth(RATE)
     for synth in (steady, gapped):
         synth.note_on(100, 62, 100)
@@ -132,6 +132,12 @@ def test_render_follows_the_stream_sample_index_it_is_given() -> None:
     np.testing.assert_array_equal(head, whole[:1024])
     np.testing.assert_allclose(tail, whole[4096:5120], atol=1e-12)
     assert gapped.frame == 5120
+    gapped.note_on(6000, 70, 100)
+    restarted = np.zeros(1024)
+    gapped.render(restarted, start=0)  # a new stream: nothing of the old one may sound or stay queued
+    assert not np.any(restarted) and gapped.active_voices == 0
+    gapped.render(np.zeros(8192))
+    assert gapped.active_voices == 0
 
 
 def test_send_plays_mido_messages() -> None:
