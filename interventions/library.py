@@ -33,8 +33,10 @@ class Library:
     def __init__(
         self, shipped: Iterable[LoadedPlan], user: Iterable[LoadedPlan], errors: Sequence[PlanError]
     ):
+        user = list(user)
         self._entries = {entry.plan.id: entry for entry in shipped}
-        self._overrides = {entry.plan.id for entry in user if entry.plan.id in self._entries}
+        self._user_ids = {entry.plan.id for entry in user}
+        self._overrides = {plan_id for plan_id in self._user_ids if plan_id in self._entries}
         self._entries.update((entry.plan.id, entry) for entry in user)
         self.errors: list[PlanError] = list(errors)
 
@@ -59,6 +61,10 @@ class Library:
         """The file a plan was loaded from (a user file when it overrides a shipped plan)."""
         entry = self._entries.get(plan_id)
         return entry.path if entry is not None else None
+
+    def is_user_plan(self, plan_id: str) -> bool:
+        """Whether the plan comes from the user folder (new, or replacing a shipped plan)."""
+        return plan_id in self._user_ids
 
     def is_override(self, plan_id: str) -> bool:
         """Whether a user plan replaced the shipped plan with this id."""

@@ -68,7 +68,8 @@ def read_plan(path: Path) -> tuple[LoadedPlan | None, list[PlanError]]:
     try:
         plan = Plan.model_validate(document)
     except ValidationError as exc:
-        return None, [_schema_error(path, lines, error) for error in exc.errors(include_url=False)]
+        errors = [_schema_error(path, lines, error) for error in exc.errors(include_url=False)]
+        return None, sorted(errors, key=lambda error: error.line or 0)
     return LoadedPlan(plan, path, lines.line_of(("id",))), []
 
 
@@ -126,6 +127,8 @@ def _syntax_error(path: Path, source: str, exc: tomllib.TOMLDecodeError) -> Plan
 
 def _syntax_fix(message: str) -> str:
     lowered = message.casefold()
+    if "illegal character '\\n'" in lowered:
+        return "a text value is missing its closing quote on that line"
     if "overwrite" in lowered or "declare" in lowered:
         return "a key or table appears twice; keep only one of them"
     if "invalid value" in lowered or "invalid initial character" in lowered:
@@ -175,17 +178,21 @@ def _explain(error: ErrorDetails, location: tuple[str | int, ...]) -> tuple[str,
     if kind == "missing":
         table = field_name(part for part in location[:-1])
         where = f" under [{table}]" if table else ""
-        return "required key is missing", f"add `{name} = ...`{where}" + (f" ({hint})" if hint else "")
+        return "required key is missing", f"add `{name} = ...`{where}" + (f": {hint}" if hint else "")
     if kind == "extra_forbidden":
         known = _keys_beside(location)
         close = difflib.get_close_matches(name, known, n=1)
         fix = f"did you mean `{close[0]}`?" if close else "remove it; allowed here: " + ", ".join(known)
         return f"unknown key {name!r}", fix
     if kind in _EXPECTED:
-        return f"expected {_EXPECTED[kind]}, got {_describe(error['input'])}", hint or "correct the value"
+        return f"expected {_EXPECTED[kind]}, got {_describe(error['input'])}", _expected(hint)
     if kind in ("enum", "literal_error"):
         return f"{_describe(error['input'])} is not allowed: {_lower_first(error['msg'])}", "use one of those"
-    return f"{_lower_first(error['msg'])} (got {_describe(error['input'])})", hint or "correct the value"
+    return f"{_lower_first(error['msg'])} (got {_describe(error['input'])})", _expected(hint)
+
+
+def _expected(hint: str) -> str:
+    return f"expected: {hint}" if hint else "correct the value"
 
 
 def _lower_first(text: str) -> str:

@@ -22,6 +22,9 @@ FIELD_WEIGHTS: Mapping[str, float] = {
 }
 #: Extra score when the query is the plan's id or title, so naming a plan always finds it first.
 EXACT_NAME_BONUS = 100.0
+#: Plans that match only some of the words and score below this share of the best match are dropped:
+#: "drum circle" should not list every plan that mentions a semicircle.
+PARTIAL_MATCH_FLOOR = 0.25
 
 
 def searchable_text(plan: Plan) -> dict[str, str]:
@@ -58,10 +61,19 @@ class PlanIndex:
         return self._index.match(terms(text))
 
     def search(self, text: str) -> list[Plan]:
-        """Plans containing any term of `text`, best first (more distinct terms and rarer terms win)."""
+        """Plans containing the terms of `text`, best first (more distinct terms and rarer terms win).
+
+        Plans containing every term are always listed; those with only some are listed when they score
+        within reach of the best match.
+        """
         key = terms_key(text)
+        wanted = set(terms(text))
+        matches = self.match(text)
+        best = max((found.score for found in matches.values()), default=0.0)
         ranked = []
-        for position, found in self.match(text).items():
+        for position, found in matches.items():
+            if found.terms != wanted and found.score < PARTIAL_MATCH_FLOOR * best:
+                continue
             bonus = EXACT_NAME_BONUS if key in self._names[position] else 0.0
             ranked.append((-(found.score + bonus), self.plans[position].title, self.plans[position]))
         return [plan for *_, plan in sorted(ranked, key=lambda item: (item[0], item[1]))]

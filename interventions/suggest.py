@@ -44,7 +44,7 @@ DOMAIN_WORDS: Mapping[GoalDomain, tuple[str, ...]] = {
     ),
     GoalDomain.FINE_MOTOR: (
         "finger", "grasp", "pincer", "hand", "dexterity", "keyboard", "grip", "wrist", "release",
-        "isolation", "bilateral", "mallet", "motor",
+        "isolation", "bilateral", "mallet", "tap", "motor",
     ),
     GoalDomain.SENSORY: (
         "sensory", "tactile", "auditory", "vibration", "touch", "stimulation", "arousal", "alert",
@@ -60,8 +60,8 @@ DOMAIN_WORDS: Mapping[GoalDomain, tuple[str, ...]] = {
         "relapse", "self",
     ),
     GoalDomain.MUSICAL: (
-        "music", "musical", "rhythm", "melody", "pitch", "ensemble", "instrument", "song", "sing",
-        "improvise", "play", "lesson", "performance",
+        "music", "musical", "rhythm", "beat", "melody", "pitch", "tune", "ensemble", "instrument",
+        "improvise", "lesson", "performance", "chord", "ukulele", "guitar", "piano", "drum", "tempo",
     ),
     GoalDomain.QUALITY_OF_LIFE: (
         "comfort", "wellbeing", "quality", "life", "leisure", "legacy", "dignity", "engagement",
@@ -74,7 +74,7 @@ DOMAIN_WORDS: Mapping[GoalDomain, tuple[str, ...]] = {
     ),
     GoalDomain.MEMORY: (
         "memory", "remember", "recall", "reminiscence", "orientation", "autobiographical", "dementia",
-        "recognise", "recognize", "retain", "learn",
+        "recognise", "recognize", "retain",
     ),
 }  # fmt: skip
 

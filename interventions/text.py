@@ -26,7 +26,7 @@ STOP_WORDS = frozenset({
     "how", "i", "if", "in", "into", "is", "it", "its", "me", "my", "no", "not", "of", "on", "or", "our",
     "so", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to", "up",
     "us", "was", "we", "what", "when", "which", "while", "who", "will", "with", "you", "your", "client",
-    "clients",
+    "clients", "improve", "increase", "decrease", "reduce", "maintain", "able", "demonstrate", "better",
 })  # fmt: skip
 
 
@@ -50,8 +50,14 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case alphanumeric words of `text`, without stop words or single letters."""
-    return [w for w in _WORD.findall(text.casefold()) if len(w) > 1 and w not in STOP_WORDS]
+    """Lower-case words of `text`, without stop words, single letters or bare numbers.
+
+    Numbers are dropped because in plans they are mostly scales and criteria ("0-10", "8 of 10"), which
+    would make every goal with a criterion look similar to every plan with a rating.
+    """
+    return [
+        w for w in _WORD.findall(text.casefold()) if len(w) > 1 and not w.isdigit() and w not in STOP_WORDS
+    ]
 
 
 def terms(text: str) -> list[str]:
