@@ -32,11 +32,10 @@ _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)
 
 @dataclass(frozen=True)
 class LoadedPlan:
-    """A valid plan and where it came from (the line of its `id`, for duplicate-id errors)."""
+    """A valid plan and the file it came from."""
 
     plan: Plan
     path: Path
-    id_line: int | None
 
 
 def read_plan(path: Path) -> tuple[LoadedPlan | None, list[PlanError]]:
@@ -64,13 +63,13 @@ def read_plan(path: Path) -> tuple[LoadedPlan | None, list[PlanError]]:
         document = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
         return None, [_syntax_error(path, source, exc)]
-    lines = KeyLines(source)
     try:
         plan = Plan.model_validate(document)
     except ValidationError as exc:
+        lines = KeyLines(source)  # only now: scanning for lines costs as much as parsing
         errors = [_schema_error(path, lines, error) for error in exc.errors(include_url=False)]
         return None, sorted(errors, key=lambda error: error.line or 0)
-    return LoadedPlan(plan, path, lines.line_of(("id",))), []
+    return LoadedPlan(plan, path), []
 
 
 def load_directory(directory: Path) -> tuple[list[LoadedPlan], list[PlanError]]:
@@ -99,13 +98,13 @@ def load_directory(directory: Path) -> tuple[list[LoadedPlan], list[PlanError]]:
         if first is None:
             loaded[entry.plan.id] = entry
             continue
+        id_line = KeyLines(path.read_text(encoding="utf-8")).line_of(("id",))
+        message = f"duplicate id {entry.plan.id!r}, already used by {first.path.name}"
         errors.append(
             PlanError(
-                path, entry.id_line, "id",
-                f"duplicate id {entry.plan.id!r}, already used by {first.path.name}",
-                "give this plan its own id, or delete one of the two files",
+                path, id_line, "id", message, "give this plan its own id, or delete one of the two files"
             )
-        )  # fmt: skip
+        )
     return list(loaded.values()), errors
 
 

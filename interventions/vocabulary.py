@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
+from functools import cache
 from typing import TypeVar
 
 E = TypeVar("E", bound=StrEnum)
@@ -194,14 +195,19 @@ DOMAIN_FILTER_ALIASES: Mapping[str, frozenset[GoalDomain]] = {
 }
 
 
+@cache
+def _names(enum_cls: type[StrEnum]) -> Mapping[str, StrEnum]:
+    """Every accepted spelling of each member, normalised: aliases, member names, then values."""
+    names: dict[str, StrEnum] = dict(_ALIASES.get(enum_cls, {}))
+    names.update((normalise(member.name), member) for member in enum_cls)
+    names.update((normalise(member.value), member) for member in enum_cls)
+    return names
+
+
 def lookup(enum_cls: type[E], text: str) -> E | None:
     """The member `text` names (by value, member name or alias, forgiving case and hyphens), or None."""
-    key = normalise(text)
-    for member in enum_cls:
-        if key in (normalise(member.value), normalise(member.name)):
-            return member
-    alias = _ALIASES.get(enum_cls, {}).get(key)
-    return alias if isinstance(alias, enum_cls) else None
+    found = _names(enum_cls).get(normalise(text))
+    return found if isinstance(found, enum_cls) else None
 
 
 def lenient(enum_cls: type[StrEnum]) -> Callable[[object], object]:

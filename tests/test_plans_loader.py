@@ -29,12 +29,11 @@ def only_error(path: Path) -> PlanError:
     return errors[0]
 
 
-def test_a_valid_file_loads_with_the_line_of_its_id(tmp_path: Path) -> None:
+def test_a_valid_file_loads(tmp_path: Path) -> None:
     entry, errors = read_plan(write_plan(tmp_path, "walk.toml"))
     assert errors == []
     assert entry is not None
-    assert entry.plan.id == "test-walk"
-    assert entry.id_line == 1
+    assert (entry.plan.id, entry.path) == ("test-walk", tmp_path / "walk.toml")
 
 
 def test_toml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
