@@ -32,10 +32,11 @@ _TOML_POSITION = re.compile(r"\s*\(at (?:line (\d+), column \d+|end of document)
 
 @dataclass(frozen=True)
 class LoadedPlan:
-    """A valid plan and the file it came from."""
+    """A valid plan, the file it came from and that file's text (to point at lines later)."""
 
     plan: Plan
     path: Path
+    source: str
 
 
 def read_plan(path: Path) -> tuple[LoadedPlan | None, list[PlanError]]:
@@ -69,7 +70,7 @@ def read_plan(path: Path) -> tuple[LoadedPlan | None, list[PlanError]]:
         lines = KeyLines(source)  # only now: scanning for lines costs as much as parsing
         errors = [_schema_error(path, lines, error) for error in exc.errors(include_url=False)]
         return None, sorted(errors, key=lambda error: error.line or 0)
-    return LoadedPlan(plan, path), []
+    return LoadedPlan(plan, path, source), []
 
 
 def load_directory(directory: Path) -> tuple[list[LoadedPlan], list[PlanError]]:
@@ -98,7 +99,7 @@ def load_directory(directory: Path) -> tuple[list[LoadedPlan], list[PlanError]]:
         if first is None:
             loaded[entry.plan.id] = entry
             continue
-        id_line = KeyLines(path.read_text(encoding="utf-8")).line_of(("id",))
+        id_line = KeyLines(entry.source).line_of(("id",))
         message = f"duplicate id {entry.plan.id!r}, already used by {first.path.name}"
         errors.append(
             PlanError(

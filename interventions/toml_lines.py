@@ -174,7 +174,8 @@ class KeyLines:
 
     def __init__(self, source: str) -> None:
         scanner = _Scanner()
-        for number, text in enumerate(source.splitlines(), start=1):
+        # Only "\n" ends a TOML line; str.splitlines() would also split at U+2028 or U+0085 inside strings.
+        for number, text in enumerate(source.split("\n"), start=1):
             start = 0
             if scanner.open_string is None and scanner.depth == 0:
                 start = scanner.statement(text, number)

@@ -116,6 +116,14 @@ def test_every_problem_in_a_file_is_reported_in_line_order(tmp_path: Path) -> No
     assert [e.line for e in errors] == sorted(e.line or 0 for e in errors)
 
 
+def test_line_numbers_count_only_newlines(tmp_path: Path) -> None:
+    text = VALID_PLAN.replace("Walk to a steady beat", "Walk\u2028to a\x85steady beat").replace(
+        "bpm = 84", "bpm = 8"
+    )
+    error = only_error(write_plan(tmp_path, "separators.toml", text))
+    assert (error.field, error.line) == ("tempo.bpm", text.split("\n").index("bpm = 8") + 1)
+
+
 def test_not_utf8_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "latin1.toml"
     path.write_bytes(VALID_PLAN.replace("Test walk", "Test marche à pied").encode("latin-1"))
