@@ -8,6 +8,7 @@ import click
 
 from companion import __version__
 from companion.cli import record_commands
+from companion.cli.plan_commands import plans
 
 
 @click.group(invoke_without_command=True)
@@ -31,3 +32,4 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 record_commands.register(main)
+main.add_command(plans)
