@@ -86,7 +86,7 @@ def test_edge_windows_use_the_given_neighbours():
 
 
 def test_phase_uses_the_interval_on_the_hits_side_of_the_beat():
-    """Beats 0, 0.4, 1.2 (a slowing tempo): 40 ms late at 0.4 is 360*40/800 = 18 deg, early 360*40/400 = 36."""
+    """Beats 0, 0.4, 1.2 (slowing): 40 ms late at 0.4 is 360*40/800 = 18 deg; early, 360*40/400 = 36."""
     late = match_hits([0.0, 0.4, 1.2], [0.44])
     early = match_hits([0.0, 0.4, 1.2], [0.36])
     assert math.degrees(late.phase_rad[1]) == pytest.approx(18.0)

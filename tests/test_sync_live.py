@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_sync_properties import Tapping, tappings
 
 from audio.sync_analysis import LiveSync, Tolerance, analyse
-from test_sync_properties import Tapping, tappings
 
 
 def _play(live: LiveSync, beats, hits):
