@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 import mido
+import rtmidi
 
 log = logging.getLogger(__name__)
 
@@ -278,8 +279,9 @@ def _serve_jack_reader(client_name: str, label: str, source: str) -> None:
         if source and (now := connected()) != was_connected:
             out.control("B" if now else "L")
             was_connected = now
-    if not server_gone.is_set():
-        client.deactivate()
+    if server_gone.is_set():
+        os._exit(0)  # closing a client of a dead server can block: just go
+    client.deactivate()
     client.close()
 
 
@@ -388,8 +390,6 @@ class _RtMidiSource:
         self.name = ""
 
     def _midi_in(self, name: str) -> Any:
-        import rtmidi
-
         api_id = getattr(rtmidi, f"API_{self._api}", None) if self._api else rtmidi.API_UNSPECIFIED
         if api_id is None:
             raise MidiInputError(
@@ -445,13 +445,23 @@ class _RtMidiSource:
                 self._emit(Hit(stamped, *note))
 
     def check(self) -> bool:
+        if self._rt is None:  # the MIDI system itself was lost: start afresh
+            try:
+                self.open()
+            except MidiInputError:
+                return False
+            return True
         if self._probe is None:
             return True  # a virtual port cannot be unplugged
-        present = self.name in self._probe.get_ports()
-        if present and not self._port_open:
-            self._open_port()
-        elif not present and self._port_open:
-            self._rt.close_port()
+        try:
+            present = self.name in self._probe.get_ports()
+            if present and not self._port_open:
+                self._open_port()
+            elif not present and self._port_open:
+                self._rt.close_port()
+        except (rtmidi.RtMidiError, RuntimeError, ValueError):  # e.g. the JACK server stopped
+            self.close()
+            return False
         self._port_open = present
         return present
 
@@ -460,12 +470,14 @@ class _RtMidiSource:
         if self._poller is not None:
             self._poller.join()
             self._poller = None
-        for rt in (self._rt, self._probe):
-            if rt is not None:
-                rt.close_port()
-                rt.delete()
-        self._rt = self._probe = None
-        self._port_open = False
+        try:
+            for rt in (self._rt, self._probe):
+                if rt is not None:
+                    rt.close_port()
+                    rt.delete()
+        finally:
+            self._rt = self._probe = None
+            self._port_open = False
 
 
 def _jack_client_available() -> bool:
@@ -591,7 +603,11 @@ class MidiInput:
     def _watch(self) -> None:
         """Notice a lost device and say so; say so again when it is back."""
         while not self._stop.wait(CHECK_INTERVAL_S):
-            now = self._source.check()
+            try:
+                now = self._source.check()
+            except Exception:  # keep watching whatever happened: this thread is what reconnects
+                log.exception("checking MIDI input %s failed", self.name)
+                now = False
             if now == self._connected:
                 continue
             self._connected = now

@@ -6,12 +6,13 @@ tighter than the error of the next-worse method, so a timing regression fails th
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from test_midi_input_sender import HitSender
+from test_midi_input_sender import HitSender, private_jack_server
 
 from audio.midi_input import Hit, MidiInput, MidiInputError, Timestamps
 
@@ -170,3 +171,25 @@ def test_an_ambiguous_part_of_a_name_asks_for_more(jack_server):
     finally:
         for s in senders:
             s.close()
+
+
+def test_a_restarted_jack_server_is_picked_up_again(jack_server, monkeypatch):
+    name = f"companion-restart-{os.getpid()}"
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
+    statuses: list[str] = []
+    midi = MidiInput(virtual="pad", backend=JACK, client_name="restart", on_status=statuses.append)
+    with private_jack_server(name):
+        midi.open()
+    try:
+        assert wait_for(lambda: any("disappeared" in s for s in statuses), timeout_s=10)
+        with private_jack_server(name):
+            assert wait_for(lambda: any("is back" in s for s in statuses), timeout_s=10)
+            sender = HitSender(name, "restart-sender")
+            try:
+                sender.connect("restart:pad")
+                sender.play(5, spacing_s=0.02)
+                assert len(collect(midi, 5)) >= most_of(5)
+            finally:
+                sender.close()
+    finally:
+        midi.close()

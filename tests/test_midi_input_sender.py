@@ -13,18 +13,58 @@ the same sender.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
+import os
 import queue
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.jack
+
+
+@contextlib.contextmanager
+def private_jack_server(name: str) -> Iterator[str]:
+    """A dummy JACK server of one's own (48 kHz, 128 frames), for a benchmark or a test that stops it.
+
+    Its readiness is checked with `jack_wait` in another process, never with a client in this one:
+    jack2's client library keeps per-process globals for one server, and a process that talks to two
+    servers crashes (seen: a segfault in the test run that also used the session server).
+    """
+    jackd, jack_wait = shutil.which("jackd"), shutil.which("jack_wait")
+    if jackd is None or jack_wait is None:
+        raise RuntimeError("jackd / jack_wait not found: install jackd2 (make test / make bench do)")
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"),
+        )
+        try:
+            ready = subprocess.run(
+                [jack_wait, "-s", name, "-w", "-t", "10"], capture_output=True, check=False
+            )
+            if ready.returncode != 0 or proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"jackd {name} did not start: {log.read().decode()[-500:]}")
+            yield name
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 class JackTime:
