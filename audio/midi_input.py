@@ -322,6 +322,7 @@ class _JackSource:
             kind, text = "E", f"the JACK reader did not start within {READER_START_TIMEOUT_S:g} s"
         if kind != "R":
             self._stop(proc)
+            self._reader.join()
             raise MidiInputError(text or "the JACK reader stopped before it was ready")
         self._proc, self.name, self._connected = proc, text, True
 
