@@ -94,6 +94,7 @@ class _Output:
     name: str
     device: Any
     open: bool = False
+    tried: bool = False
     muted: bool = False
     message: str = ""
 
@@ -114,6 +115,12 @@ class _ClickPlanner:
         self._frames_seen_at = 0.0
 
     def perf_time(self, seconds: Fraction) -> float:
+        """Engine-clock time of a tempo-map time. While audio plays, its sample clock is the master:
+        a sound card's clock differs from the system clock by up to ~0.01-0.03 %, and following the
+        stream's drift-tracking mapping keeps MIDI and beat events with the audio over a whole session."""
+        audio, origin_sample = self.engine.audio_output, self.audio_origin
+        if origin_sample is not None and audio is not None:
+            return audio.perf_at(origin_sample + sample_at(seconds, audio.samplerate))
         return self.origin + float(seconds)
 
     def change_beat(self, boundary: Boundary) -> int:
@@ -246,11 +253,14 @@ class Metronome:
         with self._lock:
             return self._open_outputs()
 
-    def _open_outputs(self) -> list[OutputProblem]:
+    def _open_outputs(self, retry: bool = True) -> list[OutputProblem]:
         problems = []
-        for out in self._outputs.values():
-            if out.open:
+        # MIDI first: opening a JACK MIDI port holds the GIL while the server rebuilds its graph, which
+        # would stall a running audio callback (it needs the GIL too) until JACK times it out.
+        for out in sorted(self._outputs.values(), key=lambda o: o.name != MIDI):
+            if out.open or (out.tried and not retry):
                 continue
+            out.tried = True
             try:
                 out.device.open()
             except OutputError as exc:
@@ -276,7 +286,7 @@ class Metronome:
         """Stop and release every device."""
         self.stop()
         with self._lock:
-            for out in self._outputs.values():
+            for out in sorted(self._outputs.values(), key=lambda o: o.name != AUDIO):
                 out.device.close()
                 out.open = False
             self._dispatcher.stop()
@@ -350,12 +360,13 @@ class Metronome:
     def start(self, at: float | None = None) -> float:
         """Start; the count-in begins at `at` (perf_counter; default: now + lead). Returns beat 0's time.
 
-        Outputs not yet open are opened first; those that fail are reported and the rest play.
+        Outputs never opened are opened first; those that fail are reported and the rest play. Raises
+        OutputError only when no output at all can play.
         """
         with self._lock:
             if self._planner is not None:
                 return self._planner.origin
-            self._open_outputs()
+            self._open_outputs(retry=False)  # failed ones wait for reconnect(): retrying costs seconds
             if not any(out.open for out in self._outputs.values()):
                 raise OutputError(
                     "no output could be opened", "; ".join(o.message for o in self._outputs.values())

@@ -13,6 +13,7 @@ import contextlib
 import heapq
 import itertools
 import math
+import os
 import queue
 import sys
 import threading
@@ -27,6 +28,10 @@ from audio.errors import OutputError
 
 SWITCH_INTERVAL_S = 0.0005
 """While the thread runs, other Python threads must hand back the GIL within this time (default 5 ms)."""
+
+
+REALTIME_PRIORITY = 20
+"""Below JACK's own threads (which default to 70+ when realtime), above every normal thread."""
 
 
 class EventSource(Protocol):
@@ -87,6 +92,8 @@ class MidiScheduler:
         self._thread: threading.Thread | None = None
         self._running = False
         self._saved_switch = sys.getswitchinterval()
+        self.realtime = False
+        """Whether the thread got realtime scheduling (reported by `companion metronome`)."""
 
     # --- control (any thread) -------------------------------------------------------------------
 
@@ -147,7 +154,17 @@ class MidiScheduler:
             for at, message in source.events_until(horizon):
                 heapq.heappush(self._heap, (at, next(self._order), message))
 
+    def _raise_priority(self) -> None:
+        """Ask for realtime scheduling (SCHED_FIFO) so a busy machine cannot hold a send back for
+        milliseconds; without the right (no rtprio limit) the thread runs as a normal thread."""
+        try:
+            os.sched_setscheduler(threading.get_native_id(), os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+            self.realtime = True
+        except (AttributeError, OSError):
+            self.realtime = False
+
     def _run(self) -> None:
+        self._raise_priority()
         next_poll = 0.0
         perf = time.perf_counter
         while self._running:

@@ -1,0 +1,268 @@
+"""Start and stop a private `jackd -d dummy` server: shared by the pytest fixture and the benchmarks.
+
+Why a plain module: the timing benchmark needs the same server as the tests (a real JACK graph without a
+sound card), and one copy of the start/stop code keeps them measuring the same thing. Import it from a
+benchmark with `sys.path.insert(0, "tests")`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SAMPLE_RATE = 48_000
+PERIOD = 128
+
+
+class JackUnavailable(RuntimeError):
+    """No JACK server can be started here; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class JackServer:
+    """A running dummy JACK server and the settings tests need to talk to it."""
+
+    name: str
+    samplerate: int
+    blocksize: int
+
+
+def _wait_for_server(name: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    import jack
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jackd exited with {proc.returncode}: {log.read_text(errors='replace')}")
+        try:
+            client = jack.Client("companion-probe", servername=name, no_start_server=True)
+        except jack.JackError:
+            time.sleep(0.05)
+            continue
+        client.close()
+        return
+    raise RuntimeError(f"jackd did not come up within 10 s: {log.read_text(errors='replace')}")
+
+
+def _realtime_flag() -> str:
+    """Realtime scheduling where this user may have it (root, or an rtprio limit), as a real rig runs.
+
+    Why: on a busy shared machine a non-realtime dummy driver falls behind and then runs cycles back to
+    back to catch up, which distorts the very timeline the timing tests measure against.
+    """
+    import resource
+
+    allowed = os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] > 0
+    return "--realtime" if allowed else "--no-realtime"
+
+
+@contextmanager
+def dummy_jack(
+    name: str | None = None, log_dir: Path | None = None, samplerate: int = SAMPLE_RATE, period: int = PERIOD
+) -> Iterator[JackServer]:
+    """Run `jackd -d dummy -r RATE -p PERIOD` (realtime when allowed) and point every JACK client at it.
+
+    JACK_DEFAULT_SERVER is read by libjack itself, so python-rtmidi's JACK API, PortAudio's JACK host
+    API (through sounddevice) and JACK-Client all reach this server without extra arguments. Raises
+    JackUnavailable when jackd or libjack is missing.
+    """
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        raise JackUnavailable("no `jackd` on PATH (Debian package jackd2)")
+    try:
+        import jack  # noqa: F401
+    except (ImportError, OSError) as exc:
+        raise JackUnavailable(f"JACK-Client cannot load libjack: {exc}") from None
+    name = name or f"companion-test-{os.getpid()}"
+    log = Path(log_dir or tempfile.mkdtemp(prefix="jackd-")) / "jackd.log"
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [jackd, _realtime_flag(), "-n", name, "-d", "dummy", "-r", str(samplerate), "-p", str(period)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    try:
+        _wait_for_server(name, proc, log)
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        os.environ["JACK_NO_START_SERVER"] = "1"
+        _rescan_portaudio()
+        yield JackServer(name=name, samplerate=samplerate, blocksize=period)
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        # PortAudio must let go of the server before it stops, or its JACK host API asserts at exit.
+        _release_portaudio()
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        _rescan_portaudio()
+
+
+def _release_portaudio() -> None:
+    """Terminate PortAudio (every nested initialisation) so it holds no JACK client."""
+    if "sounddevice" not in sys.modules:
+        return
+    sd = sys.modules["sounddevice"]
+    while sd._initialized:
+        sd._terminate()
+
+
+def _rescan_portaudio() -> None:
+    """PortAudio enumerates host APIs once at initialisation; re-initialise so it sees the current server."""
+    if "sounddevice" not in sys.modules:
+        return
+    _release_portaudio()
+    sys.modules["sounddevice"]._initialize()
+
+
+_LIBJACK: Any = None
+
+
+def _libjack() -> Any:
+    """libjack's frame/time conversion, which JACK-Client does not wrap."""
+    global _LIBJACK
+    if _LIBJACK is None:
+        import cffi
+
+        ffi = cffi.FFI()
+        ffi.cdef("uint64_t jack_frames_to_time(void *client, uint32_t frames); uint64_t jack_get_time(void);")
+        _LIBJACK = ffi.dlopen("libjack.so.0")
+    return _LIBJACK
+
+
+def _client_pointer(client: Any) -> Any:
+    import jack
+
+    return _libjack_ffi_cast(int(jack._ffi.cast("uintptr_t", client._ptr)))
+
+
+def _libjack_ffi_cast(address: int) -> Any:
+    import cffi
+
+    return cffi.FFI().cast("void *", address)
+
+
+class JackRecorder:
+    """A second JACK client that records what the engine plays, as the tests' independent witness.
+
+    Audio from `in` goes into a preallocated buffer indexed by absolute JACK frame; MIDI from `midi_in`
+    is kept with its absolute frame (period start + the event's offset). `frame_time(frame)` turns a
+    frame into JACK's clock in seconds (CLOCK_MONOTONIC, the same clock as `time.perf_counter()`).
+    """
+
+    def __init__(self, name: str = "recorder", seconds: float = 30.0) -> None:
+        import jack
+        import numpy as np
+
+        self.client = jack.Client(name, no_start_server=True)
+        self.samplerate = self.client.samplerate
+        self.audio_in = self.client.inports.register("in")
+        self.midi_in = self.client.midi_inports.register("midi_in")
+        self.audio = np.zeros(int(seconds * self.samplerate), dtype=np.float32)
+        self.first_frame: int | None = None
+        self.midi: list[tuple[int, bytes]] = []
+        self.gaps = 0
+        self._next_frame: int | None = None
+        self._closed = False
+        self._closed_map: tuple[int, float, float] | None = None
+        self.xruns = 0
+        self.client.set_xrun_callback(self._xrun)
+        self.client.set_process_callback(self._process)
+        self.client.activate()
+
+    def _xrun(self, delay: float) -> None:
+        self.xruns += 1
+
+    @property
+    def clean(self) -> bool:
+        """No xrun and no missed cycle while recording: the timeline is a trustworthy witness."""
+        return self.xruns == 0 and self.gaps == 0
+
+    def _process(self, frames: int) -> None:
+        now = self.client.last_frame_time
+        if self.first_frame is None:
+            self.first_frame = now
+        if self._next_frame is not None and now != self._next_frame:
+            self.gaps += 1
+        self._next_frame = now + frames
+        start = now - self.first_frame
+        if start + frames <= len(self.audio):
+            self.audio[start : start + frames] = self.audio_in.get_array()
+        for offset, data in self.midi_in.incoming_midi_events():
+            self.midi.append((now + offset, bytes(data)))
+
+    def frame_time(self, frame: int) -> float:
+        """JACK's own estimate (`jack_frames_to_time`), in seconds on its clock, of when `frame` started."""
+        return int(_libjack().jack_frames_to_time(_client_pointer(self.client), frame)) / 1e6
+
+    def to_perf(self, frame: int) -> float:
+        """When `frame` started, on the engine clock (`time.perf_counter`).
+
+        JACK's clock is CLOCK_MONOTONIC_RAW on Linux while perf_counter is CLOCK_MONOTONIC (NTP-slewed):
+        they differ by a constant over a test's length, measured by reading both back to back. After
+        `close()` the frame-to-time map measured at closing is used (libjack's needs an open client).
+        """
+        if self._closed_map is not None:
+            frame0, perf0, seconds_per_frame = self._closed_map
+            return perf0 + (frame - frame0) * seconds_per_frame
+        return self.frame_time(frame) - self._clock_offset()
+
+    def _clock_offset(self) -> float:
+        import statistics
+
+        offsets = []
+        for _ in range(21):
+            before = time.perf_counter()
+            jack_now = int(_libjack().jack_get_time()) / 1e6
+            offsets.append(jack_now - (before + time.perf_counter()) / 2)
+        return statistics.median(offsets)
+
+    def connect_audio(self, source: str) -> None:
+        self.client.connect(source, self.audio_in)
+
+    def connect_midi(self, source: str) -> None:
+        self.client.connect(source, self.midi_in)
+
+    def audio_onsets(self, threshold: float = 1e-4, gap: int = 200) -> list[int]:
+        """Absolute frames where sound starts after at least `gap` silent frames."""
+        import numpy as np
+
+        assert self.first_frame is not None
+        loud = np.flatnonzero(np.abs(self.audio) > threshold)
+        starts = [int(i) for k, i in enumerate(loud) if k == 0 or i - loud[k - 1] > gap]
+        return [self.first_frame + s for s in starts]
+
+    def note_ons(self) -> list[tuple[int, int, int]]:
+        """(frame, note, velocity) of every note-on with velocity > 0."""
+        return [(f, d[1], d[2]) for f, d in self.midi if len(d) == 3 and d[0] & 0xF0 == 0x90 and d[2] > 0]
+
+    def close(self) -> None:
+        """Stop recording (the data stays). Close before closing the engine's MIDI port: python-rtmidi
+        holds the GIL while JACK waits for every client, this one's Python callback included."""
+        if not self._closed:
+            self._closed = True
+            if self.first_frame is not None:
+                last = self.client.last_frame_time
+                first_perf, last_perf = self.to_perf(self.first_frame), self.to_perf(last)
+                span = max(1, last - self.first_frame)
+                self._closed_map = (self.first_frame, first_perf, (last_perf - first_perf) / span)
+            self.client.deactivate()
+            self.client.close()
