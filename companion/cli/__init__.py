@@ -17,3 +17,9 @@ def main(ctx: click.Context) -> None:
     """
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
+
+
+from companion.cli.engine_commands import devices, metronome  # noqa: E402  (registration)
+
+main.add_command(devices)
+main.add_command(metronome)
