@@ -7,6 +7,7 @@ benchmark with `sys.path.insert(0, "tests")`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -53,6 +54,20 @@ def _wait_for_server(name: str, proc: subprocess.Popen[bytes], log: Path) -> Non
     raise RuntimeError(f"jackd did not come up within 10 s: {log.read_text(errors='replace')}")
 
 
+def _die_with_parent() -> None:
+    """Linux: jackd gets SIGTERM when the process that started it dies, even by SIGKILL or a timeout.
+
+    Why: JACK allows only a few servers per machine; leaked servers from killed runs fill that quota and
+    make every later run fail with "Too many servers already active".
+    """
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def _realtime_flag() -> str:
     """Realtime scheduling where this user may have it (root, or an rtprio limit), as a real rig runs.
 
@@ -91,6 +106,7 @@ def dummy_jack(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=_die_with_parent,
         )
     previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     try:
@@ -266,3 +282,112 @@ class JackRecorder:
                 self._closed_map = (self.first_frame, first_perf, (last_perf - first_perf) / span)
             self.client.deactivate()
             self.client.close()
+
+
+def find_ports(pattern: str, **kinds: bool) -> list[str]:
+    """Port names matching `pattern` (a regex, as JACK takes it), from a short-lived client."""
+    import jack
+
+    client = jack.Client("companion-port-lookup", no_start_server=True)
+    try:
+        return [p.name for p in client.get_ports(pattern, **kinds)]
+    finally:
+        client.close()
+
+
+class RecorderProcess:
+    """A JackRecorder in its own process, so nothing in the measured process (a thread hogging the GIL,
+    a busy UI) can disturb the witness. Used by the benchmark; results are read back after `stop()`."""
+
+    def __init__(self, name: str, seconds: float, audio: str | None = None, midi: str | None = None) -> None:
+        self._out = Path(tempfile.mkdtemp(prefix="recorder-")) / "take.npz"
+        args = [
+            sys.executable,
+            __file__,
+            "record",
+            name,
+            str(seconds),
+            str(self._out),
+            audio or "",
+            midi or "",
+        ]
+        self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        if self._proc.stdout.readline().strip() != "recording":
+            raise RuntimeError(f"recorder process failed to start (exit {self._proc.wait()})")
+
+    def stop(self) -> RecordedTake:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write("stop\n")
+        self._proc.stdin.close()
+        if self._proc.wait(timeout=30) != 0:
+            raise RuntimeError("recorder process failed")
+        import numpy as np
+
+        data = np.load(self._out)
+        return RecordedTake(
+            audio=data["audio"],
+            first_frame=int(data["first_frame"]),
+            midi=[
+                (int(f), bytes(b[:n]))
+                for f, b, n in zip(data["midi_frames"], data["midi_bytes"], data["midi_sizes"], strict=True)
+            ],
+            frame_map=(int(data["map"][0]), float(data["map"][1]), float(data["map"][2])),
+            xruns=int(data["xruns"]),
+            gaps=int(data["gaps"]),
+        )
+
+
+@dataclass
+class RecordedTake:
+    """What a RecorderProcess heard; the same queries as JackRecorder."""
+
+    audio: Any
+    first_frame: int
+    midi: list[tuple[int, bytes]]
+    frame_map: tuple[int, float, float]
+    xruns: int
+    gaps: int
+
+    def to_perf(self, frame: int) -> float:
+        frame0, perf0, seconds_per_frame = self.frame_map
+        return perf0 + (frame - frame0) * seconds_per_frame
+
+    def audio_onsets(self, threshold: float = 1e-4, gap: int = 200) -> list[int]:
+        return JackRecorder.audio_onsets(self, threshold, gap)  # type: ignore[arg-type]
+
+    def note_ons(self) -> list[tuple[int, int, int]]:
+        return JackRecorder.note_ons(self)  # type: ignore[arg-type]
+
+
+def _record_main(name: str, seconds: str, out: str, audio: str, midi: str) -> None:
+    import numpy as np
+
+    rec = JackRecorder(name, seconds=float(seconds))
+    if audio:
+        rec.connect_audio(audio)
+    if midi:
+        rec.connect_midi(midi)
+    print("recording", flush=True)
+    sys.stdin.readline()
+    rec.close()
+    assert rec._closed_map is not None
+    sizes = [len(b) for _, b in rec.midi]
+    padded = np.zeros((len(rec.midi), max(sizes, default=1)), dtype=np.uint8)
+    for row, (_, data) in enumerate(rec.midi):
+        padded[row, : len(data)] = list(data)
+    np.savez(
+        out,
+        audio=rec.audio,
+        first_frame=rec.first_frame or 0,
+        midi_frames=np.array([f for f, _ in rec.midi], dtype=np.int64),
+        midi_bytes=padded,
+        midi_sizes=np.array(sizes, dtype=np.int64),
+        map=np.array(rec._closed_map, dtype=np.float64),
+        xruns=rec.xruns,
+        gaps=rec.gaps,
+    )
+
+
+if __name__ == "__main__" and len(sys.argv) == 7 and sys.argv[1] == "record":
+    _record_main(*sys.argv[2:])
