@@ -287,3 +287,35 @@ def test_listeners_get_beats_at_their_time_and_cannot_delay_the_engine(recorder)
     assert first.sub == 0 and first.level is Level.ACCENT
     assert first.bpm == Fraction(240) and not first.count_in
     assert -0.001 < first_time - first.time < 0.02
+
+
+def test_a_missing_audio_device_is_reported_and_midi_plays_on(recorder):
+    def make() -> Metronome:
+        midi = MidiConfig(virtual="click", backend=JACK_MIDI)
+        return Metronome(TempoSettings(bpm=240), audio=AudioConfig(device="no-such-soundcard"), midi=midi)
+
+    take = play(recorder, make, 1.0, midi="click")
+    assert [p.output for p in take.problems] == ["audio"]
+    message = take.problems[0].message
+    assert "cannot open audio device 'no-such-soundcard'" in message and "companion devices" in message
+    assert take.status.outputs["audio"].available is False
+    assert len(take.rec.note_ons()) >= 3
+
+
+def test_mute_silences_from_the_next_beat_and_unmute_resumes(recorder):
+    marks: list[float] = []
+
+    def mute_then_unmute(metronome: Metronome) -> None:
+        time.sleep(0.8)
+        marks.append(time.perf_counter())
+        metronome.set_muted("midi", True)
+        time.sleep(1.0)
+        marks.append(time.perf_counter())
+        metronome.set_muted("midi", False)
+
+    take = play(recorder, midi_metronome(TempoSettings(bpm=240)), 2.5, midi="click", during=mute_then_unmute)
+    times = [take.rec.to_perf(f) for f, _, _ in take.rec.note_ons()]
+    muted, unmuted = marks
+    # Beats already committed (one look-ahead, 0.12 s) still sound; nothing else until unmuted.
+    assert all(not (muted + 0.12 + MIDI_LATE_S < t < unmuted) for t in times), (times, marks)
+    assert any(t > unmuted for t in times) and any(t < muted for t in times)
