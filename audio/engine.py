@@ -15,6 +15,7 @@ runs on the timing path: every public method only swaps a reference or posts a r
 from __future__ import annotations
 
 import enum
+import logging
 import queue
 import threading
 import time
@@ -33,6 +34,8 @@ from audio.render import ClickRenderer, SampleSource, sample_at
 from audio.scheduler import EventSource, MidiScheduler
 from audio.sounds import DEFAULT_VOICES, SoundBank, Voice
 from audio.tempo import Level, Number, TempoMap, TempoSettings, check_bpm
+
+log = logging.getLogger(__name__)
 
 AUDIO = "audio"
 MIDI = "midi"
@@ -130,9 +133,13 @@ class _ClickPlanner:
     def events_until(self, horizon: float) -> Iterable[tuple[float, mido.Message]]:
         while True:
             try:
-                self.requests.get_nowait()(self)
+                request = self.requests.get_nowait()
             except queue.Empty:
                 break
+            try:
+                request(self)
+            except Exception:  # a bad change must never stop the clicks already playing
+                log.exception("tempo change could not be applied; playing on unchanged")
         now = time.perf_counter()
         if now >= self._next_health:
             self._next_health = now + _HEALTH_EVERY_S
