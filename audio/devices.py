@@ -37,8 +37,11 @@ class Survey:
     """The mido backend the engine will use (`MIDO_BACKEND`, or python-rtmidi's default API)."""
 
     def working(self, kind: str) -> list[Backend]:
-        """Backends of `kind` that are usable and have at least one output."""
-        return [b for b in (self.audio if kind == "audio" else self.midi) if b.available and b.outputs]
+        """Backends of `kind` that can play: audio ones with an output; MIDI ones with an output port or,
+        except on Windows (WinMM), the ability to create a virtual port for a synth to listen to."""
+        if kind == "audio":
+            return [b for b in self.audio if b.available and b.outputs]
+        return [b for b in self.midi if b.available and (b.outputs or "Windows" not in b.name)]
 
 
 @contextlib.contextmanager

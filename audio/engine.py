@@ -364,6 +364,19 @@ class Metronome:
         planner = self._planner
         return planner.origin if planner is not None else None
 
+    def time_of(self, beat: Number) -> float | None:
+        """Engine-clock time at which a (fractional) beat of the current run sounds, following ramps,
+        changes made so far and, while audio plays, the audio clock. For songs and grooves placing
+        notes on the same map, and for the UI. None when stopped."""
+        planner = self._planner
+        return planner.perf_time(planner.tempo.time_at(beat)) if planner is not None else None
+
+    def beat_at(self, perf_time: float) -> Fraction | None:
+        """The (fractional) beat of the current run sounding at an engine-clock time, e.g. a client's hit
+        timestamped with `time.perf_counter()`. None when stopped."""
+        planner = self._planner
+        return planner.tempo.beat_at(perf_time - planner.origin) if planner is not None else None
+
     def start(self, at: float | None = None) -> float:
         """Start; the count-in begins at `at` (perf_counter; default: now + lead). Returns beat 0's time.
 

@@ -149,39 +149,32 @@ def _rescan_portaudio() -> None:
     sys.modules["sounddevice"]._initialize()
 
 
-_LIBJACK: Any = None
+def frame_clock(cycles: Any, samplerate: int) -> tuple[float, float]:
+    """Fit perf_counter time = frame / rate + intercept + slope * frame from (frame, perf) pairs taken at
+    the start of each process cycle.
 
+    A callback can only run late, never early, so the fit goes through the lower envelope (the earliest
+    callback of each stretch); the slope absorbs the dummy driver's clock running fast (~250 ppm: it
+    sleeps whole microseconds per period). perf_counter is the engine clock, so no conversion is needed.
+    """
+    import numpy as np
 
-def _libjack() -> Any:
-    """libjack's frame/time conversion, which JACK-Client does not wrap."""
-    global _LIBJACK
-    if _LIBJACK is None:
-        import cffi
-
-        ffi = cffi.FFI()
-        ffi.cdef("uint64_t jack_frames_to_time(void *client, uint32_t frames); uint64_t jack_get_time(void);")
-        _LIBJACK = ffi.dlopen("libjack.so.0")
-    return _LIBJACK
-
-
-def _client_pointer(client: Any) -> Any:
-    import jack
-
-    return _libjack_ffi_cast(int(jack._ffi.cast("uintptr_t", client._ptr)))
-
-
-def _libjack_ffi_cast(address: int) -> Any:
-    import cffi
-
-    return cffi.FFI().cast("void *", address)
+    frames, perfs = cycles[:, 0], cycles[:, 1]
+    offsets = perfs - frames / samplerate
+    stretches = [c for c in np.array_split(np.arange(len(frames)), min(24, len(frames))) if len(c)]
+    low = [c[np.argmin(offsets[c])] for c in stretches]
+    if len(low) < 2:
+        return float(offsets[low[0]]), 0.0
+    slope, intercept = np.polyfit(frames[low], offsets[low], 1)
+    return float(intercept), float(slope)
 
 
 class JackRecorder:
     """A second JACK client that records what the engine plays, as the tests' independent witness.
 
     Audio from `in` goes into a preallocated buffer indexed by absolute JACK frame; MIDI from `midi_in`
-    is kept with its absolute frame (period start + the event's offset). `frame_time(frame)` turns a
-    frame into JACK's clock in seconds (CLOCK_MONOTONIC, the same clock as `time.perf_counter()`).
+    is kept with its absolute frame (period start + the event's offset). `to_perf(frame)` turns a frame
+    into the engine clock (`time.perf_counter()`), from perf_counter read at the start of every cycle.
     """
 
     def __init__(self, name: str = "recorder", seconds: float = 30.0) -> None:
@@ -198,7 +191,8 @@ class JackRecorder:
         self.gaps = 0
         self._next_frame: int | None = None
         self._closed = False
-        self._closed_map: tuple[int, float, float] | None = None
+        self.cycles = np.zeros((int(seconds * self.samplerate / self.client.blocksize) + 64, 2))
+        self._cycle_count = 0
         self.xruns = 0
         self.client.set_xrun_callback(self._xrun)
         self.client.set_process_callback(self._process)
@@ -214,6 +208,9 @@ class JackRecorder:
 
     def _process(self, frames: int) -> None:
         now = self.client.last_frame_time
+        if self._cycle_count < len(self.cycles):
+            self.cycles[self._cycle_count] = (now, time.perf_counter())
+            self._cycle_count += 1
         if self.first_frame is None:
             self.first_frame = now
         if self._next_frame is not None and now != self._next_frame:
@@ -225,31 +222,10 @@ class JackRecorder:
         for offset, data in self.midi_in.incoming_midi_events():
             self.midi.append((now + offset, bytes(data)))
 
-    def frame_time(self, frame: int) -> float:
-        """JACK's own estimate (`jack_frames_to_time`), in seconds on its clock, of when `frame` started."""
-        return int(_libjack().jack_frames_to_time(_client_pointer(self.client), frame)) / 1e6
-
     def to_perf(self, frame: int) -> float:
-        """When `frame` started, on the engine clock (`time.perf_counter`).
-
-        JACK's clock is CLOCK_MONOTONIC_RAW on Linux while perf_counter is CLOCK_MONOTONIC (NTP-slewed):
-        they differ by a constant over a test's length, measured by reading both back to back. After
-        `close()` the frame-to-time map measured at closing is used (libjack's needs an open client).
-        """
-        if self._closed_map is not None:
-            frame0, perf0, seconds_per_frame = self._closed_map
-            return perf0 + (frame - frame0) * seconds_per_frame
-        return self.frame_time(frame) - self._clock_offset()
-
-    def _clock_offset(self) -> float:
-        import statistics
-
-        offsets = []
-        for _ in range(21):
-            before = time.perf_counter()
-            jack_now = int(_libjack().jack_get_time()) / 1e6
-            offsets.append(jack_now - (before + time.perf_counter()) / 2)
-        return statistics.median(offsets)
+        """When `frame` started, on the engine clock (`time.perf_counter`)."""
+        intercept, slope = frame_clock(self.cycles[: self._cycle_count], self.samplerate)
+        return frame / self.samplerate + intercept + slope * frame
 
     def connect_audio(self, source: str) -> None:
         self.client.connect(source, self.audio_in)
@@ -275,11 +251,6 @@ class JackRecorder:
         holds the GIL while JACK waits for every client, this one's Python callback included."""
         if not self._closed:
             self._closed = True
-            if self.first_frame is not None:
-                last = self.client.last_frame_time
-                first_perf, last_perf = self.to_perf(self.first_frame), self.to_perf(last)
-                span = max(1, last - self.first_frame)
-                self._closed_map = (self.first_frame, first_perf, (last_perf - first_perf) / span)
             self.client.deactivate()
             self.client.close()
 
@@ -332,7 +303,8 @@ class RecorderProcess:
                 (int(f), bytes(b[:n]))
                 for f, b, n in zip(data["midi_frames"], data["midi_bytes"], data["midi_sizes"], strict=True)
             ],
-            frame_map=(int(data["map"][0]), float(data["map"][1]), float(data["map"][2])),
+            cycles=data["cycles"],
+            samplerate=int(data["samplerate"]),
             xruns=int(data["xruns"]),
             gaps=int(data["gaps"]),
         )
@@ -345,13 +317,14 @@ class RecordedTake:
     audio: Any
     first_frame: int
     midi: list[tuple[int, bytes]]
-    frame_map: tuple[int, float, float]
+    cycles: Any
+    samplerate: int
     xruns: int
     gaps: int
 
     def to_perf(self, frame: int) -> float:
-        frame0, perf0, seconds_per_frame = self.frame_map
-        return perf0 + (frame - frame0) * seconds_per_frame
+        intercept, slope = frame_clock(self.cycles, self.samplerate)
+        return frame / self.samplerate + intercept + slope * frame
 
     def audio_onsets(self, threshold: float = 1e-4, gap: int = 200) -> list[int]:
         return JackRecorder.audio_onsets(self, threshold, gap)  # type: ignore[arg-type]
@@ -371,7 +344,6 @@ def _record_main(name: str, seconds: str, out: str, audio: str, midi: str) -> No
     print("recording", flush=True)
     sys.stdin.readline()
     rec.close()
-    assert rec._closed_map is not None
     sizes = [len(b) for _, b in rec.midi]
     padded = np.zeros((len(rec.midi), max(sizes, default=1)), dtype=np.uint8)
     for row, (_, data) in enumerate(rec.midi):
@@ -383,7 +355,8 @@ def _record_main(name: str, seconds: str, out: str, audio: str, midi: str) -> No
         midi_frames=np.array([f for f, _ in rec.midi], dtype=np.int64),
         midi_bytes=padded,
         midi_sizes=np.array(sizes, dtype=np.int64),
-        map=np.array(rec._closed_map, dtype=np.float64),
+        cycles=rec.cycles[: rec._cycle_count],
+        samplerate=rec.samplerate,
         xruns=rec.xruns,
         gaps=rec.gaps,
     )

@@ -84,7 +84,7 @@ def test_devices_lists_the_jack_outputs(jack_server):
     assert run.returncode == 0, run.stderr
     assert "JACK Audio Connection Kit:" in run.stdout
     assert "output  system (default)" in run.stdout
-    assert "Working outputs: audio: JACK Audio Connection Kit" in run.stdout
+    assert "Working outputs: audio: JACK Audio Connection Kit; midi: Jack" in run.stdout
 
 
 @pytest.mark.jack

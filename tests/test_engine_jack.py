@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
+import mido
 import numpy as np
 import pytest
 from jackd import JackRecorder, RecorderProcess
@@ -317,3 +318,37 @@ def test_mute_silences_from_the_next_beat_and_unmute_resumes(recorder):
     # Beats already committed (one look-ahead, 0.12 s) still sound; nothing else until unmuted.
     assert all(not (muted + 0.12 + MIDI_LATE_S < t < unmuted) for t in times), (times, marks)
     assert any(t > unmuted for t in times) and any(t < muted for t in times)
+
+
+def test_another_event_source_plays_on_the_same_tempo_map(recorder):
+    """How a song or groove plugs in: an EventSource whose notes sit on the metronome's beats."""
+
+    class OffBeats:
+        def __init__(self) -> None:
+            self.metronome: Metronome | None = None
+            self.next_beat = Fraction(1, 2)
+
+        def events_until(self, horizon: float) -> list[tuple[float, mido.Message]]:
+            events = []
+            while self.metronome is not None and (at := self.metronome.time_of(self.next_beat)) is not None:
+                if at >= horizon:
+                    break
+                events.append((at, mido.Message("note_on", channel=0, note=60, velocity=80)))
+                self.next_beat += 1
+            return events
+
+    song = OffBeats()
+
+    def make() -> Metronome:
+        metronome = midi_metronome(TempoSettings(bpm=120))()
+        song.metronome, song.next_beat = metronome, Fraction(1, 2)
+        metronome.add_event_source(song)
+        return metronome
+
+    take = play(recorder, make, 2.0, midi="click")
+    notes = take.rec.note_ons()
+    clicks = [take.rec.to_perf(f) for f, n, _ in notes if n != 60]
+    offbeats = [take.rec.to_perf(f) for f, n, _ in notes if n == 60]
+    assert len(offbeats) >= 3 and len(clicks) >= 3
+    for k, at in enumerate(offbeats):
+        assert abs(at - (take.origin + 0.25 + 0.5 * k)) < MIDI_LATE_S
