@@ -99,7 +99,12 @@ def test_count_in_precedes_beat_zero_without_subdivisions():
     assert all(c.count_in for c in count_in)
     assert [c.time_s for c in count_in] == [Fraction(k, 2) for k in range(-6, 0)]
     assert [(c.bar, c.beat, c.level) for c in count_in] == [
-        (-2, 0, A), (-2, 1, B), (-2, 2, B), (-1, 0, A), (-1, 1, B), (-1, 2, B)
+        (-2, 0, A),
+        (-2, 1, B),
+        (-2, 2, B),
+        (-1, 0, A),
+        (-1, 1, B),
+        (-1, 2, B),
     ]
     assert (clicks[6].beat_index, clicks[6].count_in, clicks[6].time_s, clicks[6].bar) == (0, False, 0, 0)
     assert clicks[7].sub == 1
@@ -172,7 +177,12 @@ def test_meter_change_at_a_bar_line_renumbers_from_there():
     changed = tempo.with_change(8, TempoSettings(bpm=120, meter=Meter(3, 4)))
     clicks = list(itertools.islice(changed.clicks(6), 6))
     assert [(c.bar, c.beat, c.level) for c in clicks] == [
-        (1, 2, B), (1, 3, B), (2, 0, A), (2, 1, B), (2, 2, B), (3, 0, A)
+        (1, 2, B),
+        (1, 3, B),
+        (2, 0, A),
+        (2, 1, B),
+        (2, 2, B),
+        (3, 0, A),
     ]
     assert changed.next_bar_line(12) == 14
     with pytest.raises(TempoError, match="bar line"):
@@ -235,6 +245,29 @@ def test_from_mapping_reads_a_plan_tempo_table():
     )
     linear = TempoSettings.from_mapping({"bpm": 90, "ramp": {"kind": "linear", "to_bpm": 100, "beats": 32}})
     assert linear.ramp == LinearRamp(to_bpm=100, beats=32)
+
+
+def test_from_mapping_takes_a_plan_preset_as_the_plan_library_dumps_it():
+    """The shape of `TempoPreset.as_engine_kwargs()` in interventions/ (plain values, None left out)."""
+    preset = {
+        "bpm": 84.0,
+        "bpm_min": 60.0,
+        "bpm_max": 100.0,
+        "meter": "9/8",
+        "subdivision": 1,
+        "swing": 0.0,
+        "count_in_bars": 1,
+        "cue": "march",
+        "ramp": {"kind": "percent", "percent": 5.0, "every_bars": 8, "max_bpm": 120.0},
+    }
+    settings = TempoSettings.from_mapping(preset)
+    assert (settings.bpm, settings.cue, settings.meter, settings.levels[:4]) == (
+        84,
+        "march",
+        Meter(9, 8),
+        (A, S, S, B),
+    )
+    assert TempoMap(settings).bpm_at(9 * 8) == Fraction("88.2")
 
 
 @pytest.mark.parametrize(
