@@ -30,7 +30,7 @@ from audio.audio_output import AudioOutput
 from audio.errors import OutputError
 from audio.events import BeatEvent, Dispatcher, EngineEvent, OutputProblem
 from audio.midi_output import MidiOutput, MidiSettings, clocks_per_beat
-from audio.render import ClickRenderer, SampleSource, sample_at
+from audio.render import ClickRenderer, SampleSource, ScheduleFull, sample_at
 from audio.scheduler import EventSource, MidiScheduler
 from audio.sounds import DEFAULT_VOICES, SoundBank, Voice
 from audio.tempo import Level, Number, TempoMap, TempoSettings, check_bpm
@@ -162,7 +162,11 @@ class _ClickPlanner:
             if play_audio and renderer is not None and bank is not None and click.level is not Level.SILENT:
                 assert self.audio_origin is not None
                 position = self.audio_origin + sample_at(click.time_s, bank.samplerate)
-                renderer.schedule(position, bank.index(click.level))
+                try:
+                    renderer.schedule(position, bank.index(click.level))
+                except ScheduleFull as exc:
+                    engine._fail(AUDIO, f"{exc}: reconnect the audio device and press reconnect")
+                    play_audio = False
             if play_midi and midi_settings is not None:
                 notes = midi_settings.note_messages(click.level)
                 if notes is not None:

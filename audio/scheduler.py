@@ -13,6 +13,7 @@ import contextlib
 import gc
 import heapq
 import itertools
+import logging
 import math
 import os
 import queue
@@ -26,6 +27,8 @@ import mido
 import numpy as np
 
 from audio.errors import OutputError
+
+log = logging.getLogger(__name__)
 
 SWITCH_INTERVAL_S = 0.0005
 """While the thread runs, other Python threads must hand back the GIL within this time (default 5 ms)."""
@@ -156,7 +159,13 @@ class MidiScheduler:
     def _poll_sources(self, now: float) -> None:
         horizon = now + self.lookahead_s
         for source in list(self._sources):
-            for at, message in source.events_until(horizon):
+            try:
+                events = list(source.events_until(horizon))
+            except Exception:  # a broken source (a song file) must not stop the others or the clicks
+                log.exception("event source %r failed and was removed", source)
+                self._sources.remove(source)
+                continue
+            for at, message in events:
                 heapq.heappush(self._heap, (at, next(self._order), message))
 
     def _raise_priority(self) -> None:

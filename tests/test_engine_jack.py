@@ -352,3 +352,17 @@ def test_another_event_source_plays_on_the_same_tempo_map(recorder):
     assert len(offbeats) >= 3 and len(clicks) >= 3
     for k, at in enumerate(offbeats):
         assert abs(at - (take.origin + 0.25 + 0.5 * k)) < MIDI_LATE_S
+
+
+def test_meter_change_lands_on_the_next_bar_line(recorder):
+    def waltz_soon(metronome: Metronome) -> None:
+        time.sleep(0.9)  # inside bar 1 of 4/4 at 240 bpm (bars are 1 s)
+        metronome.set_settings(TempoSettings(bpm=240, meter=Meter(3, 4)))
+
+    take = play(recorder, midi_metronome(TempoSettings(bpm=240)), 3.2, midi="click", during=waltz_soon)
+    accents = "".join("A" if note == 76 else "b" for _, note, _ in take.rec.note_ons())
+    # Bars 0 and 1 (the change is asked during bar 0 or 1) stay 4/4; then 3/4 from a bar line, evenly spaced.
+    change = accents.index("Abb" + "A", 4)
+    assert accents[:change] in ("Abbb", "AbbbAbbb") and accents[change:].startswith("AbbAbbAbb")
+    frames = [f for f, _, _ in take.rec.note_ons()]
+    assert np.all(np.abs(np.diff(frames) / 48_000 - 0.25) < PERIOD_S + 0.004)

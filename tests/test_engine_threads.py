@@ -125,3 +125,19 @@ def test_a_failing_listener_does_not_stop_the_others():
     time.sleep(0.1)
     dispatcher.stop()
     assert got == [OutputProblem("audio", "x")]
+
+
+def test_a_failing_source_is_dropped_and_the_others_play_on():
+    class Broken:
+        def events_until(self, horizon: float) -> list[tuple[float, mido.Message]]:
+            raise ValueError("corrupt song file")
+
+    sink = Sink()
+    scheduler = MidiScheduler(sink, on_error=lambda e: None)
+    start = time.perf_counter() + 0.05
+    scheduler.add_source(Broken())
+    scheduler.add_source(Grid(start, 0.02, 10))
+    scheduler.start()
+    time.sleep(0.05 + 0.2 + 0.1)
+    scheduler.stop()
+    assert len(sink.sent) == 10
