@@ -5,9 +5,10 @@ and clicks are scheduled as sample numbers, so their spacing is exact whatever t
 To share the engine clock (`time.perf_counter`) with MIDI, each callback compares perf_counter with the
 stream's `currentTime`/`outputBufferDacTime` and keeps the smallest estimate of "perf time of sample 0"
 over the last two windows of blocks (a callback can wake late, never early, so the minimum is the least
-jittered one). The engine reads that mapping once per start and keeps it for the run, so intervals stay
-exact. After an xrun (the server ran on without us) the sample count skips the lost blocks, so later
-clicks stay on the engine clock instead of all shifting late.
+jittered one). The engine pins beat 0 to a stream sample once per start, so audio intervals stay exact,
+and places MIDI through the current mapping, so MIDI follows the sound card's clock. After an xrun (the
+server ran on without us) the sample count skips the lost blocks, so later clicks stay on the engine
+clock instead of all shifting late.
 
 The callback takes no lock and builds no array: settings arrive as one reference swap read at block
 start (`sources`), and the mix buffer is allocated when the stream opens.
@@ -117,7 +118,7 @@ class AudioOutput:
             ) from None
         self._stream = stream
         deadline = time.perf_counter() + timeout
-        while not math.isfinite(self._offset) and self.callbacks < 8:
+        while self.callbacks < 8:  # a few blocks, so the clock mapping is not one callback's guess
             if time.perf_counter() > deadline:
                 self.close()
                 raise OutputError(
