@@ -375,6 +375,14 @@ class Metronome:
         planner = self._planner
         return planner.perf_time(planner.tempo.time_at(beat)) if planner is not None else None
 
+    def sample_of(self, beat: Number) -> int | None:
+        """The audio stream sample at which a (fractional) beat sounds: where a SampleSource (a song's
+        synth) must start a note to sit exactly on the clicks. None when stopped or without audio."""
+        planner, device = self._planner, self.audio_output
+        if planner is None or device is None or planner.audio_origin is None:
+            return None
+        return planner.audio_origin + sample_at(planner.tempo.time_at(beat), device.samplerate)
+
     def beat_at(self, perf_time: float) -> Fraction | None:
         """The (fractional) beat of the current run sounding at an engine-clock time, e.g. a client's hit
         timestamped with `time.perf_counter()`. None when stopped."""

@@ -114,8 +114,17 @@ def midi_metronome(settings: TempoSettings, midi: MidiSettings | None = None) ->
 
 def test_audio_clicks_land_on_their_exact_samples(recorder):
     settings = TempoSettings(bpm=97, meter=Meter(3, 4), subdivision=2)
-    take = play(recorder, lambda: Metronome(settings, audio=AudioConfig()), 2.6, audio=True)
+    stream_samples: list[int | None] = []
+
+    def ask_where_beats_are(metronome: Metronome) -> None:
+        stream_samples[:] = [metronome.sample_of(beat) for beat in (0, Fraction(5, 2))]
+
+    make = lambda: Metronome(settings, audio=AudioConfig())  # noqa: E731
+    take = play(recorder, make, 2.6, audio=True, during=ask_where_beats_are)
     assert take.problems == []
+    first, fifth_click = stream_samples
+    assert first is not None and fifth_click is not None
+    assert fifth_click - first == sample_at(Fraction(5, 2) * 60 / 97, 48_000)
     rec = take.rec
     onsets = rec.audio_onsets(gap=100)
     bank = SoundBank(48_000)
