@@ -16,7 +16,9 @@ start (`sources`), and the mix buffer is allocated when the stream opens.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -127,16 +129,25 @@ class AudioOutput:
                 )
             time.sleep(0.005)
 
-    def close(self) -> None:
-        """Stop and close the stream; safe to call twice or after the device is gone."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop and close the stream; safe to call twice or after the device is gone.
+
+        Closing a stream whose audio server died can block forever inside PortAudio (seen with JACK
+        killed under it), so the close runs in a helper thread that is abandoned after `timeout`.
+        """
         self._closing = True
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
+        if stream is None:
+            return
+
+        def close_stream() -> None:
+            with contextlib.suppress(Exception):
                 stream.abort()
                 stream.close()
-            except Exception:
-                pass
+
+        closer = threading.Thread(target=close_stream, name="companion-audio-close", daemon=True)
+        closer.start()
+        closer.join(timeout)
 
     @property
     def active(self) -> bool:

@@ -123,13 +123,36 @@ def dummy_jack(
                 os.environ[key] = value
         # PortAudio must let go of the server before it stops, or its JACK host API asserts at exit.
         _release_portaudio()
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if not _stop(proc):
+            _reclaim_slot(jackd, name, env)
         _rescan_portaudio()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> bool:
+    """SIGTERM, then SIGKILL after 10 s; True when the server shut down cleanly."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+        return True
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return False
+
+
+def _reclaim_slot(jackd: str, name: str, env: dict[str, str]) -> None:
+    """A killed jackd leaves its entry in JACK's machine-wide registry of (at most 8) servers, and only
+    a server of the same name frees it; so start one under that name and stop it cleanly."""
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        proc = subprocess.Popen(
+            [jackd, "--no-realtime", "-n", name, "-d", "dummy"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            preexec_fn=_die_with_parent,
+        )
+        time.sleep(1.0)
+        _stop(proc)
 
 
 def _release_portaudio() -> None:
