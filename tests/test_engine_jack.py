@@ -294,7 +294,7 @@ def test_listeners_get_beats_at_their_time_and_cannot_delay_the_engine(recorder)
     first_time, first = next((t, e) for t, e in heard if e.beat_index == 0)
     assert first.sub == 0 and first.level is Level.ACCENT
     assert first.bpm == Fraction(240) and not first.count_in
-    assert -0.001 < first_time - first.time < 0.02
+    assert -0.001 < first_time - first.time < 0.05  # a UI flash needs ~50 ms, not sample accuracy
 
 
 def test_a_missing_audio_device_is_reported_and_midi_plays_on(recorder):

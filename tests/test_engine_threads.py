@@ -105,7 +105,7 @@ def test_dispatcher_delivers_beats_at_their_time_and_a_slow_listener_never_block
     time.sleep(0.2)
     dispatcher.stop()
     assert got[0][1] == beat(at)
-    assert 0 <= got[0][0] - at < 0.02
+    assert 0 <= got[0][0] - at < 0.05
 
 
 def test_a_failing_listener_does_not_stop_the_others():
