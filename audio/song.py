@@ -431,6 +431,11 @@ class PlaybackCursor:
     def loop(self) -> BeatRange | None:
         return self._loop
 
+    @property
+    def position(self) -> Fraction:
+        """The song beat reached: where the last event taken sits (or where a pass began)."""
+        return self._position
+
     def next_beat(self) -> Fraction | None:
         """The earliest playback beat at which `take_until` may return something; None when finished.
 
