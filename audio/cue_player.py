@@ -143,7 +143,7 @@ class CuePlayer:
         """
         if isinstance(cue, GrooveCue):
             groove_meter(cue.groove, self._session_meter())  # a groove in the wrong meter says so now
-        self._cue = cue
+        self._cue, self._problem = cue, None
         self._post(lambda beat, _out: self._at_next_bar(beat, lambda at: self._switch(cue, at)))
 
     def seek(self, bar: int) -> None:
@@ -266,11 +266,11 @@ class CuePlayer:
         if horizon_beat is None:
             return []
         out: Placed = []
-        if self._metronome.origin != self._run_origin:
-            self._begin_run(horizon_beat)
-        self._follow_stream()
-        self._settle_midi_errors(out)
         try:
+            if self._metronome.origin != self._run_origin:
+                self._begin_run(horizon_beat)
+            self._follow_stream()
+            self._settle_midi_errors(out)
             while True:
                 try:
                     self._requests.get_nowait()(horizon_beat, out)

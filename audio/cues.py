@@ -73,7 +73,7 @@ def groove_meter(groove: Groove, session: TimeSignature) -> TimeSignature:
     return groove.meter_for(session)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class SongCue:
     """A song from a MIDI file, from `start_bar`, optionally looping bars `loop`."""
 
@@ -86,6 +86,9 @@ class SongCue:
             raise ValueError(f"bar {self.start_bar}: {self.song.title!r} has bars 1-{self.song.bars}")
         if self.loop is not None:
             self.song.loop_beats(self.loop)
+
+    def __repr__(self) -> str:  # a song's repr lists every event
+        return f"SongCue({str(self.song.path)!r}, loop={self.loop!r}, start_bar={self.start_bar})"
 
     @property
     def name(self) -> str:

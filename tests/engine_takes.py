@@ -9,7 +9,8 @@ period plus scheduling slack; audio is exact.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from jackd import JackRecorder
@@ -86,3 +87,19 @@ def play(
 def midi_metronome(settings: TempoSettings, midi: MidiSettings | None = None) -> Callable[[], Metronome]:
     config = MidiConfig(virtual="click", backend=JACK_MIDI, settings=midi or MidiSettings())
     return lambda: Metronome(settings, midi=config)
+
+
+def held_notes(midi: Iterable[tuple[int, bytes]]) -> Counter[tuple[int, int]]:
+    """What a keyboard would still hold after receiving these messages (a note-off for a silent note, or
+    CC 123 all-notes-off, ends nothing more than what is sounding)."""
+    held: Counter[tuple[int, int]] = Counter()
+    for _, data in midi:
+        kind, channel = data[0] & 0xF0, data[0] & 0x0F
+        if kind == 0x90 and len(data) == 3 and data[2] > 0:
+            held[(channel, data[1])] += 1
+        elif (kind == 0x80 or (kind == 0x90 and data[2] == 0)) and held[(channel, data[1])]:
+            held[(channel, data[1])] -= 1
+        elif kind == 0xB0 and data[1] == 123:
+            for key in [k for k in held if k[0] == channel]:
+                del held[key]
+    return +held

@@ -18,7 +18,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, Take, play
+from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, Take, held_notes, play
 from jackd import JackRecorder, RecorderProcess
 
 from audio.cue_player import CuePlayer
@@ -115,22 +115,6 @@ def assert_on_the_map(
     ]
     assert min(errors) > -MIDI_EARLY_S, errors
     assert max(errors) < MIDI_LATE_S, errors
-
-
-def held_notes(midi: Iterable[tuple[int, bytes]]) -> Counter[tuple[int, int]]:
-    """What a keyboard would still hold after receiving these messages (a note-off for a silent note, or
-    CC 123 all-notes-off, ends nothing more than what is sounding)."""
-    held: Counter[tuple[int, int]] = Counter()
-    for _, data in midi:
-        kind, channel = data[0] & 0xF0, data[0] & 0x0F
-        if kind == 0x90 and len(data) == 3 and data[2] > 0:
-            held[(channel, data[1])] += 1
-        elif (kind == 0x80 or (kind == 0x90 and data[2] == 0)) and held[(channel, data[1])]:
-            held[(channel, data[1])] -= 1
-        elif kind == 0xB0 and data[1] == 123:
-            for key in [k for k in held if k[0] == channel]:
-                del held[key]
-    return +held
 
 
 def test_a_120_bpm_file_at_90_bpm_lands_where_the_scaled_map_says(recorder, tmp_path):
@@ -285,8 +269,13 @@ def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(
     song = load_song(write_song(tmp_path / "legato.mid", notes))
     marks: list[float] = []
 
-    def fade_out_and_in(_metronome: Metronome, player: CuePlayer) -> None:
+    inverse: list[Fraction | None] = []
+
+    def fade_out_and_in(metronome: Metronome, player: CuePlayer) -> None:
         time.sleep(1.0)
+        for beat in (Fraction(2), Fraction(7, 2), Fraction(13)):
+            at = metronome.time_of(beat)
+            inverse.append(None if at is None else metronome.beat_at(at) - beat)
         marks.append(time.perf_counter())
         player.fade_music(out=True)
         time.sleep(3.0)
@@ -332,6 +321,26 @@ def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(
         assert min(abs(start - sample(b)) for b in range(40)) < 0.005 * beats_8  # from a beat
     silent = slice(to_frame(marks[-2]) + int(2.6 * 48_000), back_at)
     assert np.max(np.abs(heard[silent])) == 0.0
+    # beat_at inverts time_of on the audio clock, to within a sample (4/48,000 of a beat at 240 bpm).
+    assert all(error is not None and abs(error) <= Fraction(4, 48_000) for error in inverse[-3:]), inverse
+
+
+def test_closing_the_player_ends_its_notes_and_the_click_plays_on(recorder, tmp_path):
+    notes = [(2 * k, 2 * k + 4, 60 + k % 12) for k in range(20)]  # always two notes sounding
+    song = load_song(write_song(tmp_path / "pad.mid", notes))
+    closed: list[float] = []
+
+    def close_soon(_metronome: Metronome, player: CuePlayer) -> None:
+        time.sleep(1.2)
+        player.close()
+        closed.append(time.perf_counter())
+
+    take, _ = played(recorder, TempoSettings(bpm=180), SongCue(song), 1.5, during=close_soon)
+    song_midi = [(f, d) for f, d in take.rec.midi if d[0] & 0x0F == 0]
+    assert held_notes(song_midi) == Counter()
+    # The last note-offs leave at the look-ahead horizon, after everything handed out before the close.
+    assert max(take.rec.to_perf(f) for f, _ in song_midi) < closed[-1] + 0.12 + MIDI_LATE_S
+    assert len([at for at, _, _ in note_ons(take, channel=9) if at > closed[-1]]) >= 3
 
 
 def test_a_broken_preferred_song_falls_back_and_the_music_carries_on(recorder, tmp_path):

@@ -185,7 +185,7 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
     player = CuePlayer(engine, cue)
     layer_click = options["layer_click"]
     player.set_click(isinstance(cue, SongCue) if layer_click is None else layer_click)
-    click.echo(f"playing {cue.summary} at {settings.bpm:g} bpm in {settings.meter}")
+    click.echo(f"playing {cue.summary} at {float(settings.bpm):g} bpm in {settings.meter}")
     finished = threading.Event()
 
     def show(event: EngineEvent) -> None:
