@@ -40,7 +40,7 @@ from audio.events import EngineEvent, OutputProblem
 from audio.fade import Fade
 from audio.grooves import GrooveCursor
 from audio.midi_output import ALL_NOTES_OFF
-from audio.song import Loop, PlaybackCursor, TimedMessage, TimeSignature
+from audio.song import Loop, PlaybackCursor, TimedMessage, TimeSignature, ends_something
 from audio.synth import Synth
 from audio.synth_feed import SynthFeed
 
@@ -301,6 +301,8 @@ class CuePlayer:
         if cursor is not None:
             returned = [TimedMessage(Fraction(0), message) for _, message in unsent]
             messages += [item.message for item in cursor.release(0, returned)]
+        else:  # the cursor already ended its notes (a switch, a close): its note-offs may be in `unsent`
+            messages += [message for _, message in unsent if ends_something(message)]
         if not self._midi:
             return []
         messages += [
@@ -414,6 +416,8 @@ class CuePlayer:
 
     def _settle_midi_errors(self, out: Placed) -> None:
         """MIDI failed: the notes the device may hold become owed note-offs; back: send them at once."""
+        if not self._midi:
+            return
         lost = self._midi_lost_at
         if lost is not None:
             self._midi_lost_at = None

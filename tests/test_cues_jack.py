@@ -397,3 +397,26 @@ def test_a_midi_device_lost_mid_note_gets_its_note_offs_when_it_is_back(jack_ser
     offs = {(d[0] & 0x0F, d[1]) for _, d in after.midi if d[0] & 0xF0 == 0x80}
     assert set(hanging) <= offs
     assert held_notes([(f, d) for f, d in after.midi if d[0] & 0x0F == 0]) == Counter()
+
+
+def test_stopping_just_after_a_switch_still_ends_the_old_cue_s_notes(recorder, tmp_path):
+    """The switch's note-offs wait in the scheduler's look-ahead; a stop then must hand them back."""
+    notes = [(2 * k, 2 * k + 4, 60 + k % 12) for k in range(20)]
+    song = load_song(write_song(tmp_path / "pad.mid", notes))
+    stopped: list[float] = []
+
+    def switch_then_stop(metronome: Metronome, player: CuePlayer) -> None:
+        time.sleep(1.0)
+        while (metronome.beat_at(time.perf_counter()) or 0) % 4 < 1.5:  # mid-bar: the next bar line is clear
+            time.sleep(0.01)
+        bar_line = Fraction(4 * (int(metronome.beat_at(time.perf_counter()) or 0) // 4 + 1))
+        player.play(CLICK)
+        due = metronome.time_of(bar_line)
+        assert due is not None
+        time.sleep(due - 0.05 - time.perf_counter())  # the switch is handed out, not yet sent
+        stopped.append(time.perf_counter())
+
+    take, _ = played(recorder, TempoSettings(bpm=180), SongCue(song), 0.0, during=switch_then_stop)
+    song_notes = [(f, d) for f, d in take.rec.midi if d[0] & 0x0F == 0 and d[0] & 0xF0 != 0xB0]
+    assert held_notes(song_notes) == Counter()
+    assert [d for f, d in song_notes if take.rec.to_perf(f) > stopped[-1] and d[0] & 0xF0 == 0x80]
