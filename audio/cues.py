@@ -240,7 +240,7 @@ def _preferred_song(
     if slot > len(choices) or not choices:
         have = f"only {len(choices)}" if choices else "no"
         wanted = f"song {slot}" if slot else "a song"
-        add = "add songs to the client's record (companion clients add --song FILE)"
+        add = "add the client's songs to their record (companion songs add CLIENT FILE)"
         return CueSelection(
             fallback,
             (

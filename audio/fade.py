@@ -77,6 +77,11 @@ class BlockGain:
             if level != 1.0:
                 np.multiply(block, level, out=block)
             return
+        if fade.end == fade.start:  # a step inside this block: the old gain before it, the new one from it
+            before, after = block[: fade.start - first], block[fade.start - first :]
+            np.multiply(before, fade.start_gain, out=before)
+            np.multiply(after, fade.end_gain, out=after)
+            return
         gains = self._gain[:size]
         slope = (fade.end_gain - fade.start_gain) / float(fade.end - fade.start)
         np.add(self._ramp[:size], float(first - fade.start), out=gains)

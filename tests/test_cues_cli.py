@@ -74,6 +74,24 @@ def test_songs_list_puts_the_client_s_songs_first(tmp_path: Path) -> None:
     )
 
 
+def test_songs_add_and_remove_keep_the_client_s_list(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert run(*data, "clients", "add", "Ben")[0] == 0
+    broken = tmp_path / "broken.mid"
+    broken.write_bytes(GRACE.read_bytes()[:50])
+    code, out, err = run(*data, "songs", "add", "ben", str(GRACE), str(broken), str(DEMOS["yankee-doodle"]))
+    assert code == 1 and out.strip() == "Ben has 2 preferred songs"
+    assert err.startswith(f"companion songs add: error: {broken}: ")
+    assert run(*data, "songs", "add", "Ben", str(GRACE))[1].strip() == "Ben has 2 preferred songs"  # no twice
+    listed = run(*data, "songs", "list", "--client", "Ben")[1].splitlines()
+    assert [line[:20] for line in listed[:4:2]] == ["  1  * Amazing Grace", "  2  * Yankee Doodle"]
+    assert run(*data, "songs", "remove", "Ben", "1") == (0, f"removed {GRACE}\n", "")
+    code, _, err = run(*data, "songs", "remove", "Ben", "5")
+    assert code == 2 and "Ben has no preferred song '5': give its number (1-1)" in err
+    assert run(*data, "songs", "remove", "Ben", str(DEMOS["yankee-doodle"]))[0] == 0
+    assert run(*data, "songs", "list", "--client", "Ben")[1].startswith("  1  Amazing Grace")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

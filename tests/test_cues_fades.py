@@ -13,7 +13,7 @@ from fractions import Fraction
 import mido
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from audio.fade import BlockGain, Fade
@@ -76,6 +76,7 @@ def test_bad_fades_are_refused() -> None:
 
 
 @settings(max_examples=60, deadline=None)
+@example(sizes=[2], start=1, length=0, gains=(0.0, 1.0))  # a fade at once, inside a block
 @given(
     sizes=st.lists(st.integers(1, 700), min_size=1, max_size=6),
     start=st.integers(0, 3000),

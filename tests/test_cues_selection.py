@@ -103,7 +103,7 @@ def test_no_preferred_songs_says_how_to_add_them() -> None:
     selection = cue_from_preset("preferred-song", meter="2/4")
     assert selection.cue == GrooveCue(GROOVES["march"])
     assert "client has no preferred songs" in selection.messages[0]
-    assert "companion clients add --song" in selection.messages[0]
+    assert "companion songs add CLIENT FILE" in selection.messages[0]
 
 
 def test_every_cue_named_by_a_shipped_plan_plays_as_asked() -> None:

@@ -80,6 +80,55 @@ def songs_list(ctx: click.Context, client: str | None) -> None:
             click.echo(f"     {choice.path}")
 
 
+@songs.command("add", cls=OneLineCommand)
+@click.argument("client")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def songs_add(ctx: click.Context, client: str, files: tuple[Path, ...]) -> None:
+    """Add MIDI FILES to CLIENT's preferred songs (offered first in sessions); a file that cannot be
+    played is refused with the reason."""
+    good, failed = [], False
+    for path in files:
+        try:
+            load_song(path)
+        except SongError as exc:
+            click.echo(f"companion songs add: error: {exc}", err=True)
+            failed = True
+            continue
+        good.append(str(path.expanduser().resolve()))
+    with open_record(ctx) as record:
+        found = record.find_client(client)
+        songs = [*found.preferred_songs, *(path for path in good if path not in found.preferred_songs)]
+        record.update_client(found.id, preferred_songs=songs)
+    click.echo(f"{found.display_name} has {len(songs)} preferred song{'s' if len(songs) != 1 else ''}")
+    if failed:
+        ctx.exit(1)
+
+
+@songs.command("remove", cls=OneLineCommand)
+@click.argument("client")
+@click.argument("song")
+@click.pass_context
+def songs_remove(ctx: click.Context, client: str, song: str) -> None:
+    """Remove SONG (its number in `songs list --client`, or its path) from CLIENT's preferred songs."""
+    with open_record(ctx) as record:
+        found = record.find_client(client)
+        songs = list(found.preferred_songs)
+        if song.isdigit() and 1 <= int(song) <= len(songs):
+            removed = songs.pop(int(song) - 1)
+        elif str(Path(song).expanduser().resolve()) in songs:
+            removed = str(Path(song).expanduser().resolve())
+            songs.remove(removed)
+        else:
+            raise OneLineUsageError(
+                f"{found.display_name} has no preferred song {song!r}: "
+                f"give its number (1-{len(songs)}) or path from `companion songs list --client`",
+                ctx,
+            )
+        record.update_client(found.id, preferred_songs=songs)
+    click.echo(f"removed {removed}")
+
+
 def _loop(text: str | None, cue: SongCue) -> Loop | None:
     if text is None:
         return None
