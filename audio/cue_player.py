@@ -67,7 +67,7 @@ class CueState:
 
     cue: Cue
     playing: bool
-    """A groove or song cursor is running (False for the click cue, before start and after the end)."""
+    """A groove or song is sounding (False for the click cue, while stopped and after the song's end)."""
     finished: bool
     """The song reached its end (no loop): the click, if on, plays on."""
     bar: int | None
@@ -215,7 +215,7 @@ class CuePlayer:
         outputs = ((MIDI,) if self._midi else ()) + ((AUDIO,) if self._feed is not None else ())
         return CueState(
             cue=cue,
-            playing=cursor is not None and not self._finished,
+            playing=cursor is not None and not self._finished and self._metronome.running,
             finished=self._finished,
             bar=bar,
             music_gain=self._music_target,

@@ -51,11 +51,6 @@ class Fade:
         """A fade from the gain this one has at `start` to `gain`, over `length` (0: at once)."""
         return Fade(start, start + length, self.gain_at(start), gain)
 
-    @property
-    def target(self) -> float:
-        """The gain this fade ends at (what the UI shows as 'faded out' or 'on')."""
-        return self.end_gain
-
 
 class BlockGain:
     """Applies a sample-position `Fade` to float32 audio blocks in place; allocates nothing per block.

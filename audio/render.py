@@ -55,17 +55,17 @@ class ClickRenderer:
         """Clicks whose first sample was already past when first rendered (they play cut, never shifted)."""
         self._seen = 0
 
-    def _scratch_for(self, sounds: list[np.ndarray]) -> np.ndarray:
+    @staticmethod
+    def _scratch_for(sounds: list[np.ndarray], current: np.ndarray | None = None) -> np.ndarray:
         """A buffer for one scaled sound, never shrinking, so a render reading the old one stays in bounds."""
         longest = max((len(s) for s in sounds), default=0)
-        current = getattr(self, "_scratch", None)
         if current is not None and len(current) >= longest:
             return current
         return np.zeros(longest, dtype=sounds[0].dtype if sounds else np.float32)
 
     def set_sounds(self, sounds: list[np.ndarray]) -> None:
         """Swap the sound arrays (e.g. new volumes) with one reference assignment; ids must stay valid."""
-        self._scratch = self._scratch_for(sounds)
+        self._scratch = self._scratch_for(sounds, self._scratch)
         self._lengths = np.array([len(s) for s in sounds], dtype=np.int64)
         self._sounds = sounds
 

@@ -210,11 +210,15 @@ def test_a_groove_replaces_the_click_and_changes_intensity_at_a_bar_line(recorde
         time.sleep(1.3)
         asked.append(time.perf_counter())
         player.set_intensity(3)
+        assert player.state().playing and player.state().cue == GrooveCue(rock, 3)
 
-    take, _ = played(recorder, TempoSettings(bpm=120), GrooveCue(rock, 2), 3.5, click=False, during=fuller)
+    take, player = played(
+        recorder, TempoSettings(bpm=120), GrooveCue(rock, 2), 3.5, click=False, during=fuller
+    )
     heard = sorted(note_ons(take, channel=9))
     assert not any(note in (76, 77) for _, note, _ in heard)  # no click: the groove is the cue
     # Level 3 starts at the groove's first bar line not yet handed out (a look-ahead after the request).
+    assert not player.state().playing  # stopped
     first_full = min(at for at, note, _ in heard if note == OPEN_HI_HAT)
     change_bar = int(take.tempo.beat_at(first_full - take.origin)) // 4
     assert take.origin + 2 * change_bar > asked[-1] > take.origin + 2 * (change_bar - 1) - 0.15

@@ -129,11 +129,11 @@ def songs_remove(ctx: click.Context, client: str, song: str) -> None:
     click.echo(f"removed {removed}")
 
 
-def _loop(text: str | None, cue: SongCue) -> Loop | None:
+def _loop(text: str | None, song: Song) -> Loop | None:
     if text is None:
         return None
     if text.strip().lower() == "all":
-        return Loop(1, cue.song.bars)
+        return Loop(1, song.bars)
     first, dash, last = text.partition("-")
     if not (dash and first.strip().isdigit() and last.strip().isdigit()):
         raise ValueError(f"--loop {text!r}: give bars as A-B, e.g. 5-8, or 'all'")
@@ -154,8 +154,7 @@ def _cue(song_path: Path | None, options: dict[str, Any]) -> Cue:
     song = load_song(song_path)
     if meter is not None:
         raise ValueError(f"--meter is for a groove: {song.title} plays in its own meter ({song.meter})")
-    cue = SongCue(song, start_bar=options["start_bar"])
-    return SongCue(song, loop=_loop(options["loop"], cue), start_bar=cue.start_bar)
+    return SongCue(song, loop=_loop(options["loop"], song), start_bar=options["start_bar"])
 
 
 @click.command(cls=OneLineCommand)
