@@ -144,6 +144,23 @@ class BlockReport:
     def saved(self) -> bool:
         return self.event is not None
 
+    def describe(self) -> str:
+        """One line for a log or a notification, e.g. "block 2 (16 beats at 90.0 bpm): 14/16 on the
+        beat (87.5%), mean -21.3 ms, SD 12.0 ms, R 0.98, 1 missed, 0 extra: saved"."""
+        s = self.summary
+        on_beat = round(s.pct_on_beat * s.n_beats / 100)
+        figures = [f"{on_beat}/{s.n_beats} on the beat ({s.pct_on_beat:.1f}%)"]
+        if s.mean_asynchrony_ms is not None:
+            figures.append(f"mean {s.mean_asynchrony_ms:+.1f} ms")
+        if s.sd_asynchrony_ms is not None and s.resultant_length is not None:
+            figures.append(f"SD {s.sd_asynchrony_ms:.1f} ms, R {s.resultant_length:.2f}")
+        figures.append(f"{s.missed} missed, {s.extra} extra")
+        kind = "last block" if self.final else "block"
+        return (
+            f"{kind} {self.number} ({s.n_beats} beats at {s.beat_bpm:.1f} bpm): {', '.join(figures)}: "
+            f"{'saved' if self.saved else self.note}"
+        )
+
 
 @dataclass(frozen=True)
 class ListeningState:
@@ -299,11 +316,11 @@ class SyncSession:
 
     # -- hits (any thread) ---------------------------------------------------------------------------
 
-    def hit(self, hit: Hit) -> HitFeedback | None:
-        """Take one hit (pass this as MidiInput's `on_hit`); None when its note does not count."""
+    def hit(self, hit: Hit) -> None:
+        """Take one hit (pass this as MidiInput's `on_hit`); its feedback goes to `on_feedback`."""
         notes = self.settings.notes
         if notes is not None and hit.note not in notes:
-            return None
+            return
         run = self._run
         if run is not None:
             feedback = run.live.add_hit(hit.time_s)
@@ -313,7 +330,6 @@ class SyncSession:
             self._hits += 1
             self._last_hit = feedback
         self._call(self._on_feedback, feedback)
-        return feedback
 
     # -- the follower thread -------------------------------------------------------------------------
 
@@ -478,13 +494,13 @@ class CadenceCapture:
         self._taps: list[float] = []
         self._lock = threading.Lock()
 
-    def hit(self, hit: Hit) -> int:
-        """Take a hit as a tap (ignored when its note does not count); returns the taps so far."""
-        if self.notes is not None and hit.note not in self.notes:
-            return len(self.taps)
-        return self.add_tap(hit.time_s)
+    def hit(self, hit: Hit) -> None:
+        """Take a hit as a tap (pass this as MidiInput's `on_hit`); other notes than `notes` are ignored."""
+        if self.notes is None or hit.note in self.notes:
+            self.add_tap(hit.time_s)
 
     def add_tap(self, time_s: float) -> int:
+        """Add a tap (engine-clock seconds); returns the taps so far."""
         with self._lock:
             self._taps.append(time_s)
             return len(self._taps)
