@@ -71,6 +71,9 @@ TICK_S = 0.05
 """How often the follower reads the schedule and closes beats: well under any beat window."""
 LOOK_AHEAD_S = 1.0
 """Beats are announced this far ahead (and always two beyond now), so an early hit finds its beat."""
+GRACE_S = 0.3
+"""A beat stays open this long after its window, for hits the MIDI path delivers late: on a busy 2-core
+machine a Python thread can wait ~0.1 s for the GIL, and a hit whose beat has closed no longer counts."""
 MIN_HITS_TO_LOG = 2
 """A block needs two beats hit for an SD and a meaningful R."""
 TEMPO_EPSILON_BPM = 0.01
@@ -171,7 +174,7 @@ class ListeningState:
     block_number: int
     """The block being filled (1-based)."""
     pct_on_beat: float
-    """Running % of the current block's beats on the beat, up to the latest hit or closed beat."""
+    """Running % of the block's beats on the beat so far, as of the latest hit."""
     hits: int
     last_hit: HitFeedback | None
     blocks_saved: int
@@ -276,7 +279,7 @@ class SyncSession:
         if thread is not None:
             self._stop.set()
             thread.join()
-            self._tick(time.perf_counter())  # up to now: the beats since the last tick count too
+            self._safe_tick()  # up to now: the beats since the last tick count too
         run, self._run = self._run, None
         return self._end_run(run) if run is not None else None
 
@@ -335,11 +338,14 @@ class SyncSession:
 
     def _follow(self) -> None:
         while not self._stop.wait(self._tick_s):
-            try:
-                self._tick(time.perf_counter())
-            except Exception as exc:  # keep listening whatever one tick hit
-                log.exception("listening: a tick failed")
-                self._note_problem(f"listening hit an internal error ({exc!r}); it carries on")
+            self._safe_tick()
+
+    def _safe_tick(self) -> None:
+        try:
+            self._tick(time.perf_counter())
+        except Exception as exc:  # keep listening whatever one tick hit
+            log.exception("listening: a tick failed")
+            self._note_problem(f"listening hit an internal error ({exc!r}); it carries on")
 
     def _tick(self, now: float) -> None:
         origin = self.metronome.origin
@@ -370,7 +376,7 @@ class SyncSession:
         if beat is None:
             return None
         first = max(0, math.ceil(beat))
-        live = LiveSync(self.settings.block_beats, self.settings.tolerance)
+        live = LiveSync(self.settings.block_beats, self.settings.tolerance, grace_s=GRACE_S)
         self._run = run = _Run(origin, live, first, now)
         self._adaptive.set_tempo(self._current_bpm())
         return run
@@ -384,7 +390,8 @@ class SyncSession:
             if t is None:
                 return False
             times.append(t)
-            ahead += t > now
+            if t > now:
+                ahead += 1
         run.live.set_beats(run.first_open, times)
         return True
 

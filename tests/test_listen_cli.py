@@ -85,7 +85,9 @@ def test_listen_prints_each_hit_and_logs_blocks_against_the_objective(jack_serve
     proc = start([*args, "--objective", str(objective_id)])
     try:
         head = wait_for_line(proc, "listening to")
-        begin = time.perf_counter() + 0.4
+        # The command starts the metronome just after that line, beat 0 at its 0.15 s lead: hits from
+        # 0.15 s after reading the line are within milliseconds of the beats, far from a window's edge.
+        begin = time.perf_counter() + 0.15
         sender.play_at([(begin + k * 0.5, 38, 100) for k in range(9)])
         out, err = proc.communicate(timeout=60)
     finally:
@@ -108,6 +110,7 @@ def test_listen_prints_each_hit_and_logs_blocks_against_the_objective(jack_serve
     assert len(syncs) >= 2 and {(e.client_id, e.objective_id) for e in syncs} == {(client_id, objective_id)}
     first = syncs[0].payload
     assert isinstance(first, Sync) and first.missed == 0 and first.sd_ms < 0.1  # one steady offset
+    assert -50 < first.mean_asynchrony_ms < 100
     assert session.ended_at is not None
 
 
