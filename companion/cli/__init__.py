@@ -10,6 +10,7 @@ from companion import __version__
 from companion.cli import record_commands
 from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
+from companion.cli.listen_commands import register as register_listening
 from companion.cli.plan_commands import plans
 
 
@@ -34,6 +35,7 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 record_commands.register(main)
+register_listening(main)
 main.add_command(plans)
 main.add_command(devices)
 main.add_command(metronome)
