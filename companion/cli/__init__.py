@@ -8,6 +8,7 @@ import click
 
 from companion import __version__
 from companion.cli import record_commands
+from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
 from companion.cli.listen_commands import register as register_listening
 from companion.cli.plan_commands import plans
@@ -38,3 +39,5 @@ register_listening(main)
 main.add_command(plans)
 main.add_command(devices)
 main.add_command(metronome)
+main.add_command(play)
+main.add_command(songs)
