@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from companion import __version__
+from companion.cli import serve_commands
 
 
 @click.group(invoke_without_command=True)
@@ -17,3 +18,6 @@ def main(ctx: click.Context) -> None:
     """
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
+
+
+serve_commands.register(main)
