@@ -35,7 +35,7 @@ TAP_APP = shlex.join([sys.executable, str(Path(__file__).with_name("serve_suppor
 TOKEN = "a-test-token-long-enough-123"
 _FETCHED = re.compile(r"""(?:src|href)="([^"]*)"|url\("([^"]*)"\)""")
 
-ClientFactory = Callable[[AccessPolicy], Coroutine[Any, Any, TestClient[Any, Any]]]
+ClientFactory = Callable[..., Coroutine[Any, Any, TestClient[Any, Any]]]
 
 
 @pytest.fixture
@@ -44,8 +44,8 @@ async def client_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
     clients: list[TestClient[Any, Any]] = []
 
-    async def start(policy: AccessPolicy) -> TestClient[Any, Any]:
-        server = CompanionServer(TAP_APP, host="127.0.0.1", port=0, policy=policy)
+    async def start(policy: AccessPolicy, font_size: int = 16) -> TestClient[Any, Any]:
+        server = CompanionServer(TAP_APP, host="127.0.0.1", port=0, policy=policy, font_size=font_size)
         client: TestClient[Any, Any] = TestClient(TestServer(await server._make_app(), host="127.0.0.1"))
         await client.start_server()
         clients.append(client)
@@ -165,6 +165,12 @@ async def test_page_loads_nothing_from_elsewhere_and_uses_the_address_the_browse
     assert 'name="viewport"' in page
     assert "touch-action: manipulation" in page
     assert "RobotoMono-VariableFont_wght.ttf" in page
+
+
+async def test_the_server_font_size_is_the_default_for_big_tablet_buttons(client_for: ClientFactory) -> None:
+    client = await client_for(access_for_bind("127.0.0.1", None), font_size=28)
+    assert 'data-font-size="28"' in await (await client.get("/")).text()
+    assert 'data-font-size="20"' in await (await client.get("/?fontsize=20")).text()
 
 
 def _fetched_urls(page: str) -> list[str]:

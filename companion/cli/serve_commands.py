@@ -29,7 +29,13 @@ def register(group: click.Group) -> None:
     help="Address to listen on. The default keeps the app on this computer; use 0.0.0.0 (or this "
     "computer's LAN address) to reach it from a tablet, which always requires an access token.",
 )
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="Port to listen on.",
+)
 @click.option(
     "--token",
     envvar="COMPANION_SERVE_TOKEN",
