@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from companion import __version__
-from companion.cli import serve_commands
+from companion.cli import record_commands, serve_commands
+from companion.cli.plan_commands import plans
 
 
 @click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="companion")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the session record, backups and your plans (default: COMPANION_DATA_DIR, "
+    "else the platform's user data folder).",
+)
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, data_dir: Path | None) -> None:
     """Companion: intervention plans, a precise metronome and quick-tap session data for music therapists.
 
     Run without a subcommand to open the app.
     """
+    ctx.ensure_object(dict)
+    ctx.obj["data_dir"] = data_dir
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 
 
+record_commands.register(main)
+main.add_command(plans)
 serve_commands.register(main)

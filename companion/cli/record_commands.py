@@ -1,0 +1,365 @@
+"""CLI commands over the session record: clients, goals, sessions, demo data, backups.
+
+Every command opens the record in the data directory chosen by the global `--data-dir` option (or
+COMPANION_DATA_DIR, or the platform default) and turns storage problems into one clear line naming the
+file and the fix, instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import cast
+
+import click
+
+from companion.demo import generate_demo
+from companion.documents.export import FORMATS, Format, render, write_private
+from companion.documents.report import build_report, report_pdf
+from companion.documents.selection import select
+from companion.documents.wording import plan_label, progress_sentence
+from companion.paths import data_dir as resolve_data_dir
+from companion.paths import database_path, exports_dir
+from companion.record import MasteryCriterion, Record, StorageError, UnknownRecord
+from companion.record.backups import list_backups, restore_backup
+from companion.record.model import DOMAINS, METRICS, Metric
+
+
+def data_dir_of(ctx: click.Context) -> Path:
+    """The data directory for this invocation (the group's `--data-dir`, then env, then default)."""
+    override = (ctx.find_root().obj or {}).get("data_dir")
+    return resolve_data_dir(override)
+
+
+@contextlib.contextmanager
+def open_record(ctx: click.Context) -> Iterator[Record]:
+    """The record for a command; storage and lookup errors end the command with their message."""
+    try:
+        with Record.open(data_dir_of(ctx)) as record:
+            yield record
+    except (StorageError, UnknownRecord, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, UnknownRecord) and exc.args else str(exc)
+        raise click.ClickException(message) from exc
+
+
+def parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date like 2025-03-31") from exc
+
+
+# -- clients ---------------------------------------------------------------------------------------------
+@click.group()
+def clients() -> None:
+    """Add, list and show clients."""
+
+
+@clients.command("add")
+@click.argument("name")
+@click.option("--birth-year", type=int, help="Optional; never included in de-identified exports.")
+@click.option("--pseudonym", help="Name used in de-identified exports.")
+@click.option("--population", default="", help="e.g. 'autism, age 7' or 'post-stroke gait'.")
+@click.option("--music", "preferred_music", default="", help="Preferred music, free text.")
+@click.option("--song", "songs", multiple=True, type=click.Path(path_type=Path), help="Preferred MIDI file.")
+@click.pass_context
+def clients_add(
+    ctx: click.Context,
+    name: str,
+    birth_year: int | None,
+    pseudonym: str | None,
+    population: str,
+    preferred_music: str,
+    songs: tuple[Path, ...],
+) -> None:
+    """Add a client NAME (a display name or pseudonym)."""
+    with open_record(ctx) as record:
+        client = record.add_client(
+            name,
+            birth_year=birth_year,
+            pseudonym=pseudonym,
+            population=population,
+            preferred_music=preferred_music,
+            preferred_songs=[str(song.expanduser().resolve()) for song in songs],
+        )
+    click.echo(f"Added client {client.id}: {client.display_name}")
+
+
+@clients.command("list")
+@click.option("--all", "include_archived", is_flag=True, help="Include archived clients.")
+@click.pass_context
+def clients_list(ctx: click.Context, include_archived: bool) -> None:
+    """List clients with their number of sessions."""
+    with open_record(ctx) as record:
+        rows = [(c, len(record.sessions(c.id))) for c in record.clients(include_archived)]
+    if not rows:
+        click.echo("No clients yet. Add one with `companion clients add NAME` or try `companion demo-data`.")
+    for client, sessions in rows:
+        extra = f" - {client.population}" if client.population else ""
+        click.echo(f"{client.id:>4}  {client.display_name}{extra} ({sessions} sessions)")
+
+
+@clients.command("show")
+@click.argument("client")
+@click.pass_context
+def clients_show(ctx: click.Context, client: str) -> None:
+    """Show CLIENT (id or name): details, goals, objectives with progress, recent sessions."""
+    with open_record(ctx) as record:
+        found = record.find_client(client)
+        click.echo(f"{found.display_name} (id {found.id})")
+        for label, value in [
+            ("Pseudonym", found.pseudonym),
+            ("Birth year", found.birth_year),
+            ("Population", found.population),
+            ("Preferred music", found.preferred_music),
+            ("Preferred songs", ", ".join(found.preferred_songs)),
+            ("Prompt hierarchy", " > ".join(record.prompt_hierarchy(found.id))),
+        ]:
+            if value:
+                click.echo(f"  {label}: {value}")
+        progress = {p.objective.id: p for p in record.client_progress(found.id)}
+        for goal in record.goals(found.id):
+            click.echo(f"\nGoal {goal.id} [{goal.domain}]: {goal.description}")
+            for objective in record.objectives(goal_id=goal.id):
+                click.echo(f"  Objective {objective.id}: {objective.description}")
+                click.echo(f"    criterion: {objective.criterion.describe()}")
+                click.echo(f"    progress: {progress_sentence(progress[objective.id])}")
+        recent = record.sessions(found.id)[-5:]
+        if recent:
+            click.echo("\nRecent sessions:")
+        for session in recent:
+            plans = ", ".join(plan_label(p) for p in session.plan_ids)
+            click.echo(f"  {session.id:>5}  {session.date}  {session.setting}  {plans}")
+
+
+# -- goals -----------------------------------------------------------------------------------------------
+@click.group()
+def goals() -> None:
+    """Add and list goals and their measurable objectives."""
+
+
+@goals.command("add")
+@click.argument("client")
+@click.argument("description")
+@click.option("--domain", type=click.Choice(DOMAINS), default="other", show_default=True)
+@click.pass_context
+def goals_add(ctx: click.Context, client: str, description: str, domain: str) -> None:
+    """Add a goal for CLIENT (id or name)."""
+    with open_record(ctx) as record:
+        goal = record.add_goal(record.find_client(client).id, domain, description)
+    click.echo(f"Added goal {goal.id}: {goal.description}")
+
+
+@goals.command("add-objective")
+@click.argument("goal_id", type=int)
+@click.argument("description")
+@click.option("--metric", type=click.Choice(METRICS), default="percent_independent", show_default=True)
+@click.option("--threshold", type=float, default=80.0, show_default=True)
+@click.option(
+    "--sessions", "consecutive", type=int, default=3, show_default=True, help="Consecutive sessions."
+)
+@click.option("--at-most", is_flag=True, help="Lower is better (e.g. pain rating, latency).")
+@click.pass_context
+def goals_add_objective(
+    ctx: click.Context,
+    goal_id: int,
+    description: str,
+    metric: str,
+    threshold: float,
+    consecutive: int,
+    at_most: bool,
+) -> None:
+    """Add a measurable objective under GOAL_ID with its mastery criterion."""
+    criterion = MasteryCriterion(
+        cast(Metric, metric), threshold, consecutive, "at_most" if at_most else "at_least"
+    )
+    with open_record(ctx) as record:
+        objective = record.add_objective(goal_id, description, criterion)
+    click.echo(f"Added objective {objective.id}: {objective.description} ({criterion.describe()})")
+
+
+@goals.command("list")
+@click.argument("client")
+@click.pass_context
+def goals_list(ctx: click.Context, client: str) -> None:
+    """List the goals and objectives of CLIENT."""
+    with open_record(ctx) as record:
+        found = record.find_client(client)
+        for goal in record.goals(found.id):
+            click.echo(f"{goal.id:>4}  [{goal.domain}] {goal.description}")
+            for objective in record.objectives(goal_id=goal.id):
+                click.echo(
+                    f"      {objective.id:>4}  {objective.description} - {objective.criterion.describe()}"
+                )
+
+
+# -- sessions --------------------------------------------------------------------------------------------
+@click.group()
+def sessions() -> None:
+    """Review past sessions."""
+
+
+@sessions.command("list")
+@click.option("--client", help="Only this client's sessions (id or name).")
+@click.option("--from", "start", help="First date (YYYY-MM-DD).")
+@click.option("--to", "end", help="Last date (YYYY-MM-DD).")
+@click.pass_context
+def sessions_list(ctx: click.Context, client: str | None, start: str | None, end: str | None) -> None:
+    """List sessions, oldest first."""
+    with open_record(ctx) as record:
+        client_id = record.find_client(client).id if client else None
+        names = {c.id: c.display_name for c in record.clients(include_archived=True)}
+        found = record.sessions(client_id, parse_day(start), parse_day(end))
+        for session in found:
+            who = ", ".join(names[c] for c in session.client_ids)
+            minutes = (
+                f"{session.duration_minutes:.0f} min" if session.duration_minutes is not None else "open"
+            )
+            events = len(record.session_events(session.id))
+            click.echo(
+                f"{session.id:>5}  {session.date}  {who}  {session.setting}  {minutes}  {events} events"
+            )
+    if not found:
+        click.echo("No sessions match.")
+
+
+# -- exports and reports --------------------------------------------------------------------------------
+def _slug(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:60] or "export"
+
+
+@click.command("export")
+@click.argument("session_id", type=int, required=False)
+@click.option("--client", help="Export this client's sessions (id or name) instead of one session.")
+@click.option("--from", "start", help="First date (YYYY-MM-DD), with --client.")
+@click.option("--to", "end", help="Last date (YYYY-MM-DD), with --client.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
+@click.option("--deidentify", is_flag=True, help="Pseudonyms instead of names, no birth years.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write ('-' = stdout).")
+@click.pass_context
+def export(
+    ctx: click.Context,
+    session_id: int | None,
+    client: str | None,
+    start: str | None,
+    end: str | None,
+    fmt: str,
+    deidentify: bool,
+    out: Path | None,
+) -> None:
+    """Export SESSION_ID, or --client C [--from D --to D], as Markdown, PDF, CSV (a row per event) or JSON."""
+    if (session_id is None) == (client is None):
+        raise click.UsageError("give either a SESSION_ID or --client (with optional --from/--to)")
+    with open_record(ctx) as record:
+        client_id = record.find_client(client).id if client else None
+        chosen = select(
+            record,
+            session_id=session_id,
+            client_id=client_id,
+            start=parse_day(start),
+            end=parse_day(end),
+            deidentify=deidentify,
+        )
+        content = render(chosen, cast(Format, fmt))
+        if out is not None and str(out) == "-":
+            if fmt == "pdf":
+                raise click.UsageError("a PDF cannot be written to the terminal; give --out FILE.pdf")
+            click.echo(content.decode("utf-8"), nl=False)
+            return
+        target = out or exports_dir(record.data_dir) / f"{_slug(chosen.title)}.{fmt}"
+    written = write_private(target, content)
+    click.echo(f"Wrote {len(chosen.sessions)} session(s) to {written}")
+
+
+@click.command("report")
+@click.option("--client", required=True, help="Client (id or name).")
+@click.option("--from", "start", help="First date (default: 13 weeks before --to).")
+@click.option("--to", "end", help="Last date (default: today).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
+@click.option("--deidentify", is_flag=True, help="Pseudonym instead of name, no birth year.")
+@click.option("--recommendations", help="Your recommendations (default: suggestions drafted from the data).")
+@click.pass_context
+def report(
+    ctx: click.Context,
+    client: str,
+    start: str | None,
+    end: str | None,
+    out: Path | None,
+    deidentify: bool,
+    recommendations: str | None,
+) -> None:
+    """Write a quarterly progress report (PDF with charts) for a client over a date range."""
+    last = parse_day(end) or date.today()
+    first = parse_day(start) or last - timedelta(weeks=13)
+    with open_record(ctx) as record:
+        found = record.find_client(client)
+        built = build_report(
+            record, found.id, first, last, recommendations=recommendations, deidentify=deidentify
+        )
+        target = out or exports_dir(record.data_dir) / f"report-{_slug(built.client.display_name)}-{last}.pdf"
+    written = write_private(target, report_pdf(built))
+    name, count = built.client.display_name, len(built.sessions)
+    click.echo(f"Wrote the progress report for {name} ({count} sessions) to {written}")
+
+
+# -- demo data and backups -------------------------------------------------------------------------------
+@click.command("demo-data")
+@click.option("--if-empty", is_flag=True, help="Do nothing if the record already has clients.")
+@click.option("--seed", type=int, default=2024, show_default=True)
+@click.pass_context
+def demo_data(ctx: click.Context, if_empty: bool, seed: int) -> None:
+    """Create a realistic demo practice: six clients, months of sessions, notes."""
+    with open_record(ctx) as record:
+        if record.clients(include_archived=True):
+            if if_empty:
+                click.echo(f"{record.path} already has clients; demo data not added.")
+                return
+            raise click.ClickException(
+                f"{record.path} already has clients. Use an empty folder (--data-dir) for the demo practice."
+            )
+        created = generate_demo(record, seed=seed)
+        click.echo(
+            f"Demo practice created in {record.path}: {len(record.clients())} clients, {created} sessions."
+        )
+
+
+@click.group()
+def backups() -> None:
+    """List or restore the automatic backups of the session record."""
+
+
+@backups.command("list")
+@click.pass_context
+def backups_list(ctx: click.Context) -> None:
+    """List backups, newest last."""
+    found = list_backups(data_dir_of(ctx))
+    for backup in found:
+        click.echo(f"{backup}  ({backup.stat().st_size // 1024} KiB)")
+    if not found:
+        click.echo("No backups yet (one is made automatically when the record is opened).")
+
+
+@backups.command("restore")
+@click.argument("backup", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def backups_restore(ctx: click.Context, backup: Path | None) -> None:
+    """Replace the database with BACKUP (default: the newest); the current file is kept beside it."""
+    directory = data_dir_of(ctx)
+    try:
+        chosen, aside = restore_backup(directory, database_path(directory), backup)
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Restored {chosen}." + (f" The previous database was kept as {aside}." if aside else ""))
+
+
+COMMANDS = (clients, goals, sessions, export, report, demo_data, backups)
+
+
+def register(group: click.Group) -> None:
+    """Add the record commands to the main `companion` group."""
+    for command in COMMANDS:
+        group.add_command(command)

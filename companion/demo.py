@@ -1,0 +1,494 @@
+"""A realistic demo practice, so the app, review screens and reports have something to show.
+
+Six clients across the populations a music therapist serves, months of weekly sessions whose data
+improve with noise (as real data do), interventions from the shipped library, and SOAP notes for past
+sessions. Seeded: the same seed and the same `today` give the same practice.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from companion.documents.soap import draft_note
+from companion.record import (
+    Cadence,
+    Count,
+    DurationStart,
+    DurationStop,
+    EventDraft,
+    Intervention,
+    Latency,
+    MasteryCriterion,
+    Note,
+    Objective,
+    Rating,
+    Record,
+    Sync,
+    Tempo,
+    Trial,
+)
+from companion.record.events import Payload
+
+Measure = Literal["trials", "count", "cadence", "rating", "duration", "sync"]
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """One objective and how its data evolve: `start` -> `end` level over the months, `plan` used for it."""
+
+    domain: str
+    goal: str
+    description: str
+    criterion: MasteryCriterion
+    measure: Measure
+    plan: str
+    start: float
+    end: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    name: str
+    pseudonym: str
+    age: int
+    population: str
+    music: str
+    setting: str
+    weeks: int
+    objectives: tuple[ObjectiveSpec, ...]
+    opening_plan: str | None = None
+    cpt: tuple[str, ...] = ()
+    quotes: tuple[str, ...] = field(default=())
+
+
+CLIENTS: tuple[ClientSpec, ...] = (
+    ClientSpec(
+        name="Leo",
+        pseudonym="Client L",
+        age=7,
+        population="autism spectrum, age 7",
+        music="Daniel Tiger songs, Raffi, loud drums",
+        setting="in-home",
+        weeks=26,
+        opening_plan="hello-song-greeting",
+        cpt=("97153",),
+        quotes=("more drum please", "my turn!", "big drum, loud"),
+        objectives=(
+            ObjectiveSpec(
+                "communication",
+                "Increase functional verbal requests",
+                "Requests a preferred instrument with a 2-word phrase",
+                MasteryCriterion("percent_independent", 80, 3),
+                "trials",
+                "choice-making-instruments",
+                0.2,
+                0.85,
+            ),
+            ObjectiveSpec(
+                "communication",
+                "Increase functional verbal requests",
+                "Sings the final word of a melodic phrase",
+                MasteryCriterion("percent_correct", 80, 3),
+                "trials",
+                "mit-phrase-production",
+                0.35,
+                0.9,
+            ),
+            ObjectiveSpec(
+                "social",
+                "Engage in reciprocal play",
+                "Takes turns on the drum with the therapist (initiations per session)",
+                MasteryCriterion("count", 6, 3),
+                "count",
+                "sycom-turn-taking-drum",
+                1.5,
+                7.5,
+                label="turn initiation",
+            ),
+            ObjectiveSpec(
+                "cognition",
+                "Sustain attention to a shared task",
+                "Plays with the drum pattern for 3 minutes without leaving the activity",
+                MasteryCriterion("duration_seconds", 180, 3),
+                "duration",
+                "mact-attention-drumming",
+                50,
+                200,
+                label="on task",
+            ),
+        ),
+    ),
+    ClientSpec(
+        name="Mr. G",
+        pseudonym="Client G",
+        age=67,
+        population="left MCA stroke, gait and fine-motor rehab",
+        music="Motown, Sam Cooke, big band",
+        setting="outpatient rehab clinic",
+        weeks=16,
+        cpt=("97110", "97530"),
+        quotes=("the beat makes it easier", "my left foot keeps up now"),
+        objectives=(
+            ObjectiveSpec(
+                "motor",
+                "Improve gait speed and symmetry",
+                "Walks 10 m at >= 100 steps/min with RAS",
+                MasteryCriterion("cadence_spm", 100, 3),
+                "cadence",
+                "ras-gait-training",
+                78,
+                104,
+            ),
+            ObjectiveSpec(
+                "motor",
+                "Improve gait speed and symmetry",
+                "Sit-to-stand independently with PSE cue",
+                MasteryCriterion("percent_independent", 80, 3),
+                "trials",
+                "pse-sit-to-stand",
+                0.25,
+                0.85,
+            ),
+            ObjectiveSpec(
+                "motor",
+                "Improve reach and trunk control",
+                "Reaches across midline to strike the drum on the beat",
+                MasteryCriterion("percent_independent", 80, 3),
+                "trials",
+                "timp-drum-reach",
+                0.3,
+                0.9,
+            ),
+            ObjectiveSpec(
+                "motor",
+                "Improve fine-motor control of the right hand",
+                "Plays single notes with fingers 2-5 in time (>= 70% hits within window)",
+                MasteryCriterion("sync_pct_within", 70, 3),
+                "sync",
+                "keyboard-finger-isolation",
+                35,
+                78,
+            ),
+        ),
+    ),
+    ClientSpec(
+        name="Rose",
+        pseudonym="Client R",
+        age=84,
+        population="memory care (moderate dementia), group sessions",
+        music="Glenn Miller, hymns, Frank Sinatra",
+        setting="memory care unit, group of 6",
+        weeks=20,
+        opening_plan="hello-song-greeting",
+        quotes=("we danced to this at the Palladium", "my husband sang this one"),
+        objectives=(
+            ObjectiveSpec(
+                "cognition",
+                "Maintain long-term recall",
+                "Completes the lyric phrase of a familiar song",
+                MasteryCriterion("percent_correct", 75, 3),
+                "trials",
+                "song-recall-reminiscence",
+                0.45,
+                0.8,
+            ),
+            ObjectiveSpec(
+                "social",
+                "Increase peer interaction",
+                "Verbal interactions with peers during the group",
+                MasteryCriterion("count", 5, 3),
+                "count",
+                "drum-circle-group-cohesion",
+                1.5,
+                5.5,
+                label="peer interaction",
+            ),
+        ),
+    ),
+    ClientSpec(
+        name="Jay",
+        pseudonym="Client J",
+        age=15,
+        population="adolescent, generalised anxiety",
+        music="Billie Eilish, lo-fi, Twenty One Pilots",
+        setting="school counselling office",
+        weeks=18,
+        cpt=("90837",),
+        quotes=("the song says what I couldn't", "breathing with the guitar helped"),
+        objectives=(
+            ObjectiveSpec(
+                "emotional",
+                "Use coping strategies for anxiety",
+                "Reports anxiety down >= 2 points after a relaxation intervention",
+                MasteryCriterion("rating_change", -2, 3, "at_most"),
+                "rating",
+                "iso-principle-relaxation",
+                -0.5,
+                -3.0,
+                label="anxiety",
+            ),
+            ObjectiveSpec(
+                "emotional",
+                "Use coping strategies for anxiety",
+                "Names coping strategies during lyric analysis",
+                MasteryCriterion("count", 3, 3),
+                "count",
+                "lyric-analysis-coping",
+                0.5,
+                3.5,
+                label="coping strategy named",
+            ),
+        ),
+    ),
+    ClientSpec(
+        name="Dana",
+        pseudonym="Client D",
+        age=46,
+        population="chronic low-back pain",
+        music="Norah Jones, ambient, acoustic folk",
+        setting="outpatient pain clinic",
+        weeks=14,
+        quotes=("I forgot about the pain for a while",),
+        objectives=(
+            ObjectiveSpec(
+                "emotional",
+                "Reduce perceived pain",
+                "Pain rating after session <= 4/10",
+                MasteryCriterion("rating_after", 4, 3, "at_most"),
+                "rating",
+                "ts-breath-support",
+                6.5,
+                3.5,
+                label="pain",
+            ),
+            ObjectiveSpec(
+                "motor",
+                "Support paced breathing",
+                "Sustains paced breathing with sung tones for 4 minutes",
+                MasteryCriterion("duration_seconds", 240, 3),
+                "duration",
+                "iso-principle-relaxation",
+                90,
+                260,
+                label="paced breathing",
+            ),
+        ),
+    ),
+    ClientSpec(
+        name="Room 12 group",
+        pseudonym="Group S",
+        age=9,
+        population="school social-skills group (5 students, ages 8-10)",
+        music="Kidz Bop, Encanto soundtrack",
+        setting="elementary school music room",
+        weeks=22,
+        opening_plan="hello-song-greeting",
+        quotes=("can we do the drum circle again?",),
+        objectives=(
+            ObjectiveSpec(
+                "social",
+                "Cooperate as a group",
+                "Group keeps a shared pulse on drums (>= 75% hits within window)",
+                MasteryCriterion("sync_pct_within", 75, 3),
+                "sync",
+                "drum-circle-group-cohesion",
+                40,
+                80,
+            ),
+            ObjectiveSpec(
+                "social",
+                "Cooperate as a group",
+                "Students wait for their cue to play",
+                MasteryCriterion("percent_independent", 70, 3),
+                "trials",
+                "songwriting-feelings",
+                0.3,
+                0.75,
+            ),
+        ),
+    ),
+)
+
+SUBJECTIVE = (
+    "Arrived calm; caregiver reports a good week.",
+    "Arrived tired after a busy day; warmed up during the opening song.",
+    "Reported feeling well; asked for a preferred song.",
+    "Caregiver reports more spontaneous singing at home.",
+    "Arrived a little anxious; settled with the familiar routine.",
+)
+PLANS = (
+    "Continue current interventions; fade prompts as independence increases.",
+    "Increase tempo by 5% next session if cadence stays stable.",
+    "Add a home practice recording of the preferred song.",
+    "Keep structure; introduce one new choice of instrument.",
+)
+
+
+def _level(spec: ObjectiveSpec, progress: float, rng: random.Random, noise: float) -> float:
+    """Where the client is on this objective: an easing curve from start to end, plus session noise."""
+    eased = 1 - math.exp(-3 * progress)
+    return spec.start + (spec.end - spec.start) * eased / (1 - math.exp(-3)) + rng.gauss(0, noise)
+
+
+def _trials(spec: ObjectiveSpec, progress: float, rng: random.Random, objective_id: int) -> list[EventDraft]:
+    p_independent = min(0.97, max(0.02, _level(spec, progress, rng, 0.08)))
+    drafts = []
+    for _ in range(10):
+        roll = rng.random()
+        if roll < p_independent:
+            payload = Trial(True, "independent")
+        elif roll < p_independent + (1 - p_independent) * 0.6:
+            payload = Trial(True, rng.choice(("gestural", "verbal", "verbal", "model")))
+        else:
+            payload = Trial(False, rng.choice(("verbal", "model", "physical")))
+        drafts.append(EventDraft(payload, objective_id=objective_id))
+    return drafts
+
+
+def _events_for(
+    spec: ObjectiveSpec, progress: float, rng: random.Random, objective_id: int
+) -> list[EventDraft]:
+    """The events one objective produces in one session, in order."""
+    level = _level(spec, progress, rng, abs(spec.end - spec.start) * 0.08)
+    payloads: list[Payload] = []
+    if spec.measure == "trials":
+        return _trials(spec, progress, rng, objective_id)
+    if spec.measure == "count":
+        payloads = [Count(spec.label) for _ in range(max(0, round(level + rng.gauss(0, 0.7))))]
+        payloads.append(Latency(round(max(0.5, 6 - 4 * progress + rng.gauss(0, 0.8)), 1)))
+    elif spec.measure == "duration":
+        payloads = [DurationStart(spec.label), DurationStop(spec.label)]
+    elif spec.measure == "rating":
+        before = min(10.0, max(0.0, round(rng.uniform(5, 8) if spec.start < 0 else level + 1.5)))
+        after = before + level if spec.start < 0 else level
+        payloads = [
+            Rating(spec.label, before, phase="before"),
+            Rating(spec.label, round(min(10, max(0, after))), phase="after"),
+        ]
+    elif spec.measure == "cadence":
+        baseline = max(60.0, level - 6)
+        payloads = [Cadence(round(baseline, 1), round(rng.uniform(0.06, 0.12), 3), 20)]
+        for step in (1.0, 1.05, 1.1):
+            payloads += [Tempo(round(baseline * step), "2/4", "metronome")]
+            payloads += [
+                Cadence(
+                    round(min(level, baseline * step) + rng.gauss(0, 1.5), 1),
+                    round(rng.uniform(0.04, 0.1), 3),
+                    24,
+                )
+            ]
+    elif spec.measure == "sync":
+        within = min(98.0, max(5.0, level))
+        hits = rng.randint(28, 40)
+        payloads = [
+            Tempo(rng.choice((72, 80, 84, 90)), "4/4"),
+            Sync(
+                mean_asynchrony_ms=round(rng.gauss(-25 + 15 * progress, 8), 1),
+                sd_ms=round(max(8.0, 70 - 40 * progress + rng.gauss(0, 6)), 1),
+                r=round(min(0.99, max(0.1, within / 100 + 0.1)), 2),
+                pct_within=round(within, 1),
+                n_hits=hits,
+                missed=max(0, round((100 - within) / 12 + rng.gauss(0, 1))),
+                extra=max(0, round(rng.gauss(2, 1.5))),
+                tempo_bpm=84,
+            ),
+        ]
+    return [EventDraft(p, objective_id=objective_id) for p in payloads]
+
+
+def _timed(
+    drafts: Sequence[EventDraft], start: datetime, minutes: float, durations: dict[str, float]
+) -> list[EventDraft]:
+    """Spread drafts over the session, giving duration stops their measured length."""
+    step = minutes * 60 / (len(drafts) + 1)
+    timed: list[EventDraft] = []
+    opened: dict[str, float] = {}
+    clock = 30.0
+    for draft in drafts:
+        payload = draft.payload
+        if isinstance(payload, DurationStop):
+            clock = opened[payload.label] + durations[payload.label]
+        elif isinstance(payload, DurationStart):
+            opened[payload.label] = clock
+        timed.append(
+            EventDraft(
+                payload,
+                objective_id=draft.objective_id,
+                plan_id=draft.plan_id,
+                wall_time=start + timedelta(seconds=clock),
+            )
+        )
+        clock += step
+    return timed
+
+
+def _session_drafts(
+    spec: ClientSpec, objectives: Sequence[Objective], progress: float, rng: random.Random
+) -> tuple[list[EventDraft], dict[str, float]]:
+    drafts: list[EventDraft] = []
+    durations: dict[str, float] = {}
+    if spec.opening_plan:
+        drafts.append(EventDraft(Intervention(spec.opening_plan)))
+    for objective_spec, objective in zip(spec.objectives, objectives, strict=True):
+        drafts.append(EventDraft(Intervention(objective_spec.plan)))
+        drafts += _events_for(objective_spec, progress, rng, objective.id)
+        if objective_spec.measure == "duration":
+            durations[objective_spec.label] = max(10.0, _level(objective_spec, progress, rng, 20))
+    if rng.random() < 0.5 and spec.quotes:
+        drafts.append(EventDraft(Note(rng.choice(spec.quotes))))
+    return drafts, durations
+
+
+def _add_client(record: Record, spec: ClientSpec, today: date) -> tuple[int, list[Objective]]:
+    client = record.add_client(
+        spec.name,
+        birth_year=today.year - spec.age,
+        pseudonym=spec.pseudonym,
+        population=spec.population,
+        preferred_music=spec.music,
+    )
+    goals: dict[str, int] = {}
+    objectives = []
+    for objective_spec in spec.objectives:
+        if objective_spec.goal not in goals:
+            goals[objective_spec.goal] = record.add_goal(
+                client.id, objective_spec.domain, objective_spec.goal
+            ).id
+        objectives.append(
+            record.add_objective(
+                goals[objective_spec.goal], objective_spec.description, objective_spec.criterion
+            )
+        )
+    return client.id, objectives
+
+
+def generate_demo(record: Record, today: date | None = None, seed: int = 2024) -> int:
+    """Fill an empty record with the demo practice; returns the number of sessions created."""
+    rng = random.Random(seed)
+    today = today or date.today()
+    created = 0
+    for index, spec in enumerate(CLIENTS):
+        client_id, objectives = _add_client(record, spec, today)
+        first_day = today - timedelta(weeks=spec.weeks)
+        for week in range(spec.weeks):
+            if rng.random() < 0.08:  # a missed week: illness, holidays
+                continue
+            day = first_day + timedelta(weeks=week, days=index % 5)
+            start = datetime.combine(day, time(9 + index, 30), tzinfo=UTC)
+            minutes = rng.choice((30, 45, 45, 60))
+            session = record.start_session([client_id], spec.setting, started_at=start, cpt_codes=spec.cpt)
+            drafts, durations = _session_drafts(spec, objectives, week / max(1, spec.weeks - 1), rng)
+            record.log_many(session.id, _timed(drafts, start, minutes, durations))
+            record.end_session(session.id, ended_at=start + timedelta(minutes=minutes))
+            note = draft_note(record, session.id, client_id)
+            record.save_note(
+                replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
+            )
+            created += 1
+    return created

@@ -1,0 +1,1 @@
+"""Documents written from the session record: SOAP notes, exports and quarterly progress reports."""

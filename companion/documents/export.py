@@ -1,0 +1,151 @@
+"""Exports of a selection of sessions as Markdown, CSV (one row per event), JSON or PDF.
+
+Files are written 0600 like the database: an export is health information too, and only leaves the
+machine when the therapist sends it.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from companion.documents.pdf import PdfDocument
+from companion.documents.selection import Selection
+from companion.documents.soap import session_header
+from companion.paths import PRIVATE_FILE_MODE
+from companion.record.events import PAYLOAD_TYPES, payload_to_json
+
+Format = Literal["md", "pdf", "csv", "json"]
+FORMATS: tuple[str, ...] = ("md", "pdf", "csv", "json")
+
+EVENT_COLUMNS = ["event_id", "session_id", "session_date", "client", "objective_id", "objective", "plan_id"]
+EVENT_COLUMNS += ["kind", "wall_time", "offset_s"]
+PAYLOAD_COLUMNS = [
+    name
+    for name in dict.fromkeys(f.name for cls in PAYLOAD_TYPES.values() for f in dataclasses.fields(cls))
+    if name not in EVENT_COLUMNS  # an intervention's plan_id is already the event's plan_id
+]
+
+
+def to_markdown(selection: Selection) -> str:
+    """A readable document: each session's header, SOAP note(s) and the data behind them."""
+    out = [f"# {selection.title}", ""]
+    if selection.deidentified:
+        out += ["*De-identified export: pseudonyms, no birth years.*", ""]
+    for document in selection.sessions:
+        out += [f"## {session_header(document.summary)}", ""]
+        for note in document.notes:
+            out += [f"### {selection.client_name(note.client_id)}", ""]
+            for heading, text in (
+                ("Subjective", note.subjective),
+                ("Objective", note.objective),
+                ("Assessment", note.assessment),
+                ("Plan", note.plan),
+            ):
+                out += [f"**{heading}**", "", text.strip() or "-", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def event_rows(selection: Selection) -> list[dict[str, Any]]:
+    rows = []
+    for document in selection.sessions:
+        for event in document.events:
+            row: dict[str, Any] = {
+                "event_id": event.id,
+                "session_id": event.session_id,
+                "session_date": document.session.date.isoformat(),
+                "client": selection.client_name(event.client_id),
+                "objective_id": event.objective_id if event.objective_id is not None else "",
+                "objective": selection.objective_names.get(event.objective_id or 0, ""),
+                "plan_id": event.plan_id or "",
+                "kind": event.kind,
+                "wall_time": event.wall_time,
+                "offset_s": event.offset_s,
+            }
+            for key, value in payload_to_json(event.payload).items():
+                row[key] = json.dumps(value) if isinstance(value, list | dict | tuple) else value
+            rows.append(row)
+    return rows
+
+
+def to_csv(selection: Selection) -> str:
+    """One row per (live) event, payload fields as columns, for spreadsheets and statistics."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(
+        buffer, fieldnames=EVENT_COLUMNS + PAYLOAD_COLUMNS, restval="", lineterminator="\n"
+    )
+    writer.writeheader()
+    writer.writerows(event_rows(selection))
+    return buffer.getvalue()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, tuple | set):
+        return list(value)
+    raise TypeError(f"cannot export {type(value).__name__}")
+
+
+def to_json(selection: Selection) -> str:
+    """Everything in the selection, machine-readable: clients, sessions, summaries, events, notes."""
+    document = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "title": selection.title,
+        "deidentified": selection.deidentified,
+        "clients": [dataclasses.asdict(c) for c in selection.clients],
+        "objectives": {str(k): v for k, v in selection.objective_names.items()},
+        "sessions": [
+            {
+                "session": dataclasses.asdict(d.session),
+                "summary": dataclasses.asdict(d.summary)["groups"],
+                "events": [
+                    {**dataclasses.asdict(e), "kind": e.kind, "payload": payload_to_json(e.payload)}
+                    for e in d.events
+                ],
+                "notes": [dataclasses.asdict(n) for n in d.notes],
+            }
+            for d in selection.sessions
+        ],
+    }
+    return json.dumps(document, indent=2, default=_json_default, ensure_ascii=False)
+
+
+def to_pdf(selection: Selection) -> bytes:
+    """The Markdown document's content as a PDF."""
+    pdf = PdfDocument(selection.title)
+    if selection.deidentified:
+        pdf.paragraph("De-identified export: pseudonyms, no birth years.", italic=True)
+    for document in selection.sessions:
+        pdf.heading(session_header(document.summary), level=2)
+        for note in document.notes:
+            pdf.heading(selection.client_name(note.client_id), level=3)
+            for label, text in (
+                ("Subjective", note.subjective),
+                ("Objective", note.objective),
+                ("Assessment", note.assessment),
+                ("Plan", note.plan),
+            ):
+                pdf.labelled(label, text.strip() or "-")
+    return pdf.output()
+
+
+def render(selection: Selection, fmt: Format) -> bytes:
+    if fmt == "pdf":
+        return to_pdf(selection)
+    text = {"md": to_markdown, "csv": to_csv, "json": to_json}[fmt](selection)
+    return text.encode("utf-8")
+
+
+def write_private(path: Path, content: bytes) -> Path:
+    """Write `content` to `path` readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=PRIVATE_FILE_MODE, exist_ok=True)
+    path.chmod(PRIVATE_FILE_MODE)
+    path.write_bytes(content)
+    return path

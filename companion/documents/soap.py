@@ -1,0 +1,83 @@
+"""SOAP session notes whose Objective section is written from the logged data.
+
+The therapist types Subjective, Assessment and Plan; Objective is regenerated from the events every time
+the draft is made, so it can never drift from the data ("8/10 independent trials (80%) at 84 bpm during
+TIMP drum reach."). A finalised note is never rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from companion.documents.wording import group_sentences, objective_heading, plan_label, progress_sentence
+from companion.record import Record, SessionNote, SessionSummary
+
+
+def session_header(summary: SessionSummary, titles: Mapping[str, str] | None = None) -> str:
+    session = summary.session
+    parts = [f"{session.date.isoformat()}", f"{summary.minutes:.0f} min"]
+    if session.setting:
+        parts.append(session.setting)
+    if session.is_group:
+        parts.append(f"group of {len(session.client_ids)}")
+    line = ", ".join(parts)
+    if summary.plan_ids:
+        line += "; interventions: " + ", ".join(plan_label(p, titles) for p in summary.plan_ids)
+    if session.cpt_codes:
+        line += "; CPT " + ", ".join(session.cpt_codes)
+    return line + "."
+
+
+def objective_section(
+    record: Record, summary: SessionSummary, client_id: int, titles: Mapping[str, str] | None = None
+) -> str:
+    """The O of SOAP for one client: the session header, then each objective's figures."""
+    numbering = {o.id: n for n, o in enumerate(record.objectives(client_id, include_archived=True), start=1)}
+    lines = [session_header(summary, titles)]
+    groups = summary.for_client(client_id) + [g for g in summary.groups if g.client_id is None]
+    for group in groups:
+        sentences = group_sentences(group, titles)
+        if not sentences:
+            continue
+        objective = record.objective(group.objective_id) if group.objective_id is not None else None
+        lines.append(objective_heading(objective, numbering.get(group.objective_id or 0)) + ":")
+        lines.extend(f"- {sentence}" for sentence in sentences)
+    return "\n".join(lines)
+
+
+def assessment_hint(record: Record, summary: SessionSummary, client_id: int) -> str:
+    """Progress to date for each objective worked on, offered as a starting point for the Assessment."""
+    worked_on = [g.objective_id for g in summary.for_client(client_id) if g.objective_id is not None]
+    lines = []
+    for objective_id in worked_on:
+        progress = record.objective_progress(objective_id, end=summary.session.date)
+        lines.append(f"{progress.objective.description}: {progress_sentence(progress)}")
+    return "\n".join(lines)
+
+
+def draft_note(
+    record: Record, session_id: int, client_id: int, titles: Mapping[str, str] | None = None
+) -> SessionNote:
+    """The saved note with Objective rewritten from the data (and Assessment pre-filled if still empty).
+
+    Nothing is saved: the app shows the draft, the therapist edits S/A/P and calls `record.save_note`.
+    """
+    saved = record.note(session_id, client_id)
+    if saved.finalised:
+        return saved
+    summary = record.summary(session_id)
+    assessment = saved.assessment or assessment_hint(record, summary, client_id)
+    objective = objective_section(record, summary, client_id, titles)
+    return replace(saved, objective=objective, assessment=assessment)
+
+
+def note_text(note: SessionNote) -> str:
+    """The note as plain text with the four SOAP headings."""
+    sections = [
+        ("S", note.subjective),
+        ("O", note.objective),
+        ("A", note.assessment),
+        ("P", note.plan),
+    ]
+    return "\n".join(f"{letter}: {text.strip() or '-'}" for letter, text in sections)

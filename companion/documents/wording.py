@@ -1,0 +1,131 @@
+"""Turning figures into the short clinical sentences notes and reports are made of.
+
+One place for the wording, so the SOAP note, the Markdown export and the quarterly report describe the
+same data in the same words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from companion.record import GroupSummary, Objective, ObjectiveProgress
+from companion.record.summaries import TrialStats
+
+# NMT and common technique abbreviations written in capitals when a plan id starts with them.
+ACRONYMS = {"ras", "timp", "pse", "mit", "ts", "sycom", "mact", "iso", "dslm", "rsc", "omrex", "vit", "mat"}
+
+
+def plan_label(plan_id: str, titles: Mapping[str, str] | None = None) -> str:
+    """A readable name for an intervention plan: its title when known, else its id made readable."""
+    if titles and plan_id in titles:
+        return titles[plan_id]
+    words = plan_id.split("-")
+    first = words[0].upper() if words[0] in ACRONYMS else words[0].capitalize()
+    return " ".join([first, *words[1:]])
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}%"
+
+
+def num(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
+def seconds(value: float) -> str:
+    minutes, secs = divmod(round(value), 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def trial_sentence(trials: TrialStats) -> str:
+    text = (
+        f"{trials.independent}/{trials.n} independent trials ({pct(trials.pct_independent)}), "
+        f"{trials.correct}/{trials.n} correct ({pct(trials.pct_correct)})"
+    )
+    prompted = [
+        f"{level} {correct}/{correct + wrong}"
+        for level, (correct, wrong) in list(trials.by_level.items())[1:]
+        if correct + wrong
+    ]
+    return text + (f"; prompted: {', '.join(prompted)}" if prompted else "")
+
+
+def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None) -> list[str]:
+    """The data of one client/objective group as sentences, most important first."""
+    context = ""
+    if group.tempo is not None:
+        context += f" at {group.tempo.describe()}"
+    if group.plan_ids:
+        context += " during " + ", ".join(plan_label(p, titles) for p in group.plan_ids)
+    lines = []
+    if group.trials is not None:
+        lines.append(trial_sentence(group.trials) + context + ".")
+        context = ""
+    for label, count in group.counts.items():
+        lines.append(f"{label.capitalize()}: {count.total} ({count.per_minute:.2f}/min){context}.")
+        context = ""
+    for label, duration in group.durations.items():
+        still = f", {duration.open_episodes} not stopped" if duration.open_episodes else ""
+        episodes = "episode" if duration.episodes == 1 else "episodes"
+        total = seconds(duration.total_seconds)
+        lines.append(f"{label.capitalize()}: {total} over {duration.episodes} {episodes}{still}.")
+    if group.latency is not None:
+        lat = group.latency
+        span = f"{num(lat.minimum)}-{num(lat.maximum)} s"
+        lines.append(f"Latency cue-to-response: mean {num(lat.mean)} s (range {span}, n={lat.n}).")
+    for rating in group.ratings.values():
+        low, high = rating.scale
+        parts = []
+        if rating.before is not None:
+            parts.append(f"{num(rating.before)} before")
+        if rating.during:
+            parts.append("during " + ", ".join(num(v) for v in rating.during))
+        if rating.after is not None:
+            parts.append(f"{num(rating.after)} after")
+        change = "" if rating.change is None else f" (change {rating.change:+.1f})"
+        lines.append(f"{rating.label.capitalize()} ({num(low)}-{num(high)}): {', '.join(parts)}{change}.")
+    if group.cadence is not None:
+        cad = group.cadence
+        lines.append(
+            f"Cadence {num(cad.first)} -> {num(cad.last)} steps/min (max {num(cad.maximum)}, "
+            f"mean CV {cad.mean_cv * 100:.1f}%, {cad.measurements} measurements){context}."
+        )
+        context = ""
+    if group.sync is not None:
+        sync = group.sync
+        lines.append(
+            f"Synchronisation: {sync.pct_within:.0f}% of {sync.hits} hits within the window, mean asynchrony "
+            f"{sync.mean_asynchrony_ms:+.0f} ms (SD {sync.mean_sd_ms:.0f} ms), {sync.missed} missed, "
+            f"{sync.extra} extra{context}."
+        )
+    lines.extend(f'Note: "{text}"' for text in group.notes)
+    return lines
+
+
+def progress_sentence(progress: ObjectiveProgress) -> str:
+    """One line on an objective's progress across sessions, for reports and the Assessment section."""
+    criterion = progress.objective.criterion
+    if not progress.points:
+        return "No data in this period."
+    metric = criterion.metric.replace("_", " ")
+    trend = (
+        "trend n/a (one session)"
+        if progress.slope_per_week is None
+        else f"trend {progress.slope_per_week:+.1f} per week"
+    )
+    status = (
+        f"criterion met on {progress.mastered_on.isoformat()}"
+        if progress.mastered_on
+        else f"not yet met ({progress.current_run} of {criterion.consecutive_sessions} sessions in a row)"
+    )
+    return (
+        f"{len(progress.points)} sessions; {metric} from {num(progress.baseline or 0)} to "
+        f"{num(progress.latest or 0)}; {trend}; {status}."
+    )
+
+
+def objective_heading(objective: Objective | None, number: int | None = None) -> str:
+    if objective is None:
+        return "Other observations"
+    prefix = f"Objective {number}: " if number is not None else ""
+    return f"{prefix}{objective.description}"

@@ -1,0 +1,83 @@
+"""The session record: clients, goals, objectives, sessions and durable quick-tap events.
+
+Import what you need from here; `Record.open(data_dir)` is the entry point. No Textual imports, ever:
+the app drives this layer, never the reverse.
+"""
+
+from companion.record.caseload import UnknownRecord
+from companion.record.errors import (
+    CorruptDatabase,
+    DatabaseLocked,
+    DiskFull,
+    ReadOnlyLocation,
+    SchemaTooNew,
+    StorageError,
+)
+from companion.record.events import (
+    Cadence,
+    Count,
+    Duration,
+    DurationStart,
+    DurationStop,
+    Intervention,
+    Latency,
+    Note,
+    Payload,
+    Rating,
+    Sync,
+    Tempo,
+    Tombstone,
+    Trial,
+)
+from companion.record.model import (
+    DEFAULT_PROMPT_HIERARCHY,
+    Client,
+    Event,
+    EventDraft,
+    Goal,
+    MasteryCriterion,
+    Objective,
+    Session,
+    SessionNote,
+)
+from companion.record.progress import ObjectiveProgress, ProgressPoint
+from companion.record.record import Record
+from companion.record.summaries import GroupSummary, SessionSummary
+
+__all__ = [
+    "DEFAULT_PROMPT_HIERARCHY",
+    "Cadence",
+    "Client",
+    "CorruptDatabase",
+    "Count",
+    "DatabaseLocked",
+    "DiskFull",
+    "Duration",
+    "DurationStart",
+    "DurationStop",
+    "Event",
+    "EventDraft",
+    "Goal",
+    "GroupSummary",
+    "Intervention",
+    "Latency",
+    "MasteryCriterion",
+    "Note",
+    "Objective",
+    "ObjectiveProgress",
+    "Payload",
+    "ProgressPoint",
+    "Rating",
+    "ReadOnlyLocation",
+    "Record",
+    "SchemaTooNew",
+    "Session",
+    "SessionNote",
+    "SessionSummary",
+    "StorageError",
+    "Sync",
+    "Tempo",
+    "Tombstone",
+    "Trial",
+    "UnknownRecord",
+]

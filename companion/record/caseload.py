@@ -1,0 +1,302 @@
+"""Clients, their goals and measurable objectives, and the prompt hierarchy used to score trials.
+
+Nothing here is ever deleted: clients, goals and objectives are archived, because events and past notes
+keep pointing at them and the documentation a therapist owes must stay reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import asdict, replace
+from typing import Any
+
+from companion.record.clock import iso, utc_now
+from companion.record.database import Database
+from companion.record.model import (
+    DEFAULT_PROMPT_HIERARCHY,
+    Client,
+    Goal,
+    MasteryCriterion,
+    Objective,
+)
+
+HIERARCHY_KEY = "prompt_hierarchy"
+
+
+class UnknownRecord(LookupError):
+    """A client, goal, objective, session or event id (or name) that does not exist."""
+
+
+def _client(row: sqlite3.Row) -> Client:
+    return Client(
+        id=row["id"],
+        display_name=row["display_name"],
+        birth_year=row["birth_year"],
+        pseudonym=row["pseudonym"],
+        population=row["population"],
+        preferred_music=row["preferred_music"],
+        preferred_songs=tuple(json.loads(row["preferred_songs"])),
+        settings=json.loads(row["settings"]),
+        created_at=row["created_at"],
+        archived=bool(row["archived"]),
+    )
+
+
+def _goal(row: sqlite3.Row) -> Goal:
+    return Goal(
+        id=row["id"],
+        client_id=row["client_id"],
+        domain=row["domain"],
+        description=row["description"],
+        created_at=row["created_at"],
+        archived=bool(row["archived"]),
+    )
+
+
+def _objective(row: sqlite3.Row) -> Objective:
+    return Objective(
+        id=row["id"],
+        goal_id=row["goal_id"],
+        client_id=row["client_id"],
+        description=row["description"],
+        criterion=MasteryCriterion(**json.loads(row["criterion"])),
+        target=row["target"],
+        created_at=row["created_at"],
+        archived=bool(row["archived"]),
+    )
+
+
+def validate_hierarchy(levels: Sequence[str]) -> tuple[str, ...]:
+    cleaned = tuple(level.strip() for level in levels)
+    if len(cleaned) < 2 or any(not level for level in cleaned) or len(set(cleaned)) != len(cleaned):
+        raise ValueError("a prompt hierarchy needs at least two distinct, non-empty levels")
+    return cleaned
+
+
+def editable(changes: dict[str, Any]) -> dict[str, Any]:
+    """Refuse changes to identity fields: an update must never re-point a record."""
+    fixed = {"id", "created_at", "client_id", "goal_id"} & changes.keys()
+    if fixed:
+        raise ValueError(f"cannot change {', '.join(sorted(fixed))}")
+    return changes
+
+
+OBJECTIVE_SELECT = "SELECT o.*, g.client_id FROM objectives o JOIN goals g ON g.id = o.goal_id"
+
+
+def load_client(db: Database, client_id: int) -> Client:
+    row = db.query_one("SELECT * FROM clients WHERE id = ?", (client_id,))
+    if row is None:
+        raise UnknownRecord(f"no client with id {client_id}")
+    return _client(row)
+
+
+def load_hierarchy(db: Database, client_id: int | None) -> tuple[str, ...]:
+    if client_id is not None:
+        own = load_client(db, client_id).settings.get(HIERARCHY_KEY)
+        if own:
+            return tuple(own)
+    row = db.query_one("SELECT value FROM settings WHERE key = ?", (HIERARCHY_KEY,))
+    return tuple(json.loads(row["value"])) if row else DEFAULT_PROMPT_HIERARCHY
+
+
+class Caseload:
+    """Client, goal and objective operations of the Record facade."""
+
+    _db: Database
+    # Prompt hierarchies the event log validates trials against; cleared whenever they may change.
+    _hierarchies: dict[int, tuple[str, ...]]
+
+    # -- practice settings -------------------------------------------------------------------------------
+    def prompt_hierarchy(self, client_id: int | None = None) -> tuple[str, ...]:
+        """The client's own hierarchy if set, else the practice's, else the default (independent first)."""
+        return load_hierarchy(self._db, client_id)
+
+    def set_prompt_hierarchy(self, levels: Sequence[str], client_id: int | None = None) -> None:
+        """Set the practice-wide hierarchy, or one client's (most independent level first)."""
+        cleaned = validate_hierarchy(levels)
+        if client_id is None:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO settings (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (HIERARCHY_KEY, json.dumps(cleaned)),
+                )
+            self._hierarchies.clear()
+        else:
+            settings = dict(self.client(client_id).settings, **{HIERARCHY_KEY: list(cleaned)})
+            self.update_client(client_id, settings=settings)
+
+    # -- clients -----------------------------------------------------------------------------------------
+    def add_client(
+        self,
+        display_name: str,
+        *,
+        birth_year: int | None = None,
+        pseudonym: str | None = None,
+        population: str = "",
+        preferred_music: str = "",
+        preferred_songs: Sequence[str] = (),
+        settings: dict[str, Any] | None = None,
+    ) -> Client:
+        if not display_name.strip():
+            raise ValueError("a client needs a display name (or pseudonym)")
+        if birth_year is not None and not 1900 <= birth_year <= utc_now().year:
+            raise ValueError(f"birth year {birth_year} is not plausible")
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO clients (display_name, birth_year, pseudonym, population, preferred_music, "
+                "preferred_songs, settings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    display_name.strip(),
+                    birth_year,
+                    pseudonym,
+                    population,
+                    preferred_music,
+                    json.dumps(list(preferred_songs)),
+                    json.dumps(settings or {}),
+                    iso(utc_now()),
+                ),
+            )
+        return self.client(int(cursor.lastrowid or 0))
+
+    def update_client(self, client_id: int, **changes: Any) -> Client:
+        """Change any Client field except id/created_at, e.g. update_client(3, preferred_music="ABBA")."""
+        current = self.client(client_id)
+        updated = replace(current, **editable(changes))
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE clients SET display_name=?, birth_year=?, pseudonym=?, population=?, "
+                "preferred_music=?, preferred_songs=?, settings=?, archived=? WHERE id=?",
+                (
+                    updated.display_name,
+                    updated.birth_year,
+                    updated.pseudonym,
+                    updated.population,
+                    updated.preferred_music,
+                    json.dumps(list(updated.preferred_songs)),
+                    json.dumps(updated.settings),
+                    int(updated.archived),
+                    client_id,
+                ),
+            )
+        self._hierarchies.clear()
+        return self.client(client_id)
+
+    def client(self, client_id: int) -> Client:
+        return load_client(self._db, client_id)
+
+    def clients(self, include_archived: bool = False) -> list[Client]:
+        sql = "SELECT * FROM clients" + ("" if include_archived else " WHERE archived = 0")
+        return [_client(row) for row in self._db.query(sql + " ORDER BY display_name COLLATE NOCASE")]
+
+    def find_client(self, ref: str) -> Client:
+        """A client by id, display name or pseudonym (case-insensitive), as typed on the command line."""
+        if ref.strip().isdigit():
+            return self.client(int(ref))
+        rows = self._db.query(
+            "SELECT * FROM clients WHERE display_name = ? COLLATE NOCASE OR pseudonym = ? COLLATE NOCASE",
+            (ref.strip(), ref.strip()),
+        )
+        if not rows:
+            raise UnknownRecord(f"no client named {ref!r} (see `companion clients list`)")
+        if len(rows) > 1:
+            ids = ", ".join(str(row["id"]) for row in rows)
+            raise UnknownRecord(f"several clients are named {ref!r} (ids {ids}); use the id")
+        return _client(rows[0])
+
+    # -- goals -------------------------------------------------------------------------------------------
+    def add_goal(self, client_id: int, domain: str, description: str) -> Goal:
+        self.client(client_id)
+        if not description.strip():
+            raise ValueError("a goal needs a description")
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO goals (client_id, domain, description, created_at) VALUES (?, ?, ?, ?)",
+                (client_id, domain.strip().lower() or "other", description.strip(), iso(utc_now())),
+            )
+        return self.goal(int(cursor.lastrowid or 0))
+
+    def goal(self, goal_id: int) -> Goal:
+        row = self._db.query_one("SELECT * FROM goals WHERE id = ?", (goal_id,))
+        if row is None:
+            raise UnknownRecord(f"no goal with id {goal_id}")
+        return _goal(row)
+
+    def goals(self, client_id: int, include_archived: bool = False) -> list[Goal]:
+        sql = "SELECT * FROM goals WHERE client_id = ?" + ("" if include_archived else " AND archived = 0")
+        return [_goal(row) for row in self._db.query(sql + " ORDER BY id", (client_id,))]
+
+    def update_goal(self, goal_id: int, **changes: Any) -> Goal:
+        updated = replace(self.goal(goal_id), **editable(changes))
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE goals SET domain=?, description=?, archived=? WHERE id=?",
+                (updated.domain, updated.description, int(updated.archived), goal_id),
+            )
+        return self.goal(goal_id)
+
+    # -- objectives --------------------------------------------------------------------------------------
+    def add_objective(
+        self,
+        goal_id: int,
+        description: str,
+        criterion: MasteryCriterion | None = None,
+        target: str = "",
+    ) -> Objective:
+        self.goal(goal_id)
+        if not description.strip():
+            raise ValueError("an objective needs a description")
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO objectives (goal_id, description, criterion, target, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    goal_id,
+                    description.strip(),
+                    json.dumps(asdict(criterion or MasteryCriterion())),
+                    target,
+                    iso(utc_now()),
+                ),
+            )
+        return self.objective(int(cursor.lastrowid or 0))
+
+    def objective(self, objective_id: int) -> Objective:
+        row = self._db.query_one(OBJECTIVE_SELECT + " WHERE o.id = ?", (objective_id,))
+        if row is None:
+            raise UnknownRecord(f"no objective with id {objective_id}")
+        return _objective(row)
+
+    def objectives(
+        self, client_id: int | None = None, goal_id: int | None = None, include_archived: bool = False
+    ) -> list[Objective]:
+        clauses, params = [], []
+        if client_id is not None:
+            clauses.append("g.client_id = ?")
+            params.append(client_id)
+        if goal_id is not None:
+            clauses.append("o.goal_id = ?")
+            params.append(goal_id)
+        if not include_archived:
+            clauses.append("o.archived = 0")
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        return [
+            _objective(row) for row in self._db.query(OBJECTIVE_SELECT + where + " ORDER BY o.id", params)
+        ]
+
+    def update_objective(self, objective_id: int, **changes: Any) -> Objective:
+        updated = replace(self.objective(objective_id), **editable(changes))
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE objectives SET description=?, criterion=?, target=?, archived=? WHERE id=?",
+                (
+                    updated.description,
+                    json.dumps(asdict(updated.criterion)),
+                    updated.target,
+                    int(updated.archived),
+                    objective_id,
+                ),
+            )
+        return self.objective(objective_id)

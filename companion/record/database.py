@@ -1,0 +1,121 @@
+"""One SQLite connection to the session record, opened safely and written through short transactions.
+
+Why these settings: WAL lets a second process (a browser session beside the terminal one) read while we
+write; `synchronous=FULL` makes every COMMIT fsync the WAL, so a call that returned has reached the disk;
+BEGIN IMMEDIATE takes the write lock up front so two writers queue on the busy timeout instead of
+deadlocking on a lock upgrade. Every sqlite3/OS failure leaves this module as a `StorageError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from companion.paths import PRIVATE_FILE_MODE, ensure_private_file
+from companion.record.errors import CorruptDatabase, SchemaTooNew, classify
+from companion.record.migrations import NewerSchemaError, migrate, stored_version
+
+SIDECAR_SUFFIXES = ("-wal", "-shm")
+
+
+class Database:
+    """A migrated, WAL-mode connection with a lock so the app may call it from worker threads."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+        self.path = path
+        self.connection = connection
+        self.lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: Path, busy_timeout: float = 1.0) -> Database:
+        """Open (creating 0600 if new), verify and migrate the database at `path`."""
+        try:
+            ensure_private_file(path)
+            conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise classify(exc, path) from exc
+        try:
+            stored_version(conn)  # before anything writes: a newer schema must stay untouched
+            _configure(conn, path)
+            migrate(conn)
+        except NewerSchemaError as exc:
+            conn.close()
+            raise SchemaTooNew(
+                path,
+                f"The session record {path} was written by a newer version of Companion (schema "
+                f"{exc.found}). Nothing was changed; update Companion to open it.",
+            ) from exc
+        except (OSError, sqlite3.Error) as exc:
+            conn.close()
+            raise classify(exc, path) from exc
+        except BaseException:
+            conn.close()
+            raise
+        secure_sidecars(path)
+        return cls(path, conn)
+
+    def close(self) -> None:
+        with self.lock:
+            self.connection.close()
+
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+        """Run a read; failures become StorageError naming the file."""
+        with self.lock:
+            try:
+                return self.connection.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise classify(exc, self.path) from exc
+
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that is committed (and fsynced) when the block exits, or rolled back."""
+        with self.lock:
+            conn = self.connection
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise classify(exc, self.path) from exc
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error | OSError):
+                    raise classify(exc, self.path) from exc
+                raise
+
+
+def _configure(conn: sqlite3.Connection, path: Path) -> None:
+    conn.row_factory = sqlite3.Row
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise sqlite3.OperationalError(f"could not switch {path} to WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    check = conn.execute("PRAGMA quick_check").fetchone()[0]
+    if check != "ok":
+        raise CorruptDatabase(
+            path,
+            f"The session record {path} failed its integrity check ({check}). Nothing was changed. Move it "
+            f"aside and restore the newest backup from {path.parent / 'backups'} "
+            "(`companion backups restore`).",
+        )
+
+
+def secure_sidecars(path: Path) -> None:
+    """Keep the WAL and shared-memory files as private as the database (SQLite copies its mode; be sure)."""
+    for suffix in SIDECAR_SUFFIXES:
+        sidecar = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if sidecar.stat().st_mode & 0o077:
+                sidecar.chmod(PRIVATE_FILE_MODE)

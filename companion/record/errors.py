@@ -1,0 +1,107 @@
+"""Storage failures the therapist can act on.
+
+A raw `sqlite3.OperationalError: database is locked` tells a therapist nothing. Every failure of the record
+is turned into one of these classes, whose message names the file and says what to do; the app shows the
+message and marks unsaved events as pending instead of pretending they were saved.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+
+class StorageError(Exception):
+    """The session record could not be read or written; the message names the file and the fix."""
+
+    def __init__(self, path: Path, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DatabaseLocked(StorageError):
+    """Another program holds a write lock on the database for longer than we may wait."""
+
+
+class DiskFull(StorageError):
+    """The disk (or the database's size limit) has no room for the new data."""
+
+
+class ReadOnlyLocation(StorageError):
+    """The database or its directory cannot be written by this user."""
+
+
+class CorruptDatabase(StorageError):
+    """The file is not a valid Companion database (damaged, truncated or something else)."""
+
+
+class SchemaTooNew(StorageError):
+    """The database was written by a newer Companion whose format this version does not know."""
+
+
+# Primary SQLite result codes (https://sqlite.org/rescode.html); extended codes keep these in the low byte.
+SQLITE_READONLY = 8
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
+SQLITE_IOERR = 10
+SQLITE_CORRUPT = 11
+SQLITE_FULL = 13
+SQLITE_CANTOPEN = 14
+SQLITE_NOTADB = 26
+
+
+def _primary_code(exc: sqlite3.Error) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _writable(path: Path) -> bool:
+    target = path if path.exists() else path.parent
+    return os.access(target, os.W_OK)
+
+
+def classify(exc: BaseException, db_path: Path) -> StorageError:
+    """Turn a low-level failure into the matching StorageError with an actionable message."""
+    if isinstance(exc, StorageError):
+        return exc
+    directory = db_path.parent
+    code = _primary_code(exc) if isinstance(exc, sqlite3.Error) else None
+    text = str(exc)
+    if code in (SQLITE_BUSY, SQLITE_LOCKED) or "locked" in text:
+        return DatabaseLocked(
+            db_path,
+            f"The session record {db_path} is locked by another program (another Companion window or a "
+            "backup/sync tool). Unsaved entries are kept and retried; close the other program or wait a "
+            "moment, then save again.",
+        )
+    if code == SQLITE_FULL or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+        return DiskFull(
+            db_path,
+            f"The disk holding {db_path} is full. Unsaved entries are kept in memory and retried; free some "
+            f"space on that disk (or move the data folder {directory} with --data-dir), then save again.",
+        )
+    if (
+        code == SQLITE_READONLY
+        or (code == SQLITE_CANTOPEN and not (_writable(db_path) and os.access(directory, os.W_OK)))
+        or (isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS))
+    ):
+        return ReadOnlyLocation(
+            db_path,
+            f"Companion cannot write the session record {db_path}: the file or its folder {directory} is "
+            "read-only for this user. Unsaved entries are kept and retried; make the folder writable "
+            f"(e.g. `chmod u+w {directory}`) or choose another folder with --data-dir / COMPANION_DATA_DIR.",
+        )
+    if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
+        return CorruptDatabase(
+            db_path,
+            f"The session record {db_path} is damaged or is not a Companion database. Nothing was changed. "
+            f"Move it aside and copy the newest file from {directory / 'backups'} in its place "
+            "(`companion backups restore` does this), or start with an empty record in another folder.",
+        )
+    return StorageError(
+        db_path,
+        f"The session record {db_path} could not be written ({text}). Unsaved entries are kept and "
+        "retried; check the disk and the folder permissions, then save again.",
+    )

@@ -1,0 +1,263 @@
+"""The quick-tap event kinds and their payloads.
+
+Each kind is a small frozen dataclass: the app builds one with a single call, the store keeps it as JSON
+beside indexed columns, and summaries pattern-match on the class. Validation happens here, at the moment
+of the tap, so a bad value is refused before it is ever stored rather than discovered in a report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+RatingPhase = Literal["before", "during", "after"]
+RATING_PHASES: tuple[str, ...] = ("before", "during", "after")
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+def _finite(value: float, name: str, minimum: float | None = None) -> None:
+    _require(math.isfinite(value), f"{name} must be a finite number, got {value!r}")
+    if minimum is not None:
+        _require(value >= minimum, f"{name} must be >= {minimum}, got {value!r}")
+
+
+def _label(value: str, name: str = "label") -> None:
+    _require(bool(value.strip()), f"{name} must not be empty")
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One attempt at the objective's target behaviour, correct or not, at a prompt level."""
+
+    kind: ClassVar[str] = "trial"
+    correct: bool
+    prompt_level: str
+
+    def __post_init__(self) -> None:
+        _label(self.prompt_level, "prompt_level")
+
+
+@dataclass(frozen=True)
+class Count:
+    """One occurrence (or a correction, delta=-1) of a counted behaviour, e.g. "initiation"."""
+
+    kind: ClassVar[str] = "count"
+    label: str
+    delta: int = 1
+
+    def __post_init__(self) -> None:
+        _label(self.label)
+        _require(self.delta != 0, "a count's delta must not be 0")
+
+
+@dataclass(frozen=True)
+class DurationStart:
+    """The start of a timed behaviour (time on task, time engaged); paired by label with a stop."""
+
+    kind: ClassVar[str] = "duration_start"
+    label: str
+
+    def __post_init__(self) -> None:
+        _label(self.label)
+
+
+@dataclass(frozen=True)
+class DurationStop:
+    """The end of the timed behaviour with the same label."""
+
+    kind: ClassVar[str] = "duration_stop"
+    label: str
+
+    def __post_init__(self) -> None:
+        _label(self.label)
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A duration entered with both ends known (e.g. typed in after the fact)."""
+
+    kind: ClassVar[str] = "duration"
+    label: str
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _label(self.label)
+        _finite(self.seconds, "seconds", 0.0)
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Time from the therapist's cue to the client's response."""
+
+    kind: ClassVar[str] = "latency"
+    seconds: float
+
+    def __post_init__(self) -> None:
+        _finite(self.seconds, "seconds", 0.0)
+
+
+@dataclass(frozen=True)
+class Rating:
+    """A rating such as anxiety 0-10, before/during/after an intervention."""
+
+    kind: ClassVar[str] = "rating"
+    label: str
+    value: float
+    scale: tuple[float, float] = (0.0, 10.0)
+    phase: RatingPhase = "during"
+
+    def __post_init__(self) -> None:
+        _label(self.label)
+        low, high = self.scale
+        _finite(self.value, "value")
+        _require(low < high, f"rating scale must be (low, high) with low < high, got {self.scale!r}")
+        _require(low <= self.value <= high, f"rating {self.value} is outside its scale {low:g}-{high:g}")
+        _require(self.phase in RATING_PHASES, f"phase must be one of {RATING_PHASES}, got {self.phase!r}")
+
+
+@dataclass(frozen=True)
+class Note:
+    """A timestamped free note or a quote of the client."""
+
+    kind: ClassVar[str] = "note"
+    text: str
+
+    def __post_init__(self) -> None:
+        _label(self.text, "text")
+
+
+@dataclass(frozen=True)
+class Tempo:
+    """The metronome/cue tempo in force from this moment (source: metronome, manual, midi-file...)."""
+
+    kind: ClassVar[str] = "tempo"
+    bpm: float
+    meter: str = "4/4"
+    source: str = "metronome"
+
+    def __post_init__(self) -> None:
+        _finite(self.bpm, "bpm")
+        _require(10 <= self.bpm <= 400, f"bpm {self.bpm} is outside 10-400")
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """A measured walking cadence (steps per minute) with its variability over n steps."""
+
+    kind: ClassVar[str] = "cadence"
+    steps_per_min: float
+    cv: float
+    n_steps: int
+
+    def __post_init__(self) -> None:
+        _finite(self.steps_per_min, "steps_per_min", 0.0)
+        _finite(self.cv, "cv", 0.0)
+        _require(self.n_steps >= 2, "a cadence needs at least 2 steps")
+
+
+@dataclass(frozen=True)
+class Sync:
+    """How closely the client's hits matched the beat over one exercise (from the MIDI sync analysis)."""
+
+    kind: ClassVar[str] = "sync"
+    mean_asynchrony_ms: float
+    sd_ms: float
+    r: float
+    pct_within: float
+    n_hits: int
+    missed: int
+    extra: int
+    tempo_bpm: float
+    extra_fields: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("mean_asynchrony_ms", "sd_ms", "tempo_bpm"):
+            _finite(getattr(self, name), name)
+        _require(0.0 <= self.r <= 1.0, f"r (resultant vector length) must be within 0-1, got {self.r}")
+        _require(0.0 <= self.pct_within <= 100.0, f"pct_within must be within 0-100, got {self.pct_within}")
+        _require(min(self.n_hits, self.missed, self.extra) >= 0, "hit counts must not be negative")
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """The therapist switched to this intervention plan; later events belong to it."""
+
+    kind: ClassVar[str] = "intervention"
+    plan_id: str
+
+    def __post_init__(self) -> None:
+        _label(self.plan_id, "plan_id")
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """Undo: the target event no longer counts. Nothing is ever deleted, so undo itself is auditable."""
+
+    kind: ClassVar[str] = "tombstone"
+    target_event_id: str
+
+    def __post_init__(self) -> None:
+        _label(self.target_event_id, "target_event_id")
+
+
+Payload = (
+    Trial
+    | Count
+    | DurationStart
+    | DurationStop
+    | Duration
+    | Latency
+    | Rating
+    | Note
+    | Tempo
+    | Cadence
+    | Sync
+    | Intervention
+    | Tombstone
+)
+
+PAYLOAD_TYPES: dict[str, type[Payload]] = {
+    cls.kind: cls
+    for cls in (
+        Trial,
+        Count,
+        DurationStart,
+        DurationStop,
+        Duration,
+        Latency,
+        Rating,
+        Note,
+        Tempo,
+        Cadence,
+        Sync,
+        Intervention,
+        Tombstone,
+    )
+}
+
+FIELD_NAMES: dict[str, frozenset[str]] = {
+    kind: frozenset(f.name for f in dataclasses.fields(cls)) for kind, cls in PAYLOAD_TYPES.items()
+}
+
+
+def payload_to_json(payload: Payload) -> dict[str, Any]:
+    """The JSON object stored for a payload (the kind lives in its own column)."""
+    return dataclasses.asdict(payload)
+
+
+def payload_from_json(kind: str, data: dict[str, Any]) -> Payload:
+    """Rebuild a payload read from the database; unknown keys from newer versions are ignored."""
+    cls = PAYLOAD_TYPES.get(kind)
+    if cls is None:
+        raise ValueError(f"unknown event kind {kind!r}")
+    names = FIELD_NAMES[kind]
+    values = {k: v for k, v in data.items() if k in names}
+    if cls is Rating and "scale" in values:
+        values["scale"] = tuple(values["scale"])
+    return cls(**values)

@@ -1,0 +1,146 @@
+"""Schema migrations, applied in order and recorded in the `schema_version` table.
+
+Each migration is a list of SQL statements run in one transaction, so a crash mid-upgrade leaves the
+previous version intact. Never edit a released migration: append a new one. The record refuses to open a
+database whose version is newer than it knows, rather than guess at a format it cannot read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+MIGRATIONS: tuple[Sequence[str], ...] = (
+    # 1: the first released schema.
+    (
+        """CREATE TABLE clients (
+            id INTEGER PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            birth_year INTEGER,
+            pseudonym TEXT,
+            population TEXT NOT NULL DEFAULT '',
+            preferred_music TEXT NOT NULL DEFAULT '',
+            settings TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL,
+            archived INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE goals (
+            id INTEGER PRIMARY KEY,
+            client_id INTEGER NOT NULL REFERENCES clients(id),
+            domain TEXT NOT NULL,
+            description TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            archived INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE objectives (
+            id INTEGER PRIMARY KEY,
+            goal_id INTEGER NOT NULL REFERENCES goals(id),
+            description TEXT NOT NULL,
+            criterion TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            archived INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            date TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            setting TEXT NOT NULL DEFAULT '',
+            plan_ids TEXT NOT NULL DEFAULT '[]'
+        )""",
+        """CREATE TABLE session_clients (
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            client_id INTEGER NOT NULL REFERENCES clients(id),
+            PRIMARY KEY (session_id, client_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX session_clients_by_client ON session_clients(client_id, session_id)",
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            client_id INTEGER REFERENCES clients(id),
+            objective_id INTEGER REFERENCES objectives(id),
+            plan_id TEXT,
+            kind TEXT NOT NULL,
+            wall_time TEXT NOT NULL,
+            offset_s REAL NOT NULL,
+            payload TEXT NOT NULL,
+            undoes TEXT
+        )""",
+        "CREATE INDEX events_by_session ON events(session_id, seq)",
+        "CREATE INDEX events_by_objective ON events(objective_id, session_id) WHERE objective_id IS NOT NULL",
+        "CREATE INDEX events_by_client ON events(client_id, session_id)",
+        "CREATE INDEX events_undone ON events(undoes) WHERE undoes IS NOT NULL",
+        """CREATE TABLE notes (
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            client_id INTEGER NOT NULL REFERENCES clients(id),
+            subjective TEXT NOT NULL DEFAULT '',
+            objective TEXT NOT NULL DEFAULT '',
+            assessment TEXT NOT NULL DEFAULT '',
+            plan TEXT NOT NULL DEFAULT '',
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, client_id)
+        )""",
+        "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    # 2: preferred songs (MIDI files offered as cues), CPT codes on sessions, finalised notes.
+    (
+        "ALTER TABLE clients ADD COLUMN preferred_songs TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE sessions ADD COLUMN cpt_codes TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE notes ADD COLUMN finalised INTEGER NOT NULL DEFAULT 0",
+    ),
+)
+
+LATEST_VERSION = len(MIGRATIONS)
+
+
+class NewerSchemaError(Exception):
+    """The database's schema version is newer than this program's migrations."""
+
+    def __init__(self, found: int) -> None:
+        super().__init__(f"schema version {found} is newer than the latest known ({LATEST_VERSION})")
+        self.found = found
+
+
+def stored_version(conn: sqlite3.Connection) -> int:
+    """The recorded schema version, read without writing anything; refuses a newer schema."""
+    has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
+    if has_table.fetchone() is None:
+        return 0
+    found = int(conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0] or 0)
+    if found > LATEST_VERSION:
+        raise NewerSchemaError(found)
+    return found
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    """The schema version recorded in the database (0 for a new, empty file)."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
+    return int(row[0] or 0)
+
+
+def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
+    """Bring the schema up to `target`, one transaction per migration; returns the version reached.
+
+    The connection must be in autocommit mode (isolation_level=None) so each BEGIN here is ours.
+    """
+    found = current_version(conn)
+    if found > LATEST_VERSION:
+        raise NewerSchemaError(found)
+    for version in range(found + 1, target + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-check under the write lock: a second process may have migrated while we waited.
+            if current_version(conn) >= version:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in MIGRATIONS[version - 1]:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return max(found, target)

@@ -1,0 +1,194 @@
+"""The records a therapist keeps: clients, goals, objectives, sessions and the events logged in them.
+
+Plain frozen dataclasses: the store creates them from rows, the app and the documents read them. They
+carry ids rather than nested objects so a session screen can hold them cheaply and a second process can
+always re-read the truth from the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from companion.record.events import Payload
+
+DEFAULT_PROMPT_HIERARCHY: tuple[str, ...] = ("independent", "gestural", "verbal", "model", "physical")
+
+DOMAINS: tuple[str, ...] = (
+    "communication",
+    "cognition",
+    "social",
+    "motor",
+    "sensory",
+    "emotional",
+    "behavioural",
+    "other",
+)
+
+Metric = Literal[
+    "percent_correct",
+    "percent_independent",
+    "count_per_minute",
+    "count",
+    "duration_seconds",
+    "latency_seconds",
+    "rating_after",
+    "rating_change",
+    "cadence_spm",
+    "sync_pct_within",
+]
+METRICS: tuple[str, ...] = (
+    "percent_correct",
+    "percent_independent",
+    "count_per_minute",
+    "count",
+    "duration_seconds",
+    "latency_seconds",
+    "rating_after",
+    "rating_change",
+    "cadence_spm",
+    "sync_pct_within",
+)
+Direction = Literal["at_least", "at_most"]
+
+
+@dataclass(frozen=True)
+class MasteryCriterion:
+    """When an objective counts as met, e.g. percent_independent >= 80 over 3 consecutive sessions."""
+
+    metric: Metric = "percent_independent"
+    threshold: float = 80.0
+    consecutive_sessions: int = 3
+    direction: Direction = "at_least"
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; choose one of {', '.join(METRICS)}")
+        if self.consecutive_sessions < 1:
+            raise ValueError("consecutive_sessions must be at least 1")
+        if self.direction not in ("at_least", "at_most"):
+            raise ValueError("direction must be 'at_least' or 'at_most'")
+
+    def satisfied_by(self, value: float) -> bool:
+        return value >= self.threshold if self.direction == "at_least" else value <= self.threshold
+
+    def describe(self) -> str:
+        sign = ">=" if self.direction == "at_least" else "<="
+        label = self.metric.replace("_", " ")
+        return f"{label} {sign} {self.threshold:g} over {self.consecutive_sessions} consecutive sessions"
+
+
+@dataclass(frozen=True)
+class Client:
+    """A client by display name or pseudonym; the optional birth year is left out of de-identified exports."""
+
+    id: int
+    display_name: str
+    birth_year: int | None = None
+    pseudonym: str | None = None
+    population: str = ""
+    preferred_music: str = ""
+    preferred_songs: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Goal:
+    """A treatment-plan goal in one domain (communication, motor, ...)."""
+
+    id: int
+    client_id: int
+    domain: str
+    description: str
+    created_at: str = ""
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A measurable objective under a goal, with the criterion that says when it is mastered."""
+
+    id: int
+    goal_id: int
+    client_id: int
+    description: str
+    criterion: MasteryCriterion = field(default_factory=MasteryCriterion)
+    target: str = ""
+    created_at: str = ""
+    archived: bool = False
+
+
+@dataclass(frozen=True)
+class Session:
+    """One session with one client or a group; times are UTC ISO strings, `date` the local session date."""
+
+    id: int
+    client_ids: tuple[int, ...]
+    date: date
+    started_at: str
+    ended_at: str | None
+    setting: str
+    plan_ids: tuple[str, ...] = ()
+    cpt_codes: tuple[str, ...] = ()
+
+    @property
+    def is_group(self) -> bool:
+        return len(self.client_ids) > 1
+
+    @property
+    def duration_minutes(self) -> float | None:
+        if self.ended_at is None:
+            return None
+        delta = datetime.fromisoformat(self.ended_at) - datetime.fromisoformat(self.started_at)
+        return delta.total_seconds() / 60
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """What the app hands to `Record.log`: the payload plus whom and what it is about.
+
+    `wall_time`/`offset_s` are normally left empty and stamped at the moment of the tap; they are set
+    explicitly only when importing or generating historical data.
+    """
+
+    payload: Payload
+    client_id: int | None = None
+    objective_id: int | None = None
+    plan_id: str | None = None
+    wall_time: datetime | None = None
+    offset_s: float | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A stored (or pending) event. `id` is assigned at the tap, so an event keeps it while pending."""
+
+    id: str
+    session_id: int
+    client_id: int | None
+    objective_id: int | None
+    plan_id: str | None
+    wall_time: str
+    offset_s: float
+    payload: Payload
+
+    @property
+    def kind(self) -> str:
+        return self.payload.kind
+
+
+@dataclass(frozen=True)
+class SessionNote:
+    """A SOAP note for one client in one session; Objective is drafted from data, the rest is typed."""
+
+    session_id: int
+    client_id: int
+    subjective: str = ""
+    objective: str = ""
+    assessment: str = ""
+    plan: str = ""
+    updated_at: str = ""
+    finalised: bool = False

@@ -1,0 +1,188 @@
+"""Progress of an objective across sessions: one value per session, the trend, and mastery.
+
+The value per session is the objective's criterion metric (e.g. % independent). It is aggregated inside
+SQLite (json_extract over the indexed objective's events), because a client seen weekly for five years
+has tens of thousands of events and the review screen must answer in well under 100 ms; only durations,
+which need start/stop pairing, are computed in Python from their few events. The figures are the same as
+the session summaries' (a test holds the two together). The trend is the least-squares slope against
+calendar time, per week, so irregular scheduling does not distort it. Mastery follows the criterion
+literally: N consecutive sessions *with data for the objective* at criterion.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from companion.record.database import Database
+from companion.record.event_log import EVENT_COLUMNS, NOT_UNDONE, event_from_row
+from companion.record.model import Event, Metric, Objective, Session
+from companion.record.stats import least_squares_slope
+from companion.record.summaries import minutes_until, session_minutes, summarise_group
+
+
+@dataclass(frozen=True)
+class ProgressPoint:
+    session_id: int
+    date: date
+    value: float
+    sample: int  # trials, events or measurements behind the value
+
+
+@dataclass(frozen=True)
+class ObjectiveProgress:
+    objective: Objective
+    points: tuple[ProgressPoint, ...]
+    slope_per_week: float | None
+    mastered_on: date | None  # the session that completed the first qualifying run
+    current_run: int  # consecutive sessions at criterion up to the latest one
+
+    @property
+    def mastered(self) -> bool:
+        return self.mastered_on is not None
+
+    @property
+    def baseline(self) -> float | None:
+        return self.points[0].value if self.points else None
+
+    @property
+    def latest(self) -> float | None:
+        return self.points[-1].value if self.points else None
+
+
+# Per metric: the event kinds it reads and one SQL aggregate per session over them (`live` = the
+# objective's events of those kinds that were not undone). Each row: session_id, then the figures.
+def _field(name: str) -> str:
+    return f"json_extract(payload, '$.{name}')"
+
+
+METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
+    "percent_correct": (
+        ("trial",),
+        f"SELECT session_id, COUNT(*), 100.0 * SUM({_field('correct')}) / COUNT(*) "
+        "FROM live GROUP BY session_id",
+    ),
+    "percent_independent": (
+        ("trial",),
+        f"SELECT session_id, COUNT(*), 100.0 * SUM({_field('correct')} AND "
+        f"{_field('prompt_level')} = :first) / COUNT(*) FROM live GROUP BY session_id",
+    ),
+    "count": (
+        ("count",),
+        f"SELECT session_id, COUNT(*), SUM({_field('delta')}) FROM live GROUP BY session_id",
+    ),
+    "count_per_minute": (
+        ("count",),
+        f"SELECT session_id, COUNT(*), SUM({_field('delta')}), MAX(offset_s) FROM live GROUP BY session_id",
+    ),
+    "latency_seconds": (
+        ("latency",),
+        f"SELECT session_id, COUNT(*), AVG({_field('seconds')}) FROM live GROUP BY session_id",
+    ),
+    "rating_after": (
+        ("rating",),
+        f"SELECT session_id, {_field('label')}, AVG(CASE WHEN {_field('phase')} = 'before' THEN "
+        f"{_field('value')} END), AVG(CASE WHEN {_field('phase')} = 'after' THEN {_field('value')} END) "
+        "FROM live GROUP BY session_id, 2",
+    ),
+    "cadence_spm": (
+        ("cadence",),
+        f"SELECT session_id, COUNT(*), (SELECT {_field('steps_per_min')} FROM live AS later WHERE "
+        "later.session_id = live.session_id ORDER BY seq DESC LIMIT 1) FROM live GROUP BY session_id",
+    ),
+    "sync_pct_within": (
+        ("sync",),
+        f"SELECT session_id, SUM({_field('n_hits')}), SUM({_field('pct_within')} * "
+        f"MAX({_field('n_hits')}, 1)) / SUM(MAX({_field('n_hits')}, 1)) FROM live GROUP BY session_id",
+    ),
+}
+METRIC_SQL["rating_change"] = METRIC_SQL["rating_after"]
+DURATION_KINDS = ("duration_start", "duration_stop", "duration")
+
+
+def _live_cte(kinds: Sequence[str]) -> str:
+    marks = ", ".join(f"'{kind}'" for kind in kinds)
+    return (
+        "WITH live AS (SELECT * FROM events WHERE objective_id = :objective "
+        f"AND kind IN ({marks}) AND {NOT_UNDONE}) "
+    )
+
+
+def _rating_values(rows: Sequence[Sequence[object]], metric: Metric) -> dict[int, tuple[float, int]]:
+    per_session: dict[int, list[tuple[float | None, float | None]]] = defaultdict(list)
+    for session_id, _label, before, after in rows:
+        per_session[int(str(session_id))].append(
+            (None if before is None else float(str(before)), None if after is None else float(str(after)))
+        )
+    values = {}
+    for session_id, labels in per_session.items():
+        if metric == "rating_after":
+            picked = [after for _, after in labels if after is not None]
+        else:
+            picked = [after - before for before, after in labels if before is not None and after is not None]
+        if picked:
+            values[session_id] = (statistics.fmean(picked), len(labels))
+    return values
+
+
+def _duration_values(events: Sequence[Event], sessions: dict[int, Session]) -> dict[int, tuple[float, int]]:
+    by_session: dict[int, list[Event]] = defaultdict(list)
+    for event in events:
+        by_session[event.session_id].append(event)
+    values = {}
+    for session_id, mine in by_session.items():
+        group = summarise_group((None, None), mine, session_minutes(sessions[session_id], mine), (), ())
+        total = sum(d.total_seconds for d in group.durations.values())
+        values[session_id] = (total, sum(d.episodes for d in group.durations.values()))
+    return values
+
+
+def session_values(
+    db: Database, objective: Objective, sessions: Sequence[Session], first_level: str
+) -> dict[int, tuple[float, int]]:
+    """(value, sample) of the objective's criterion metric for each session that has data for it."""
+    metric = objective.criterion.metric
+    params = {"objective": objective.id, "first": first_level}
+    by_id = {s.id: s for s in sessions}
+    if metric == "duration_seconds":
+        found = db.query(f"{_live_cte(DURATION_KINDS)} SELECT {EVENT_COLUMNS} FROM live ORDER BY seq", params)
+        events = [e for e in map(event_from_row, found) if e.session_id in by_id]
+        return _duration_values(events, by_id)
+    kinds, aggregate = METRIC_SQL[metric]
+    rows = [tuple(row) for row in db.query(_live_cte(kinds) + aggregate, params) if row[0] in by_id]
+    if metric in ("rating_after", "rating_change"):
+        return _rating_values(rows, metric)
+    if metric == "count_per_minute":
+        return {
+            int(sid): (float(total) / minutes_until(by_id[int(sid)], float(last)), int(n))
+            for sid, n, total, last in rows
+        }
+    return {int(sid): (float(value), int(n)) for sid, n, value in rows if value is not None}
+
+
+def objective_progress(
+    db: Database, objective: Objective, sessions: Sequence[Session], first_level: str
+) -> ObjectiveProgress:
+    """Progress of `objective` over `sessions` (oldest first)."""
+    values = session_values(db, objective, sessions, first_level)
+    points = [
+        ProgressPoint(s.id, s.date, values[s.id][0], values[s.id][1]) for s in sessions if s.id in values
+    ]
+    return _progress(objective, points)
+
+
+def _progress(objective: Objective, points: list[ProgressPoint]) -> ObjectiveProgress:
+    criterion = objective.criterion
+    run, mastered_on = 0, None
+    for point in points:
+        run = run + 1 if criterion.satisfied_by(point.value) else 0
+        if mastered_on is None and run >= criterion.consecutive_sessions:
+            mastered_on = point.date
+    slope = None
+    if points:
+        origin = points[0].date
+        slope = least_squares_slope([(p.date - origin).days / 7 for p in points], [p.value for p in points])
+    return ObjectiveProgress(objective, tuple(points), slope, mastered_on, run)

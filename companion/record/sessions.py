@@ -1,0 +1,188 @@
+"""Sessions (one client or a group) and their SOAP notes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import date, datetime
+
+from companion.record.caseload import UnknownRecord, load_client
+from companion.record.clock import iso, utc_now
+from companion.record.database import Database
+from companion.record.model import Session, SessionNote
+
+SESSION_SELECT = (
+    "SELECT s.*, (SELECT json_group_array(client_id) FROM "
+    "(SELECT client_id FROM session_clients sc WHERE sc.session_id = s.id ORDER BY client_id)) AS client_ids "
+    "FROM sessions s"
+)
+
+
+def _session(row: sqlite3.Row) -> Session:
+    return Session(
+        id=row["id"],
+        client_ids=tuple(json.loads(row["client_ids"])),
+        date=date.fromisoformat(row["date"]),
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        setting=row["setting"],
+        plan_ids=tuple(json.loads(row["plan_ids"])),
+        cpt_codes=tuple(json.loads(row["cpt_codes"])),
+    )
+
+
+def _note(row: sqlite3.Row) -> SessionNote:
+    return SessionNote(
+        session_id=row["session_id"],
+        client_id=row["client_id"],
+        subjective=row["subjective"],
+        objective=row["objective"],
+        assessment=row["assessment"],
+        plan=row["plan"],
+        updated_at=row["updated_at"],
+        finalised=bool(row["finalised"]),
+    )
+
+
+def _merge(first: Sequence[str], second: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*first, *second]))
+
+
+def load_session(db: Database, session_id: int) -> Session:
+    row = db.query_one(SESSION_SELECT + " WHERE s.id = ?", (session_id,))
+    if row is None:
+        raise UnknownRecord(f"no session with id {session_id}")
+    return _session(row)
+
+
+class Sessions:
+    """Session and note operations of the Record facade."""
+
+    _db: Database
+    # Monotonic clock reading at each session's start, for the events' monotonic offsets.
+    _anchors: dict[int, float]
+    _session_cache: dict[int, Session]
+
+    def start_session(
+        self,
+        client_ids: Sequence[int],
+        setting: str = "",
+        plan_ids: Sequence[str] = (),
+        started_at: datetime | None = None,
+        cpt_codes: Sequence[str] = (),
+    ) -> Session:
+        """Open a session for one client or a group; `started_at` defaults to now (set it for past data)."""
+        ids = tuple(dict.fromkeys(client_ids))
+        if not ids:
+            raise ValueError("a session needs at least one client")
+        for client_id in ids:
+            load_client(self._db, client_id)
+        moment = started_at or utc_now()
+        local_day = (moment if moment.tzinfo is None else moment.astimezone()).date()
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "INSERT INTO sessions (date, started_at, setting, plan_ids, cpt_codes) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    local_day.isoformat(),
+                    iso(moment),
+                    setting,
+                    json.dumps(list(plan_ids)),
+                    json.dumps(list(cpt_codes)),
+                ),
+            )
+            session_id = int(cursor.lastrowid or 0)
+            conn.executemany(
+                "INSERT INTO session_clients (session_id, client_id) VALUES (?, ?)",
+                [(session_id, client_id) for client_id in ids],
+            )
+        if started_at is None:
+            self._anchors[session_id] = time.monotonic()
+        return self.session(session_id)
+
+    def end_session(
+        self,
+        session_id: int,
+        ended_at: datetime | None = None,
+        plan_ids: Sequence[str] = (),
+        cpt_codes: Sequence[str] | None = None,
+    ) -> Session:
+        """Close a session; the interventions used are those given, planned and switched to during it."""
+        current = self.session(session_id)
+        switched = [
+            row["plan_id"]
+            for row in self._db.query(
+                "SELECT DISTINCT plan_id FROM events WHERE session_id = ? AND kind = 'intervention' "
+                "AND plan_id IS NOT NULL ORDER BY seq",
+                (session_id,),
+            )
+        ]
+        used = _merge(_merge(current.plan_ids, plan_ids), switched)
+        codes = current.cpt_codes if cpt_codes is None else tuple(cpt_codes)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET ended_at = ?, plan_ids = ?, cpt_codes = ? WHERE id = ?",
+                (iso(ended_at or utc_now()), json.dumps(list(used)), json.dumps(list(codes)), session_id),
+            )
+        self._session_cache.pop(session_id, None)
+        return self.session(session_id)
+
+    def session(self, session_id: int) -> Session:
+        found = self._session_cache[session_id] = load_session(self._db, session_id)
+        return found
+
+    def sessions(
+        self, client_id: int | None = None, start: date | None = None, end: date | None = None
+    ) -> list[Session]:
+        """Sessions, oldest first, optionally of one client and within [start, end] (inclusive dates)."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if client_id is not None:
+            clauses.append("s.id IN (SELECT session_id FROM session_clients WHERE client_id = ?)")
+            params.append(client_id)
+        if start is not None:
+            clauses.append("s.date >= ?")
+            params.append(start.isoformat())
+        if end is not None:
+            clauses.append("s.date <= ?")
+            params.append(end.isoformat())
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        return [
+            _session(row) for row in self._db.query(SESSION_SELECT + where + " ORDER BY s.started_at", params)
+        ]
+
+    # -- notes -------------------------------------------------------------------------------------------
+    def note(self, session_id: int, client_id: int) -> SessionNote:
+        """The saved SOAP note, or an empty one (draft it with companion.documents.soap)."""
+        row = self._db.query_one(
+            "SELECT * FROM notes WHERE session_id = ? AND client_id = ?", (session_id, client_id)
+        )
+        return _note(row) if row else SessionNote(session_id=session_id, client_id=client_id)
+
+    def save_note(self, note: SessionNote) -> SessionNote:
+        session = self.session(note.session_id)
+        if note.client_id not in session.client_ids:
+            raise ValueError(f"client {note.client_id} was not in session {note.session_id}")
+        saved = replace(note, updated_at=iso(utc_now()))
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO notes (session_id, client_id, subjective, objective, assessment, plan, "
+                "updated_at, finalised) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(session_id, client_id) DO UPDATE SET subjective=excluded.subjective, "
+                "objective=excluded.objective, assessment=excluded.assessment, plan=excluded.plan, "
+                "updated_at=excluded.updated_at, finalised=excluded.finalised",
+                (
+                    saved.session_id,
+                    saved.client_id,
+                    saved.subjective,
+                    saved.objective,
+                    saved.assessment,
+                    saved.plan,
+                    saved.updated_at,
+                    int(saved.finalised),
+                ),
+            )
+        return saved

@@ -1,0 +1,321 @@
+"""What happened in a session, per client and objective: the figures notes and reports are written from.
+
+Events are grouped by (client, objective); events without an objective form that client's "general"
+group, and group-wide events (a tempo marker for the whole drum circle) have no client. The tempo in
+force is tracked across the whole session, so "8/10 trials at 84 bpm" knows the metronome setting even
+though the tempo marker was logged once, for everybody; switching intervention ends it.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from companion.record.events import (
+    Cadence,
+    Count,
+    Duration,
+    DurationStart,
+    DurationStop,
+    Intervention,
+    Latency,
+    Note,
+    Rating,
+    Sync,
+    Tempo,
+    Trial,
+)
+from companion.record.model import DEFAULT_PROMPT_HIERARCHY, Event, Session
+from companion.record.stats import Describe, percent
+
+GroupKey = tuple[int | None, int | None]  # (client id, objective id)
+
+
+@dataclass(frozen=True)
+class TrialStats:
+    """Trials scored against a prompt hierarchy; "independent" = correct at the hierarchy's first level."""
+
+    n: int
+    correct: int
+    independent: int
+    by_level: dict[str, tuple[int, int]]  # level -> (correct, incorrect), in hierarchy order
+
+    @property
+    def pct_correct(self) -> float | None:
+        return percent(self.correct, self.n)
+
+    @property
+    def pct_independent(self) -> float | None:
+        return percent(self.independent, self.n)
+
+
+@dataclass(frozen=True)
+class CountStats:
+    total: int
+    per_minute: float
+
+
+@dataclass(frozen=True)
+class DurationStats:
+    total_seconds: float
+    episodes: int
+    open_episodes: int  # started but never stopped; counted up to the session's end
+
+
+@dataclass(frozen=True)
+class RatingStats:
+    label: str
+    scale: tuple[float, float]
+    before: float | None
+    during: tuple[float, ...]
+    after: float | None
+
+    @property
+    def change(self) -> float | None:
+        return None if self.before is None or self.after is None else self.after - self.before
+
+
+@dataclass(frozen=True)
+class TempoRange:
+    minimum: float
+    maximum: float
+    meters: tuple[str, ...]
+
+    def describe(self) -> str:
+        if self.minimum == self.maximum:
+            return f"{self.minimum:g} bpm"
+        return f"{self.minimum:g}-{self.maximum:g} bpm"
+
+
+@dataclass(frozen=True)
+class CadenceStats:
+    first: float
+    last: float
+    maximum: float
+    mean_cv: float
+    measurements: int
+
+
+@dataclass(frozen=True)
+class SyncStats:
+    exercises: int
+    mean_asynchrony_ms: float  # weighted by hits
+    mean_sd_ms: float
+    mean_r: float
+    pct_within: float  # weighted by hits
+    hits: int
+    missed: int
+    extra: int
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """Everything logged for one client on one objective (objective None = not tied to an objective)."""
+
+    client_id: int | None
+    objective_id: int | None
+    minutes: float
+    trials: TrialStats | None = None
+    counts: dict[str, CountStats] = field(default_factory=dict)
+    durations: dict[str, DurationStats] = field(default_factory=dict)
+    latency: Describe | None = None
+    ratings: dict[str, RatingStats] = field(default_factory=dict)
+    tempo: TempoRange | None = None
+    cadence: CadenceStats | None = None
+    sync: SyncStats | None = None
+    notes: tuple[str, ...] = ()
+    plan_ids: tuple[str, ...] = ()
+
+    @property
+    def count_total(self) -> int:
+        return sum(c.total for c in self.counts.values())
+
+
+@dataclass(frozen=True)
+class SessionSummary:
+    session: Session
+    minutes: float
+    groups: tuple[GroupSummary, ...]
+    tempo: TempoRange | None
+    plan_ids: tuple[str, ...]
+    events: int
+
+    def for_objective(self, objective_id: int) -> GroupSummary | None:
+        return next((g for g in self.groups if g.objective_id == objective_id), None)
+
+    def for_client(self, client_id: int) -> list[GroupSummary]:
+        return [g for g in self.groups if g.client_id == client_id]
+
+
+def session_minutes(session: Session, events: Sequence[Event]) -> float:
+    """The session's length: start to end, or to the last event while it is still running (>= 1 s)."""
+    return minutes_until(session, max((e.offset_s for e in events), default=0.0))
+
+
+def minutes_until(session: Session, last_offset: float) -> float:
+    """The session's length, or (still running) the minutes up to `last_offset` seconds, at least 1 s."""
+    if session.duration_minutes is not None and session.duration_minutes > 0:
+        return session.duration_minutes
+    return max(last_offset, 1.0) / 60
+
+
+def summarise_session(
+    session: Session, events: Sequence[Event], hierarchies: Mapping[int, Sequence[str]] | None = None
+) -> SessionSummary:
+    """Summarise a session's live (not undone) events, in logging order."""
+    minutes = session_minutes(session, events)
+    tempo_in_force: dict[GroupKey, list[Tempo]] = defaultdict(list)
+    grouped: dict[GroupKey, list[Event]] = defaultdict(list)
+    current: Tempo | None = None
+    for event in events:
+        key = (event.client_id, event.objective_id)
+        if isinstance(event.payload, Tempo):
+            current = event.payload
+            if key != (None, None):
+                tempo_in_force[key].append(current)
+        elif isinstance(event.payload, Intervention):
+            current = None  # a new intervention brings its own tempo (the app logs it again if unchanged)
+        elif current is not None and not isinstance(event.payload, Note):
+            tempo_in_force[key].append(current)
+        grouped[key].append(event)
+    levels = hierarchies or {}
+    groups = tuple(
+        summarise_group(
+            key,
+            grouped[key],
+            minutes,
+            levels.get(key[0], DEFAULT_PROMPT_HIERARCHY) if key[0] is not None else DEFAULT_PROMPT_HIERARCHY,
+            tempo_in_force.get(key, []),
+        )
+        for key in sorted(grouped, key=lambda k: (k[0] is None, k[0] or 0, k[1] is None, k[1] or 0))
+    )
+    all_tempi = [e.payload for e in events if isinstance(e.payload, Tempo)]
+    plans = tuple(dict.fromkeys([*session.plan_ids, *(e.plan_id for e in events if e.plan_id)]))
+    return SessionSummary(session, minutes, groups, _tempo_range(all_tempi), plans, len(events))
+
+
+def summarise_group(
+    key: GroupKey, events: Sequence[Event], minutes: float, hierarchy: Sequence[str], tempi: Sequence[Tempo]
+) -> GroupSummary:
+    """The figures for one (client, objective) group of events from one session."""
+    payloads = [e.payload for e in events]
+    return GroupSummary(
+        client_id=key[0],
+        objective_id=key[1],
+        minutes=minutes,
+        trials=_trials([p for p in payloads if isinstance(p, Trial)], hierarchy),
+        counts=_counts([p for p in payloads if isinstance(p, Count)], minutes),
+        durations=_durations(events, minutes),
+        latency=Describe.of([p.seconds for p in payloads if isinstance(p, Latency)]),
+        ratings=_ratings([p for p in payloads if isinstance(p, Rating)]),
+        tempo=_tempo_range(tempi),
+        cadence=_cadence([p for p in payloads if isinstance(p, Cadence)]),
+        sync=_sync([p for p in payloads if isinstance(p, Sync)]),
+        notes=tuple(p.text for p in payloads if isinstance(p, Note)),
+        plan_ids=tuple(dict.fromkeys(e.plan_id for e in events if e.plan_id)),
+    )
+
+
+def _trials(trials: Sequence[Trial], hierarchy: Sequence[str]) -> TrialStats | None:
+    if not trials:
+        return None
+    first = hierarchy[0] if hierarchy else DEFAULT_PROMPT_HIERARCHY[0]
+    tally: dict[str, list[int]] = {level: [0, 0] for level in hierarchy}
+    for trial in trials:
+        tally.setdefault(trial.prompt_level, [0, 0])[0 if trial.correct else 1] += 1
+    return TrialStats(
+        n=len(trials),
+        correct=sum(1 for t in trials if t.correct),
+        independent=sum(1 for t in trials if t.correct and t.prompt_level == first),
+        by_level={level: (c, i) for level, (c, i) in tally.items() if c or i},
+    )
+
+
+def _counts(counts: Sequence[Count], minutes: float) -> dict[str, CountStats]:
+    totals: dict[str, int] = defaultdict(int)
+    for count in counts:
+        totals[count.label] += count.delta
+    return {label: CountStats(total, total / minutes) for label, total in totals.items()}
+
+
+def _durations(events: Sequence[Event], minutes: float) -> dict[str, DurationStats]:
+    started: dict[str, float] = {}
+    totals: dict[str, float] = defaultdict(float)
+    episodes: dict[str, int] = defaultdict(int)
+    for event in events:
+        payload = event.payload
+        if isinstance(payload, DurationStart):
+            started.setdefault(payload.label, event.offset_s)
+        elif isinstance(payload, DurationStop) and payload.label in started:
+            totals[payload.label] += max(0.0, event.offset_s - started.pop(payload.label))
+            episodes[payload.label] += 1
+        elif isinstance(payload, Duration):
+            totals[payload.label] += payload.seconds
+            episodes[payload.label] += 1
+    for label, start in started.items():
+        totals[label] += max(0.0, minutes * 60 - start)
+        episodes[label] += 1
+    return {
+        label: DurationStats(totals[label], episodes[label], 1 if label in started else 0) for label in totals
+    }
+
+
+def _ratings(ratings: Sequence[Rating]) -> dict[str, RatingStats]:
+    by_label: dict[str, list[Rating]] = defaultdict(list)
+    for rating in ratings:
+        by_label[rating.label].append(rating)
+
+    def mean_of(items: list[Rating], phase: str) -> float | None:
+        values = [r.value for r in items if r.phase == phase]
+        return statistics.fmean(values) if values else None
+
+    return {
+        label: RatingStats(
+            label=label,
+            scale=items[0].scale,
+            before=mean_of(items, "before"),
+            during=tuple(r.value for r in items if r.phase == "during"),
+            after=mean_of(items, "after"),
+        )
+        for label, items in by_label.items()
+    }
+
+
+def _tempo_range(tempi: Sequence[Tempo]) -> TempoRange | None:
+    if not tempi:
+        return None
+    bpms = [t.bpm for t in tempi]
+    return TempoRange(min(bpms), max(bpms), tuple(dict.fromkeys(t.meter for t in tempi)))
+
+
+def _cadence(cadences: Sequence[Cadence]) -> CadenceStats | None:
+    if not cadences:
+        return None
+    return CadenceStats(
+        first=cadences[0].steps_per_min,
+        last=cadences[-1].steps_per_min,
+        maximum=max(c.steps_per_min for c in cadences),
+        mean_cv=statistics.fmean(c.cv for c in cadences),
+        measurements=len(cadences),
+    )
+
+
+def _sync(syncs: Sequence[Sync]) -> SyncStats | None:
+    if not syncs:
+        return None
+    hits = sum(s.n_hits for s in syncs)
+    weights = [max(s.n_hits, 1) for s in syncs]
+    total_weight = sum(weights)
+    return SyncStats(
+        exercises=len(syncs),
+        mean_asynchrony_ms=sum(s.mean_asynchrony_ms * w for s, w in zip(syncs, weights, strict=True))
+        / total_weight,
+        mean_sd_ms=statistics.fmean(s.sd_ms for s in syncs),
+        mean_r=statistics.fmean(s.r for s in syncs),
+        pct_within=sum(s.pct_within * w for s, w in zip(syncs, weights, strict=True)) / total_weight,
+        hits=hits,
+        missed=sum(s.missed for s in syncs),
+        extra=sum(s.extra for s in syncs),
+    )

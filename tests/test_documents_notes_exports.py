@@ -1,0 +1,131 @@
+"""SOAP drafting and exports (Markdown, CSV, JSON, PDF), from a real record, including de-identification."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from companion.documents.export import render, to_csv, to_json, to_markdown, write_private
+from companion.documents.selection import select
+from companion.documents.soap import draft_note, note_text
+from companion.record import Count, EventDraft, MasteryCriterion, Note, Record, Tempo, Trial
+
+START = datetime(2025, 1, 6, 16, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Record]:
+    with Record.open(tmp_path, backup_every=None) as rec:
+        yield rec
+
+
+def timp_session(record: Record) -> tuple[int, int, int]:
+    """A TIMP session: tempo 84 bpm, 8/10 independent trials, a quote naming the client."""
+    client = record.add_client("Émile Zoë", birth_year=2016, pseudonym="Client E")
+    goal = record.add_goal(client.id, "motor", "Improve bilateral coordination")
+    objective = record.add_objective(
+        goal.id, "Taps the drum on the beat", MasteryCriterion("percent_independent", 80, 3)
+    )
+    session = record.start_session([client.id], "clinic", started_at=START, cpt_codes=["97530"])
+    levels = ["independent"] * 8 + ["verbal", "model"]
+    drafts = [EventDraft(Tempo(84, "4/4"), plan_id="timp-drum-reach", wall_time=START)]
+    drafts += [
+        EventDraft(Trial(True, level), objective_id=objective.id, plan_id="timp-drum-reach", wall_time=START)
+        for level in levels
+    ]
+    drafts += [
+        EventDraft(Count("initiation"), wall_time=START + timedelta(minutes=5)),
+        EventDraft(Note("Émile Zoë said “again!” → smiled"), wall_time=START + timedelta(minutes=6)),
+    ]
+    record.log_many(session.id, drafts)
+    record.end_session(session.id, ended_at=START + timedelta(minutes=40))
+    return client.id, objective.id, session.id
+
+
+def test_soap_objective_is_written_from_the_data(record: Record) -> None:
+    client_id, _, session_id = timp_session(record)
+    note = draft_note(record, session_id, client_id)
+    assert "8/10 independent trials (80%)" in note.objective
+    assert "10/10 correct (100%)" in note.objective
+    assert "at 84 bpm during TIMP drum reach" in note.objective
+    assert "Objective 1: Taps the drum on the beat:" in note.objective
+    assert "40 min, clinic; interventions: TIMP drum reach; CPT 97530." in note.objective
+    assert "1 sessions; percent independent from 80 to 80" in note.assessment
+    typed = replace(note, subjective="Arrived cheerful.", plan="Raise tempo to 88 bpm.")
+    record.save_note(typed)
+    redrafted = draft_note(record, session_id, client_id)
+    assert redrafted.subjective == "Arrived cheerful." and redrafted.plan == "Raise tempo to 88 bpm."
+    assert note_text(redrafted).startswith("S: Arrived cheerful.\nO: ")
+    record.save_note(replace(redrafted, objective="edited by hand", finalised=True))
+    assert draft_note(record, session_id, client_id).objective == "edited by hand"
+
+
+def test_markdown_csv_json_exports(record: Record) -> None:
+    _, objective_id, session_id = timp_session(record)
+    selection = select(record, session_id=session_id)
+    markdown = to_markdown(selection)
+    assert markdown.startswith(f"# Session {session_id} - Émile Zoë - 2025-01-06")
+    assert "**Objective**" in markdown and "8/10 independent trials (80%)" in markdown
+
+    rows = list(csv.DictReader(io.StringIO(to_csv(selection))))
+    assert len(rows) == 13  # one row per live event
+    trials = [r for r in rows if r["kind"] == "trial"]
+    assert len(trials) == 10 and trials[0]["prompt_level"] == "independent"
+    assert trials[0]["objective"] == "Taps the drum on the beat" and trials[0]["client"] == "Émile Zoë"
+    assert float(rows[0]["bpm"]) == 84
+
+    data = json.loads(to_json(selection))
+    (exported,) = data["sessions"]
+    assert len(exported["events"]) == 13 and exported["session"]["cpt_codes"] == ["97530"]
+    assert data["clients"][0]["birth_year"] == 2016
+    group = next(g for g in exported["summary"] if g["objective_id"] == objective_id)
+    assert group["trials"]["independent"] == 8
+
+
+def test_deidentified_export_hides_name_and_birth_year(record: Record) -> None:
+    client_id, _, _ = timp_session(record)
+    selection = select(record, client_id=client_id, deidentify=True)
+    for text in (to_markdown(selection), to_csv(selection), to_json(selection)):
+        assert "Émile" not in text and "2016" not in text
+        assert "Client E" in text
+    assert "Client E said “again!”" in to_csv(selection)
+
+
+def test_pdf_export_opens_with_the_objective_lines(record: Record, tmp_path: Path) -> None:
+    _, _, session_id = timp_session(record)
+    path = write_private(
+        tmp_path / "out" / "session.pdf", render(select(record, session_id=session_id), "pdf")
+    )
+    assert path.stat().st_mode & 0o777 == 0o600
+    reader = PdfReader(path)
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert len(reader.pages) >= 1
+    assert "8/10 independent trials (80%)" in text and "Émile Zoë" in text
+
+
+def test_group_session_export_per_client(record: Record) -> None:
+    ava, ben = record.add_client("Ava"), record.add_client("Ben")
+    session = record.start_session([ava.id, ben.id], "drum circle", started_at=START)
+    record.log_many(
+        session.id,
+        [
+            EventDraft(Tempo(90), wall_time=START),
+            EventDraft(Count("turn"), client_id=ava.id, wall_time=START),
+            EventDraft(Count("turn"), client_id=ben.id, wall_time=START),
+            EventDraft(Count("turn"), client_id=ben.id, wall_time=START),
+        ],
+    )
+    only_ben = select(record, client_id=ben.id)
+    events = only_ben.sessions[0].events
+    assert {e.client_id for e in events} == {None, ben.id}
+    whole = select(record, session_id=session.id)
+    assert [n.client_id for n in whole.sessions[0].notes] == [ava.id, ben.id]
+    assert "Turn: 2 (" in whole.sessions[0].notes[1].objective

@@ -1,0 +1,59 @@
+"""The demo practice: deterministic, realistic enough to review, and using the shipped plan ids."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from companion.demo import CLIENTS, generate_demo
+from companion.record import Record
+
+TODAY = date(2025, 6, 30)
+SHIPPED_PLANS = {
+    "ras-gait-training",
+    "timp-drum-reach",
+    "pse-sit-to-stand",
+    "mit-phrase-production",
+    "ts-breath-support",
+    "hello-song-greeting",
+    "sycom-turn-taking-drum",
+    "mact-attention-drumming",
+    "song-recall-reminiscence",
+    "iso-principle-relaxation",
+    "lyric-analysis-coping",
+    "choice-making-instruments",
+    "keyboard-finger-isolation",
+    "songwriting-feelings",
+    "drum-circle-group-cohesion",
+}
+
+
+def practice(path: Path) -> list[tuple[str, int, list[float]]]:
+    with Record.open(path, backup_every=None) as record:
+        generate_demo(record, today=TODAY)
+        return [
+            (
+                c.display_name,
+                len(record.sessions(c.id)),
+                [p.latest or 0 for p in record.client_progress(c.id)],
+            )
+            for c in record.clients()
+        ]
+
+
+def test_demo_is_deterministic_and_improving(tmp_path: Path) -> None:
+    first = practice(tmp_path / "a")
+    assert first == practice(tmp_path / "b")
+    assert len(first) == len(CLIENTS) == 6
+    assert all(sessions >= 10 for _, sessions, _ in first)
+    with Record.open(tmp_path / "a", backup_every=None) as record:
+        progress = [p for c in record.clients() for p in record.client_progress(c.id)]
+        improving = [p for p in progress if p.slope_per_week is not None and p.slope_per_week != 0]
+        assert len(improving) == len(progress)
+        assert sum(p.mastered for p in progress) >= len(progress) // 2
+        used = {plan for s in record.sessions() for plan in s.plan_ids}
+        assert used <= SHIPPED_PLANS and len(used) >= 14
+        last = record.sessions(record.find_client("Mr. G").id)[-1]
+        note = record.note(last.id, last.client_ids[0])
+        assert note.finalised and "steps/min" in note.objective and note.subjective and note.plan
+        assert max(s.date for s in record.sessions()) <= TODAY

@@ -1,0 +1,217 @@
+"""Session summaries and progress across sessions, computed from events stored in a real database."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from companion.record import (
+    Cadence,
+    Count,
+    Duration,
+    DurationStart,
+    DurationStop,
+    EventDraft,
+    GroupSummary,
+    Latency,
+    MasteryCriterion,
+    Payload,
+    Rating,
+    Record,
+    Sync,
+    Tempo,
+    Trial,
+)
+from companion.record.model import METRICS, Metric
+from companion.record.stats import least_squares_slope
+
+START = datetime(2024, 9, 2, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Record]:
+    with Record.open(tmp_path, backup_every=None) as rec:
+        yield rec
+
+
+def at(minutes: float) -> datetime:
+    return START + timedelta(minutes=minutes)
+
+
+def test_session_summary_figures(record: Record) -> None:
+    client = record.add_client("Ava")
+    goal = record.add_goal(client.id, "motor", "bilateral coordination")
+    drum = record.add_objective(goal.id, "tap the drum on the beat")
+    session = record.start_session([client.id], "clinic", started_at=START)
+    trials = [(True, "independent")] * 8 + [(True, "verbal"), (False, "model")]
+    drafts = [EventDraft(Tempo(80, "4/4"), wall_time=at(1)), EventDraft(Tempo(84, "3/4"), wall_time=at(2))]
+    drafts += [
+        EventDraft(Trial(correct, level), objective_id=drum.id, wall_time=at(3 + i))
+        for i, (correct, level) in enumerate(trials)
+    ]
+    drafts += [
+        EventDraft(Count("initiation"), wall_time=at(14)),
+        EventDraft(Count("initiation"), wall_time=at(15)),
+        EventDraft(Count("initiation", -1), wall_time=at(15.5)),
+        EventDraft(DurationStart("on task"), wall_time=at(16)),
+        EventDraft(DurationStop("on task"), wall_time=at(19)),
+        EventDraft(DurationStart("on task"), wall_time=at(25)),  # never stopped: counted to the end
+        EventDraft(Latency(2.0), wall_time=at(20)),
+        EventDraft(Latency(4.0), wall_time=at(21)),
+        EventDraft(Rating("anxiety", 7, phase="before"), wall_time=at(0.5)),
+        EventDraft(Rating("anxiety", 3, phase="after"), wall_time=at(29)),
+        EventDraft(Cadence(92, 0.08, 20), wall_time=at(22)),
+        EventDraft(Cadence(101, 0.05, 24), wall_time=at(24)),
+        EventDraft(Sync(-20, 30, 0.9, 80, 40, 2, 1, 84), objective_id=drum.id, wall_time=at(13)),
+        EventDraft(Sync(-10, 20, 0.95, 90, 60, 0, 0, 84), objective_id=drum.id, wall_time=at(13.5)),
+    ]
+    record.log_many(session.id, drafts)
+    record.end_session(session.id, ended_at=at(30))
+    summary = record.summary(session.id)
+    assert summary.minutes == 30
+    assert summary.tempo is not None and (summary.tempo.minimum, summary.tempo.maximum) == (80, 84)
+
+    objective = summary.for_objective(drum.id)
+    assert objective is not None and objective.trials is not None
+    assert (objective.trials.n, objective.trials.pct_correct, objective.trials.pct_independent) == (
+        10,
+        90,
+        80,
+    )
+    assert objective.trials.by_level == {"independent": (8, 0), "verbal": (1, 0), "model": (0, 1)}
+    assert objective.tempo is not None and objective.tempo.describe() == "84 bpm"
+    assert objective.sync is not None
+    assert objective.sync.pct_within == pytest.approx((80 * 40 + 90 * 60) / 100)
+    assert objective.sync.mean_asynchrony_ms == pytest.approx((-20 * 40 - 10 * 60) / 100)
+    assert (objective.sync.hits, objective.sync.missed, objective.sync.extra) == (100, 2, 1)
+
+    general = next(g for g in summary.groups if g.objective_id is None)
+    assert general.counts["initiation"].total == 1
+    assert general.counts["initiation"].per_minute == pytest.approx(1 / 30)
+    on_task = general.durations["on task"]
+    assert (on_task.total_seconds, on_task.episodes, on_task.open_episodes) == (180 + 300, 2, 1)
+    assert general.latency is not None and (general.latency.mean, general.latency.maximum) == (3.0, 4.0)
+    anxiety = general.ratings["anxiety"]
+    assert (anxiety.before, anxiety.after, anxiety.change) == (7, 3, -4)
+    assert general.cadence is not None
+    assert (general.cadence.first, general.cadence.last, general.cadence.measurements) == (92, 101, 2)
+
+
+def log_trials(record: Record, client_id: int, objective_id: int, day: datetime, independent: int) -> None:
+    session = record.start_session([client_id], started_at=day)
+    drafts = [
+        EventDraft(Trial(True, "independent" if i < independent else "verbal"), objective_id=objective_id)
+        for i in range(10)
+    ]
+    record.log_many(
+        session.id, [EventDraft(d.payload, objective_id=d.objective_id, wall_time=day) for d in drafts]
+    )
+    record.end_session(session.id, ended_at=day + timedelta(minutes=45))
+
+
+def test_progress_trend_and_mastery(record: Record) -> None:
+    client = record.add_client("Ava")
+    goal = record.add_goal(client.id, "communication", "requests")
+    objective = record.add_objective(
+        goal.id, "2-word request", MasteryCriterion("percent_independent", 80, 3)
+    )
+    other = record.add_objective(goal.id, "greets peers", MasteryCriterion("count", 5, 2))
+    weekly = [4, 5, 8, 6, 8, 9, 8]  # independent trials out of 10, one session a week
+    for week, independent in enumerate(weekly):
+        log_trials(record, client.id, objective.id, START + timedelta(weeks=week), independent)
+    progress = record.objective_progress(objective.id)
+    assert [p.value for p in progress.points] == [10.0 * n for n in weekly]
+    assert all(p.sample == 10 for p in progress.points)
+    expected = least_squares_slope(list(range(7)), [10.0 * n for n in weekly])
+    assert progress.slope_per_week == pytest.approx(expected)
+    assert progress.slope_per_week is not None and progress.slope_per_week > 0
+    assert progress.mastered and progress.mastered_on == (START + timedelta(weeks=6)).date()
+    assert progress.current_run == 3 and (progress.baseline, progress.latest) == (40, 80)
+    window = record.objective_progress(objective.id, end=(START + timedelta(weeks=4)).date())
+    assert len(window.points) == 5 and not window.mastered
+    by_objective = {p.objective.id: p for p in record.client_progress(client.id)}
+    assert by_objective[objective.id] == progress
+    assert by_objective[other.id].points == () and by_objective[other.id].slope_per_week is None
+
+
+def test_slope_needs_two_distinct_dates() -> None:
+    assert least_squares_slope([1.0], [5.0]) is None
+    assert least_squares_slope([2.0, 2.0], [1.0, 3.0]) is None
+    assert least_squares_slope([0.0, 1.0, 2.0], [1.0, 3.0, 5.0]) == pytest.approx(2.0)
+
+
+def metric_from_summary(group: GroupSummary, metric: str) -> float:
+    """The per-session value each metric should have, read off the session summary."""
+    ratings = list(group.ratings.values())
+    values: dict[str, Callable[[], float]] = {
+        "percent_correct": lambda: group.trials.pct_correct or 0.0 if group.trials else 0.0,
+        "percent_independent": lambda: group.trials.pct_independent or 0.0 if group.trials else 0.0,
+        "count": lambda: float(group.count_total),
+        "count_per_minute": lambda: group.count_total / group.minutes,
+        "duration_seconds": lambda: sum(d.total_seconds for d in group.durations.values()),
+        "latency_seconds": lambda: group.latency.mean if group.latency else 0.0,
+        "rating_after": lambda: statistics.fmean(r.after for r in ratings if r.after is not None),
+        "rating_change": lambda: statistics.fmean(r.change for r in ratings if r.change is not None),
+        "cadence_spm": lambda: group.cadence.last if group.cadence else 0.0,
+        "sync_pct_within": lambda: group.sync.pct_within if group.sync else 0.0,
+    }
+    return values[metric]()
+
+
+def random_payloads(rng: random.Random, metric: str) -> list[Payload]:
+    n = rng.randint(3, 12)
+    if metric.startswith("percent"):
+        levels = ["independent", "gestural", "verbal", "model", "physical"]
+        return [Trial(rng.random() < 0.6, rng.choice(levels)) for _ in range(n)]
+    if metric.startswith("count"):
+        return [Count(rng.choice(["a", "b"]), rng.choice([1, 1, 1, -1])) for _ in range(n)]
+    if metric == "duration_seconds":
+        return [DurationStart("x"), DurationStop("x"), Duration("y", rng.uniform(5, 90)), DurationStart("x")]
+    if metric == "latency_seconds":
+        return [Latency(rng.uniform(0.2, 9)) for _ in range(n)]
+    if metric.startswith("rating"):
+        return [
+            Rating(
+                rng.choice(["pain", "mood"]),
+                rng.randint(0, 10),
+                phase=rng.choice(["before", "after", "during"]),
+            )
+            for _ in range(n)
+        ] + [Rating("pain", 5, phase="before"), Rating("pain", 2, phase="after")]
+    if metric == "cadence_spm":
+        return [Cadence(rng.uniform(70, 120), 0.05, 20) for _ in range(n)]
+    return [
+        Sync(rng.uniform(-40, 10), 20, 0.9, rng.uniform(10, 99), rng.randint(0, 40), 1, 1, 84)
+        for _ in range(n)
+    ]
+
+
+@pytest.mark.parametrize("metric", METRICS)
+def test_progress_values_match_session_summaries(record: Record, metric: str) -> None:
+    rng = random.Random(metric)
+    client = record.add_client("Ava")
+    goal = record.add_goal(client.id, "other", "g")
+    objective = record.add_objective(goal.id, metric, MasteryCriterion(cast(Metric, metric), 1, 2))
+    for week in range(4):
+        start = START + timedelta(weeks=week)
+        session = record.start_session([client.id], started_at=start)
+        drafts = [
+            EventDraft(p, objective_id=objective.id, wall_time=start + timedelta(seconds=30 * i))
+            for i, p in enumerate(random_payloads(rng, metric))
+        ]
+        events = record.log_many(session.id, drafts)
+        record.undo(events[1].id)
+        record.log(session.id, EventDraft(Count("unrelated"), wall_time=start))  # not this objective
+        record.end_session(session.id, ended_at=start + timedelta(minutes=40))
+    progress = record.objective_progress(objective.id)
+    assert len(progress.points) == 4
+    for point in progress.points:
+        group = record.summary(point.session_id).for_objective(objective.id)
+        assert group is not None
+        assert point.value == pytest.approx(metric_from_summary(group, metric)), point
