@@ -4,10 +4,10 @@
 the way a therapist does (Ctrl+C), checking it exits cleanly.
 
 `TapApp` stands in for the Companion app until the real app is merged, and does only what the browser
-test needs: one big quick-tap button that commits a row into a real SQLite file in the data folder, and
-the audio/MIDI ownership rule (take `OutputLock` on start; if another session has it, show the holder's
-description). `python tests/serve_support.py` runs the app, as a served tab does; `python
-tests/serve_support.py serve PORT` serves it with Companion's server on 127.0.0.1.
+test needs: one big quick-tap button that logs a trial through the real session record (a session of the
+record's first client), and the audio/MIDI ownership rule (take `OutputLock` on start; if another session
+has it, show the holder's description). `python tests/serve_support.py` runs the app, as a served tab
+does; `python tests/serve_support.py serve PORT` serves it with Companion's server on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import re
 import shlex
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -30,8 +29,8 @@ from textual.app import App, ComposeResult
 from textual.widgets import Button, Static
 
 from companion.output_lock import OutputLock
+from companion.record import Event, EventDraft, Record, Trial
 
-TAPS_DB = "taps.db"
 _ANNOUNCED = re.compile(r"^\s*Open: (?P<url>\S+)$")
 
 
@@ -112,19 +111,21 @@ class Served:
         return self.proc.returncode
 
 
-def tap_rows(data_dir: Path) -> list[tuple[int, str, int]]:
-    with sqlite3.connect(data_dir / TAPS_DB) as connection:
-        return connection.execute("SELECT id, kind, pid FROM taps ORDER BY id").fetchall()
+def add_client(data_dir: Path, name: str = "Robin") -> None:
+    """Give the data folder the client the stand-in app opens a session for."""
+    with Record.open(data_dir, backup_every=None) as record:
+        record.add_client(name)
 
 
-def _database(folder: Path) -> sqlite3.Connection:
-    connection = sqlite3.connect(folder / TAPS_DB, isolation_level=None)
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute("CREATE TABLE IF NOT EXISTS taps (id INTEGER PRIMARY KEY, kind TEXT, pid INTEGER)")
-    return connection
+def trials_logged(data_dir: Path) -> list[Event]:
+    """Every trial in the session record, read back through the record layer from the file on disk."""
+    with Record.open(data_dir, backup_every=None) as record:
+        return record.query_events("kind = ?", ("trial",))
 
 
 class TapApp(App[None]):
+    """One quick-tap button on a session of the record's first client, plus the outputs rule."""
+
     CSS = """
     #quick-correct { width: 100%; height: 1fr; }
     #outputs { height: 3; }
@@ -139,7 +140,9 @@ class TapApp(App[None]):
         yield Button("+ correct", id="quick-correct", variant="success")
 
     def on_mount(self) -> None:
-        self.db = _database(self.data_dir)
+        self.record = Record.open(self.data_dir, backup_every=None)
+        self.client = self.record.clients()[0]
+        self.session = self.record.start_session([self.client.id], setting="browser test")
         self.lock = OutputLock.acquire(self.data_dir)
         if self.lock is not None:
             status = "outputs: this session plays"
@@ -149,7 +152,11 @@ class TapApp(App[None]):
         self.query_one("#outputs", Static).update(status)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.db.execute("INSERT INTO taps (kind, pid) VALUES ('trial+', ?)", (os.getpid(),))
+        trial = Trial(correct=True, prompt_level="independent")
+        self.record.log(self.session.id, EventDraft(trial, client_id=self.client.id))
+
+    def on_unmount(self) -> None:
+        self.record.close()
 
 
 def _serve(port: int) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from serve_support import add_client
 from yarl import URL
 
 from companion.output_lock import OutputLock
@@ -42,6 +43,7 @@ ClientFactory = Callable[..., Coroutine[Any, Any, TestClient[Any, Any]]]
 async def client_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ClientFactory]:
     """Start Companion's server app with a given policy; each tab runs the stand-in app on tmp_path."""
     monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
+    add_client(tmp_path)
     clients: list[TestClient[Any, Any]] = []
 
     async def start(policy: AccessPolicy, font_size: int = 16) -> TestClient[Any, Any]:

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_support import Served, free_port, tap_rows
+from serve_support import Served, add_client, free_port, trials_logged
 from yarl import URL
 
 from companion.output_lock import OutputLock
+from companion.record import Trial
 
 pytestmark = pytest.mark.browser
 
@@ -102,6 +103,7 @@ def _wait_until(condition: Callable[[], bool], what: str | Callable[[], str], se
 def test_a_tap_on_the_big_button_lands_in_the_database_and_a_second_tab_is_told_who_plays(
     browser: Any, tmp_path: Path
 ) -> None:
+    add_client(tmp_path)
     served = Served([sys.executable, SUPPORT, "serve", str(free_port())], tmp_path)
     first = second = None
     try:
@@ -109,17 +111,19 @@ def test_a_tap_on_the_big_button_lands_in_the_database_and_a_second_tab_is_told_
             first = Tab(browser, served.url)
             first.wait_for_screen("correct")
             first.tap(0.5, 0.6)
-            _wait_until(lambda: len(tap_rows(tmp_path)) == 1, "the tap to be committed")
+            _wait_until(lambda: len(trials_logged(tmp_path)) == 1, "the tap to be committed")
             owner = OutputLock.holder_of(tmp_path)
             assert owner is not None
-            assert tap_rows(tmp_path)[0][1:] == ("trial+", owner.pid)
+            [trial] = trials_logged(tmp_path)
+            assert trial.payload == Trial(correct=True, prompt_level="independent")
 
             second = Tab(browser, served.url)
             second.wait_for_screen("audio/MIDI are in use by the session started at")
             assert OutputLock.holder_of(tmp_path) == owner, "the first tab keeps the outputs"
             second.tap(0.5, 0.6)
-            _wait_until(lambda: len(tap_rows(tmp_path)) == 2, "the second tab's tap to be committed")
-            assert tap_rows(tmp_path)[1][2] != owner.pid, "the second tab logs taps from its own session"
+            _wait_until(lambda: len(trials_logged(tmp_path)) == 2, "the second tab's tap to be committed")
+            first_session, second_session = (t.session_id for t in trials_logged(tmp_path))
+            assert first_session != second_session, "each tab logs into its own session"
     finally:
         for tab in (first, second):
             if tab is not None:

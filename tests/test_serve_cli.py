@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from serve_support import Served, free_port
+from serve_support import Served, add_client, free_port
 from yarl import URL
 
 from companion.output_lock import OutputLock
@@ -108,6 +107,7 @@ def test_a_busy_port_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_ends_every_open_tab_session(tmp_path: Path) -> None:
+    add_client(tmp_path)
     port = free_port()
     served = Served([sys.executable, SUPPORT, "serve", str(port)], tmp_path)
     try:
@@ -138,9 +138,14 @@ async def _open_tabs_then_stop_server(served: Served, port: int, data_dir: Path)
 
 
 def test_each_tab_runs_this_pythons_companion_cli_on_the_same_data_folder(tmp_path: Path) -> None:
-    version = subprocess.run(
-        companion_command(None) + " --version", shell=True, capture_output=True, text=True, timeout=60
+    add_client(tmp_path, "Robin")
+    listed = subprocess.run(
+        companion_command(tmp_path) + " clients list",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "COMPANION_DATA_DIR"},
     )
-    assert version.returncode == 0, version.stderr
-    assert version.stdout.startswith("companion, version")
-    assert shlex.split(companion_command(tmp_path))[-2:] == ["--data-dir", str(tmp_path)]
+    assert listed.returncode == 0, listed.stderr
+    assert "Robin" in listed.stdout
