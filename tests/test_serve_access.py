@@ -24,10 +24,10 @@ from yarl import URL
 from companion.output_lock import OutputLock
 from companion.serve.access import (
     SECURITY_HEADERS,
-    TOKEN_COOKIE,
     AccessPolicy,
     new_token,
     same_origin,
+    token_cookie_name,
     validate_token,
 )
 from companion.serve.server import CompanionServer, access_for_bind
@@ -78,7 +78,7 @@ async def test_the_token_is_only_accepted_on_the_page_itself(client_for: ClientF
     client = await client_for(AccessPolicy(token=TOKEN, allowed_hosts=None))
     response = await client.get(f"/static/js/textual.js?token={TOKEN}")
     assert response.status == 403
-    assert TOKEN_COOKIE not in response.cookies
+    assert not response.cookies
 
 
 async def test_the_token_opens_the_page_and_a_private_cookie_opens_the_rest(
@@ -87,7 +87,7 @@ async def test_the_token_opens_the_page_and_a_private_cookie_opens_the_rest(
     client = await client_for(AccessPolicy(token=TOKEN, allowed_hosts=None))
     page = await client.get(f"/?token={TOKEN}")
     assert page.status == 200
-    cookie = page.cookies[TOKEN_COOKIE]
+    cookie = page.cookies[token_cookie_name(client.port)]
     assert cookie.value == TOKEN
     assert cookie["httponly"] is True
     assert cookie["samesite"] == "Strict"
@@ -97,6 +97,8 @@ async def test_the_token_opens_the_page_and_a_private_cookie_opens_the_rest(
     assert script.status == 200
     client.session.cookie_jar.clear()
     assert (await client.get("/static/js/textual.js")).status == 403
+    other_server = {token_cookie_name(client.port + 1): TOKEN}
+    assert (await client.get("/static/js/textual.js", cookies=other_server)).status == 403
 
 
 async def test_loopback_server_answers_only_to_loopback_names(client_for: ClientFactory) -> None:

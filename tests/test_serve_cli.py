@@ -18,7 +18,7 @@ from serve_support import Served, add_client, free_port
 from yarl import URL
 
 from companion.output_lock import OutputLock
-from companion.serve.access import TOKEN_COOKIE
+from companion.serve.access import token_cookie_name
 from companion.serve.server import companion_command
 
 COMPANION = str(Path(sys.executable).with_name("companion"))
@@ -52,7 +52,7 @@ def test_lan_mode_prints_a_token_url_and_qr_and_refuses_requests_without_it(tmp_
         status, body, headers = fetch(f"http://127.0.0.1:{port}/?token={token}")
         assert status == 200
         assert "textual-terminal" in body
-        assert headers["Set-Cookie"].startswith(f"{TOKEN_COOKIE}={token};")
+        assert headers["Set-Cookie"].startswith(f"{token_cookie_name(port)}={token};")
     finally:
         assert served.stop() == 0
     assert token not in served.output.replace(served.url, ""), "the token is printed once, never logged"

@@ -26,7 +26,7 @@ from aiohttp.typedefs import Handler, Middleware
 from yarl import URL
 
 TOKEN_QUERY = "token"
-TOKEN_COOKIE = "companion_token"
+TOKEN_COOKIE_PREFIX = "companion_token_"
 MIN_TOKEN_LENGTH = 16
 _TOKEN_SHAPE = re.compile(rf"[A-Za-z0-9._~-]{{{MIN_TOKEN_LENGTH},}}")
 WEBSOCKET_PATH = "/ws"
@@ -108,9 +108,15 @@ class AccessPolicy:
         return None
 
     def _authorised(self, request: web.Request) -> bool:
-        if self.token_matches(request.cookies.get(TOKEN_COOKIE)):
+        if self.token_matches(request.cookies.get(token_cookie_name(request.url.port))):
             return True
         return request.path == INDEX_PATH and self.token_matches(request.query.get(TOKEN_QUERY))
+
+
+def token_cookie_name(port: int | None) -> str:
+    """The cookie carrying the token, named per port: browsers share cookies between the ports of one
+    host, so two servers on one computer (two data folders) must not overwrite each other's."""
+    return f"{TOKEN_COOKIE_PREFIX}{port}"
 
 
 def same_origin(origin: str | None, served: URL) -> bool:
@@ -133,7 +139,9 @@ def access_middleware(policy: AccessPolicy) -> Middleware:
             return web.Response(status=403, text=reason + "\n")
         response = await handler(request)
         if policy.token is not None and policy.token_matches(request.query.get(TOKEN_QUERY)):
-            response.set_cookie(TOKEN_COOKIE, policy.token, httponly=True, samesite="Strict", path="/")
+            response.set_cookie(
+                token_cookie_name(request.url.port), policy.token, httponly=True, samesite="Strict", path="/"
+            )
         return response
 
     return guard
