@@ -7,6 +7,7 @@ a real app process (the stand-in app in `serve_support.py`).
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shlex
 import sys
@@ -46,8 +47,8 @@ async def client_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIt
     add_client(tmp_path)
     clients: list[TestClient[Any, Any]] = []
 
-    async def start(policy: AccessPolicy, font_size: int = 16) -> TestClient[Any, Any]:
-        server = CompanionServer(TAP_APP, host="127.0.0.1", port=0, policy=policy, font_size=font_size)
+    async def start(policy: AccessPolicy, command: str = TAP_APP, **options: Any) -> TestClient[Any, Any]:
+        server = CompanionServer(command, host="127.0.0.1", port=0, policy=policy, **options)
         client: TestClient[Any, Any] = TestClient(TestServer(await server._make_app(), host="127.0.0.1"))
         await client.start_server()
         clients.append(client)
@@ -144,6 +145,41 @@ async def test_an_accepted_websocket_runs_a_session_and_ends_it_on_close(
     while OutputLock.holder_of(tmp_path) is not None:
         assert time.monotonic() < deadline + 30, "closing the tab did not end its app process"
         await asyncio.sleep(0.05)
+
+
+async def test_an_app_that_ignores_quit_is_killed_when_its_tab_closes(
+    client_for: ClientFactory, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "hung.pid"
+    hung_app = "exec " + shlex.join([sys.executable, "-c", HUNG_APP, str(pid_file)])
+    client = await client_for(access_for_bind("127.0.0.1", None), command=hung_app, app_exit_seconds=1.0)
+    websocket = await client.ws_connect("/ws", headers={"Origin": origin_of(client)})
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the app never started"
+        await asyncio.sleep(0.05)
+    pid = int(pid_file.read_text())
+    await websocket.close()
+    while _alive(pid):
+        assert time.monotonic() < deadline, "the hung app outlived its tab"
+        await asyncio.sleep(0.05)
+
+
+HUNG_APP = """
+import os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+open(sys.argv[1], "w").write(str(os.getpid()))
+print("__GANGLION__", flush=True)
+time.sleep(600)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 async def test_every_response_carries_the_security_headers(client_for: ClientFactory) -> None:

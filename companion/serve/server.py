@@ -19,6 +19,7 @@ import shlex
 import signal
 import subprocess
 import sys
+from asyncio.subprocess import Process
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,8 @@ DEFAULT_PORT = 8000
 DEFAULT_FONT_SIZE = 16
 APP_EXIT_SECONDS = 10.0
 """How long a tab's app gets to quit by itself (flush the record, release the outputs) once asked."""
-SHUTDOWN_SECONDS = APP_EXIT_SECONDS + 5.0
-"""How long the server waits for all tabs' sessions to close on Ctrl+C."""
+SHUTDOWN_EXTRA_SECONDS = 5.0
+"""On Ctrl+C the server waits for every tab's session to close: their quit time plus this margin."""
 
 
 class ServeError(Exception):
@@ -76,34 +77,39 @@ def tab_origin(remote: str | None) -> str:
 class TabAppService(AppService):
     """One tab's app process, with that tab's own environment, stopped only once it has really exited."""
 
-    def __init__(self, command: str, *, environment: dict[str, str], **kwargs: Any) -> None:
+    def __init__(
+        self, command: str, *, environment: dict[str, str], exit_seconds: float, **kwargs: Any
+    ) -> None:
         super().__init__(command, **kwargs)
         self._tab_environment = environment
+        self._exit_seconds = exit_seconds
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         return {**super()._build_environment(width=width, height=height), **self._tab_environment}
 
     async def stop(self) -> None:
-        """Ask the app to quit, then wait for its process to end (killing it only if it hangs).
+        """Ask the app to quit and wait for its process to end; kill it if it has not within the limit.
 
-        textual-serve stops waiting when the app's output ends, which is before the process has exited:
-        the app may still be flushing its record. Closing its input ends its input thread; waiting for
-        the exit means the server never leaves a tab's session running behind it.
+        textual-serve stops waiting when the app's output ends, which is before the process has exited
+        (the app may still be flushing its record), and would wait forever for an app that hangs.
         """
-        await super().stop()
         process = self._process
-        if process is None or process.returncode is not None:
+        if process is None:
             return
-        if process.stdin is not None:
-            process.stdin.close()
-        try:
-            await asyncio.wait_for(process.wait(), APP_EXIT_SECONDS)
-        except TimeoutError:
+        quitting = asyncio.ensure_future(self._quit(process))
+        await asyncio.wait([quitting], timeout=self._exit_seconds)
+        if not quitting.done() and process.returncode is None:
             log.warning(
-                "a tab's app (pid %d) did not quit within %.0f s; killing it", process.pid, APP_EXIT_SECONDS
+                "a tab's app (pid %d) did not quit in %.0f s; killing it", process.pid, self._exit_seconds
             )
             process.kill()
-            await process.wait()
+        await quitting
+
+    async def _quit(self, process: Process) -> None:
+        await super().stop()
+        if process.stdin is not None:
+            process.stdin.close()  # ends the app's input thread, which would otherwise keep it alive
+        await process.wait()
 
 
 class CompanionServer(Server):
@@ -117,12 +123,15 @@ class CompanionServer(Server):
         port: int,
         policy: AccessPolicy,
         font_size: int = DEFAULT_FONT_SIZE,
+        app_exit_seconds: float = APP_EXIT_SECONDS,
     ) -> None:
         super().__init__(command, host=host, port=port, title="Companion")
         self.policy = policy
         self.font_size = font_size
+        self.app_exit_seconds = app_exit_seconds
         self.public_url = http_url(address_to_announce(host), port)
         self._open_tabs: set[web.WebSocketResponse] = set()
+        self._ending_tabs: set[asyncio.Future[None]] = set()
 
     @property
     def url(self) -> str:
@@ -138,6 +147,7 @@ class CompanionServer(Server):
         aiohttp_jinja2.setup(app, loader=page_loader(self.templates_path))
         app.middlewares.append(access_middleware(self.policy))
         app.on_response_prepare.append(add_security_headers)
+        app.on_cleanup.append(self.on_cleanup)
         return app
 
     async def on_startup(self, app: web.Application) -> None:
@@ -152,6 +162,10 @@ class CompanionServer(Server):
             ),
             return_exceptions=True,
         )
+
+    async def on_cleanup(self, app: web.Application) -> None:
+        """Wait for tabs whose sessions are still ending (their handlers may have been cancelled)."""
+        await asyncio.gather(*self._ending_tabs, return_exceptions=True)
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
         """The page, with its websocket and static URLs on the host and scheme the browser used."""
@@ -175,6 +189,7 @@ class CompanionServer(Server):
         app_service = TabAppService(
             self.command,
             environment={ORIGIN_ENV: origin},
+            exit_seconds=self.app_exit_seconds,
             write_bytes=websocket.send_bytes,
             write_str=websocket.send_str,
             close=websocket.close,
@@ -189,11 +204,21 @@ class CompanionServer(Server):
         except Exception:
             log.exception("the session in %s failed", origin)
         finally:
-            await app_service.stop()
-            self._open_tabs.discard(websocket)
-            await websocket.close()
-            log.info("session closed in %s (%d open)", origin, self.open_tabs)
+            # Shielded and tracked: even if this handler is cancelled (a dropped connection), the app is
+            # still stopped, and the server does not exit before it is.
+            ending = asyncio.ensure_future(self._end_tab(websocket, app_service, origin))
+            self._ending_tabs.add(ending)
+            ending.add_done_callback(self._ending_tabs.discard)
+            await asyncio.shield(ending)
         return websocket
+
+    async def _end_tab(
+        self, websocket: web.WebSocketResponse, app_service: TabAppService, origin: str
+    ) -> None:
+        await app_service.stop()
+        self._open_tabs.discard(websocket)
+        await websocket.close()
+        log.info("session closed in %s (%d open)", origin, self.open_tabs)
 
     def serve(self, debug: bool = False) -> None:
         """Listen until Ctrl+C or SIGTERM; raise ServeError if the address cannot be used."""
@@ -203,7 +228,10 @@ class CompanionServer(Server):
 
     async def _serve_until_stopped(self) -> None:
         runner = web.AppRunner(
-            await self._make_app(), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS
+            await self._make_app(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=self.app_exit_seconds + SHUTDOWN_EXTRA_SECONDS,
         )
         await runner.setup()
         try:
