@@ -4,10 +4,11 @@
 the way a therapist does (Ctrl+C), checking it exits cleanly.
 
 `TapApp` stands in for the Companion app until the real app is merged, and does only what the browser
-test needs: one big quick-tap button that logs a trial through the real session record (a session of the
-record's first client), and the audio/MIDI ownership rule (take `OutputLock` on start; if another session
-has it, show the holder's description). `python tests/serve_support.py` runs the app, as a served tab
-does; `python tests/serve_support.py serve PORT` serves it with Companion's server on 127.0.0.1.
+test needs: two quick-tap buttons (correct, incorrect) logging trials through the real session record (a
+session of the record's first client), and the audio/MIDI ownership rule (take `OutputLock` on start; if
+another session has it, show the holder's description). `python tests/serve_support.py` runs the app, as
+a served tab does; `python tests/serve_support.py serve PORT` serves it with Companion's server on
+127.0.0.1.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
 from companion.output_lock import OutputLock
@@ -124,11 +126,12 @@ def trials_logged(data_dir: Path) -> list[Event]:
 
 
 class TapApp(App[None]):
-    """One quick-tap button on a session of the record's first client, plus the outputs rule."""
+    """Two quick-tap buttons on a session of the record's first client, plus the outputs rule."""
 
     CSS = """
-    #quick-correct { width: 100%; height: 1fr; }
     #outputs { height: 3; }
+    #pad { height: 5; }
+    #pad Button { width: 1fr; height: 3; margin: 1 2; }
     """
 
     def __init__(self, data_dir: Path) -> None:
@@ -137,7 +140,9 @@ class TapApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="outputs")
-        yield Button("+ correct", id="quick-correct", variant="success")
+        with Horizontal(id="pad"):
+            yield Button("+ correct", id="correct", variant="success")
+            yield Button("- incorrect", id="incorrect", variant="error")
 
     def on_mount(self) -> None:
         self.record = Record.open(self.data_dir, backup_every=None)
@@ -152,7 +157,7 @@ class TapApp(App[None]):
         self.query_one("#outputs", Static).update(status)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        trial = Trial(correct=True, prompt_level="independent")
+        trial = Trial(correct=event.button.id == "correct", prompt_level="independent")
         self.record.log(self.session.id, EventDraft(trial, client_id=self.client.id))
 
     def on_unmount(self) -> None:

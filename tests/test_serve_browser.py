@@ -8,6 +8,7 @@ In CI (CI=true) a missing Chromium fails the run instead of skipping it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.cells import cell_len
 from serve_support import Served, add_client, free_port, trials_logged
 from yarl import URL
 
@@ -32,6 +34,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+_CURSOR_MOVE = re.compile(r"\x1b\[(\d+);(\d+)H")
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
 TABLET = {"viewport": {"width": 1024, "height": 768}, "has_touch": True, "is_mobile": True}
 COMPANION = str(Path(sys.executable).with_name("companion"))
 SUPPORT = str(Path(__file__).with_name("serve_support.py"))
@@ -53,16 +57,29 @@ def browser() -> Iterator[Any]:
 
 
 class Tab:
-    """One browser tab on the served app, keeping everything the server sent it over the websocket."""
+    """One browser tab on the served app, keeping the terminal output the app sent it.
+
+    The terminal is drawn on a canvas, so to tap a button the tab finds its label in the app's output
+    instead: Textual places every run of text with an absolute cursor move (ESC[row;colH), so the label's
+    cell is that move's position plus the width of the text printed since; the cell's centre on screen
+    follows from the terminal's size in cells (sent with the websocket URL) and its size in pixels.
+    """
 
     def __init__(self, browser: Any, url: str) -> None:
         self.page = browser.new_context(**TABLET).new_page()
         self.received: list[str] = []
-        self.page.on("websocket", lambda ws: ws.on("framereceived", self._keep))
+        self.cells: tuple[int, int] | None = None
+        self.page.on("websocket", self._watch)
         self.response = self.page.goto(url)
 
+    def _watch(self, websocket: Any) -> None:
+        query = URL(websocket.url).query
+        self.cells = int(query["width"]), int(query["height"])
+        websocket.on("framereceived", self._keep)
+
     def _keep(self, payload: str | bytes) -> None:
-        self.received.append(payload if isinstance(payload, str) else payload.decode("utf-8", "replace"))
+        if isinstance(payload, bytes):  # terminal output; text frames are the page's pings
+            self.received.append(payload.decode("utf-8", "replace"))
 
     @property
     def screen_text(self) -> str:
@@ -82,10 +99,27 @@ class Tab:
             )
             self.page.wait_for_timeout(50)
 
-    def tap(self, x_fraction: float, y_fraction: float) -> None:
-        box = self.page.locator("#terminal").bounding_box()
-        assert box is not None
-        self.page.touchscreen.tap(box["x"] + box["width"] * x_fraction, box["y"] + box["height"] * y_fraction)
+    def cell_of(self, label: str) -> tuple[int, int]:
+        """The (row, column), 1-based, where the last drawing of `label` starts."""
+        output = self.screen_text
+        at = output.rindex(label)
+        moves = list(_CURSOR_MOVE.finditer(output, 0, at))
+        assert moves, f"no cursor move before {label!r}"
+        move = moves[-1]
+        printed = _ESCAPES.sub("", output[move.end() : at])
+        assert "\n" not in printed, f"unexpected line break before {label!r}: {printed!r}"
+        return int(move[1]), int(move[2]) + cell_len(printed)
+
+    def tap_label(self, label: str) -> None:
+        """Touch the middle of `label` on the screen, as a finger on a tablet would."""
+        assert self.cells is not None, "the tab has no terminal connection"
+        row, column = self.cell_of(label)
+        screen = self.page.locator(".xterm-screen").bounding_box()
+        assert screen is not None
+        columns, rows = self.cells
+        x = screen["x"] + (column - 1 + cell_len(label) / 2) * screen["width"] / columns
+        y = screen["y"] + (row - 0.5) * screen["height"] / rows
+        self.page.touchscreen.tap(x, y)
 
     def close(self) -> None:
         self.page.context.close()
@@ -109,8 +143,8 @@ def test_a_tap_on_the_big_button_lands_in_the_database_and_a_second_tab_is_told_
     try:
         with served.explaining_failures():
             first = Tab(browser, served.url)
-            first.wait_for_screen("correct")
-            first.tap(0.5, 0.6)
+            first.wait_for_screen("+ correct")
+            first.tap_label("+ correct")
             _wait_until(lambda: len(trials_logged(tmp_path)) == 1, "the tap to be committed")
             owner = OutputLock.holder_of(tmp_path)
             assert owner is not None
@@ -120,10 +154,14 @@ def test_a_tap_on_the_big_button_lands_in_the_database_and_a_second_tab_is_told_
             second = Tab(browser, served.url)
             second.wait_for_screen("audio/MIDI are in use by the session started at")
             assert OutputLock.holder_of(tmp_path) == owner, "the first tab keeps the outputs"
-            second.tap(0.5, 0.6)
+            second.wait_for_screen("- incorrect")
+            second.tap_label("- incorrect")
             _wait_until(lambda: len(trials_logged(tmp_path)) == 2, "the second tab's tap to be committed")
-            first_session, second_session = (t.session_id for t in trials_logged(tmp_path))
-            assert first_session != second_session, "each tab logs into its own session"
+            first_trial, second_trial = trials_logged(tmp_path)
+            assert second_trial.payload == Trial(correct=False, prompt_level="independent"), (
+                "the tapped button"
+            )
+            assert first_trial.session_id != second_trial.session_id, "each tab logs into its own session"
     finally:
         for tab in (first, second):
             if tab is not None:
