@@ -20,18 +20,20 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from serve_support import add_client
+from textual_serve.download_manager import DownloadManager
 from yarl import URL
 
-from companion.output_lock import OutputLock
+from companion.output_lock import ORIGIN_ENV, OutputLock
 from companion.serve.access import (
     SECURITY_HEADERS,
+    TOKEN_ENV,
     AccessPolicy,
     new_token,
     same_origin,
     token_cookie_name,
     validate_token,
 )
-from companion.serve.server import CompanionServer, access_for_bind
+from companion.serve.server import CompanionServer, TabAppService, access_for_bind
 
 TAP_APP = shlex.join([sys.executable, str(Path(__file__).with_name("serve_support.py"))])
 TOKEN = "a-test-token-long-enough-123"
@@ -264,3 +266,25 @@ def test_same_origin_compares_scheme_host_and_port() -> None:
     assert not check("http://127.0.0.1:8000/ws", "null")
     assert not check("http://127.0.0.1:8000/ws", "")
     assert not check("http://127.0.0.1:8000/ws", None)
+
+
+def test_a_tab_gets_its_origin_but_not_the_access_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+
+    async def ignore(data: Any) -> None: ...
+
+    async def close() -> None: ...
+
+    service = TabAppService(
+        TAP_APP,
+        environment={ORIGIN_ENV: "a browser tab on 192.168.1.20"},
+        exit_seconds=1,
+        write_bytes=ignore,
+        write_str=ignore,
+        close=close,
+        download_manager=DownloadManager(),
+    )
+    environment = service._build_environment(100, 30)
+    assert TOKEN_ENV not in environment
+    assert environment[ORIGIN_ENV] == "a browser tab on 192.168.1.20"
+    assert (environment["COLUMNS"], environment["ROWS"]) == ("100", "30")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from companion.serve.access import validate_token
+from companion.serve.access import TOKEN_ENV, validate_token
 from companion.serve.server import (
     DEFAULT_FONT_SIZE,
     DEFAULT_PORT,
@@ -38,7 +38,7 @@ def register(group: click.Group) -> None:
 )
 @click.option(
     "--token",
-    envvar="COMPANION_SERVE_TOKEN",
+    envvar=TOKEN_ENV,
     help="Access token to require (at least 16 of A-Z a-z 0-9 - _ . ~). Default: a new random token for "
     "any non-local --host, none on this computer. Prefer the COMPANION_SERVE_TOKEN variable to keep it "
     "out of the process list.",

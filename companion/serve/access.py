@@ -26,6 +26,8 @@ from aiohttp.typedefs import Handler, Middleware
 from yarl import URL
 
 TOKEN_QUERY = "token"
+TOKEN_ENV = "COMPANION_SERVE_TOKEN"
+"""Where `companion serve` also reads the token from, so it stays out of the process list."""
 TOKEN_COOKIE_PREFIX = "companion_token_"
 MIN_TOKEN_LENGTH = 16
 _TOKEN_SHAPE = re.compile(rf"[A-Za-z0-9._~-]{{{MIN_TOKEN_LENGTH},}}")

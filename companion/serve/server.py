@@ -29,7 +29,7 @@ from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
 from companion.output_lock import ORIGIN_ENV
-from companion.serve.access import AccessPolicy, access_middleware, add_security_headers, new_token
+from companion.serve.access import TOKEN_ENV, AccessPolicy, access_middleware, add_security_headers, new_token
 from companion.serve.addresses import LOOPBACK_NAMES, address_to_announce, http_url, is_loopback
 from companion.serve.banner import announce
 from companion.serve.page import TEMPLATE_NAME, page_loader
@@ -85,7 +85,10 @@ class TabAppService(AppService):
         self._exit_seconds = exit_seconds
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
-        return {**super()._build_environment(width=width, height=height), **self._tab_environment}
+        """The server's environment without the access token (the app has no use for it), plus the tab's."""
+        inherited = super()._build_environment(width=width, height=height)
+        inherited.pop(TOKEN_ENV, None)
+        return {**inherited, **self._tab_environment}
 
     async def stop(self) -> None:
         """Ask the app to quit and wait for its process to end; kill it if it has not within the limit.
