@@ -34,8 +34,11 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-_CURSOR_MOVE = re.compile(r"\x1b\[(\d+);(\d+)H")
-_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07")
+_PIECES = re.compile(
+    r"\x1b\[(?P<row>\d+);(?P<col>\d+)H"  # cursor move
+    r"|\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|[\r\n]"  # other escapes, line ends: no text
+    r"|(?P<text>[^\x1b\r\n]+)"
+)
 TABLET = {"viewport": {"width": 1024, "height": 768}, "has_touch": True, "is_mobile": True}
 COMPANION = str(Path(sys.executable).with_name("companion"))
 SUPPORT = str(Path(__file__).with_name("serve_support.py"))
@@ -60,9 +63,8 @@ class Tab:
     """One browser tab on the served app, keeping the terminal output the app sent it.
 
     The terminal is drawn on a canvas, so to tap a button the tab finds its label in the app's output
-    instead: Textual places every run of text with an absolute cursor move (ESC[row;colH), so the label's
-    cell is that move's position plus the width of the text printed since; the cell's centre on screen
-    follows from the terminal's size in cells (sent with the websocket URL) and its size in pixels.
+    instead (see `screen_lines`); the cell's centre on screen follows from the terminal's size in cells
+    (sent with the websocket URL) and its size in pixels.
     """
 
     def __init__(self, browser: Any, url: str) -> None:
@@ -100,18 +102,17 @@ class Tab:
             self.page.wait_for_timeout(50)
 
     def cell_of(self, label: str) -> tuple[int, int]:
-        """The (row, column), 1-based, where the last drawing of `label` starts."""
-        output = self.screen_text
-        at = output.rindex(label)
-        moves = list(_CURSOR_MOVE.finditer(output, 0, at))
-        assert moves, f"no cursor move before {label!r}"
-        move = moves[-1]
-        printed = _ESCAPES.sub("", output[move.end() : at])
-        assert "\n" not in printed, f"unexpected line break before {label!r}: {printed!r}"
-        return int(move[1]), int(move[2]) + cell_len(printed)
+        """The (row, column), 1-based, of the top-most place `label` is on screen now."""
+        assert self.cells is not None, "the tab has no terminal connection"
+        lines = screen_lines(self.screen_text, *self.cells)
+        for row, line in enumerate(lines, start=1):
+            if (at := line.find(label)) >= 0:
+                return row, at + 1
+        raise AssertionError(f"{label!r} is not on screen:\n" + "\n".join(lines))
 
     def tap_label(self, label: str) -> None:
-        """Touch the middle of `label` on the screen, as a finger on a tablet would."""
+        """Touch the middle of `label` on the screen, as a finger on a tablet would (the top-most one:
+        a button's label, not the same words in the key bar at the bottom)."""
         assert self.cells is not None, "the tab has no terminal connection"
         row, column = self.cell_of(label)
         screen = self.page.locator(".xterm-screen").bounding_box()
@@ -123,6 +124,26 @@ class Tab:
 
     def close(self) -> None:
         self.page.context.close()
+
+
+def screen_lines(output: str, columns: int, rows: int) -> list[str]:
+    """The text on screen after `output`, replayed the way Textual writes it: every run of text placed
+    with an absolute cursor move (ESC[row;colH); colours and modes are ignored. One character per cell
+    (a wide character's second cell holds NUL), so a position in a line is its column."""
+    grid = [[" "] * columns for _ in range(rows)]
+    row = column = 0
+    for piece in _PIECES.finditer(output):
+        if piece["row"]:
+            row, column = int(piece["row"]) - 1, int(piece["col"]) - 1
+        elif piece["text"]:
+            for char in piece["text"]:
+                width = cell_len(char)
+                if 0 <= row < rows and 0 <= column < columns and width:
+                    grid[row][column] = char
+                    for filler in range(column + 1, min(column + width, columns)):
+                        grid[row][filler] = "\0"
+                column += width
+    return ["".join(line) for line in grid]
 
 
 def _wait_until(condition: Callable[[], bool], what: str | Callable[[], str], seconds: float = 30) -> None:

@@ -52,9 +52,10 @@ def companion_command(data_dir: Path | None) -> str:
     """The shell command each tab runs: this Python's `companion` CLI, on the same data folder.
 
     textual-serve runs it through the shell; on POSIX `exec` makes the app the tab's process itself, so
-    no shell sits in between when the server stops it.
+    no shell sits in between when the server stops it. `-P` keeps the current directory off the import
+    path, so a folder that happens to be named `companion` there can never stand in for the app.
     """
-    argv = [sys.executable, "-c", "from companion.cli import main; main(prog_name='companion')"]
+    argv = [sys.executable, "-P", "-c", "from companion.cli import main; main(prog_name='companion')"]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     return subprocess.list2cmdline(argv) if os.name == "nt" else "exec " + shlex.join(argv)
