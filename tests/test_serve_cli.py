@@ -149,3 +149,20 @@ def test_each_tab_runs_this_pythons_companion_cli_on_the_same_data_folder(tmp_pa
     )
     assert listed.returncode == 0, listed.stderr
     assert "Robin" in listed.stdout
+
+
+def test_a_companion_folder_in_the_current_directory_cannot_stand_in_for_the_app(tmp_path: Path) -> None:
+    impostor = tmp_path / "companion" / "cli"
+    impostor.mkdir(parents=True)
+    (tmp_path / "companion" / "__init__.py").write_text("raise SystemExit('impostor imported')\n")
+    (impostor / "__init__.py").write_text("raise SystemExit('impostor imported')\n")
+    version = subprocess.run(
+        companion_command(None) + " --version",
+        shell=True,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("companion, version")
