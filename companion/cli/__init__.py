@@ -8,6 +8,7 @@ import click
 
 from companion import __version__
 from companion.cli import record_commands, serve_commands
+from companion.cli.engine_commands import devices, metronome
 from companion.cli.plan_commands import plans
 
 
@@ -33,4 +34,6 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 record_commands.register(main)
 main.add_command(plans)
+main.add_command(devices)
+main.add_command(metronome)
 serve_commands.register(main)
