@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from companion import __version__
-from companion.cli import record_commands
+from companion.cli import record_commands, serve_commands
 from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
 from companion.cli.listen_commands import register as register_listening
@@ -41,3 +41,4 @@ main.add_command(devices)
 main.add_command(metronome)
 main.add_command(play)
 main.add_command(songs)
+serve_commands.register(main)
