@@ -1,0 +1,183 @@
+"""Speaker output: a sounddevice stream whose callback mixes sample sources at exact sample positions.
+
+Timing lives in the sample count, not in the wall clock: the callback numbers every sample it produces,
+and clicks are scheduled as sample numbers, so their spacing is exact whatever the callback's own jitter.
+To share the engine clock (`time.perf_counter`) with MIDI, each callback compares perf_counter with the
+stream's `currentTime`/`outputBufferDacTime` and keeps the smallest estimate of "perf time of sample 0"
+over a window of blocks (a callback can wake late, never early, so the minimum is the least-jittered one).
+The engine reads that mapping once per start and keeps it for the run, so intervals stay exact.
+
+The callback takes no lock and builds no array: settings arrive as one reference swap read at block
+start (`sources`), and the mix buffer is allocated when the stream opens.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from audio.errors import OutputError
+from audio.render import SampleSource
+
+_WINDOW = 256
+"""Blocks per clock-offset window: long enough to catch one on-time callback, short enough to follow drift."""
+_MAX_BLOCK = 16_384
+
+
+def load_sounddevice() -> ModuleType:
+    """Import sounddevice, turning a missing PortAudio library into an OutputError with the fix."""
+    try:
+        import sounddevice
+    except OSError as exc:
+        raise OutputError(
+            f"PortAudio library not found ({exc})",
+            "install libportaudio2 (Debian/Ubuntu) or portaudio (Homebrew), then restart",
+        ) from None
+    return sounddevice
+
+
+class AudioOutput:
+    """One output stream; `open()` starts it (silent until sources schedule sound), `close()` ends it.
+
+    `device` is a name (substring, as sounddevice matches it) or index; None is the system default.
+    `on_stream_end` is called from a PortAudio thread if the stream ends without `close()` (device lost).
+    """
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        *,
+        samplerate: int | None = None,
+        channels: int = 2,
+        latency: str | float = "low",
+        on_stream_end: Callable[[str], None] | None = None,
+    ) -> None:
+        self.device = device
+        self.channels = channels
+        self.latency = latency
+        self.samplerate = samplerate or 0
+        self.sources: Sequence[SampleSource] = ()
+        self.muted = False
+        self.frames = 0
+        """Samples produced since `open()`: the stream's own clock."""
+        self.xruns = 0
+        self.callbacks = 0
+        self._on_stream_end = on_stream_end
+        self._requested_rate = samplerate
+        self._stream: Any = None
+        self._closing = False
+        self._mix = np.zeros(_MAX_BLOCK, dtype=np.float32)
+        self._offset = math.inf  # published: perf time of stream sample 0
+        self._window_min = math.inf
+        self._window_count = 0
+        self.output_latency = 0.0
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def open(self, timeout: float = 2.0) -> None:
+        """Open and start the stream, and wait until the clock mapping is known; raise OutputError."""
+        sd = load_sounddevice()
+        self._closing = False
+        self.frames = self.callbacks = self.xruns = 0
+        self._offset = self._window_min = math.inf
+        self._window_count = 0
+        try:
+            info = sd.query_devices(self.device, "output")
+            rate = self._requested_rate or int(info["default_samplerate"])
+            stream = sd.OutputStream(
+                device=self.device,
+                samplerate=rate,
+                channels=min(self.channels, int(info["max_output_channels"])),
+                dtype="float32",
+                latency=self.latency,
+                callback=self._callback,
+                finished_callback=self._finished,
+            )
+            self.samplerate = int(stream.samplerate)
+            self.channels = stream.channels
+            self.output_latency = float(stream.latency)
+            stream.start()
+        except (ValueError, sd.PortAudioError) as exc:
+            name = "the default output" if self.device is None else f"audio device {self.device!r}"
+            raise OutputError(
+                f"cannot open {name} ({exc})",
+                "check it is plugged in and not used by another program; `companion devices` lists outputs",
+            ) from None
+        self._stream = stream
+        deadline = time.perf_counter() + timeout
+        while not math.isfinite(self._offset) and self.callbacks < 8:
+            if time.perf_counter() > deadline:
+                self.close()
+                raise OutputError(
+                    f"audio device {self.device!r} opened but produced no audio within {timeout:g} s",
+                    "check the device or audio server (JACK/PulseAudio) is running",
+                )
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        """Stop and close the stream; safe to call twice or after the device is gone."""
+        self._closing = True
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:
+                pass
+
+    @property
+    def active(self) -> bool:
+        return self._stream is not None and bool(self._stream.active)
+
+    # --- clock ----------------------------------------------------------------------------------
+
+    def sample_at(self, perf_time: float) -> int:
+        """The stream sample that sounds at `perf_time` (engine clock), from the current mapping."""
+        offset = self._offset if math.isfinite(self._offset) else self._window_min
+        return round((perf_time - offset) * self.samplerate)
+
+    def perf_at(self, sample: int) -> float:
+        """The engine-clock time at which stream sample `sample` sounds."""
+        offset = self._offset if math.isfinite(self._offset) else self._window_min
+        return offset + sample / self.samplerate
+
+    # --- PortAudio threads ----------------------------------------------------------------------
+
+    def _callback(self, outdata: np.ndarray, frames: int, info: Any, status: Any) -> None:
+        now = time.perf_counter()
+        if status.output_underflow:
+            self.xruns += 1
+        start = self.frames
+        estimate = now + (info.outputBufferDacTime - info.currentTime) - start / self.samplerate
+        if estimate < self._window_min:
+            self._window_min = estimate
+        self._window_count += 1
+        if self._window_count >= _WINDOW or not math.isfinite(self._offset):
+            self._offset = self._window_min
+            if self._window_count >= _WINDOW:
+                self._window_min = math.inf
+                self._window_count = 0
+        sources = self.sources
+        done = 0
+        while done < frames:
+            n = min(frames - done, _MAX_BLOCK)
+            mix = self._mix[:n]
+            mix.fill(0.0)
+            for source in sources:
+                source.render(mix, start + done)
+            if self.muted:
+                mix.fill(0.0)
+            np.clip(mix, -1.0, 1.0, out=mix)
+            outdata[done : done + n] = mix[:, None]
+            done += n
+        self.frames = start + frames
+        self.callbacks += 1
+
+    def _finished(self) -> None:
+        if not self._closing and self._on_stream_end is not None:
+            self._on_stream_end(f"audio stream on {self.device or 'the default output'} stopped")

@@ -1,0 +1,479 @@
+"""The `Metronome` façade: one tempo map, its outputs (speaker, MIDI) and its listeners.
+
+How time flows (isobar's clock/output split): the tempo map gives exact seconds from beat 0; `start()`
+pins beat 0 to an engine-clock time (`time.perf_counter()`, CLOCK_MONOTONIC on Linux, also JACK's clock).
+The scheduler thread asks the click planner, a look-ahead (~0.12 s) in advance, for each next beat; the
+planner then *commits* that beat to every live output at once: sample positions into the audio renderer
+(via the stream's perf-to-sample mapping, read once per start so intervals stay exact), note and clock
+messages into the MIDI scheduler, and a BeatEvent to the listeners' dispatcher.
+
+Changes (tempo, settings, mute) are requests the planner applies to the first beat not yet committed,
+or the next bar line after it, so they land glitch-free at the next beat or bar. Nothing the UI does
+runs on the timing path: every public method only swaps a reference or posts a request.
+"""
+
+from __future__ import annotations
+
+import enum
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import mido
+
+from audio.audio_output import AudioOutput
+from audio.errors import OutputError
+from audio.events import BeatEvent, Dispatcher, EngineEvent, OutputProblem
+from audio.midi_output import MidiOutput, MidiSettings, clocks_per_beat
+from audio.render import ClickRenderer, SampleSource, sample_at
+from audio.scheduler import EventSource, MidiScheduler
+from audio.sounds import DEFAULT_VOICES, SoundBank, Voice
+from audio.tempo import Level, Number, TempoMap, TempoSettings, check_bpm
+
+AUDIO = "audio"
+MIDI = "midi"
+_HEALTH_EVERY_S = 1.0
+_STALL_S = 0.5
+
+
+class Boundary(enum.Enum):
+    """Where a change takes effect: the next beat not yet committed, or the next bar line."""
+
+    BEAT = "beat"
+    BAR = "bar"
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    """Speaker output: device name/index (None = system default), sounds per level, stream options."""
+
+    device: str | int | None = None
+    voices: Mapping[Level, Voice] = field(default_factory=lambda: dict(DEFAULT_VOICES))
+    samplerate: int | None = None
+    latency: str | float = "low"
+
+
+@dataclass(frozen=True)
+class MidiConfig:
+    """MIDI output: a port by name or a virtual port, the mido backend, and what clicks send."""
+
+    port: str | None = None
+    virtual: str | None = None
+    backend: str | None = None
+    settings: MidiSettings = field(default_factory=MidiSettings)
+
+
+@dataclass(frozen=True)
+class OutputState:
+    """One output as the UI shows it: usable or not (with the reason), and muted or not."""
+
+    name: str
+    available: bool
+    muted: bool
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    running: bool
+    bpm: Fraction
+    outputs: Mapping[str, OutputState]
+    xruns: int
+    late_clicks: int
+    dropped_events: int
+
+
+@dataclass
+class _Output:
+    """Engine-side state of one output: the device object, and whether clicks are committed to it."""
+
+    name: str
+    device: Any
+    open: bool = False
+    muted: bool = False
+    message: str = ""
+
+
+class _ClickPlanner:
+    """Commits whole beats to the outputs a look-ahead in advance (runs in the scheduler thread only)."""
+
+    def __init__(self, engine: Metronome, tempo: TempoMap, origin: float, first_beat: int) -> None:
+        self.engine = engine
+        self.tempo = tempo
+        self.origin = origin
+        self.next_beat = first_beat
+        self.requests: queue.SimpleQueue[Callable[[_ClickPlanner], None]] = queue.SimpleQueue()
+        self.audio_origin: int | None = None
+        """Stream sample of beat 0, fixed per start (and per reconnect) so audio intervals stay exact."""
+        self._next_health = 0.0
+        self._last_frames = -1
+        self._frames_seen_at = 0.0
+
+    def perf_time(self, seconds: Fraction) -> float:
+        return self.origin + float(seconds)
+
+    def change_beat(self, boundary: Boundary) -> int:
+        beat = max(self.next_beat, 0)
+        return beat if boundary is Boundary.BEAT else self.tempo.next_bar_line(beat)
+
+    def events_until(self, horizon: float) -> Iterable[tuple[float, mido.Message]]:
+        while True:
+            try:
+                self.requests.get_nowait()(self)
+            except queue.Empty:
+                break
+        now = time.perf_counter()
+        if now >= self._next_health:
+            self._next_health = now + _HEALTH_EVERY_S
+            self.engine._check_health(self)
+        events: list[tuple[float, mido.Message]] = []
+        while self.perf_time(self.tempo.time_at(self.next_beat)) < horizon:
+            self._commit(self.tempo.clicks_of_beat(self.next_beat), events)
+            self.next_beat += 1
+        return events
+
+    def _commit(self, clicks: list[Any], events: list[tuple[float, mido.Message]]) -> None:
+        engine = self.engine
+        audio, midi = engine._outputs.get(AUDIO), engine._outputs.get(MIDI)
+        renderer, bank = engine._renderer, engine._bank
+        play_audio = audio is not None and audio.open and not audio.muted and self.audio_origin is not None
+        play_midi = midi is not None and midi.open and not midi.muted
+        midi_settings = engine.midi_config.settings if engine.midi_config else None
+        for click in clicks:
+            at = self.perf_time(click.time_s)
+            if play_audio and renderer is not None and bank is not None and click.level is not Level.SILENT:
+                assert self.audio_origin is not None
+                position = self.audio_origin + sample_at(click.time_s, bank.samplerate)
+                renderer.schedule(position, bank.index(click.level))
+            if play_midi and midi_settings is not None:
+                notes = midi_settings.note_messages(click.level)
+                if notes is not None:
+                    gate = min(midi_settings.gate_s, 30 / float(click.bpm) / len(clicks))
+                    events += [(at, notes[0]), (at + gate, notes[1])]
+            engine._dispatcher.publish(
+                BeatEvent(
+                    click.beat_index,
+                    click.bar,
+                    click.beat,
+                    click.sub,
+                    click.level,
+                    click.bpm,
+                    at,
+                    click.count_in,
+                )
+            )
+        if play_midi and midi_settings is not None and midi_settings.clock:
+            self._commit_clock(clicks[0].beat_index, events)
+
+    def _commit_clock(self, beat: int, events: list[tuple[float, mido.Message]]) -> None:
+        per_beat = clocks_per_beat(self.tempo.section_at(max(beat, 0)).settings.meter)
+        if beat == 0:
+            events.append((self.perf_time(self.tempo.time_at(0)), mido.Message("start")))
+        for k in range(per_beat):
+            at = self.perf_time(self.tempo.time_at(beat + Fraction(k, per_beat)))
+            events.append((at, mido.Message("clock")))
+
+
+class Metronome:
+    """A metronome over audio and/or MIDI. Call from any thread; nothing here blocks the timing path.
+
+    Typical use::
+
+        m = Metronome(TempoSettings(bpm=96), audio=AudioConfig(), midi=MidiConfig(virtual="Companion"))
+        problems = m.open()          # outputs that could not open (the rest still play)
+        m.add_listener(print)        # BeatEvent / OutputProblem, from a dispatcher thread
+        m.start(); m.set_tempo(100); m.stop(); m.close()
+    """
+
+    def __init__(
+        self,
+        settings: TempoSettings,
+        *,
+        audio: AudioConfig | None = None,
+        midi: MidiConfig | None = None,
+        lookahead_s: float = 0.12,
+        lead_s: float = 0.15,
+    ) -> None:
+        if audio is None and midi is None:
+            raise ValueError("a metronome needs an audio or a MIDI output (or both)")
+        self.settings = settings
+        self.audio_config = audio
+        self.midi_config = midi
+        self.lookahead_s = lookahead_s
+        self.lead_s = lead_s
+        self._dispatcher = Dispatcher()
+        self._outputs: dict[str, _Output] = {}
+        self._renderer: ClickRenderer | None = None
+        self._bank: SoundBank | None = None
+        self._sample_sources: list[SampleSource] = []
+        self._event_sources: list[EventSource] = []
+        self._scheduler: MidiScheduler | None = None
+        self._planner: _ClickPlanner | None = None
+        self._lock = threading.Lock()  # serialises start/stop/open/close/reconnect between callers
+        if audio is not None:
+            self._outputs[AUDIO] = _Output(
+                AUDIO,
+                AudioOutput(
+                    audio.device,
+                    samplerate=audio.samplerate,
+                    latency=audio.latency,
+                    on_stream_end=self._audio_ended,
+                ),
+            )
+        if midi is not None:
+            self._outputs[MIDI] = _Output(
+                MIDI, MidiOutput(midi.port, virtual=midi.virtual, backend=midi.backend)
+            )
+
+    # --- outputs --------------------------------------------------------------------------------
+
+    @property
+    def audio_output(self) -> AudioOutput | None:
+        out = self._outputs.get(AUDIO)
+        return out.device if out is not None else None
+
+    @property
+    def midi_output(self) -> MidiOutput | None:
+        out = self._outputs.get(MIDI)
+        return out.device if out is not None else None
+
+    def open(self) -> list[OutputProblem]:
+        """Open every output that is not open; return (and publish) a problem for each that fails."""
+        with self._lock:
+            return self._open_outputs()
+
+    def _open_outputs(self) -> list[OutputProblem]:
+        problems = []
+        for out in self._outputs.values():
+            if out.open:
+                continue
+            try:
+                out.device.open()
+            except OutputError as exc:
+                out.message = str(exc)
+                problems.append(OutputProblem(out.name, str(exc), time=time.perf_counter()))
+                continue
+            out.open, out.message = True, ""
+            if out.name == AUDIO:
+                self._attach_audio(out.device)
+        for problem in problems:
+            self._dispatcher.publish(problem)
+        return problems
+
+    def _attach_audio(self, device: AudioOutput) -> None:
+        assert self.audio_config is not None
+        if self._bank is None or self._bank.samplerate != device.samplerate:
+            self._bank = SoundBank(device.samplerate, self.audio_config.voices)
+            self._renderer = ClickRenderer(self._bank.arrays)
+        assert self._renderer is not None
+        device.sources = (self._renderer, *self._sample_sources)
+
+    def close(self) -> None:
+        """Stop and release every device."""
+        self.stop()
+        with self._lock:
+            for out in self._outputs.values():
+                out.device.close()
+                out.open = False
+            self._dispatcher.stop()
+
+    def reconnect(self) -> list[OutputProblem]:
+        """Reopen outputs that failed (or were never opened); the engine keeps playing meanwhile."""
+        with self._lock:
+            failed_before = {name for name, out in self._outputs.items() if not out.open}
+            planner = self._planner
+            if AUDIO in failed_before and planner is not None:
+                planner.audio_origin = None  # the new stream counts samples from 0 again
+            for name in failed_before:
+                self._outputs[name].device.close()
+            problems = self._open_outputs()
+            for name in failed_before - {p.output for p in problems}:
+                if name == AUDIO and planner is not None and self._renderer is not None:
+                    self._renderer.clear_pending()
+                    planner.audio_origin = self._audio_origin(planner.origin)
+                self._dispatcher.publish(
+                    OutputProblem(name, f"{name} output is back", recovered=True, time=time.perf_counter())
+                )
+            return problems
+
+    def _audio_origin(self, origin: float) -> int | None:
+        out = self._outputs.get(AUDIO)
+        return out.device.sample_at(origin) if out is not None and out.open else None
+
+    def set_muted(self, output: str, muted: bool) -> None:
+        """Mute or unmute 'audio' or 'midi' from the next beat (e.g. to fade the cue out in RAS)."""
+        if output not in self._outputs:
+            raise ValueError(f"no {output!r} output: this metronome has {sorted(self._outputs)}")
+        self._outputs[output].muted = muted
+
+    def add_sample_source(self, source: SampleSource) -> None:
+        """Mix another sound source (e.g. a song's synth) into the audio stream, on the same sample clock."""
+        self._sample_sources.append(source)
+        device = self.audio_output
+        if device is not None and self._renderer is not None:
+            device.sources = (self._renderer, *self._sample_sources)
+
+    def add_event_source(self, source: EventSource) -> None:
+        """Send another timed MIDI source (a song, a groove) through the same scheduler and port."""
+        self._event_sources.append(source)
+        if self._scheduler is not None:
+            self._scheduler.add_source(source)
+
+    # --- listeners ------------------------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        """Get BeatEvents (at their time) and OutputProblems from a dispatcher thread; returns remove()."""
+        self._dispatcher.start()
+        return self._dispatcher.add(listener)
+
+    # --- transport ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._planner is not None
+
+    @property
+    def tempo_map(self) -> TempoMap | None:
+        planner = self._planner
+        return planner.tempo if planner is not None else None
+
+    @property
+    def origin(self) -> float | None:
+        """Engine-clock (perf_counter) time of beat 0 of the current run."""
+        planner = self._planner
+        return planner.origin if planner is not None else None
+
+    def start(self, at: float | None = None) -> float:
+        """Start; the count-in begins at `at` (perf_counter; default: now + lead). Returns beat 0's time.
+
+        Outputs not yet open are opened first; those that fail are reported and the rest play.
+        """
+        with self._lock:
+            if self._planner is not None:
+                return self._planner.origin
+            self._open_outputs()
+            if not any(out.open for out in self._outputs.values()):
+                raise OutputError(
+                    "no output could be opened", "; ".join(o.message for o in self._outputs.values())
+                )
+            self._dispatcher.start()
+            tempo = TempoMap(self.settings)
+            begin = (time.perf_counter() + self.lead_s) if at is None else at
+            origin = begin - float(tempo.time_at(-tempo.count_in_beats))
+            planner = _ClickPlanner(self, tempo, origin, -tempo.count_in_beats)
+            planner.audio_origin = self._audio_origin(origin)
+            scheduler = MidiScheduler(
+                self._send_midi, on_error=self._midi_failed, lookahead_s=self._lookahead()
+            )
+            scheduler.add_source(planner)
+            for source in self._event_sources:
+                scheduler.add_source(source)
+            self._scheduler, self._planner = scheduler, planner
+            scheduler.start()
+            return origin
+
+    def _lookahead(self) -> float:
+        device = self.audio_output
+        latency = device.output_latency if device is not None else 0.0
+        return max(self.lookahead_s, latency + 0.05)
+
+    def stop(self) -> None:
+        """Stop at once: pending clicks are dropped, MIDI gets all-notes-off (and Stop if clock is on)."""
+        with self._lock:
+            scheduler, self._scheduler = self._scheduler, None
+            self._planner = None
+            if scheduler is None:
+                return
+            scheduler.stop()
+            if self._renderer is not None:
+                self._renderer.clear_pending()
+            midi = self._outputs.get(MIDI)
+            if midi is not None and midi.open and self.midi_config is not None:
+                settings = self.midi_config.settings
+                messages = ([mido.Message("stop")] if settings.clock else []) + settings.stop_messages()
+                for message in messages:
+                    self._send_midi(message)
+
+    def set_tempo(self, bpm: Number, at: Boundary = Boundary.BEAT) -> None:
+        """Change the tempo from the next beat (or bar); a running ramp ends there. Raises TempoError."""
+        check_bpm(bpm)
+        planner = self._planner
+        current = planner.tempo.section_at(max(planner.next_beat, 0)).settings if planner else self.settings
+        self.set_settings(current.with_changes(bpm=bpm, ramp=None), at)
+
+    def set_settings(self, settings: TempoSettings, at: Boundary = Boundary.BAR) -> None:
+        """Play `settings` from the next bar line (or beat, when the meter stays the same)."""
+        self.settings = settings
+        planner = self._planner
+        if planner is None:
+            return
+
+        def apply(p: _ClickPlanner) -> None:
+            current = p.tempo.section_at(max(p.next_beat, 0)).settings
+            boundary = Boundary.BAR if settings.meter != current.meter else at
+            p.tempo = p.tempo.with_change(p.change_beat(boundary), settings)
+
+        planner.requests.put(apply)
+
+    # --- status and health ----------------------------------------------------------------------
+
+    def status(self) -> EngineStatus:
+        planner = self._planner
+        bpm = planner.tempo.bpm_at(max(planner.next_beat - 1, 0)) if planner else self.settings.bpm
+        audio = self.audio_output
+        return EngineStatus(
+            running=planner is not None,
+            bpm=bpm,
+            outputs={
+                name: OutputState(name, o.open, o.muted, o.message) for name, o in self._outputs.items()
+            },
+            xruns=audio.xruns if audio is not None else 0,
+            late_clicks=self._renderer.late if self._renderer is not None else 0,
+            dropped_events=self._dispatcher.dropped,
+        )
+
+    def _send_midi(self, message: mido.Message) -> None:
+        out = self._outputs.get(MIDI)
+        if out is not None and out.open:
+            out.device.send(message)
+
+    def _fail(self, name: str, message: str) -> None:
+        out = self._outputs.get(name)
+        if out is None or not out.open:
+            return
+        out.open, out.message = False, message
+        self._dispatcher.publish(OutputProblem(name, message, time=time.perf_counter()))
+
+    def _midi_failed(self, error: OutputError) -> None:
+        self._fail(MIDI, str(error))
+
+    def _audio_ended(self, why: str) -> None:
+        self._fail(
+            AUDIO,
+            f"{why}: the device was unplugged or the audio server stopped; reconnect it and press reconnect",
+        )
+
+    def _check_health(self, planner: _ClickPlanner) -> None:
+        """Called from the scheduler thread about once a second: notice vanished devices."""
+        midi = self._outputs.get(MIDI)
+        if midi is not None and midi.open and not midi.device.still_present():
+            self._fail(
+                MIDI,
+                f"MIDI output {midi.device.name!r} disappeared (unplugged?): "
+                "plug it back in and press reconnect",
+            )
+        audio = self._outputs.get(AUDIO)
+        if audio is not None and audio.open:
+            now, frames = time.perf_counter(), audio.device.frames
+            if frames != planner._last_frames:
+                planner._last_frames, planner._frames_seen_at = frames, now
+            elif now - planner._frames_seen_at > _STALL_S:
+                self._fail(
+                    AUDIO,
+                    "audio device stopped producing sound (unplugged or server stopped): "
+                    "reconnect it and press reconnect",
+                )

@@ -1,0 +1,184 @@
+"""MIDI output: a mido port chosen by name or created as a virtual port, and the messages a click makes.
+
+Why mido: it gives one port API over python-rtmidi's backends (ALSA, JACK, CoreMIDI, WinMM) and reads
+`MIDO_BACKEND` (e.g. `mido.backends.rtmidi/UNIX_JACK`), which the engine honours at open time so the
+same code drives a USB keyboard, a drum module or a JACK graph.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import mido
+
+from audio.errors import OutputError
+from audio.tempo import Level, Meter
+
+DEFAULT_BACKEND = "mido.backends.rtmidi"
+CLOCKS_PER_QUARTER = 24
+ALL_NOTES_OFF = 123
+
+# General MIDI percussion (channel 10): hi/low wood block for beats, closed hi-hat for subdivisions.
+GM_NOTES: Mapping[Level, int] = {Level.ACCENT: 76, Level.BEAT: 77, Level.SUB: 42}
+VELOCITIES: Mapping[Level, int] = {Level.ACCENT: 120, Level.BEAT: 96, Level.SUB: 64}
+
+
+@dataclass(frozen=True)
+class MidiSettings:
+    """What a click sends: channel (1-16, GM drums on 10), note and velocity per level, gate, clock."""
+
+    channel: int = 10
+    notes: Mapping[Level, int] = field(default_factory=lambda: dict(GM_NOTES))
+    velocities: Mapping[Level, int] = field(default_factory=lambda: dict(VELOCITIES))
+    gate_s: float = 0.05
+    clock: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.channel <= 16:
+            raise ValueError(f"MIDI channel {self.channel} is out of range: use 1-16")
+        for level, note in self.notes.items():
+            if not 0 <= note <= 127:
+                raise ValueError(f"MIDI note {note} for {level.value} is out of range: use 0-127")
+        for level, velocity in self.velocities.items():
+            if not 1 <= velocity <= 127:
+                raise ValueError(f"velocity {velocity} for {level.value} is out of range: use 1-127")
+        if not 0.001 <= self.gate_s <= 2:
+            raise ValueError(f"gate {self.gate_s} s is out of range: use 0.001-2 s")
+
+    def note_messages(self, level: Level) -> tuple[mido.Message, mido.Message] | None:
+        """The note-on and note-off of a click at `level`, or None when the level sends nothing."""
+        if level is Level.SILENT or level not in self.notes:
+            return None
+        note, channel = self.notes[level], self.channel - 1
+        velocity = self.velocities.get(level, VELOCITIES.get(level, 100))
+        return (
+            mido.Message("note_on", channel=channel, note=note, velocity=velocity),
+            mido.Message("note_off", channel=channel, note=note, velocity=0),
+        )
+
+    def stop_messages(self) -> list[mido.Message]:
+        """All notes off: CC 123, then a note-off for every note we use (some modules ignore CC 123)."""
+        channel = self.channel - 1
+        notes = sorted(set(self.notes.values()))
+        return [mido.Message("control_change", channel=channel, control=ALL_NOTES_OFF, value=0)] + [
+            mido.Message("note_off", channel=channel, note=n, velocity=0) for n in notes
+        ]
+
+
+def clocks_per_beat(meter: Meter) -> int:
+    """MIDI clock runs at 24 per quarter note; our beat is the meter's note value (an eighth in 6/8)."""
+    return CLOCKS_PER_QUARTER * 4 // meter.unit
+
+
+def backend_name() -> str:
+    """The mido backend to use: `MIDO_BACKEND` if set (read now, not at import), else rtmidi's default API."""
+    return os.environ.get("MIDO_BACKEND") or DEFAULT_BACKEND
+
+
+def load_backend(name: str | None = None) -> Any:
+    """Load a mido backend, or raise OutputError naming the backend and how to get one."""
+    name = name or backend_name()
+    try:
+        backend = mido.Backend(name, load=True)
+        backend.get_output_names()
+    except Exception as exc:
+        raise OutputError(
+            f"no MIDI backend: {name} failed ({type(exc).__name__}: {exc})",
+            "install python-rtmidi, or set MIDO_BACKEND to a working backend "
+            "(e.g. mido.backends.rtmidi/UNIX_JACK with a JACK server running)",
+        ) from None
+    return backend
+
+
+def find_port(wanted: str, names: Iterable[str]) -> str | None:
+    """Exact name first, then a unique case-insensitive substring, so `--midi-port yamaha` works."""
+    names = list(names)
+    if wanted in names:
+        return wanted
+    matches = [n for n in names if wanted.lower() in n.lower()]
+    return matches[0] if len(matches) == 1 else None
+
+
+class MidiOutput:
+    """A MIDI output port opened by name (`port`) or created as a virtual port (`virtual`)."""
+
+    def __init__(
+        self,
+        port: str | None = None,
+        *,
+        virtual: str | None = None,
+        backend: str | None = None,
+        client_name: str = "Companion",
+    ) -> None:
+        if port is not None and virtual is not None:
+            raise ValueError("choose a MIDI port by name or a virtual port, not both")
+        self.wanted = port
+        self.virtual = virtual
+        self.backend = backend
+        self.client_name = client_name
+        self.name: str | None = None
+        self._port: Any = None
+        self._backend: Any = None
+
+    def open(self) -> None:
+        """Open the port; raise OutputError naming the missing port and the ones that exist."""
+        backend = load_backend(self.backend)
+        self._backend = backend
+        try:
+            if self.virtual is not None:
+                self._port = backend.open_output(self.virtual, virtual=True, client_name=self.client_name)
+            else:
+                names = backend.get_output_names()
+                chosen = names[0] if self.wanted is None and names else None
+                if self.wanted is not None:
+                    chosen = find_port(self.wanted, names)
+                if chosen is None:
+                    what = f"MIDI output {self.wanted!r}" if self.wanted else "a MIDI output"
+                    raise OutputError(
+                        f"{what} not found (available: {', '.join(names) or 'none'})",
+                        "plug it in and run `companion devices`, or use a virtual port (--virtual NAME)",
+                    )
+                self._port = backend.open_output(chosen, client_name=self.client_name)
+        except OutputError:
+            raise
+        except Exception as exc:
+            raise OutputError(
+                f"cannot open MIDI output ({type(exc).__name__}: {exc})",
+                "check the device and backend with `companion devices`",
+            ) from None
+        self.name = self._port.name
+
+    @property
+    def is_open(self) -> bool:
+        return self._port is not None
+
+    def send(self, message: mido.Message) -> None:
+        """Send now. Raises OutputError if the port has gone away."""
+        port = self._port
+        if port is None:
+            raise OutputError("MIDI output is closed", "reconnect the device and press reconnect")
+        try:
+            port.send(message)
+        except Exception as exc:
+            raise OutputError(f"MIDI send failed on {self.name!r} ({exc})", "reconnect the device") from None
+
+    def still_present(self) -> bool:
+        """False once a named port has vanished from the backend's list (device unplugged)."""
+        if self._port is None:
+            return False
+        if self.virtual is not None or self._backend is None:
+            return True
+        try:
+            return self.name in self._backend.get_output_names()
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            with contextlib.suppress(Exception):
+                port.close()

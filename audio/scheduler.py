@@ -1,0 +1,177 @@
+"""The timing thread: MIDI messages sent at absolute `perf_counter` deadlines, and sources polled ahead.
+
+Why absolute deadlines: each message carries the engine-clock time it must leave at, computed from the
+tempo map, so a late wake-up delays one message and never the ones after it (no cumulative drift).
+Why sleep-then-spin: the OS sleep overshoots by ~0.1-1 ms, so the thread sleeps until `spin_s` before a
+deadline and busy-waits the rest. Sources (the click planner, a song player) are asked for their next
+events `lookahead_s` ahead, never while a deadline is imminent, so their work cannot delay a send.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import itertools
+import math
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import mido
+import numpy as np
+
+from audio.errors import OutputError
+
+SWITCH_INTERVAL_S = 0.0005
+"""While the thread runs, other Python threads must hand back the GIL within this time (default 5 ms)."""
+
+
+class EventSource(Protocol):
+    """Anything that produces timed MIDI messages on the engine clock (clicks, a song, a groove).
+
+    `events_until(horizon)` returns every not-yet-returned (perf_counter time, message) due before
+    `horizon`, in time order. A source may also do other work for that stretch (the click planner feeds
+    the audio renderer from here). It is called from the scheduler thread only.
+    """
+
+    def events_until(self, horizon: float) -> Iterable[tuple[float, mido.Message]]: ...
+
+
+class Jitter:
+    """Send lateness (send-call time minus deadline) in a preallocated ring, for the benchmark and status."""
+
+    def __init__(self, capacity: int = 65_536) -> None:
+        self.values = np.zeros(capacity, dtype=np.float64)
+        self.count = 0
+
+    def add(self, lateness_s: float) -> None:
+        self.values[self.count % len(self.values)] = lateness_s
+        self.count += 1
+
+    def recent(self) -> np.ndarray:
+        return self.values[: min(self.count, len(self.values))].copy()
+
+    def clear(self) -> None:
+        self.count = 0
+
+
+class MidiScheduler:
+    """Sends messages at their deadlines from one dedicated thread, and polls event sources ahead.
+
+    `send` does the actual output (it may raise OutputError; `on_error` is then told and the thread goes
+    on). Thread-safe entry points: `schedule`, `add_source`, `remove_source`, `flush`, `stop`.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[mido.Message], None],
+        *,
+        on_error: Callable[[OutputError], None],
+        lookahead_s: float = 0.12,
+        poll_s: float = 0.02,
+        spin_s: float = 0.0015,
+    ) -> None:
+        self._send = send
+        self._on_error = on_error
+        self.lookahead_s = lookahead_s
+        self.poll_s = poll_s
+        self.spin_s = spin_s
+        self.jitter = Jitter()
+        self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._heap: list[tuple[float, int, mido.Message]] = []
+        self._order = itertools.count()
+        self._sources: list[EventSource] = []
+        self._thread: threading.Thread | None = None
+        self._running = False
+        self._saved_switch = sys.getswitchinterval()
+
+    # --- control (any thread) -------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._running = True
+        self._saved_switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._saved_switch, SWITCH_INTERVAL_S))
+        self._thread = threading.Thread(target=self._run, name="companion-midi-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread; pending messages are dropped (send all-notes-off yourself afterwards)."""
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self._running = False
+        self._inbox.put(("wake", None))
+        thread.join(timeout=2)
+        sys.setswitchinterval(self._saved_switch)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def schedule(self, at: float, message: mido.Message) -> None:
+        """Send `message` at engine-clock time `at` (perf_counter seconds)."""
+        self._inbox.put(("msg", (at, message)))
+
+    def add_source(self, source: EventSource) -> None:
+        self._inbox.put(("add", source))
+
+    def remove_source(self, source: EventSource) -> None:
+        self._inbox.put(("remove", source))
+
+    def flush(self) -> None:
+        """Drop every pending message (e.g. before sending all-notes-off on stop)."""
+        self._inbox.put(("flush", None))
+
+    # --- the thread -----------------------------------------------------------------------------
+
+    def _take(self, item: tuple[str, Any]) -> None:
+        kind, value = item
+        if kind == "msg":
+            at, message = value
+            heapq.heappush(self._heap, (at, next(self._order), message))
+        elif kind == "add":
+            self._sources.append(value)
+        elif kind == "remove":
+            self._sources = [s for s in self._sources if s is not value]
+        elif kind == "flush":
+            self._heap.clear()
+
+    def _poll_sources(self, now: float) -> None:
+        horizon = now + self.lookahead_s
+        for source in list(self._sources):
+            for at, message in source.events_until(horizon):
+                heapq.heappush(self._heap, (at, next(self._order), message))
+
+    def _run(self) -> None:
+        next_poll = 0.0
+        perf = time.perf_counter
+        while self._running:
+            now = perf()
+            deadline = self._heap[0][0] if self._heap else math.inf
+            if now >= next_poll and deadline - now > 3 * self.spin_s:
+                self._poll_sources(now)
+                next_poll = now + self.poll_s
+                continue
+            wake = min(deadline - self.spin_s, next_poll)
+            if wake > now:
+                with contextlib.suppress(queue.Empty):
+                    self._take(self._inbox.get(timeout=wake - now))
+                continue
+            while perf() < deadline:
+                pass
+            self._send_due()
+
+    def _send_due(self) -> None:
+        perf = time.perf_counter
+        while self._heap and self._heap[0][0] <= perf():
+            at, _, message = heapq.heappop(self._heap)
+            self.jitter.add(perf() - at)
+            try:
+                self._send(message)
+            except OutputError as exc:
+                self._on_error(exc)

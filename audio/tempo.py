@@ -1,0 +1,454 @@
+"""The tempo model: exact beat and click times from one origin, with meters, accents, swing and ramps.
+
+Why exact arithmetic: a steady pulse is only steady if every beat time is computed afresh from the origin
+rather than by adding intervals. All times here are `Fraction` seconds measured from beat 0 (the first beat
+after the count-in), so beat 7,200 at 120 bpm is exactly 3,600 s and nothing drifts, however long a session.
+
+Tempo is a step function of the beat index: each beat (and its subdivisions) keeps one bpm, and tempo
+changes only at beat boundaries. A linear ramp therefore changes the tempo a little on every beat (what a
+listener hears, since a tempo lives between two clicks) and a percent ramp steps every N bars, as RAS does.
+"""
+
+from __future__ import annotations
+
+import bisect
+import enum
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from fractions import Fraction
+from typing import Any
+
+MIN_BPM = 20
+MAX_BPM = 300
+MAX_RAMP_BEATS = 2048
+"""Linear ramps change tempo every beat; longer ramps than this are not a gait or instrument exercise."""
+
+Number = int | float | str | Fraction
+
+
+class TempoError(ValueError):
+    """A tempo setting that cannot be played; the message names the value and the accepted range."""
+
+
+class Level(enum.Enum):
+    """How loud and which sound a click is: the accent on a bar's first beat, a plain beat, a subdivision."""
+
+    ACCENT = "accent"
+    BEAT = "beat"
+    SUB = "sub"
+    SILENT = "silent"
+
+
+_LEVEL_CODES = {"A": Level.ACCENT, "B": Level.BEAT, "S": Level.SUB, "-": Level.SILENT, ".": Level.SILENT}
+
+
+def exact(value: Number, what: str) -> Fraction:
+    """Turn a user number into an exact Fraction; decimals keep their written value (0.2 is 1/5)."""
+    if isinstance(value, bool):
+        raise TempoError(f"{what} must be a number, not {value!r}")
+    try:
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise ValueError
+            return Fraction(repr(value))
+        return Fraction(value)
+    except (ValueError, TypeError, ZeroDivisionError):
+        raise TempoError(f"{what} must be a number, not {value!r}") from None
+
+
+def check_bpm(value: Number, what: str = "bpm") -> Fraction:
+    """Return the bpm as a Fraction, or raise a TempoError naming the accepted range."""
+    bpm = exact(value, what)
+    if not MIN_BPM <= bpm <= MAX_BPM:
+        raise TempoError(f"{what} {float(bpm):g} is out of range: use {MIN_BPM}-{MAX_BPM} bpm")
+    return bpm
+
+
+@dataclass(frozen=True)
+class Meter:
+    """A time signature; one beat is one count of the numerator's note value (6/8 has six beats)."""
+
+    beats: int
+    unit: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.beats <= 32:
+            raise TempoError(f"meter {self}: beats per bar must be 1-32")
+        if self.unit not in (1, 2, 4, 8, 16):
+            raise TempoError(f"meter {self}: the note value must be 1, 2, 4, 8 or 16")
+
+    @classmethod
+    def parse(cls, text: str) -> Meter:
+        """Read "3/4", "6/8", "7/8"...; raise TempoError with an example on anything else."""
+        top, sep, bottom = str(text).strip().partition("/")
+        if not sep or not top.strip().isdigit() or not bottom.strip().isdigit():
+            raise TempoError(f"meter {text!r} is not a time signature like 3/4 or 6/8")
+        return cls(int(top), int(bottom))
+
+    @property
+    def compound(self) -> bool:
+        """6/8, 9/8, 12/8: beats fall in groups of three, felt as dotted beats."""
+        return self.unit >= 8 and self.beats % 3 == 0 and self.beats > 3
+
+    def default_accents(self) -> tuple[Level, ...]:
+        """Accent on one; in compound meters each group of three starts with a beat and the rest are light."""
+        if self.compound:
+            return tuple(
+                Level.ACCENT if i == 0 else Level.BEAT if i % 3 == 0 else Level.SUB for i in range(self.beats)
+            )
+        return (Level.ACCENT,) + (Level.BEAT,) * (self.beats - 1)
+
+    def __str__(self) -> str:
+        return f"{self.beats}/{self.unit}"
+
+
+def parse_accents(value: str | Sequence[str | Level], beats: int) -> tuple[Level, ...]:
+    """Accept level names ("accent,beat,beat" or a list) or one code per beat ("Abb", "A-B-": A accent,
+    B beat, S sub, - or . silent); the pattern must have one level per beat of the bar."""
+    items: Sequence[str | Level]
+    if isinstance(value, str):
+        words = value.replace(",", " ").split()
+        names = {lv.value for lv in Level}
+        items = words if len(words) > 1 or value.strip().lower() in names else list(value.strip())
+    else:
+        items = value
+    levels: list[Level] = []
+    for item in items:
+        if isinstance(item, Level):
+            levels.append(item)
+        elif len(item) == 1 and item.upper() in _LEVEL_CODES:
+            levels.append(_LEVEL_CODES[item.upper()])
+        elif item.lower() in {lv.value for lv in Level}:
+            levels.append(Level(item.lower()))
+        else:
+            raise TempoError(f"accent {item!r} is not a level: use accent, beat, sub, silent (or A, B, S, -)")
+    if len(levels) != beats:
+        raise TempoError(f"accent pattern has {len(levels)} levels but the bar has {beats} beats")
+    return tuple(levels)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LinearRamp:
+    """Tempo moves from `from_bpm` (default: the starting bpm) to `to_bpm` in equal steps over `beats`."""
+
+    to_bpm: Fraction
+    beats: int
+    from_bpm: Fraction | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "to_bpm", check_bpm(self.to_bpm, "ramp to_bpm"))
+        if self.from_bpm is not None:
+            object.__setattr__(self, "from_bpm", check_bpm(self.from_bpm, "ramp from_bpm"))
+        if not isinstance(self.beats, int) or not 1 <= self.beats <= MAX_RAMP_BEATS:
+            raise TempoError(f"ramp beats {self.beats!r} is out of range: use 1-{MAX_RAMP_BEATS}")
+
+    def steps(self, start_bpm: Fraction, beats_per_bar: int) -> list[tuple[int, Fraction]]:
+        """(beat offset, bpm) pairs: beat k of the ramp plays at from + (to - from) * k / beats."""
+        begin = self.from_bpm if self.from_bpm is not None else start_bpm
+        return [(k, begin + (self.to_bpm - begin) * k / self.beats) for k in range(self.beats + 1)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StepRamp:
+    """RAS-style progression: change tempo by `percent` every `every_bars` bars until `max_bpm` is reached.
+
+    A negative percent slows down; `max_bpm` is then the floor. Without it the ramp stops at the bpm limit.
+    """
+
+    percent: Fraction
+    every_bars: int
+    max_bpm: Fraction | None = None
+
+    def __post_init__(self) -> None:
+        percent = exact(self.percent, "ramp percent")
+        if percent == 0 or not -50 <= percent <= 100:
+            raise TempoError(f"ramp percent {float(percent):g} is out of range: use -50..100, not 0")
+        object.__setattr__(self, "percent", percent)
+        if self.max_bpm is not None:
+            object.__setattr__(self, "max_bpm", check_bpm(self.max_bpm, "ramp max_bpm"))
+        if not isinstance(self.every_bars, int) or not 1 <= self.every_bars <= 1000:
+            raise TempoError(f"ramp every_bars {self.every_bars!r} is out of range: use 1-1000")
+
+    def steps(self, start_bpm: Fraction, beats_per_bar: int) -> list[tuple[int, Fraction]]:
+        """(beat offset, bpm) pairs; the last step lands exactly on the limit instead of passing it."""
+        rising = self.percent > 0
+        limit = self.max_bpm if self.max_bpm is not None else Fraction(MAX_BPM if rising else MIN_BPM)
+        factor = 1 + self.percent / 100
+        steps = [(0, start_bpm)]
+        bpm = start_bpm
+        while (bpm < limit) if rising else (bpm > limit):
+            bpm = min(bpm * factor, limit) if rising else max(bpm * factor, limit)
+            steps.append((len(steps) * self.every_bars * beats_per_bar, bpm))
+        return steps
+
+
+Ramp = LinearRamp | StepRamp
+
+
+def _ramp_from_mapping(data: Mapping[str, Any]) -> Ramp:
+    kind = data.get("kind")
+    try:
+        if kind == "linear":
+            return LinearRamp(
+                to_bpm=data["to_bpm"],
+                beats=data["beats"],
+                from_bpm=data.get("from_bpm"),
+            )
+        if kind == "percent":
+            return StepRamp(
+                percent=data["percent"], every_bars=data["every_bars"], max_bpm=data.get("max_bpm")
+            )
+    except KeyError as missing:
+        raise TempoError(f"ramp of kind {kind!r} needs {missing.args[0]!r}") from None
+    raise TempoError(f"ramp kind {kind!r} is unknown: use 'linear' or 'percent'")
+
+
+def _subdivision(value: int | str) -> int:
+    if value == "triplet":
+        return 3
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 4:
+        raise TempoError(f"subdivision {value!r} is out of range: use 1-4 or 'triplet'")
+    return value
+
+
+@dataclass(frozen=True)
+class TempoSettings:
+    """Everything that decides when clicks fall and how they sound, as a therapist sets it.
+
+    Build it with keywords (`TempoSettings(bpm=96, meter=Meter.parse("3/4"))`) or from a plan's plain
+    values with `from_mapping`. Invalid values raise TempoError naming the value and what is accepted.
+    """
+
+    bpm: Fraction
+    meter: Meter = field(default_factory=lambda: Meter(4, 4))
+    accents: tuple[Level, ...] | None = None
+    subdivision: int = 1
+    swing: Fraction = Fraction(0)
+    count_in_bars: int = 0
+    ramp: Ramp | None = None
+    bpm_min: Fraction | None = None
+    bpm_max: Fraction | None = None
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "bpm", check_bpm(self.bpm))
+        if isinstance(self.meter, str):
+            set_(self, "meter", Meter.parse(self.meter))
+        accents = self.meter.default_accents() if self.accents is None else self.accents
+        set_(self, "accents", parse_accents(accents, self.meter.beats))
+        set_(self, "subdivision", _subdivision(self.subdivision))
+        swing = exact(self.swing, "swing")
+        if not 0 <= swing <= Fraction(1, 2):
+            raise TempoError(f"swing {float(swing):g} is out of range: use 0-0.5 (1/3 is triplet swing)")
+        set_(self, "swing", swing)
+        if isinstance(self.count_in_bars, bool) or not isinstance(self.count_in_bars, int):
+            raise TempoError(f"count-in {self.count_in_bars!r} must be a whole number of bars")
+        if not 0 <= self.count_in_bars <= 8:
+            raise TempoError(f"count-in {self.count_in_bars} bars is out of range: use 0-8")
+        for name in ("bpm_min", "bpm_max"):
+            value = getattr(self, name)
+            if value is not None:
+                set_(self, name, check_bpm(value, name))
+        low = self.bpm_min if self.bpm_min is not None else MIN_BPM
+        high = self.bpm_max if self.bpm_max is not None else MAX_BPM
+        if not low <= self.bpm <= high:
+            raise TempoError(
+                f"bpm {float(self.bpm):g} is outside this plan's range {float(low):g}-{float(high):g}"
+            )
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        """The accent level of each beat in the bar (never None after construction)."""
+        assert self.accents is not None
+        return self.accents
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> TempoSettings:
+        """Build from an intervention plan's tempo table.
+
+        Keys: bpm, bpm_min, bpm_max, meter ("3/4"), subdivision (1-4 or "triplet"), accents (list of level
+        names), swing (0-0.5), count_in_bars, ramp ({kind "linear", to_bpm, beats} or
+        {kind "percent", percent, every_bars, max_bpm}). Unknown keys are an error, so typos surface.
+        """
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise TempoError(f"unknown tempo setting(s) {sorted(unknown)}: use {sorted(known)}")
+        if "bpm" not in data:
+            raise TempoError("a tempo needs 'bpm'")
+        ramp = data.get("ramp")
+        return cls(
+            bpm=data["bpm"],
+            meter=Meter.parse(data.get("meter", "4/4")),
+            accents=data.get("accents"),
+            subdivision=data.get("subdivision", 1),
+            swing=data.get("swing", 0),
+            count_in_bars=data.get("count_in_bars", 0),
+            ramp=_ramp_from_mapping(ramp) if ramp is not None else None,
+            bpm_min=data.get("bpm_min"),
+            bpm_max=data.get("bpm_max"),
+        )
+
+    def with_changes(self, **changes: Any) -> TempoSettings:
+        """A copy with some fields replaced and validated again (e.g. a new bpm keeps meter and accents)."""
+        if "meter" in changes and "accents" not in changes:
+            changes["accents"] = None
+        return replace(self, **changes)
+
+    def sub_offsets(self) -> tuple[Fraction, ...]:
+        """Where each subdivision falls within its beat (0 = on the beat); swing delays every second one."""
+        n = self.subdivision
+        offsets = [Fraction(j, n) for j in range(n)]
+        if n % 2 == 0:
+            offsets = [o + (self.swing / n if j % 2 else 0) for j, o in enumerate(offsets)]
+        return tuple(offsets)
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    """One click on the tempo map.
+
+    `beat_index` counts beats from 0 after the count-in (count-in beats are negative and flagged);
+    `bar` and `beat` are 0-based (count-in bars are negative); `sub` is 0 on the beat; `time_s` is exact
+    seconds from beat 0; `bpm` is the tempo in force for this beat.
+    """
+
+    beat_index: int
+    bar: int
+    beat: int
+    sub: int
+    level: Level
+    time_s: Fraction
+    bpm: Fraction
+    count_in: bool = False
+
+    @property
+    def is_subdivision(self) -> bool:
+        return self.sub != 0
+
+
+@dataclass(frozen=True)
+class _Section:
+    """From `start_beat` on, clicks follow `settings`; `bar_beat` is a bar line at or before it, bar `bar`."""
+
+    start_beat: int
+    bar_beat: int
+    bar: int
+    settings: TempoSettings
+
+    def position(self, beat: int) -> tuple[int, int]:
+        """(bar, beat in bar) of a beat in this section."""
+        bars, in_bar = divmod(beat - self.bar_beat, self.settings.meter.beats)
+        return self.bar + bars, in_bar
+
+
+class TempoMap:
+    """Exact times of every beat and click from one origin (beat 0 at 0 s), through ramps and changes.
+
+    Immutable: a change while playing is a new map from `with_change`, equal to this one before the change
+    beat, so the beats already played keep their times.
+    """
+
+    def __init__(self, settings: TempoSettings) -> None:
+        self.settings = settings
+        self._sections: list[_Section] = [_Section(0, 0, 0, settings)]
+        self._step_beats: list[int] = []
+        self._step_bpms: list[Fraction] = []
+        self._step_times: list[Fraction] = []
+        self._add_tempo_steps(0, Fraction(0), settings)
+
+    def _add_tempo_steps(self, start_beat: int, start_time: Fraction, settings: TempoSettings) -> None:
+        ramp = settings.ramp
+        steps = [(0, settings.bpm)] if ramp is None else ramp.steps(settings.bpm, settings.meter.beats)
+        time = start_time
+        for offset, bpm in steps:
+            beat = start_beat + offset
+            if self._step_beats:
+                time = self._time_from_step(len(self._step_beats) - 1, Fraction(beat))
+            self._step_beats.append(beat)
+            self._step_bpms.append(bpm)
+            self._step_times.append(time)
+
+    def _time_from_step(self, i: int, beat: Fraction) -> Fraction:
+        return self._step_times[i] + (beat - self._step_beats[i]) * 60 / self._step_bpms[i]
+
+    def with_change(self, at_beat: int, settings: TempoSettings) -> TempoMap:
+        """A map equal to this one before `at_beat`, then following `settings` (its ramp restarting there).
+
+        A meter change must fall on a bar line; the count-in of `settings` is ignored (only a start has one).
+        """
+        if at_beat < 0:
+            raise TempoError("changes start at beat 0 or later (the count-in keeps the starting tempo)")
+        current = self.section_at(at_beat)
+        bar, in_bar = current.position(at_beat)
+        if in_bar and settings.meter != current.settings.meter:
+            raise TempoError(f"a meter change must start on a bar line (beat {at_beat} is mid-bar)")
+        new = object.__new__(TempoMap)
+        new.settings = self.settings
+        new._sections = [s for s in self._sections if s.start_beat < at_beat]
+        new._sections.append(_Section(at_beat, at_beat - in_bar, bar, settings))
+        keep = bisect.bisect_left(self._step_beats, at_beat)
+        new._step_beats = self._step_beats[:keep]
+        new._step_bpms = self._step_bpms[:keep]
+        new._step_times = self._step_times[:keep]
+        new._add_tempo_steps(at_beat, self.time_at(at_beat), settings)
+        return new
+
+    # --- queries -------------------------------------------------------------------------------------
+
+    def _step_index(self, beat: Fraction) -> int:
+        return max(0, bisect.bisect_right(self._step_beats, beat) - 1)
+
+    def time_at(self, beat: Number) -> Fraction:
+        """Exact seconds of a (fractional) beat from beat 0; negative beats (count-in) use the first tempo."""
+        b = exact(beat, "beat")
+        return self._time_from_step(self._step_index(b), b)
+
+    def beat_at(self, seconds: Number) -> Fraction:
+        """The exact (fractional) beat sounding at `seconds` from beat 0: the inverse of `time_at`."""
+        t = exact(seconds, "seconds")
+        i = max(0, bisect.bisect_right(self._step_times, t) - 1)
+        return self._step_beats[i] + (t - self._step_times[i]) * self._step_bpms[i] / 60
+
+    def bpm_at(self, beat: Number) -> Fraction:
+        """The tempo in force during the beat containing `beat`."""
+        b = exact(beat, "beat")
+        return self._step_bpms[self._step_index(Fraction(math.floor(b)))]
+
+    def section_at(self, beat: int) -> _Section:
+        starts = [s.start_beat for s in self._sections]
+        return self._sections[max(0, bisect.bisect_right(starts, beat) - 1)]
+
+    def next_bar_line(self, beat: int) -> int:
+        """The first bar line at or after `beat`."""
+        section = self.section_at(beat)
+        _, in_bar = section.position(beat)
+        return beat if in_bar == 0 else beat + section.settings.meter.beats - in_bar
+
+    @property
+    def count_in_beats(self) -> int:
+        return self.settings.count_in_bars * self.settings.meter.beats
+
+    def clicks(self, from_beat: int | None = None) -> Iterator[Click]:
+        """Every click in time order from `from_beat` (default: the start of the count-in), forever."""
+        beat = -self.count_in_beats if from_beat is None else from_beat
+        while True:
+            yield from self.clicks_of_beat(beat)
+            beat += 1
+
+    def clicks_of_beat(self, beat: int) -> list[Click]:
+        """The clicks of one beat: the beat itself and its subdivisions (count-in beats have none)."""
+        bpm = self.bpm_at(beat)
+        if beat < 0:
+            first = self.settings
+            bar, in_bar = divmod(beat, first.meter.beats)
+            level = first.levels[in_bar]
+            return [Click(beat, bar, in_bar, 0, level, self.time_at(beat), bpm, count_in=True)]
+        section = self.section_at(beat)
+        bar, in_bar = section.position(beat)
+        levels = section.settings.levels
+        return [
+            Click(beat, bar, in_bar, j, Level.SUB if j else levels[in_bar], self.time_at(beat + offset), bpm)
+            for j, offset in enumerate(section.settings.sub_offsets())
+        ]
