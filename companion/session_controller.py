@@ -60,6 +60,9 @@ TAP_KINDS = frozenset(
 )
 """Events the therapist makes with a key or a touch: the ones `undo` may cancel."""
 
+TALLIED = TAP_KINDS | {"cadence", "sync"}
+"""Events that count towards an objective's running figures (not tempo markers or plan switches)."""
+
 DEFAULT_LABELS = {DataKind.COUNT: "count", DataKind.DURATION: "time on task", DataKind.RATING: "engagement"}
 DEFAULT_SCALE = (0.0, 10.0)
 
@@ -514,7 +517,7 @@ class LiveSession:
         grouped: dict[int | None, list[Event]] = defaultdict(list)
         with self._lock:
             for entry in (self._entries[i] for i in self._order):
-                if entry.event.client_id == client and not entry.undone:
+                if entry.event.client_id == client and not entry.undone and entry.event.kind in TALLIED:
                     grouped[entry.event.objective_id].append(entry.event)
             running = defaultdict(list)
             for owner, objective_id, label in self._open_durations:
@@ -541,6 +544,17 @@ class LiveSession:
             plan = self.library.get(event.payload.plan_id) if self.library is not None else None
             return f"→ {plan.title if plan is not None else plan_label(event.payload.plan_id)}"
         return describe(event, hierarchy)
+
+    def rated_labels(self) -> set[str]:
+        """Rating labels already given for the selected client in this session (the next is "during")."""
+        with self._lock:
+            return {
+                entry.event.payload.label
+                for entry in self._entries.values()
+                if isinstance(entry.event.payload, Rating)
+                and not entry.undone
+                and entry.event.client_id == self.client.id
+            }
 
     def client_name(self, client_id: int | None) -> str:
         return next((c.display_name for c in self.clients if c.id == client_id), "group")
@@ -627,7 +641,7 @@ class TapWriter:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="companion-taps")
 
     def submit(
-        self, work: Callable[[], T], done: Callable[[T | None, BaseException | None], None]
+        self, work: Callable[[], T], done: Callable[[T | None, BaseException | None], object]
     ) -> Future[T]:
         def run() -> T:
             try:

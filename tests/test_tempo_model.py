@@ -99,7 +99,12 @@ def test_count_in_precedes_beat_zero_without_subdivisions():
     assert all(c.count_in for c in count_in)
     assert [c.time_s for c in count_in] == [Fraction(k, 2) for k in range(-6, 0)]
     assert [(c.bar, c.beat, c.level) for c in count_in] == [
-        (-2, 0, A), (-2, 1, B), (-2, 2, B), (-1, 0, A), (-1, 1, B), (-1, 2, B)
+        (-2, 0, A),
+        (-2, 1, B),
+        (-2, 2, B),
+        (-1, 0, A),
+        (-1, 1, B),
+        (-1, 2, B),
     ]
     assert (clicks[6].beat_index, clicks[6].count_in, clicks[6].time_s, clicks[6].bar) == (0, False, 0, 0)
     assert clicks[7].sub == 1
@@ -172,7 +177,12 @@ def test_meter_change_at_a_bar_line_renumbers_from_there():
     changed = tempo.with_change(8, TempoSettings(bpm=120, meter=Meter(3, 4)))
     clicks = list(itertools.islice(changed.clicks(6), 6))
     assert [(c.bar, c.beat, c.level) for c in clicks] == [
-        (1, 2, B), (1, 3, B), (2, 0, A), (2, 1, B), (2, 2, B), (3, 0, A)
+        (1, 2, B),
+        (1, 3, B),
+        (2, 0, A),
+        (2, 1, B),
+        (2, 2, B),
+        (3, 0, A),
     ]
     assert changed.next_bar_line(12) == 14
     with pytest.raises(TempoError, match="bar line"):

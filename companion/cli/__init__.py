@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from companion import __version__
-from companion.cli import record_commands
+from companion.cli import app_commands, record_commands
 from companion.cli.plan_commands import plans
 
 
@@ -28,8 +28,9 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        ctx.invoke(app_commands.app)
 
 
 record_commands.register(main)
+app_commands.register(main)
 main.add_command(plans)
