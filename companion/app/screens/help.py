@@ -48,15 +48,19 @@ class HelpScreen(ModalScreen[None]):
         keys: dict[str, list[str]] = defaultdict(list)
         descriptions: dict[str, Binding] = {}
         for binding in bindings:
-            keys[binding.action].append(self.app.get_key_display(binding))
-            descriptions.setdefault(binding.action, binding)
+            line = binding.group.description if binding.group is not None else binding.action
+            keys[line].append(self.app.get_key_display(binding))
+            descriptions.setdefault(line, binding)
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
-        for action, shown in keys.items():
-            binding = descriptions[action]
-            self.listed[binding.description] = " / ".join(dict.fromkeys(shown))
-            table.add_row(self.listed[binding.description], binding.tooltip or binding.description)
+        for line, shown in keys.items():
+            binding = descriptions[line]
+            group = binding.group.description if binding.group is not None else ""
+            self.listed[group or binding.description] = " / ".join(dict.fromkeys(shown))
+            table.add_row(
+                self.listed[group or binding.description], group or binding.tooltip or binding.description
+            )
         return table
 
     async def action_dismiss(self, result: Any = None) -> None:

@@ -65,18 +65,16 @@ class ProgressChart(PlotextPlot):
         plt = self.plt
         points = self.progress.points
         criterion = self.progress.objective.criterion
-        if not points:
-            plt.title("no data yet")
-            return
         first = points[0].date
         xs = [(p.date - first).days / 7 for p in points]
-        plt.plot(xs, [p.value for p in points], marker="braille")
-        plt.scatter(xs, [p.value for p in points], marker="dot")
-        plt.hline(criterion.threshold)
+        plt.plot(xs, [p.value for p in points], marker="braille", color="cyan")
+        plt.scatter(xs, [p.value for p in points], marker="dot", color="cyan")
+        plt.hline(criterion.threshold, color="orange")
+        if criterion.metric.startswith(("percent", "sync")):
+            plt.ylim(0, 100)
         ticks = sorted({0, len(points) // 2, len(points) - 1})
         plt.xticks([xs[i] for i in ticks], [points[i].date.isoformat() for i in ticks])
-        plt.xlabel("weeks")
-        plt.ylabel(criterion.metric.replace("_", " "))
+        plt.ylabel(f"{criterion.metric.replace('_', ' ')} (criterion in orange)")
 
 
 class ReviewScreen(CompanionScreen):
@@ -182,7 +180,9 @@ class ReviewScreen(CompanionScreen):
         for item in progress:
             heading = Text(item.objective.description, style="bold")
             heading.append(f"\n{progress_line(item)}\n{progress_sentence(item)}", style="dim")
-            charts.mount(Static(heading, classes="chart-title"), ProgressChart(item))
+            charts.mount(Static(heading, classes="chart-title"))
+            if item.points:
+                charts.mount(ProgressChart(item))
         if not progress:
             charts.mount(Static("No objectives yet: add them on the Today screen (o)."))
 

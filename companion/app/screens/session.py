@@ -17,14 +17,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
+from audio.events import BeatEvent, EngineEvent, OutputProblem
+from audio.tempo import TempoError, check_bpm
 from companion.app.clock import clock_text
+from companion.app.metronome_control import MetronomeControl, MetronomeState
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
+from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
+from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.event_log import EventLog
+from companion.app.widgets.metronome_panel import MetronomePanel
 from companion.app.widgets.plan_view import PlanView
 from companion.app.widgets.tallies import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
@@ -32,6 +39,8 @@ from companion.record import EventDraft, Session, StorageError
 from companion.session_controller import LiveSession, TapWriter, Update
 
 RETRY_EVERY_S = 3.0
+TEMPO_SETTLE_S = 1.5
+PROMPTED = Binding.Group("Correct with a prompt: the level's number (as on the pad)", compact=True)
 
 
 class Written(Message):
@@ -40,6 +49,25 @@ class Written(Message):
     def __init__(self, update: Update | None, error: BaseException | None) -> None:
         super().__init__()
         self.update = update
+        self.error = error
+
+
+class MetronomeEvent(Message):
+    """Something the engine said that the screen reacts to: a tempo step of a ramp, a device problem."""
+
+    def __init__(
+        self, bpm: float | None = None, meter: str = "", problem: OutputProblem | None = None
+    ) -> None:
+        super().__init__()
+        self.bpm = bpm
+        self.meter = meter
+        self.problem = problem
+
+
+class MetronomeStarted(Message):
+    def __init__(self, state: MetronomeState | None, error: BaseException | None) -> None:
+        super().__init__()
+        self.state = state
         self.error = error
 
 
@@ -54,17 +82,14 @@ class LiveSessionScreen(CompanionScreen):
     """Take data during a session: one key per tap, the log and tallies update as soon as it is saved."""
 
     HELP_TITLE = "live session"
+    AUTO_FOCUS = ""  # nothing holds focus: every key reaches the screen's bindings
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "plus,equals_sign",
-            "trial(True, 0)",
-            "Correct",
-            key_display="+",
-            tooltip="Correct, independent (first prompt level)",
+            "plus,equals_sign", "trial(True, 0)", "Correct", tooltip="Correct, independent (first level)"
         ),
         Binding("minus", "trial(False, 0)", "Incorrect", key_display="-"),
         *(
-            Binding(str(n), f"trial(True, {n - 1})", f"Correct at prompt level {n}", show=False)
+            Binding(str(n), f"trial(True, {n - 1})", f"Correct, prompt level {n}", show=False, group=PROMPTED)
             for n in range(2, 10)
         ),
         Binding("o", "pick_objective", "Objective"),
@@ -82,7 +107,16 @@ class LiveSessionScreen(CompanionScreen):
         Binding("G", "next_client(-1)", "Group: previous client", show=False, key_display="G"),
         Binding("i", "switch_plan", "Intervention", show=False),
         Binding("v", "toggle_plan", "Show/hide plan", show=False),
-        Binding("e", "end", "End session"),
+        Binding("e", "end", "End", tooltip="End the session and write the note"),
+        Binding("space", "metronome", "Metronome", tooltip="Metronome start/stop"),
+        Binding("up", "nudge(1)", "Tempo +1", show=False),
+        Binding("down", "nudge(-1)", "Tempo -1", show=False),
+        Binding("shift+up", "nudge(5)", "Tempo +5", show=False),
+        Binding("shift+down", "nudge(-5)", "Tempo -5", show=False),
+        Binding("b", "enter_bpm", "Type a tempo (bpm)", show=False),
+        Binding("p", "load_preset", "Load the plan's tempo preset", show=False),
+        Binding("m", "metronome_settings", "Metronome settings", show=False),
+        Binding("ctrl+r", "reconnect", "Reconnect audio/MIDI", show=False),
     ]
 
     def __init__(self, live: LiveSession) -> None:
@@ -90,6 +124,9 @@ class LiveSessionScreen(CompanionScreen):
         self.live = live
         self.writer = TapWriter()
         self.problem: str | None = None
+        self._forget_listener: Callable[[], None] | None = None
+        self._settle_timer: Timer | None = None
+        self._bar_bpm: float | None = None
 
     # -- layout --------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -104,6 +141,7 @@ class LiveSessionScreen(CompanionScreen):
                 yield TallyList(id="tallies")
                 yield Static("", id="pending-bar")
                 yield EventLog(id="log")
+            yield MetronomePanel(id="metronome")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -116,6 +154,8 @@ class LiveSessionScreen(CompanionScreen):
         for entry in self.live.entries():
             log.show(entry, self.live.describe(entry), self._who(entry.event.client_id))
         self._refresh_selection()
+        self._forget_listener = self.metronome.add_listener(self._engine_event)
+        self._show_metronome()
 
     def _who(self, client_id: int | None) -> str:
         return self.live.client_name(client_id) if self.live.is_group else ""
@@ -299,6 +339,8 @@ class LiveSessionScreen(CompanionScreen):
 
     @on(SessionEnded)
     def _ended(self, message: SessionEnded) -> None:
+        if message.session is not None:
+            self.metronome.stop()
         if message.error is not None or message.session is None:
             cause = str(message.error) if isinstance(message.error, StorageError) else repr(message.error)
             self.notify(
@@ -312,4 +354,145 @@ class LiveSessionScreen(CompanionScreen):
         self.companion.open_note(message.session.id, replace_screen=True)
 
     def on_unmount(self) -> None:
+        if self._forget_listener is not None:
+            self._forget_listener()
         self.writer.close()
+
+    # -- metronome -----------------------------------------------------------------------------------
+    @property
+    def metronome(self) -> MetronomeControl:
+        return self.companion.metronome
+
+    def _engine_event(self, event: EngineEvent) -> None:
+        """From the engine's dispatcher thread: only post messages (thread-safe), never touch widgets."""
+        if isinstance(event, BeatEvent):
+            self.query_one(BeatLight).post_message(Beat(event))
+            if event.beat == 0 and event.sub == 0 and not event.count_in:
+                self.post_message(MetronomeEvent(bpm=float(event.bpm)))
+        elif isinstance(event, OutputProblem):
+            self.post_message(MetronomeEvent(problem=event))
+
+    def _show_metronome(self, bpm: float | None = None) -> None:
+        self.query_one(MetronomePanel).show(self.metronome.state(), bpm)
+
+    @on(MetronomeEvent)
+    def _metronome_event(self, message: MetronomeEvent) -> None:
+        if message.problem is not None:
+            problem = message.problem
+            if problem.recovered:
+                self.notify(problem.message, title="Output back")
+            else:
+                self.notify(problem.message, title=f"{problem.output} output unavailable", severity="error")
+            self._show_metronome()
+        elif message.bpm is not None and message.bpm != self._bar_bpm:
+            self._bar_bpm = message.bpm  # a ramp moved the tempo: the next taps were at this tempo
+            self._show_metronome(message.bpm)
+            self._tempo_changed(message.bpm)
+
+    def _tempo_changed(self, bpm: float | None = None, at_once: bool = False) -> None:
+        """The tempo in force changed: logged before the next tap, or once it settled (1.5 s)."""
+        if not self.metronome.running:
+            return
+        settings = self.metronome.settings
+        self.live.note_tempo(bpm if bpm is not None else float(settings.bpm), str(settings.meter))
+        if self._settle_timer is not None:
+            self._settle_timer.stop()
+        if at_once:
+            self.submit(self.live.settle_tempo)
+        else:
+            self._settle_timer = self.set_timer(TEMPO_SETTLE_S, lambda: self.submit(self.live.settle_tempo))
+
+    def action_metronome(self) -> None:
+        metronome = self.metronome
+        if metronome.running:
+            metronome.stop()
+            self._show_metronome()
+            return
+
+        def start() -> None:
+            try:
+                state = metronome.start()
+            except Exception as error:  # shown to the therapist; the session carries on without a click
+                self.post_message(MetronomeStarted(None, error))
+                return
+            self.post_message(MetronomeStarted(state, None))
+
+        self.run_worker(start, thread=True, exclusive=True, group="metronome")
+
+    @on(MetronomeStarted)
+    def _metronome_started(self, message: MetronomeStarted) -> None:
+        if message.error is not None or message.state is None:
+            self.notify(str(message.error), title="The metronome could not start", severity="error")
+            return
+        self._bar_bpm = message.state.bpm
+        self._show_metronome()
+        self._tempo_changed(at_once=True)
+        if message.state.problems and message.state.silent:
+            self.notify(
+                "No sound output: the beat light keeps time. " + "; ".join(message.state.problems.values()),
+                title="Metronome silent",
+                severity="warning",
+                timeout=10,
+            )
+
+    def _apply(self, change: Callable[[], object], success: str = "") -> None:
+        """Run a tempo change; the tempo model's message is shown if the value cannot be played."""
+        try:
+            change()
+        except (TempoError, ValueError) as problem:
+            self.notify(str(problem), title="Tempo not changed", severity="warning")
+            return
+        self._bar_bpm = None
+        self._show_metronome()
+        self._tempo_changed()
+        if success:
+            self.notify(success, timeout=4)
+
+    def action_nudge(self, delta: int) -> None:
+        self._apply(lambda: self.metronome.nudge(delta))
+
+    def action_enter_bpm(self) -> None:
+        def check(text: str) -> str | None:
+            try:
+                check_bpm(text)
+            except TempoError as problem:
+                return str(problem)
+            return None
+
+        def entered(text: str | None) -> None:
+            if text:
+                self._apply(lambda: self.metronome.set_bpm(text))
+
+        self.app.push_screen(
+            TextPrompt("Tempo (bpm)", "e.g. 84", accept="Set", check=check, restrict=r"[0-9.]*"), entered
+        )
+
+    def action_load_preset(self) -> None:
+        plan = self.live.plan
+        if plan is None or plan.tempo is None:
+            self.notify(
+                "The current intervention has no tempo preset (choose one with i).", severity="warning"
+            )
+            return
+        preset = plan.tempo
+        self._apply(
+            lambda: self.metronome.load_preset(preset.as_engine_kwargs()),
+            f"Loaded {plan.title}: {preset.summary()}. Space starts.",
+        )
+
+    def action_metronome_settings(self) -> None:
+        def chosen(choice: MetronomeChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.output != self.metronome.output:
+                self.metronome.set_output(choice.output)
+            self._apply(lambda: self.metronome.change(choice.settings))
+
+        self.app.push_screen(MetronomeSettings(self.metronome.settings, self.metronome.output), chosen)
+
+    def action_reconnect(self) -> None:
+        self.run_worker(self._reconnect, thread=True, exclusive=True, group="metronome")
+
+    def _reconnect(self) -> None:
+        state = self.metronome.reconnect()
+        self.post_message(MetronomeStarted(state, None) if state.running else MetronomeEvent())

@@ -92,6 +92,7 @@ class SoapScreen(CompanionScreen):
         self.drafts = drafts
         self.query_one("#note-header", Static).update(header)
         tabs = self.query_one(TabbedContent)
+        tabs.set_class(len(drafts) == 1, "-single")
         for draft in drafts:
             fields: list[Widget] = []
             for field, title in SECTIONS:
@@ -110,7 +111,7 @@ class SoapScreen(CompanionScreen):
             self.call_after_refresh(self._focus_first)
 
     def _focus_first(self) -> None:
-        self.query_one(f"#subjective-{self.drafts[0].client.id}", TextArea).focus()
+        self.query_one(f"#subjective-{self.drafts[0].client.id}", TextArea).focus(scroll_visible=False)
 
     def _texts(self, client_id: int) -> tuple[str, ...]:
         return tuple(self.query_one(f"#{field}-{client_id}", TextArea).text for field, _ in SECTIONS)

@@ -18,8 +18,11 @@ def bulleted(items: list[str]) -> str:
     return "\n".join(f"• {item}" for item in items)
 
 
-class PlanView(VerticalScroll):
-    """Title and summary, then Steps (open), Adaptations, Precautions, Materials and the data taps."""
+class PlanView(VerticalScroll, can_focus=False):
+    """Title and summary, then Steps (open), Adaptations, Precautions, Materials and the data taps.
+
+    It never takes focus itself, so the arrow keys stay with the session screen (tempo up/down).
+    """
 
     def __init__(self, plan: Plan | None, id: str | None = None) -> None:
         super().__init__(id=id)
