@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_app_practice import NOW, Practice, make_practice, write_lock
@@ -26,11 +27,15 @@ from companion.record import Count, Intervention, Note, Rating, Record, Trial
 SIZE = (100, 32)
 
 
-def app_for(data_dir: Path, **changes: object) -> CompanionApp:
-    config = AppConfig(
-        data_dir=data_dir, clock=FixedClock(NOW), backup_every=None, metronome_outputs="none", **changes
-    )
-    return CompanionApp(config)
+def app_for(data_dir: Path, **changes: Any) -> CompanionApp:
+    """The app on `data_dir` with a fixed clock, no backups and a silent metronome (beat light only)."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "clock": FixedClock(NOW),
+        "backup_every": None,
+        "metronome_outputs": "none",
+    }
+    return CompanionApp(AppConfig(**{**values, **changes}))
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 10.0) -> None:

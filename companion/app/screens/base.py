@@ -44,3 +44,4 @@ class CompanionScreen(Screen[Any]):
         self.set_class(height < SHORT_BELOW, "-short")
         for footer in self.query(Footer):
             footer.compact = width < NARROW_BELOW
+            footer.show_command_palette = width >= NARROW_BELOW  # ctrl+p is listed in help (?)

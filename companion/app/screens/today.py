@@ -151,7 +151,7 @@ class TodayScreen(CompanionScreen):
         suggestions.add_options(
             [
                 Option(
-                    Text.assemble((s.plan.title, "bold"), "  ", (", ".join(s.reasons[:2]), "dim")),
+                    Text.assemble((s.plan.title, "bold"), "  ", (s.reasons[0] if s.reasons else "", "dim")),
                     id=s.plan.id,
                 )
                 for s in overview.suggestions

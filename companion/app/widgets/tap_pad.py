@@ -21,6 +21,7 @@ class TapButton(Button, can_focus=False):
 
     def __init__(self, label: str, action: str, classes: str = "") -> None:
         super().__init__(label, classes=f"tap {classes}".strip(), action=f"screen.{action}")
+        self.styles.line_pad = 0  # every column counts at 80 wide (the CSS parser refuses `line-pad: 0`)
 
 
 class TapPad(Grid):
