@@ -1,0 +1,225 @@
+"""A second JACK client that plays note-ons at known frames: the reference for the MIDI-input timing tests.
+
+The reference time of a note written at `offset` in the cycle starting at frame F is JACK's own
+``jack_frames_to_time(F + offset)``, converted to the engine clock (perf_counter) with an offset measured
+when the note is queued. This is deliberately separate code from `audio.midi_input`'s conversion, so a
+mistake there cannot cancel out. JACK-Client does not wrap those libjack calls: they go through ctypes.
+
+The sender runs in its own process (this file is its script): a Python process callback on JACK's
+real-time thread can hang its process when the client is deactivated while another Python thread holds
+the GIL (see `audio.midi_input`), and the test process has such threads. `benchmarks/analysis.py` uses
+the same sender.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import os
+import queue
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.jack
+
+
+@contextlib.contextmanager
+def private_jack_server(name: str) -> Iterator[str]:
+    """A dummy JACK server of one's own (48 kHz, 128 frames), for a benchmark or a test that stops it.
+
+    Its readiness is checked with `jack_wait` in another process, never with a client in this one:
+    jack2's client library keeps per-process globals for one server, and a process that talks to two
+    servers crashes (seen: a segfault in the test run that also used the session server).
+    """
+    jackd, jack_wait = shutil.which("jackd"), shutil.which("jack_wait")
+    if jackd is None or jack_wait is None:
+        raise RuntimeError("jackd / jack_wait not found: install jackd2 (make test / make bench do)")
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"),
+        )
+        try:
+            ready = subprocess.run(
+                [jack_wait, "-s", name, "-w", "-t", "10"], capture_output=True, check=False
+            )
+            if ready.returncode != 0 or proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"jackd {name} did not start: {log.read().decode()[-500:]}")
+            yield name
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+class JackTime:
+    """libjack's clock functions for one open client."""
+
+    def __init__(self, client: Any) -> None:
+        import jack
+
+        lib = ctypes.PyDLL(ctypes.util.find_library("jack") or "libjack.so.0")
+        self.frames_to_time = lib.jack_frames_to_time
+        self.frames_to_time.restype = ctypes.c_uint64
+        self.frames_to_time.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        self.get_time = lib.jack_get_time
+        self.get_time.restype = ctypes.c_uint64
+        self.handle = ctypes.c_void_p(int(jack._ffi.cast("uintptr_t", client._ptr)))
+
+    def engine_minus_jack_s(self) -> float:
+        """perf_counter - JACK time, from the tightest of several back-to-back readings."""
+        readings = []
+        for _ in range(16):
+            before = time.perf_counter()
+            jack_us = self.get_time()
+            after = time.perf_counter()
+            readings.append((after - before, (before + after) / 2 - jack_us / 1e6))
+        return min(readings)[1]
+
+
+def serve(server: str, name: str) -> None:
+    """The sender process: commands on stdin (PLAY count spacing seed / CONNECT port), answers on stdout."""
+    import jack
+
+    client = jack.Client(name, servername=server, no_start_server=True)
+    port = client.midi_outports.register("out")
+    clock = JackTime(client)
+    plan: queue.SimpleQueue[tuple[int, int, float]] = queue.SimpleQueue()
+    due: dict[int, float] = {}
+
+    def process(frames: int) -> None:
+        port.clear_buffer()
+        try:
+            hit_id, offset, engine_minus_jack = plan.get_nowait()
+        except queue.Empty:
+            return
+        port.write_midi_event(offset, (0x90, hit_id % 128, 1 + hit_id // 128))
+        frame = (client.last_frame_time + offset) & 0xFFFFFFFF
+        due[hit_id] = clock.frames_to_time(clock.handle, frame) / 1e6 + engine_minus_jack
+
+    client.set_process_callback(process)
+    client.activate()
+    print("READY", port.name, flush=True)
+    for line in sys.stdin:
+        command, *args = line.split()
+        if command == "CONNECT":
+            client.connect(port, args[0])
+            print("OK", flush=True)
+        elif command == "PLAY":
+            count, spacing_s, seed = int(args[0]), float(args[1]), int(args[2])
+            rng = random.Random(seed)
+            first = len(due)
+            for hit_id in range(first, first + count):
+                plan.put((hit_id, rng.randrange(client.blocksize), clock.engine_minus_jack_s()))
+                time.sleep(spacing_s)
+            time.sleep(0.1)
+            for hit_id in range(first, first + count):
+                if hit_id in due:
+                    print("DUE", hit_id, repr(due[hit_id]))
+            print("DONE", flush=True)
+    client.deactivate()
+    client.close()
+
+
+class HitSender:
+    """Test-side handle on a sender process. Hit ids: note = id % 128, velocity = 1 + id // 128."""
+
+    def __init__(self, server: str, name: str = "hit-sender") -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, __file__, server, name],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
+        self.port_name = self._answer().removeprefix("READY ")
+
+    def _answer(self) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()
+        if not line:
+            raise RuntimeError(f"the sender process ended (exit code {self._proc.wait()})")
+        return line
+
+    def _command(self, *words: object) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(" ".join(map(str, words)) + "\n")
+        self._proc.stdin.flush()
+
+    @staticmethod
+    def hit_id(note: int, velocity: int) -> int:
+        return note + 128 * (velocity - 1)
+
+    def connect(self, destination: str) -> None:
+        self._command("CONNECT", destination)
+        assert self._answer() == "OK"
+
+    def play(self, count: int, spacing_s: float = 0.013, seed: int = 0) -> dict[int, float]:
+        """Play `count` hits, one every `spacing_s`; return each hit id's time on the engine clock."""
+        self._command("PLAY", count, spacing_s, seed)
+        due = {}
+        while (line := self._answer()) != "DONE":
+            _, hit_id, t = line.split()
+            due[int(hit_id)] = float(t)
+        return due
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+
+def test_jack_time_is_a_monotonic_clock_at_perf_counters_rate(jack_server):
+    """jack2 on Linux reads CLOCK_MONOTONIC_RAW (perf_counter is CLOCK_MONOTONIC): the offset between
+    them is arbitrary, which is why every JACK time is converted, but they tick at the same rate."""
+    import jack
+
+    client = jack.Client("clock-check", servername=jack_server.name, no_start_server=True)
+    try:
+        clock = JackTime(client)
+        jack_now = clock.get_time() / 1e6
+        candidates = [time.clock_gettime(time.CLOCK_MONOTONIC_RAW), time.clock_gettime(time.CLOCK_MONOTONIC)]
+        assert min(abs(jack_now - c) for c in candidates) < 1e-3
+        first = clock.engine_minus_jack_s()
+        time.sleep(0.5)
+        assert clock.engine_minus_jack_s() == pytest.approx(first, abs=100e-6)
+    finally:
+        client.close()
+
+
+def test_the_sender_knows_when_each_hit_was_due(jack_server):
+    sender = HitSender(jack_server.name, "sender-check")
+    try:
+        before = time.perf_counter()
+        due = sender.play(20, spacing_s=0.01)
+        after = time.perf_counter()
+    finally:
+        sender.close()
+    assert sorted(due) == list(range(20))
+    times = [due[i] for i in range(20)]
+    assert times == sorted(times)
+    assert before - 0.05 < times[0] and times[-1] < after + 0.05  # JACK's frame clock is smoothed
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1], sys.argv[2])
