@@ -56,7 +56,7 @@ from interventions import DataKind, DataTap, Library, Plan
 T = TypeVar("T")
 
 TAP_KINDS = frozenset(
-    {"trial", "count", "duration_start", "duration_stop", "duration", "latency", "rating", "note"}
+    {"trial", "count", "duration_start", "duration_stop", "duration", "latency", "rating", "note", "cadence"}
 )
 """Events the therapist makes with a key or a touch: the ones `undo` may cancel."""
 
@@ -401,6 +401,10 @@ class LiveSession:
 
     def draft_note(self, text: str) -> EventDraft:
         return self._draft(Note(text.strip()))
+
+    def draft_cadence(self, steps_per_min: float, cv: float, steps: int) -> EventDraft:
+        """A cadence measured by tap tempo (the RAS baseline), for the selected client and objective."""
+        return self._draft(Cadence(round(steps_per_min, 1), round(cv, 4), steps))
 
     def elapsed(self) -> float:
         """Seconds since the session started (wall clock, as the record stamps it)."""

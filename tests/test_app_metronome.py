@@ -16,8 +16,9 @@ from audio.tempo import TempoError
 from companion.app.metronome_control import MetronomeControl, describe
 from companion.app.screens.dialogs import StartSession
 from companion.app.screens.session import LiveSessionScreen
+from companion.app.tap_tempo import TapSeries
 from companion.app.widgets.beat_light import BeatLight
-from companion.record import Tempo
+from companion.record import Cadence, Tempo
 from interventions import Library
 
 
@@ -138,3 +139,37 @@ async def test_the_session_screen_drives_the_metronome_and_logs_tempo(practice: 
     start = float(plan.tempo.bpm)
     assert tempi[0] == start and tempi[-1] == start + 2  # the tempo in force when the trial was tapped
     assert events[-1].kind == "trial" and events[-2].kind == "tempo"
+
+
+def test_tap_series_measures_a_cadence_and_restarts_after_a_pause() -> None:
+    series = TapSeries(pause_s=2.0)
+    readings = [series.tap(10 + 0.6 * n) for n in range(8)]
+    assert readings[3].cadence is None and "at least" in readings[3].describe()
+    found = readings[-1].cadence
+    assert found is not None and round(found.steps_per_min, 1) == 100.0 and found.steps == 8
+    assert series.tap(30).taps == 1  # a pause starts a new series
+    assert series.finish().cadence is None and not series.active
+
+
+async def test_tap_tempo_sets_the_metronome_and_logs_the_cadence(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("down", "s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        for _ in range(8):
+            await pilot.press("t")
+            await pilot.pause(0.5)
+        await until(
+            pilot, lambda: any("cadence" in str(line.render()) for line in log_lines(app)), timeout=10
+        )
+        session_id = screen.live.session.id
+        tempo = float(app.metronome.settings.bpm)
+    with practice.open() as record:
+        cadences = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Cadence)]
+    assert len(cadences) == 1 and cadences[0].steps_per_min == tempo
+    assert 80 <= tempo <= 125  # taps every ~0.5 s, plus the pilot's own delays on a busy machine

@@ -9,6 +9,7 @@ seconds, and flagged above the log with the cause and the fix).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -28,6 +29,7 @@ from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
+from companion.app.tap_tempo import TapSeries
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.event_log import EventLog
@@ -114,6 +116,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("shift+up", "nudge(5)", "Tempo +5", show=False),
         Binding("shift+down", "nudge(-5)", "Tempo -5", show=False),
         Binding("b", "enter_bpm", "Type a tempo (bpm)", show=False),
+        Binding("t", "tap_tempo", "Tap tempo / cadence", show=False, tooltip="Tap each step; pause to apply"),
         Binding("p", "load_preset", "Load the plan's tempo preset", show=False),
         Binding("m", "metronome_settings", "Metronome settings", show=False),
         Binding("ctrl+r", "reconnect", "Reconnect audio/MIDI", show=False),
@@ -127,6 +130,8 @@ class LiveSessionScreen(CompanionScreen):
         self._forget_listener: Callable[[], None] | None = None
         self._settle_timer: Timer | None = None
         self._bar_bpm: float | None = None
+        self.taps = TapSeries()
+        self._taps_done: Timer | None = None
 
     # -- layout --------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -489,6 +494,31 @@ class LiveSessionScreen(CompanionScreen):
             self._apply(lambda: self.metronome.change(choice.settings))
 
         self.app.push_screen(MetronomeSettings(self.metronome.settings, self.metronome.output), chosen)
+
+    def action_tap_tempo(self) -> None:
+        """Each tap is a step; after a pause the cadence becomes the tempo and is logged (RAS baseline)."""
+        reading = self.taps.tap(time.perf_counter())
+        self.query_one("#metro-status", Static).update(reading.describe())
+        if self._taps_done is not None:
+            self._taps_done.stop()
+        self._taps_done = self.set_timer(self.taps.pause_s, self._taps_finished)
+
+    def _taps_finished(self) -> None:
+        reading = self.taps.finish()
+        found = reading.cadence
+        if found is None:
+            self.notify(
+                reading.problem or reading.describe(), title="No cadence from these taps", severity="warning"
+            )
+            self._show_metronome()
+            return
+        self.tap(self.live.draft_cadence(found.steps_per_min, found.cv, found.steps))
+        spm = round(found.steps_per_min, 1)
+        self._apply(
+            lambda: self.metronome.set_bpm(spm),
+            f"Cadence {spm:g} steps/min (CV {found.cv * 100:.1f}%, {found.steps} steps): logged, "
+            f"tempo set to {spm:g} bpm. u undoes the entry.",
+        )
 
     def action_reconnect(self) -> None:
         self.run_worker(self._reconnect, thread=True, exclusive=True, group="metronome")
