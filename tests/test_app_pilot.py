@@ -374,3 +374,34 @@ def test_companion_without_a_subcommand_opens_the_app_on_the_data_dir(
         (practice.data_dir, "audio"),
         (practice.data_dir, "midi"),
     ]
+
+
+async def test_a_group_session_ends_with_a_note_per_client(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("space", "down", "space", "s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        await pilot.press("plus", "g", "plus", "plus")
+        await until(pilot, lambda: len(log_lines(app)) == 3)
+        session_id = screen.live.session.id
+        await pilot.press("e")
+        await on_screen(pilot, Confirm)
+        await pilot.press("enter")
+        await on_screen(pilot, SoapScreen)
+        soap = app.screen
+        await until(pilot, lambda: len(soap.query(TextArea)) == 8)
+        assert "2/2 correct" in soap.query_one(f"#objective-{practice.ben}", TextArea).text
+        soap.query_one(f"#plan-{practice.ben}", TextArea).text = "Add the second drum."
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not soap.unsaved)
+        await pilot.press("escape")
+        await on_screen(pilot, TodayScreen)
+    with practice.open() as record:
+        notes = {c: record.note(session_id, c) for c in (practice.ava, practice.ben)}
+    assert notes[practice.ben].plan == "Add the second drum."
+    assert "1/1 correct" in notes[practice.ava].objective and notes[practice.ava].updated_at

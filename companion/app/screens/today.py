@@ -17,7 +17,7 @@ from textual.widgets import Footer, Header, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from companion.app.clock import today
+from companion.app.clock import local_time, today
 from companion.app.overview import ClientOverview, client_overview, progress_line, session_line
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import (
@@ -63,6 +63,8 @@ class TodayScreen(CompanionScreen):
             yield Label("Clients", classes="panel-title")
             yield OptionList(id="clients")
             yield Static("", id="group-line")
+            yield Label("Today", classes="panel-title")
+            yield Static("", id="today-sessions")
         with VerticalScroll(id="client-detail"):
             yield Static("Opening the session record…", id="client-heading")
             yield Static("", id="open-session")
@@ -85,6 +87,7 @@ class TodayScreen(CompanionScreen):
         """Fill the client list from the record (after start-up, adding a client, ending a session)."""
         record = self.services.record
         self.clients = record.clients()
+        self.query_one("#today-sessions", Static).update(self._today_text())
         listing = self.query_one("#clients", OptionList)
         highlighted = listing.highlighted
         listing.clear_options()
@@ -98,6 +101,22 @@ class TodayScreen(CompanionScreen):
         index = next((i for i, c in enumerate(self.clients) if c.id == select), None)
         listing.highlighted = index if index is not None else min(highlighted or 0, len(self.clients) - 1)
         listing.focus()
+
+    def _today_text(self) -> Text:
+        """Today's sessions: who, when (local time), and whether the note is still to write."""
+        record = self.services.record
+        day = today(self.companion.clock)
+        names = {c.id: c.display_name for c in self.clients}
+        text = Text()
+        for session in record.sessions(start=day, end=day):
+            who = ", ".join(names.get(c, "?") for c in session.client_ids)
+            text.append(f"{local_time(session.started_at)[:5]} {who}")
+            if session.ended_at is None:
+                text.append(" · open", style="bold")
+            elif not any(record.note(session.id, c).updated_at for c in session.client_ids):
+                text.append(" · note to write", style="italic")
+            text.append("\n")
+        return text if text else Text("No sessions yet today.", style="dim")
 
     def _client_prompt(self, client: Client) -> Text:
         marker = "● " if client.id in self.group else "  "
@@ -140,7 +159,7 @@ class TodayScreen(CompanionScreen):
             heading.append(f"\n♪ {client.preferred_music}")
         self.query_one("#client-heading", Static).update(heading)
         self.query_one("#open-session", Static).update(
-            f"[b]A session started {overview.open_session.started_at[11:16]} UTC on "
+            f"[b]A session started {local_time(overview.open_session.started_at)[:5]} on "
             f"{overview.open_session.date.isoformat()} was not ended.[/] Press [b]s[/] to resume it."
             if overview.open_session is not None
             else ""
