@@ -4,8 +4,11 @@ Timing lives in the sample count, not in the wall clock: the callback numbers ev
 and clicks are scheduled as sample numbers, so their spacing is exact whatever the callback's own jitter.
 To share the engine clock (`time.perf_counter`) with MIDI, each callback compares perf_counter with the
 stream's `currentTime`/`outputBufferDacTime` and keeps the smallest estimate of "perf time of sample 0"
-over a window of blocks (a callback can wake late, never early, so the minimum is the least-jittered one).
-The engine reads that mapping once per start and keeps it for the run, so intervals stay exact.
+over the last two windows of blocks (a callback can wake late, never early, so the minimum is the least
+jittered one). The engine pins beat 0 to a stream sample once per start, so audio intervals stay exact,
+and places MIDI through the current mapping, so MIDI follows the sound card's clock. After an xrun (the
+server ran on without us) the sample count skips the lost blocks, so later clicks stay on the engine
+clock instead of all shifting late.
 
 The callback takes no lock and builds no array: settings arrive as one reference swap read at block
 start (`sources`), and the mix buffer is allocated when the stream opens.
@@ -13,7 +16,9 @@ start (`sources`), and the mix buffer is allocated when the stream opens.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
@@ -26,6 +31,8 @@ from audio.render import SampleSource
 
 _WINDOW = 256
 """Blocks per clock-offset window: long enough to catch one on-time callback, short enough to follow drift."""
+_PROBE = 8
+"""Blocks watched before deciding that frames were lost in an xrun (not just one late callback)."""
 _MAX_BLOCK = 16_384
 
 
@@ -73,8 +80,10 @@ class AudioOutput:
         self._closing = False
         self._mix = np.zeros(_MAX_BLOCK, dtype=np.float32)
         self._offset = math.inf  # published: perf time of stream sample 0
-        self._window_min = math.inf
+        self._window_min = self._previous_min = math.inf
         self._window_count = 0
+        self._excess_base = self._probe_min = math.inf
+        self._probe_count = 0
         self.output_latency = 0.0
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -84,8 +93,9 @@ class AudioOutput:
         sd = load_sounddevice()
         self._closing = False
         self.frames = self.callbacks = self.xruns = 0
-        self._offset = self._window_min = math.inf
-        self._window_count = 0
+        self._offset = self._window_min = self._previous_min = math.inf
+        self._excess_base = self._probe_min = math.inf
+        self._window_count = self._probe_count = 0
         try:
             info = sd.query_devices(self.device, "output")
             rate = self._requested_rate or int(info["default_samplerate"])
@@ -110,7 +120,7 @@ class AudioOutput:
             ) from None
         self._stream = stream
         deadline = time.perf_counter() + timeout
-        while not math.isfinite(self._offset) and self.callbacks < 8:
+        while self.callbacks < 8:  # a few blocks, so the clock mapping is not one callback's guess
             if time.perf_counter() > deadline:
                 self.close()
                 raise OutputError(
@@ -119,16 +129,25 @@ class AudioOutput:
                 )
             time.sleep(0.005)
 
-    def close(self) -> None:
-        """Stop and close the stream; safe to call twice or after the device is gone."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop and close the stream; safe to call twice or after the device is gone.
+
+        Closing a stream whose audio server died can block forever inside PortAudio (seen with JACK
+        killed under it), so the close runs in a helper thread that is abandoned after `timeout`.
+        """
         self._closing = True
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
+        if stream is None:
+            return
+
+        def close_stream() -> None:
+            with contextlib.suppress(Exception):
                 stream.abort()
                 stream.close()
-            except Exception:
-                pass
+
+        closer = threading.Thread(target=close_stream, name="companion-audio-close", daemon=True)
+        closer.start()
+        closer.join(timeout)
 
     @property
     def active(self) -> bool:
@@ -138,30 +157,27 @@ class AudioOutput:
 
     def sample_at(self, perf_time: float) -> int:
         """The stream sample that sounds at `perf_time` (engine clock), from the current mapping."""
-        offset = self._offset if math.isfinite(self._offset) else self._window_min
-        return round((perf_time - offset) * self.samplerate)
+        return round((perf_time - self._offset) * self.samplerate)
 
     def perf_at(self, sample: int) -> float:
         """The engine-clock time at which stream sample `sample` sounds."""
-        offset = self._offset if math.isfinite(self._offset) else self._window_min
-        return offset + sample / self.samplerate
+        return self._offset + sample / self.samplerate
 
     # --- PortAudio threads ----------------------------------------------------------------------
 
     def _callback(self, outdata: np.ndarray, frames: int, info: Any, status: Any) -> None:
         now = time.perf_counter()
+        latency = info.outputBufferDacTime - info.currentTime
         if status.output_underflow:
             self.xruns += 1
-        start = self.frames
-        estimate = now + (info.outputBufferDacTime - info.currentTime) - start / self.samplerate
+        start = self.frames = self.frames + self._lost_frames(info.currentTime, frames)
+        estimate = now + latency - start / self.samplerate
         if estimate < self._window_min:
             self._window_min = estimate
         self._window_count += 1
-        if self._window_count >= _WINDOW or not math.isfinite(self._offset):
-            self._offset = self._window_min
-            if self._window_count >= _WINDOW:
-                self._window_min = math.inf
-                self._window_count = 0
+        if self._window_count >= _WINDOW:
+            self._previous_min, self._window_min, self._window_count = self._window_min, math.inf, 0
+        self._offset = min(self._previous_min, self._window_min)
         sources = self.sources
         done = 0
         while done < frames:
@@ -177,6 +193,26 @@ class AudioOutput:
             done += n
         self.frames = start + frames
         self.callbacks += 1
+
+    def _lost_frames(self, stream_time: float, frames: int) -> int:
+        """Frames the server played without us (an xrun that skipped our callback), else 0.
+
+        `stream_time * rate - frames produced` is constant plus the callback's lateness within its cycle
+        (always >= 0). Its minimum over a probe of blocks rising by a block or more means whole blocks
+        were skipped; smaller rises are clock drift (a sound card vs the system clock) and are absorbed.
+        Deciding on a minimum, not one late callback, keeps a merely late callback from shifting clicks.
+        """
+        excess = stream_time * self.samplerate - self.frames
+        if excess < self._excess_base:
+            self._excess_base = excess
+        self._probe_min = min(self._probe_min, excess - self._excess_base)
+        self._probe_count += 1
+        if self._probe_count < _PROBE:
+            return 0
+        rise, self._probe_min, self._probe_count = self._probe_min, math.inf, 0
+        lost = round(rise / frames) * frames if rise >= 0.75 * frames else 0
+        self._excess_base += rise - lost
+        return lost
 
     def _finished(self) -> None:
         if not self._closing and self._on_stream_end is not None:

@@ -15,6 +15,7 @@ runs on the timing path: every public method only swaps a reference or posts a r
 from __future__ import annotations
 
 import enum
+import logging
 import queue
 import threading
 import time
@@ -29,10 +30,12 @@ from audio.audio_output import AudioOutput
 from audio.errors import OutputError
 from audio.events import BeatEvent, Dispatcher, EngineEvent, OutputProblem
 from audio.midi_output import MidiOutput, MidiSettings, clocks_per_beat
-from audio.render import ClickRenderer, SampleSource, sample_at
+from audio.render import ClickRenderer, SampleSource, ScheduleFull, sample_at
 from audio.scheduler import EventSource, MidiScheduler
 from audio.sounds import DEFAULT_VOICES, SoundBank, Voice
 from audio.tempo import Level, Number, TempoMap, TempoSettings, check_bpm
+
+log = logging.getLogger(__name__)
 
 AUDIO = "audio"
 MIDI = "midi"
@@ -94,6 +97,7 @@ class _Output:
     name: str
     device: Any
     open: bool = False
+    tried: bool = False
     muted: bool = False
     message: str = ""
 
@@ -114,6 +118,12 @@ class _ClickPlanner:
         self._frames_seen_at = 0.0
 
     def perf_time(self, seconds: Fraction) -> float:
+        """Engine-clock time of a tempo-map time. While audio plays, its sample clock is the master:
+        a sound card's clock differs from the system clock by up to ~0.01-0.03 %, and following the
+        stream's drift-tracking mapping keeps MIDI and beat events with the audio over a whole session."""
+        audio, origin_sample = self.engine.audio_output, self.audio_origin
+        if origin_sample is not None and audio is not None:
+            return audio.perf_at(origin_sample + sample_at(seconds, audio.samplerate))
         return self.origin + float(seconds)
 
     def change_beat(self, boundary: Boundary) -> int:
@@ -123,9 +133,13 @@ class _ClickPlanner:
     def events_until(self, horizon: float) -> Iterable[tuple[float, mido.Message]]:
         while True:
             try:
-                self.requests.get_nowait()(self)
+                request = self.requests.get_nowait()
             except queue.Empty:
                 break
+            try:
+                request(self)
+            except Exception:  # a bad change must never stop the clicks already playing
+                log.exception("tempo change could not be applied; playing on unchanged")
         now = time.perf_counter()
         if now >= self._next_health:
             self._next_health = now + _HEALTH_EVERY_S
@@ -148,7 +162,11 @@ class _ClickPlanner:
             if play_audio and renderer is not None and bank is not None and click.level is not Level.SILENT:
                 assert self.audio_origin is not None
                 position = self.audio_origin + sample_at(click.time_s, bank.samplerate)
-                renderer.schedule(position, bank.index(click.level))
+                try:
+                    renderer.schedule(position, bank.index(click.level))
+                except ScheduleFull as exc:
+                    engine._fail(AUDIO, f"{exc}: reconnect the audio device and press reconnect")
+                    play_audio = False
             if play_midi and midi_settings is not None:
                 notes = midi_settings.note_messages(click.level)
                 if notes is not None:
@@ -247,11 +265,14 @@ class Metronome:
         with self._lock:
             return self._open_outputs()
 
-    def _open_outputs(self) -> list[OutputProblem]:
+    def _open_outputs(self, retry: bool = True) -> list[OutputProblem]:
         problems = []
-        for out in self._outputs.values():
-            if out.open:
+        # MIDI first: opening a JACK MIDI port holds the GIL while the server rebuilds its graph, which
+        # would stall a running audio callback (it needs the GIL too) until JACK times it out.
+        for out in sorted(self._outputs.values(), key=lambda o: o.name != MIDI):
+            if out.open or (out.tried and not retry):
                 continue
+            out.tried = True
             try:
                 out.device.open()
             except OutputError as exc:
@@ -277,7 +298,7 @@ class Metronome:
         """Stop and release every device."""
         self.stop()
         with self._lock:
-            for out in self._outputs.values():
+            for out in sorted(self._outputs.values(), key=lambda o: o.name != AUDIO):
                 out.device.close()
                 out.open = False
             self._dispatcher.stop()
@@ -348,15 +369,37 @@ class Metronome:
         planner = self._planner
         return planner.origin if planner is not None else None
 
+    def time_of(self, beat: Number) -> float | None:
+        """Engine-clock time at which a (fractional) beat of the current run sounds, following ramps,
+        changes made so far and, while audio plays, the audio clock. For songs and grooves placing
+        notes on the same map, and for the UI. None when stopped."""
+        planner = self._planner
+        return planner.perf_time(planner.tempo.time_at(beat)) if planner is not None else None
+
+    def sample_of(self, beat: Number) -> int | None:
+        """The audio stream sample at which a (fractional) beat sounds: where a SampleSource (a song's
+        synth) must start a note to sit exactly on the clicks. None when stopped or without audio."""
+        planner, device = self._planner, self.audio_output
+        if planner is None or device is None or planner.audio_origin is None:
+            return None
+        return planner.audio_origin + sample_at(planner.tempo.time_at(beat), device.samplerate)
+
+    def beat_at(self, perf_time: float) -> Fraction | None:
+        """The (fractional) beat of the current run sounding at an engine-clock time, e.g. a client's hit
+        timestamped with `time.perf_counter()`. None when stopped."""
+        planner = self._planner
+        return planner.tempo.beat_at(perf_time - planner.origin) if planner is not None else None
+
     def start(self, at: float | None = None) -> float:
         """Start; the count-in begins at `at` (perf_counter; default: now + lead). Returns beat 0's time.
 
-        Outputs not yet open are opened first; those that fail are reported and the rest play.
+        Outputs never opened are opened first; those that fail are reported and the rest play. Raises
+        OutputError only when no output at all can play.
         """
         with self._lock:
             if self._planner is not None:
                 return self._planner.origin
-            self._open_outputs()
+            self._open_outputs(retry=False)  # failed ones wait for reconnect(): retrying costs seconds
             if self._outputs and not any(out.open for out in self._outputs.values()):
                 raise OutputError(
                     "no output could be opened", "; ".join(o.message for o in self._outputs.values())

@@ -142,7 +142,8 @@ class MidiOutput:
                         f"{what} not found (available: {', '.join(names) or 'none'})",
                         "plug it in and run `companion devices`, or use a virtual port (--virtual NAME)",
                     )
-                self._port = backend.open_output(chosen, client_name=self.client_name)
+                # No client_name here: mido turns any port opened with one into a virtual port.
+                self._port = backend.open_output(chosen)
         except OutputError:
             raise
         except Exception as exc:
@@ -172,8 +173,11 @@ class MidiOutput:
             return False
         if self.virtual is not None or self._backend is None:
             return True
+        rt = getattr(self._port, "_rt", None)
         try:
-            return self.name in self._backend.get_output_names()
+            # Ask the open port's own client: a new one per check would cost a JACK client round trip.
+            names = rt.get_ports() if rt is not None else self._backend.get_output_names()
+            return self.name in names
         except Exception:
             return False
 

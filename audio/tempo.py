@@ -229,6 +229,9 @@ class TempoSettings:
     ramp: Ramp | None = None
     bpm_min: Fraction | None = None
     bpm_max: Fraction | None = None
+    cue: str = "click"
+    """What the plan wants heard: "click", a groove name or "preferred-song". The tempo map ignores it;
+    the app routes it to a groove or song player that follows this map."""
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -268,7 +271,7 @@ class TempoSettings:
         """Build from an intervention plan's tempo table.
 
         Keys: bpm, bpm_min, bpm_max, meter ("3/4"), subdivision (1-4 or "triplet"), accents (list of level
-        names), swing (0-0.5), count_in_bars, ramp ({kind "linear", to_bpm, beats} or
+        names), swing (0-0.5), count_in_bars, cue, ramp ({kind "linear", to_bpm, beats} or
         {kind "percent", percent, every_bars, max_bpm}). Unknown keys are an error, so typos surface.
         """
         known = {f.name for f in fields(cls)}
@@ -288,6 +291,7 @@ class TempoSettings:
             ramp=_ramp_from_mapping(ramp) if ramp is not None else None,
             bpm_min=data.get("bpm_min"),
             bpm_max=data.get("bpm_max"),
+            cue=str(data.get("cue", "click")),
         )
 
     def with_changes(self, **changes: Any) -> TempoSettings:

@@ -247,6 +247,29 @@ def test_from_mapping_reads_a_plan_tempo_table():
     assert linear.ramp == LinearRamp(to_bpm=100, beats=32)
 
 
+def test_from_mapping_takes_a_plan_preset_as_the_plan_library_dumps_it():
+    """The shape of `TempoPreset.as_engine_kwargs()` in interventions/ (plain values, None left out)."""
+    preset = {
+        "bpm": 84.0,
+        "bpm_min": 60.0,
+        "bpm_max": 100.0,
+        "meter": "9/8",
+        "subdivision": 1,
+        "swing": 0.0,
+        "count_in_bars": 1,
+        "cue": "march",
+        "ramp": {"kind": "percent", "percent": 5.0, "every_bars": 8, "max_bpm": 120.0},
+    }
+    settings = TempoSettings.from_mapping(preset)
+    assert (settings.bpm, settings.cue, settings.meter, settings.levels[:4]) == (
+        84,
+        "march",
+        Meter(9, 8),
+        (A, S, S, B),
+    )
+    assert TempoMap(settings).bpm_at(9 * 8) == Fraction("88.2")
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

@@ -8,6 +8,7 @@ import click
 
 from companion import __version__
 from companion.cli import app_commands, record_commands
+from companion.cli.engine_commands import devices, metronome
 from companion.cli.plan_commands import plans
 
 
@@ -28,9 +29,11 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir
     if ctx.invoked_subcommand is None:
-        ctx.invoke(app_commands.app)
+        app_commands.open_or_explain(ctx)
 
 
 record_commands.register(main)
 app_commands.register(main)
 main.add_command(plans)
+main.add_command(devices)
+main.add_command(metronome)

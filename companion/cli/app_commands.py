@@ -1,10 +1,28 @@
-"""`companion` (no subcommand) and `companion app`: open the Textual app on the chosen data folder."""
+"""`companion` (no subcommand) and `companion app`: open the Textual app on the chosen data folder.
+
+The app is a full-screen terminal program: without a terminal (a pipe, a cron job, a test's subprocess)
+it would wait forever for keys nobody can press, so it says so instead. A Textual driver chosen in the
+environment (`TEXTUAL_DRIVER`, as `companion serve`/textual-serve sets for the browser) counts as a
+terminal.
+"""
 
 from __future__ import annotations
+
+import os
+import sys
 
 import click
 
 OUTPUTS = ("audio", "midi", "both", "none")
+NO_TERMINAL = (
+    "the app needs a terminal: run `companion` in a terminal window, or `companion serve` to use it "
+    "from a browser or tablet"
+)
+
+
+def interactive() -> bool:
+    """Whether the app can show itself and receive keys here."""
+    return "TEXTUAL_DRIVER" in os.environ or (sys.stdin.isatty() and sys.stdout.isatty())
 
 
 @click.command("app")
@@ -23,6 +41,8 @@ def app(
     ctx: click.Context, output: str, midi_port: str | None, audio_device: str | None, light: bool
 ) -> None:
     """Open the app: today's clients, the live session screen, plans, review and notes."""
+    if not interactive():
+        raise click.ClickException(NO_TERMINAL)
     from companion.app import AppConfig, CompanionApp
 
     data_dir = (ctx.find_root().obj or {}).get("data_dir")
@@ -34,6 +54,15 @@ def app(
         theme="textual-light" if light else "textual-dark",
     )
     CompanionApp(config).run()
+
+
+def open_or_explain(ctx: click.Context) -> None:
+    """`companion` alone: the app in a terminal; elsewhere the commands, and why the app did not open."""
+    if interactive():
+        ctx.invoke(app)
+    else:
+        click.echo(ctx.get_help())
+        click.echo(f"\n(companion: {NO_TERMINAL})", err=True)
 
 
 def register(main: click.Group) -> None:

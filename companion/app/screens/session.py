@@ -387,7 +387,12 @@ class LiveSessionScreen(CompanionScreen):
             if problem.recovered:
                 self.notify(problem.message, title="Output back")
             else:
-                self.notify(problem.message, title=f"{problem.output} output unavailable", severity="error")
+                self.notify(
+                    problem.message,
+                    title=f"{problem.output} output unavailable (the beat light keeps time)",
+                    severity="error",
+                    timeout=10,
+                )
             self._show_metronome()
         elif message.bpm is not None and message.bpm != self._bar_bpm:
             self._bar_bpm = message.bpm  # a ramp moved the tempo: the next taps were at this tempo
@@ -432,13 +437,6 @@ class LiveSessionScreen(CompanionScreen):
         self._bar_bpm = message.state.bpm
         self._show_metronome()
         self._tempo_changed(at_once=True)
-        if message.state.problems and message.state.silent:
-            self.notify(
-                "No sound output: the beat light keeps time. " + "; ".join(message.state.problems.values()),
-                title="Metronome silent",
-                severity="warning",
-                timeout=10,
-            )
 
     def _apply(self, change: Callable[[], object], success: str = "") -> None:
         """Run a tempo change; the tempo model's message is shown if the value cannot be played."""

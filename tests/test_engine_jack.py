@@ -1,0 +1,377 @@
+"""The engine against a real JACK server, checked from a second JACK client's recording.
+
+Every assertion is about what the recorder heard (audio samples, MIDI events with their JACK frames),
+never the engine's own counters. MIDI over python-rtmidi's JACK API leaves at the start of the next JACK
+period (128 frames = 2.67 ms), so MIDI tolerances are one period plus scheduling slack; audio is exact.
+"""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import mido
+import numpy as np
+import pytest
+from jackd import JackRecorder, RecorderProcess
+
+from audio.engine import AudioConfig, Boundary, EngineStatus, Metronome, MidiConfig
+from audio.events import BeatEvent, OutputProblem
+from audio.midi_output import MidiSettings
+from audio.render import sample_at
+from audio.sounds import SoundBank
+from audio.tempo import Level, LinearRamp, Meter, TempoMap, TempoSettings
+
+pytestmark = pytest.mark.jack
+
+JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
+PERIOD_S = 128 / 48_000
+# MIDI leaves at the next period start (0..1 period late) plus thread wake-up slack on a shared machine.
+MIDI_EARLY_S, MIDI_LATE_S = 0.001, PERIOD_S + 0.004
+
+
+@pytest.fixture
+def recorder(jack_server) -> Iterator[JackRecorder]:
+    # Created after the engine opened its MIDI port: python-rtmidi holds the GIL while JACK rebuilds its
+    # graph, and the recorder's Python process callback would then stall until JACK timed it out.
+    made: list[JackRecorder] = []
+
+    def make() -> JackRecorder:
+        made.append(JackRecorder(seconds=20))
+        return made[-1]
+
+    yield make  # type: ignore[misc]
+    for rec in made:
+        rec.close()
+
+
+def engine_audio_ports(rec: JackRecorder) -> list[str]:
+    return [p.name for p in rec.client.get_ports("PortAudio", is_audio=True, is_output=True)]
+
+
+def engine_midi_port(rec: JackRecorder, virtual: str) -> str:
+    (port,) = [p.name for p in rec.client.get_ports(f":{virtual}$", is_midi=True, is_output=True)]
+    return port
+
+
+@dataclass
+class Take:
+    """One recorded run: the witness, the tempo map that played, beat 0's time and what open() said."""
+
+    rec: JackRecorder
+    tempo: TempoMap
+    origin: float
+    problems: list[OutputProblem]
+    status: EngineStatus
+
+
+def play(
+    recorder,
+    make: Callable[[], Metronome],
+    seconds: float,
+    *,
+    audio: bool = False,
+    midi: str | None = None,
+    during: Callable[[Metronome], None] | None = None,
+    attempts: int = 3,
+) -> Take:
+    """Play and record; retake (up to `attempts`) when JACK had an xrun, since then the witness's own
+    timeline is broken (a busy shared machine), not the engine. The last take is returned regardless."""
+    for _ in range(attempts):
+        metronome = make()
+        problems = metronome.open()
+        rec = recorder()
+        if audio:
+            rec.connect_audio(engine_audio_ports(rec)[0])
+        if midi:
+            rec.connect_midi(engine_midi_port(rec, midi))
+        try:
+            origin = metronome.start()
+            if during is not None:
+                during(metronome)
+            time.sleep(max(0.0, origin - time.perf_counter()) + seconds)
+            tempo, status = metronome.tempo_map, metronome.status()
+            metronome.stop()
+            time.sleep(0.05)
+        finally:
+            rec.close()
+            metronome.close()
+        assert tempo is not None
+        take = Take(rec, tempo, origin, problems, status)
+        if rec.clean:
+            break
+    return take
+
+
+def midi_metronome(settings: TempoSettings, midi: MidiSettings | None = None) -> Callable[[], Metronome]:
+    config = MidiConfig(virtual="click", backend=JACK_MIDI, settings=midi or MidiSettings())
+    return lambda: Metronome(settings, midi=config)
+
+
+def test_audio_clicks_land_on_their_exact_samples(recorder):
+    settings = TempoSettings(bpm=97, meter=Meter(3, 4), subdivision=2)
+    stream_samples: list[int | None] = []
+
+    def ask_where_beats_are(metronome: Metronome) -> None:
+        stream_samples[:] = [metronome.sample_of(beat) for beat in (0, Fraction(5, 2))]
+
+    make = lambda: Metronome(settings, audio=AudioConfig())  # noqa: E731
+    take = play(recorder, make, 2.6, audio=True, during=ask_where_beats_are)
+    assert take.problems == []
+    first, fifth_click = stream_samples
+    assert first is not None and fifth_click is not None
+    assert fifth_click - first == sample_at(Fraction(5, 2) * 60 / 97, 48_000)
+    rec = take.rec
+    onsets = rec.audio_onsets(gap=100)
+    bank = SoundBank(48_000)
+    clicks = list(itertools.islice(take.tempo.clicks(0), len(onsets)))
+    assert len(onsets) >= 8
+    expected = [sample_at(c.time_s, 48_000) for c in clicks]
+    # Every interval is exactly the tempo map's, in samples: 0 samples of error.
+    assert [b - a for a, b in itertools.pairwise(onsets)] == np.diff(expected).tolist()
+    # And each click is the level's sound, sample for sample (accent cowbell, beat wood block, sub click).
+    start = rec.first_frame
+    for onset, click in zip(onsets, clicks, strict=True):
+        sound = bank.arrays[bank.index(click.level)]
+        heard = rec.audio[onset - start : onset - start + len(sound)]
+        np.testing.assert_array_equal(heard[:64], sound[:64])
+
+
+def test_midi_notes_follow_the_ramping_tempo_map_with_the_right_notes(recorder):
+    ramp = LinearRamp(to_bpm=140, beats=8)
+    settings = TempoSettings(bpm=100, meter=Meter(4, 4), ramp=ramp, count_in_bars=1)
+    take = play(recorder, midi_metronome(settings), 4.0, midi="click")
+    notes = take.rec.note_ons()
+    assert len(notes) >= 12
+    clicks = list(itertools.islice(take.tempo.clicks(), len(notes)))
+    assert [(n, v) for _, n, v in notes] == [
+        (76, 120) if c.level is Level.ACCENT else (77, 96) for c in clicks
+    ]
+    errors = [
+        take.rec.to_perf(f) - (take.origin + float(c.time_s))
+        for (f, _, _), c in zip(notes, clicks, strict=True)
+    ]
+    assert min(errors) > -MIDI_EARLY_S, errors
+    assert max(errors) < MIDI_LATE_S, errors
+    assert statistics.median(errors) < PERIOD_S, errors
+    intervals = np.diff([frame for frame, _, _ in notes]) / 48_000
+    expected = np.diff([float(c.time_s) for c in clicks])
+    assert np.max(np.abs(intervals - expected)) < PERIOD_S + 0.004
+
+
+def test_tempo_change_lands_on_the_next_beat(recorder):
+    asked: list[float] = []
+
+    def change_soon(metronome: Metronome) -> None:
+        time.sleep(1.1)
+        asked.append(time.perf_counter())
+        metronome.set_tempo(60, Boundary.BEAT)
+
+    take = play(recorder, midi_metronome(TempoSettings(bpm=120)), 3.0, midi="click", during=change_soon)
+    times = [take.rec.to_perf(frame) for frame, _, _ in take.rec.note_ons()]
+    intervals = np.diff(times)
+    change = next(i for i, dt in enumerate(intervals) if dt > 0.75)
+    assert np.all(np.abs(intervals[:change] - 0.5) < PERIOD_S + 0.004)
+    assert np.all(np.abs(intervals[change:] - 1.0) < PERIOD_S + 0.004)
+    # The first slow beat is the first beat not yet sent when asked (look-ahead 0.12 s): within one beat.
+    assert 0 < times[change] - asked[-1] < 0.5 + 0.12 + MIDI_LATE_S
+    assert take.tempo.bpm_at(change - 1) == 120 and take.tempo.bpm_at(change) == 60
+
+
+def test_stop_sends_all_notes_off_and_clock_start_stop(recorder):
+    make = midi_metronome(TempoSettings(bpm=120), MidiSettings(clock=True))
+    rec = play(recorder, make, 1.6, midi="click").rec
+    kinds = [data for _, data in rec.midi]
+    assert kinds.count(b"\xfa") == 1
+    assert kinds[-5:] == [
+        b"\xfc",
+        bytes([0xB9, 123, 0]),
+        bytes([0x89, 42, 0]),
+        bytes([0x89, 76, 0]),
+        bytes([0x89, 77, 0]),
+    ]
+    clocks = [frame for frame, data in rec.midi if data == b"\xf8"]
+    start_frame = next(frame for frame, data in rec.midi if data == b"\xfa")
+    beats = [frame for frame, _, _ in rec.note_ons()]
+    assert start_frame == beats[0]
+    per_beat = [sum(1 for c in clocks if a <= c < b) for a, b in itertools.pairwise(beats)]
+    # A tick and its beat's note leave together; a period boundary between them moves one tick across.
+    assert all(abs(n - 24) <= 1 for n in per_beat) and abs(sum(per_beat) - 24 * len(per_beat)) <= 1
+
+
+def test_audio_and_midi_share_one_time_base(recorder):
+    config = MidiConfig(virtual="both", backend=JACK_MIDI)
+    make = lambda: Metronome(TempoSettings(bpm=150), audio=AudioConfig(), midi=config)  # noqa: E731
+    take = play(recorder, make, 3.0, audio=True, midi="both")
+    assert take.problems == []
+    audio = take.rec.audio_onsets(gap=100)
+    midi = [frame for frame, _, _ in take.rec.note_ons()]
+    assert len(audio) == len(midi) >= 6
+    offsets_ms = (np.array(midi) - np.array(audio)) / 48
+    # One constant offset (PortAudio's reported latency vs MIDI leaving at the next period), no drift.
+    assert np.ptp(offsets_ms) <= 128 / 48 + 1.0, offsets_ms
+    assert abs(np.median(offsets_ms)) < 15, offsets_ms
+
+
+def test_a_missing_midi_port_is_reported_and_audio_plays_on(recorder):
+    events: list[object] = []
+
+    def make() -> Metronome:
+        midi = MidiConfig(port="no-such-keyboard", backend=JACK_MIDI)
+        metronome = Metronome(TempoSettings(bpm=120), audio=AudioConfig(), midi=midi)
+        metronome.add_listener(events.append)
+        return metronome
+
+    take = play(recorder, make, 1.2, audio=True)
+    assert [p.output for p in take.problems] == ["midi"]
+    assert "'no-such-keyboard' not found" in take.problems[0].message
+    assert "companion devices" in take.problems[0].message
+    assert take.status.outputs["midi"].available is False and take.status.outputs["audio"].available is True
+    assert len(take.rec.audio_onsets(gap=100)) >= 2
+    assert any(isinstance(e, OutputProblem) and e.output == "midi" for e in events)
+
+
+def test_unplugged_midi_device_is_reported_and_reconnect_brings_it_back(jack_server):
+    """The MIDI 'device' is a recorder in another process; ending that process unplugs its port."""
+    events: list[object] = []
+    device = RecorderProcess("drum-module", 20)
+    metronome = Metronome(
+        TempoSettings(bpm=240), midi=MidiConfig(port="drum-module:midi_in", backend=JACK_MIDI)
+    )
+    metronome.add_listener(events.append)
+    second = None
+    try:
+        assert metronome.open() == []
+        metronome.start()
+        time.sleep(1.0)
+        before = device.stop()
+        deadline = time.perf_counter() + 5
+        while metronome.status().outputs["midi"].available and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        lost = metronome.status().outputs["midi"]
+        assert not lost.available and "disappeared" in lost.message and "reconnect" in lost.message
+        assert metronome.running
+        assert [p.output for p in metronome.reconnect()] == ["midi"]  # still unplugged: says so again
+        second = RecorderProcess("drum-module", 20)
+        assert metronome.reconnect() == []
+        assert metronome.status().outputs["midi"].available
+        time.sleep(1.0)
+    finally:
+        metronome.close()
+        after = second.stop() if second is not None else None
+    assert len(before.note_ons()) >= 3
+    assert after is not None and len(after.note_ons()) >= 3
+    problems = [e for e in events if isinstance(e, OutputProblem)]
+    assert next((p.output, p.recovered) for p in problems) == ("midi", False)
+    assert problems[-1].recovered
+
+
+def test_listeners_get_beats_at_their_time_and_cannot_delay_the_engine(recorder):
+    heard: list[tuple[float, BeatEvent]] = []
+
+    def slow_listener(event: object) -> None:
+        if isinstance(event, BeatEvent):
+            heard.append((time.perf_counter(), event))
+            time.sleep(0.3)  # slower than the beat: must not hold the clicks back
+
+    def attach(metronome: Metronome) -> None:
+        metronome.add_listener(slow_listener)
+
+    take = play(
+        recorder, midi_metronome(TempoSettings(bpm=240, subdivision=2)), 2.0, midi="click", during=attach
+    )
+    notes = take.rec.note_ons()
+    clicks = list(itertools.islice(take.tempo.clicks(), len(notes)))
+    errors = [
+        take.rec.to_perf(f) - (take.origin + float(c.time_s))
+        for (f, _, _), c in zip(notes, clicks, strict=True)
+    ]
+    assert len(notes) >= 14 and max(errors) < MIDI_LATE_S
+    first_time, first = next((t, e) for t, e in heard if e.beat_index == 0)
+    assert first.sub == 0 and first.level is Level.ACCENT
+    assert first.bpm == Fraction(240) and not first.count_in
+    assert -0.001 < first_time - first.time < 0.05  # a UI flash needs ~50 ms, not sample accuracy
+
+
+def test_a_missing_audio_device_is_reported_and_midi_plays_on(recorder):
+    def make() -> Metronome:
+        midi = MidiConfig(virtual="click", backend=JACK_MIDI)
+        return Metronome(TempoSettings(bpm=240), audio=AudioConfig(device="no-such-soundcard"), midi=midi)
+
+    take = play(recorder, make, 1.0, midi="click")
+    assert [p.output for p in take.problems] == ["audio"]
+    message = take.problems[0].message
+    assert "cannot open audio device 'no-such-soundcard'" in message and "companion devices" in message
+    assert take.status.outputs["audio"].available is False
+    assert len(take.rec.note_ons()) >= 3
+
+
+def test_mute_silences_from_the_next_beat_and_unmute_resumes(recorder):
+    marks: list[float] = []
+
+    def mute_then_unmute(metronome: Metronome) -> None:
+        time.sleep(0.8)
+        marks.append(time.perf_counter())
+        metronome.set_muted("midi", True)
+        time.sleep(1.0)
+        marks.append(time.perf_counter())
+        metronome.set_muted("midi", False)
+
+    take = play(recorder, midi_metronome(TempoSettings(bpm=240)), 2.5, midi="click", during=mute_then_unmute)
+    times = [take.rec.to_perf(f) for f, _, _ in take.rec.note_ons()]
+    muted, unmuted = marks[-2:]  # the last take's marks (a retake appends again)
+    # Beats already committed (one look-ahead, 0.12 s) still sound; nothing else until unmuted.
+    assert all(not (muted + 0.12 + MIDI_LATE_S < t < unmuted) for t in times), (times, marks)
+    assert any(t > unmuted for t in times) and any(t < muted for t in times)
+
+
+def test_another_event_source_plays_on_the_same_tempo_map(recorder):
+    """How a song or groove plugs in: an EventSource whose notes sit on the metronome's beats."""
+
+    class OffBeats:
+        def __init__(self) -> None:
+            self.metronome: Metronome | None = None
+            self.next_beat = Fraction(1, 2)
+
+        def events_until(self, horizon: float) -> list[tuple[float, mido.Message]]:
+            events = []
+            while self.metronome is not None and (at := self.metronome.time_of(self.next_beat)) is not None:
+                if at >= horizon:
+                    break
+                events.append((at, mido.Message("note_on", channel=0, note=60, velocity=80)))
+                self.next_beat += 1
+            return events
+
+    song = OffBeats()
+
+    def make() -> Metronome:
+        metronome = midi_metronome(TempoSettings(bpm=120))()
+        song.metronome, song.next_beat = metronome, Fraction(1, 2)
+        metronome.add_event_source(song)
+        return metronome
+
+    take = play(recorder, make, 2.0, midi="click")
+    notes = take.rec.note_ons()
+    clicks = [take.rec.to_perf(f) for f, n, _ in notes if n != 60]
+    offbeats = [take.rec.to_perf(f) for f, n, _ in notes if n == 60]
+    assert len(offbeats) >= 3 and len(clicks) >= 3
+    for k, at in enumerate(offbeats):
+        assert abs(at - (take.origin + 0.25 + 0.5 * k)) < MIDI_LATE_S
+
+
+def test_meter_change_lands_on_the_next_bar_line(recorder):
+    def waltz_soon(metronome: Metronome) -> None:
+        time.sleep(0.9)  # inside bar 1 of 4/4 at 240 bpm (bars are 1 s)
+        metronome.set_settings(TempoSettings(bpm=240, meter=Meter(3, 4)))
+
+    take = play(recorder, midi_metronome(TempoSettings(bpm=240)), 3.2, midi="click", during=waltz_soon)
+    accents = "".join("A" if note == 76 else "b" for _, note, _ in take.rec.note_ons())
+    # Bars 0 and 1 (the change is asked during bar 0 or 1) stay 4/4; then 3/4 from a bar line, evenly spaced.
+    change = accents.index("Abb" + "A", 4)
+    assert accents[:change] in ("Abbb", "AbbbAbbb") and accents[change:].startswith("AbbAbbAbb")
+    frames = [f for f, _, _ in take.rec.note_ons()]
+    assert np.all(np.abs(np.diff(frames) / 48_000 - 0.25) < PERIOD_S + 0.004)
