@@ -1,7 +1,8 @@
 """What every Companion screen shares: typed access to the app and a layout that follows the window size.
 
-Textual CSS has no media queries, so screens get `-narrow` (under 120 columns) and `-short` (under 32
-rows) classes on every resize; the stylesheets lay out the 80x24 terminal and the large tablet from them.
+Textual CSS has no media queries, so screens get `-narrow` (under 120 columns), `-medium` (120-159) and
+`-short` (under 32 rows) classes on every resize; the stylesheet lays out the 80x24 terminal, a wide
+terminal and the large tablet from them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from companion.app.services import Services
 
 NARROW_BELOW = 120
+WIDE_FROM = 160
 SHORT_BELOW = 32
 
 
@@ -41,6 +43,7 @@ class CompanionScreen(Screen[Any]):
 
     def _fit(self, width: int, height: int) -> None:
         self.set_class(width < NARROW_BELOW, "-narrow")
+        self.set_class(NARROW_BELOW <= width < WIDE_FROM, "-medium")
         self.set_class(height < SHORT_BELOW, "-short")
         for footer in self.query(Footer):
             footer.compact = width < NARROW_BELOW
