@@ -151,8 +151,8 @@ async def tap_to_visible(directory: Path, taps: int) -> dict[str, Any]:
 
     def timed(self: EventLog, entry: Any, text: str, who: str = "") -> Any:
         line = original(self, entry, text, who)
-        if entry.id not in shown:  # the line's own first refresh: it has been rendered
-            line.call_after_refresh(lambda: shown.setdefault(entry.id, time.perf_counter()))
+        if entry.id not in shown:  # after the log's next refresh: the line has been rendered
+            self.call_after_refresh(lambda: shown.setdefault(entry.id, time.perf_counter()))
         return line
 
     EventLog.show = timed  # type: ignore[method-assign]

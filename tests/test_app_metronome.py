@@ -164,9 +164,7 @@ async def test_tap_tempo_sets_the_metronome_and_logs_the_cadence(practice: Pract
         for _ in range(8):
             await pilot.press("t")
             await pilot.pause(0.5)
-        await until(
-            pilot, lambda: any("cadence" in str(line.render()) for line in log_lines(app)), timeout=10
-        )
+        await until(pilot, lambda: any("cadence" in line.text for line in log_lines(app)), timeout=10)
         session_id = screen.live.session.id
         tempo = float(app.metronome.settings.bpm)
     with practice.open() as record:

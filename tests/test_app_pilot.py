@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.style import Style
 from test_app_practice import NOW, Practice, make_practice, write_lock
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, TextArea
@@ -21,7 +22,7 @@ from companion.app.screens.review import ProgressChart, ReviewScreen
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.screens.soap import SoapScreen
 from companion.app.screens.today import TodayScreen
-from companion.app.widgets.event_log import LogLine
+from companion.app.widgets.event_log import EventLog, Shown
 from companion.record import Count, Intervention, Note, Rating, Record, Trial
 
 SIZE = (100, 32)
@@ -57,8 +58,14 @@ async def ready(pilot: Pilot[None]) -> None:
     await until(pilot, lambda: isinstance(screen, TodayScreen) and screen.overview is not None)
 
 
-def log_lines(app: CompanionApp) -> list[LogLine]:
-    return list(app.screen.query(LogLine))
+def log_lines(app: CompanionApp) -> list[Shown]:
+    """The live log's entries, newest first (empty when the session screen is not showing)."""
+    found = app.screen.query(EventLog)
+    return found.first(EventLog).shown() if found else []
+
+
+def pending(line: Shown) -> bool:
+    return not line.entry.saved
 
 
 @pytest.fixture
@@ -82,7 +89,7 @@ async def test_a_whole_session_from_start_to_saved_note(practice: Practice) -> N
         await until(pilot, lambda: len(log_lines(app)) == opening + 5)
         assert "4/5 correct · 60% independent" in str(screen.query_one("#objective").render())
         await pilot.press("u")
-        await until(pilot, lambda: any(line.has_class("-undone") for line in log_lines(app)))
+        await until(pilot, lambda: any(line.entry.undone for line in log_lines(app)))
         assert "3/4 correct · 75% independent" in str(screen.query_one("#objective").render())
         await pilot.press("right_square_bracket", "c", "c")
         await pilot.press("n")
@@ -167,11 +174,11 @@ async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> Non
         assert isinstance(screen, LiveSessionScreen)
         with write_lock(practice.data_dir / "companion.db"):
             await pilot.press("plus")
-            await until(pilot, lambda: any(line.has_class("-pending") for line in log_lines(app)))
+            await until(pilot, lambda: any(pending(line) for line in log_lines(app)))
             bar = screen.query_one("#pending-bar")
             assert bar.has_class("-visible") and "locked" in str(bar.render())
-            assert "pending" in str(log_lines(app)[0].render())
-        await until(pilot, lambda: not any(line.has_class("-pending") for line in log_lines(app)), timeout=15)
+            assert "pending" in log_lines(app)[0].line(Style(), Style()).plain
+        await until(pilot, lambda: not any(pending(line) for line in log_lines(app)), timeout=15)
         assert not screen.query_one("#pending-bar").has_class("-visible")
         session_id = screen.live.session.id
     with practice.open() as record:
@@ -348,7 +355,7 @@ async def test_quitting_with_pending_entries_asks_first(practice: Practice) -> N
         await on_screen(pilot, LiveSessionScreen)
         with write_lock(practice.data_dir / "companion.db"):
             await pilot.press("plus")
-            await until(pilot, lambda: any(line.has_class("-pending") for line in log_lines(app)))
+            await until(pilot, lambda: any(pending(line) for line in log_lines(app)))
             await pilot.press("ctrl+q")
             await on_screen(pilot, Confirm)
             await pilot.press("escape")  # keep them

@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from test_app_pilot import app_for, on_screen, ready, until
+from test_app_pilot import app_for, log_lines, on_screen, ready, until
 from test_app_practice import NOW, Practice, make_practice
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
@@ -25,7 +25,6 @@ from companion.app.screens.plans import PlansScreen
 from companion.app.screens.review import ReviewScreen
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.screens.soap import SoapScreen
-from companion.app.widgets.event_log import LogLine
 from companion.record import Count, EventDraft, Intervention, Note, Tempo, Trial
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -90,7 +89,7 @@ async def live_session(pilot: Pilot[None]) -> None:
     await on_screen(pilot, Confirm)
     await pilot.press("enter")
     await on_screen(pilot, LiveSessionScreen)
-    await until(pilot, lambda: len(pilot.app.screen.query(LogLine)) == 8)
+    await until(pilot, lambda: len(log_lines(pilot.app)) == 8)
     await pilot.pause(0.2)
 
 

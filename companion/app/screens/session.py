@@ -165,6 +165,7 @@ class LiveSessionScreen(CompanionScreen):
         for entry in self.live.entries():
             log.show(entry, self.live.describe(entry), self._who(entry.event.client_id))
         self._refresh_selection()
+        self._light = self.query_one(BeatLight)  # the dispatcher thread posts to it, never queries the DOM
         self._forget_listener = self.metronome.add_listener(self._engine_event)
         self._show_metronome()
 
@@ -377,7 +378,7 @@ class LiveSessionScreen(CompanionScreen):
     def _engine_event(self, event: EngineEvent) -> None:
         """From the engine's dispatcher thread: only post messages (thread-safe), never touch widgets."""
         if isinstance(event, BeatEvent):
-            self.query_one(BeatLight).post_message(Beat(event))
+            self._light.post_message(Beat(event))
             if event.beat == 0 and event.sub == 0 and not event.count_in:
                 self.post_message(MetronomeEvent(bpm=float(event.bpm)))
         elif isinstance(event, OutputProblem):
