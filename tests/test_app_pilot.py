@@ -361,3 +361,25 @@ async def test_quitting_with_pending_entries_asks_first(practice: Practice) -> N
             await pilot.press("escape")  # keep them
             await on_screen(pilot, LiveSessionScreen)
         assert app.is_running
+
+
+async def test_a_past_note_is_written_from_review_and_closing_returns_to_review(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await on_screen(pilot, ReviewScreen)
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        await until(pilot, lambda: review.query_one("#session-table").row_count == 4)
+        newest = review.sessions[0].id
+        await pilot.press("n")
+        await on_screen(pilot, SoapScreen)
+        soap = app.screen
+        await until(pilot, lambda: soap.query(TextArea))
+        await pilot.press(*"Calm, engaged")
+        await pilot.press("escape")  # closing saves first, then returns where it came from
+        await on_screen(pilot, ReviewScreen)
+    with practice.open() as record:
+        note = record.note(newest, practice.ava)
+    assert note.subjective == "Calm, engaged" and "7/8 independent trials (88%)" in note.objective

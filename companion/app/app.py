@@ -177,13 +177,13 @@ class CompanionApp(App[None]):
         self.push_screen(LiveSessionScreen(live))
 
     def open_note(self, session_id: int, replace_screen: bool = False) -> None:
+        """The note of a session: in place of the live session when it ends, or over the review."""
         from companion.app.screens.soap import SoapScreen
 
-        screen = SoapScreen(session_id)
         if replace_screen:
-            self.switch_screen(screen)
+            self.switch_screen(SoapScreen(session_id, done=self.back_to_today))
         else:
-            self.push_screen(screen)
+            self.push_screen(SoapScreen(session_id, done=self.pop_screen))
 
     def back_to_today(self) -> None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, TodayScreen):

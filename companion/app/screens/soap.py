@@ -61,9 +61,10 @@ class SoapScreen(CompanionScreen):
         Binding("escape", "done", "Done"),
     ]
 
-    def __init__(self, session_id: int) -> None:
+    def __init__(self, session_id: int, done: Callable[[], object]) -> None:
         super().__init__()
         self.session_id = session_id
+        self.done = done
         self.drafts: list[NoteDraft] = []
         self.saved_texts: dict[int, tuple[str, ...]] = {}
 
@@ -206,8 +207,8 @@ class SoapScreen(CompanionScreen):
         )
 
     def action_done(self) -> None:
-        """Back to today; changes are saved first (a note is never discarded by closing it)."""
+        """Back (to today after a session, to the review otherwise); changes are saved first."""
         if self.unsaved and self._edited():
-            self.action_save(then=self.companion.back_to_today)
+            self.action_save(then=self.done)
         else:
-            self.companion.back_to_today()
+            self.done()
