@@ -29,11 +29,12 @@ import mido
 from audio.audio_output import AudioOutput
 from audio.errors import OutputError
 from audio.events import BeatEvent, Dispatcher, EngineEvent, OutputProblem
+from audio.fade import Fade
 from audio.midi_output import MidiOutput, MidiSettings, clocks_per_beat
 from audio.render import ClickRenderer, SampleSource, ScheduleFull, sample_at
 from audio.scheduler import EventSource, MidiScheduler
 from audio.sounds import DEFAULT_VOICES, SoundBank, Voice
-from audio.tempo import Level, Number, TempoMap, TempoSettings, check_bpm
+from audio.tempo import Level, Number, TempoMap, TempoSettings, check_bpm, exact
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +106,15 @@ class _Output:
 class _ClickPlanner:
     """Commits whole beats to the outputs a look-ahead in advance (runs in the scheduler thread only)."""
 
-    def __init__(self, engine: Metronome, tempo: TempoMap, origin: float, first_beat: int) -> None:
+    def __init__(
+        self, engine: Metronome, tempo: TempoMap, origin: float, first_beat: int, click_gain: float
+    ) -> None:
         self.engine = engine
         self.tempo = tempo
         self.origin = origin
         self.next_beat = first_beat
+        self.click_fade = Fade.constant(click_gain)
+        """Click gain by beat: scales audio clicks and MIDI velocities (fading the click out and back)."""
         self.requests: queue.SimpleQueue[Callable[[_ClickPlanner], None]] = queue.SimpleQueue()
         self.audio_origin: int | None = None
         """Stream sample of beat 0, fixed per start (and per reconnect) so audio intervals stay exact."""
@@ -125,6 +130,13 @@ class _ClickPlanner:
         if origin_sample is not None and audio is not None:
             return audio.perf_at(origin_sample + sample_at(seconds, audio.samplerate))
         return self.origin + float(seconds)
+
+    def beat_at(self, perf: float) -> Fraction:
+        """The inverse of `perf_time(tempo.time_at(beat))`, on the same (audio-slaved) clock, to a sample."""
+        audio, origin_sample = self.engine.audio_output, self.audio_origin
+        if origin_sample is not None and audio is not None:
+            return self.tempo.beat_at(Fraction(audio.sample_at(perf) - origin_sample, audio.samplerate))
+        return self.tempo.beat_at(perf - self.origin)
 
     def change_beat(self, boundary: Boundary) -> int:
         beat = max(self.next_beat, 0)
@@ -159,19 +171,22 @@ class _ClickPlanner:
         midi_settings = engine.midi_config.settings if engine.midi_config else None
         for click in clicks:
             at = self.perf_time(click.time_s)
-            if play_audio and renderer is not None and bank is not None and click.level is not Level.SILENT:
+            gain = self.click_fade.gain_at(click.beat_index)
+            audible = gain > 0 and click.level is not Level.SILENT
+            if play_audio and renderer is not None and bank is not None and audible:
                 assert self.audio_origin is not None
                 position = self.audio_origin + sample_at(click.time_s, bank.samplerate)
                 try:
-                    renderer.schedule(position, bank.index(click.level))
+                    renderer.schedule(position, bank.index(click.level), gain)
                 except ScheduleFull as exc:
                     engine._fail(AUDIO, f"{exc}: reconnect the audio device and press reconnect")
                     play_audio = False
             if play_midi and midi_settings is not None:
                 notes = midi_settings.note_messages(click.level)
-                if notes is not None:
+                velocity = round(notes[0].velocity * gain) if notes is not None else 0
+                if notes is not None and velocity > 0:
                     gate = min(midi_settings.gate_s, 30 / float(click.bpm) / len(clicks))
-                    events += [(at, notes[0]), (at + gate, notes[1])]
+                    events += [(at, notes[0].copy(velocity=velocity)), (at + gate, notes[1])]
             engine._dispatcher.publish(
                 BeatEvent(
                     click.beat_index,
@@ -232,6 +247,7 @@ class Metronome:
         self._event_sources: list[EventSource] = []
         self._scheduler: MidiScheduler | None = None
         self._planner: _ClickPlanner | None = None
+        self._click_gain = 1.0
         self._lock = threading.Lock()  # serialises start/stop/open/close/reconnect between callers
         if audio is not None:
             self._outputs[AUDIO] = _Output(
@@ -339,11 +355,24 @@ class Metronome:
         if device is not None and self._renderer is not None:
             device.sources = (self._renderer, *self._sample_sources)
 
+    def remove_sample_source(self, source: SampleSource) -> None:
+        """Stop mixing `source` (from the next audio block)."""
+        self._sample_sources = [s for s in self._sample_sources if s is not source]
+        device = self.audio_output
+        if device is not None and self._renderer is not None:
+            device.sources = (self._renderer, *self._sample_sources)
+
     def add_event_source(self, source: EventSource) -> None:
         """Send another timed MIDI source (a song, a groove) through the same scheduler and port."""
         self._event_sources.append(source)
         if self._scheduler is not None:
             self._scheduler.add_source(source)
+
+    def remove_event_source(self, source: EventSource) -> None:
+        """Stop polling `source`; what it already returned is still sent (or released on stop)."""
+        self._event_sources = [s for s in self._event_sources if s is not source]
+        if self._scheduler is not None:
+            self._scheduler.remove_source(source)
 
     # --- listeners ------------------------------------------------------------------------------
 
@@ -386,9 +415,10 @@ class Metronome:
 
     def beat_at(self, perf_time: float) -> Fraction | None:
         """The (fractional) beat of the current run sounding at an engine-clock time, e.g. a client's hit
-        timestamped with `time.perf_counter()`. None when stopped."""
+        timestamped with `time.perf_counter()`: the inverse of `time_of` (to one audio sample while audio
+        plays, since both follow the audio clock). None when stopped."""
         planner = self._planner
-        return planner.tempo.beat_at(perf_time - planner.origin) if planner is not None else None
+        return planner.beat_at(perf_time) if planner is not None else None
 
     def start(self, at: float | None = None) -> float:
         """Start; the count-in begins at `at` (perf_counter; default: now + lead). Returns beat 0's time.
@@ -408,7 +438,7 @@ class Metronome:
             tempo = TempoMap(self.settings)
             begin = (time.perf_counter() + self.lead_s) if at is None else at
             origin = begin - float(tempo.time_at(-tempo.count_in_beats))
-            planner = _ClickPlanner(self, tempo, origin, -tempo.count_in_beats)
+            planner = _ClickPlanner(self, tempo, origin, -tempo.count_in_beats, self._click_gain)
             planner.audio_origin = self._audio_origin(origin)
             scheduler = MidiScheduler(
                 self._send_midi, on_error=self._midi_failed, lookahead_s=self._lookahead()
@@ -441,6 +471,31 @@ class Metronome:
                 messages = ([mido.Message("stop")] if settings.clock else []) + settings.stop_messages()
                 for message in messages:
                     self._send_midi(message)
+
+    def set_click_gain(self, gain: float, over_beats: Number = 0) -> None:
+        """Fade the click (audio level and MIDI velocity) to `gain` (0-1) from the next beat, over
+        `over_beats` beats: e.g. 0 over two bars to test carry-over, then 1 to bring it back. A fade asked
+        mid-fade starts from the gain reached, so it can be reversed at any time."""
+        if not 0.0 <= gain <= 1.0:
+            raise ValueError(f"click gain {gain:g} is out of range: use 0 (silent) to 1 (full)")
+        length = exact(over_beats, "fade length")
+        if length < 0:
+            raise ValueError(f"a fade cannot last {float(length):g} beats")
+        self._click_gain = gain
+        planner = self._planner
+        if planner is None:
+            return
+
+        def apply(p: _ClickPlanner) -> None:
+            beat = max(p.next_beat, 0)
+            p.click_fade = p.click_fade.toward(gain, beat, length)
+
+        planner.requests.put(apply)
+
+    @property
+    def click_gain(self) -> float:
+        """The click gain asked for last (reached at the end of its fade)."""
+        return self._click_gain
 
     def set_tempo(self, bpm: Number, at: Boundary = Boundary.BEAT) -> None:
         """Change the tempo from the next beat (or bar); a running ramp ends there. Raises TempoError."""

@@ -46,6 +46,8 @@ class ClickRenderer:
         self._capacity = capacity
         self._positions = np.zeros(capacity, dtype=np.int64)
         self._ids = np.zeros(capacity, dtype=np.int64)
+        self._gains = np.ones(capacity, dtype=np.float32)
+        self._scratch = self._scratch_for(sounds)
         self._written = 0  # producer's index: slots before it are published
         self._finished = 0  # consumer's index: slots before it have played out completely
         self._drop_before = 0  # producer's request: the consumer skips slots before it
@@ -53,18 +55,29 @@ class ClickRenderer:
         """Clicks whose first sample was already past when first rendered (they play cut, never shifted)."""
         self._seen = 0
 
+    @staticmethod
+    def _scratch_for(sounds: list[np.ndarray], current: np.ndarray | None = None) -> np.ndarray:
+        """A buffer for one scaled sound, never shrinking, so a render reading the old one stays in bounds."""
+        longest = max((len(s) for s in sounds), default=0)
+        if current is not None and len(current) >= longest:
+            return current
+        return np.zeros(longest, dtype=sounds[0].dtype if sounds else np.float32)
+
     def set_sounds(self, sounds: list[np.ndarray]) -> None:
         """Swap the sound arrays (e.g. new volumes) with one reference assignment; ids must stay valid."""
+        self._scratch = self._scratch_for(sounds, self._scratch)
         self._lengths = np.array([len(s) for s in sounds], dtype=np.int64)
         self._sounds = sounds
 
-    def schedule(self, position: int, sound_id: int) -> None:
-        """Producer side: play sound `sound_id` from stream sample `position` (non-decreasing order)."""
+    def schedule(self, position: int, sound_id: int, gain: float = 1.0) -> None:
+        """Producer side: play sound `sound_id` from stream sample `position` (non-decreasing order), scaled
+        by `gain` (a click fading out)."""
         if self.pending >= self._capacity:
             raise ScheduleFull(f"{self._capacity} clicks pending: the audio stream is not consuming them")
         slot = self._written % self._capacity
         self._positions[slot] = position
         self._ids[slot] = sound_id
+        self._gains[slot] = gain
         self._written += 1
 
     @property
@@ -80,7 +93,8 @@ class ClickRenderer:
         end = start + len(out)
         written = self._written
         sounds, lengths = self._sounds, self._lengths
-        positions, ids, capacity = self._positions, self._ids, self._capacity
+        positions, ids, gains, capacity = self._positions, self._ids, self._gains, self._capacity
+        scratch = self._scratch
         finished = max(self._finished, self._drop_before)
         self._seen = max(self._seen, finished)
         all_done = True
@@ -100,7 +114,11 @@ class ClickRenderer:
                 first = max(position, start)
                 last = min(stop, end)
                 target = out[first - start : last - start]
-                np.add(target, sounds[sound_id][first - position : last - position], out=target)
+                sound = sounds[sound_id][first - position : last - position]
+                gain = gains[slot]
+                if gain != 1.0:
+                    sound = np.multiply(sound, gain, out=scratch[: last - first])
+                np.add(target, sound, out=target)
             if stop > end:
                 all_done = False
             elif all_done:

@@ -20,8 +20,8 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import mido
 import numpy as np
@@ -47,6 +47,23 @@ class EventSource(Protocol):
     """
 
     def events_until(self, horizon: float) -> Iterable[tuple[float, mido.Message]]: ...
+
+
+@runtime_checkable
+class ReleasingSource(EventSource, Protocol):
+    """An event source that must hear when its look-ahead is thrown away (stop, flush).
+
+    Why: a source hands out note-ons and their note-offs ahead of time and counts a note as ended once its
+    note-off is handed out. When the scheduler drops its queue, those note-offs never leave and the notes
+    would hang. `dropped(unsent)` gets every (time, message) the source returned that was not sent (maybe
+    none) and returns the messages to send at once: note-offs for everything still sounding.
+    """
+
+    def dropped(self, unsent: Sequence[tuple[float, mido.Message]]) -> Iterable[mido.Message]: ...
+
+
+_Pending = tuple[float, int, mido.Message, EventSource | None]
+"""A queued message: deadline, arrival order (ties), the message, and the source that produced it."""
 
 
 class Jitter:
@@ -90,7 +107,7 @@ class MidiScheduler:
         self.spin_s = spin_s
         self.jitter = Jitter()
         self._inbox: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._heap: list[tuple[float, int, mido.Message]] = []
+        self._heap: list[_Pending] = []
         self._order = itertools.count()
         self._sources: list[EventSource] = []
         self._thread: threading.Thread | None = None
@@ -114,7 +131,8 @@ class MidiScheduler:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread; pending messages are dropped (send all-notes-off yourself afterwards)."""
+        """Stop the thread. Pending messages are dropped, except what releasing sources ask to send at once
+        (their note-offs); the caller sends its own all-notes-off afterwards."""
         thread, self._thread = self._thread, None
         if thread is None:
             return
@@ -123,6 +141,8 @@ class MidiScheduler:
         thread.join(timeout=2)
         sys.setswitchinterval(self._saved_switch)
         gc.unfreeze()
+        for message in self._drop_pending():
+            self._send_safely(message)
 
     @property
     def running(self) -> bool:
@@ -139,7 +159,7 @@ class MidiScheduler:
         self._inbox.put(("remove", source))
 
     def flush(self) -> None:
-        """Drop every pending message (e.g. before sending all-notes-off on stop)."""
+        """Drop every pending message; releasing sources' note-offs still go out at once."""
         self._inbox.put(("flush", None))
 
     # --- the thread -----------------------------------------------------------------------------
@@ -148,13 +168,31 @@ class MidiScheduler:
         kind, value = item
         if kind == "msg":
             at, message = value
-            heapq.heappush(self._heap, (at, next(self._order), message))
+            heapq.heappush(self._heap, (at, next(self._order), message, None))
         elif kind == "add":
             self._sources.append(value)
         elif kind == "remove":
             self._sources = [s for s in self._sources if s is not value]
         elif kind == "flush":
-            self._heap.clear()
+            now = time.perf_counter()
+            for message in self._drop_pending():
+                heapq.heappush(self._heap, (now, next(self._order), message, None))
+
+    def _drop_pending(self) -> list[mido.Message]:
+        """Empty the queue; return what releasing sources (current ones, and removed ones that still had
+        messages queued) want sent at once in place of what was dropped."""
+        pending, self._heap = sorted(self._heap), []
+        sources = list(self._sources)
+        sources += [s for *_, s in pending if s is not None and s not in sources]
+        release: list[mido.Message] = []
+        for source in sources:
+            if isinstance(source, ReleasingSource):
+                unsent = [(at, message) for at, _, message, owner in pending if owner is source]
+                try:
+                    release += source.dropped(unsent)
+                except Exception:  # a broken source must not keep the others' notes hanging
+                    log.exception("event source %r failed to release its notes", source)
+        return release
 
     def _poll_sources(self, now: float) -> None:
         horizon = now + self.lookahead_s
@@ -166,7 +204,7 @@ class MidiScheduler:
                 self._sources.remove(source)
                 continue
             for at, message in events:
-                heapq.heappush(self._heap, (at, next(self._order), message))
+                heapq.heappush(self._heap, (at, next(self._order), message, source))
 
     def _raise_priority(self) -> None:
         """Ask for realtime scheduling (SCHED_FIFO) so a busy machine cannot hold a send back for
@@ -200,9 +238,12 @@ class MidiScheduler:
     def _send_due(self) -> None:
         perf = time.perf_counter
         while self._heap and self._heap[0][0] <= perf():
-            at, _, message = heapq.heappop(self._heap)
+            at, _, message, _ = heapq.heappop(self._heap)
             self.jitter.add(perf() - at)
-            try:
-                self._send(message)
-            except OutputError as exc:
-                self._on_error(exc)
+            self._send_safely(message)
+
+    def _send_safely(self, message: mido.Message) -> None:
+        try:
+            self._send(message)
+        except OutputError as exc:
+            self._on_error(exc)

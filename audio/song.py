@@ -431,6 +431,11 @@ class PlaybackCursor:
     def loop(self) -> BeatRange | None:
         return self._loop
 
+    @property
+    def position(self) -> Fraction:
+        """The song beat reached: where the last event taken sits (or where a pass began)."""
+        return self._position
+
     def next_beat(self) -> Fraction | None:
         """The earliest playback beat at which `take_until` may return something; None when finished.
 
@@ -483,7 +488,7 @@ class PlaybackCursor:
         and pedal releases are still due, because the cursor counted those notes as ended when it gave them.
         """
         beat = Fraction(at)
-        still_due = [m.message for m in unsent if _ends_something(m.message)]
+        still_due = [m.message for m in unsent if ends_something(m.message)]
         return [TimedMessage(beat, off) for off in still_due + self._sounding.release()]
 
     def seek(
@@ -571,7 +576,8 @@ class PlaybackCursor:
         )
 
 
-def _ends_something(message: mido.Message) -> bool:
+def ends_something(message: mido.Message) -> bool:
+    """A note-off or a sustain pedal release: what must still be sent when a look-ahead is dropped."""
     return message.type == "note_off" or (
         message.type == "control_change" and message.control == SUSTAIN_PEDAL and message.value < 64
     )

@@ -32,6 +32,7 @@ import threading
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 import numpy as np
 import numpy.typing as npt
@@ -338,6 +339,11 @@ class LiveSync:
 
     `grace_s` keeps a beat open that long after its window ends, so a hit delivered late by the MIDI
     stack still counts; a hit whose beat is already closed is reported with `beat_index` None.
+
+    Beats announced ahead are a forecast: a tempo change (the therapist's, or adaptive tempo's) moves every
+    beat not yet played. `set_beats` replaces the forecast from a beat on; open beats that moved are
+    matched again from the hits kept for the open block, so feedback, outcomes and summaries always refer
+    to the beats that actually sounded. Closed beats never change.
     """
 
     def __init__(
@@ -361,18 +367,59 @@ class LiveSync:
         """Announce beat times (seconds, engine clock). Times at or before the last known beat are ignored,
         so a caller may re-send an overlapping schedule."""
         with self._lock:
+            known = len(self._beats)
             for t in times:
                 if not math.isfinite(t):
                     raise ValueError("beat times must be finite seconds")
                 if not self._beats or t > self._beats[-1]:
-                    self._beats.append(float(t))
-                    self._best.append(None)
-                    self._on.append(False)
+                    self._append_beat(float(t))
+            if len(self._beats) > known:
+                self._rematch(known - 1)  # the old last beat's window just narrowed
+
+    def set_beats(self, first_index: int, times: Sequence[float]) -> None:
+        """The schedule from running beat `first_index` on, as the engine now knows it.
+
+        Open beats whose time changed are replaced and the beats after the given ones dropped (the list is
+        the whole schedule from `first_index`, up to however far ahead the caller looks); new beats are
+        appended. Entries for beats already closed are ignored. `first_index` may not leave a gap after
+        the known beats, and the times must increase.
+        """
+        values = [float(t) for t in times]
+        if not all(math.isfinite(t) for t in values):
+            raise ValueError("beat times must be finite seconds")
+        if any(b <= a for a, b in pairwise(values)):
+            raise ValueError("beat times must be strictly increasing")
+        with self._lock:
+            start = first_index - self._base
+            if start > len(self._beats):
+                raise ValueError(
+                    f"beat {first_index} leaves a gap after the known beats (up to "
+                    f"{self._base + len(self._beats) - 1})"
+                )
+            skip = max(0, self._next_to_close - self._base - start)
+            start, values = start + skip, values[skip:]
+            if not values:
+                return
+            if start > 0 and values[0] <= self._beats[start - 1]:
+                raise ValueError("a revised beat may not come before the closed beat preceding it")
+            known = self._beats[start:]
+            same = 0
+            while same < min(len(known), len(values)) and known[same] == values[same]:
+                same += 1
+            if same == len(known) == len(values):
+                return
+            changed = start + same
+            del self._beats[changed:], self._best[changed:], self._on[changed:]
+            for t in values[same:]:
+                self._append_beat(t)
+            self._rematch(changed - 1)
 
     def add_hit(self, time_s: float) -> HitFeedback:
         """Match one hit to its beat and say how it went."""
         with self._lock:
             local = self._window_of(time_s)
+            if local is None and self._after_known_windows(time_s):
+                self._hits.append(time_s)  # its beat is not announced yet: matched when it is
             if local is None or local + self._base < self._next_to_close:
                 return HitFeedback(time_s, None, None, False, False, self._pct_on_beat(None))
             beat = self._beats[local]
@@ -419,6 +466,36 @@ class LiveSync:
             return summary
 
     # -- internals (called with the lock held) ------------------------------------------------------------
+
+    def _append_beat(self, t: float) -> None:
+        self._beats.append(t)
+        self._best.append(None)
+        self._on.append(False)
+
+    def _after_known_windows(self, t: float) -> bool:
+        """Whether `t` lies after every announced beat's window (or no window exists yet)."""
+        if not self._beats:
+            return True
+        upper = self._upper_edge(len(self._beats) - 1)
+        return upper is None or t >= upper
+
+    def _rematch(self, from_local: int) -> None:
+        """Match the kept hits again to the open beats from `from_local` on (their windows changed)."""
+        first = max(from_local, self._next_to_close - self._base, 0)
+        if first >= len(self._beats):
+            return
+        for index in range(first, len(self._beats)):
+            self._best[index] = None
+            self._on[index] = False
+        for t in sorted(self._hits):  # in time order, so a tie goes to the earlier hit, as in `analyse`
+            local = self._window_of(t)
+            if local is None or local < first:
+                continue
+            asynchrony = t - self._beats[local]
+            best = self._best[local]
+            if best is None or abs(asynchrony) < abs(best - self._beats[local]):
+                self._best[local] = t
+                self._on[local] = self._is_on_beat(local, asynchrony)
 
     def _lower_edge(self, local: int) -> float | None:
         beats = self._beats

@@ -189,7 +189,7 @@ class Synth:
 
     def _render_voice(self, voice: _Voice, start: int, size: int) -> None:
         offset = max(0, voice.start - start)
-        count = size - offset
+        count = min(size, voice.until - start) - offset  # silent from `until`, whatever the block sizes
         if count <= 0:
             return
         age = self._age[:count]

@@ -1,8 +1,8 @@
 """Listening-to-the-client benchmark: MIDI-in timestamp error on JACK, analysis and live-feedback cost.
 
-Prints one JSON object. Starts its own `jackd -d dummy -r 48000 -p 128` (as the test fixture does); a
-sender process plays note-ons at random frame offsets and reports JACK's time of each frame, which the
-received hit times are compared with (tests/test_midi_input_sender.py).
+Prints one JSON object. Starts its own `jackd -d dummy -r 48000 -p 128` with tests/jackd.py (the test
+fixture's code); a sender process plays note-ons at random frame offsets and reports JACK's time of each
+frame, which the received hit times are compared with (tests/test_midi_input_sender.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -21,12 +22,18 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from test_midi_input_sender import HitSender, JackTime, private_jack_server  # noqa: E402
+from jackd import dummy_jack  # noqa: E402
+from test_listen_jack import expected_figures, known_offsets, play_take  # noqa: E402
+from test_midi_input_sender import HitSender, JackTime  # noqa: E402
 
 from audio.midi_input import MidiInput, Timestamps  # noqa: E402
 from audio.sync_analysis import LiveSync, Tolerance, analyse  # noqa: E402
+from companion.listening import LogTarget  # noqa: E402
+from companion.record import Record, Sync  # noqa: E402
 
 HITS_PER_RUN = 400
+LISTENING_TAKES = 3
+BEATS_PER_TAKE = 24
 
 
 def percentiles_ms(values: np.ndarray) -> dict[str, float]:
@@ -138,20 +145,57 @@ def live_per_hit_us(n: int = 10_000) -> dict[str, float]:
     }
 
 
+def listening_end_to_end(server: str) -> dict[str, object]:
+    """The end-to-end test's take, longer and repeated: a JACK drum client plays known offsets against
+    the running metronome; SyncSession logs each block to a SQLite record. Errors are against the known
+    offsets (everything included: the drum's frame quantisation, MIDI input, clock conversion)."""
+    offsets, extras = known_offsets(BEATS_PER_TAKE)
+    want = expected_figures(offsets, extras)
+    errors, mean_errors, sd_errors, pct_errors, counts_ok, xruns = [], [], [], [], 0, 0
+    with tempfile.TemporaryDirectory() as folder, Record.open(Path(folder), backup_every=None) as record:
+        session = record.start_session([record.add_client("Bench").id])
+        for take_number in range(LISTENING_TAKES):
+            target = LogTarget(record, session.id)
+            take = play_take(server, target, offsets, extras, label=f"bench{take_number}")
+            xruns += take.xruns
+            errors += take.offset_error_ms
+            event = take.reports[-1].event if take.reports else None
+            if event is None or not isinstance(event.payload, Sync):
+                continue
+            logged = event.payload
+            mean_errors.append(logged.mean_asynchrony_ms - want.mean_ms)
+            sd_errors.append(logged.sd_ms - want.sd_ms)
+            pct_errors.append(logged.pct_within - want.pct_within)
+            counts_ok += (logged.missed, logged.extra) == (want.missed, want.extra)
+    return {
+        "takes": LISTENING_TAKES,
+        "beats_per_take": BEATS_PER_TAKE,
+        "notes_per_take": len(offsets) - offsets.count(None) + len(extras),
+        "jack_xruns": xruns,
+        "hit_time_error_vs_known_offsets_ms": percentiles_ms(np.array(errors)),
+        "logged_mean_asynchrony_error_ms_max": round(float(np.max(np.abs(mean_errors))), 4),
+        "logged_sd_error_ms_max": round(float(np.max(np.abs(sd_errors))), 4),
+        "logged_pct_within_error_max": round(float(np.max(np.abs(pct_errors))), 4),
+        "takes_with_exact_missed_and_extra": counts_ok,
+    }
+
+
 def main() -> None:
-    server_name = f"companion-bench-sync-{os.getpid()}"
-    os.environ.update(JACK_DEFAULT_SERVER=server_name, JACK_NO_START_SERVER="1")
-    with private_jack_server(server_name) as server:
+    with dummy_jack(name=f"companion-bench-sync-{os.getpid()}") as jack_server:
+        server = jack_server.name
+        realtime = "realtime" if jack_server.realtime else "no realtime"
         midi_in = {
             "frame_accurate": midi_in_run(server, Timestamps.BEST, "frames"),
             "rtmidi_delta": midi_in_run(server, Timestamps.BACKEND, "deltas"),
         }
         with busy_python_thread():
             midi_in["frame_accurate_with_busy_app_thread"] = midi_in_run(server, Timestamps.BEST, "busy")
+        listening = listening_end_to_end(server)
         clock = jack_clock_offset_ms(server)
     report = {
-        "jack": {"server": "dummy, 48000 Hz, 128 frames (2.667 ms period), no realtime", "clock": clock},
+        "jack": {"server": f"dummy, 48000 Hz, 128 frames (2.667 ms period), {realtime}", "clock": clock},
         "midi_in_vs_sent_frame_times": midi_in,
+        "listening_end_to_end": listening,
         "analysis_10k_hits": analysis_time_ms(),
         "live_sync": live_per_hit_us(),
     }

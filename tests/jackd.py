@@ -35,6 +35,7 @@ class JackServer:
     name: str
     samplerate: int
     blocksize: int
+    realtime: bool = False
 
 
 def _wait_for_server(name: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -100,9 +101,10 @@ def dummy_jack(
     name = name or f"companion-test-{os.getpid()}"
     log = Path(log_dir or tempfile.mkdtemp(prefix="jackd-")) / "jackd.log"
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    realtime = _realtime_flag()
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [jackd, _realtime_flag(), "-n", name, "-d", "dummy", "-r", str(samplerate), "-p", str(period)],
+            [jackd, realtime, "-n", name, "-d", "dummy", "-r", str(samplerate), "-p", str(period)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -114,7 +116,7 @@ def dummy_jack(
         os.environ["JACK_DEFAULT_SERVER"] = name
         os.environ["JACK_NO_START_SERVER"] = "1"
         _rescan_portaudio()
-        yield JackServer(name=name, samplerate=samplerate, blocksize=period)
+        yield JackServer(name, samplerate, period, realtime == "--realtime")
     finally:
         for key, value in previous.items():
             if value is None:

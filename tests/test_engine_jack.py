@@ -10,106 +10,22 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 
 import mido
 import numpy as np
 import pytest
-from jackd import JackRecorder, RecorderProcess
+from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, PERIOD_S, midi_metronome, play
+from jackd import RecorderProcess
 
-from audio.engine import AudioConfig, Boundary, EngineStatus, Metronome, MidiConfig
+from audio.engine import AudioConfig, Boundary, Metronome, MidiConfig
 from audio.events import BeatEvent, OutputProblem
 from audio.midi_output import MidiSettings
 from audio.render import sample_at
 from audio.sounds import SoundBank
-from audio.tempo import Level, LinearRamp, Meter, TempoMap, TempoSettings
+from audio.tempo import Level, LinearRamp, Meter, TempoSettings
 
 pytestmark = pytest.mark.jack
-
-JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
-PERIOD_S = 128 / 48_000
-# MIDI leaves at the next period start (0..1 period late) plus thread wake-up slack on a shared machine.
-MIDI_EARLY_S, MIDI_LATE_S = 0.001, PERIOD_S + 0.004
-
-
-@pytest.fixture
-def recorder(jack_server) -> Iterator[JackRecorder]:
-    # Created after the engine opened its MIDI port: python-rtmidi holds the GIL while JACK rebuilds its
-    # graph, and the recorder's Python process callback would then stall until JACK timed it out.
-    made: list[JackRecorder] = []
-
-    def make() -> JackRecorder:
-        made.append(JackRecorder(seconds=20))
-        return made[-1]
-
-    yield make  # type: ignore[misc]
-    for rec in made:
-        rec.close()
-
-
-def engine_audio_ports(rec: JackRecorder) -> list[str]:
-    return [p.name for p in rec.client.get_ports("PortAudio", is_audio=True, is_output=True)]
-
-
-def engine_midi_port(rec: JackRecorder, virtual: str) -> str:
-    (port,) = [p.name for p in rec.client.get_ports(f":{virtual}$", is_midi=True, is_output=True)]
-    return port
-
-
-@dataclass
-class Take:
-    """One recorded run: the witness, the tempo map that played, beat 0's time and what open() said."""
-
-    rec: JackRecorder
-    tempo: TempoMap
-    origin: float
-    problems: list[OutputProblem]
-    status: EngineStatus
-
-
-def play(
-    recorder,
-    make: Callable[[], Metronome],
-    seconds: float,
-    *,
-    audio: bool = False,
-    midi: str | None = None,
-    during: Callable[[Metronome], None] | None = None,
-    attempts: int = 3,
-) -> Take:
-    """Play and record; retake (up to `attempts`) when JACK had an xrun, since then the witness's own
-    timeline is broken (a busy shared machine), not the engine. The last take is returned regardless."""
-    for _ in range(attempts):
-        metronome = make()
-        problems = metronome.open()
-        rec = recorder()
-        if audio:
-            rec.connect_audio(engine_audio_ports(rec)[0])
-        if midi:
-            rec.connect_midi(engine_midi_port(rec, midi))
-        try:
-            origin = metronome.start()
-            if during is not None:
-                during(metronome)
-            time.sleep(max(0.0, origin - time.perf_counter()) + seconds)
-            tempo, status = metronome.tempo_map, metronome.status()
-            metronome.stop()
-            time.sleep(0.05)
-        finally:
-            rec.close()
-            metronome.close()
-        assert tempo is not None
-        take = Take(rec, tempo, origin, problems, status)
-        if rec.clean:
-            break
-    return take
-
-
-def midi_metronome(settings: TempoSettings, midi: MidiSettings | None = None) -> Callable[[], Metronome]:
-    config = MidiConfig(virtual="click", backend=JACK_MIDI, settings=midi or MidiSettings())
-    return lambda: Metronome(settings, midi=config)
 
 
 def test_audio_clicks_land_on_their_exact_samples(recorder):

@@ -6,13 +6,16 @@ tighter than the error of the next-worse method, so a timing regression fails th
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from test_midi_input_sender import HitSender, private_jack_server
+from test_midi_input_sender import HitSender
 
 from audio.midi_input import Hit, MidiInput, MidiInputError, Timestamps
 
@@ -173,23 +176,48 @@ def test_an_ambiguous_part_of_a_name_asks_for_more(jack_server):
             s.close()
 
 
-def test_a_restarted_jack_server_is_picked_up_again(jack_server, monkeypatch):
+def restart_scenario() -> None:
+    """Run as a script: an input on a server of its own, which stops and comes back; prints JSON.
+
+    In its own process because jack2's client library keeps per-process state for one server: a test
+    process that also talks to the session server can crash when a second server comes and goes.
+    """
+    from jackd import dummy_jack
+
     name = f"companion-restart-{os.getpid()}"
-    monkeypatch.setenv("JACK_DEFAULT_SERVER", name)
     statuses: list[str] = []
     midi = MidiInput(virtual="pad", backend=JACK, client_name="restart", on_status=statuses.append)
-    with private_jack_server(name):
+    report: dict[str, object] = {}
+    with dummy_jack(name=name):
         midi.open()
     try:
-        assert wait_for(lambda: any("disappeared" in s for s in statuses), timeout_s=10)
-        with private_jack_server(name):
-            assert wait_for(lambda: any("is back" in s for s in statuses), timeout_s=10)
+        report["lost"] = wait_for(lambda: any("disappeared" in s for s in statuses), timeout_s=10)
+        with dummy_jack(name=name):
+            report["back"] = wait_for(lambda: any("is back" in s for s in statuses), timeout_s=10)
             sender = HitSender(name, "restart-sender")
             try:
                 sender.connect("restart:pad")
-                sender.play(5, spacing_s=0.02)
-                assert len(collect(midi, 5)) >= most_of(5)
+                sent = len(sender.play(5, spacing_s=0.02))
+                report["sent"], report["received"] = sent, len(collect(midi, sent))
             finally:
                 sender.close()
     finally:
         midi.close()
+    report["statuses"] = statuses
+    print(json.dumps(report), flush=True)
+
+
+def test_a_restarted_jack_server_is_picked_up_again(jack_server):
+    """The only test with a second server (it must stop one): started by tests/jackd.py, as every server,
+    in a process of its own, and gone when the test ends."""
+    run = subprocess.run(
+        [sys.executable, __file__, "restart"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["lost"] and report["back"], report["statuses"]
+    assert report["received"] >= most_of(report["sent"])
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["restart"]:
+    restart_scenario()

@@ -7,64 +7,32 @@ mistake there cannot cancel out. JACK-Client does not wrap those libjack calls: 
 
 The sender runs in its own process (this file is its script): a Python process callback on JACK's
 real-time thread can hang its process when the client is deactivated while another Python thread holds
-the GIL (see `audio.midi_input`), and the test process has such threads. `benchmarks/analysis.py` uses
-the same sender.
+the GIL (see `audio.midi_input`), and the test process has such threads. `benchmarks/analysis.py` and the
+listening tests use the same sender; it joins the server the `jack_server` fixture (`tests/jackd.py`)
+started, the one way tests and benchmarks start JACK.
+
+Two ways to play: `play` sends hits as fast as asked, at random offsets inside the period (the timestamp
+tests), and `play_at` writes each note at the frame of a given engine-clock time (a client playing with
+known asynchronies against the metronome's beats).
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import ctypes.util
-import os
 import queue
 import random
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 pytestmark = pytest.mark.jack
-
-
-@contextlib.contextmanager
-def private_jack_server(name: str) -> Iterator[str]:
-    """A dummy JACK server of one's own (48 kHz, 128 frames), for a benchmark or a test that stops it.
-
-    Its readiness is checked with `jack_wait` in another process, never with a client in this one:
-    jack2's client library keeps per-process globals for one server, and a process that talks to two
-    servers crashes (seen: a segfault in the test run that also used the session server).
-    """
-    jackd, jack_wait = shutil.which("jackd"), shutil.which("jack_wait")
-    if jackd is None or jack_wait is None:
-        raise RuntimeError("jackd / jack_wait not found: install jackd2 (make test / make bench do)")
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(
-            [jackd, "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ, JACK_NO_AUDIO_RESERVATION="1"),
-        )
-        try:
-            ready = subprocess.run(
-                [jack_wait, "-s", name, "-w", "-t", "10"], capture_output=True, check=False
-            )
-            if ready.returncode != 0 or proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"jackd {name} did not start: {log.read().decode()[-500:]}")
-            yield name
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 class JackTime:
@@ -92,27 +60,54 @@ class JackTime:
         return min(readings)[1]
 
 
+FRAME_MASK = 0xFFFFFFFF
+
+
 def serve(server: str, name: str) -> None:
-    """The sender process: commands on stdin (PLAY count spacing seed / CONNECT port), answers on stdout."""
+    """The sender process. Commands on stdin: PLAY count spacing seed / PLAN count (then count lines
+    `engine_time note velocity`) / CONNECT port; answers on stdout (DUE id time ..., then DONE xruns)."""
     import jack
 
     client = jack.Client(name, servername=server, no_start_server=True)
     port = client.midi_outports.register("out")
     clock = JackTime(client)
     plan: queue.SimpleQueue[tuple[int, int, float]] = queue.SimpleQueue()
+    timed: deque[tuple[float, int, int, int]] = deque()  # (engine time, id, note, velocity), in time order
     due: dict[int, float] = {}
+    offset_now = [clock.engine_minus_jack_s()]
+    xruns = [0]
+
+    def engine_time(frame: int) -> float:
+        return clock.frames_to_time(clock.handle, frame & FRAME_MASK) / 1e6 + offset_now[0]
 
     def process(frames: int) -> None:
         port.clear_buffer()
+        start = client.last_frame_time
         try:
             hit_id, offset, engine_minus_jack = plan.get_nowait()
         except queue.Empty:
+            pass
+        else:
+            port.write_midi_event(offset, (0x90, hit_id % 128, 1 + hit_id // 128))
+            frame = (start + offset) & FRAME_MASK
+            due[hit_id] = clock.frames_to_time(clock.handle, frame) / 1e6 + engine_minus_jack
+        if not timed:
             return
-        port.write_midi_event(offset, (0x90, hit_id % 128, 1 + hit_id // 128))
-        frame = (client.last_frame_time + offset) & 0xFFFFFFFF
-        due[hit_id] = clock.frames_to_time(clock.handle, frame) / 1e6 + engine_minus_jack
+        cycle_start, cycle_end = engine_time(start), engine_time(start + frames)
+        last = -1
+        while timed and timed[0][0] < cycle_end:
+            at, hit_id, note, velocity = timed.popleft()
+            offset = round((at - cycle_start) / (cycle_end - cycle_start) * frames)
+            offset = min(frames - 1, max(offset, last + 1, 0))  # a late note goes out at once
+            port.write_midi_event(offset, (0x90, note, velocity))
+            due[hit_id] = engine_time(start + offset)
+            last = offset
+
+    def xrun(delay: float) -> None:
+        xruns[0] += 1
 
     client.set_process_callback(process)
+    client.set_xrun_callback(xrun)
     client.activate()
     print("READY", port.name, flush=True)
     for line in sys.stdin:
@@ -131,9 +126,32 @@ def serve(server: str, name: str) -> None:
             for hit_id in range(first, first + count):
                 if hit_id in due:
                     print("DUE", hit_id, repr(due[hit_id]))
-            print("DONE", flush=True)
+            print("DONE", xruns[0], flush=True)
+        elif command == "PLAN":
+            notes = [sys.stdin.readline().split() for _ in range(int(args[0]))]
+            first = len(due)
+            ids = range(first, first + len(notes))
+            xruns_before = xruns[0]
+            timed.extend(
+                sorted((float(t), i, int(n), int(v)) for i, (t, n, v) in zip(ids, notes, strict=True))
+            )
+            while timed:  # the offset to the engine clock can slew: keep it fresh while playing
+                time.sleep(0.1)
+                offset_now[0] = clock.engine_minus_jack_s()
+            time.sleep(0.1)
+            for hit_id in ids:
+                print("DUE", hit_id, repr(due[hit_id]))
+            print("DONE", xruns[0] - xruns_before, flush=True)
     client.deactivate()
     client.close()
+
+
+@dataclass(frozen=True)
+class Played:
+    """What `HitSender.play_at` played: each note's engine-clock time (in the order given), JACK xruns."""
+
+    times: list[float]
+    xruns: int
 
 
 class HitSender:
@@ -170,14 +188,28 @@ class HitSender:
         self._command("CONNECT", destination)
         assert self._answer() == "OK"
 
+    def _due_times(self) -> tuple[dict[int, float], int]:
+        due = {}
+        while not (line := self._answer()).startswith("DONE"):
+            _, hit_id, t = line.split()
+            due[int(hit_id)] = float(t)
+        return due, int(line.split()[1])
+
     def play(self, count: int, spacing_s: float = 0.013, seed: int = 0) -> dict[int, float]:
         """Play `count` hits, one every `spacing_s`; return each hit id's time on the engine clock."""
         self._command("PLAY", count, spacing_s, seed)
-        due = {}
-        while (line := self._answer()) != "DONE":
-            _, hit_id, t = line.split()
-            due[int(hit_id)] = float(t)
-        return due
+        return self._due_times()[0]
+
+    def play_at(self, notes: Sequence[tuple[float, int, int]]) -> Played:
+        """Play note-ons (engine-clock time, note, velocity) each at its frame; returns when all played.
+
+        Times must lie ahead (a note already due goes out at once, and its played time says so)."""
+        self._command("PLAN", len(notes))
+        for at, note, velocity in notes:
+            self._command(repr(at), note, velocity)
+        due, xruns = self._due_times()
+        first = min(due)
+        return Played([due[first + i] for i in range(len(notes))], xruns)
 
     def close(self) -> None:
         assert self._proc.stdin is not None

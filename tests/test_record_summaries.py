@@ -87,8 +87,10 @@ def test_session_summary_figures(record: Record) -> None:
     assert objective.trials.by_level == {"independent": (8, 0), "verbal": (1, 0), "model": (0, 1)}
     assert objective.tempo is not None and objective.tempo.describe() == "84 bpm"
     assert objective.sync is not None
-    assert objective.sync.pct_within == pytest.approx((80 * 40 + 90 * 60) / 100)
-    assert objective.sync.mean_asynchrony_ms == pytest.approx((-20 * 40 - 10 * 60) / 100)
+    # 40 hits, 1 extra, 2 missed = 41 beats with 39 matched hits; then 60 beats, 60 matched
+    assert objective.sync.beats == 41 + 60
+    assert objective.sync.pct_within == pytest.approx((80 * 41 + 90 * 60) / 101)
+    assert objective.sync.mean_asynchrony_ms == pytest.approx((-20 * 39 - 10 * 60) / 99)
     assert (objective.sync.hits, objective.sync.missed, objective.sync.extra) == (100, 2, 1)
 
     general = next(g for g in summary.groups if g.objective_id is None)

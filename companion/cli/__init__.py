@@ -8,7 +8,9 @@ import click
 
 from companion import __version__
 from companion.cli import app_commands, record_commands
+from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
+from companion.cli.listen_commands import register as register_listening
 from companion.cli.plan_commands import plans
 
 
@@ -34,6 +36,9 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 record_commands.register(main)
 app_commands.register(main)
+register_listening(main)
 main.add_command(plans)
 main.add_command(devices)
 main.add_command(metronome)
+main.add_command(play)
+main.add_command(songs)

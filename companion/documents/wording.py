@@ -94,9 +94,9 @@ def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None
     if group.sync is not None:
         sync = group.sync
         lines.append(
-            f"Synchronisation: {sync.pct_within:.0f}% of {sync.hits} hits within the window, mean asynchrony "
-            f"{sync.mean_asynchrony_ms:+.0f} ms (SD {sync.mean_sd_ms:.0f} ms), {sync.missed} missed, "
-            f"{sync.extra} extra{context}."
+            f"Synchronisation: {sync.pct_within:.0f}% of {sync.beats} beats hit within the window, "
+            f"mean asynchrony {sync.mean_asynchrony_ms:+.0f} ms (SD {sync.mean_sd_ms:.0f} ms), "
+            f"{sync.missed} missed, {sync.extra} extra{context}."
         )
     lines.extend(f'Note: "{text}"' for text in group.notes)
     return lines

@@ -59,6 +59,9 @@ def _field(name: str) -> str:
     return f"json_extract(payload, '$.{name}')"
 
 
+# Beats a sync exercise covered (hits matched to a beat + beats missed): what its pct_within is a share of.
+_SYNC_BEATS = f"MAX({_field('n_hits')} - {_field('extra')} + {_field('missed')}, 1)"
+
 METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
     "percent_correct": (
         ("trial",),
@@ -95,8 +98,8 @@ METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "sync_pct_within": (
         ("sync",),
-        f"SELECT session_id, SUM({_field('n_hits')}), SUM({_field('pct_within')} * "
-        f"MAX({_field('n_hits')}, 1)) / SUM(MAX({_field('n_hits')}, 1)) FROM live GROUP BY session_id",
+        f"SELECT session_id, SUM({_field('n_hits')}), SUM({_field('pct_within')} * {_SYNC_BEATS}) "
+        f"/ SUM({_SYNC_BEATS}) FROM live GROUP BY session_id",
     ),
 }
 METRIC_SQL["rating_change"] = METRIC_SQL["rating_after"]

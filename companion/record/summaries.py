@@ -101,10 +101,11 @@ class CadenceStats:
 @dataclass(frozen=True)
 class SyncStats:
     exercises: int
-    mean_asynchrony_ms: float  # weighted by hits
+    mean_asynchrony_ms: float  # weighted by hits matched to a beat
     mean_sd_ms: float
     mean_r: float
-    pct_within: float  # weighted by hits
+    pct_within: float  # % of beats hit within the window, weighted by beats
+    beats: int
     hits: int
     missed: int
     extra: int
@@ -302,19 +303,26 @@ def _cadence(cadences: Sequence[Cadence]) -> CadenceStats | None:
     )
 
 
+def _weighted_mean(values: Sequence[float], weights: Sequence[int]) -> float:
+    return sum(v * w for v, w in zip(values, weights, strict=True)) / sum(weights)
+
+
 def _sync(syncs: Sequence[Sync]) -> SyncStats | None:
+    """Pool per-exercise sync figures: `pct_within` is a share of beats, asynchrony a mean over matched hits,
+    so each is weighted by what it was computed over (extras are hits that matched no beat)."""
     if not syncs:
         return None
     hits = sum(s.n_hits for s in syncs)
-    weights = [max(s.n_hits, 1) for s in syncs]
-    total_weight = sum(weights)
+    beats = [s.n_hits - s.extra + s.missed for s in syncs]
+    matched = [max(s.n_hits - s.extra, 1) for s in syncs]
+    beat_weights = [max(b, 1) for b in beats]
     return SyncStats(
         exercises=len(syncs),
-        mean_asynchrony_ms=sum(s.mean_asynchrony_ms * w for s, w in zip(syncs, weights, strict=True))
-        / total_weight,
+        mean_asynchrony_ms=_weighted_mean([s.mean_asynchrony_ms for s in syncs], matched),
         mean_sd_ms=statistics.fmean(s.sd_ms for s in syncs),
         mean_r=statistics.fmean(s.r for s in syncs),
-        pct_within=sum(s.pct_within * w for s, w in zip(syncs, weights, strict=True)) / total_weight,
+        pct_within=_weighted_mean([s.pct_within for s in syncs], beat_weights),
+        beats=sum(beats),
         hits=hits,
         missed=sum(s.missed for s in syncs),
         extra=sum(s.extra for s in syncs),
