@@ -30,6 +30,8 @@ BPM = 120
 PERIOD_S = 128 / 48_000
 ROUNDS = 6
 ATTEMPTS = 3
+CLICK_NOTES = frozenset({76, 77})
+"""The click's GM wood blocks (accent, beat); a groove plays kick, snare and hats around them."""
 
 
 @pytest.fixture
@@ -48,11 +50,23 @@ async def work_the_screen(pilot: Pilot[None]) -> None:
         await pilot.pause(0.4)
 
 
-def beat_intervals(take: RecordedTake) -> list[float]:
-    """Seconds between recorded note-ons, from one second into the take (the connection has settled)."""
-    settled = take.first_frame + take.samplerate
-    frames = [frame for frame, _, _ in take.note_ons() if frame >= settled]
+def settled_note_ons(take: RecordedTake) -> list[tuple[int, int, int]]:
+    """(frame, note, velocity) from one second into the take (the connection has settled)."""
+    return [n for n in take.note_ons() if n[0] >= take.first_frame + take.samplerate]
+
+
+def beat_intervals(take: RecordedTake, notes: frozenset[int] = CLICK_NOTES) -> list[float]:
+    """Seconds between the recorded click note-ons (the wood blocks)."""
+    frames = [frame for frame, note, _ in settled_note_ons(take) if note in notes]
     return [(b - a) / take.samplerate for a, b in itertools.pairwise(frames)]
+
+
+def check_steady(intervals: list[float], bpm: float, take: RecordedTake) -> None:
+    expected = 60 / bpm
+    assert len(intervals) >= 8
+    assert abs(statistics.fmean(intervals) - expected) < 0.001, intervals
+    off = [i for i in intervals if abs(i - expected) > PERIOD_S + 0.004]
+    assert len(off) <= len(intervals) // 20, (off, f"xruns {take.xruns}, gaps {take.gaps}")
 
 
 async def test_the_midi_metronome_keeps_time_while_the_app_is_used(
@@ -80,9 +94,34 @@ async def test_the_midi_metronome_keeps_time_while_the_app_is_used(
         await pilot.press("space")
         await until(pilot, lambda: not app.metronome.running)
         assert len(log_lines(app)) >= ROUNDS * 5
-    intervals = beat_intervals(take)
-    expected = 60 / BPM
-    assert len(intervals) >= 8
-    assert abs(statistics.fmean(intervals) - expected) < 0.001, intervals
-    off = [i for i in intervals if abs(i - expected) > PERIOD_S + 0.004]
-    assert len(off) <= len(intervals) // 20, (off, f"xruns {take.xruns}, gaps {take.gaps}")
+    check_steady(beat_intervals(take), BPM, take)
+
+
+async def test_a_plans_groove_plays_with_a_steady_click(
+    jack_server: object, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
+    app = app_for(practice.data_dir, metronome_outputs="midi", midi_virtual=PORT)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("down", "s")  # Ben: TIMP drum reach opens, its preset's cue is the rock groove
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        await pilot.press("p")
+        assert "rock groove" in app.metronome.state().cue_line
+        tempo = float(app.metronome.settings.bpm)
+        await pilot.press("space")
+        await until(pilot, lambda: app.metronome.running)
+        (source,) = find_ports(f":{PORT}$", is_midi=True, is_output=True)
+        for _ in range(ATTEMPTS):
+            recorder = RecorderProcess("app-groove-witness", 30, midi=source)
+            await pilot.pause(10)
+            take = recorder.stop()
+            if take.xruns == 0 and take.gaps == 0:
+                break
+        await pilot.press("space")
+        await until(pilot, lambda: not app.metronome.running)
+    groove = [note for _, note, _ in settled_note_ons(take) if note not in CLICK_NOTES]
+    assert len(groove) >= 8 and {36, 38} & set(groove)  # kick and snare under the click
+    check_steady(beat_intervals(take), tempo, take)

@@ -73,13 +73,26 @@ def test_a_plan_preset_loads_as_is_and_keeps_its_range(library: Library) -> None
     plan = library.get("timp-drum-reach")
     assert plan is not None and plan.tempo is not None
     control = MetronomeControl("none")
-    settings = control.load_preset(plan.tempo.as_engine_kwargs())
+    loaded = control.load_preset(plan.tempo.as_engine_kwargs())
+    settings = loaded.settings
+    assert loaded.cue.summary == "rock groove, intensity 2" and loaded.messages == ()
     assert (settings.bpm, str(settings.meter), settings.count_in_bars) == (72, "4/4", 1)
     assert control.nudge(100).bpm == 110  # clamped to the plan's bpm_max
     assert control.nudge(-5).bpm == 105
     with pytest.raises(TempoError, match="range"):
         control.set_bpm(130)
     assert describe(control.settings) == "4/4 · accents A B B B · count-in 1 bar · plan range 50-110"
+
+
+def test_a_preferred_song_that_cannot_play_falls_back_to_a_groove_and_says_why(tmp_path: Path) -> None:
+    broken = tmp_path / "moana.mid"
+    broken.write_bytes(b"not a MIDI file")
+    control = MetronomeControl("none")
+    loaded = control.load_preset({"bpm": 90, "meter": "3/4", "cue": "preferred-song"}, [str(broken)])
+    assert loaded.cue.summary == "waltz groove, intensity 2"
+    assert any("moana.mid" in message for message in loaded.messages)
+    assert control.state().cue_line == "cue: waltz groove, intensity 2"
+    assert control.toggle_music() is False and control.state().cue_line.endswith("(off: click only)")
 
 
 def test_changes_while_running_reach_the_engine() -> None:

@@ -1,9 +1,10 @@
 """The app's one metronome: the therapist's settings, the engine built from them, and what to show.
 
-A thin layer over `audio.engine.Metronome` (no Textual here). It keeps the settings while the metronome
-is stopped or between sessions, loads a plan's tempo preset in one call, and never lets a missing device
-stop the beat: when no chosen output can open, the engine runs with no output and the beat light still
-follows its scheduler, while `state().problems` says what is unavailable and why.
+A thin layer over `audio.engine.Metronome` and `audio.cue_player.CuePlayer` (no Textual here). It keeps
+the settings while the metronome is stopped or between sessions, loads a plan's tempo preset in one call
+(its musical cue too: a groove or the client's preferred song instead of a bare click), and never lets a
+missing device stop the beat: when no chosen output can open, the engine runs with no output and the beat
+light still follows its scheduler, while `state().problems` says what is unavailable and why.
 
 Only `start()` may block (opening a sound card or a MIDI port can take a moment): the app calls it from
 a worker. Every other method only posts a change to the engine, which applies it at the next beat or bar.
@@ -12,11 +13,13 @@ a worker. Every other method only posts a change to the engine, which applies it
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
+from audio.cue_player import CuePlayer
+from audio.cues import CLICK, Cue, cue_from_preset, settings_for_cue
 from audio.engine import AudioConfig, Metronome, MidiConfig
 from audio.errors import OutputError
 from audio.events import EngineEvent, OutputProblem
@@ -32,6 +35,15 @@ PRESET_ONLY_KEYS = ("cue",)
 
 
 @dataclass(frozen=True)
+class PresetLoaded:
+    """A plan's preset as loaded: the settings, the musical cue and what to tell the therapist about it."""
+
+    settings: TempoSettings
+    cue: Cue
+    messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MetronomeState:
     """What the metronome panel shows."""
 
@@ -39,6 +51,15 @@ class MetronomeState:
     settings: TempoSettings
     output: str
     problems: Mapping[str, str] = field(default_factory=dict)  # output -> why it is unavailable
+    cue: Cue = CLICK
+    music_on: bool = True
+    """The plan's music plays (False: the therapist switched to the click alone)."""
+
+    @property
+    def cue_line(self) -> str:
+        if self.cue is CLICK:
+            return "cue: click"
+        return f"cue: {self.cue.summary}" + ("" if self.music_on else " (off: click only)")
 
     @property
     def bpm(self) -> float:
@@ -93,6 +114,9 @@ class MetronomeControl:
         self.midi_virtual = midi_virtual
         self.settings = settings
         self._engine: Metronome | None = None
+        self._player: CuePlayer | None = None
+        self.cue: Cue = CLICK
+        self.music_on = True
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._problems: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -142,14 +166,24 @@ class MetronomeControl:
         with self._lock:
             if self._engine is None:
                 self._engine = self._build(self.output)
+            self._engine.open()
+            if self._player is None and self.cue is not CLICK and self._sounding(self._engine):
+                self._player = CuePlayer(self._engine, self._playing_cue())
             try:
                 self._engine.start()
             except OutputError as problem:
                 self._remember(problem)
-                self._engine.close()
+                self._close_engine()
                 self._engine = self._build("none")
                 self._engine.start()
         return self.state()
+
+    @staticmethod
+    def _sounding(engine: Metronome) -> bool:
+        return any(state.available for state in engine.status().outputs.values())
+
+    def _playing_cue(self) -> Cue:
+        return self.cue if self.music_on else CLICK
 
     def _build(self, output: str) -> Metronome:
         audio = AudioConfig(device=self.audio_device) if output in ("audio", "both") else None
@@ -176,7 +210,13 @@ class MetronomeControl:
 
     def close(self) -> None:
         with self._lock:
-            engine, self._engine = self._engine, None
+            self._close_engine()
+
+    def _close_engine(self) -> None:
+        player, self._player = self._player, None
+        engine, self._engine = self._engine, None
+        if player is not None:
+            player.close()
         if engine is not None:
             engine.close()
 
@@ -225,10 +265,45 @@ class MetronomeControl:
             engine.set_settings(settings)
         return settings
 
-    def load_preset(self, preset: Mapping[str, Any]) -> TempoSettings:
-        """A plan's tempo preset (`plan.tempo.as_engine_kwargs()`), as is: one action for the therapist."""
+    def load_preset(self, preset: Mapping[str, Any], preferred_songs: Sequence[str] = ()) -> PresetLoaded:
+        """A plan's tempo preset (`plan.tempo.as_engine_kwargs()`), as is: one action for the therapist.
+
+        Its cue ("rock", "preferred-song"...) is chosen for this client's songs; a song that cannot play
+        falls back to a groove and the messages say why. The metronome counts the cue's meter.
+        """
         values = {k: v for k, v in preset.items() if k not in PRESET_ONLY_KEYS}
-        return self.change(TempoSettings.from_mapping(values))
+        settings = TempoSettings.from_mapping(values)
+        selection = cue_from_preset(
+            str(preset.get("cue", CLICK.name)), meter=str(settings.meter), preferred_songs=preferred_songs
+        )
+        settings, note = settings_for_cue(settings, selection.cue)
+        self.change(settings)
+        self.set_cue(selection.cue)
+        return PresetLoaded(settings, selection.cue, (*selection.messages, *([note] if note else [])))
+
+    def set_cue(self, cue: Cue) -> None:
+        """Play `cue` (from the next bar line when running; otherwise at the next start)."""
+        self.cue, self.music_on = cue, True
+        self._apply_cue()
+
+    def toggle_music(self) -> bool:
+        """The plan's music off (click alone) or back on; returns whether the music now plays."""
+        self.music_on = not self.music_on
+        self._apply_cue()
+        return self.music_on
+
+    def _apply_cue(self) -> None:
+        engine = self._engine
+        if engine is None or not engine.running:
+            if self._player is not None:
+                self._player.play(self._playing_cue())
+            return
+        if self._player is None and self.cue is not CLICK and self._sounding(engine):
+            self._player = CuePlayer(engine, CLICK)
+        if self._player is not None:
+            self._player.play(self._playing_cue())
 
     def state(self) -> MetronomeState:
-        return MetronomeState(self.running, self.settings, self.output, dict(self._problems))
+        return MetronomeState(
+            self.running, self.settings, self.output, dict(self._problems), self.cue, self.music_on
+        )

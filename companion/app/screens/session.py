@@ -21,10 +21,11 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
+from audio.cues import CLICK
 from audio.events import BeatEvent, EngineEvent, OutputProblem
 from audio.tempo import TempoError, check_bpm
 from companion.app.clock import clock_text
-from companion.app.metronome_control import MetronomeControl, MetronomeState
+from companion.app.metronome_control import MetronomeControl, MetronomeState, PresetLoaded
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
@@ -125,6 +126,9 @@ class LiveSessionScreen(CompanionScreen):
         Binding("t", "tap_tempo", "Tap tempo / cadence", show=False, tooltip="Tap each step; pause to apply"),
         Binding("p", "load_preset", "Load the plan's tempo preset", show=False),
         Binding("m", "metronome_settings", "Metronome settings", show=False),
+        Binding(
+            "k", "toggle_music", "Music cue on/off", show=False, tooltip="The plan's groove or song on/off"
+        ),
         Binding("ctrl+r", "reconnect", "Reconnect audio/MIDI", show=False),
     ]
 
@@ -484,11 +488,24 @@ class LiveSessionScreen(CompanionScreen):
                 "The current intervention has no tempo preset (choose one with i).", severity="warning"
             )
             return
-        preset = plan.tempo
+        preset, songs = plan.tempo, self.live.client.preferred_songs
+        loaded: list[PresetLoaded] = []
         self._apply(
-            lambda: self.metronome.load_preset(preset.as_engine_kwargs()),
+            lambda: loaded.append(self.metronome.load_preset(preset.as_engine_kwargs(), songs)),
             f"Loaded {plan.title}: {preset.summary()}. Space starts.",
         )
+        for message in loaded[0].messages if loaded else ():
+            self.notify(message, title="Cue", severity="warning", timeout=10)
+
+    def action_toggle_music(self) -> None:
+        """The plan's groove or song off (the click alone), or back on, from the next bar line."""
+        if self.metronome.cue is CLICK:
+            self.notify("The cue is the click: load a plan's preset (p) for its groove or song.")
+            return
+        on: list[bool] = []
+        self._apply(lambda: on.append(self.metronome.toggle_music()))
+        if on:
+            self.notify(f"{self.metronome.cue.summary}: {'on' if on[0] else 'off, click only'}", timeout=3)
 
     def action_metronome_settings(self) -> None:
         def chosen(choice: MetronomeChoice | None) -> None:

@@ -55,7 +55,7 @@ class MetronomePanel(Vertical):
         line.append("  space " + ("stops" if state.running else "starts"), style="dim")
         self.query_one("#tempo-line", Static).update(line)
         self.query_one("#transport", Button).label = "■ Stop" if state.running else "▶ Start"
-        self.query_one("#metro-settings", Static).update(describe(state.settings))
+        self.query_one("#metro-settings", Static).update(f"{describe(state.settings)}\n{state.cue_line}")
         self.query_one(BeatLight).set_bar(state.settings.meter.beats)
         self.query_one("#metro-status", Static).update(self._status(state))
 
