@@ -91,7 +91,7 @@ def scaffold(
             f"bpm = {bpm:g}",
             'meter = "4/4"',
             "subdivision = 1",
-            'cue = "click"  # or a groove: "march", "waltz", "rock", "shuffle68", "lullaby"',
+            'cue = "click"  # or "preferred-song", or a groove: march, waltz, rock, shuffle68, lullaby',
         ]
     lines += [
         "",

@@ -19,7 +19,15 @@ from audio.cues import Cue, GrooveCue, SongCue, groove_meter, settings_for_cue, 
 from audio.grooves import GROOVES
 from audio.song import Loop, Song, SongError, TimeSignature, load_song
 from audio.tempo import Meter, TempoError, TempoSettings
-from companion.cli.engine_commands import OneLineCommand, OneLineUsageError, _ramp
+from companion.cli.engine_commands import (
+    OneLineCommand,
+    OneLineUsageError,
+    output_configs,
+    output_options,
+    ramp_from,
+    ramp_options,
+    report_problem,
+)
 from companion.cli.record_commands import open_record
 
 
@@ -164,11 +172,7 @@ def _cue(song_path: Path | None, options: dict[str, Any]) -> Cue:
 @click.option("--bpm", type=float, required=True, help="Target tempo: the song's beat plays at this bpm.")
 @click.option("--meter", default=None, help="Meter for a groove (a song plays in its own meter).")
 @click.option("--count-in", type=int, default=0, show_default=True, help="Bars of count-in.")
-@click.option("--ramp-to", type=float, default=None, help="Ramp linearly to this bpm ...")
-@click.option("--ramp-beats", type=int, default=None, help="... over this many beats.")
-@click.option("--ramp-percent", type=float, default=None, help="RAS ramp: change tempo by this percent ...")
-@click.option("--ramp-every-bars", type=int, default=None, help="... every this many bars ...")
-@click.option("--ramp-max", type=float, default=None, help="... until this bpm.")
+@ramp_options
 @click.option(
     "--click/--no-click",
     "layer_click",
@@ -177,16 +181,13 @@ def _cue(song_path: Path | None, options: dict[str, Any]) -> Cue:
 )
 @click.option("--loop", default=None, help="Repeat bars A-B of the song (e.g. 5-8), or 'all'.")
 @click.option("--start-bar", type=int, default=1, show_default=True, help="Bar of the song to start at.")
-@click.option("--output", type=click.Choice(["audio", "midi", "both"]), default="audio", show_default=True)
-@click.option("--audio-device", default=None, help="Audio output name (see `companion devices`).")
-@click.option("--midi-port", default=None, help="MIDI output port name (or a unique part of it).")
-@click.option("--virtual", default=None, help="Create a virtual MIDI output port with this name.")
+@output_options
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None, help="Stop after S s.")
 @click.pass_context
 def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
     """Play SONG (a MIDI file) or a --groove at the target tempo, until it ends, Ctrl-C or --seconds."""
     from audio.cue_player import CuePlayer
-    from audio.engine import AudioConfig, Metronome, MidiConfig
+    from audio.engine import Metronome
     from audio.errors import OutputError
     from audio.events import BeatEvent, EngineEvent
 
@@ -199,13 +200,7 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
                 bpm=options["bpm"],
                 meter=Meter.parse(options["meter"] or "4/4"),
                 count_in_bars=options["count_in"],
-                ramp=_ramp(
-                    options["ramp_to"],
-                    options["ramp_beats"],
-                    options["ramp_percent"],
-                    options["ramp_every_bars"],
-                    options["ramp_max"],
-                ),
+                ramp=ramp_from(options),
             ),
             cue,
         )
@@ -214,20 +209,10 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
         ctx.exit(1)
     except (TempoError, ValueError) as exc:
         raise OneLineUsageError(str(exc), ctx) from None
-    output = options["output"]
-    if options["midi_port"] and options["virtual"]:
-        raise OneLineUsageError("use --midi-port NAME or --virtual NAME, not both", ctx)
-    if output == "audio" and (options["midi_port"] or options["virtual"]):
-        raise OneLineUsageError("--midi-port/--virtual need --output midi or both", ctx)
+    audio, midi = output_configs(ctx, options)
     if note is not None:
         click.echo(note, err=True)
-    engine = Metronome(
-        settings,
-        audio=AudioConfig(device=options["audio_device"]) if output in ("audio", "both") else None,
-        midi=MidiConfig(port=options["midi_port"], virtual=options["virtual"])
-        if output in ("midi", "both")
-        else None,
-    )
+    engine = Metronome(settings, audio=audio, midi=midi)
     for problem in engine.open():
         click.echo(f"{problem.output} output problem: {problem.message}", err=True)
     player = CuePlayer(engine, cue)
@@ -244,10 +229,8 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
                 click.echo(f"bar {event.bar + 1:>3}{where}  {float(event.bpm):6.1f} bpm")
                 if state.finished:
                     finished.set()
-        elif event.recovered:
-            click.echo(f"{event.output}: {event.message}")
         else:
-            click.echo(f"{event.output} output problem: {event.message}", err=True)
+            report_problem(event)
 
     engine.add_listener(show)
     try:

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from audio.events import OutputProblem
 from audio.tempo import LinearRamp, Meter, Ramp, StepRamp, TempoError, TempoSettings, exact
 
+if TYPE_CHECKING:
+    from audio.engine import AudioConfig, MidiConfig
+    from audio.midi_output import MidiSettings
+
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class OneLineUsageError(click.UsageError):
@@ -61,13 +68,10 @@ def devices() -> None:
     click.echo("Working outputs: " + "; ".join(w if not w.endswith(": ") else w + "none" for w in working))
 
 
-def _ramp(
-    ramp_to: float | None,
-    ramp_beats: int | None,
-    percent: float | None,
-    every: int | None,
-    limit: float | None,
-) -> Ramp | None:
+def ramp_from(options: dict[str, Any]) -> Ramp | None:
+    """The ramp the --ramp-* options describe (see `ramp_options`), or None."""
+    ramp_to, ramp_beats = options["ramp_to"], options["ramp_beats"]
+    percent, every, limit = options["ramp_percent"], options["ramp_every_bars"], options["ramp_max"]
     if (ramp_to is None) != (ramp_beats is None):
         raise TempoError("--ramp-to and --ramp-beats go together (e.g. --ramp-to 110 --ramp-beats 64)")
     if (percent is None) != (every is None):
@@ -84,6 +88,72 @@ def _ramp(
     return None
 
 
+def ramp_options(command: F) -> F:
+    """--ramp-to/--ramp-beats (linear) and --ramp-percent/--ramp-every-bars/--ramp-max (RAS steps)."""
+    for option in reversed(
+        (
+            click.option("--ramp-to", type=float, default=None, help="Ramp linearly to this bpm ..."),
+            click.option("--ramp-beats", type=int, default=None, help="... over this many beats."),
+            click.option(
+                "--ramp-percent", type=float, default=None, help="RAS ramp: change tempo by this percent ..."
+            ),
+            click.option("--ramp-every-bars", type=int, default=None, help="... every this many bars ..."),
+            click.option("--ramp-max", type=float, default=None, help="... until this bpm."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def output_options(command: F) -> F:
+    """--output audio|midi|both, --audio-device, --midi-port and --virtual: where the engine plays."""
+    for option in reversed(
+        (
+            click.option(
+                "--output", type=click.Choice(["audio", "midi", "both"]), default="audio", show_default=True
+            ),
+            click.option("--audio-device", default=None, help="Audio output name (see `companion devices`)."),
+            click.option("--midi-port", default=None, help="MIDI output port name (or a unique part of it)."),
+            click.option("--virtual", default=None, help="Create a virtual MIDI output port with this name."),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def output_configs(
+    ctx: click.Context, options: dict[str, Any], midi_settings: MidiSettings | None = None
+) -> tuple[AudioConfig | None, MidiConfig | None]:
+    """The engine's output configuration from `output_options`, refusing contradictory choices in one line."""
+    from audio.engine import AudioConfig, MidiConfig
+    from audio.midi_output import MidiSettings
+
+    output = options["output"]
+    if options["midi_port"] and options["virtual"]:
+        raise OneLineUsageError("use --midi-port NAME or --virtual NAME, not both", ctx)
+    if output == "audio" and (options["midi_port"] or options["virtual"]):
+        raise OneLineUsageError("--midi-port/--virtual need --output midi or both", ctx)
+    audio = AudioConfig(device=options["audio_device"]) if output in ("audio", "both") else None
+    midi = (
+        MidiConfig(
+            port=options["midi_port"],
+            virtual=options["virtual"],
+            settings=midi_settings or MidiSettings(),
+        )
+        if output in ("midi", "both")
+        else None
+    )
+    return audio, midi
+
+
+def report_problem(event: OutputProblem) -> None:
+    """An output problem (or its recovery) as one line: recoveries on stdout, problems on stderr."""
+    if event.recovered:
+        click.echo(f"{event.output}: {event.message}")
+    else:
+        click.echo(f"{event.output} output problem: {event.message}", err=True)
+
+
 @click.command(cls=OneLineCommand)
 @click.option("--bpm", type=float, required=True, help="Tempo in beats per minute (20-300).")
 @click.option("--meter", default="4/4", show_default=True, help="Time signature, e.g. 3/4, 6/8, 7/8.")
@@ -93,22 +163,15 @@ def _ramp(
 )
 @click.option("--swing", type=float, default=0.0, show_default=True, help="0-0.5; 1/3 is triplet swing.")
 @click.option("--count-in", type=int, default=0, show_default=True, help="Bars of count-in before beat 0.")
-@click.option("--ramp-to", type=float, default=None, help="Ramp linearly to this bpm ...")
-@click.option("--ramp-beats", type=int, default=None, help="... over this many beats.")
-@click.option("--ramp-percent", type=float, default=None, help="RAS ramp: change tempo by this percent ...")
-@click.option("--ramp-every-bars", type=int, default=None, help="... every this many bars ...")
-@click.option("--ramp-max", type=float, default=None, help="... until this bpm.")
-@click.option("--output", type=click.Choice(["audio", "midi", "both"]), default="audio", show_default=True)
-@click.option("--audio-device", default=None, help="Audio output name (see `companion devices`).")
-@click.option("--midi-port", default=None, help="MIDI output port name (or a unique part of it).")
-@click.option("--virtual", default=None, help="Create a virtual MIDI output port with this name.")
+@ramp_options
+@output_options
 @click.option("--channel", type=click.IntRange(1, 16), default=10, show_default=True, help="MIDI channel.")
 @click.option("--clock", is_flag=True, help="Also send MIDI clock (24 ppqn) with Start/Stop.")
 @click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None, help="Stop after S s.")
 @click.pass_context
 def metronome(ctx: click.Context, **options: Any) -> None:
     """Play a metronome headless until Ctrl-C or --seconds, printing each beat and the tempo."""
-    from audio.engine import AudioConfig, Metronome, MidiConfig
+    from audio.engine import Metronome
     from audio.errors import OutputError
     from audio.events import BeatEvent, EngineEvent
     from audio.midi_output import MidiSettings
@@ -121,31 +184,12 @@ def metronome(ctx: click.Context, **options: Any) -> None:
             subdivision=3 if options["subdivide"] == "triplet" else int(options["subdivide"]),
             swing=options["swing"],
             count_in_bars=options["count_in"],
-            ramp=_ramp(
-                options["ramp_to"],
-                options["ramp_beats"],
-                options["ramp_percent"],
-                options["ramp_every_bars"],
-                options["ramp_max"],
-            ),
+            ramp=ramp_from(options),
         )
     except TempoError as exc:
         raise OneLineUsageError(str(exc), ctx) from None
-    output = options["output"]
-    if options["midi_port"] and options["virtual"]:
-        raise OneLineUsageError("use --midi-port NAME or --virtual NAME, not both", ctx)
-    if output == "audio" and (options["midi_port"] or options["virtual"]):
-        raise OneLineUsageError("--midi-port/--virtual need --output midi or both", ctx)
-    audio = AudioConfig(device=options["audio_device"]) if output in ("audio", "both") else None
-    midi = (
-        MidiConfig(
-            port=options["midi_port"],
-            virtual=options["virtual"],
-            settings=MidiSettings(channel=options["channel"], clock=options["clock"]),
-        )
-        if output in ("midi", "both")
-        else None
-    )
+    midi_settings = MidiSettings(channel=options["channel"], clock=options["clock"])
+    audio, midi = output_configs(ctx, options, midi_settings)
     engine = Metronome(settings, audio=audio, midi=midi)
 
     def show(event: EngineEvent) -> None:
@@ -154,10 +198,8 @@ def metronome(ctx: click.Context, **options: Any) -> None:
                 label = "count-in" if event.count_in else f"bar {event.bar + 1:>3}"
                 level, bpm = event.level.value, float(event.bpm)
                 click.echo(f"{label}  beat {event.beat + 1}  {level:<6}  {bpm:6.1f} bpm")
-        elif event.recovered:
-            click.echo(f"{event.output}: {event.message}")
         else:
-            click.echo(f"{event.output} output problem: {event.message}", err=True)
+            report_problem(event)
 
     engine.add_listener(show)
     try:
