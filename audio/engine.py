@@ -220,6 +220,9 @@ class Metronome:
         problems = m.open()          # outputs that could not open (the rest still play)
         m.add_listener(print)        # BeatEvent / OutputProblem, from a dispatcher thread
         m.start(); m.set_tempo(100); m.stop(); m.close()
+
+    With neither output (`Metronome(settings)`) it still keeps time and publishes every BeatEvent: a
+    visual metronome for the app's beat light when no sound device is usable.
     """
 
     def __init__(
@@ -231,8 +234,6 @@ class Metronome:
         lookahead_s: float = 0.12,
         lead_s: float = 0.15,
     ) -> None:
-        if audio is None and midi is None:
-            raise ValueError("a metronome needs an audio or a MIDI output (or both)")
         self.settings = settings
         self.audio_config = audio
         self.midi_config = midi
@@ -429,7 +430,7 @@ class Metronome:
             if self._planner is not None:
                 return self._planner.origin
             self._open_outputs(retry=False)  # failed ones wait for reconnect(): retrying costs seconds
-            if not any(out.open for out in self._outputs.values()):
+            if self._outputs and not any(out.open for out in self._outputs.values()):
                 raise OutputError(
                     "no output could be opened", "; ".join(o.message for o in self._outputs.values())
                 )

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from companion import __version__
-from companion.cli import record_commands, serve_commands
+from companion.cli import app_commands, record_commands, serve_commands
 from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
 from companion.cli.listen_commands import register as register_listening
@@ -31,10 +31,11 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        app_commands.open_or_explain(ctx)
 
 
 record_commands.register(main)
+app_commands.register(main)
 register_listening(main)
 main.add_command(plans)
 main.add_command(devices)

@@ -1,0 +1,11 @@
+"""The Textual app a therapist keeps open during a session (run it with `companion`).
+
+`CompanionApp(AppConfig(data_dir=...))` is the entry point; screens live in `companion.app.screens`,
+widgets in `companion.app.widgets`, the stylesheet in `companion.tcss`. Business rules live outside the
+UI, in `companion.session_controller` and the record and library layers.
+"""
+
+from companion.app.app import AppConfig, CompanionApp
+from companion.app.clock import FixedClock, SystemClock
+
+__all__ = ["AppConfig", "CompanionApp", "FixedClock", "SystemClock"]

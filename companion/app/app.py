@@ -1,0 +1,285 @@
+"""The Companion Textual app: the screens a therapist moves through, and the services they share.
+
+Start-up shows the Today screen at once and opens the record and the plan library in a worker, so the
+app is interactive before the disk has answered. Every key of every screen is also a command in the
+palette (ctrl+p) and a line in the help screen (?), generated from the same BINDINGS so they never
+disagree. Disk work goes through `run_io` (a thread worker): a locked or full disk shows its message
+and the screen carries on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingsMap, BindingType
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+from companion.app.clock import Clock, SystemClock
+from companion.app.screens.problem import StartupProblem
+from companion.app.screens.today import TodayScreen
+from companion.app.services import Services
+from companion.record import StorageError, UnknownRecord
+from companion.record.record import DEFAULT_BACKUP_EVERY
+
+if TYPE_CHECKING:
+    from companion.app.metronome_control import MetronomeControl
+    from companion.app.screens.dialogs import SessionRequest
+    from companion.session_controller import LiveSession
+
+T = TypeVar("T")
+
+LIGHT, DARK = "textual-light", "textual-dark"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """How the app is set up: where the data live, what "now" is, and which metronome outputs to use.
+
+    `metronome_outputs` is "audio", "midi", "both" or "none" (beat light only); `midi_port` names an
+    existing port, else a virtual port called `midi_virtual` is created. Tests inject a fixed clock and
+    "none" so nothing depends on the day or on a sound card.
+    """
+
+    data_dir: Path | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    backup_every: timedelta | None = DEFAULT_BACKUP_EVERY
+    theme: str = DARK
+    metronome_outputs: str = "audio"
+    midi_port: str | None = None
+    midi_virtual: str = "Companion"
+    audio_device: str | None = None
+    busy_timeout: float = 2.0
+
+
+class CompanionApp(App[None]):
+    """Companion: today's clients, the live session, plans, review and notes."""
+
+    TITLE = "Companion"
+    CSS_PATH = "companion.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
+        Binding("ctrl+q", "quit", "Quit", show=False),
+    ]
+
+    def __init__(self, config: AppConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or AppConfig()
+        self.clock = self.config.clock
+        self.services: Services | None = None
+        self._metronome: MetronomeControl | None = None
+
+    # -- start-up -----------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.theme = self.config.theme
+        self.push_screen(TodayScreen())
+        self.open_services()
+
+    @work(thread=True, exclusive=True, group="services")
+    def open_services(self) -> None:
+        try:
+            services = Services.open(self.config.data_dir, self.config.backup_every, self.config.busy_timeout)
+        except (StorageError, OSError) as problem:
+            self.call_from_thread(self._startup_failed, problem)
+            return
+        self.call_from_thread(self._services_ready, services)
+
+    def _services_ready(self, services: Services) -> None:
+        self.services = services
+        for warning in services.warnings:
+            self.notify(warning, severity="warning", timeout=15)
+        for screen in self.screen_stack:
+            if isinstance(screen, TodayScreen):
+                screen.reload()
+
+    def _startup_failed(self, problem: BaseException) -> None:
+        self.push_screen(StartupProblem(str(problem), self.config.data_dir), self._after_problem)
+
+    def _after_problem(self, retry: bool | None) -> None:
+        if retry:
+            self.open_services()
+        else:
+            self.exit()
+
+    @property
+    def metronome(self) -> MetronomeControl:
+        """The app's one metronome, made on first use (it keeps its settings between sessions)."""
+        if self._metronome is None:
+            from companion.app.metronome_control import MetronomeControl
+
+            self._metronome = MetronomeControl.from_config(self.config)
+        return self._metronome
+
+    # -- disk work off the UI thread --------------------------------------------------------------------
+    def run_io(
+        self, work: Callable[[], T], then: Callable[[T], Any] | None = None, failure: str = ""
+    ) -> None:
+        """Run `work` in a thread; `then(result)` on the UI thread; a refused write is shown, not raised."""
+
+        def run() -> None:
+            try:
+                result = work()
+            except (StorageError, UnknownRecord, ValueError) as problem:
+                message = (
+                    problem.args[0] if isinstance(problem, UnknownRecord) and problem.args else str(problem)
+                )
+                self.call_from_thread(
+                    self.notify, message, title=failure or None, severity="error", timeout=12
+                )
+                return
+            if then is not None:
+                self.call_from_thread(then, result)
+
+        self.run_worker(run, thread=True, group="io")
+
+    # -- moving between screens ---------------------------------------------------------------------
+    def start_session(self, request: SessionRequest) -> None:
+        from companion.session_controller import LiveSession
+
+        services = self.services
+        assert services is not None
+        self.run_io(
+            lambda: LiveSession.start(
+                services.record,
+                request.client_ids,
+                request.setting,
+                request.plan_id,
+                services.library,
+                self.clock.now,
+            ),
+            self.open_live_session,
+            "The session could not start",
+        )
+
+    def resume_session(self, session_id: int) -> None:
+        from companion.session_controller import LiveSession
+
+        services = self.services
+        assert services is not None
+        self.run_io(
+            lambda: LiveSession.resume(services.record, session_id, services.library, self.clock.now),
+            self.open_live_session,
+            "The session could not be resumed",
+        )
+
+    def open_live_session(self, live: LiveSession) -> None:
+        from companion.app.screens.session import LiveSessionScreen
+
+        self.push_screen(LiveSessionScreen(live))
+
+    def open_note(self, session_id: int, replace_screen: bool = False) -> None:
+        """The note of a session: in place of the live session when it ends, or over the review."""
+        from companion.app.screens.soap import SoapScreen
+
+        if replace_screen:
+            self.switch_screen(SoapScreen(session_id, done=self.back_to_today))
+        else:
+            self.push_screen(SoapScreen(session_id, done=self.pop_screen))
+
+    def back_to_today(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, TodayScreen):
+            self.pop_screen()
+        if isinstance(self.screen, TodayScreen):
+            self.screen.reload()
+
+    def action_plans(self) -> None:
+        from companion.app.screens.plans import PlansScreen
+
+        if self.services is not None:
+            self.push_screen(PlansScreen())
+
+    def action_review(self, client_id: int | None = None) -> None:
+        from companion.app.screens.review import ReviewScreen
+
+        if self.services is not None:
+            self.push_screen(ReviewScreen(client_id))
+
+    def action_help(self) -> None:
+        from companion.app.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_toggle_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    async def action_quit(self) -> None:
+        """Quit, but never silently with taps that have not reached the disk."""
+        from companion.app.screens.dialogs import Confirm
+
+        pending = self.services.record.pending() if self.services is not None else []
+        if not pending:
+            self.exit()
+            return
+
+        def answer(quit_anyway: bool | None) -> None:
+            if quit_anyway:
+                self.exit()
+
+        self.push_screen(
+            Confirm(
+                "Entries not saved yet",
+                f"{len(pending)} entries have not reached the disk yet (they are retried every few seconds). "
+                "Quitting now loses them. Fix the cause shown in the log (free disk space, close the other "
+                "program), wait until the log shows them saved, then quit.",
+                "Quit and lose them",
+                "Keep them",
+            ),
+            answer,
+        )
+
+    def on_unmount(self) -> None:
+        if self._metronome is not None:
+            self._metronome.close()
+        if self.services is not None:
+            # A failure here was already shown by the quit dialog; nothing more can be done at exit.
+            with contextlib.suppress(StorageError):
+                self.services.close()
+
+    # -- command palette: every key of the current screen, plus navigation ----------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Toggle light/dark theme", "Switch between the light and dark theme", self.action_toggle_theme
+        )
+        yield SystemCommand(
+            "Help: all keys", "List every key of this screen and of the app", self.action_help
+        )
+        yield SystemCommand(
+            "Plans browser", "Browse, filter and search intervention plans", self.action_plans
+        )
+        yield SystemCommand("Review", "Sessions, notes and progress charts per client", self.action_review)
+        seen = set()
+        for binding in declared_bindings(screen):
+            if binding.action in seen or binding.action.startswith("app."):
+                continue
+            seen.add(binding.action)
+            key = self.get_key_display(binding)
+            yield SystemCommand(
+                binding.description,
+                f"{binding.tooltip or binding.description} (key: {key})",
+                partial(screen.run_action, binding.action),
+            )
+
+
+def declared_bindings(node: DOMNode) -> list[Binding]:
+    """The bindings Companion's own classes declare for a screen or the app (what help and the palette
+    list), without Textual's built-in focus keys."""
+    found: list[Binding] = []
+    for cls in type(node).__mro__:
+        declared = cls.__dict__.get("BINDINGS")
+        if declared and cls.__module__.startswith("companion."):
+            found += [b for bindings in BindingsMap(declared).key_to_bindings.values() for b in bindings]
+    unique: dict[tuple[str, str], Binding] = {}
+    for binding in found:
+        unique.setdefault((binding.key, binding.action), binding)
+    return list(unique.values())

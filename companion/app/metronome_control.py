@@ -1,0 +1,309 @@
+"""The app's one metronome: the therapist's settings, the engine built from them, and what to show.
+
+A thin layer over `audio.engine.Metronome` and `audio.cue_player.CuePlayer` (no Textual here). It keeps
+the settings while the metronome is stopped or between sessions, loads a plan's tempo preset in one call
+(its musical cue too: a groove or the client's preferred song instead of a bare click), and never lets a
+missing device stop the beat: when no chosen output can open, the engine runs with no output and the beat
+light still follows its scheduler, while `state().problems` says what is unavailable and why.
+
+Only `start()` may block (opening a sound card or a MIDI port can take a moment): the app calls it from
+a worker. Every other method only posts a change to the engine, which applies it at the next beat or bar.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from audio.cue_player import CuePlayer
+from audio.cues import CLICK, Cue, cue_from_preset, settings_for_cue
+from audio.engine import AudioConfig, Metronome, MidiConfig
+from audio.errors import OutputError
+from audio.events import EngineEvent, OutputProblem
+from audio.tempo import MAX_BPM, MIN_BPM, LinearRamp, Number, StepRamp, TempoSettings, check_bpm
+
+if TYPE_CHECKING:
+    from companion.app.app import AppConfig
+
+OUTPUTS = ("audio", "midi", "both", "none")
+DEFAULT_SETTINGS = TempoSettings(bpm=Fraction(80))
+PRESET_ONLY_KEYS = ("cue",)
+"""Keys of a plan's tempo preset the click engine does not take (the cue is a groove or song choice)."""
+
+
+@dataclass(frozen=True)
+class PresetLoaded:
+    """A plan's preset as loaded: the settings, the musical cue and what to tell the therapist about it."""
+
+    settings: TempoSettings
+    cue: Cue
+    messages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class MetronomeState:
+    """What the metronome panel shows."""
+
+    running: bool
+    settings: TempoSettings
+    output: str
+    problems: Mapping[str, str] = field(default_factory=dict)  # output -> why it is unavailable
+    cue: Cue = CLICK
+    music_on: bool = True
+    """The plan's music plays (False: the therapist switched to the click alone)."""
+
+    @property
+    def cue_line(self) -> str:
+        if self.cue is CLICK:
+            return "cue: click"
+        return f"cue: {self.cue.summary}" + ("" if self.music_on else " (off: click only)")
+
+    @property
+    def bpm(self) -> float:
+        return float(self.settings.bpm)
+
+    @property
+    def silent(self) -> bool:
+        """Running with no output: only the beat light shows the beat."""
+        wanted = {"audio": ["audio"], "midi": ["midi"], "both": ["audio", "midi"], "none": []}[self.output]
+        return all(name in self.problems for name in wanted)
+
+
+def describe(settings: TempoSettings) -> str:
+    """One line for the panel, e.g. "4/4 · accents A B B B · 2 per beat · count-in 1 bar"."""
+    codes = {"accent": "A", "beat": "B", "sub": "S", "silent": "-"}
+    parts = [str(settings.meter), "accents " + " ".join(codes[level.value] for level in settings.levels)]
+    if settings.subdivision != 1:
+        parts.append("triplets" if settings.subdivision == 3 else f"{settings.subdivision} per beat")
+    if settings.swing:
+        parts.append(f"swing {float(settings.swing):g}")
+    if settings.count_in_bars:
+        parts.append(f"count-in {settings.count_in_bars} bar" + ("s" if settings.count_in_bars > 1 else ""))
+    ramp = settings.ramp
+    if isinstance(ramp, LinearRamp):
+        parts.append(f"ramp to {float(ramp.to_bpm):g} bpm over {ramp.beats} beats")
+    elif isinstance(ramp, StepRamp):
+        limit = f" to {float(ramp.max_bpm):g}" if ramp.max_bpm is not None else ""
+        parts.append(f"ramp {float(ramp.percent):+g}% every {ramp.every_bars} bars{limit}")
+    if settings.bpm_min is not None or settings.bpm_max is not None:
+        parts.append(
+            f"plan range {float(settings.bpm_min or MIN_BPM):g}-{float(settings.bpm_max or MAX_BPM):g}"
+        )
+    return " · ".join(parts)
+
+
+class MetronomeControl:
+    """Settings + engine + listeners; safe to call from the UI thread (only `start` may block)."""
+
+    def __init__(
+        self,
+        output: str = "audio",
+        *,
+        audio_device: str | None = None,
+        midi_port: str | None = None,
+        midi_virtual: str = "Companion",
+        settings: TempoSettings = DEFAULT_SETTINGS,
+    ) -> None:
+        self._check_output(output)
+        self.output = output
+        self.audio_device = audio_device
+        self.midi_port = midi_port
+        self.midi_virtual = midi_virtual
+        self.settings = settings
+        self._engine: Metronome | None = None
+        self._player: CuePlayer | None = None
+        self.cue: Cue = CLICK
+        self.music_on = True
+        self._listeners: list[Callable[[EngineEvent], None]] = []
+        self._problems: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: AppConfig) -> MetronomeControl:
+        return cls(
+            config.metronome_outputs,
+            audio_device=config.audio_device,
+            midi_port=config.midi_port,
+            midi_virtual=config.midi_virtual,
+        )
+
+    @staticmethod
+    def _check_output(output: str) -> None:
+        if output not in OUTPUTS:
+            raise ValueError(f"output {output!r} is not one of {', '.join(OUTPUTS)}")
+
+    # -- listeners ---------------------------------------------------------------------------------
+    def add_listener(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        """Receive BeatEvents (at their sounding time) and OutputProblems from the engine's dispatcher."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def _relay(self, event: EngineEvent) -> None:
+        if isinstance(event, OutputProblem):
+            if event.recovered:
+                self._problems.pop(event.output, None)
+            else:
+                self._problems[event.output] = event.message
+        for listener in list(self._listeners):
+            listener(event)
+
+    # -- transport ---------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        engine = self._engine
+        return engine is not None and engine.running
+
+    def start(self) -> MetronomeState:
+        """Start playing (opening the outputs first); with no usable output, start the beat light only."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = self._build(self.output)
+            self._engine.open()
+            if self._player is None and self.cue is not CLICK and self._sounding(self._engine):
+                self._player = CuePlayer(self._engine, self._playing_cue())
+            try:
+                self._engine.start()
+            except OutputError as problem:
+                self._remember(problem)
+                self._close_engine()
+                self._engine = self._build("none")
+                self._engine.start()
+        return self.state()
+
+    @staticmethod
+    def _sounding(engine: Metronome) -> bool:
+        return any(state.available for state in engine.status().outputs.values())
+
+    def _playing_cue(self) -> Cue:
+        return self.cue if self.music_on else CLICK
+
+    def _build(self, output: str) -> Metronome:
+        audio = AudioConfig(device=self.audio_device) if output in ("audio", "both") else None
+        midi = (
+            MidiConfig(port=self.midi_port, virtual=None if self.midi_port else self.midi_virtual)
+            if output in ("midi", "both")
+            else None
+        )
+        engine = Metronome(self.settings, audio=audio, midi=midi)
+        engine.add_listener(self._relay)
+        return engine
+
+    def _remember(self, problem: OutputError) -> None:
+        engine = self._engine
+        if engine is not None:
+            for name, state in engine.status().outputs.items():
+                if not state.available:
+                    self._problems[name] = state.message or str(problem)
+
+    def stop(self) -> None:
+        engine = self._engine
+        if engine is not None:
+            engine.stop()
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_engine()
+
+    def _close_engine(self) -> None:
+        player, self._player = self._player, None
+        engine, self._engine = self._engine, None
+        if player is not None:
+            player.close()
+        if engine is not None:
+            engine.close()
+
+    def reconnect(self) -> MetronomeState:
+        """Try the chosen outputs again (a device was plugged back in); keeps playing if it was."""
+        was_running = self.running
+        self.close()
+        self._problems.clear()
+        return self.start() if was_running else self.state()
+
+    def set_output(self, output: str) -> None:
+        """Choose audio/midi/both/none; takes effect at the next start (a running metronome stops)."""
+        self._check_output(output)
+        if output != self.output:
+            self.close()
+            self.output = output
+            self._problems.clear()
+
+    # -- settings ----------------------------------------------------------------------------------
+    def set_bpm(self, bpm: Number) -> TempoSettings:
+        """A new tempo from the next beat (a running ramp ends); raises TempoError naming the range."""
+        check_bpm(bpm)
+        self.settings = self.settings.with_changes(bpm=Fraction(str(bpm)), ramp=None)
+        engine = self._engine
+        if engine is not None and engine.running:
+            engine.set_tempo(self.settings.bpm)
+        return self.settings
+
+    def nudge(self, delta: Number) -> TempoSettings:
+        """Up or down by `delta` bpm, kept within the engine's range and the plan's bpm_min/bpm_max."""
+        low = self.settings.bpm_min if self.settings.bpm_min is not None else MIN_BPM
+        high = self.settings.bpm_max if self.settings.bpm_max is not None else MAX_BPM
+        target = min(max(self.current_bpm() + Fraction(str(delta)), Fraction(low)), Fraction(high))
+        return self.set_bpm(target)
+
+    def current_bpm(self) -> Fraction:
+        """The tempo playing now (it moves during a ramp), else the set tempo."""
+        engine = self._engine
+        return engine.status().bpm if engine is not None and engine.running else self.settings.bpm
+
+    def change(self, settings: TempoSettings) -> TempoSettings:
+        """Meter, accents, subdivision, swing, count-in or ramp: from the next bar line when running."""
+        self.settings = settings
+        engine = self._engine
+        if engine is not None:
+            engine.set_settings(settings)
+        return settings
+
+    def load_preset(self, preset: Mapping[str, Any], preferred_songs: Sequence[str] = ()) -> PresetLoaded:
+        """A plan's tempo preset (`plan.tempo.as_engine_kwargs()`), as is: one action for the therapist.
+
+        Its cue ("rock", "preferred-song"...) is chosen for this client's songs; a song that cannot play
+        falls back to a groove and the messages say why. The metronome counts the cue's meter.
+        """
+        values = {k: v for k, v in preset.items() if k not in PRESET_ONLY_KEYS}
+        settings = TempoSettings.from_mapping(values)
+        selection = cue_from_preset(
+            str(preset.get("cue", CLICK.name)), meter=str(settings.meter), preferred_songs=preferred_songs
+        )
+        settings, note = settings_for_cue(settings, selection.cue)
+        self.change(settings)
+        self.set_cue(selection.cue)
+        return PresetLoaded(settings, selection.cue, (*selection.messages, *([note] if note else [])))
+
+    def set_cue(self, cue: Cue) -> None:
+        """Play `cue` (from the next bar line when running; otherwise at the next start)."""
+        self.cue, self.music_on = cue, True
+        self._apply_cue()
+
+    def toggle_music(self) -> bool:
+        """The plan's music off (click alone) or back on; returns whether the music now plays."""
+        self.music_on = not self.music_on
+        self._apply_cue()
+        return self.music_on
+
+    def _apply_cue(self) -> None:
+        engine = self._engine
+        if engine is None or not engine.running:
+            if self._player is not None:
+                self._player.play(self._playing_cue())
+            return
+        if self._player is None and self.cue is not CLICK and self._sounding(engine):
+            self._player = CuePlayer(engine, CLICK)
+        if self._player is not None:
+            self._player.play(self._playing_cue())
+
+    def state(self) -> MetronomeState:
+        return MetronomeState(
+            self.running, self.settings, self.output, dict(self._problems), self.cue, self.music_on
+        )

@@ -1,0 +1,90 @@
+"""What the start screen shows about one client, gathered in one call off the UI thread.
+
+Progress per objective, interventions suggested for their goals, recent sessions and a session left
+open (the app closed mid-session) that can be resumed. No Textual here: a benchmark or a browser
+session can build the same overview.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from companion.documents.wording import num, plan_label
+from companion.record import Client, Goal, ObjectiveProgress, Record, Session
+from interventions import GoalDomain, Library, Suggestion
+
+RECENT = 5
+
+
+@dataclass(frozen=True)
+class ClientOverview:
+    client: Client
+    goals: tuple[Goal, ...]
+    progress: tuple[ObjectiveProgress, ...]
+    suggestions: tuple[Suggestion, ...]
+    recent: tuple[Session, ...]
+    open_session: Session | None
+    last_setting: str
+
+    def age(self, today: date) -> int | None:
+        year = self.client.birth_year
+        return today.year - year if year is not None else None
+
+
+def _goal_query(domain: str, text: str) -> str | tuple[str, str]:
+    """A goal as the library's suggester takes it: with its domain when the library knows that domain."""
+    try:
+        GoalDomain.parse(domain)
+    except ValueError:
+        return text
+    return (domain, text)
+
+
+def client_overview(record: Record, library: Library, client_id: int, today: date) -> ClientOverview:
+    client = record.client(client_id)
+    goals = tuple(record.goals(client_id))
+    domains = {goal.id: goal.domain for goal in goals}
+    objectives = record.objectives(client_id)
+    progress = tuple(record.client_progress(client_id))
+    queries = [_goal_query(domains.get(o.goal_id, ""), o.description) for o in objectives]
+    queries += [
+        _goal_query(g.domain, g.description) for g in goals if not any(o.goal_id == g.id for o in objectives)
+    ]
+    age = today.year - client.birth_year if client.birth_year is not None else None
+    suggestions = (
+        tuple(library.suggest(queries, age=age, population=client.population or None, limit=6))
+        if queries
+        else ()
+    )
+    sessions = record.sessions(client_id)
+    open_session = next((s for s in reversed(sessions) if s.ended_at is None), None)
+    recent = tuple(s for s in reversed(sessions) if s.ended_at is not None)[:RECENT]
+    last_setting = next((s.setting for s in reversed(sessions) if s.setting), "")
+    return ClientOverview(client, goals, progress, suggestions, recent, open_session, last_setting)
+
+
+def progress_line(progress: ObjectiveProgress) -> str:
+    """ "88% now (50% at baseline) · ↑ +12.4/week · 1 of 3 sessions at criterion" """
+    criterion = progress.objective.criterion
+    if not progress.points:
+        return "no data yet · criterion: " + criterion.describe()
+    unit = "%" if criterion.metric.startswith(("percent", "sync")) else ""
+    parts = [f"{num(progress.latest or 0)}{unit} now (baseline {num(progress.baseline or 0)}{unit})"]
+    if progress.slope_per_week is not None:
+        arrow = "↑" if progress.slope_per_week > 0 else "↓" if progress.slope_per_week < 0 else "→"
+        parts.append(f"{arrow} {progress.slope_per_week:+.1f}/week")
+    if progress.mastered_on is not None:
+        parts.append(f"met {progress.mastered_on.isoformat()}")
+    else:
+        parts.append(f"{progress.current_run} of {criterion.consecutive_sessions} sessions at criterion")
+    return " · ".join(parts)
+
+
+def session_line(session: Session, titles: dict[str, str]) -> str:
+    minutes = session.duration_minutes
+    length = f"{minutes:.0f} min" if minutes is not None else "open"
+    plans = ", ".join(plan_label(p, titles) for p in session.plan_ids[:3])
+    return f"{session.date.isoformat()} · {length} · {session.setting or 'no setting'}" + (
+        f" · {plans}" if plans else ""
+    )

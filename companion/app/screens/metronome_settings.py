@@ -1,0 +1,150 @@
+"""Everything the metronome can do beyond start/stop and tempo: meter, accents, subdivision, swing,
+count-in, a ramp (linear, or +X% every N bars as RAS uses) and where it plays (speaker, MIDI, both).
+
+The values are checked by the tempo model itself (`TempoSettings`), so the dialog shows exactly the
+engine's message ("ramp percent 80 is out of range: use -50..100") and never plays something else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.widgets import Button, Input, Label, Select, Static
+
+from audio.tempo import LinearRamp, Meter, Ramp, StepRamp, TempoError, TempoSettings, parse_accents
+from companion.app.metronome_control import OUTPUTS
+from companion.app.screens.dialogs import Dialog
+
+METERS = ("2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "9/8", "12/8")
+SUBDIVISIONS = (("1 per beat", 1), ("2 per beat", 2), ("triplets", 3), ("4 per beat", 4))
+CODES = {"accent": "A", "beat": "B", "sub": "S", "silent": "-"}
+
+
+@dataclass(frozen=True)
+class MetronomeChoice:
+    settings: TempoSettings
+    output: str
+
+
+def _number(text: str, what: str) -> Fraction:
+    try:
+        return Fraction(text.strip())
+    except (ValueError, ZeroDivisionError):
+        raise TempoError(f"{what} must be a number, not {text!r}") from None
+
+
+class MetronomeSettings(Dialog[MetronomeChoice]):
+    def __init__(self, settings: TempoSettings, output: str) -> None:
+        super().__init__("Metronome settings")
+        self.settings = settings
+        self.output = output
+
+    def body(self) -> ComposeResult:
+        settings = self.settings
+        ramp = settings.ramp
+        meters = list(dict.fromkeys([*METERS, str(settings.meter)]))
+        with VerticalScroll(classes="form"):
+            yield Label("Plays on")
+            yield Select([(o, o) for o in OUTPUTS], value=self.output, allow_blank=False, id="output")
+            with Horizontal(classes="criterion"):
+                yield Input(f"{float(settings.bpm):g}", id="bpm", restrict=r"[0-9.]*", tooltip="bpm")
+                yield Select(
+                    [(m, m) for m in meters], value=str(settings.meter), allow_blank=False, id="meter"
+                )
+                yield Select(
+                    list(SUBDIVISIONS), value=settings.subdivision, allow_blank=False, id="subdivision"
+                )
+            yield Label(
+                "Accents, one per beat: A accent, B beat, S soft, - silent (empty = the meter's default)"
+            )
+            yield Input(" ".join(CODES[level.value] for level in settings.levels), id="accents")
+            with Horizontal(classes="criterion"):
+                yield Label("Swing 0-0.5")
+                yield Input(f"{float(settings.swing):g}", id="swing", restrict=r"[0-9.]*")
+                yield Label("Count-in bars")
+                yield Input(str(settings.count_in_bars), id="count-in", restrict=r"[0-9]*")
+            yield Label("Ramp")
+            kind = (
+                "linear"
+                if isinstance(ramp, LinearRamp)
+                else "percent"
+                if isinstance(ramp, StepRamp)
+                else "none"
+            )
+            yield Select(
+                [
+                    ("none: steady tempo", "none"),
+                    ("linear: to a tempo over N beats", "linear"),
+                    ("percent: +X% every N bars (RAS)", "percent"),
+                ],
+                value=kind,
+                allow_blank=False,
+                id="ramp",
+            )
+            with Horizontal(classes="criterion"):
+                yield Input(self._ramp_value("to_bpm"), placeholder="to bpm", id="to-bpm")
+                yield Input(self._ramp_value("beats"), placeholder="over beats", id="beats")
+            with Horizontal(classes="criterion"):
+                yield Input(self._ramp_value("percent"), placeholder="percent", id="percent")
+                yield Input(self._ramp_value("every_bars"), placeholder="every bars", id="every-bars")
+                yield Input(self._ramp_value("max_bpm"), placeholder="up to bpm", id="max-bpm")
+        yield Static("", id="problem", classes="dialog-problem")
+        yield self.buttons("Apply (Enter)")
+
+    def _ramp_value(self, name: str) -> str:
+        value = getattr(self.settings.ramp, name, None)
+        return "" if value is None else f"{float(value):g}"
+
+    def _text(self, widget_id: str) -> str:
+        return self.query_one(f"#{widget_id}", Input).value.strip()
+
+    def _ramp(self) -> Ramp | None:
+        kind = self.query_one("#ramp", Select).value
+        if kind == "linear":
+            return LinearRamp(
+                to_bpm=_number(self._text("to-bpm"), "to bpm"), beats=int(self._text("beats") or 0)
+            )
+        if kind == "percent":
+            limit = self._text("max-bpm")
+            return StepRamp(
+                percent=_number(self._text("percent"), "percent"),
+                every_bars=int(self._text("every-bars") or 0),
+                max_bpm=_number(limit, "up to bpm") if limit else None,
+            )
+        return None
+
+    def build(self) -> TempoSettings:
+        """The settings as entered; raises TempoError with the tempo model's own message."""
+        meter = Meter.parse(str(self.query_one("#meter", Select).value))
+        accents_text = self._text("accents")
+        accents = parse_accents(accents_text, meter.beats) if accents_text else None
+        return TempoSettings(
+            bpm=_number(self._text("bpm"), "bpm"),
+            meter=meter,
+            accents=accents,
+            subdivision=int(str(self.query_one("#subdivision", Select).value)),
+            swing=_number(self._text("swing") or "0", "swing"),
+            count_in_bars=int(self._text("count-in") or 0),
+            ramp=self._ramp(),
+            bpm_min=self.settings.bpm_min,
+            bpm_max=self.settings.bpm_max,
+        )
+
+    @on(Select.Changed, "#meter")
+    def _meter_changed(self) -> None:
+        """A new meter has its own number of beats: start from its default accents."""
+        self.query_one("#accents", Input).value = ""
+
+    @on(Input.Submitted)
+    @on(Button.Pressed, "#accept")
+    def _accept(self) -> None:
+        try:
+            settings = self.build()
+        except TempoError as problem:
+            self.query_one("#problem", Static).update(str(problem))
+            return
+        self.dismiss(MetronomeChoice(settings, str(self.query_one("#output", Select).value)))

@@ -1,0 +1,550 @@
+"""The live session screen: the plan, the quick-tap pad, running tallies, the live log and the metronome.
+
+Mid-session the therapist has one hand on an instrument, so every action is one key or one touch and
+undo is always one key away. A tap is drafted here (capturing the client and objective selected at that
+moment), written by the session's one writer thread, and shown only once `Record.log` has returned: the
+log never shows an entry that is not on disk, except as "pending" (kept in memory, retried every few
+seconds, and flagged above the log with the cause and the fix).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static
+
+from audio.cues import CLICK
+from audio.events import BeatEvent, EngineEvent, OutputProblem
+from audio.tempo import TempoError, check_bpm
+from companion.app.clock import clock_text
+from companion.app.metronome_control import MetronomeControl, MetronomeState, PresetLoaded
+from companion.app.screens.base import CompanionScreen
+from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
+from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
+from companion.app.screens.rating import RatingDialog, RatingResult
+from companion.app.tap_tempo import TapSeries
+from companion.app.widgets.beat_light import Beat, BeatLight
+from companion.app.widgets.client_bar import ClientBar
+from companion.app.widgets.event_log import EventLog
+from companion.app.widgets.metronome_panel import MetronomePanel
+from companion.app.widgets.plan_view import PlanView
+from companion.app.widgets.tallies import ObjectiveBar, TallyList
+from companion.app.widgets.tap_pad import TapPad
+from companion.record import EventDraft, Session, StorageError
+from companion.session_controller import LiveSession, TapWriter, Update
+
+RETRY_EVERY_S = 3.0
+TEMPO_SETTLE_S = 1.5
+PROMPTED = Binding.Group("Correct with a prompt: the level's number (as on the pad)", compact=True)
+
+
+class Written(Message):
+    """The writer thread finished one piece of disk work (posted from that thread)."""
+
+    def __init__(self, update: Update | None, error: BaseException | None) -> None:
+        super().__init__()
+        self.update = update
+        self.error = error
+
+
+class MetronomeEvent(Message):
+    """Something the engine said that the screen reacts to: a tempo step of a ramp, a device problem."""
+
+    def __init__(
+        self, bpm: float | None = None, meter: str = "", problem: OutputProblem | None = None
+    ) -> None:
+        super().__init__()
+        self.bpm = bpm
+        self.meter = meter
+        self.problem = problem
+
+
+class MetronomeStarted(Message):
+    def __init__(self, state: MetronomeState | None, error: BaseException | None) -> None:
+        super().__init__()
+        self.state = state
+        self.error = error
+
+
+class SessionEnded(Message):
+    def __init__(self, session: Session | None, error: BaseException | None) -> None:
+        super().__init__()
+        self.session = session
+        self.error = error
+
+
+class LiveSessionScreen(CompanionScreen):
+    """Take data during a session: one key per tap, the log and tallies update as soon as it is saved."""
+
+    HELP_TITLE = "live session"
+    AUTO_FOCUS = ""  # nothing holds focus: every key reaches the screen's bindings
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "plus,equals_sign", "trial(True, 0)", "Correct", tooltip="Correct, independent (first level)"
+        ),
+        Binding("minus", "trial(False, 0)", "Incorrect", key_display="-"),
+        *(
+            Binding(str(n), f"trial(True, {n - 1})", f"Correct, prompt level {n}", show=False, group=PROMPTED)
+            for n in range(2, 10)
+        ),
+        Binding("o", "pick_objective", "Objective"),
+        Binding("right_square_bracket", "cycle_objective(1)", "Next objective", show=False, key_display="]"),
+        Binding(
+            "left_square_bracket", "cycle_objective(-1)", "Previous objective", show=False, key_display="["
+        ),
+        Binding("c", "count", "Count +1", show=False),
+        Binding("d", "duration", "Duration start/stop", show=False),
+        Binding("l", "latency", "Latency: cue, then response", show=False),
+        Binding("r", "rating", "Rating", show=False),
+        Binding("n", "note", "Note"),
+        Binding("u,ctrl+z", "undo", "Undo"),
+        Binding("g", "next_client(1)", "Group: next client", show=False),
+        Binding("G", "next_client(-1)", "Group: previous client", show=False, key_display="G"),
+        Binding("i", "switch_plan", "Intervention", show=False),
+        Binding(
+            "v",
+            "toggle_plan",
+            "Show/hide plan",
+            show=False,
+            tooltip="Show/hide the plan (in place of the pad when narrow)",
+        ),
+        Binding("e", "end", "End", tooltip="End the session and write the note"),
+        Binding("space", "metronome", "Metronome", tooltip="Metronome start/stop"),
+        Binding("up", "nudge(1)", "Tempo +1", show=False),
+        Binding("down", "nudge(-1)", "Tempo -1", show=False),
+        Binding("shift+up", "nudge(5)", "Tempo +5", show=False),
+        Binding("shift+down", "nudge(-5)", "Tempo -5", show=False),
+        Binding("b", "enter_bpm", "Type a tempo (bpm)", show=False),
+        Binding("t", "tap_tempo", "Tap tempo / cadence", show=False, tooltip="Tap each step; pause to apply"),
+        Binding("p", "load_preset", "Load the plan's tempo preset", show=False),
+        Binding("m", "metronome_settings", "Metronome settings", show=False),
+        Binding(
+            "k", "toggle_music", "Music cue on/off", show=False, tooltip="The plan's groove or song on/off"
+        ),
+        Binding("ctrl+r", "reconnect", "Reconnect audio/MIDI", show=False),
+    ]
+
+    def __init__(self, live: LiveSession) -> None:
+        super().__init__()
+        self.live = live
+        self.writer = TapWriter()
+        self.problem: str | None = None
+        self._forget_listener: Callable[[], None] | None = None
+        self._settle_timer: Timer | None = None
+        self._bar_bpm: float | None = None
+        self.taps = TapSeries()
+        self._taps_done: Timer | None = None
+
+    # -- layout --------------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="session-body"):
+            yield PlanView(self.live.plan, id="plan")
+            with Vertical(id="center"):
+                if self.live.is_group:
+                    yield ClientBar(self.live.clients, id="client-bar")
+                yield ObjectiveBar(id="objective")
+                yield TapPad(self.live.prompt_levels, id="pad")
+                yield TallyList(id="tallies")
+                yield Static("", id="pending-bar")
+                yield EventLog(id="log")
+            yield MetronomePanel(id="metronome")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        names = ", ".join(c.display_name for c in self.live.clients)
+        self.title = f"Session · {names}"
+        self._tick()
+        self.set_interval(1.0, self._tick)
+        self.set_interval(RETRY_EVERY_S, self._retry)
+        log = self.query_one(EventLog)
+        for entry in self.live.entries():
+            log.show(entry, self.live.describe(entry), self._who(entry.event.client_id))
+        self._refresh_selection()
+        self._light = self.query_one(BeatLight)  # the dispatcher thread posts to it, never queries the DOM
+        self._forget_listener = self.metronome.add_listener(self._engine_event)
+        self._show_metronome()
+
+    def _who(self, client_id: int | None) -> str:
+        return self.live.client_name(client_id) if self.live.is_group else ""
+
+    def _tick(self) -> None:
+        setting = f" · {self.live.session.setting}" if self.live.session.setting else ""
+        self.sub_title = f"{clock_text(self.live.elapsed())}{setting}"
+        if self.live.timing():
+            self._refresh_tallies()
+
+    def _refresh_selection(self) -> None:
+        if self.live.is_group:
+            self.query_one(ClientBar).select(self.live.client.id)
+        self._refresh_tallies()
+
+    def _refresh_tallies(self) -> None:
+        live = self.live
+        tallies = live.tallies()
+        objective = live.objective
+        current = next((t for t in tallies if objective is not None and t.objective == objective), None)
+        position = live.objective_number(objective) if objective is not None else 0
+        client = live.client.display_name if live.is_group else ""
+        self.query_one(ObjectiveBar).show(current, position, len(live.objectives[live.client.id]), client)
+        self.query_one(TallyList).show(tallies, objective.id if objective is not None else None)
+
+    # -- writing -------------------------------------------------------------------------------------
+    def submit(self, work: Callable[[], Update]) -> None:
+        """Queue disk work on the writer thread; its result comes back as a Written message."""
+        self.writer.submit(work, lambda update, error: self.post_message(Written(update, error)))
+
+    def tap(self, draft: EventDraft) -> None:
+        self.submit(lambda: self.live.commit(draft))
+
+    @on(Written)
+    async def _written(self, message: Written) -> None:
+        if message.error is not None:
+            self.notify(str(message.error), title="Not logged", severity="error", timeout=10)
+            return
+        update = message.update
+        if update is None:
+            return
+        log = self.query_one(EventLog)
+        for entry in update.entries:
+            log.show(entry, self.live.describe(entry), self._who(entry.event.client_id))
+        if update.entries:
+            self._refresh_tallies()
+        plan_view = self.query_one(PlanView)
+        if plan_view.plan is not self.live.plan:
+            await plan_view.show(self.live.plan)
+        self._show_problem(update.problem if update.problem else (None if update.entries else self.problem))
+
+    def _show_problem(self, problem: str | None) -> None:
+        pending = len(self.live.record.pending())
+        bar = self.query_one("#pending-bar", Static)
+        if problem and pending:
+            if problem != self.problem:
+                self.notify(problem, title="Saved in memory only, retrying", severity="error", timeout=15)
+            bar.update(f"⚠ {pending} entries pending — {problem}")
+            self.problem = problem
+        elif not pending:
+            if self.problem is not None:
+                self.notify("Every pending entry is now saved on disk.", title="Saved")
+            bar.update("")
+            self.problem = None
+        bar.set_class(bool(pending), "-visible")
+
+    def _retry(self) -> None:
+        if self.live.record.pending():
+            self.submit(self.live.retry)
+
+    # -- taps ----------------------------------------------------------------------------------------
+    def action_trial(self, correct: bool, level: int = 0) -> None:
+        try:
+            draft = self.live.draft_trial(correct, level)
+        except IndexError as problem:
+            self.notify(str(problem), severity="warning")
+            return
+        self.tap(draft)
+
+    def action_count(self) -> None:
+        self.tap(self.live.draft_count())
+
+    def action_duration(self) -> None:
+        self.tap(self.live.draft_duration_toggle())
+        self._refresh_tallies()
+
+    def action_latency(self) -> None:
+        if not self.live.cue_marked:
+            self.live.mark_cue()
+            self.notify("Cue marked: press l again at the response (Esc-free: it just waits).", timeout=4)
+            return
+        self.tap(self.live.draft_latency())
+
+    def action_rating(self) -> None:
+        def rated(result: RatingResult | None) -> None:
+            if result is not None:
+                self.tap(self.live.draft_rating(result.label, result.value, result.phase, result.scale))
+
+        self.app.push_screen(RatingDialog(self.live.rating_choices(), self.live.rated_labels()), rated)
+
+    def action_note(self) -> None:
+        def noted(text: str | None) -> None:
+            if text:
+                self.tap(self.live.draft_note(text))
+
+        who = f" about {self.live.client.display_name}" if self.live.is_group else ""
+        self.app.push_screen(TextPrompt(f"Note{who}", "What happened, or a quote of the client"), noted)
+
+    def action_undo(self) -> None:
+        self.submit(self.live.undo_last)
+
+    # -- selection -----------------------------------------------------------------------------------
+    def action_cycle_objective(self, step: int) -> None:
+        self.live.cycle_objective(step)
+        self._refresh_tallies()
+
+    def action_pick_objective(self) -> None:
+        live = self.live
+        tallies = [t for t in live.tallies() if t.objective is not None]
+        if not tallies:
+            self.notify(
+                f"{live.client.display_name} has no objectives yet: add them on the Today screen (o)."
+            )
+            return
+        current = live.objective
+        choices = [(f"{t.label}\n   {t.headline()}", t.objective.id) for t in tallies if t.objective]
+        highlighted = next((i for i, (_, oid) in enumerate(choices) if current and oid == current.id), 0)
+
+        def chosen(objective_id: int | None) -> None:
+            if objective_id is not None:
+                live.select_objective(objective_id)
+                self._refresh_tallies()
+
+        self.app.push_screen(Pick("Objective to work on", choices, highlighted, "digit or Enter"), chosen)
+
+    async def action_next_client(self, step: int) -> None:
+        if not self.live.is_group:
+            return
+        self.live.next_client(step)
+        await self._client_changed()
+
+    async def action_select_client(self, client_id: int) -> None:
+        self.live.select_client(client_id)
+        await self._client_changed()
+
+    async def _client_changed(self) -> None:
+        await self.query_one(TapPad).set_levels(self.live.prompt_levels)
+        self._refresh_selection()
+
+    # -- plan ----------------------------------------------------------------------------------------
+    def action_switch_plan(self) -> None:
+        from companion.app.screens.plans import PlansScreen
+
+        def chosen(plan_id: str | None) -> None:
+            if plan_id is not None:
+                self.submit(lambda: self.live.switch_plan(plan_id))
+
+        self.app.push_screen(PlansScreen(choose=True), chosen)
+
+    def action_toggle_plan(self) -> None:
+        self.toggle_class("-show-plan")
+
+    # -- ending --------------------------------------------------------------------------------------
+    def action_end(self) -> None:
+        def answer(end: bool | None) -> None:
+            if end:
+                self.writer.submit(
+                    self.live.end, lambda session, error: self.post_message(SessionEnded(session, error))
+                )
+
+        self.app.push_screen(
+            Confirm(
+                "End the session?",
+                "Running timers are stopped and the session is closed; the SOAP note opens, pre-filled "
+                "from the data.",
+                "End session",
+                "Keep going",
+            ),
+            answer,
+        )
+
+    @on(SessionEnded)
+    def _ended(self, message: SessionEnded) -> None:
+        if message.session is not None:
+            self.metronome.stop()
+        if message.error is not None or message.session is None:
+            cause = str(message.error) if isinstance(message.error, StorageError) else repr(message.error)
+            self.notify(
+                f"{cause} The session stays open and nothing is lost; press e to try again.",
+                title="The session could not be ended",
+                severity="error",
+                timeout=15,
+            )
+            return
+        self.writer.close()
+        self.companion.open_note(message.session.id, replace_screen=True)
+
+    def on_unmount(self) -> None:
+        if self._forget_listener is not None:
+            self._forget_listener()
+        self.writer.close()
+
+    # -- metronome -----------------------------------------------------------------------------------
+    @property
+    def metronome(self) -> MetronomeControl:
+        return self.companion.metronome
+
+    def _engine_event(self, event: EngineEvent) -> None:
+        """From the engine's dispatcher thread: only post messages (thread-safe), never touch widgets."""
+        if isinstance(event, BeatEvent):
+            self._light.post_message(Beat(event))
+            if event.beat == 0 and event.sub == 0 and not event.count_in:
+                self.post_message(MetronomeEvent(bpm=float(event.bpm)))
+        elif isinstance(event, OutputProblem):
+            self.post_message(MetronomeEvent(problem=event))
+
+    def _show_metronome(self, bpm: float | None = None) -> None:
+        self.query_one(MetronomePanel).show(self.metronome.state(), bpm)
+
+    @on(MetronomeEvent)
+    def _metronome_event(self, message: MetronomeEvent) -> None:
+        if message.problem is not None:
+            problem = message.problem
+            if problem.recovered:
+                self.notify(problem.message, title="Output back")
+            else:
+                self.notify(
+                    problem.message,
+                    title=f"{problem.output} output unavailable (the beat light keeps time)",
+                    severity="error",
+                    timeout=10,
+                )
+            self._show_metronome()
+        elif message.bpm is not None and message.bpm != self._bar_bpm:
+            self._bar_bpm = message.bpm  # a ramp moved the tempo: the next taps were at this tempo
+            self._show_metronome(message.bpm)
+            self._tempo_changed(message.bpm)
+
+    def _tempo_changed(self, bpm: float | None = None, at_once: bool = False) -> None:
+        """The tempo in force changed: logged before the next tap, or once it settled (1.5 s)."""
+        if not self.metronome.running:
+            return
+        settings = self.metronome.settings
+        self.live.note_tempo(bpm if bpm is not None else float(settings.bpm), str(settings.meter))
+        if self._settle_timer is not None:
+            self._settle_timer.stop()
+        if at_once:
+            self.submit(self.live.settle_tempo)
+        else:
+            self._settle_timer = self.set_timer(TEMPO_SETTLE_S, lambda: self.submit(self.live.settle_tempo))
+
+    def action_metronome(self) -> None:
+        metronome = self.metronome
+        if metronome.running:
+            metronome.stop()
+            self._show_metronome()
+            return
+
+        def start() -> None:
+            try:
+                state = metronome.start()
+            except Exception as error:  # shown to the therapist; the session carries on without a click
+                self.post_message(MetronomeStarted(None, error))
+                return
+            self.post_message(MetronomeStarted(state, None))
+
+        self.run_worker(start, thread=True, exclusive=True, group="metronome")
+
+    @on(MetronomeStarted)
+    def _metronome_started(self, message: MetronomeStarted) -> None:
+        if message.error is not None or message.state is None:
+            self.notify(str(message.error), title="The metronome could not start", severity="error")
+            return
+        self._bar_bpm = message.state.bpm
+        self._show_metronome()
+        self._tempo_changed(at_once=True)
+
+    def _apply(self, change: Callable[[], object], success: str = "") -> None:
+        """Run a tempo change; the tempo model's message is shown if the value cannot be played."""
+        try:
+            change()
+        except (TempoError, ValueError) as problem:
+            self.notify(str(problem), title="Tempo not changed", severity="warning")
+            return
+        self._bar_bpm = None
+        self._show_metronome()
+        self._tempo_changed()
+        if success:
+            self.notify(success, timeout=4)
+
+    def action_nudge(self, delta: int) -> None:
+        self._apply(lambda: self.metronome.nudge(delta))
+
+    def action_enter_bpm(self) -> None:
+        def check(text: str) -> str | None:
+            try:
+                check_bpm(text)
+            except TempoError as problem:
+                return str(problem)
+            return None
+
+        def entered(text: str | None) -> None:
+            if text:
+                self._apply(lambda: self.metronome.set_bpm(text))
+
+        self.app.push_screen(
+            TextPrompt("Tempo (bpm)", "e.g. 84", accept="Set", check=check, restrict=r"[0-9.]*"), entered
+        )
+
+    def action_load_preset(self) -> None:
+        plan = self.live.plan
+        if plan is None or plan.tempo is None:
+            self.notify(
+                "The current intervention has no tempo preset (choose one with i).", severity="warning"
+            )
+            return
+        preset, songs = plan.tempo, self.live.client.preferred_songs
+        loaded: list[PresetLoaded] = []
+        self._apply(
+            lambda: loaded.append(self.metronome.load_preset(preset.as_engine_kwargs(), songs)),
+            f"Loaded {plan.title}: {preset.summary()}. Space starts.",
+        )
+        for message in loaded[0].messages if loaded else ():
+            self.notify(message, title="Cue", severity="warning", timeout=10)
+
+    def action_toggle_music(self) -> None:
+        """The plan's groove or song off (the click alone), or back on, from the next bar line."""
+        if self.metronome.cue is CLICK:
+            self.notify("The cue is the click: load a plan's preset (p) for its groove or song.")
+            return
+        on: list[bool] = []
+        self._apply(lambda: on.append(self.metronome.toggle_music()))
+        if on:
+            self.notify(f"{self.metronome.cue.summary}: {'on' if on[0] else 'off, click only'}", timeout=3)
+
+    def action_metronome_settings(self) -> None:
+        def chosen(choice: MetronomeChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.output != self.metronome.output:
+                self.metronome.set_output(choice.output)
+            self._apply(lambda: self.metronome.change(choice.settings))
+
+        self.app.push_screen(MetronomeSettings(self.metronome.settings, self.metronome.output), chosen)
+
+    def action_tap_tempo(self) -> None:
+        """Each tap is a step; after a pause the cadence becomes the tempo and is logged (RAS baseline)."""
+        reading = self.taps.tap(time.perf_counter())
+        self.query_one("#metro-status", Static).update(reading.describe())
+        if self._taps_done is not None:
+            self._taps_done.stop()
+        self._taps_done = self.set_timer(self.taps.pause_s, self._taps_finished)
+
+    def _taps_finished(self) -> None:
+        reading = self.taps.finish()
+        found = reading.cadence
+        if found is None:
+            self.notify(
+                reading.problem or reading.describe(), title="No cadence from these taps", severity="warning"
+            )
+            self._show_metronome()
+            return
+        self.tap(self.live.draft_cadence(found.steps_per_min, found.cv, found.steps))
+        spm = round(found.steps_per_min, 1)
+        self._apply(
+            lambda: self.metronome.set_bpm(spm),
+            f"Cadence {spm:g} steps/min (CV {found.cv * 100:.1f}%, {found.steps} steps): logged, "
+            f"tempo set to {spm:g} bpm. u undoes the entry.",
+        )
+
+    def action_reconnect(self) -> None:
+        self.run_worker(self._reconnect, thread=True, exclusive=True, group="metronome")
+
+    def _reconnect(self) -> None:
+        state = self.metronome.reconnect()
+        self.post_message(MetronomeStarted(state, None) if state.running else MetronomeEvent())

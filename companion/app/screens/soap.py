@@ -1,0 +1,214 @@
+"""The SOAP note editor that opens when a session ends, pre-filled from the data.
+
+Objective is written from the logged events (read-only here: it is regenerated from the data so it can
+never disagree with them); Subjective, Assessment (pre-filled with progress to date) and Plan are typed.
+Save keeps a draft; Finalise marks the note as signed off so it is never rewritten. Export writes the
+session as Markdown, PDF, CSV or JSON (optionally de-identified) into the private exports folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Footer, Header, Label, Static, TabbedContent, TabPane, TextArea
+
+from companion.app.screens.base import CompanionScreen
+from companion.app.screens.dialogs import Confirm, Pick
+from companion.documents.export import Format, render, write_private
+from companion.documents.selection import select
+from companion.documents.soap import draft_note, session_header
+from companion.paths import exports_dir
+from companion.record import Client, SessionNote
+
+SECTIONS = (
+    ("subjective", "S — Subjective: what the client and carers reported"),
+    ("objective", "O — Objective: written from the session data"),
+    ("assessment", "A — Assessment: progress to date is pre-filled; interpret it"),
+    ("plan", "P — Plan: next session, home practice, changes"),
+)
+EXPORTS: tuple[tuple[str, tuple[Format, bool]], ...] = (
+    ("Markdown (.md)", ("md", False)),
+    ("PDF", ("pdf", False)),
+    ("CSV, one row per event", ("csv", False)),
+    ("JSON", ("json", False)),
+    ("Markdown, de-identified", ("md", True)),
+    ("PDF, de-identified", ("pdf", True)),
+)
+
+
+@dataclass(frozen=True)
+class NoteDraft:
+    client: Client
+    note: SessionNote
+
+
+class SoapScreen(CompanionScreen):
+    """Edit and save the SOAP note(s) of one session: one tab per client in a group."""
+
+    HELP_TITLE = "SOAP note"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s,f2", "save", "Save"),
+        Binding("ctrl+f", "finalise", "Finalise"),
+        Binding("ctrl+o", "export", "Export"),
+        Binding("escape", "done", "Done"),
+    ]
+
+    def __init__(self, session_id: int, done: Callable[[], object]) -> None:
+        super().__init__()
+        self.session_id = session_id
+        self.done = done
+        self.drafts: list[NoteDraft] = []
+        self.saved_texts: dict[int, tuple[str, ...]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Writing the note from the session data…", id="note-header")
+        yield TabbedContent(id="notes")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Session note"
+        self.load()
+
+    @work(thread=True, exclusive=True)
+    def load(self) -> None:
+        record, titles = self.services.record, self.services.titles
+        session = record.session(self.session_id)
+        drafts = [
+            NoteDraft(record.client(c), draft_note(record, self.session_id, c, titles))
+            for c in session.client_ids
+        ]
+        header = session_header(record.summary(self.session_id), titles)
+        self.app.call_from_thread(self.show, header, drafts)
+
+    def show(self, header: str, drafts: list[NoteDraft]) -> None:
+        self.drafts = drafts
+        self.query_one("#note-header", Static).update(header)
+        tabs = self.query_one(TabbedContent)
+        tabs.set_class(len(drafts) == 1, "-single")
+        for draft in drafts:
+            fields: list[Widget] = []
+            for field, title in SECTIONS:
+                area = TextArea(getattr(draft.note, field), id=f"{field}-{draft.client.id}", soft_wrap=True)
+                area.read_only = field == "objective" or draft.note.finalised
+                fields += [Label(title, classes="soap-title"), area]
+            if draft.note.finalised:
+                fields.append(
+                    Static("This note is finalised and can no longer be changed.", classes="soap-final")
+                )
+            tabs.add_pane(
+                TabPane(draft.client.display_name, VerticalScroll(*fields), id=f"note-{draft.client.id}")
+            )
+            self.saved_texts[draft.client.id] = tuple(getattr(draft.note, field) for field, _ in SECTIONS)
+        if drafts:
+            self.call_after_refresh(self._focus_first)
+
+    def _focus_first(self) -> None:
+        self.query_one(f"#subjective-{self.drafts[0].client.id}", TextArea).focus(scroll_visible=False)
+
+    def _texts(self, client_id: int) -> tuple[str, ...]:
+        return tuple(self.query_one(f"#{field}-{client_id}", TextArea).text for field, _ in SECTIONS)
+
+    def _edited(self, finalise: bool = False) -> list[SessionNote]:
+        notes = []
+        for draft in self.drafts:
+            if draft.note.finalised:
+                continue
+            subjective, objective, assessment, plan = self._texts(draft.client.id)
+            notes.append(
+                replace(
+                    draft.note,
+                    subjective=subjective,
+                    objective=objective,
+                    assessment=assessment,
+                    plan=plan,
+                    finalised=finalise,
+                )
+            )
+        return notes
+
+    @property
+    def unsaved(self) -> bool:
+        return any(self._texts(d.client.id) != self.saved_texts.get(d.client.id) for d in self.drafts)
+
+    # -- actions -------------------------------------------------------------------------------------
+    def action_save(self, finalise: bool = False, then: Callable[[], object] | None = None) -> None:
+        notes = self._edited(finalise)
+        if not notes:
+            self.notify("Nothing to save: the note is finalised.")
+            return
+        record = self.services.record
+
+        def saved(result: list[SessionNote]) -> None:
+            for draft in self.drafts:
+                self.saved_texts[draft.client.id] = self._texts(draft.client.id)
+            if finalise:
+                self.drafts = [replace(d, note=replace(d.note, finalised=True)) for d in self.drafts]
+                for area in self.query(TextArea):
+                    area.read_only = True
+            self.notify("Note finalised." if finalise else "Note saved.")
+            if then is not None:
+                then()
+
+        self.companion.run_io(lambda: [record.save_note(n) for n in notes], saved, "The note was not saved")
+
+    def action_finalise(self) -> None:
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self.action_save(finalise=True)
+
+        self.app.push_screen(
+            Confirm(
+                "Finalise the note?",
+                "A finalised note is signed off: it is kept exactly as it is and never rewritten.",
+                "Finalise",
+            ),
+            answer,
+        )
+
+    def action_export(self) -> None:
+        if self._edited():
+            self.action_save(then=self._choose_export)
+        else:
+            self._choose_export()
+
+    def _choose_export(self) -> None:
+        def chosen(choice: tuple[Format, bool] | None) -> None:
+            if choice is not None:
+                self._export(*choice)
+
+        self.app.push_screen(
+            Pick("Export this session as", EXPORTS, hint="digit or Enter; Esc cancels"), chosen
+        )
+
+    def _export(self, fmt: Format, deidentify: bool) -> None:
+        record = self.services.record
+        session = record.session(self.session_id)
+        suffix = "-deidentified" if deidentify else ""
+        target = (
+            exports_dir(record.data_dir)
+            / f"session-{self.session_id}-{session.date.isoformat()}{suffix}.{fmt}"
+        )
+
+        def write() -> Path:
+            chosen = select(record, session_id=self.session_id, deidentify=deidentify)
+            return write_private(target, render(chosen, fmt))
+
+        self.companion.run_io(
+            write, lambda path: self.notify(f"Exported to {path}", timeout=12), "The export was not written"
+        )
+
+    def action_done(self) -> None:
+        """Back (to today after a session, to the review otherwise); changes are saved first."""
+        if self.unsaved and self._edited():
+            self.action_save(then=self.done)
+        else:
+            self.done()

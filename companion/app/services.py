@@ -1,0 +1,56 @@
+"""What the app works on, opened once off the UI thread: the session record and the plan library.
+
+Kept free of Textual so the same object can serve a terminal app, a browser session and a benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import cached_property
+from pathlib import Path
+
+from companion.paths import plans_dir
+from companion.record import Record
+from companion.record.record import DEFAULT_BACKUP_EVERY
+from interventions import Library
+
+
+@dataclass
+class Services:
+    record: Record
+    library: Library
+    warnings: list[str] = field(default_factory=list)
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | None,
+        backup_every: timedelta | None = DEFAULT_BACKUP_EVERY,
+        busy_timeout: float = 2.0,
+    ) -> Services:
+        """Open the record (raises StorageError with the cause and fix) and load every plan that is valid.
+
+        Problems that do not stop the work (a failed backup, a broken plan file) become `warnings`.
+        """
+        record = Record.open(data_dir, backup_every=backup_every, busy_timeout=busy_timeout)
+        library = Library.load(plans_dir(record.data_dir))
+        warnings = []
+        if record.backup_error is not None:
+            warnings.append(f"The automatic backup failed: {record.backup_error}")
+        if library.errors:
+            listed = "; ".join(str(error) for error in library.errors[:3])
+            more = f" (and {len(library.errors) - 3} more)" if len(library.errors) > 3 else ""
+            warnings.append(
+                f"{len(library.errors)} plan file(s) could not be loaded and were skipped: {listed}{more}. "
+                "Run `companion plans validate` to see every problem and its fix."
+            )
+        return cls(record, library, warnings)
+
+    @cached_property
+    def titles(self) -> dict[str, str]:
+        """Plan id -> title, for notes and logs."""
+        return {plan.id: plan.title for plan in self.library.plans}
+
+    def close(self) -> None:
+        self.record.close()

@@ -1,0 +1,67 @@
+"""The intervention plan being run: what to do, how to grade it, what to watch, in collapsible parts."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Collapsible, Static
+
+from interventions import Plan
+
+
+def numbered(items: list[str]) -> str:
+    return "\n".join(f"{n}. {item}" for n, item in enumerate(items, start=1))
+
+
+def bulleted(items: list[str]) -> str:
+    return "\n".join(f"• {item}" for item in items)
+
+
+class PlanView(VerticalScroll, can_focus=False):
+    """Title and summary, then Steps (open), Adaptations, Precautions, Materials and the data taps.
+
+    It never takes focus itself, so the arrow keys stay with the session screen (tempo up/down).
+    """
+
+    def __init__(self, plan: Plan | None, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.plan = plan
+
+    def compose(self) -> ComposeResult:
+        plan = self.plan
+        if plan is None:
+            yield Static(
+                "No intervention chosen. Press i to choose one (it is logged).", classes="plan-empty"
+            )
+            return
+        heading = Text(plan.title, style="bold")
+        heading.append(f"\n{plan.approach_label} · {', '.join(plan.domains)}", style="dim")
+        heading.append(
+            f"\nFor {', '.join(plan.populations)}; ages {plan.age_min}-{plan.age_max}", style="dim"
+        )
+        heading.append(f"\n{', '.join(plan.formats)} · {', '.join(plan.settings)}", style="dim")
+        if plan.tempo is not None:
+            heading.append(f"\n♩ {plan.tempo.summary()}  (p loads it)")
+        yield Static(heading, classes="plan-title")
+        yield Static(plan.summary, classes="plan-summary")
+        with Collapsible(title="Steps", collapsed=False):
+            yield Static(numbered(plan.steps))
+        with Collapsible(title="Adaptations"):
+            yield Static(
+                "Easier:\n"
+                + bulleted(plan.adaptations.easier)
+                + "\n\nHarder:\n"
+                + bulleted(plan.adaptations.harder)
+            )
+        with Collapsible(title="Precautions", collapsed=False):
+            yield Static(bulleted(plan.precautions + plan.contraindications))
+        with Collapsible(title="Materials and data"):
+            taps = [f"{tap.kind}: {tap.label}" for tap in plan.data]
+            yield Static(bulleted(plan.materials) + "\n\nData taps:\n" + bulleted(taps))
+
+    async def show(self, plan: Plan | None) -> None:
+        if plan is not self.plan:
+            self.plan = plan
+            await self.recompose()
+            self.scroll_home(animate=False)

@@ -1,0 +1,666 @@
+"""The live session behind the session screen: one tap becomes one durable event, and what to show for it.
+
+Why a Textual-free module: the rules of a running session must hold whether taps come from a terminal, a
+browser tab or a test. Which client and objective a tap belongs to; that the tempo in force is logged just
+before the trial it applies to; that undo cancels the therapist's last *tap* (never a tempo marker or an
+intervention switch); that an entry the disk refused is kept, shown as pending and retried, never dropped.
+The screen only draws what this module returns.
+
+Threading: `draft_*` methods only capture the current selection (no I/O) and run on the UI thread, so a
+tap belongs to the objective that was selected when the key was pressed. Everything that touches the
+disk (`commit`, `undo_last`, `switch_plan`, `retry`, `settle_tempo`, `end`) runs in order on one
+`TapWriter` thread, so a locked or slow disk never freezes the screen and taps keep their order.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from companion.documents.wording import num, pct, plan_label, seconds
+from companion.record import (
+    Cadence,
+    Client,
+    Count,
+    Duration,
+    DurationStart,
+    DurationStop,
+    Event,
+    EventDraft,
+    GroupSummary,
+    Intervention,
+    Latency,
+    Note,
+    Objective,
+    Payload,
+    Rating,
+    Record,
+    Session,
+    StorageError,
+    Sync,
+    Tempo,
+    Tombstone,
+    Trial,
+)
+from companion.record.clock import parse
+from companion.record.events import RatingPhase
+from companion.record.summaries import summarise_group
+from interventions import DataKind, DataTap, Library, Plan
+
+T = TypeVar("T")
+
+TAP_KINDS = frozenset(
+    {"trial", "count", "duration_start", "duration_stop", "duration", "latency", "rating", "note", "cadence"}
+)
+"""Events the therapist makes with a key or a touch: the ones `undo` may cancel."""
+
+TALLIED = TAP_KINDS | {"cadence", "sync"}
+"""Events that count towards an objective's running figures (not tempo markers or plan switches)."""
+
+DEFAULT_LABELS = {DataKind.COUNT: "count", DataKind.DURATION: "time on task", DataKind.RATING: "engagement"}
+DEFAULT_SCALE = (0.0, 10.0)
+
+DurationKey = tuple[int | None, int | None, str]  # (client, objective, label)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line of the live log: the event, whether it is on disk, and whether it was undone."""
+
+    event: Event
+    saved: bool
+    problem: str = ""
+    undone: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.event.id
+
+
+@dataclass(frozen=True)
+class Update:
+    """What one writer operation changed: entries to add or redraw (log order) and any storage problem."""
+
+    entries: tuple[LogEntry, ...] = ()
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class RatingChoice:
+    """A rating the therapist can give now: its label, scale and the moment it is usually taken."""
+
+    label: str
+    scale: tuple[float, float]
+    phases: tuple[str, ...] = ("before", "during", "after")
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The running figures of one objective (or a client's untargeted data) in this session."""
+
+    client_id: int
+    objective: Objective | None
+    number: int
+    summary: GroupSummary | None
+    running: tuple[str, ...] = ()  # duration labels being timed now
+
+    @property
+    def label(self) -> str:
+        if self.objective is None:
+            return "General"
+        return f"{self.number}. {self.objective.description}"
+
+    def headline(self) -> str:
+        """E.g. "7/9 correct · 78% independent · turn initiation 4 · on task 2 min 5 s (timing)"."""
+        summary = self.summary
+        if summary is None:
+            return "no data yet"
+        parts = []
+        if summary.trials is not None:
+            trials = summary.trials
+            parts.append(f"{trials.correct}/{trials.n} correct · {pct(trials.pct_independent)} independent")
+        parts += [f"{label} {count.total}" for label, count in summary.counts.items()]
+        for label, duration in summary.durations.items():
+            timing = " (timing)" if label in self.running else ""
+            parts.append(f"{label} {seconds(duration.total_seconds)}{timing}")
+        if summary.latency is not None:
+            parts.append(f"latency {num(summary.latency.mean)} s (n={summary.latency.n})")
+        for rating in summary.ratings.values():
+            latest = rating.after if rating.after is not None else (rating.during or (rating.before,))[-1]
+            if latest is not None:
+                parts.append(f"{rating.label} {num(latest)}")
+        return " · ".join(parts) or "no data yet"
+
+
+def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
+    """The event as the live log shows it, e.g. "✓ correct, verbal prompt" or "♩ 84 bpm 4/4"."""
+    payload = event.payload
+    match payload:
+        case Trial(correct=correct, prompt_level=level):
+            mark = "✓ correct" if correct else "✗ incorrect"
+            independent = not hierarchy or level == hierarchy[0]
+            return f"{mark}, {level}" if independent else f"{mark}, {level} prompt"
+        case Count(label=label, delta=delta):
+            return f"+{delta} {label}" if delta > 0 else f"{delta} {label}"
+        case DurationStart(label=label):
+            return f"▶ {label} started"
+        case DurationStop(label=label):
+            return f"■ {label} stopped"
+        case Duration(label=label, seconds=secs):
+            return f"{label}: {seconds(secs)}"
+        case Latency(seconds=secs):
+            return f"latency {num(secs)} s"
+        case Rating(label=label, value=value, scale=scale, phase=phase):
+            return f"{label} {num(value)}/{num(scale[1])} ({phase})"
+        case Note(text=text):
+            return f"“{text}”"
+        case Tempo(bpm=bpm, meter=meter):
+            return f"♩ {num(bpm)} bpm {meter}"
+        case Cadence(steps_per_min=spm, n_steps=n):
+            return f"cadence {num(spm)} steps/min ({n} steps)"
+        case Sync(pct_within=within, n_hits=hits):
+            return f"sync {within:.0f}% of {hits} hits on the beat"
+        case Intervention(plan_id=plan_id):
+            return f"→ {plan_id}"
+        case Tombstone():
+            return "undo"
+    return payload.kind
+
+
+class LiveSession:
+    """A session being run now: selection (client, objective, plan), taps, undo, pending retry, end."""
+
+    def __init__(
+        self,
+        record: Record,
+        session: Session,
+        library: Library | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.record = record
+        self.session = session
+        self.library = library
+        self._now = now
+        self._lock = threading.RLock()
+        self.clients: tuple[Client, ...] = tuple(record.client(c) for c in session.client_ids)
+        self.objectives: dict[int, list[Objective]] = {c.id: record.objectives(c.id) for c in self.clients}
+        self.hierarchies: dict[int, tuple[str, ...]] = {
+            c.id: record.prompt_hierarchy(c.id) for c in self.clients
+        }
+        self._client_index = 0
+        self._objective_index: dict[int, int] = {c.id: 0 for c in self.clients}
+        self.plan: Plan | None = None
+        self._entries: dict[str, LogEntry] = {}
+        self._order: list[str] = []
+        self._open_durations: dict[DurationKey, float] = {}
+        self._cue_at: float | None = None
+        self._tempo_due: Tempo | None = None
+        self._tempo_logged: Tempo | None = None
+        self._remembered = self._labels_used_before()
+
+    # -- opening -----------------------------------------------------------------------------------
+    @classmethod
+    def start(
+        cls,
+        record: Record,
+        client_ids: Sequence[int],
+        setting: str = "",
+        plan_id: str | None = None,
+        library: Library | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> LiveSession:
+        """Open a new session in the record; with a plan, its first event is the switch to that plan."""
+        session = record.start_session(client_ids, setting, plan_ids=[plan_id] if plan_id else [])
+        live = cls(record, session, library, now)
+        if plan_id is not None:
+            live.switch_plan(plan_id)
+        return live
+
+    @classmethod
+    def resume(
+        cls,
+        record: Record,
+        session_id: int,
+        library: Library | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> LiveSession:
+        """Reopen a session that was not ended (the app closed or crashed): its log, plan and timers."""
+        live = cls(record, record.session(session_id), library, now)
+        stored = record.session_events(session_id, include_undone=True, include_pending=False)
+        pending = {e.id for e in record.pending()}
+        undone = {e.payload.target_event_id for e in stored if isinstance(e.payload, Tombstone)}
+        for event in stored:
+            if isinstance(event.payload, Tombstone):
+                continue
+            live._remember(LogEntry(event, event.id not in pending, undone=event.id in undone))
+            live._track(event, undone=event.id in undone)
+        return live
+
+    def _labels_used_before(self) -> dict[tuple[int, str], str]:
+        """The last count/duration/rating label used with each objective, so labels stay consistent."""
+        ids = [o.id for objectives in self.objectives.values() for o in objectives]
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        events = self.record.query_events(
+            "seq IN (SELECT MAX(seq) FROM events WHERE kind IN ('count', 'duration_start', 'rating') "
+            f"AND objective_id IN ({marks}) GROUP BY objective_id, kind)",
+            ids,
+        )
+        kinds = {"count": DataKind.COUNT, "duration_start": DataKind.DURATION, "rating": DataKind.RATING}
+        return {
+            (e.objective_id, kinds[e.kind]): getattr(e.payload, "label", "")
+            for e in events
+            if e.objective_id is not None
+        }
+
+    # -- selection (UI thread, no I/O) ----------------------------------------------------------------
+    @property
+    def is_group(self) -> bool:
+        return len(self.clients) > 1
+
+    @property
+    def client(self) -> Client:
+        return self.clients[self._client_index]
+
+    def select_client(self, client_id: int) -> Client:
+        with self._lock:
+            self._client_index = next(i for i, c in enumerate(self.clients) if c.id == client_id)
+            return self.client
+
+    def next_client(self, step: int = 1) -> Client:
+        with self._lock:
+            self._client_index = (self._client_index + step) % len(self.clients)
+            return self.client
+
+    @property
+    def objective(self) -> Objective | None:
+        """The objective taps go to (None: the client has no active objective, data stay "general")."""
+        objectives = self.objectives[self.client.id]
+        return objectives[self._objective_index[self.client.id]] if objectives else None
+
+    def select_objective(self, objective_id: int) -> Objective:
+        with self._lock:
+            objectives = self.objectives[self.client.id]
+            index = next((i for i, o in enumerate(objectives) if o.id == objective_id), None)
+            if index is None:
+                raise ValueError(
+                    f"objective {objective_id} is not an objective of {self.client.display_name}"
+                )
+            self._objective_index[self.client.id] = index
+            return objectives[index]
+
+    def cycle_objective(self, step: int = 1) -> Objective | None:
+        with self._lock:
+            objectives = self.objectives[self.client.id]
+            if objectives:
+                current = self._objective_index[self.client.id]
+                self._objective_index[self.client.id] = (current + step) % len(objectives)
+            return self.objective
+
+    def objective_number(self, objective: Objective) -> int:
+        """1-based position of the objective among its client's objectives (as the pad shows it)."""
+        objectives = self.objectives[objective.client_id]
+        return next(i for i, o in enumerate(objectives, start=1) if o.id == objective.id)
+
+    @property
+    def prompt_levels(self) -> tuple[str, ...]:
+        return self.hierarchies[self.client.id]
+
+    # -- what the plan offers ----------------------------------------------------------------------
+    def _taps(self, kind: DataKind) -> list[DataTap]:
+        return [tap for tap in self.plan.data if tap.kind is kind] if self.plan is not None else []
+
+    def label_for(self, kind: DataKind) -> str:
+        """The label a count or duration tap gets: the plan's, else the one used last time, else generic."""
+        taps = self._taps(kind)
+        if taps:
+            return taps[0].label
+        objective = self.objective
+        remembered = self._remembered.get((objective.id, kind)) if objective is not None else None
+        return remembered or DEFAULT_LABELS[kind]
+
+    def rating_choices(self) -> list[RatingChoice]:
+        """The ratings the current plan asks for, then the one used with this objective before."""
+        choices = [
+            RatingChoice(tap.label, (float(tap.scale_min or 0), float(tap.scale_max or 10)), tuple(tap.when))
+            for tap in self._taps(DataKind.RATING)
+        ]
+        remembered = self.label_for(DataKind.RATING)
+        if all(choice.label != remembered for choice in choices):
+            choices.append(RatingChoice(remembered, DEFAULT_SCALE))
+        return choices
+
+    # -- drafts (UI thread, no I/O) -------------------------------------------------------------------
+    def _draft(self, payload: Payload) -> EventDraft:
+        objective = self.objective
+        return EventDraft(
+            payload,
+            client_id=self.client.id,
+            objective_id=objective.id if objective is not None else None,
+        )
+
+    def draft_trial(self, correct: bool, level: int = 0) -> EventDraft:
+        """A trial at prompt level `level` (0 = the hierarchy's first, independent); IndexError if none."""
+        levels = self.prompt_levels
+        if not 0 <= level < len(levels):
+            raise IndexError(f"{self.client.display_name}'s prompt hierarchy has {len(levels)} levels")
+        return self._draft(Trial(correct, levels[level]))
+
+    def draft_count(self, delta: int = 1) -> EventDraft:
+        return self._draft(Count(self.label_for(DataKind.COUNT), delta))
+
+    def draft_duration_toggle(self) -> EventDraft:
+        """Start timing the objective's duration, or stop it if it is running."""
+        label = self.label_for(DataKind.DURATION)
+        draft = self._draft(DurationStart(label))
+        key = (draft.client_id, draft.objective_id, label)
+        with self._lock:
+            if key in self._open_durations:
+                del self._open_durations[key]
+                return replace(draft, payload=DurationStop(label))
+            self._open_durations[key] = self.elapsed()
+            return draft
+
+    def timing(self) -> dict[DurationKey, float]:
+        """Durations running now, with their start (seconds into the session)."""
+        with self._lock:
+            return dict(self._open_durations)
+
+    def mark_cue(self) -> None:
+        """The therapist gave the cue: the next `draft_latency` measures the time to the response."""
+        self._cue_at = time.monotonic()
+
+    @property
+    def cue_marked(self) -> bool:
+        return self._cue_at is not None
+
+    def cancel_cue(self) -> None:
+        self._cue_at = None
+
+    def draft_latency(self) -> EventDraft:
+        if self._cue_at is None:
+            raise ValueError("no cue marked: press the latency key at the cue, then at the response")
+        elapsed, self._cue_at = time.monotonic() - self._cue_at, None
+        return self._draft(Latency(round(elapsed, 2)))
+
+    def draft_rating(
+        self,
+        label: str,
+        value: float,
+        phase: RatingPhase = "during",
+        scale: tuple[float, float] = DEFAULT_SCALE,
+    ) -> EventDraft:
+        return self._draft(Rating(label, value, scale, phase))
+
+    def draft_note(self, text: str) -> EventDraft:
+        return self._draft(Note(text.strip()))
+
+    def draft_cadence(self, steps_per_min: float, cv: float, steps: int) -> EventDraft:
+        """A cadence measured by tap tempo (the RAS baseline), for the selected client and objective."""
+        return self._draft(Cadence(round(steps_per_min, 1), round(cv, 4), steps))
+
+    def elapsed(self) -> float:
+        """Seconds since the session started (wall clock, as the record stamps it)."""
+        return max(0.0, (self._now() - parse(self.session.started_at)).total_seconds())
+
+    # -- tempo markers -----------------------------------------------------------------------------
+    def note_tempo(self, bpm: float, meter: str, source: str = "metronome") -> None:
+        """The tempo in force changed; it is logged before the next tap (or by `settle_tempo`)."""
+        with self._lock:
+            marker = Tempo(round(float(bpm), 2), meter, source)
+            same = self._tempo_logged is not None and (marker.bpm, marker.meter) == (
+                self._tempo_logged.bpm,
+                self._tempo_logged.meter,
+            )
+            self._tempo_due = None if same else marker
+
+    @property
+    def tempo_due(self) -> bool:
+        return self._tempo_due is not None
+
+    # -- writer thread: everything that touches the disk ----------------------------------------------
+    def commit(self, draft: EventDraft) -> Update:
+        """Log one tap (after any tempo marker due); pending instead of lost if the disk refuses."""
+        with self._lock:
+            drafts = [*self._take_tempo(), draft]
+        return self._log(drafts)
+
+    def settle_tempo(self) -> Update:
+        """Log a tempo marker that is due (the metronome started or changed and has settled)."""
+        with self._lock:
+            drafts = self._take_tempo()
+        return self._log(drafts) if drafts else Update()
+
+    def switch_plan(self, plan_id: str) -> Update:
+        """Switch intervention: logged, and the plan's taps, steps and tempo preset become current."""
+        plan = self.library.get(plan_id) if self.library is not None else None
+        if self.library is not None and plan is None:
+            raise ValueError(f"there is no plan {plan_id!r} in the library")
+        update = self._log([EventDraft(Intervention(plan_id))])
+        with self._lock:
+            self.plan = plan
+            if self._tempo_logged is not None:  # a new intervention starts its own tempo record
+                self._tempo_due, self._tempo_logged = self._tempo_logged, None
+        return update
+
+    def undo_last(self) -> Update:
+        """Cancel the last tap still counted (a tombstone; nothing is deleted). Empty Update if none."""
+        with self._lock:
+            target = next(
+                (
+                    self._entries[i]
+                    for i in reversed(self._order)
+                    if not self._entries[i].undone and self._entries[i].event.kind in TAP_KINDS
+                ),
+                None,
+            )
+        if target is None:
+            return Update()
+        try:
+            self.record.undo(target.id)
+            saved, problem = True, ""
+        except StorageError as exc:
+            saved, problem = False, str(exc)
+        with self._lock:
+            self._untrack(target.event)
+            undone = replace(target, undone=True, saved=target.saved and saved, problem=problem)
+            self._entries[target.id] = undone
+            changed = [undone] + (self._mark_saved() if saved else [])
+        return Update(tuple(changed), problem or None)
+
+    def retry(self) -> Update:
+        """Write the pending entries again (the app calls this on a timer); Update lists those now saved."""
+        if not self.record.pending():
+            return Update()
+        try:
+            self.record.flush()
+        except StorageError as exc:
+            return Update(problem=str(exc))
+        with self._lock:
+            return Update(tuple(self._mark_saved()))
+
+    def end(self) -> Session:
+        """Stop running timers, write everything pending, and close the session in the record.
+
+        Raises StorageError (nothing lost: the session stays open and can be ended again) if the disk
+        still refuses.
+        """
+        with self._lock:
+            stops = [
+                EventDraft(DurationStop(label), client_id=client, objective_id=objective)
+                for client, objective, label in self._open_durations
+            ]
+            self._open_durations.clear()
+            drafts = self._take_tempo() + stops
+        if drafts:
+            self._log(drafts)
+        self.record.flush()
+        self.session = self.record.end_session(self.session.id)
+        return self.session
+
+    @property
+    def ended(self) -> bool:
+        return self.session.ended_at is not None
+
+    # -- reading (any thread) ----------------------------------------------------------------------
+    def entries(self) -> list[LogEntry]:
+        with self._lock:
+            return [self._entries[i] for i in self._order]
+
+    def tallies(self, client_id: int | None = None) -> list[Tally]:
+        """Running figures per objective of one client (default: the selected one), general data last."""
+        client = client_id if client_id is not None else self.client.id
+        minutes = max(self.elapsed(), 1.0) / 60
+        grouped: dict[int | None, list[Event]] = defaultdict(list)
+        with self._lock:
+            for entry in (self._entries[i] for i in self._order):
+                if entry.event.client_id == client and not entry.undone and entry.event.kind in TALLIED:
+                    grouped[entry.event.objective_id].append(entry.event)
+            running = defaultdict(list)
+            for owner, objective_id, label in self._open_durations:
+                if owner == client:
+                    running[objective_id].append(label)
+        hierarchy = self.hierarchies[client]
+        tallies = []
+        for number, objective in enumerate(self.objectives[client], start=1):
+            events = grouped.pop(objective.id, [])
+            summary = (
+                summarise_group((client, objective.id), events, minutes, hierarchy, ()) if events else None
+            )
+            tallies.append(Tally(client, objective, number, summary, tuple(running[objective.id])))
+        general = [e for events in grouped.values() for e in events]
+        if general:
+            summary = summarise_group((client, None), general, minutes, hierarchy, ())
+            tallies.append(Tally(client, None, 0, summary, tuple(running[None])))
+        return tallies
+
+    def describe(self, entry: LogEntry) -> str:
+        event = entry.event
+        hierarchy = self.hierarchies.get(event.client_id or -1, ())
+        if isinstance(event.payload, Intervention):
+            plan = self.library.get(event.payload.plan_id) if self.library is not None else None
+            return f"→ {plan.title if plan is not None else plan_label(event.payload.plan_id)}"
+        return describe(event, hierarchy)
+
+    def rated_labels(self) -> set[str]:
+        """Rating labels already given for the selected client in this session (the next is "during")."""
+        with self._lock:
+            return {
+                entry.event.payload.label
+                for entry in self._entries.values()
+                if isinstance(entry.event.payload, Rating)
+                and not entry.undone
+                and entry.event.client_id == self.client.id
+            }
+
+    def client_name(self, client_id: int | None) -> str:
+        return next((c.display_name for c in self.clients if c.id == client_id), "group")
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _take_tempo(self) -> list[EventDraft]:
+        marker, self._tempo_due = self._tempo_due, None
+        if marker is None:
+            return []
+        self._tempo_logged = marker
+        return [EventDraft(marker)]
+
+    def _log(self, drafts: list[EventDraft]) -> Update:
+        try:
+            events = self.record.log_many(self.session.id, drafts)
+            saved, problem = True, ""
+        except StorageError as exc:
+            events = self.record.pending()[-len(drafts) :]
+            saved, problem = False, str(exc)
+        with self._lock:
+            changed = self._mark_saved() if saved else []
+            for event in events:
+                entry = LogEntry(event, saved, problem)
+                self._remember(entry)
+                changed.append(entry)
+        return Update(tuple(changed), problem or None)
+
+    def _remember(self, entry: LogEntry) -> None:
+        if entry.id not in self._entries:
+            self._order.append(entry.id)
+        self._entries[entry.id] = entry
+        if isinstance(entry.event.payload, Intervention) and self.library is not None:
+            self.plan = self.library.get(entry.event.payload.plan_id)
+        if isinstance(entry.event.payload, Tempo) and not entry.undone:
+            self._tempo_logged = entry.event.payload
+
+    def _mark_saved(self) -> list[LogEntry]:
+        """Entries that were pending and are durable now (a later write flushed them)."""
+        pending = {e.id for e in self.record.pending()}
+        changed = []
+        for entry_id in self._order:
+            entry = self._entries[entry_id]
+            if not entry.saved and entry_id not in pending:
+                self._entries[entry_id] = changed_entry = replace(entry, saved=True, problem="")
+                changed.append(changed_entry)
+        return changed
+
+    def _track(self, event: Event, undone: bool) -> None:
+        """Rebuild running timers from a resumed session's events."""
+        if undone:
+            return
+        payload = event.payload
+        if isinstance(payload, DurationStart):
+            self._open_durations[(event.client_id, event.objective_id, payload.label)] = event.offset_s
+        elif isinstance(payload, DurationStop):
+            self._open_durations.pop((event.client_id, event.objective_id, payload.label), None)
+
+    def _untrack(self, event: Event) -> None:
+        """Undoing a start stops its timer; undoing a stop lets the timer run on from its start."""
+        payload = event.payload
+        if isinstance(payload, DurationStart):
+            self._open_durations.pop((event.client_id, event.objective_id, payload.label), None)
+        elif isinstance(payload, DurationStop):
+            key = (event.client_id, event.objective_id, payload.label)
+            starts = [
+                e.event.offset_s
+                for e in self._entries.values()
+                if not e.undone
+                and isinstance(e.event.payload, DurationStart)
+                and (e.event.client_id, e.event.objective_id, e.event.payload.label) == key
+            ]
+            if starts:
+                self._open_durations[key] = max(starts)
+
+
+class TapWriter:
+    """One thread that runs the session's disk work in the order it was asked for.
+
+    `submit(work, done)` returns at once; `done(result, error)` is called on the writer thread when the
+    work finished (the app posts a message from there, which is thread-safe).
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="companion-taps")
+
+    def submit(
+        self, work: Callable[[], T], done: Callable[[T | None, BaseException | None], object]
+    ) -> Future[T]:
+        def run() -> T:
+            try:
+                result = work()
+            except BaseException as exc:  # reported to the screen, never swallowed
+                done(None, exc)
+                raise
+            done(result, None)
+            return result
+
+        return self._pool.submit(run)
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait until everything submitted so far has run (tests, ending a session, quitting)."""
+        self._pool.submit(lambda: None).result(timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,186 @@
+"""The app's metronome: settings, plan presets, a silent fallback that still beats, and the panel."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from test_app_pilot import app_for, log_lines, on_screen, ready, until
+from test_app_practice import Practice, make_practice
+
+from audio.events import BeatEvent, EngineEvent
+from audio.tempo import TempoError
+from companion.app.metronome_control import MetronomeControl, describe
+from companion.app.screens.dialogs import StartSession
+from companion.app.screens.session import LiveSessionScreen
+from companion.app.tap_tempo import TapSeries
+from companion.app.widgets.beat_light import BeatLight
+from companion.record import Cadence, Tempo
+from interventions import Library
+
+
+@pytest.fixture(scope="module")
+def library() -> Library:
+    return Library.load(None)
+
+
+def collect(control: MetronomeControl) -> tuple[list[BeatEvent], threading.Event]:
+    beats: list[BeatEvent] = []
+    enough = threading.Event()
+
+    def heard(event: EngineEvent) -> None:
+        if isinstance(event, BeatEvent):
+            beats.append(event)
+            if len(beats) >= 6:
+                enough.set()
+
+    control.add_listener(heard)
+    return beats, enough
+
+
+def test_with_no_output_the_beat_still_runs_on_the_engine_clock() -> None:
+    control = MetronomeControl("none")
+    control.set_bpm(240)
+    beats, enough = collect(control)
+    state = control.start()
+    try:
+        assert state.running and state.problems == {}
+        assert enough.wait(5)
+    finally:
+        control.close()
+    firsts = [b for b in beats if b.sub == 0][:6]
+    intervals = [b.time - a.time for a, b in itertools.pairwise(firsts)]
+    assert all(abs(i - 0.25) < 1e-6 for i in intervals)  # scheduled on exact tempo-map times
+    assert [b.beat for b in firsts] == [0, 1, 2, 3, 0, 1]
+
+
+def test_an_unusable_device_is_reported_and_the_light_keeps_time() -> None:
+    control = MetronomeControl("audio", audio_device="no-such-sound-card-xyz")
+    _beats, enough = collect(control)
+    state = control.start()
+    try:
+        assert state.running and state.silent
+        assert state.problems.get("audio")
+        assert enough.wait(10)
+    finally:
+        control.close()
+
+
+def test_a_plan_preset_loads_as_is_and_keeps_its_range(library: Library) -> None:
+    plan = library.get("timp-drum-reach")
+    assert plan is not None and plan.tempo is not None
+    control = MetronomeControl("none")
+    loaded = control.load_preset(plan.tempo.as_engine_kwargs())
+    settings = loaded.settings
+    assert loaded.cue.summary == "rock groove, intensity 2" and loaded.messages == ()
+    assert (settings.bpm, str(settings.meter), settings.count_in_bars) == (72, "4/4", 1)
+    assert control.nudge(100).bpm == 110  # clamped to the plan's bpm_max
+    assert control.nudge(-5).bpm == 105
+    with pytest.raises(TempoError, match="range"):
+        control.set_bpm(130)
+    assert describe(control.settings) == "4/4 · accents A B B B · count-in 1 bar · plan range 50-110"
+
+
+def test_a_preferred_song_that_cannot_play_falls_back_to_a_groove_and_says_why(tmp_path: Path) -> None:
+    broken = tmp_path / "moana.mid"
+    broken.write_bytes(b"not a MIDI file")
+    control = MetronomeControl("none")
+    loaded = control.load_preset({"bpm": 90, "meter": "3/4", "cue": "preferred-song"}, [str(broken)])
+    assert loaded.cue.summary == "waltz groove, intensity 2"
+    assert any("moana.mid" in message for message in loaded.messages)
+    assert control.state().cue_line == "cue: waltz groove, intensity 2"
+    assert control.toggle_music() is False and control.state().cue_line.endswith("(off: click only)")
+
+
+def test_changes_while_running_reach_the_engine() -> None:
+    control = MetronomeControl("none")
+    control.set_bpm(120)
+    beats, _ = collect(control)
+    control.start()
+    try:
+        control.set_bpm(150)
+        deadline = threading.Event()
+        for _ in range(60):
+            if any(b.bpm == 150 for b in beats):
+                break
+            deadline.wait(0.05)
+        assert control.current_bpm() == Fraction(150)
+    finally:
+        control.close()
+    assert any(b.bpm == 150 for b in beats)
+
+
+def test_output_choice_is_checked() -> None:
+    with pytest.raises(ValueError, match="audio, midi, both, none"):
+        MetronomeControl("speakers")
+
+
+@pytest.fixture
+def practice(tmp_path: Path) -> Practice:
+    return make_practice(tmp_path / "data")
+
+
+async def test_the_session_screen_drives_the_metronome_and_logs_tempo(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await ready(pilot)
+        await pilot.press("down", "s")  # Ben: his suggestions have a tempo preset first
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        plan = screen.live.plan
+        assert plan is not None and plan.tempo is not None
+        await pilot.press("p")
+        assert app.metronome.settings.bpm == Fraction(str(plan.tempo.bpm))
+        await pilot.press("space")
+        light = screen.query_one(BeatLight)
+        await until(pilot, lambda: light.shown >= 3)
+        await pilot.press("up", "up")
+        await pilot.press("plus")
+        await until(pilot, lambda: len(log_lines(app)) >= 4)
+        await pilot.press("space")
+        await until(pilot, lambda: not app.metronome.running)
+        session_id = screen.live.session.id
+    with practice.open() as record:
+        events = record.session_events(session_id)
+    tempi = [e.payload.bpm for e in events if isinstance(e.payload, Tempo)]
+    start = float(plan.tempo.bpm)
+    assert tempi[0] == start and tempi[-1] == start + 2  # the tempo in force when the trial was tapped
+    assert events[-1].kind == "trial" and events[-2].kind == "tempo"
+
+
+def test_tap_series_measures_a_cadence_and_restarts_after_a_pause() -> None:
+    series = TapSeries(pause_s=2.0)
+    readings = [series.tap(10 + 0.6 * n) for n in range(8)]
+    assert readings[3].cadence is None and "at least" in readings[3].describe()
+    found = readings[-1].cadence
+    assert found is not None and round(found.steps_per_min, 1) == 100.0 and found.steps == 8
+    assert series.tap(30).taps == 1  # a pause starts a new series
+    assert series.finish().cadence is None and not series.active
+
+
+async def test_tap_tempo_sets_the_metronome_and_logs_the_cadence(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await ready(pilot)
+        await pilot.press("down", "s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        for _ in range(8):
+            await pilot.press("t")
+            await pilot.pause(0.5)
+        await until(pilot, lambda: any("cadence" in line.text for line in log_lines(app)), timeout=10)
+        session_id = screen.live.session.id
+        tempo = float(app.metronome.settings.bpm)
+    with practice.open() as record:
+        cadences = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Cadence)]
+    assert len(cadences) == 1 and cadences[0].steps_per_min == tempo
+    assert 80 <= tempo <= 125  # taps every ~0.5 s, plus the pilot's own delays on a busy machine

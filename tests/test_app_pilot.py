@@ -1,0 +1,385 @@
+"""Whole sessions driven through the app with Textual's pilot, checked afterwards in the SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.style import Style
+from test_app_practice import NOW, Practice, make_practice, write_lock
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, TextArea
+
+from companion.app import AppConfig, CompanionApp, FixedClock
+from companion.app.screens.dialogs import Confirm, Pick, StartSession, TextPrompt
+from companion.app.screens.help import HelpScreen
+from companion.app.screens.plans import PlansScreen
+from companion.app.screens.problem import StartupProblem
+from companion.app.screens.rating import RatingDialog
+from companion.app.screens.review import ProgressChart, ReviewScreen
+from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.soap import SoapScreen
+from companion.app.screens.today import TodayScreen
+from companion.app.widgets.event_log import EventLog, Shown
+from companion.record import Count, Intervention, Note, Rating, Record, Trial
+
+SIZE = (100, 32)
+
+
+def app_for(data_dir: Path, **changes: Any) -> CompanionApp:
+    """The app on `data_dir` with a fixed clock, no backups and a silent metronome (beat light only)."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "clock": FixedClock(NOW),
+        "backup_every": None,
+        "metronome_outputs": "none",
+    }
+    return CompanionApp(AppConfig(**{**values, **changes}))
+
+
+async def until(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 10.0) -> None:
+    """Let the app run until `condition()` holds (writes happen on the writer thread)."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {condition}")
+
+
+async def on_screen(pilot: Pilot[None], kind: type) -> None:
+    await until(pilot, lambda: isinstance(pilot.app.screen, kind))
+
+
+async def ready(pilot: Pilot[None]) -> None:
+    """The Today screen has its clients and the first one's overview (both load in workers)."""
+    screen = pilot.app.screen
+    await until(pilot, lambda: isinstance(screen, TodayScreen) and screen.overview is not None)
+
+
+def log_lines(app: CompanionApp) -> list[Shown]:
+    """The live log's entries, newest first (empty when the session screen is not showing)."""
+    found = app.screen.query(EventLog)
+    return found.first(EventLog).shown() if found else []
+
+
+def pending(line: Shown) -> bool:
+    return not line.entry.saved
+
+
+@pytest.fixture
+def practice(tmp_path: Path) -> Practice:
+    return make_practice(tmp_path / "data")
+
+
+async def test_a_whole_session_from_start_to_saved_note(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        opening = len(log_lines(app))  # the opening intervention switch
+        for key in ["plus", "plus", "minus", "equals_sign", "3"]:
+            await pilot.press(key)
+        await until(pilot, lambda: len(log_lines(app)) == opening + 5)
+        assert "4/5 correct · 60% independent" in str(screen.query_one("#objective").render())
+        await pilot.press("u")
+        await until(pilot, lambda: any(line.entry.undone for line in log_lines(app)))
+        assert "3/4 correct · 75% independent" in str(screen.query_one("#objective").render())
+        await pilot.press("right_square_bracket", "c", "c")
+        await pilot.press("n")
+        await on_screen(pilot, TextPrompt)
+        await pilot.press(*"more drum please", "enter")
+        await on_screen(pilot, LiveSessionScreen)
+        await pilot.press("r")
+        await on_screen(pilot, RatingDialog)
+        await pilot.press("7")
+        await on_screen(pilot, LiveSessionScreen)
+        await until(pilot, lambda: len(log_lines(app)) == opening + 9)
+        session_id = screen.live.session.id
+        await pilot.press("e")
+        await on_screen(pilot, Confirm)
+        await pilot.press("enter")
+        await on_screen(pilot, SoapScreen)
+        soap = app.screen
+        await until(pilot, lambda: soap.query(TextArea))
+        objective = soap.query_one(f"#objective-{practice.ava}", TextArea)
+        assert "3/4 correct (75%)" in objective.text and objective.read_only
+        await pilot.press(*"Happy, asked for the drum")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not soap.unsaved)
+        await pilot.press("escape")
+        await on_screen(pilot, TodayScreen)
+    with practice.open() as record:
+        events = record.session_events(session_id)
+        stored = record.session_events(session_id, include_undone=True)
+        note = record.note(session_id, practice.ava)
+        session = record.session(session_id)
+    trials = [e.payload for e in events if isinstance(e.payload, Trial)]
+    assert [(t.correct, t.prompt_level) for t in trials] == [
+        (True, "independent"),
+        (True, "independent"),
+        (False, "independent"),
+        (True, "independent"),
+    ]
+    assert [e.kind for e in stored].count("tombstone") == 1
+    counts = [e for e in events if isinstance(e.payload, Count)]
+    assert len(counts) == 2 and {e.objective_id for e in counts} == {practice.ava_turns}
+    assert [e.payload.text for e in events if isinstance(e.payload, Note)] == ["more drum please"]
+    assert [e.payload.value for e in events if isinstance(e.payload, Rating)] == [7.0]
+    assert isinstance(events[0].payload, Intervention)
+    assert session.ended_at is not None
+    assert note.subjective == "Happy, asked for the drum" and "3/4 correct" in note.objective
+
+
+async def test_group_taps_go_to_the_chosen_client(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("space", "down", "space", "s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        await pilot.press("plus", "g", "3")  # Ava correct; then Ben, correct at his third level
+        await until(pilot, lambda: len(log_lines(app)) == 2)
+        await pilot.click(f"#client-{practice.ava}")
+        await pilot.press("minus")
+        await until(pilot, lambda: len(log_lines(app)) == 3)
+        session_id = screen.live.session.id
+    with practice.open() as record:
+        events = record.session_events(session_id)
+    assert [(e.client_id, e.payload) for e in events] == [
+        (practice.ava, Trial(True, "independent")),
+        (practice.ben, Trial(True, "physical")),
+        (practice.ava, Trial(False, "independent")),
+    ]
+
+
+async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> None:
+    app = app_for(practice.data_dir, busy_timeout=0.1)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("down", "s")  # Ben
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        with write_lock(practice.data_dir / "companion.db"):
+            await pilot.press("plus")
+            await until(pilot, lambda: any(pending(line) for line in log_lines(app)))
+            bar = screen.query_one("#pending-bar")
+            assert bar.has_class("-visible") and "locked" in str(bar.render())
+            assert "pending" in log_lines(app)[0].line(Style(), Style()).plain
+        await until(pilot, lambda: not any(pending(line) for line in log_lines(app)), timeout=15)
+        assert not screen.query_one("#pending-bar").has_class("-visible")
+        session_id = screen.live.session.id
+    with practice.open() as record:
+        assert [e.payload for e in record.session_events(session_id)][1:] == [Trial(True, "independent")]
+
+
+async def test_an_unended_session_is_resumed_with_its_log(practice: Practice) -> None:
+    async with app_for(practice.data_dir).run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        await pilot.press("plus", "minus")
+        await until(pilot, lambda: len(log_lines(pilot.app)) == 3)
+    # the app closed mid-session; a new one offers to resume it
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await until(pilot, lambda: "not ended" in str(app.screen.query_one("#open-session").render()))
+        await pilot.press("s")
+        await on_screen(pilot, Confirm)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        await until(pilot, lambda: len(log_lines(app)) == 3)
+        assert "1/2 correct" in str(app.screen.query_one("#objective").render())
+
+
+async def test_plans_browser_filters_and_starts_a_session_with_a_plan(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("p")
+        await on_screen(pilot, PlansScreen)
+        plans = app.screen
+        assert isinstance(plans, PlansScreen)
+        everything = len(plans.shown)
+        await pilot.press("slash", *"gait")
+        await until(pilot, lambda: 0 < len(plans.shown) < everything)
+        assert all("gait" in (p.title + p.summary + " ".join(p.steps)).lower() for p in plans.shown[:1])
+        await pilot.press("escape", "enter")  # back to the list, then use the first plan
+        await on_screen(pilot, Pick)
+        chosen = plans.shown[0].id
+        await pilot.press("2")  # Ben
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        assert screen.live.plan is not None and screen.live.plan.id == chosen
+        assert screen.live.client.id == practice.ben
+
+
+async def test_switching_intervention_mid_session_is_logged(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen)
+        await pilot.press("i")
+        await on_screen(pilot, PlansScreen)
+        await pilot.press("slash", *"hello song", "escape", "enter")
+        await on_screen(pilot, LiveSessionScreen)
+        await until(
+            pilot, lambda: screen.live.plan is not None and screen.live.plan.id == "hello-song-greeting"
+        )
+        session_id = screen.live.session.id
+    with Record.open(practice.data_dir, backup_every=None) as record:
+        switches = [
+            e.payload for e in record.session_events(session_id) if isinstance(e.payload, Intervention)
+        ]
+    assert switches[-1] == Intervention("hello-song-greeting") and len(switches) == 2
+
+
+async def test_review_shows_sessions_progress_and_writes_a_report(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await on_screen(pilot, ReviewScreen)
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        await until(pilot, lambda: review.query_one("#session-table").row_count == 4)
+        await until(pilot, lambda: "Events (9)" in str(review.query_one("#session-detail").render()))
+        await pilot.press("2")
+        await until(pilot, lambda: len(review.query(".chart-title")) == 2)
+        assert len(review.query(ProgressChart)) == 1  # the objective without data has no empty chart
+        await pilot.press("3", "w")
+        exports = practice.data_dir / "exports"
+        await until(pilot, lambda: exports.is_dir() and any(exports.glob("report-*.pdf")), timeout=30)
+        report = next(exports.glob("report-*.pdf"))
+        assert report.read_bytes().startswith(b"%PDF") and report.stat().st_mode & 0o777 == 0o600
+
+
+async def test_add_a_client_and_an_objective_from_today(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("a")
+        await until(pilot, lambda: app.screen.query("#name"))
+        await pilot.press(*"Dora", "tab", "tab", *"1990")
+        await pilot.press("enter")
+        await until(pilot, lambda: app.screen.query_one("#clients", OptionList).option_count == 4)
+        await pilot.press("o")
+        await until(pilot, lambda: app.screen.query("#objective"))
+        app.screen.query_one("#goal-text", Input).value = "Relax before sleep"
+        app.screen.query_one("#objective", Input).value = "Rates anxiety 3 or lower after listening"
+        await pilot.press("enter")
+        await on_screen(pilot, TodayScreen)
+        await until(pilot, lambda: "Rates anxiety" in str(app.screen.query_one("#objectives").render()))
+    with practice.open() as record:
+        dora = record.find_client("Dora")
+        assert dora.birth_year == 1990
+        assert [o.description for o in record.objectives(dora.id)] == [
+            "Rates anxiety 3 or lower after listening"
+        ]
+
+
+async def test_help_and_palette_list_every_session_key(practice: Practice) -> None:
+    from companion.app.app import declared_bindings
+
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        commands = {c.title for c in app.get_system_commands(screen)}
+        described = {b.description for b in declared_bindings(screen)}
+        assert described <= commands and {"Undo", "Note", "End", "Metronome"} <= described
+        await pilot.press("question_mark")
+        await on_screen(pilot, HelpScreen)
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        lines = {b.group.description if b.group else b.description for b in declared_bindings(screen)}
+        assert lines | {"Help", "Command palette"} <= set(help_screen.listed)
+        assert help_screen.listed["Undo"] == "u / ^z"
+        await pilot.press("escape")
+        await on_screen(pilot, LiveSessionScreen)
+
+
+async def test_a_damaged_database_is_explained_and_can_be_restored(
+    practice: Practice, tmp_path: Path
+) -> None:
+    with practice.open() as record:
+        record.backup_now()
+    database = practice.data_dir / "companion.db"
+    for sidecar in (database.with_name("companion.db-wal"), database.with_name("companion.db-shm")):
+        sidecar.unlink(missing_ok=True)
+    database.write_bytes(b"this is not a database" * 100)
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await on_screen(pilot, StartupProblem)
+        assert "damaged" in str(app.screen.query_one("#message").render())
+        await pilot.press("b")
+        await on_screen(pilot, TodayScreen)
+        await ready(pilot)
+    assert any(p.name.startswith("companion.db.replaced-") for p in practice.data_dir.iterdir())
+
+
+async def test_quitting_with_pending_entries_asks_first(practice: Practice) -> None:
+    app = app_for(practice.data_dir, busy_timeout=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        await on_screen(pilot, StartSession)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        with write_lock(practice.data_dir / "companion.db"):
+            await pilot.press("plus")
+            await until(pilot, lambda: any(pending(line) for line in log_lines(app)))
+            await pilot.press("ctrl+q")
+            await on_screen(pilot, Confirm)
+            await pilot.press("escape")  # keep them
+            await on_screen(pilot, LiveSessionScreen)
+        assert app.is_running
+
+
+async def test_a_past_note_is_written_from_review_and_closing_returns_to_review(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("r")
+        await on_screen(pilot, ReviewScreen)
+        review = app.screen
+        assert isinstance(review, ReviewScreen)
+        await until(pilot, lambda: review.query_one("#session-table").row_count == 4)
+        newest = review.sessions[0].id
+        await pilot.press("n")
+        await on_screen(pilot, SoapScreen)
+        soap = app.screen
+        await until(pilot, lambda: soap.query(TextArea))
+        await pilot.press(*"Calm, engaged")
+        await pilot.press("escape")  # closing saves first, then returns where it came from
+        await on_screen(pilot, ReviewScreen)
+    with practice.open() as record:
+        note = record.note(newest, practice.ava)
+    assert note.subjective == "Calm, engaged" and "7/8 independent trials (88%)" in note.objective

@@ -1,0 +1,93 @@
+"""A small, seeded practice in a real SQLite record, shared by the app's tests (and checked here).
+
+Three clients: Ava (two objectives, the default prompt hierarchy), Ben (one objective, his own
+three-level hierarchy) and Cleo (no objectives yet), so the tests meet every shape the screens handle.
+Dates come from a fixed clock so snapshots and assertions never depend on the day the tests run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from companion.record import EventDraft, MasteryCriterion, Record, Tempo, Trial
+
+TODAY = date(2025, 3, 4)
+NOW = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Practice:
+    data_dir: Path
+    ava: int
+    ben: int
+    cleo: int
+    ava_requests: int  # objective ids
+    ava_turns: int
+    ben_reach: int
+
+    def open(self) -> Record:
+        return Record.open(self.data_dir, backup_every=None)
+
+
+def make_practice(data_dir: Path, history: bool = True) -> Practice:
+    """Create the practice in `data_dir`; with `history`, Ava has four past weekly sessions."""
+    with Record.open(data_dir, backup_every=None) as record:
+        ava = record.add_client("Ava", birth_year=2017, pseudonym="Client A", population="autism, age 8")
+        record.update_client(ava.id, preferred_music="Moana, drums")
+        ben = record.add_client("Ben", birth_year=1950, pseudonym="Client B", population="stroke, gait")
+        cleo = record.add_client("Cleo", birth_year=2015, pseudonym="Client C")
+        record.set_prompt_hierarchy(["independent", "verbal", "physical"], client_id=ben.id)
+        talk = record.add_goal(ava.id, "communication", "Increase functional requests")
+        requests = record.add_objective(
+            talk.id,
+            "Requests an instrument with a 2-word phrase",
+            MasteryCriterion("percent_independent", 80, 3),
+        )
+        play = record.add_goal(ava.id, "social", "Reciprocal play")
+        turns = record.add_objective(play.id, "Takes turns on the drum", MasteryCriterion("count", 6, 3))
+        walk = record.add_goal(ben.id, "motor", "Walk with a steady cadence")
+        reach = record.add_objective(walk.id, "Reaches to strike the drum on the beat")
+        if history:
+            for week in range(4, 0, -1):
+                started = NOW - timedelta(weeks=week)
+                session = record.start_session([ava.id], "in-home", started_at=started)
+                drafts = [EventDraft(Tempo(80, "4/4"), wall_time=started)]
+                drafts += [
+                    EventDraft(
+                        Trial(k < 5 - week + 3, "independent"),
+                        objective_id=requests.id,
+                        wall_time=started + timedelta(minutes=k + 1),
+                    )
+                    for k in range(8)
+                ]
+                record.log_many(session.id, drafts)
+                record.end_session(session.id, ended_at=started + timedelta(minutes=45))
+    return Practice(data_dir, ava.id, ben.id, cleo.id, requests.id, turns.id, reach.id)
+
+
+@contextmanager
+def write_lock(database: Path) -> Iterator[None]:
+    """Hold the database's write lock from a second connection, as another program would."""
+    other = sqlite3.connect(database, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        yield
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_the_practice_has_what_the_app_tests_expect(tmp_path: Path) -> None:
+    practice = make_practice(tmp_path)
+    with practice.open() as record:
+        assert [c.display_name for c in record.clients()] == ["Ava", "Ben", "Cleo"]
+        assert len(record.sessions(practice.ava)) == 4
+        assert record.prompt_hierarchy(practice.ben) == ("independent", "verbal", "physical")
+        assert record.objectives(practice.cleo) == []
+        progress = record.objective_progress(practice.ava_requests)
+        assert [round(p.value) for p in progress.points] == [50, 62, 75, 88]

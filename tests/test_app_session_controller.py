@@ -1,0 +1,253 @@
+"""The live session's rules, against a real SQLite record: taps, tallies, undo, pending, tempo, end."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from test_app_practice import Practice, make_practice, write_lock
+
+from companion.record import Count, DurationStart, DurationStop, EventDraft, Record, Trial
+from companion.session_controller import LiveSession, TapWriter, describe
+from interventions import Library
+
+
+@pytest.fixture
+def practice(tmp_path: Path) -> Practice:
+    return make_practice(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def library() -> Library:
+    return Library.load(None)
+
+
+def kinds(record: Record, session_id: int) -> list[str]:
+    return [e.kind for e in record.session_events(session_id)]
+
+
+def test_taps_go_to_the_selected_objective_and_are_durable(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava], "in-home")
+        assert live.objective is not None and live.objective.id == practice.ava_requests
+        for correct, level in [(True, 0), (True, 0), (False, 0), (True, 2)]:
+            update = live.commit(live.draft_trial(correct, level))
+            assert update.problem is None and update.entries[-1].saved
+        live.cycle_objective()
+        live.commit(live.draft_count())
+        live.commit(live.draft_note("more drum please"))
+    with practice.open() as reopened:  # a fresh connection sees every event: they were durable
+        events = reopened.session_events(live.session.id)
+    trials = [e for e in events if isinstance(e.payload, Trial)]
+    assert {e.objective_id for e in trials} == {practice.ava_requests}
+    assert [e.payload.prompt_level for e in trials] == ["independent"] * 3 + ["verbal"]
+    counts = [e for e in events if isinstance(e.payload, Count)]
+    assert counts[0].objective_id == practice.ava_turns and counts[0].client_id == practice.ava
+
+
+def test_tallies_show_correct_and_independent_live(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava])
+        for correct, level in [(True, 0)] * 7 + [(True, 1), (False, 0)]:
+            live.commit(live.draft_trial(correct, level))
+        tally = live.tallies()[0]
+        assert tally.summary is not None and tally.summary.trials is not None
+        assert (tally.summary.trials.correct, tally.summary.trials.n) == (8, 9)
+        assert tally.headline().startswith("8/9 correct · 78% independent")
+        assert live.tallies()[1].headline() == "no data yet"
+
+
+def test_undo_cancels_the_last_tap_not_the_tempo_marker(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava])
+        first = live.commit(live.draft_trial(True)).entries[-1]
+        second = live.commit(live.draft_trial(False)).entries[-1]
+        live.note_tempo(84, "4/4")
+        live.settle_tempo()
+        undone = live.undo_last().entries[0]
+        assert undone.id == second.id and undone.undone
+        assert live.undo_last().entries[0].id == first.id
+        assert live.undo_last().entries == ()  # nothing left to undo: the tempo marker stays
+        assert kinds(record, live.session.id) == ["tempo"]
+        stored = record.session_events(live.session.id, include_undone=True)
+        assert [e.kind for e in stored].count("tombstone") == 2
+
+
+def test_a_tempo_marker_precedes_the_tap_it_applies_to(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava])
+        live.note_tempo(80, "4/4")
+        live.note_tempo(84, "4/4")  # only the tempo in force when the tap happens is logged
+        live.commit(live.draft_trial(True))
+        live.note_tempo(84, "4/4")  # unchanged: nothing due
+        assert not live.tempo_due
+        live.commit(live.draft_trial(True))
+        events = record.session_events(live.session.id)
+        assert [describe(e) for e in events][:2] == ["♩ 84 bpm 4/4", "✓ correct, independent"]
+        assert kinds(record, live.session.id) == ["tempo", "trial", "trial"]
+        summary = record.summary(live.session.id).for_objective(practice.ava_requests)
+        assert summary is not None and summary.tempo is not None and summary.tempo.describe() == "84 bpm"
+
+
+def test_switching_plan_is_logged_and_brings_its_taps(practice: Practice, library: Library) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava], plan_id="timp-drum-reach", library=library)
+        assert live.plan is not None and live.plan.id == "timp-drum-reach"
+        count = live.commit(live.draft_count()).entries[-1]
+        assert isinstance(count.event.payload, Count) and count.event.payload.label == "Full reaches"
+        assert count.event.plan_id == "timp-drum-reach"
+        live.note_tempo(72, "4/4")
+        live.settle_tempo()
+        live.switch_plan("hello-song-greeting")
+        assert live.tempo_due  # the new intervention logs the tempo again before its first tap
+        live.commit(live.draft_note("sang along"))
+        assert kinds(record, live.session.id) == [
+            "intervention",
+            "count",
+            "tempo",
+            "intervention",
+            "tempo",
+            "note",
+        ]
+        with pytest.raises(ValueError, match="no plan"):
+            live.switch_plan("no-such-plan")
+
+
+def test_a_locked_disk_keeps_taps_pending_and_retry_saves_them(tmp_path: Path) -> None:
+    practice = make_practice(tmp_path, history=False)
+    record = Record.open(practice.data_dir, backup_every=None, busy_timeout=0.05)
+    live = LiveSession.start(record, [practice.ava])
+    saved = live.commit(live.draft_trial(True)).entries[-1]
+    with write_lock(record.path):
+        update = live.commit(live.draft_trial(False))
+        pending = update.entries[-1]
+        assert not pending.saved and update.problem is not None and "locked" in update.problem
+        undo = live.undo_last()  # undoing a pending tap works too; the tombstone waits with it
+        assert undo.entries[0].id == pending.id and undo.entries[0].undone and not undo.entries[0].saved
+        assert live.retry().problem is not None
+    retried = live.retry()
+    assert {e.id for e in retried.entries} == {pending.id} and all(e.saved for e in retried.entries)
+    record.close()
+    with practice.open() as reopened:
+        events = reopened.session_events(live.session.id)
+    assert [e.id for e in events] == [saved.id]  # the pending tap reached the disk, then its undo
+
+
+def test_durations_toggle_and_end_stops_running_timers(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava])
+        live.cycle_objective()
+        live.commit(live.draft_duration_toggle())
+        assert live.timing()
+        assert "(timing)" in live.tallies()[1].headline()
+        live.commit(live.draft_duration_toggle())
+        live.commit(live.draft_duration_toggle())
+        live.end()
+        payloads = [e.payload for e in record.session_events(live.session.id)]
+        assert [type(p) for p in payloads] == [DurationStart, DurationStop, DurationStart, DurationStop]
+        assert live.ended and record.session(live.session.id).ended_at is not None
+
+
+def test_undoing_a_stop_lets_the_timer_run_on(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava])
+        live.commit(live.draft_duration_toggle())
+        live.commit(live.draft_duration_toggle())
+        assert not live.timing()
+        live.undo_last()
+        assert list(live.timing()) == [(practice.ava, practice.ava_requests, "time on task")]
+
+
+def test_group_taps_go_to_the_selected_client(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava, practice.ben, practice.cleo], "clinic")
+        assert live.is_group and live.client.id == practice.ava
+        live.commit(live.draft_trial(True))
+        ben = live.next_client()
+        assert ben.id == practice.ben and live.prompt_levels == ("independent", "verbal", "physical")
+        live.commit(live.draft_trial(True, 2))
+        cleo = live.next_client()
+        assert live.objective is None  # no objectives: data stay "general" for Cleo
+        live.commit(live.draft_rating("engagement", 7, "during"))
+        live.note_tempo(96, "4/4")
+        live.settle_tempo()
+        events = record.session_events(live.session.id)
+        assert [(e.client_id, e.kind) for e in events] == [
+            (practice.ava, "trial"),
+            (practice.ben, "trial"),
+            (cleo.id, "rating"),
+            (None, "tempo"),
+        ]
+        assert live.tallies(cleo.id)[0].label == "General"
+        live.select_client(practice.ben)
+        with pytest.raises(IndexError):
+            live.draft_trial(True, 3)  # Ben's hierarchy has three levels
+
+
+def test_latency_is_measured_from_cue_to_response(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava])
+        with pytest.raises(ValueError, match="no cue"):
+            live.draft_latency()
+        live.mark_cue()
+        threading.Event().wait(0.05)
+        draft = live.draft_latency()
+        assert 0.04 <= draft.payload.seconds < 5  # type: ignore[union-attr]
+        assert not live.cue_marked
+
+
+def test_resume_rebuilds_the_log_timers_and_plan(practice: Practice, library: Library) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava], plan_id="timp-drum-reach", library=library)
+        live.commit(live.draft_trial(True))
+        live.commit(live.draft_trial(False))
+        live.undo_last()
+        live.cycle_objective()
+        live.commit(live.draft_duration_toggle())
+        session_id = live.session.id
+    with practice.open() as record:
+        again = LiveSession.resume(record, session_id, library)
+        entries = again.entries()
+        assert [e.event.kind for e in entries] == ["intervention", "trial", "trial", "duration_start"]
+        assert [e.undone for e in entries] == [False, False, True, False]
+        assert again.plan is not None and again.plan.id == "timp-drum-reach"
+        assert list(again.timing()) == [(practice.ava, practice.ava_turns, "time on task")]
+
+
+def test_labels_used_before_are_offered_again(practice: Practice) -> None:
+    with practice.open() as record:
+        past = LiveSession.start(record, [practice.ava])
+        past.cycle_objective()
+        past.commit(past.draft_count())  # "count" by default
+        record.log(past.session.id, EventDraft(Count("turn initiation"), objective_id=practice.ava_turns))
+        past.commit(past.draft_rating("anxiety", 3, "before"))
+        past.end()
+        live = LiveSession.start(record, [practice.ava])
+        live.cycle_objective()
+        assert live.draft_count().payload == Count("turn initiation")
+        assert [c.label for c in live.rating_choices()] == ["anxiety"]
+
+
+def test_the_writer_runs_work_in_order_and_reports_errors() -> None:
+    writer = TapWriter()
+    seen: list[object] = []
+    for n in range(20):
+        writer.submit(lambda n=n: n, lambda result, error: seen.append(result))
+    writer.submit(lambda: 1 / 0, lambda result, error: seen.append(type(error).__name__))
+    writer.drain(5)
+    writer.close()
+    assert seen == [*range(20), "ZeroDivisionError"]
+
+
+def test_describe_reads_like_a_data_sheet(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ben])
+        hierarchy = live.prompt_levels
+        texts = [
+            describe(live.commit(live.draft_trial(True, 1)).entries[-1].event, hierarchy),
+            describe(live.commit(live.draft_rating("pain", 4, "after")).entries[-1].event, hierarchy),
+            describe(live.commit(live.draft_note("walked to the door")).entries[-1].event, hierarchy),
+        ]
+        assert texts == ["✓ correct, verbal prompt", "pain 4/10 (after)", "“walked to the door”"]
+        assert live.describe(live.entries()[0]) == texts[0]
