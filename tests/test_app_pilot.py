@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from rich.style import Style
 from test_app_practice import NOW, Practice, make_practice, write_lock
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, TextArea
+from textual.widgets import Button, Input, OptionList, TextArea
 
 from companion.app import AppConfig, CompanionApp, FixedClock
 from companion.app.screens.dialogs import Confirm, Pick, StartSession, TextPrompt
@@ -361,6 +362,37 @@ async def test_quitting_with_pending_entries_asks_first(practice: Practice) -> N
             await pilot.press("escape")  # keep them
             await on_screen(pilot, LiveSessionScreen)
         assert app.is_running
+
+
+async def test_quitting_anyway_keeps_pending_entries_for_the_next_start(
+    practice: Practice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    app = app_for(practice.data_dir, busy_timeout=0.05)
+    with ExitStack() as held:
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot)
+            await pilot.press("s")
+            await on_screen(pilot, StartSession)
+            await pilot.press("enter")
+            await on_screen(pilot, LiveSessionScreen)
+            screen = app.screen
+            assert isinstance(screen, LiveSessionScreen)
+            session_id = screen.live.session.id
+            held.enter_context(write_lock(practice.data_dir / "companion.db"))
+            await pilot.press("plus")
+            await until(pilot, lambda: any(pending(line) for line in log_lines(app)))
+            await pilot.press("ctrl+q")
+            await on_screen(pilot, Confirm)
+            assert "rescue file" in str(app.screen.query_one("#accept", Button).label)
+            await pilot.press("y")
+    again = app_for(practice.data_dir)
+    async with again.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        shown = [n.message for n in again._notifications]
+        assert any("added to the record from its rescue file" in message for message in shown)
+    with practice.open() as record:
+        assert [e.payload for e in record.session_events(session_id)][1:] == [Trial(True, "independent")]
 
 
 async def test_a_past_note_is_written_from_review_and_closing_returns_to_review(practice: Practice) -> None:
