@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_app_pilot import app_for, on_screen, ready, until
+from test_app_pilot import app_for, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
 from textual.pilot import Pilot
 
@@ -20,7 +20,7 @@ from audio.songs import demo_song_paths
 from companion.app.app import CompanionApp
 from companion.app.metronome_control import MetronomeControl
 from companion.app.screens.cue_picker import CuePicker
-from companion.app.screens.dialogs import StartSession, TextPrompt
+from companion.app.screens.dialogs import TextPrompt
 from companion.app.screens.help import HelpScreen
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.metronome_panel import MetronomePanel
@@ -44,17 +44,6 @@ def practice(tmp_path: Path) -> Practice:
     return practice_with_songs(tmp_path)
 
 
-async def open_session(pilot: Pilot[None]) -> LiveSessionScreen:
-    await ready(pilot)
-    await pilot.press("s")
-    await on_screen(pilot, StartSession)
-    await pilot.press("enter")
-    await on_screen(pilot, LiveSessionScreen)
-    screen = pilot.app.screen
-    assert isinstance(screen, LiveSessionScreen)
-    return screen
-
-
 async def pick(pilot: Pilot[None], label_start: str) -> None:
     """Open the cue picker and choose the line starting with `label_start`."""
     await pilot.press("s")
@@ -74,7 +63,7 @@ async def start(pilot: Pilot[None], metronome: MetronomeControl) -> None:
 
 async def refused_then_playing(pilot: Pilot[None], key: str, refusal: str, cue: str) -> MetronomeControl:
     """In a new session `key` first says why it cannot apply yet; then the cue is picked and started."""
-    await open_session(pilot)
+    await start_session(pilot)
     await pilot.press(key)
     app = pilot.app
     assert isinstance(app, CompanionApp) and refusal in notices(app)[-1]
@@ -97,7 +86,7 @@ async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_wh
 ) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_session(pilot)
+        await start_session(pilot)
         await pilot.press("s")
         await on_screen(pilot, CuePicker)
         picker = app.screen
@@ -119,7 +108,7 @@ async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_wh
 async def test_picking_a_song_counts_its_meter_and_the_panel_shows_the_bar(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(160, 48)) as pilot:
-        await open_session(pilot)
+        await start_session(pilot)
         await pick(pilot, "Amazing Grace")
         metronome = app.metronome
         assert isinstance(metronome.cue, SongCue) and str(metronome.settings.meter) == "3/4"
@@ -193,7 +182,7 @@ async def test_loop_a_b_from_the_bar_playing_then_clear(practice: Practice) -> N
 async def test_seek_to_a_bar_at_the_next_bar_line(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_session(pilot)
+        await start_session(pilot)
         metronome = app.metronome
         await pick(pilot, "* Twinkle")
         await pilot.press("j")
@@ -213,7 +202,7 @@ async def test_seek_to_a_bar_at_the_next_bar_line(practice: Practice) -> None:
 async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        screen = await open_session(pilot)
+        screen = await start_session(pilot)
         levels = screen.live.prompt_levels
         await pilot.press("number_sign", "at")  # shift+3, shift+2 on a US keyboard
         await until(pilot, lambda: len(screen.live.entries()) >= 2)
@@ -224,14 +213,14 @@ async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice:
 async def test_help_lists_the_cue_keys(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_session(pilot)
+        await start_session(pilot)
         await pilot.press("question_mark")
         await on_screen(pilot, HelpScreen)
         listed = app.screen.listed
         assert isinstance(app.screen, HelpScreen)
         for line in ("Song or groove…", "Fade the click out/in", "Fade the music out/in", "Loop A-B"):
             assert line in listed
-        assert listed["Incorrect with a prompt: shift + the level's number"].startswith("shift+2")
+        assert listed["Incorrect with a prompt: shift (⇧) + the level's number"].startswith("⇧2 / ⇧3")
 
 
 def test_a_loop_set_while_stopped_is_kept_for_the_start(tmp_path: Path) -> None:

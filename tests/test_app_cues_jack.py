@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from jackd import RecordedTake, RecorderProcess, find_ports
-from test_app_cues import TWINKLE, open_session, pick, practice_with_songs
-from test_app_pilot import app_for, until
+from test_app_cues import TWINKLE, pick, practice_with_songs
+from test_app_pilot import app_for, start_session, until
 from test_app_practice import Practice
 
 from audio.cues import SongCue
@@ -89,7 +89,7 @@ async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
     monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
     app = app_for(practice.data_dir, metronome_outputs="midi", midi_virtual=PORT)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_session(pilot)
+        await start_session(pilot)
         await pick(pilot, "* Twinkle")
         metronome = app.metronome
         metronome.set_bpm(BPM)

@@ -33,7 +33,7 @@ from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
-from companion.app.tap_tempo import TapSeries
+from companion.app.tap_tempo import RasStages, TapSeries
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.event_log import EventLog
@@ -47,7 +47,7 @@ from companion.session_controller import LiveSession, TapWriter, Update
 RETRY_EVERY_S = 3.0
 TEMPO_SETTLE_S = 1.5
 PROMPTED = Binding.Group("Correct with a prompt: the level's number (as on the pad)", compact=True)
-PROMPTED_MISS = Binding.Group("Incorrect with a prompt: shift + the level's number", compact=True)
+PROMPTED_MISS = Binding.Group("Incorrect with a prompt: shift (⇧) + the level's number", compact=True)
 SHIFTED_DIGITS = (
     *("at", "number_sign", "dollar_sign", "percent_sign"),
     *("circumflex_accent", "ampersand", "asterisk", "left_parenthesis"),
@@ -111,7 +111,7 @@ class LiveSessionScreen(CompanionScreen):
                 f"Incorrect, prompt level {n}",
                 show=False,
                 group=PROMPTED_MISS,
-                key_display=f"shift+{n}",
+                key_display=f"⇧{n}",
             )
             for n, key in enumerate(SHIFTED_DIGITS, start=2)
         ),
@@ -144,6 +144,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("shift+down", "nudge(-5)", "Tempo -5", show=False),
         Binding("b", "enter_bpm", "Type a tempo (bpm)", show=False),
         Binding("t", "tap_tempo", "Tap tempo / cadence", show=False, tooltip="Tap each step; pause to apply"),
+        Binding("x", "ras_next_stage", "Next RAS stage", show=False, tooltip="After a cadence: next stage"),
         Binding("p", "load_preset", "Load the plan's tempo preset", show=False),
         Binding("m", "metronome_settings", "Metronome settings", show=False),
         Binding(
@@ -157,13 +158,17 @@ class LiveSessionScreen(CompanionScreen):
             "fade_click",
             "Fade the click out/in",
             show=False,
-            tooltip="Over two bars, to test carry-over",
+            tooltip="Fade the click out over two bars (carry-over), again: back in",
         ),
         Binding("F", "fade_music", "Fade the music out/in", show=False, key_display="F"),
         Binding("greater_than_sign,full_stop", "intensity(1)", "Groove fuller", show=False, key_display=">"),
         Binding("less_than_sign,comma", "intensity(-1)", "Groove softer", show=False, key_display="<"),
         Binding(
-            "a", "mark_loop", "Loop A-B", show=False, tooltip="Mark bar A, then bar B; again ends the loop"
+            "a",
+            "mark_loop",
+            "Loop A-B",
+            show=False,
+            tooltip="Loop A-B: mark bar A, then bar B; again ends it",
         ),
         Binding("j", "seek", "Go to bar…", show=False, tooltip="Jump to a bar of the song (at the bar line)"),
         Binding("ctrl+r", "reconnect", "Reconnect audio/MIDI", show=False),
@@ -179,6 +184,7 @@ class LiveSessionScreen(CompanionScreen):
         self._bar_bpm: float | None = None
         self.taps = TapSeries()
         self._taps_done: Timer | None = None
+        self.ras: RasStages | None = None  # the RAS ramp from the last measured cadence
 
     # -- layout --------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -646,11 +652,24 @@ class LiveSessionScreen(CompanionScreen):
             return
         self.tap(self.live.draft_cadence(found.steps_per_min, found.cv, found.steps))
         spm = round(found.steps_per_min, 1)
+        plan = self.live.plan
+        self.ras = RasStages.from_baseline(spm, plan.tempo if plan is not None else None)
         self._apply(
             lambda: self.metronome.set_bpm(spm),
             f"Cadence {spm:g} steps/min (CV {found.cv * 100:.1f}%, {found.steps} steps): logged, "
-            f"tempo set to {spm:g} bpm. u undoes the entry.",
+            f"tempo set to {spm:g} bpm. u undoes the entry. {self.ras.describe()}; x: next stage.",
         )
+
+    def action_ras_next_stage(self) -> None:
+        """One stage up the RAS ramp that follows from the last measured cadence."""
+        if self.ras is None:
+            self.notify("Measure the client's cadence first: tap t on each step, then pause.")
+            return
+        if self.ras.last:
+            self.notify(f"{self.ras.describe()}: this is the last stage.", timeout=5)
+            return
+        self.ras = ras = self.ras.advanced()
+        self._apply(lambda: self.metronome.set_bpm(ras.bpm), ras.describe())
 
     def action_reconnect(self) -> None:
         self.run_worker(self._reconnect, thread=True, exclusive=True, group="metronome")
