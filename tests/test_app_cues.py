@@ -20,7 +20,7 @@ from audio.songs import demo_song_paths
 from companion.app.app import CompanionApp
 from companion.app.metronome_control import MetronomeControl
 from companion.app.screens.cue_picker import CuePicker
-from companion.app.screens.dialogs import TextPrompt
+from companion.app.screens.dialogs import Pick, TextPrompt
 from companion.app.screens.help import HelpScreen
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.metronome_panel import MetronomePanel
@@ -205,9 +205,13 @@ async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice:
         screen = await start_session(pilot)
         levels = screen.live.prompt_levels
         await pilot.press("number_sign", "at")  # shift+3, shift+2 on a US keyboard
-        await until(pilot, lambda: len(screen.live.entries()) >= 2)
+        await pilot.press("underscore")  # any layout, or the palette: the level from a list
+        await on_screen(pilot, Pick)
+        await pilot.press("3")  # the third prompted level
+        await on_screen(pilot, LiveSessionScreen)
+        await until(pilot, lambda: len(screen.live.entries()) >= 3)
         trials = [e.event.payload for e in screen.live.entries() if isinstance(e.event.payload, Trial)]
-        assert trials == [Trial(False, levels[2]), Trial(False, levels[1])]
+        assert trials == [Trial(False, levels[2]), Trial(False, levels[1]), Trial(False, levels[3])]
 
 
 async def test_help_lists_the_cue_keys(practice: Practice) -> None:

@@ -115,6 +115,7 @@ class LiveSessionScreen(CompanionScreen):
             )
             for n, key in enumerate(SHIFTED_DIGITS, start=2)
         ),
+        Binding("underscore", "pick_prompted_miss", "Incorrect with a prompt…", show=False, key_display="_"),
         Binding("o", "pick_objective", "Objective"),
         Binding("right_square_bracket", "cycle_objective(1)", "Next objective", show=False, key_display="]"),
         Binding(
@@ -293,6 +294,18 @@ class LiveSessionScreen(CompanionScreen):
             self.notify(str(problem), severity="warning")
             return
         self.tap(draft)
+
+    def action_pick_prompted_miss(self) -> None:
+        """Incorrect with a prompt, level chosen from a list: the way on any keyboard layout and by touch
+        (the palette), where shift+digit types something else."""
+        levels = self.live.prompt_levels
+        choices = [(f"- with {level} prompt", n) for n, level in enumerate(levels) if n > 0]
+
+        def chosen(level: int | None) -> None:
+            if level is not None:
+                self.action_trial(False, level)
+
+        self.app.push_screen(Pick("Incorrect, with which prompt?", choices, hint="digit or Enter"), chosen)
 
     def action_count(self) -> None:
         self.tap(self.live.draft_count())
