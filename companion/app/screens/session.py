@@ -30,7 +30,7 @@ from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
-from companion.app.tap_tempo import TapSeries
+from companion.app.tap_tempo import RasStages, TapSeries
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.event_log import EventLog
@@ -124,6 +124,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("shift+down", "nudge(-5)", "Tempo -5", show=False),
         Binding("b", "enter_bpm", "Type a tempo (bpm)", show=False),
         Binding("t", "tap_tempo", "Tap tempo / cadence", show=False, tooltip="Tap each step; pause to apply"),
+        Binding("x", "ras_next_stage", "Next RAS stage", show=False, tooltip="After a cadence: next stage"),
         Binding("p", "load_preset", "Load the plan's tempo preset", show=False),
         Binding("m", "metronome_settings", "Metronome settings", show=False),
         Binding(
@@ -142,6 +143,7 @@ class LiveSessionScreen(CompanionScreen):
         self._bar_bpm: float | None = None
         self.taps = TapSeries()
         self._taps_done: Timer | None = None
+        self.ras: RasStages | None = None  # the RAS ramp from the last measured cadence
 
     # -- layout --------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -541,11 +543,24 @@ class LiveSessionScreen(CompanionScreen):
             return
         self.tap(self.live.draft_cadence(found.steps_per_min, found.cv, found.steps))
         spm = round(found.steps_per_min, 1)
+        plan = self.live.plan
+        self.ras = RasStages.from_baseline(spm, plan.tempo if plan is not None else None)
         self._apply(
             lambda: self.metronome.set_bpm(spm),
             f"Cadence {spm:g} steps/min (CV {found.cv * 100:.1f}%, {found.steps} steps): logged, "
-            f"tempo set to {spm:g} bpm. u undoes the entry.",
+            f"tempo set to {spm:g} bpm. u undoes the entry. {self.ras.describe()}; x: next stage.",
         )
+
+    def action_ras_next_stage(self) -> None:
+        """One stage up the RAS ramp that follows from the last measured cadence."""
+        if self.ras is None:
+            self.notify("Measure the client's cadence first: tap t on each step, then pause.")
+            return
+        if self.ras.last:
+            self.notify(f"{self.ras.describe()}: this is the last stage.", timeout=5)
+            return
+        self.ras = ras = self.ras.advanced()
+        self._apply(lambda: self.metronome.set_bpm(ras.bpm), ras.describe())
 
     def action_reconnect(self) -> None:
         self.run_worker(self._reconnect, thread=True, exclusive=True, group="metronome")
