@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 from jackd import find_ports
-from test_app_pilot import app_for, log_lines, on_screen, ready, until
+from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from companion.app import CompanionApp
-from companion.app.screens.dialogs import Confirm, StartSession
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.dialogs import Confirm
 from companion.app.screens.soap import SoapScreen
 from companion.output_lock import OutputLock
 from companion.record import Trial
@@ -32,18 +31,6 @@ SIZE = (120, 36)
 @pytest.fixture
 def practice(tmp_path: Path) -> Practice:
     return make_practice(tmp_path / "data", history=False)
-
-
-async def start_session(pilot: Pilot[None], *keys: str) -> LiveSessionScreen:
-    """From the Today screen: move to a client with `keys`, then start (Enter) a session with them."""
-    await ready(pilot)
-    await pilot.press(*keys, "s")
-    await on_screen(pilot, StartSession)
-    await pilot.press("enter")
-    await on_screen(pilot, LiveSessionScreen)
-    screen = pilot.app.screen
-    assert isinstance(screen, LiveSessionScreen)
-    return screen
 
 
 async def end_session(pilot: Pilot[None]) -> None:
@@ -70,7 +57,7 @@ async def test_a_second_session_is_told_who_plays_keeps_taking_data_and_plays_on
         owner = OutputLock.holder_of(practice.data_dir)
         assert owner is not None and owner.pid == os.getpid() and owner.origin == "a terminal"
 
-        screen = await start_session(two, "down")  # Ben
+        screen = await start_session(two, "down", "s")  # Ben
         await two.press("space")
         status = screen.query_one("#metro-status", Static)
         await until(two, lambda: "in use by the session started at" in str(status.render()))
