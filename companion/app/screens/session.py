@@ -27,7 +27,7 @@ from audio.song import TimeSignature
 from audio.tempo import TempoError, check_bpm
 from companion.app.clock import clock_text
 from companion.app.cue_choices import CueChoice, cue_choices
-from companion.app.metronome_control import MetronomeControl, MetronomeState, PresetLoaded
+from companion.app.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
@@ -411,8 +411,8 @@ class LiveSessionScreen(CompanionScreen):
 
     @on(SessionEnded)
     def _ended(self, message: SessionEnded) -> None:
-        if message.session is not None:
-            self.metronome.stop()
+        if message.session is not None:  # silence, and let another session play (closing may block)
+            self.app.run_worker(self.metronome.close, thread=True, group="metronome")
         if message.error is not None or message.session is None:
             cause = str(message.error) if isinstance(message.error, StorageError) else repr(message.error)
             self.notify(
@@ -500,6 +500,11 @@ class LiveSessionScreen(CompanionScreen):
 
     @on(MetronomeStarted)
     def _metronome_started(self, message: MetronomeStarted) -> None:
+        if isinstance(message.error, OutputsInUse):
+            told = str(message.error)  # who plays, and what to do; the quick taps are unaffected
+            self.query_one("#metro-status", Static).update(told)
+            self.notify(told, title="Another session is playing", severity="warning", timeout=15)
+            return
         if message.error is not None or message.state is None:
             self.notify(str(message.error), title="The metronome could not start", severity="error")
             return
