@@ -26,7 +26,7 @@ from companion.app.screens.dialogs import Pick
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.sync_strip import SyncStrip
 from companion.listening import SyncSettings
-from companion.record import Cadence, Sync
+from companion.record import Cadence, Sync, Tempo
 
 pytestmark = pytest.mark.jack
 
@@ -150,3 +150,46 @@ async def test_pedal_hits_while_the_metronome_is_stopped_are_cadence_steps(
         (cadence,) = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Cadence)]
     assert isinstance(cadence, Cadence)
     assert cadence.steps_per_min == pytest.approx(100.0, abs=0.2) and cadence.n_steps == 8
+
+
+async def test_adaptive_tempo_follows_a_faster_client_and_the_strip_shows_the_tempo_it_set(
+    jack_server: JackServer, practice: Practice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The client drums at 135 bpm against 120: follow mode moves the app's metronome up, at most
+    2 bpm a bar; every change is a Tempo event (source adaptive) in the log, and the strip names it."""
+    monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
+    app = app_for(practice.data_dir, metronome_outputs="midi", midi_virtual="app-click-3")
+    sender = HitSender(jack_server.name, "app-fast-drum")
+    try:
+        async with app.run_test(size=(100, 32)) as pilot:
+            screen = await session_screen(pilot)
+            await pilot.press("a")
+            assert screen.listening.adaptive_mode == "follow"
+            await choose_input(pilot, screen, sender.port_name)
+            app.metronome.set_bpm(BPM)
+            await pilot.press("space")
+            await until(pilot, lambda: app.metronome.running)
+            engine = app.metronome.engine
+            assert engine is not None
+            now_beat = engine.beat_at(time.perf_counter() + LEAD_S)
+            assert now_beat is not None
+            first = engine.time_of(int(now_beat) + 1)
+            assert first is not None
+            sender.play_at([(first + k * 60 / 135, DRUM, 90) for k in range(16)])
+            await until(pilot, lambda: float(app.metronome.settings.bpm) > BPM)
+            await pilot.pause(0.5)
+            strip_text = str(screen.query_one(SyncStrip).render())
+            set_bpm = float(app.metronome.settings.bpm)
+            await pilot.press("s")
+            await until(pilot, lambda: not screen.listening.listening)
+            await pilot.press("space")
+            session_id = screen.live.session.id
+    finally:
+        sender.close()
+    assert f"adaptive follow 40-140 bpm · set {set_bpm:.1f} bpm" in strip_text
+    with practice.open() as record:
+        tempos = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Tempo)]
+    adaptive = [t.bpm for t in tempos if t.source == "adaptive"]
+    assert adaptive and adaptive[-1] == set_bpm
+    steps = [b - a for a, b in zip([float(BPM), *adaptive], adaptive, strict=False)]
+    assert all(0 < step <= 2.0 + 1e-9 for step in steps), adaptive

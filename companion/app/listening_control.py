@@ -348,5 +348,7 @@ class ListeningControl:
         self._changed()
 
     def _note(self, message: str) -> None:
-        self._status = message
+        """The input was lost (shown until it is back) or is back (said once, by `changed`)."""
+        midi = self._input
+        self._status = "" if midi is not None and midi.connected else message
         self._changed()
