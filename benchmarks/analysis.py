@@ -7,14 +7,11 @@ frame, which the received hit times are compared with (tests/test_midi_input_sen
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from figures import busy_python_thread, percentiles  # noqa: E402
 from jackd import dummy_jack  # noqa: E402
 from test_listen_jack import expected_figures, known_offsets, play_take  # noqa: E402
 from test_midi_input_sender import HitSender, JackTime  # noqa: E402
@@ -37,31 +35,8 @@ BEATS_PER_TAKE = 24
 
 
 def percentiles_ms(values: np.ndarray) -> dict[str, float]:
-    magnitude = np.abs(values)
-    return {
-        "p50": round(float(np.percentile(magnitude, 50)), 4),
-        "p99": round(float(np.percentile(magnitude, 99)), 4),
-        "max": round(float(magnitude.max()), 4),
-        "mean_signed": round(float(values.mean()), 4),
-    }
-
-
-@contextlib.contextmanager
-def busy_python_thread() -> Iterator[None]:
-    """A thread that keeps the GIL busy, like a Textual app redrawing."""
-    stop = threading.Event()
-
-    def spin() -> None:
-        while not stop.is_set():
-            sum(range(1000))
-
-    thread = threading.Thread(target=spin, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
+    """Errors already in ms: their magnitudes' percentiles, and the signed mean (a constant offset)."""
+    return {**percentiles(values), "mean_signed": round(float(values.mean()), 4)}
 
 
 def midi_in_run(server: str, mode: Timestamps, label: str) -> dict[str, object]:

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from figures import percentiles  # noqa: E402
 from jackd import RecorderProcess, dummy_jack  # noqa: E402
 
 from audio.cue_player import CuePlayer  # noqa: E402
@@ -51,18 +52,6 @@ from audio.tempo import TempoSettings  # noqa: E402
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 RATE = 48_000
 FILE_BPM, TARGET_BPM = 120, 90
-
-
-def stats(values: list[float] | np.ndarray, scale: float) -> dict[str, float]:
-    a = np.abs(np.asarray(values, dtype=float)) * scale
-    if a.size == 0:
-        return {"p50": float("nan"), "p99": float("nan"), "max": float("nan"), "n": 0}
-    return {
-        "p50": round(float(np.percentile(a, 50)), 4),
-        "p99": round(float(np.percentile(a, 99)), 4),
-        "max": round(float(a.max()), 4),
-        "n": int(a.size),
-    }
 
 
 def eighths_song(folder: Path) -> Song:
@@ -124,10 +113,10 @@ def midi_run(song: Song, seconds: float) -> dict[str, Any]:
     due = [event.beat for event in song.events if event.message.type == "note_on"]
     errors = [at - (origin + float(tempo.time_at(beat))) for (at, _), beat in zip(heard, due, strict=False)]
     return {
-        "note_on_error_ms": stats(errors, 1000),
+        "note_on_error_ms": percentiles(errors, 1000),
         "notes": len(heard),
-        "send_jitter_ms_with_song_and_click": stats(jitter, 1000),
-        "player_poll_us": stats(polls, 1e6),
+        "send_jitter_ms_with_song_and_click": percentiles(jitter, 1000),
+        "player_poll_us": percentiles(polls, 1e6),
         "jack_xruns": take.xruns,
     }
 
@@ -175,7 +164,7 @@ def feed_render_cost() -> dict[str, Any]:
         start = time.perf_counter()
         feed.render(block, k * 128)
         durations.append(time.perf_counter() - start)
-    return {"render_us_per_128_frames": stats(durations, 1e6), "budget_us": round(128 / RATE * 1e6, 1)}
+    return {"render_us_per_128_frames": percentiles(durations, 1e6), "budget_us": round(128 / RATE * 1e6, 1)}
 
 
 def main() -> None:

@@ -21,9 +21,8 @@ import json
 import os
 import platform
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from figures import busy_python_thread, percentiles  # noqa: E402
 from jackd import RecordedTake, RecorderProcess, dummy_jack, find_ports  # noqa: E402
 
 from audio.engine import AudioConfig, Metronome, MidiConfig  # noqa: E402
@@ -50,16 +50,7 @@ SUBDIVISION = 4
 out of the recorded intervals, so what remains is the engine's own error."""
 
 
-def stats_ms(values: list[float] | np.ndarray) -> dict[str, float]:
-    a = np.abs(np.asarray(values, dtype=float)) * 1000
-    if a.size == 0:
-        return {"p50": float("nan"), "p99": float("nan"), "max": float("nan"), "n": 0}
-    return {
-        "p50": round(float(np.percentile(a, 50)), 4),
-        "p99": round(float(np.percentile(a, 99)), 4),
-        "max": round(float(a.max()), 4),
-        "n": int(a.size),
-    }
+
 
 
 def recorded_midi_figures(rec: RecordedTake, scheduled: list[float]) -> dict[str, Any]:
@@ -70,7 +61,7 @@ def recorded_midi_figures(rec: RecordedTake, scheduled: list[float]) -> dict[str
     wanted = np.array(scheduled[:n])
     errors = heard - wanted
     return {
-        "recorded_interval_error_ms": stats_ms(np.diff(heard) - np.diff(wanted)),
+        "recorded_interval_error_ms": percentiles(np.diff(heard) - np.diff(wanted), 1000),
         "drift_ms": round(float(errors[-1] - errors[0]) * 1000, 4) if n else None,
         "beats": n,
         "jack_xruns": rec.xruns,
@@ -100,7 +91,7 @@ def engine_midi(seconds: float, load: Load) -> dict[str, Any]:
     ]
     # jitter holds note-ons and note-offs; both are sends at deadlines.
     return {
-        "send_jitter_ms": stats_ms(jitter),
+        "send_jitter_ms": percentiles(jitter, 1000),
         "realtime_thread": realtime,
         **recorded_midi_figures(rec, scheduled),
     }
@@ -129,7 +120,7 @@ def naive_midi(seconds: float, load: Load) -> dict[str, Any]:
     rec = recorder.stop()
     port.close()
     scheduled = [start + k * interval for k in range(count)]
-    return {"send_jitter_ms": stats_ms(np.diff(lateness)), **recorded_midi_figures(rec, scheduled)}
+    return {"send_jitter_ms": percentiles(np.diff(lateness), 1000), **recorded_midi_figures(rec, scheduled)}
 
 
 def engine_audio(seconds: float, load: Load) -> dict[str, Any]:
@@ -169,24 +160,6 @@ def engine_audio(seconds: float, load: Load) -> dict[str, Any]:
         "engine_xruns": status.xruns,
         "jack_xruns": rec.xruns,
     }
-
-
-@contextlib.contextmanager
-def cpu_burner() -> Iterator[None]:
-    """A Python thread that never sleeps: it competes for the GIL and a core all the time."""
-    stop = threading.Event()
-
-    def burn() -> None:
-        while not stop.is_set():
-            sum(range(2_000))
-
-    thread = threading.Thread(target=burn, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
 
 
 def with_busy_textual_app(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -267,7 +240,7 @@ def main() -> None:
             "tempo_map": tempo_map_drift(),
         }
         report["idle"] = scenario(args.seconds)
-        report["cpu_burning_thread"] = scenario(args.seconds, cpu_burner)
+        report["cpu_burning_thread"] = scenario(args.seconds, busy_python_thread)
         report["textual_app_redrawing"] = with_busy_textual_app(lambda: scenario(args.seconds))
         report["machine"]["load_average_1min_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(report, indent=2))

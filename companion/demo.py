@@ -1,8 +1,9 @@
 """A realistic demo practice, so the app, review screens and reports have something to show.
 
-Six clients across the populations a music therapist serves, months of weekly sessions whose data
-improve with noise (as real data do), interventions from the shipped library, and SOAP notes for past
-sessions. Seeded: the same seed and the same `today` give the same practice.
+Six clients across the populations a music therapist serves and a group of three children who meet as
+one session (each tap names the child), months of weekly sessions whose data improve with noise (as real
+data do), interventions from the shipped library, and SOAP notes for past sessions. Seeded: the same seed
+and the same `today` give the same practice.
 """
 
 from __future__ import annotations
@@ -315,6 +316,72 @@ CLIENTS: tuple[ClientSpec, ...] = (
     ),
 )
 
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """A group that meets as one session: each member is a client of their own with their own objectives,
+    worked in the same order (objective i of every member uses the same plan), so each tap names a client."""
+
+    setting: str
+    weeks: int
+    opening_plan: str
+    members: tuple[ClientSpec, ...]
+
+
+def _turn_taking(start: float, end: float) -> tuple[ObjectiveSpec, ...]:
+    """The objectives every member of the demo group works on, from their own starting point."""
+    return (
+        ObjectiveSpec(
+            "social",
+            "Take turns with peers",
+            "Waits for the drum cue and plays on their turn",
+            MasteryCriterion("percent_independent", 80, 3),
+            "trials",
+            "sycom-turn-taking-drum",
+            start,
+            end,
+        ),
+        ObjectiveSpec(
+            "communication",
+            "Start interactions with peers",
+            "Initiates an interaction with a peer (names, passes, invites)",
+            MasteryCriterion("count", 4, 3),
+            "count",
+            "drum-circle-group-cohesion",
+            start * 4,
+            end * 6,
+            label="peer initiation",
+        ),
+    )
+
+
+GROUPS: tuple[GroupSpec, ...] = (
+    GroupSpec(
+        setting="community music school, Thursday group",
+        weeks=16,
+        opening_plan="hello-song-greeting",
+        members=tuple(
+            ClientSpec(
+                name=name,
+                pseudonym=pseudonym,
+                age=age,
+                population=population,
+                music=music,
+                setting="community music school, Thursday group",
+                weeks=16,
+                objectives=_turn_taking(start, end),
+                cpt=("97150",),
+            )
+            for name, pseudonym, age, population, music, start, end in (
+                ("Maya", "Client M", 10, "autism spectrum, age 10", "Taylor Swift, Moana", 0.35, 0.85),
+                ("Jonah", "Client J", 11, "ADHD, age 11", "Minecraft music, drums", 0.2, 0.7),
+                ("Priya", "Client P", 9, "social anxiety, age 9", "Frozen, ukulele songs", 0.4, 0.9),
+            )
+        ),
+    ),
+)
+
 SUBJECTIVE = (
     "Arrived calm; caregiver reports a good week.",
     "Arrived tired after a busy day; warmed up during the opening song.",
@@ -491,4 +558,36 @@ def generate_demo(record: Record, today: date | None = None, seed: int = 2024) -
                 replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
             )
             created += 1
+    for group in GROUPS:
+        created += _group_sessions(record, group, today, rng)
+    return created
+
+
+def _group_sessions(record: Record, group: GroupSpec, today: date, rng: random.Random) -> int:
+    """Weekly sessions of one group: every member's taps in one session, a note per member."""
+    members = [_add_client(record, spec, today) for spec in group.members]
+    client_ids = [client_id for client_id, _ in members]
+    first_day = today - timedelta(weeks=group.weeks)
+    created = 0
+    for week in range(group.weeks):
+        if rng.random() < 0.08:
+            continue
+        start = datetime.combine(first_day + timedelta(weeks=week, days=3), time(16, 0), tzinfo=UTC)
+        progress = week / max(1, group.weeks - 1)
+        drafts = [EventDraft(Intervention(group.opening_plan))]
+        for index, objective_spec in enumerate(group.members[0].objectives):
+            drafts.append(EventDraft(Intervention(objective_spec.plan)))
+            for spec, (_, objectives) in zip(group.members, members, strict=True):
+                drafts += _events_for(spec.objectives[index], progress, rng, objectives[index].id)
+        session = record.start_session(
+            client_ids, group.setting, started_at=start, cpt_codes=group.members[0].cpt
+        )
+        record.log_many(session.id, _timed(drafts, start, 50, {}))
+        record.end_session(session.id, ended_at=start + timedelta(minutes=50))
+        for client_id in client_ids:
+            note = draft_note(record, session.id, client_id)
+            record.save_note(
+                replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
+            )
+        created += 1
     return created

@@ -5,6 +5,8 @@ the session that opens the outputs takes an OS-level advisory lock on `<data dir
 releases it when that process ends however it ends (quit, crash, `kill -9`, a closed browser tab whose app
 process is stopped), so a stale owner can never block the outputs. A session that does not get the lock
 can still log taps into the shared record; it asks `OutputLock.holder_of` whom to name in its message.
+In the app, `companion.app.metronome_control` takes the lock before opening any output and gives it up
+at session end or app exit.
 
 The lock file also carries a description of the holder (pid, start time, where from) as JSON. It is only
 trusted while the lock is actually held: a leftover description from a dead process means "free".

@@ -8,10 +8,14 @@ period plus scheduling slack; audio is exact.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 from jackd import JackRecorder
 
@@ -24,6 +28,7 @@ JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 PERIOD_S = 128 / 48_000
 # MIDI leaves at the next period start (0..1 period late) plus thread wake-up slack on a shared machine.
 MIDI_EARLY_S, MIDI_LATE_S = 0.001, PERIOD_S + 0.004
+COMPANION = str(Path(sys.executable).with_name("companion"))
 
 
 def engine_audio_ports(rec: JackRecorder) -> list[str]:
@@ -103,3 +108,47 @@ def held_notes(midi: Iterable[tuple[int, bytes]]) -> Counter[tuple[int, int]]:
             for key in [k for k in held if k[0] == channel]:
                 del held[key]
     return +held
+
+
+@dataclass
+class CliTake:
+    """A `companion` command that played into a virtual JACK MIDI port, and what the recorder heard."""
+
+    returncode: int
+    out: str
+    err: str
+    rec: JackRecorder
+
+
+def record_cli_midi(args: list[str], virtual: str) -> CliTake:
+    """Run `companion ARGS --output midi --virtual VIRTUAL` and record that port until the command ends.
+
+    The recorder connects only once the port exists (see JackRecorder.close on why the order matters).
+    """
+    import jack
+
+    env = dict(os.environ, MIDO_BACKEND=JACK_MIDI)
+    proc = subprocess.Popen(
+        [COMPANION, *args, "--output", "midi", "--virtual", virtual],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    rec = None
+    try:
+        probe = jack.Client(f"{virtual}-probe", no_start_server=True)
+        deadline = time.monotonic() + 10
+        while not probe.get_ports(f":{virtual}$", is_midi=True) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        probe.close()
+        rec = JackRecorder(f"{virtual}-recorder", seconds=10)
+        (port,) = [p.name for p in rec.client.get_ports(f":{virtual}$", is_midi=True, is_output=True)]
+        rec.connect_midi(port)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if rec is not None:
+            rec.close()
+        if proc.poll() is None:
+            proc.kill()
+    return CliTake(proc.returncode, out, err, rec)

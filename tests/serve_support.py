@@ -1,37 +1,24 @@
-"""Support for the `companion serve` tests: a served server process, and a minimal stand-in app.
+"""Support for the `companion serve` tests: a served server process, and a caseload for its app.
 
-`Served` runs a server command as a real subprocess, waits until it announces its address, and stops it
-the way a therapist does (Ctrl+C), checking it exits cleanly.
-
-`TapApp` stands in for the Companion app until the real app is merged, and does only what the browser
-test needs: two quick-tap buttons (correct, incorrect) logging trials through the real session record (a
-session of the record's first client), and the audio/MIDI ownership rule (take `OutputLock` on start; if
-another session has it, show the holder's description). `python tests/serve_support.py` runs the app, as
-a served tab does; `python tests/serve_support.py serve PORT` serves it with Companion's server on
-127.0.0.1.
+`Served` runs a server command (`companion serve ...`, so each tab runs the real app) as a real
+subprocess, waits until it announces its address, and stops it the way a therapist does (Ctrl+C),
+checking it exits cleanly. `add_clients` prepares the data folder through the record API.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shlex
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from textual.app import App, ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Button, Static
-
-from companion.output_lock import OutputLock
-from companion.record import Event, EventDraft, Record, Trial
+from companion.record import Event, MasteryCriterion, Record
 
 _ANNOUNCED = re.compile(r"^\s*Open: (?P<url>\S+)$")
 
@@ -113,66 +100,21 @@ class Served:
         return self.proc.returncode
 
 
-def add_client(data_dir: Path, name: str = "Robin") -> None:
-    """Give the data folder the client the stand-in app opens a session for."""
+CLIENTS = ("Robin", "Sasha")
+
+
+def add_clients(data_dir: Path, names: Sequence[str] = CLIENTS) -> None:
+    """A caseload the app opens on: each client with one gait objective, as a therapist sets it up."""
     with Record.open(data_dir, backup_every=None) as record:
-        record.add_client(name)
+        for name in names:
+            client = record.add_client(name, population="stroke, gait")
+            goal = record.add_goal(client.id, "motor", "Walk with a steady cadence")
+            record.add_objective(
+                goal.id, "Steps on the beat at 90 bpm", MasteryCriterion("percent_correct", 80, 3)
+            )
 
 
 def trials_logged(data_dir: Path) -> list[Event]:
     """Every trial in the session record, read back through the record layer from the file on disk."""
     with Record.open(data_dir, backup_every=None) as record:
         return record.query_events("kind = ?", ("trial",))
-
-
-class TapApp(App[None]):
-    """Two quick-tap buttons on a session of the record's first client, plus the outputs rule."""
-
-    CSS = """
-    #outputs { height: 3; }
-    #pad { height: 5; }
-    #pad Button { width: 1fr; height: 3; margin: 1 2; }
-    """
-
-    def __init__(self, data_dir: Path) -> None:
-        super().__init__()
-        self.data_dir = data_dir
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="outputs")
-        with Horizontal(id="pad"):
-            yield Button("+ correct", id="correct", variant="success")
-            yield Button("- incorrect", id="incorrect", variant="error")
-
-    def on_mount(self) -> None:
-        self.record = Record.open(self.data_dir, backup_every=None)
-        self.client = self.record.clients()[0]
-        self.session = self.record.start_session([self.client.id], setting="browser test")
-        self.lock = OutputLock.acquire(self.data_dir)
-        if self.lock is not None:
-            status = "outputs: this session plays"
-        else:
-            holder = OutputLock.holder_of(self.data_dir)
-            status = holder.describe() if holder else "outputs: free"
-        self.query_one("#outputs", Static).update(status)
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        trial = Trial(correct=event.button.id == "correct", prompt_level="independent")
-        self.record.log(self.session.id, EventDraft(trial, client_id=self.client.id))
-
-    def on_unmount(self) -> None:
-        self.record.close()
-
-
-def _serve(port: int) -> None:
-    from companion.serve.server import CompanionServer, access_for_bind
-
-    command = "exec " + shlex.join([sys.executable, str(Path(__file__).resolve())])
-    CompanionServer(command, host="127.0.0.1", port=port, policy=access_for_bind("127.0.0.1", None)).serve()
-
-
-if __name__ == "__main__":
-    if sys.argv[1:2] == ["serve"]:
-        _serve(int(sys.argv[2]))
-    else:
-        TapApp(Path(os.environ["COMPANION_DATA_DIR"])).run()

@@ -7,14 +7,11 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from test_app_pilot import SIZE, app_for, log_lines, on_screen, ready, until
+from test_app_pilot import SIZE, app_for, log_lines, start_session, until
 from test_app_practice import Practice, make_practice, write_lock
-from textual.pilot import Pilot
 
 from companion.app import CompanionApp
 from companion.app.listening_control import StripView
-from companion.app.screens.dialogs import StartSession
-from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.sync_strip import SyncStrip, column
 from companion.record import StorageError, Sync, Trial
 
@@ -34,18 +31,6 @@ def block(pct: float = 75.0) -> Sync:
     )  # fmt: skip
 
 
-async def session_screen(pilot: Pilot[None], *keys: str) -> LiveSessionScreen:
-    """Start a session from Today (`keys` pick the clients first) and return its screen."""
-    await ready(pilot)
-    await pilot.press(*keys, "s")
-    await on_screen(pilot, StartSession)
-    await pilot.press("enter")
-    await on_screen(pilot, LiveSessionScreen)
-    screen = pilot.app.screen
-    assert isinstance(screen, LiveSessionScreen)
-    return screen
-
-
 def notices(app: CompanionApp) -> list[str]:
     return [n.message for n in app._notifications]
 
@@ -56,7 +41,7 @@ async def test_a_midi_system_that_cannot_be_used_says_why_and_the_session_carrie
     monkeypatch.setenv("MIDO_BACKEND", NO_MIDI)
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await session_screen(pilot)
+        screen = await start_session(pilot)
         opening = len(log_lines(app))
         await pilot.press("s")
         problem = "the MIDI inputs cannot be listed (unknown API NO_SUCH_API): check that"
@@ -73,7 +58,7 @@ async def test_a_midi_system_that_cannot_be_used_says_why_and_the_session_carrie
 async def test_adaptive_tempo_is_off_by_default_and_always_shown_while_on(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await session_screen(pilot, "down")  # Ben: TIMP drum reach, range from its preset
+        screen = await start_session(pilot, "down", "s")  # Ben: TIMP drum reach, a range in its preset
         strip = screen.query_one(SyncStrip)
         assert screen.listening.adaptive_mode == "off" and not strip.has_class("-on")
         await pilot.press("p", "a")
@@ -95,7 +80,7 @@ async def test_a_block_is_logged_against_the_selected_client_and_objective_durab
 ) -> None:
     app = app_for(practice.data_dir, busy_timeout=0.1)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await session_screen(pilot, "space", "down", "space")  # Ava and Ben
+        screen = await start_session(pilot, "space", "down", "space", "s")  # Ava and Ben
         await pilot.press("g")  # Ben is working now
         sink = screen.listening.sink
         event = await asyncio.to_thread(sink.log, block())
@@ -126,7 +111,7 @@ async def test_the_strip_draws_its_view(practice: Practice) -> None:
 
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        screen = await session_screen(pilot)
+        screen = await start_session(pilot)
         strip = screen.query_one(SyncStrip)
         view = StripView(
             visible=True, listening=True, window_ms=50.0, span_ms=150.0,

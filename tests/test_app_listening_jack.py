@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 from jackd import JackServer
-from test_app_listening import notices, session_screen
-from test_app_pilot import app_for, log_lines, on_screen, until
+from test_app_listening import notices
+from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
 from test_listen_jack import DRUM, MAX_TAKES, TOLERANCE_MS, expected_figures, known_offsets
 from test_midi_input_sender import HitSender
@@ -73,7 +73,7 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
     sender = HitSender(jack_server.name, "app-drum")
     try:
         async with app.run_test(size=(100, 32)) as pilot:
-            screen = await session_screen(pilot)  # Ava, her first objective selected
+            screen = await start_session(pilot)  # Ava, her first objective selected
             screen.listening.settings = SyncSettings(block_beats=BLOCK)
             await choose_input(pilot, screen, sender.port_name)
             app.metronome.set_bpm(BPM)
@@ -136,7 +136,7 @@ async def test_pedal_hits_while_the_metronome_is_stopped_are_cadence_steps(
     sender = HitSender(jack_server.name, "app-pedal")
     try:
         async with app.run_test(size=(100, 32)) as pilot:
-            screen = await session_screen(pilot, "down")  # Ben: gait
+            screen = await start_session(pilot, "down", "s")  # Ben: gait
             await choose_input(pilot, screen, sender.port_name)
             start = time.perf_counter() + LEAD_S
             await asyncio.to_thread(sender.play_at, [(start + 0.6 * k, 64, 100) for k in range(8)])
@@ -164,7 +164,7 @@ async def test_adaptive_tempo_follows_a_faster_client_and_the_strip_shows_the_te
     sender = HitSender(jack_server.name, "app-fast-drum")
     try:
         async with app.run_test(size=(100, 32)) as pilot:
-            screen = await session_screen(pilot)
+            screen = await start_session(pilot)
             await pilot.press("a")
             assert screen.listening.adaptive_mode == "follow"
             await choose_input(pilot, screen, sender.port_name)

@@ -16,10 +16,10 @@ from audio.tempo import TempoError
 from companion.app.metronome_control import MetronomeControl, describe
 from companion.app.screens.dialogs import StartSession
 from companion.app.screens.session import LiveSessionScreen
-from companion.app.tap_tempo import TapSeries
+from companion.app.tap_tempo import RasStages, TapSeries
 from companion.app.widgets.beat_light import BeatLight
 from companion.record import Cadence, Tempo
-from interventions import Library
+from interventions import Library, TempoPreset
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +180,28 @@ async def test_tap_tempo_sets_the_metronome_and_logs_the_cadence(practice: Pract
         await until(pilot, lambda: any("cadence" in line.text for line in log_lines(app)), timeout=10)
         session_id = screen.live.session.id
         tempo = float(app.metronome.settings.bpm)
+        assert screen.ras is not None and screen.ras.bpm == tempo
+        await pilot.press("x")  # the next RAS stage: +5 % (the plan has no percent ramp)
+        await until(pilot, lambda: float(app.metronome.settings.bpm) != tempo)
+        assert float(app.metronome.settings.bpm) == round(tempo * 1.05, 1)
     with practice.open() as record:
         cadences = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Cadence)]
     assert len(cadences) == 1 and cadences[0].steps_per_min == tempo
     assert 80 <= tempo <= 125  # taps every ~0.5 s, plus the pilot's own delays on a busy machine
+
+
+def test_ras_stages_follow_the_plans_percent_ramp_and_stop_at_its_ceiling() -> None:
+    preset = TempoPreset.model_validate(
+        {
+            "bpm": 90,
+            "bpm_max": 120,
+            "ramp": {"kind": "percent", "percent": 10, "every_bars": 8, "max_bpm": 115},
+        }
+    )
+    stages = RasStages.from_baseline(96.0, preset)
+    assert stages.tempos == (96.0, 105.6, 115.0) and stages.percent == 10
+    assert stages.advanced().bpm == 105.6 and stages.advanced().advanced().last
+    assert stages.advanced().advanced().advanced().bpm == 115.0
+    assert "stage 2/3" in stages.advanced().describe() and "▶105.6" in stages.advanced().describe()
+    default = RasStages.from_baseline(100.0)
+    assert default.tempos == (100.0, 105.0, 110.2, 115.8, 121.6)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from rich.style import Style
 from test_app_practice import NOW, Practice, make_practice, write_lock
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, TextArea
+from textual.widgets import Button, Input, OptionList, TextArea
 
 from companion.app import AppConfig, CompanionApp, FixedClock
 from companion.app.screens.dialogs import Confirm, Pick, StartSession, TextPrompt
@@ -58,6 +59,19 @@ async def ready(pilot: Pilot[None]) -> None:
     await until(pilot, lambda: isinstance(screen, TodayScreen) and screen.overview is not None)
 
 
+async def start_session(pilot: Pilot[None], *choose: str) -> LiveSessionScreen:
+    """From Today: the keys that choose the client(s) and press `s` (default: the first client), then
+    Enter in the start dialog; returns the live session screen."""
+    await ready(pilot)
+    await pilot.press(*(choose or ("s",)))
+    await on_screen(pilot, StartSession)
+    await pilot.press("enter")
+    await on_screen(pilot, LiveSessionScreen)
+    screen = pilot.app.screen
+    assert isinstance(screen, LiveSessionScreen)
+    return screen
+
+
 def log_lines(app: CompanionApp) -> list[Shown]:
     """The live log's entries, newest first (empty when the session screen is not showing)."""
     found = app.screen.query(EventLog)
@@ -76,13 +90,7 @@ def practice(tmp_path: Path) -> Practice:
 async def test_a_whole_session_from_start_to_saved_note(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("s")
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
-        screen = app.screen
-        assert isinstance(screen, LiveSessionScreen)
+        screen = await start_session(pilot)
         opening = len(log_lines(app))  # the opening intervention switch
         for key in ["plus", "plus", "minus", "equals_sign", "3"]:
             await pilot.press(key)
@@ -140,13 +148,7 @@ async def test_a_whole_session_from_start_to_saved_note(practice: Practice) -> N
 async def test_group_taps_go_to_the_chosen_client(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("space", "down", "space", "s")
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
-        screen = app.screen
-        assert isinstance(screen, LiveSessionScreen)
+        screen = await start_session(pilot, "space", "down", "space", "s")
         await pilot.press("plus", "g", "3")  # Ava correct; then Ben, correct at his third level
         await until(pilot, lambda: len(log_lines(app)) == 2)
         await pilot.click(f"#client-{practice.ava}")
@@ -165,13 +167,7 @@ async def test_group_taps_go_to_the_chosen_client(practice: Practice) -> None:
 async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> None:
     app = app_for(practice.data_dir, busy_timeout=0.1)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("down", "s")  # Ben
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
-        screen = app.screen
-        assert isinstance(screen, LiveSessionScreen)
+        screen = await start_session(pilot, "down", "s")  # Ben
         with write_lock(practice.data_dir / "companion.db"):
             await pilot.press("plus")
             await until(pilot, lambda: any(pending(line) for line in log_lines(app)))
@@ -187,11 +183,7 @@ async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> Non
 
 async def test_an_unended_session_is_resumed_with_its_log(practice: Practice) -> None:
     async with app_for(practice.data_dir).run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("s")
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
+        await start_session(pilot)
         await pilot.press("plus", "minus")
         await until(pilot, lambda: len(log_lines(pilot.app)) == 3)
     # the app closed mid-session; a new one offers to resume it
@@ -235,13 +227,7 @@ async def test_plans_browser_filters_and_starts_a_session_with_a_plan(practice: 
 async def test_switching_intervention_mid_session_is_logged(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("s")
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
-        screen = app.screen
-        assert isinstance(screen, LiveSessionScreen)
+        screen = await start_session(pilot)
         await pilot.press("i")
         await on_screen(pilot, PlansScreen)
         await pilot.press("slash", *"hello song", "escape", "enter")
@@ -306,11 +292,7 @@ async def test_help_and_palette_list_every_session_key(practice: Practice) -> No
 
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("s")
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
+        await start_session(pilot)
         screen = app.screen
         commands = {c.title for c in app.get_system_commands(screen)}
         described = {b.description for b in declared_bindings(screen)}
@@ -348,11 +330,7 @@ async def test_a_damaged_database_is_explained_and_can_be_restored(
 async def test_quitting_with_pending_entries_asks_first(practice: Practice) -> None:
     app = app_for(practice.data_dir, busy_timeout=0.05)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("s")
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
+        await start_session(pilot)
         with write_lock(practice.data_dir / "companion.db"):
             await pilot.press("plus")
             await until(pilot, lambda: any(pending(line) for line in log_lines(app)))
@@ -361,6 +339,31 @@ async def test_quitting_with_pending_entries_asks_first(practice: Practice) -> N
             await pilot.press("escape")  # keep them
             await on_screen(pilot, LiveSessionScreen)
         assert app.is_running
+
+
+async def test_quitting_anyway_keeps_pending_entries_for_the_next_start(
+    practice: Practice, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    app = app_for(practice.data_dir, busy_timeout=0.05)
+    with ExitStack() as held:
+        async with app.run_test(size=SIZE) as pilot:
+            screen = await start_session(pilot)
+            session_id = screen.live.session.id
+            held.enter_context(write_lock(practice.data_dir / "companion.db"))
+            await pilot.press("plus")
+            await until(pilot, lambda: any(pending(line) for line in log_lines(app)))
+            await pilot.press("ctrl+q")
+            await on_screen(pilot, Confirm)
+            assert "rescue file" in str(app.screen.query_one("#accept", Button).label)
+            await pilot.press("y")
+    again = app_for(practice.data_dir)
+    async with again.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        shown = [n.message for n in again._notifications]
+        assert any("added to the record from its rescue file" in message for message in shown)
+    with practice.open() as record:
+        assert [e.payload for e in record.session_events(session_id)][1:] == [Trial(True, "independent")]
 
 
 async def test_a_past_note_is_written_from_review_and_closing_returns_to_review(practice: Practice) -> None:

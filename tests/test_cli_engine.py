@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from jackd import JackRecorder
+from engine_takes import COMPANION, record_cli_midi
 
 from companion.cli import main
-
-COMPANION = str(Path(sys.executable).with_name("companion"))
 
 
 @pytest.mark.parametrize(
@@ -89,36 +84,10 @@ def test_devices_lists_the_jack_outputs(jack_server):
 
 @pytest.mark.jack
 def test_metronome_plays_a_virtual_midi_port_on_jack(jack_server):
-    env = dict(os.environ, MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK")
     args = ["metronome", "--bpm", "120", "--meter", "3/4", "--count-in", "1", "--seconds", "2.5"]
-    proc = subprocess.Popen(
-        [COMPANION, *args, "--output", "midi", "--virtual", "cli-click"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    rec = None
-    try:
-        # Wait for the port before creating the recorder (see JackRecorder.close on why the order matters).
-        import jack
-
-        probe = jack.Client("cli-probe", no_start_server=True)
-        deadline = time.monotonic() + 10
-        while not probe.get_ports(":cli-click$", is_midi=True) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        probe.close()
-        rec = JackRecorder("cli-recorder", seconds=10)
-        (port,) = [p.name for p in rec.client.get_ports(":cli-click$", is_midi=True, is_output=True)]
-        rec.connect_midi(port)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if rec is not None:
-            rec.close()
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
-    lines = out.splitlines()
+    take = record_cli_midi(args, "cli-click")
+    assert take.returncode == 0, take.err
+    lines, rec = take.out.splitlines(), take.rec
     assert lines[:3] == [
         "count-in  beat 1  accent   120.0 bpm",
         "count-in  beat 2  beat     120.0 bpm",

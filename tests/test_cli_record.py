@@ -54,7 +54,7 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
 def test_demo_data_sessions_list_and_backups(tmp_path: Path) -> None:
     data = tmp_path / "data"
     created = run(data, "demo-data", "--if-empty")
-    assert created.exit_code == 0 and "6 clients" in created.output
+    assert created.exit_code == 0 and "9 clients" in created.output
     again = run(data, "demo-data", "--if-empty")
     assert again.exit_code == 0 and "not added" in again.output
     assert run(data, "demo-data").exit_code == 1

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from engine_takes import held_notes
+from engine_takes import held_notes, record_cli_midi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jackd import JackRecorder
 
 from audio.songs import demo_song_paths
 from companion.cli import main
 
-COMPANION = str(Path(sys.executable).with_name("companion"))
 DEMOS = {path.stem: path for path in demo_song_paths()}
 GRACE = DEMOS["amazing-grace"]
 
@@ -137,34 +131,10 @@ def test_a_truncated_song_is_one_line_and_exit_1(cut: int) -> None:
 
 @pytest.mark.jack
 def test_play_a_song_on_a_virtual_midi_port_until_it_ends(jack_server, tmp_path: Path) -> None:
-    env = dict(os.environ, MIDO_BACKEND="mido.backends.rtmidi/UNIX_JACK")
     args = [str(DEMOS["yankee-doodle"]), "--bpm", "240", "--loop", "15-16", "--start-bar", "15", "--no-click"]
-    proc = subprocess.Popen(
-        [COMPANION, "play", *args, "--output", "midi", "--virtual", "cli-song", "--seconds", "2.6"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    rec = None
-    try:
-        import jack
-
-        probe = jack.Client("cli-probe", no_start_server=True)
-        deadline = time.monotonic() + 10
-        while not probe.get_ports(":cli-song$", is_midi=True) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        probe.close()
-        rec = JackRecorder("cli-song-recorder", seconds=10)
-        (port,) = [p.name for p in rec.client.get_ports(":cli-song$", is_midi=True, is_output=True)]
-        rec.connect_midi(port)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if rec is not None:
-            rec.close()
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+    take = record_cli_midi(["play", *args, "--seconds", "2.6"], "cli-song")
+    assert take.returncode == 0, take.err
+    out, rec = take.out, take.rec
     lines = out.splitlines()
     assert (
         lines[0]

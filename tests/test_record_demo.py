@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from companion.demo import CLIENTS, generate_demo
+from companion.demo import CLIENTS, GROUPS, generate_demo
 from companion.record import Record
 
 TODAY = date(2025, 6, 30)
@@ -44,7 +44,7 @@ def practice(path: Path) -> list[tuple[str, int, list[float]]]:
 def test_demo_is_deterministic_and_improving(tmp_path: Path) -> None:
     first = practice(tmp_path / "a")
     assert first == practice(tmp_path / "b")
-    assert len(first) == len(CLIENTS) == 6
+    assert len(first) == len(CLIENTS) + sum(len(group.members) for group in GROUPS) == 9
     assert all(sessions >= 10 for _, sessions, _ in first)
     with Record.open(tmp_path / "a", backup_every=None) as record:
         progress = [p for c in record.clients() for p in record.client_progress(c.id)]
@@ -57,3 +57,15 @@ def test_demo_is_deterministic_and_improving(tmp_path: Path) -> None:
         note = record.note(last.id, last.client_ids[0])
         assert note.finalised and "steps/min" in note.objective and note.subjective and note.plan
         assert max(s.date for s in record.sessions()) <= TODAY
+
+
+def test_demo_group_sessions_log_each_child_separately(tmp_path: Path) -> None:
+    with Record.open(tmp_path / "demo", backup_every=None) as record:
+        generate_demo(record, today=TODAY)
+        group = [s for s in record.sessions() if len(s.client_ids) == 3]
+        assert len(group) >= 10
+        last = group[-1]
+        trials = [e for e in record.session_events(last.id) if e.kind == "trial"]
+        assert all(sum(e.client_id == child for e in trials) == 10 for child in last.client_ids)
+        notes = [record.note(last.id, client_id) for client_id in last.client_ids]
+        assert all(note.finalised and "independent" in note.objective for note in notes)

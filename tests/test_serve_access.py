@@ -1,7 +1,7 @@
 """Access rules of the served app, checked over real HTTP against Companion's aiohttp application.
 
 The server runs in-process on a loopback port (aiohttp's TestServer); websockets that get through start
-a real app process (the stand-in app in `serve_support.py`).
+a real app process (the Companion app, as `companion serve` runs it).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from serve_support import add_client
+from serve_support import add_clients
 from textual_serve.download_manager import DownloadManager
 from yarl import URL
 
@@ -33,9 +33,8 @@ from companion.serve.access import (
     token_cookie_name,
     validate_token,
 )
-from companion.serve.server import CompanionServer, TabAppService, access_for_bind
+from companion.serve.server import CompanionServer, TabAppService, access_for_bind, companion_command
 
-TAP_APP = shlex.join([sys.executable, str(Path(__file__).with_name("serve_support.py"))])
 TOKEN = "a-test-token-long-enough-123"
 _FETCHED = re.compile(r"""(?:src|href)="([^"]*)"|url\("([^"]*)"\)""")
 
@@ -44,12 +43,13 @@ ClientFactory = Callable[..., Coroutine[Any, Any, TestClient[Any, Any]]]
 
 @pytest.fixture
 async def client_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ClientFactory]:
-    """Start Companion's server app with a given policy; each tab runs the stand-in app on tmp_path."""
+    """Start Companion's server app with a given policy; each tab runs the Companion app on tmp_path."""
     monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path))
-    add_client(tmp_path)
+    add_clients(tmp_path)
     clients: list[TestClient[Any, Any]] = []
 
-    async def start(policy: AccessPolicy, command: str = TAP_APP, **options: Any) -> TestClient[Any, Any]:
+    async def start(policy: AccessPolicy, command: str | None = None, **options: Any) -> TestClient[Any, Any]:
+        command = command or companion_command(tmp_path)
         server = CompanionServer(command, host="127.0.0.1", port=0, policy=policy, **options)
         client: TestClient[Any, Any] = TestClient(TestServer(await server._make_app(), host="127.0.0.1"))
         await client.start_server()
@@ -126,21 +126,42 @@ async def test_websocket_from_another_site_or_without_origin_is_refused(client_f
         assert refused.value.status == 403, headers
 
 
+class TerminalOutput:
+    """A tab's websocket seen from the test: what the app drew so far, and keys typed into it."""
+
+    def __init__(self, websocket: aiohttp.ClientWebSocketResponse) -> None:
+        self.websocket = websocket
+        self.drawn = b""
+
+    async def wait_for(self, text: str, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while text.encode() not in self.drawn:
+            assert time.monotonic() < deadline, f"the app never drew {text!r}: {self.drawn[-500:]!r}"
+            message = await self.websocket.receive(timeout=seconds)
+            if message.type == aiohttp.WSMsgType.BINARY:
+                self.drawn += message.data
+
+    async def type(self, keys: str) -> None:
+        await self.websocket.send_json(["stdin", keys])
+
+
 async def test_an_accepted_websocket_runs_a_session_and_ends_it_on_close(
     client_for: ClientFactory, tmp_path: Path
 ) -> None:
     client = await client_for(AccessPolicy(token=TOKEN, allowed_hosts=None))
     assert (await client.get(f"/?token={TOKEN}")).status == 200
-    websocket = await client.ws_connect("/ws?width=80&height=24", headers={"Origin": origin_of(client)})
-    screen = b""
+    websocket = await client.ws_connect("/ws?width=120&height=36", headers={"Origin": origin_of(client)})
+    tab = TerminalOutput(websocket)
+    await tab.wait_for("Robin")
+    await tab.type("s")  # start a session with the first client
+    await tab.wait_for("Start session")
+    await tab.type("\r")
+    await tab.wait_for("Correct")
+    await tab.type(" ")  # the metronome: the session takes the outputs
     deadline = time.monotonic() + 30
-    while b"correct" not in screen:
-        assert time.monotonic() < deadline, f"the app never drew its button: {screen[-500:]!r}"
-        message = await websocket.receive(timeout=30)
-        if message.type == aiohttp.WSMsgType.BINARY:
-            screen += message.data
-    holder = OutputLock.holder_of(tmp_path)
-    assert holder is not None
+    while (holder := OutputLock.holder_of(tmp_path)) is None:
+        assert time.monotonic() < deadline, f"the session never took the outputs: {tab.drawn[-500:]!r}"
+        await asyncio.sleep(0.05)
     assert holder.origin == "a browser tab on this computer", "the tab's origin reached its app process"
 
     await websocket.close()
@@ -276,7 +297,7 @@ def test_a_tab_gets_its_origin_but_not_the_access_token(monkeypatch: pytest.Monk
     async def close() -> None: ...
 
     service = TabAppService(
-        TAP_APP,
+        companion_command(None),
         environment={ORIGIN_ENV: "a browser tab on 192.168.1.20"},
         exit_seconds=1,
         write_bytes=ignore,

@@ -1,12 +1,16 @@
 """Tablet mode in a real browser: headless Chromium (Debian's, via Playwright) against `companion serve`.
 
-A tablet is emulated with touch input, so a tap travels the whole way: touch event -> xterm.js mouse
-report -> websocket -> the tab's app process -> a committed row in the SQLite file on disk.
+A 1024x768 tablet is emulated with touch input, so a tap travels the whole way: touch event -> xterm.js
+mouse report -> websocket -> the tab's app process (the real Companion app, as `companion serve` runs it)
+-> a committed row in the SQLite file on disk. The therapist's touches are the ones the app offers for
+touch: the client in the caseload, the dialog's start button, the quick-tap pad.
 In CI (CI=true) a missing Chromium fails the run instead of skipping it.
 """
 
 from __future__ import annotations
 
+import codecs
+import json
 import os
 import re
 import sys
@@ -17,7 +21,7 @@ from typing import Any
 
 import pytest
 from rich.cells import cell_len
-from serve_support import Served, add_client, free_port, trials_logged
+from serve_support import Served, add_clients, free_port, trials_logged
 from yarl import URL
 
 from companion.output_lock import OutputLock
@@ -39,9 +43,21 @@ _PIECES = re.compile(
     r"|\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|[\r\n]"  # other escapes, line ends: no text
     r"|(?P<text>[^\x1b\r\n]+)"
 )
+_ESCAPE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07]*\x07)")
+"""A whole escape sequence (CSI or OSC): anything shorter after the last ESC waits for the next frame."""
 TABLET = {"viewport": {"width": 1024, "height": 768}, "has_touch": True, "is_mobile": True}
 COMPANION = str(Path(sys.executable).with_name("companion"))
-SUPPORT = str(Path(__file__).with_name("serve_support.py"))
+OPEN_WEBSOCKET = """url => new Promise(done => {
+    const socket = new WebSocket(url);
+    socket.onopen = () => { socket.close(); done("open"); };
+    socket.onerror = () => done("refused");
+})"""
+"""Script for a page: open a websocket to `url` the way the served page does; "open" or "refused"."""
+CORRECT, INCORRECT = "+ Correct", "− Incorrect"
+PAD_BUTTON_COLUMNS, PAD_BUTTON_ROWS = 8, 3
+"""The smallest quick-tap button, in cells (the app's stylesheet: min-width 8, at least 3 rows)."""
+TOUCH_TARGET_PX = 44
+"""The smallest comfortable touch target (Apple's and WCAG 2.5.5's 44 px)."""
 
 
 @pytest.fixture(scope="module")
@@ -59,91 +75,141 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-class Tab:
-    """One browser tab on the served app, keeping the terminal output the app sent it.
+class TerminalScreen:
+    """The text on a tab's terminal, replayed from the app's output the way Textual writes it: every run
+    of text placed with an absolute cursor move (ESC[row;colH); colours and modes are ignored.
 
-    The terminal is drawn on a canvas, so to tap a button the tab finds its label in the app's output
-    instead (see `screen_lines`); the cell's centre on screen follows from the terminal's size in cells
-    (sent with the websocket URL) and its size in pixels.
+    One character per cell (a wide character's second cell holds NUL), so a position in a line is its
+    column. Output is fed in as it arrives; an escape sequence cut by a frame boundary waits for the rest.
+    """
+
+    def __init__(self, columns: int, rows: int) -> None:
+        self.columns, self.rows = columns, rows
+        self.grid = [[" "] * columns for _ in range(rows)]
+        self.row = self.column = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._unparsed = ""
+
+    def feed(self, payload: bytes) -> None:
+        text = self._unparsed + self._decoder.decode(payload)
+        cut = text.rfind("\x1b")
+        if cut < 0 or _ESCAPE.match(text, cut):
+            ready, self._unparsed = text, ""
+        else:
+            ready, self._unparsed = text[:cut], text[cut:]
+        for piece in _PIECES.finditer(ready):
+            if piece["row"]:
+                self.row, self.column = int(piece["row"]) - 1, int(piece["col"]) - 1
+            elif piece["text"]:
+                self._write(piece["text"])
+
+    def _write(self, text: str) -> None:
+        for char in text:
+            width = cell_len(char)
+            if 0 <= self.row < self.rows and 0 <= self.column < self.columns and width:
+                self.grid[self.row][self.column] = char
+                for filler in range(self.column + 1, min(self.column + width, self.columns)):
+                    self.grid[self.row][filler] = "\0"
+            self.column += width
+
+    @property
+    def lines(self) -> list[str]:
+        return ["".join(line) for line in self.grid]
+
+
+class Tab:
+    """One browser tab on the served app, with the terminal screen the app drew in it.
+
+    The terminal is drawn on a canvas, so to tap a button the tab finds its label in the replayed screen
+    instead; the cell's centre on the page follows from the terminal's size in cells (sent with the
+    websocket URL) and its size in pixels.
     """
 
     def __init__(self, browser: Any, url: str) -> None:
         self.page = browser.new_context(**TABLET).new_page()
-        self.received: list[str] = []
-        self.cells: tuple[int, int] | None = None
+        self.screen: TerminalScreen | None = None
+        self._frames: list[bytes | tuple[int, int]] = []  # output, or a new size in cells
         self.page.on("websocket", self._watch)
         self.response = self.page.goto(url)
 
     def _watch(self, websocket: Any) -> None:
         query = URL(websocket.url).query
-        self.cells = int(query["width"]), int(query["height"])
+        if "width" not in query:
+            return  # not the terminal's (a test script's own websocket)
+        self._frames.append((int(query["width"]), int(query["height"])))
         websocket.on("framereceived", self._keep)
+        websocket.on("framesent", self._resized)
 
     def _keep(self, payload: str | bytes) -> None:
         if isinstance(payload, bytes):  # terminal output; text frames are the page's pings
-            self.received.append(payload.decode("utf-8", "replace"))
+            self._frames.append(payload)
 
-    @property
-    def screen_text(self) -> str:
-        return "".join(self.received)
+    def _resized(self, payload: str | bytes) -> None:
+        """The page fitted the terminal to the tab and told the app its size in cells."""
+        message = json.loads(payload) if isinstance(payload, str) else None
+        if isinstance(message, list) and message[0] == "resize":
+            self._frames.append((message[1]["width"], message[1]["height"]))
+
+    def lines(self) -> list[str]:
+        """The screen now (after a resize, the app redraws it all on a new grid)."""
+        frames, self._frames = self._frames, []
+        for frame in frames:
+            if isinstance(frame, tuple):
+                self.screen = TerminalScreen(*frame)
+            else:
+                assert self.screen is not None
+                self.screen.feed(frame)
+        assert self.screen is not None, "the tab has no terminal connection"
+        return self.screen.lines
 
     def wait_for_screen(self, text: str, seconds: float = 30) -> None:
-        """Wait until the app has sent `text` to this tab.
+        """Wait until `text` shows on one line of this tab's screen.
 
         Waiting through Playwright (not time.sleep) matters: the sync API only delivers websocket
         frames to our listener while one of its calls is running.
         """
         self.page.wait_for_selector("body.-first-byte canvas", state="attached", timeout=seconds * 1000)
         deadline = time.monotonic() + seconds
-        while text not in self.screen_text:
-            assert time.monotonic() < deadline, (
-                f"{text!r} never reached the tab; it received: {self.screen_text[-800:]!r}"
+        while not any(text in line for line in self.lines()):
+            assert time.monotonic() < deadline, f"{text!r} never showed; the screen:\n" + "\n".join(
+                self.lines()
             )
             self.page.wait_for_timeout(50)
 
-    def cell_of(self, label: str) -> tuple[int, int]:
-        """The (row, column), 1-based, of the top-most place `label` is on screen now."""
-        assert self.cells is not None, "the tab has no terminal connection"
-        lines = screen_lines(self.screen_text, *self.cells)
-        for row, line in enumerate(lines, start=1):
-            if (at := line.find(label)) >= 0:
-                return row, at + 1
+    def cell_of(self, label: str, below: str | None = None, bottom_up: bool = False) -> tuple[int, int]:
+        """The (row, column), 1-based, of the top-most place `label` is on screen now (the bottom-most
+        with `bottom_up`, e.g. in the key bar), only in rows under the line holding `below` if given."""
+        lines = self.lines()
+        first = 0 if below is None else next((n + 1 for n, line in enumerate(lines) if below in line), -1)
+        assert first >= 0, f"{below!r} is not on screen:\n" + "\n".join(lines)
+        rows = range(len(lines) - 1, first - 1, -1) if bottom_up else range(first, len(lines))
+        for row in rows:
+            if (at := lines[row].find(label)) >= 0:
+                return row + 1, at + 1
         raise AssertionError(f"{label!r} is not on screen:\n" + "\n".join(lines))
 
-    def tap_label(self, label: str) -> None:
-        """Touch the middle of `label` on the screen, as a finger on a tablet would (the top-most one:
-        a button's label, not the same words in the key bar at the bottom)."""
-        assert self.cells is not None, "the tab has no terminal connection"
-        row, column = self.cell_of(label)
-        screen = self.page.locator(".xterm-screen").bounding_box()
-        assert screen is not None
-        columns, rows = self.cells
-        x = screen["x"] + (column - 1 + cell_len(label) / 2) * screen["width"] / columns
-        y = screen["y"] + (row - 0.5) * screen["height"] / rows
+    def cell_size(self) -> tuple[float, float]:
+        """Width and height of one terminal cell, in CSS pixels."""
+        self.lines()
+        assert self.screen is not None, "the tab has no terminal connection"
+        box = self.page.locator(".xterm-screen").bounding_box()
+        assert box is not None
+        return box["width"] / self.screen.columns, box["height"] / self.screen.rows
+
+    def tap_label(self, label: str, rows_off: float = 0, **where: Any) -> None:
+        """Touch `label` on the screen, as a finger on a tablet would: in its middle, or `rows_off` rows
+        below it. Which one: see `cell_of` (by default the top-most: a button's label, not the same words
+        in the key bar at the bottom)."""
+        row, column = self.cell_of(label, **where)
+        box = self.page.locator(".xterm-screen").bounding_box()
+        assert box is not None
+        width, height = self.cell_size()
+        x = box["x"] + (column - 1 + cell_len(label) / 2) * width
+        y = box["y"] + (row - 0.5 + rows_off) * height
         self.page.touchscreen.tap(x, y)
 
     def close(self) -> None:
         self.page.context.close()
-
-
-def screen_lines(output: str, columns: int, rows: int) -> list[str]:
-    """The text on screen after `output`, replayed the way Textual writes it: every run of text placed
-    with an absolute cursor move (ESC[row;colH); colours and modes are ignored. One character per cell
-    (a wide character's second cell holds NUL), so a position in a line is its column."""
-    grid = [[" "] * columns for _ in range(rows)]
-    row = column = 0
-    for piece in _PIECES.finditer(output):
-        if piece["row"]:
-            row, column = int(piece["row"]) - 1, int(piece["col"]) - 1
-        elif piece["text"]:
-            for char in piece["text"]:
-                width = cell_len(char)
-                if 0 <= row < rows and 0 <= column < columns and width:
-                    grid[row][column] = char
-                    for filler in range(column + 1, min(column + width, columns)):
-                        grid[row][filler] = "\0"
-                column += width
-    return ["".join(line) for line in grid]
 
 
 def _wait_until(condition: Callable[[], bool], what: str | Callable[[], str], seconds: float = 30) -> None:
@@ -155,44 +221,60 @@ def _wait_until(condition: Callable[[], bool], what: str | Callable[[], str], se
         time.sleep(0.05)
 
 
-def test_a_tap_on_the_big_button_lands_in_the_database_and_a_second_tab_is_told_who_plays(
+def start_session_by_touch(tab: Tab, client: str) -> None:
+    """What a therapist touches: the client in the caseload, then the dialog's start button."""
+    tab.wait_for_screen(client)
+    tab.tap_label(client, below="Clients")
+    tab.wait_for_screen("Start session (Enter)")
+    tab.tap_label("Start session (Enter)")
+    tab.wait_for_screen(CORRECT)
+
+
+def test_a_session_on_a_tablet_logs_touched_trials_and_a_second_tab_is_told_who_plays(
     browser: Any, tmp_path: Path
 ) -> None:
-    add_client(tmp_path)
-    served = Served([sys.executable, SUPPORT, "serve", str(free_port())], tmp_path)
+    add_clients(tmp_path)
+    served = Served([COMPANION, "serve", "--port", str(free_port())], tmp_path)
     first = second = None
     try:
         with served.explaining_failures():
             first = Tab(browser, served.url)
-            first.wait_for_screen("+ correct")
-            first.tap_label("+ correct")
+            start_session_by_touch(first, "Robin")
+            width, height = first.cell_size()
+            assert min(width * PAD_BUTTON_COLUMNS, height * PAD_BUTTON_ROWS) >= TOUCH_TARGET_PX
+            first.tap_label(CORRECT, rows_off=-1)  # a finger lands off the label, still on the button
             _wait_until(lambda: len(trials_logged(tmp_path)) == 1, "the tap to be committed")
+            first.wait_for_screen("Metronome")
+            first.tap_label("Metronome", bottom_up=True)  # its key in the key bar
+            _wait_until(lambda: OutputLock.holder_of(tmp_path) is not None, "the first tab to play")
             owner = OutputLock.holder_of(tmp_path)
-            assert owner is not None
-            [trial] = trials_logged(tmp_path)
-            assert trial.payload == Trial(correct=True, prompt_level="independent")
+            assert owner is not None and owner.origin == "a browser tab on this computer"
 
             second = Tab(browser, served.url)
-            second.wait_for_screen("audio/MIDI are in use by the session started at")
+            start_session_by_touch(second, "Sasha")
+            second.wait_for_screen("Metronome")
+            second.tap_label("Metronome", bottom_up=True)
+            second.wait_for_screen("in use by the session started at")
             assert OutputLock.holder_of(tmp_path) == owner, "the first tab keeps the outputs"
-            second.wait_for_screen("- incorrect")
-            second.tap_label("- incorrect")
+            second.tap_label(INCORRECT, rows_off=1)
             _wait_until(lambda: len(trials_logged(tmp_path)) == 2, "the second tab's tap to be committed")
-            first_trial, second_trial = trials_logged(tmp_path)
-            assert second_trial.payload == Trial(correct=False, prompt_level="independent"), (
-                "the tapped button"
-            )
-            assert first_trial.session_id != second_trial.session_id, "each tab logs into its own session"
+            robin, sasha = trials_logged(tmp_path)
+            assert robin.payload == Trial(correct=True, prompt_level="independent")
+            assert sasha.payload == Trial(correct=False, prompt_level="independent"), "the tapped button"
+            assert robin.session_id != sasha.session_id, "each tab logs into its own session"
+            assert robin.client_id != sasha.client_id, "each into its client's"
     finally:
         for tab in (first, second):
             if tab is not None:
                 tab.close()
         assert served.stop() == 0
+    assert OutputLock.holder_of(tmp_path) is None, "closing the tabs ended their apps"
 
 
 def test_lan_mode_refuses_the_browser_without_the_token_and_runs_the_session_with_it(
     browser: Any, tmp_path: Path
 ) -> None:
+    add_clients(tmp_path)
     port = free_port()
     served = Served([COMPANION, "serve", "--host", "0.0.0.0", "--port", str(port)], tmp_path)
     token = URL(served.url).query["token"]
@@ -202,11 +284,17 @@ def test_lan_mode_refuses_the_browser_without_the_token_and_runs_the_session_wit
         tabs.append(refused)
         assert refused.response is not None and refused.response.status == 403
         assert "access token is needed" in refused.page.inner_text("body")
+        assert refused.page.evaluate(OPEN_WEBSOCKET, f"ws://127.0.0.1:{port}/ws") == "refused"
+        assert "session opened" not in served.output, "no app runs for a refused tab"
 
         admitted = Tab(browser, f"http://127.0.0.1:{port}/?token={token}")
         tabs.append(admitted)
         assert admitted.response is not None and admitted.response.status == 200
         served.wait_for_output("session opened in a browser tab on this computer (1 open)")
+        admitted.wait_for_screen("Robin")  # the app itself, on the caseload
+        assert admitted.page.evaluate(OPEN_WEBSOCKET, f"ws://127.0.0.1:{port}/ws") == "open", (
+            "the same script is let in with the token's cookie"
+        )
     finally:
         for tab in tabs:
             tab.close()

@@ -7,22 +7,19 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import aiohttp
 import pytest
-from serve_support import Served, add_client, free_port
+from serve_support import Served, add_clients, free_port
 from yarl import URL
 
-from companion.output_lock import OutputLock
 from companion.serve.access import token_cookie_name
 from companion.serve.server import companion_command
 
 COMPANION = str(Path(sys.executable).with_name("companion"))
-SUPPORT = str(Path(__file__).with_name("serve_support.py"))
 
 
 def fetch(url: str, host: str | None = None) -> tuple[int, str, dict[str, str]]:
@@ -107,38 +104,51 @@ def test_a_busy_port_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_ends_every_open_tab_session(tmp_path: Path) -> None:
-    add_client(tmp_path)
+    add_clients(tmp_path)
     port = free_port()
-    served = Served([sys.executable, SUPPORT, "serve", str(port)], tmp_path)
+    served = Served([COMPANION, "serve", "--port", str(port)], tmp_path)
     try:
-        asyncio.run(_open_tabs_then_stop_server(served, port, tmp_path))
+        apps = asyncio.run(_open_tabs_then_stop_server(served, port))
     finally:
         served.stop()
-    assert OutputLock.holder_of(tmp_path) is None
     assert "session closed in a browser tab on this computer (0 open)" in served.output
+    for pid in apps:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)  # the server waited for its tabs' apps to exit
 
 
-async def _open_tabs_then_stop_server(served: Served, port: int, data_dir: Path) -> None:
+async def _open_tabs_then_stop_server(served: Served, port: int) -> list[int]:
+    """Open two tabs, wait until both apps show the caseload, Ctrl+C the server; the apps' pids."""
     origin = {"Origin": f"http://127.0.0.1:{port}"}
     async with aiohttp.ClientSession() as session:
         tabs = [await session.ws_connect(f"http://127.0.0.1:{port}/ws", headers=origin) for _ in range(2)]
-        deadline = time.monotonic() + 30
-        while (holder := OutputLock.holder_of(data_dir)) is None:
-            assert time.monotonic() < deadline, f"no tab's app took the outputs:\n{served.output}"
-            await asyncio.sleep(0.05)
+        for tab in tabs:
+            drawn = b""
+            while b"Robin" not in drawn:
+                message = await tab.receive(timeout=30)
+                assert message.type == aiohttp.WSMsgType.BINARY, f"the app ended: {message}"
+                drawn += message.data
         served.wait_for_output("(2 open)")
+        apps = _children(served.proc.pid)
+        assert len(apps) == 2, "one app process per tab"
         assert served.stop() == 0
         for tab in tabs:
             while (await tab.receive(timeout=10)).type == aiohttp.WSMsgType.BINARY:
                 pass  # the last screen updates before the close
             assert tab.closed
-    assert holder.pid is not None
-    with pytest.raises(ProcessLookupError):
-        os.kill(holder.pid, 0)  # the server waited for its tabs' apps to exit
+    return apps
+
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (Linux's /proc; tabs' apps are `exec`ed, so they are its children)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if not children.exists():
+        pytest.skip("needs Linux's /proc/PID/task/PID/children to find the tabs' app processes")
+    return [int(child) for child in children.read_text().split()]
 
 
 def test_each_tab_runs_this_pythons_companion_cli_on_the_same_data_folder(tmp_path: Path) -> None:
-    add_client(tmp_path, "Robin")
+    add_clients(tmp_path, ["Robin"])
     listed = subprocess.run(
         companion_command(tmp_path) + " clients list",
         shell=True,

@@ -1,7 +1,8 @@
 """The audio/MIDI ownership lock, exercised across real processes.
 
 The lock matters exactly when two processes (two browser tabs, or a tab and a terminal) open the same data
-folder, so the main tests run the owner in a child process and contend from this one.
+folder, so the main tests run the owner in a child process and contend from this one (the last ones with
+the app's metronome layer, which takes the lock before opening any output).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from companion.app.metronome_control import MetronomeControl, OutputsInUse
 from companion.output_lock import LOCK_NAME, ORIGIN_ENV, Holder, OutputLock, OutputLockError
 
 OWNER_SCRIPT = """
@@ -188,3 +190,39 @@ def test_half_written_or_foreign_descriptions_are_not_trusted(text: str) -> None
 def test_description_round_trips() -> None:
     holder = Holder.of_this_process("a browser tab on 127.0.0.1")
     assert Holder.from_json(holder.to_json()) == holder
+
+
+def test_the_apps_metronome_opens_nothing_while_another_session_owns_the_outputs(
+    tmp_path: Path, owner_factory: list[Owner]
+) -> None:
+    owner = Owner(tmp_path, origin="a browser tab on 10.0.0.7")
+    owner_factory.append(owner)
+    control = MetronomeControl("audio", audio_device="no-such-sound-card-xyz", shared_data_dir=tmp_path)
+    with pytest.raises(OutputsInUse) as refused:
+        control.start()
+    assert refused.value.holder.pid == owner.proc.pid
+    assert f"in a browser tab on 10.0.0.7 (pid {owner.proc.pid})" in str(refused.value)
+    assert not control.running and not control.owns_outputs
+    assert control.state().problems == {}, "no output was tried"
+
+
+def test_the_apps_metronome_keeps_the_outputs_until_closed_and_needs_none_for_the_beat_light(
+    tmp_path: Path,
+) -> None:
+    control = MetronomeControl("audio", audio_device="no-such-sound-card-xyz", shared_data_dir=tmp_path)
+    try:
+        control.start()  # the sound card is missing: the beat light runs, the outputs stay claimed
+        assert control.running and control.owns_outputs
+        control.stop()
+        assert OutputLock.holder_of(tmp_path) is not None, "stopping between exercises keeps them"
+        control.reconnect()
+        assert OutputLock.holder_of(tmp_path) is not None, "retrying the devices keeps them"
+    finally:
+        control.close()
+    assert OutputLock.holder_of(tmp_path) is None
+    beat_light_only = MetronomeControl("none", shared_data_dir=tmp_path)
+    with OutputLock.acquire(tmp_path, origin="a terminal"):
+        try:
+            assert beat_light_only.start().running, "no output to own: another session's lock is no bar"
+        finally:
+            beat_light_only.close()

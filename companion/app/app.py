@@ -225,13 +225,23 @@ class CompanionApp(App[None]):
             if quit_anyway:
                 self.exit()
 
+        record = self.services.record if self.services is not None else None
+        rescue = record.rescue_file if record is not None else None
+        if rescue is not None:
+            consequence, quit_label = (
+                f"Quitting now keeps them in the rescue file {rescue}; Companion adds them to the record "
+                "the next time it opens it.",
+                "Quit (kept in rescue file)",
+            )
+        else:
+            consequence, quit_label = "Quitting now loses them.", "Quit and lose them"
         self.push_screen(
             Confirm(
                 "Entries not saved yet",
-                f"{len(pending)} entries have not reached the disk yet (they are retried every few seconds). "
-                "Quitting now loses them. Fix the cause shown in the log (free disk space, close the other "
-                "program), wait until the log shows them saved, then quit.",
-                "Quit and lose them",
+                f"{len(pending)} entries have not reached the database yet (they are retried every few "
+                f"seconds). {consequence} Better: fix the cause shown in the log (free disk space, close the "
+                "other program), wait until the log shows them saved, then quit.",
+                quit_label,
                 "Keep them",
             ),
             answer,

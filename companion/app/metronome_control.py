@@ -8,6 +8,11 @@ light still follows its scheduler, while `state().problems` says what is unavail
 
 Only `start()` may block (opening a sound card or a MIDI port can take a moment): the app calls it from
 a worker. Every other method only posts a change to the engine, which applies it at the next beat or bar.
+
+Only one live session at a time may play (two metronomes on the client's ears would be worse than none):
+before opening any output this layer takes the data folder's `OutputLock`, and keeps it until `close()`
+(session end, app exit). When another session holds it, `start()` raises `OutputsInUse` naming the holder
+and opens nothing; taking data does not depend on the outputs, so the quick taps keep working.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audio.cue_player import CuePlayer
@@ -24,6 +30,8 @@ from audio.engine import AudioConfig, Metronome, MidiConfig
 from audio.errors import OutputError
 from audio.events import EngineEvent, OutputProblem
 from audio.tempo import MAX_BPM, MIN_BPM, LinearRamp, Number, StepRamp, TempoSettings, check_bpm
+from companion.output_lock import Holder, OutputLock
+from companion.paths import data_dir as resolve_data_dir
 
 if TYPE_CHECKING:
     from companion.app.app import AppConfig
@@ -32,6 +40,14 @@ OUTPUTS = ("audio", "midi", "both", "none")
 DEFAULT_SETTINGS = TempoSettings(bpm=Fraction(80))
 PRESET_ONLY_KEYS = ("cue",)
 """Keys of a plan's tempo preset the click engine does not take (the cue is a groove or song choice)."""
+
+
+class OutputsInUse(Exception):
+    """Another live session owns the audio/MIDI outputs; the message says who and what to do."""
+
+    def __init__(self, holder: Holder) -> None:
+        super().__init__(holder.describe())
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -106,7 +122,10 @@ class MetronomeControl:
         midi_port: str | None = None,
         midi_virtual: str = "Companion",
         settings: TempoSettings = DEFAULT_SETTINGS,
+        shared_data_dir: Path | None = None,
     ) -> None:
+        """`shared_data_dir`: the data folder other sessions (tabs, terminals) open too; playing then needs
+        its `OutputLock`. None means this metronome shares its outputs with nobody (a benchmark, a test)."""
         self._check_output(output)
         self.output = output
         self.audio_device = audio_device
@@ -120,6 +139,8 @@ class MetronomeControl:
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._problems: dict[str, str] = {}
         self._lock = threading.Lock()
+        self.shared_data_dir = shared_data_dir
+        self._outputs_lock: OutputLock | None = None
 
     @classmethod
     def from_config(cls, config: AppConfig) -> MetronomeControl:
@@ -128,6 +149,7 @@ class MetronomeControl:
             audio_device=config.audio_device,
             midi_port=config.midi_port,
             midi_virtual=config.midi_virtual,
+            shared_data_dir=resolve_data_dir(config.data_dir),
         )
 
     @staticmethod
@@ -168,8 +190,13 @@ class MetronomeControl:
         return self._engine
 
     def start(self) -> MetronomeState:
-        """Start playing (opening the outputs first); with no usable output, start the beat light only."""
+        """Start playing (opening the outputs first); with no usable output, start the beat light only.
+
+        Raises `OutputsInUse` (nothing opened) when another session owns the outputs, and
+        `OutputLockError` when the data folder's lock file cannot be opened.
+        """
         with self._lock:
+            self._claim_outputs()
             if self._engine is None:
                 self._engine = self._build(self.output)
             self._engine.open()
@@ -183,6 +210,26 @@ class MetronomeControl:
                 self._engine = self._build("none")
                 self._engine.start()
         return self.state()
+
+    def _claim_outputs(self) -> None:
+        """Take the outputs for this session before anything opens them (kept until `close`).
+
+        Every path that opens an audio or MIDI output calls this first, under `self._lock`.
+        """
+        if self.shared_data_dir is None or self.output == "none" or self._outputs_lock is not None:
+            return
+        self._outputs_lock = OutputLock.acquire(self.shared_data_dir)
+        if self._outputs_lock is None:
+            holder = OutputLock.holder_of(self.shared_data_dir)
+            if holder is None:  # released between the two looks: it is free now
+                self._outputs_lock = OutputLock.acquire(self.shared_data_dir)
+            if self._outputs_lock is None:
+                raise OutputsInUse(holder or Holder(pid=None, started=None, origin=None))
+
+    @property
+    def owns_outputs(self) -> bool:
+        """This session holds the outputs (it played since its last `close`)."""
+        return self._outputs_lock is not None
 
     @staticmethod
     def _sounding(engine: Metronome) -> bool:
@@ -215,8 +262,12 @@ class MetronomeControl:
             engine.stop()
 
     def close(self) -> None:
+        """Close the outputs and give them up to other sessions (session end, app exit)."""
         with self._lock:
             self._close_engine()
+            lock, self._outputs_lock = self._outputs_lock, None
+            if lock is not None:
+                lock.release()
 
     def _close_engine(self) -> None:
         player, self._player = self._player, None
@@ -229,7 +280,8 @@ class MetronomeControl:
     def reconnect(self) -> MetronomeState:
         """Try the chosen outputs again (a device was plugged back in); keeps playing if it was."""
         was_running = self.running
-        self.close()
+        with self._lock:
+            self._close_engine()  # the outputs stay this session's: another must not take them meanwhile
         self._problems.clear()
         return self.start() if was_running else self.state()
 

@@ -36,6 +36,16 @@ class Services:
         record = Record.open(data_dir, backup_every=backup_every, busy_timeout=busy_timeout)
         library = Library.load(plans_dir(record.data_dir))
         warnings = []
+        if record.restored:
+            warnings.append(
+                f"{record.restored} entries an earlier run could not save (it quit or stopped while the "
+                "database refused them) were added to the record from its rescue file."
+            )
+        if record.restore_error is not None:
+            warnings.append(
+                f"Entries an earlier run could not save could not be added yet: {record.restore_error}. "
+                "Their rescue files stay where they are and are tried again at the next start."
+            )
         if record.backup_error is not None:
             warnings.append(f"The automatic backup failed: {record.backup_error}")
         if library.errors:

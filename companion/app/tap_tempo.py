@@ -2,14 +2,16 @@
 
 The measurement itself is `audio.cadence.cadence`, which shrugs off a missed tap or a bounced double tap
 (a hand also steadying a client is not a metronome). A series ends when the taps stop for `pause_s`;
-the session screen then sets the metronome to the cadence and logs it as the client's baseline.
+the session screen then sets the metronome to the cadence and logs it as the client's baseline, and the
+RAS ramp that follows from it (`RasStages`) is one key per stage from there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from audio.cadence import MIN_TAPS, Cadence, CadenceError, cadence
+from audio.cadence import GAIT_MAX_BPM, MIN_TAPS, Cadence, CadenceError, cadence, ras_ramp_plan
+from interventions import TempoPreset
 
 PAUSE_S = 2.5
 """Taps further apart than this start a new series (no one walks at 24 steps a minute)."""
@@ -60,3 +62,53 @@ class TapSeries:
     @property
     def active(self) -> bool:
         return bool(self._taps)
+
+
+RAS_STEP_PERCENT = 5.0
+"""Stage step when the plan names none: RAS raises the tempo 5-10 % per stage as the client entrains."""
+RAS_STAGES = 4
+
+
+@dataclass(frozen=True)
+class RasStages:
+    """The RAS ramp from a measured baseline cadence: its stage tempos and the stage in force.
+
+    The step and ceiling come from the plan's percent ramp when it has one (its `max_bpm`, else the
+    plan's `bpm_max`), otherwise +5 % per stage up to a safe gait tempo; the therapist moves on a stage
+    when the client walks steadily at the current one.
+    """
+
+    tempos: tuple[float, ...]
+    percent: float
+    stage: int = 0
+
+    @classmethod
+    def from_baseline(cls, baseline: float, preset: TempoPreset | None = None) -> RasStages:
+        percent, ceiling = RAS_STEP_PERCENT, GAIT_MAX_BPM
+        if preset is not None:
+            ramp = preset.ramp
+            if ramp is not None and ramp.kind == "percent" and ramp.percent is not None:
+                percent = min(ramp.percent, 25.0)
+            limit = (ramp.max_bpm if ramp is not None else None) or preset.bpm_max
+            if limit is not None:
+                ceiling = limit
+        ceiling = max(ceiling, baseline)
+        return cls(ras_ramp_plan(baseline, percent, RAS_STAGES, ceiling), percent)
+
+    @property
+    def bpm(self) -> float:
+        return self.tempos[self.stage]
+
+    @property
+    def last(self) -> bool:
+        return self.stage == len(self.tempos) - 1
+
+    def advanced(self) -> RasStages:
+        """The next stage (the last one stays where it is)."""
+        return RasStages(self.tempos, self.percent, min(self.stage + 1, len(self.tempos) - 1))
+
+    def describe(self) -> str:
+        steps = " → ".join(
+            f"▶{tempo:g}" if index == self.stage else f"{tempo:g}" for index, tempo in enumerate(self.tempos)
+        )
+        return f"RAS stage {self.stage + 1}/{len(self.tempos)} (+{self.percent:g}% per stage): {steps} bpm"

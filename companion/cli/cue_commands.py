@@ -9,7 +9,6 @@ fix, as the metronome command does.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from companion.cli.engine_commands import (
     ramp_from,
     ramp_options,
     report_problem,
+    run_headless,
 )
 from companion.cli.record_commands import open_record
 
@@ -188,7 +188,6 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
     """Play SONG (a MIDI file) or a --groove at the target tempo, until it ends, Ctrl-C or --seconds."""
     from audio.cue_player import CuePlayer
     from audio.engine import Metronome
-    from audio.errors import OutputError
     from audio.events import BeatEvent, EngineEvent
 
     try:
@@ -233,18 +232,5 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
             report_problem(event)
 
     engine.add_listener(show)
-    try:
-        engine.start()
-    except OutputError as exc:
-        engine.close()
-        click.echo(f"companion play: error: {exc}", err=True)
-        ctx.exit(1)
-    try:
-        finished.wait(options["seconds"])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        player.close()
-        engine.close()
-        time.sleep(0.01)
+    run_headless(ctx, "play", engine, options["seconds"], finished, player.close)
     click.echo("finished" if finished.is_set() else "stopped")

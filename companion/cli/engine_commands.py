@@ -17,7 +17,7 @@ from audio.events import OutputProblem
 from audio.tempo import LinearRamp, Meter, Ramp, StepRamp, TempoError, TempoSettings, exact
 
 if TYPE_CHECKING:
-    from audio.engine import AudioConfig, MidiConfig
+    from audio.engine import AudioConfig, EngineStatus, Metronome, MidiConfig
     from audio.midi_output import MidiSettings
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
@@ -154,6 +154,34 @@ def report_problem(event: OutputProblem) -> None:
         click.echo(f"{event.output} output problem: {event.message}", err=True)
 
 
+def run_headless(
+    ctx: click.Context,
+    command: str,
+    engine: Metronome,
+    seconds: float | None,
+    finished: threading.Event,
+    before_close: Callable[[], None] = lambda: None,
+) -> None:
+    """Start `engine` and play until Ctrl-C, `seconds` or `finished`, then close it (after `before_close`,
+    which stops what plays on it and reads its final status). A start that fails exits 1 with the cause."""
+    from audio.errors import OutputError
+
+    try:
+        engine.start()
+    except OutputError as exc:
+        engine.close()
+        click.echo(f"companion {command}: error: {exc}", err=True)
+        ctx.exit(1)
+    try:
+        finished.wait(seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        before_close()
+        engine.close()
+        time.sleep(0.01)  # let the last note-offs leave before the process ends
+
+
 @click.command(cls=OneLineCommand)
 @click.option("--bpm", type=float, required=True, help="Tempo in beats per minute (20-300).")
 @click.option("--meter", default="4/4", show_default=True, help="Time signature, e.g. 3/4, 6/8, 7/8.")
@@ -172,7 +200,6 @@ def report_problem(event: OutputProblem) -> None:
 def metronome(ctx: click.Context, **options: Any) -> None:
     """Play a metronome headless until Ctrl-C or --seconds, printing each beat and the tempo."""
     from audio.engine import Metronome
-    from audio.errors import OutputError
     from audio.events import BeatEvent, EngineEvent
     from audio.midi_output import MidiSettings
 
@@ -202,21 +229,10 @@ def metronome(ctx: click.Context, **options: Any) -> None:
             report_problem(event)
 
     engine.add_listener(show)
-    try:
-        engine.start()
-    except OutputError as exc:
-        engine.close()
-        click.echo(f"companion metronome: error: {exc}", err=True)
-        ctx.exit(1)
-    finished = threading.Event()
-    try:
-        finished.wait(options["seconds"])
-    except KeyboardInterrupt:
-        pass
-    finally:
-        status = engine.status()
-        engine.close()
-        time.sleep(0.01)
+    final: list[EngineStatus] = []
+    forever = threading.Event()  # the metronome has no end of its own: Ctrl-C or --seconds
+    run_headless(ctx, "metronome", engine, options["seconds"], forever, lambda: final.append(engine.status()))
+    status = final[0]
     playing = [name for name, state in status.outputs.items() if state.available]
     click.echo(
         f"stopped: outputs {', '.join(playing) or 'none'}; xruns {status.xruns}; "

@@ -5,19 +5,25 @@ with synchronous=FULL, fsynced). If the commit fails the event is *not* lost: it
 with its original timestamps, the call raises the specific StorageError, and every later `log` or
 `flush` retries the whole queue first, in order. Ids are assigned at the tap (UUIDs), so a pending event
 can be shown and even undone before it reaches the disk, and a retry can never insert it twice.
+While anything is pending it is also kept in a rescue file (see `companion.record.rescue`), so quitting
+or a crash loses none of it: the next `Record.open` adds it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from companion.record.caseload import UnknownRecord, load_hierarchy
 from companion.record.clock import iso, parse, utc_now
 from companion.record.database import Database
+from companion.record.errors import StorageError
 from companion.record.events import (
     Intervention,
     Payload,
@@ -27,6 +33,14 @@ from companion.record.events import (
     payload_to_json,
 )
 from companion.record.model import Event, EventDraft, Session
+from companion.record.rescue import (
+    SUFFIX,
+    read_rescue,
+    rescue_places,
+    rescue_prefix,
+    rescued_files,
+    write_rescue,
+)
 from companion.record.sessions import load_session
 
 EVENT_COLUMNS = "id, session_id, client_id, objective_id, plan_id, kind, wall_time, offset_s, payload"
@@ -68,7 +82,12 @@ class EventLog:
     """Event operations of the Record facade."""
 
     _db: Database
+    data_dir: Path
     _pending: list[Event]
+    # Where the pending queue is kept on disk now (None when nothing is pending), and why the last attempt
+    # to keep it there failed (None when it worked): the app shows this beside the pending entries.
+    rescue_file: Path | None
+    rescue_error: str | None
     _current_plan: dict[int, str | None]
     _session_cache: dict[int, Session]
     _hierarchies: dict[int, tuple[str, ...]]
@@ -117,9 +136,49 @@ class EventLog:
         )
 
     def _write_pending(self) -> None:
-        with self._db.transaction() as conn:
-            conn.executemany(INSERT_EVENT, [_row(event) for event in self._pending])
+        try:
+            with self._db.transaction() as conn:
+                conn.executemany(INSERT_EVENT, [_row(event) for event in self._pending])
+        except StorageError:
+            self._keep_in_rescue_file()
+            raise
         self._pending.clear()
+        self._set_rescue_file(None)
+
+    # -- rescue files ------------------------------------------------------------------------------------
+    def restore_rescued(self) -> int:
+        """Add the events of rescue files an earlier run left for this database (it quit or crashed with
+        entries pending); returns how many were not stored yet. Each file is removed once its events are
+        durable; on a storage failure the files stay for the next attempt."""
+        added = 0
+        for path in rescued_files(rescue_places(self.data_dir), rescue_prefix(self._db.path)):
+            if path == self.rescue_file:
+                continue
+            rows = read_rescue(path)
+            with self._db.transaction() as conn:
+                before = conn.total_changes
+                conn.executemany(INSERT_EVENT, rows)
+                added += conn.total_changes - before
+            path.unlink()
+        return added
+
+    def _keep_in_rescue_file(self) -> None:
+        name = f"{rescue_prefix(self._db.path)}{os.getpid()}{SUFFIX}"
+        try:
+            kept = write_rescue(rescue_places(self.data_dir), name, [_row(e) for e in self._pending])
+        except OSError as exc:  # still in memory and retried; the app shows why it is not on disk too
+            self.rescue_error = str(exc)
+            return
+        self._set_rescue_file(kept)
+        self.rescue_error = None
+
+    def _set_rescue_file(self, path: Path | None) -> None:
+        """Remember where the queue is kept; a file it no longer is in (saved, or moved) is removed."""
+        if self.rescue_file is not None and self.rescue_file != path:
+            # If it cannot go, the next open adds its events again (INSERT OR IGNORE) and removes it.
+            with contextlib.suppress(OSError):
+                self.rescue_file.unlink(missing_ok=True)
+        self.rescue_file = path
 
     # -- reading -----------------------------------------------------------------------------------------
     def event(self, event_id: str) -> Event:

@@ -38,6 +38,11 @@ class Record(Caseload, Sessions, EventLog):
         self._backup_every = backup_every
         self._keep_backups = keep_backups
         self._pending: list[Event] = []
+        self.rescue_file: Path | None = None
+        self.rescue_error: str | None = None
+        # Entries an earlier run left in rescue files and this open added, or why adding them failed.
+        self.restored = 0
+        self.restore_error: str | None = None
         self._anchors: dict[int, float] = {}
         self._current_plan: dict[int, str | None] = {}
         self._session_cache: dict[int, Session] = {}
@@ -68,6 +73,10 @@ class Record(Caseload, Sessions, EventLog):
         record = cls(
             Database.open(database_path(directory), busy_timeout), directory, backup_every, keep_backups
         )
+        try:
+            record.restored = record.restore_rescued()
+        except (StorageError, ValueError, OSError) as exc:  # the files stay; the next open tries again
+            record.restore_error = str(exc)
         try:
             record.backup_if_due()
         except StorageError as exc:  # a failed backup must not stop the session; the app shows why

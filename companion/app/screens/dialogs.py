@@ -351,7 +351,7 @@ class StartSession(Dialog[SessionRequest]):
             yield Select(
                 [("none (choose later with i)", ""), *((title, pid) for title, pid in self.plans)],
                 value=self.plan_id or "",
-                id="plan",
+                id="opening-plan",  # not "plan": the stylesheet sizes #plan as the session's plan column
                 allow_blank=False,
             )
         yield self.buttons("Start session (Enter)")
@@ -361,7 +361,7 @@ class StartSession(Dialog[SessionRequest]):
 
     @on(Button.Pressed, "#accept")
     def _accept(self) -> None:
-        plan = str(self.query_one("#plan", Select).value or "")
+        plan = str(self.query_one("#opening-plan", Select).value or "")
         self.dismiss(
             SessionRequest(self.client_ids, str(self.query_one("#setting", Select).value), plan or None)
         )

@@ -29,12 +29,12 @@ from audio.midi_input import MidiInputError
 from audio.tempo import TempoError, check_bpm
 from companion.app.clock import clock_text
 from companion.app.listening_control import ListeningControl, SessionSink
-from companion.app.metronome_control import MetronomeControl, MetronomeState, PresetLoaded
+from companion.app.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
-from companion.app.tap_tempo import TapSeries
+from companion.app.tap_tempo import RasStages, TapSeries
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.event_log import EventLog
@@ -151,6 +151,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("shift+down", "nudge(-5)", "Tempo -5", show=False),
         Binding("b", "enter_bpm", "Type a tempo (bpm)", show=False),
         Binding("t", "tap_tempo", "Tap tempo / cadence", show=False, tooltip="Tap each step; pause to apply"),
+        Binding("x", "ras_next_stage", "Next RAS stage", show=False, tooltip="After a cadence: next stage"),
         Binding("p", "load_preset", "Load the plan's tempo preset", show=False),
         Binding("m", "metronome_settings", "Metronome settings", show=False),
         Binding(
@@ -179,6 +180,7 @@ class LiveSessionScreen(CompanionScreen):
         self._bar_bpm: float | None = None
         self.taps = TapSeries()
         self._taps_done: Timer | None = None
+        self.ras: RasStages | None = None  # the RAS ramp from the last measured cadence
 
     # -- layout --------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -398,8 +400,8 @@ class LiveSessionScreen(CompanionScreen):
 
     @on(SessionEnded)
     def _ended(self, message: SessionEnded) -> None:
-        if message.session is not None:
-            self.metronome.stop()
+        if message.session is not None:  # silence, and let another session play (closing may block)
+            self.app.run_worker(self.metronome.close, thread=True, group="metronome")
         if message.error is not None or message.session is None:
             cause = str(message.error) if isinstance(message.error, StorageError) else repr(message.error)
             self.notify(
@@ -493,6 +495,11 @@ class LiveSessionScreen(CompanionScreen):
 
     @on(MetronomeStarted)
     def _metronome_started(self, message: MetronomeStarted) -> None:
+        if isinstance(message.error, OutputsInUse):
+            told = str(message.error)  # who plays, and what to do; the quick taps are unaffected
+            self.query_one("#metro-status", Static).update(told)
+            self.notify(told, title="Another session is playing", severity="warning", timeout=15)
+            return
         if message.error is not None or message.state is None:
             self.notify(str(message.error), title="The metronome could not start", severity="error")
             return
@@ -590,11 +597,24 @@ class LiveSessionScreen(CompanionScreen):
             return
         self.tap(self.live.draft_cadence(found.steps_per_min, found.cv, found.steps))
         spm = round(found.steps_per_min, 1)
+        plan = self.live.plan
+        self.ras = RasStages.from_baseline(spm, plan.tempo if plan is not None else None)
         self._apply(
             lambda: self.metronome.set_bpm(spm),
             f"Cadence {spm:g} steps/min (CV {found.cv * 100:.1f}%, {found.steps} steps): logged, "
-            f"tempo set to {spm:g} bpm. u undoes the entry.",
+            f"tempo set to {spm:g} bpm. u undoes the entry. {self.ras.describe()}; x: next stage.",
         )
+
+    def action_ras_next_stage(self) -> None:
+        """One stage up the RAS ramp that follows from the last measured cadence."""
+        if self.ras is None:
+            self.notify("Measure the client's cadence first: tap t on each step, then pause.")
+            return
+        if self.ras.last:
+            self.notify(f"{self.ras.describe()}: this is the last stage.", timeout=5)
+            return
+        self.ras = ras = self.ras.advanced()
+        self._apply(lambda: self.metronome.set_bpm(ras.bpm), ras.describe())
 
     def action_reconnect(self) -> None:
         self.run_worker(self._reconnect, thread=True, exclusive=True, group="metronome")

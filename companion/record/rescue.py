@@ -1,0 +1,117 @@
+"""Rescue files: taps the database refused, kept on disk elsewhere so quitting or a crash loses none.
+
+When a write fails (another program holds the database lock, the disk is full, the folder turned
+read-only), the event stays pending in memory and is retried. Memory does not survive quitting, a crash or
+`kill -9`, so whenever the pending queue changes it is also written to a small rescue file, in the first
+of several private folders that takes it: the data folder's `rescue/`, then the user's cache folder, then
+the temporary folder. A locked or read-only database does not stop a plain file beside it, and a few
+kilobytes often fit where a database page did not.
+
+The file is replaced atomically (write, fsync, rename) so it is never half-written, and removed once the
+queue reaches the database. When the record is next opened, rescue files left behind for this database are
+added (the events keep their ids, inserted with INSERT OR IGNORE, so never twice) and then removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import platformdirs
+
+from companion.paths import PRIVATE_FILE_MODE, ensure_private_dir
+
+SUFFIX = ".jsonl"
+Row = Sequence[object]
+
+
+def rescue_places(data_dir: Path) -> list[Path]:
+    """Folders to try, best first: beside the database, then the user's cache, then the temp folder."""
+    return [
+        data_dir / "rescue",
+        Path(platformdirs.user_cache_dir("companion", appauthor=False)) / "rescue",
+        Path(tempfile.gettempdir()) / f"companion-rescue-{os.getuid()}",
+    ]
+
+
+def rescue_prefix(database: Path) -> str:
+    """The start of every rescue file name for one database (the cache and temp folders are shared by all
+    the user's data folders, so a file must say which database it belongs to)."""
+    digest = hashlib.sha256(str(database.resolve()).encode()).hexdigest()[:16]
+    return f"pending-{digest}-"
+
+
+def write_rescue(places: Iterable[Path], name: str, rows: Sequence[Row]) -> Path:
+    """Write `rows` (one JSON array per line) as `name` in the first place that takes it; returns the file.
+
+    Raises OSError naming every place tried when none does.
+    """
+    problems = []
+    for place in places:
+        try:
+            folder = _private_folder(place)
+            return _replace_atomically(folder / name, "".join(json.dumps(list(row)) + "\n" for row in rows))
+        except OSError as exc:
+            problems.append(f"{place}: {exc.strerror or exc}")
+    raise OSError(f"no folder took the rescue file ({'; '.join(problems)})")
+
+
+def rescued_files(places: Iterable[Path], prefix: str) -> list[Path]:
+    """Rescue files left for one database (by any process), oldest first."""
+    found = []
+    for place in places:
+        with contextlib.suppress(OSError):
+            found += [path for path in place.glob(f"{prefix}*{SUFFIX}") if path.is_file()]
+    return sorted(found, key=lambda path: path.stat().st_mtime)
+
+
+def read_rescue(path: Path) -> list[list[object]]:
+    """The rows of a rescue file; a line cut short by a crash while writing a *temporary* file cannot
+    occur here (files are renamed into place whole), so any damage is reported, not skipped."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} line {number} is not a rescued event: {exc.msg}") from exc
+        if not isinstance(row, list):
+            raise ValueError(f"{path} line {number} is not a rescued event")
+        rows.append(row)
+    return rows
+
+
+def _private_folder(place: Path) -> Path:
+    """`place` created 0700; an existing folder must be ours and private (the temp folder is shared)."""
+    ensure_private_dir(place)
+    info = place.stat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(13, "not a folder of this user", str(place))
+    if info.st_mode & 0o077:
+        place.chmod(0o700)
+    return place
+
+
+def _replace_atomically(path: Path, text: str) -> Path:
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb") as file:
+            file.write(text.encode("utf-8"))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        temporary.unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+    return path
