@@ -183,6 +183,12 @@ class MetronomeControl:
         engine = self._engine
         return engine is not None and engine.running
 
+    @property
+    def engine(self) -> Metronome | None:
+        """The engine playing now (None before the first start); a new one after a device change, so
+        read it each time: listening follows its beat schedule."""
+        return self._engine
+
     def start(self) -> MetronomeState:
         """Start playing (opening the outputs first); with no usable output, start the beat light only.
 
