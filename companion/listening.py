@@ -30,7 +30,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from fractions import Fraction
+from typing import Any, Protocol, TypeVar
 
 from audio.cadence import (
     GAIT_MAX_BPM,
@@ -42,7 +43,6 @@ from audio.cadence import (
     cadence,
 )
 from audio.cadence import Cadence as MeasuredCadence
-from audio.engine import Metronome
 from audio.midi_input import Hit
 from audio.sync_analysis import (
     DEFAULT_TOLERANCE,
@@ -52,7 +52,7 @@ from audio.sync_analysis import (
     SyncSummary,
     Tolerance,
 )
-from audio.tempo import TempoSettings
+from audio.tempo import Number, TempoMap, TempoSettings
 from companion.record import (
     Cadence,
     Event,
@@ -109,6 +109,31 @@ def adaptive_settings(tempo: TempoSettings, mode: AdaptiveMode | str, **override
     high = float(tempo.bpm_max) if tempo.bpm_max is not None else max(GAIT_MAX_BPM, bpm)
     base = AdaptiveSettings(AdaptiveMode(mode), min_bpm=low, max_bpm=high, beats_per_bar=tempo.meter.beats)
     return replace(base, **overrides)
+
+
+class BeatClock(Protocol):
+    """What listening needs of a metronome: `audio.engine.Metronome` is one; the app passes a view of
+    whichever engine its metronome control runs at the moment (it rebuilds the engine on a device change).
+    """
+
+    @property
+    def settings(self) -> TempoSettings: ...
+    @property
+    def origin(self) -> float | None: ...
+    @property
+    def tempo_map(self) -> TempoMap | None: ...
+    def time_of(self, beat: Number) -> float | None: ...
+    def beat_at(self, perf_time: float) -> Fraction | None: ...
+    def set_tempo(self, bpm: Number) -> None: ...
+
+
+class EventSink(Protocol):
+    """Where listening results are logged: `LogTarget` writes to the record directly; the app's session
+    screen passes one that goes through its writer thread, so blocks appear in the live log like taps."""
+
+    def log(self, payload: Payload) -> Event:
+        """Log one event, durable on return; StorageError when it is only pending."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -234,10 +259,10 @@ class SyncSession:
 
     def __init__(
         self,
-        metronome: Metronome,
+        metronome: BeatClock,
         settings: SyncSettings | None = None,
         *,
-        target: LogTarget | None = None,
+        target: EventSink | None = None,
         on_feedback: Callable[[HitFeedback], None] | None = None,
         on_block: Callable[[BlockReport], None] | None = None,
         on_adaptive: Callable[[AdaptiveState], None] | None = None,
@@ -289,7 +314,7 @@ class SyncSession:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def set_target(self, target: LogTarget | None) -> None:
+    def set_target(self, target: EventSink | None) -> None:
         """Log the next blocks (including the one being filled) against this session/objective/plan."""
         self._target = target
 

@@ -46,7 +46,7 @@ def practice(tmp_path: Path) -> Practice:
 
 async def pick(pilot: Pilot[None], label_start: str) -> None:
     """Open the cue picker and choose the line starting with `label_start`."""
-    await pilot.press("s")
+    await pilot.press("K")
     await on_screen(pilot, CuePicker)
     picker = pilot.app.screen
     assert isinstance(picker, CuePicker)
@@ -87,7 +87,7 @@ async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_wh
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
-        await pilot.press("s")
+        await pilot.press("K")
         await on_screen(pilot, CuePicker)
         picker = app.screen
         assert isinstance(picker, CuePicker)
@@ -156,13 +156,13 @@ async def test_groove_intensity_steps_within_one_to_three(practice: Practice) ->
 async def test_loop_a_b_from_the_bar_playing_then_clear(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        metronome = await refused_then_playing(pilot, "a", "only a song can loop", "* Twinkle")
+        metronome = await refused_then_playing(pilot, "L", "only a song can loop", "* Twinkle")
         await until(pilot, lambda: metronome.current_bar() >= 2)
-        await pilot.press("a")
+        await pilot.press("L")
         first = metronome.loop_start
         assert first is not None and "Loop from bar" in notices(app)[-1]
         await until(pilot, lambda: metronome.current_bar() >= first + 1)
-        await pilot.press("a")
+        await pilot.press("L")
         cue = metronome.cue
         assert isinstance(cue, SongCue) and cue.loop is not None and cue.loop.first_bar == first
         loop = cue.loop
@@ -173,7 +173,7 @@ async def test_loop_a_b_from_the_bar_playing_then_clear(practice: Practice) -> N
             await pilot.pause(0.1)
             bars.add(metronome.current_bar())
         assert bars <= set(range(loop.first_bar, loop.last_bar + 1)) and len(bars) >= 2
-        await pilot.press("a")
+        await pilot.press("L")
         cue = metronome.cue
         assert isinstance(cue, SongCue) and cue.loop is None and "Loop ended" in notices(app)[-1]
         await pilot.press("space")

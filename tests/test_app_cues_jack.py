@@ -100,11 +100,11 @@ async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
         recorder = RecorderProcess("app-cues-witness", 40, midi=source)
         try:
             await until(pilot, lambda: metronome.current_bar() >= 2)
-            await pilot.press("a")
+            await pilot.press("L")
             first = metronome.loop_start
             assert first is not None
             await until(pilot, lambda: metronome.current_bar() >= first + 1)
-            await pilot.press("a")
+            await pilot.press("L")
             cue = metronome.cue
             assert isinstance(cue, SongCue) and cue.loop is not None
             loop = cue.loop

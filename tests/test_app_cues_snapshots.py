@@ -23,7 +23,7 @@ __all__ = ["practice", "utc"]  # fixtures
 
 async def picker(pilot: Pilot[None]) -> None:
     await live_session(pilot)
-    await pilot.press("s")
+    await pilot.press("K")
     await on_screen(pilot, CuePicker)
     await pilot.pause(0.2)
 
@@ -36,7 +36,7 @@ async def song_cue(pilot: Pilot[None]) -> None:
     await on_screen(pilot, TextPrompt)
     await pilot.press("5", "enter")
     await on_screen(pilot, LiveSessionScreen)
-    await pilot.press("a")
+    await pilot.press("L")
     pilot.app.clear_notifications()
     await pilot.pause(0.2)
 

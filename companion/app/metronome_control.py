@@ -227,6 +227,12 @@ class MetronomeControl:
         engine = self._engine
         return engine is not None and engine.running
 
+    @property
+    def engine(self) -> Metronome | None:
+        """The engine playing now (None before the first start); a new one after a device change, so
+        read it each time: listening follows its beat schedule."""
+        return self._engine
+
     def start(self) -> MetronomeState:
         """Start playing (opening the outputs first); with no usable output, start the beat light only.
 
@@ -412,7 +418,7 @@ class MetronomeControl:
     def fade_music(self) -> float:
         """Fade the groove or song out over two bars, or back in; returns the gain it is heading for."""
         if self.cue is CLICK or not self.music_on:
-            raise CueNotChanged("no groove or song is playing: choose one (s) or bring the music back (k)")
+            raise CueNotChanged("no groove or song is playing: choose one (K) or bring the music back (k)")
         return self._running_player("fade the music").fade_music()
 
     def change_intensity(self, step: int) -> int:
@@ -477,7 +483,7 @@ class MetronomeControl:
     def _song(self, what: str) -> SongCue:
         cue = self.cue
         if not isinstance(cue, SongCue):
-            raise CueNotChanged(f"only a song can {what}, and the cue is {cue.summary}: choose a song (s)")
+            raise CueNotChanged(f"only a song can {what}, and the cue is {cue.summary}: choose a song (K)")
         return cue
 
     def _running_player(self, what: str) -> CuePlayer:

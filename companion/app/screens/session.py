@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import ClassVar
 
 from textual import on
@@ -21,12 +22,15 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
+from audio.cadence import AdaptiveMode
 from audio.cues import CLICK
 from audio.events import BeatEvent, EngineEvent, OutputProblem
+from audio.midi_input import MidiInputError
 from audio.song import TimeSignature
 from audio.tempo import TempoError, check_bpm
 from companion.app.clock import clock_text
 from companion.app.cue_choices import CueChoice, cue_choices
+from companion.app.listening_control import ListeningControl, SessionSink
 from companion.app.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.cue_picker import CuePicker
@@ -39,8 +43,10 @@ from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.event_log import EventLog
 from companion.app.widgets.metronome_panel import MetronomePanel
 from companion.app.widgets.plan_view import PlanView
+from companion.app.widgets.sync_strip import SyncStrip
 from companion.app.widgets.tallies import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
+from companion.listening import BlockReport
 from companion.record import EventDraft, Session, StorageError
 from companion.session_controller import LiveSession, TapWriter, Update
 
@@ -81,6 +87,27 @@ class MetronomeStarted(Message):
         super().__init__()
         self.state = state
         self.error = error
+
+
+class ListeningChanged(Message):
+    """Listening has news for the strip (posted from a MIDI or listening thread; never blocks them)."""
+
+
+class ListeningDone(Message):
+    """Listening started or stopped in a worker: what to tell the therapist, or why it could not."""
+
+    def __init__(self, text: str, error: str = "") -> None:
+        super().__init__()
+        self.text = text
+        self.error = error
+
+
+class MidiStep(Message):
+    """A hit on the MIDI input while the metronome is stopped: one step of a cadence (tap tempo)."""
+
+    def __init__(self, time_s: float) -> None:
+        super().__init__()
+        self.time_s = time_s
 
 
 class SessionEnded(Message):
@@ -152,7 +179,12 @@ class LiveSessionScreen(CompanionScreen):
             "k", "toggle_music", "Music cue on/off", show=False, tooltip="The plan's groove or song on/off"
         ),
         Binding(
-            "s", "pick_cue", "Song or groove…", show=False, tooltip="Choose the cue: the client's songs first"
+            "K",
+            "pick_cue",
+            "Song or groove…",
+            show=False,
+            key_display="K",
+            tooltip="Choose the cue: the client's songs first",
         ),
         Binding(
             "f",
@@ -165,14 +197,25 @@ class LiveSessionScreen(CompanionScreen):
         Binding("greater_than_sign,full_stop", "intensity(1)", "Groove fuller", show=False, key_display=">"),
         Binding("less_than_sign,comma", "intensity(-1)", "Groove softer", show=False, key_display="<"),
         Binding(
-            "a",
+            "L",
             "mark_loop",
             "Loop A-B",
             show=False,
+            key_display="L",
             tooltip="Loop A-B: mark bar A, then bar B; again ends it",
         ),
         Binding("j", "seek", "Go to bar…", show=False, tooltip="Jump to a bar of the song (at the bar line)"),
         Binding("ctrl+r", "reconnect", "Reconnect audio/MIDI", show=False),
+        # listening to the client on a MIDI drum or keyboard (issue 6)
+        Binding("s", "listen", "Listen to the client (MIDI) start/stop", show=False),
+        Binding("S", "choose_input", "Choose the MIDI input to listen to", show=False, key_display="S"),
+        Binding(
+            "a",
+            "adaptive",
+            "Adaptive tempo: off/follow/entrain",
+            show=False,
+            tooltip="Adaptive tempo (off by default): follow the client, or step up once entrained",
+        ),
     ]
 
     def __init__(self, live: LiveSession) -> None:
@@ -198,6 +241,7 @@ class LiveSessionScreen(CompanionScreen):
                 yield ObjectiveBar(id="objective")
                 yield TapPad(self.live.prompt_levels, id="pad")
                 yield TallyList(id="tallies")
+                yield SyncStrip(id="sync-strip")
                 yield Static("", id="pending-bar")
                 yield EventLog(id="log")
             yield MetronomePanel(id="metronome")
@@ -216,6 +260,13 @@ class LiveSessionScreen(CompanionScreen):
         self._light = self.query_one(BeatLight)  # the dispatcher thread posts to it, never queries the DOM
         self._forget_listener = self.metronome.add_listener(self._engine_event)
         self._show_metronome()
+        self.listening = ListeningControl(
+            self.metronome,
+            SessionSink(self.live, self.submit),
+            changed=lambda: self.post_message(ListeningChanged()),
+            on_not_saved=self._block_not_saved,
+            on_step=lambda time_s: self.post_message(MidiStep(time_s)),
+        )
 
     def _who(self, client_id: int | None) -> str:
         return self.live.client_name(client_id) if self.live.is_group else ""
@@ -242,9 +293,9 @@ class LiveSessionScreen(CompanionScreen):
         self.query_one(TallyList).show(tallies, objective.id if objective is not None else None)
 
     # -- writing -------------------------------------------------------------------------------------
-    def submit(self, work: Callable[[], Update]) -> None:
+    def submit(self, work: Callable[[], Update]) -> Future[Update]:
         """Queue disk work on the writer thread; its result comes back as a Written message."""
-        self.writer.submit(work, lambda update, error: self.post_message(Written(update, error)))
+        return self.writer.submit(work, lambda update, error: self.post_message(Written(update, error)))
 
     def tap(self, draft: EventDraft) -> None:
         self.submit(lambda: self.live.commit(draft))
@@ -394,9 +445,7 @@ class LiveSessionScreen(CompanionScreen):
     def action_end(self) -> None:
         def answer(end: bool | None) -> None:
             if end:
-                self.writer.submit(
-                    self.live.end, lambda session, error: self.post_message(SessionEnded(session, error))
-                )
+                self.run_worker(self._stop_listening_and_end, thread=True, group="listening")
 
         self.app.push_screen(
             Confirm(
@@ -425,9 +474,17 @@ class LiveSessionScreen(CompanionScreen):
         self.writer.close()
         self.companion.open_note(message.session.id, replace_screen=True)
 
+    def _stop_listening_and_end(self) -> None:
+        """The last block is logged before the session ends (its write goes through the writer too)."""
+        self.listening.stop()
+        self.writer.submit(
+            self.live.end, lambda session, error: self.post_message(SessionEnded(session, error))
+        )
+
     def on_unmount(self) -> None:
         if self._forget_listener is not None:
             self._forget_listener()
+        self.listening.stop()
         self.writer.close()
 
     # -- metronome -----------------------------------------------------------------------------------
@@ -594,9 +651,9 @@ class LiveSessionScreen(CompanionScreen):
             loop = self.metronome.mark_loop()
             start = self.metronome.loop_start
             if loop is not None:
-                return f"Looping {loop} from the next bar line (a again ends the loop)"
+                return f"Looping {loop} from the next bar line (L again ends the loop)"
             if start is not None:
-                return f"Loop from bar {start}: press a at its last bar"
+                return f"Loop from bar {start}: press L at its last bar"
             return "Loop ended: the song plays on"
 
         self._cue_change(mark)
@@ -653,7 +710,10 @@ class LiveSessionScreen(CompanionScreen):
 
     def action_tap_tempo(self) -> None:
         """Each tap is a step; after a pause the cadence becomes the tempo and is logged (RAS baseline)."""
-        reading = self.taps.tap(time.perf_counter())
+        self._step(time.perf_counter())
+
+    def _step(self, at: float) -> None:
+        reading = self.taps.tap(at)
         self.query_one("#metro-status", Static).update(reading.describe())
         if self._taps_done is not None:
             self._taps_done.stop()
@@ -695,6 +755,82 @@ class LiveSessionScreen(CompanionScreen):
     def _reconnect(self) -> None:
         state = self.metronome.reconnect()
         self.post_message(MetronomeStarted(state, None) if state.running else MetronomeEvent())
+
+    # -- listening to the client (issue 6) -------------------------------------------------------------
+    def action_listen(self) -> None:
+        """Start or stop listening; the first time, the MIDI input is chosen (or the one there is)."""
+        listening = self.listening
+        if listening.listening:
+            self.run_worker(self._stop_listening, thread=True, exclusive=True, group="listening")
+        elif listening.port is not None:
+            self._start_listening(listening.port)
+        else:
+            self.action_choose_input(only_one_starts=True)
+
+    def action_choose_input(self, only_one_starts: bool = False) -> None:
+        try:
+            inputs = self.listening.inputs()
+        except MidiInputError as problem:
+            self.notify(str(problem), title="Not listening", severity="warning", timeout=10)
+            return
+        if only_one_starts and len(inputs) == 1:
+            self._start_listening(inputs[0])
+            return
+        current = inputs.index(self.listening.port) if self.listening.port in inputs else 0
+
+        def chosen(port: str | None) -> None:
+            if port is not None:
+                self._start_listening(port)
+
+        self.app.push_screen(
+            Pick("MIDI input to listen to", [(name, name) for name in inputs], current, "digit or Enter"),
+            chosen,
+        )
+
+    def _start_listening(self, port: str) -> None:
+        def start() -> None:
+            try:
+                text = self.listening.start(port)
+            except MidiInputError as problem:
+                self.post_message(ListeningDone("", str(problem)))
+                return
+            self.post_message(ListeningDone(text))
+
+        self.run_worker(start, thread=True, exclusive=True, group="listening")
+
+    def _stop_listening(self) -> None:
+        report = self.listening.stop()
+        last = f" The last block: {report.describe()}." if report is not None else ""
+        self.post_message(ListeningDone(f"Stopped listening.{last}"))
+
+    def action_adaptive(self) -> None:
+        settings = self.listening.next_adaptive()
+        if settings.mode is AdaptiveMode.OFF:
+            self.notify("Adaptive tempo off: the tempo stays where you set it.", timeout=4)
+        else:
+            self.notify(self.listening.view().adaptive, title="Adaptive tempo on", timeout=6)
+
+    def _block_not_saved(self, report: BlockReport) -> None:
+        """From the listening thread: a block that did not reach the disk is said at once."""
+        self.post_message(ListeningDone("", report.describe()))
+
+    @on(ListeningDone)
+    def _listening_done(self, message: ListeningDone) -> None:
+        if message.error:
+            self.notify(message.error, title="Listening", severity="warning", timeout=10)
+        elif message.text:
+            self.notify(message.text, title="Listening", timeout=6)
+        self._show_listening()
+
+    @on(ListeningChanged)
+    def _show_listening(self) -> None:
+        self.query_one(SyncStrip).show(self.listening.view())
+        if self.listening.adaptive_mode is not AdaptiveMode.OFF:
+            self._show_metronome()
+
+    @on(MidiStep)
+    def _midi_step(self, message: MidiStep) -> None:
+        self._step(message.time_s)
 
 
 def _fading(gain: float) -> str:

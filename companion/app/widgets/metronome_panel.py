@@ -24,7 +24,7 @@ BUTTON_ROWS: tuple[Row, ...] = (
     ((("▶ Start", "metronome"), ("Tap", "tap_tempo")), ""),
     ((("p Preset", "load_preset"), ("m Settings", "metronome_settings")), ""),
     (
-        (("s Cue", "pick_cue"), ("k Music", "toggle_music"), ("a Loop", "mark_loop"), ("j Bar", "seek")),
+        (("K Cue", "pick_cue"), ("k Music", "toggle_music"), ("L Loop", "mark_loop"), ("j Bar", "seek")),
         "cue-row",
     ),
     ((("f Fade click", "fade_click"), ("F Fade music", "fade_music")), "cue-row"),
