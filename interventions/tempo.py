@@ -119,6 +119,11 @@ class TempoPreset(BaseModel):
         "click", description='"click", a groove name such as "march" or "waltz", or "preferred-song"'
     )
     ramp: TempoRamp | None = None
+    adaptive: Literal["off", "follow", "entrain"] = Field(
+        "off",
+        description='adaptive tempo while the app listens to the client: "off", "follow" (move toward the '
+        'client\'s tempo within bpm_min-bpm_max) or "entrain" (hold, step up once the client is entrained)',
+    )
 
     @field_validator("bpm_max")
     @classmethod
@@ -197,8 +202,11 @@ class TempoPreset(BaseModel):
         return value
 
     def as_engine_kwargs(self) -> dict[str, Any]:
-        """The plain values the tempo engine accepts; keys the author left unset are omitted."""
-        return self.model_dump(exclude_none=True)
+        """The plain values the tempo engine accepts; keys the author left unset are omitted.
+
+        `adaptive` is left out: it is not the engine's but the listening layer's (it needs the client's hits).
+        """
+        return self.model_dump(exclude_none=True, exclude={"adaptive"})
 
     def summary(self) -> str:
         """One line for lists and the session screen, e.g. "84 bpm (60-100), 4/4, +5% every 8 bars"."""
@@ -214,6 +222,8 @@ class TempoPreset(BaseModel):
             parts.append(f"cue {self.cue}")
         if self.ramp is not None:
             parts.append(self.ramp.summary())
+        if self.adaptive != "off":
+            parts.append(f"adaptive tempo: {self.adaptive}")
         return ", ".join(parts)
 
 

