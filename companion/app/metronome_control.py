@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audio.cue_player import CuePlayer
-from audio.cues import CLICK, Cue, cue_from_preset, settings_for_cue
+from audio.cue_player import CuePlayer, CueState
+from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset, settings_for_cue
 from audio.engine import AudioConfig, Metronome, MidiConfig
 from audio.errors import OutputError
 from audio.events import EngineEvent, OutputProblem
+from audio.grooves import INTENSITIES
+from audio.song import Loop
 from audio.tempo import MAX_BPM, MIN_BPM, LinearRamp, Number, StepRamp, TempoSettings, check_bpm
 from companion.output_lock import Holder, OutputLock
 from companion.paths import data_dir as resolve_data_dir
@@ -70,12 +72,48 @@ class MetronomeState:
     cue: Cue = CLICK
     music_on: bool = True
     """The plan's music plays (False: the therapist switched to the click alone)."""
+    playing: CueState | None = None
+    """What the cue player reports while the metronome has one: bar, fades, a cue that stopped."""
+    loop_start: int | None = None
+    """Bar A of a loop being marked (the next mark sets bar B)."""
 
     @property
     def cue_line(self) -> str:
         if self.cue is CLICK:
-            return "cue: click"
-        return f"cue: {self.cue.summary}" + ("" if self.music_on else " (off: click only)")
+            line = "cue: click"
+        else:
+            line = f"cue: {self.cue.summary}" + ("" if self.music_on else " (off: click only)")
+        problem = [self.playing.problem] if self.playing is not None and self.playing.problem else []
+        return " · ".join([line, *self.cue_marks, *problem])
+
+    @property
+    def cue_marks(self) -> list[str]:
+        """Where the cue is and what is faded, as short marks ("bar 5", "click faded")."""
+        playing, marks = self.playing, []
+        if playing is not None and playing.bar is not None and self.running and self.music_on:
+            marks.append("ended" if playing.finished else f"bar {playing.bar}")
+        if self.loop_start is not None:
+            marks.append(f"loop A bar {self.loop_start}")
+        if playing is not None:
+            if playing.music_gain < 1 and self.cue is not CLICK:
+                marks.append("music faded")
+            if playing.click_gain < 1:
+                marks.append("click faded")
+        return marks
+
+    @property
+    def cue_short(self) -> str:
+        """One short line for the 80-column strip: where the cue is, what is faded, then its name."""
+        name = "click" if self.cue is CLICK else self.cue.name
+        if self.cue is not CLICK and not self.music_on:
+            name += " (off)"
+        cue = self.cue
+        looped = (
+            [f"loop {cue.loop.first_bar}-{cue.loop.last_bar}"]
+            if isinstance(cue, SongCue) and cue.loop
+            else []
+        )
+        return "♪ " + " · ".join([*self.cue_marks, *looped, name])  # the marks first: a narrow strip cuts
 
     @property
     def bpm(self) -> float:
@@ -86,6 +124,10 @@ class MetronomeState:
         """Running with no output: only the beat light shows the beat."""
         wanted = {"audio": ["audio"], "midi": ["midi"], "both": ["audio", "midi"], "none": []}[self.output]
         return all(name in self.problems for name in wanted)
+
+
+class CueNotChanged(ValueError):
+    """A cue control that cannot apply now; the message says why and what to press instead."""
 
 
 def describe(settings: TempoSettings) -> str:
@@ -136,6 +178,8 @@ class MetronomeControl:
         self._player: CuePlayer | None = None
         self.cue: Cue = CLICK
         self.music_on = True
+        self.loop_start: int | None = None
+        """Bar A of a loop being marked: the next `mark_loop` sets bar B."""
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._problems: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -200,7 +244,7 @@ class MetronomeControl:
             if self._engine is None:
                 self._engine = self._build(self.output)
             self._engine.open()
-            if self._player is None and self.cue is not CLICK and self._sounding(self._engine):
+            if self._player is None and self.cue is not CLICK:
                 self._player = CuePlayer(self._engine, self._playing_cue())
             try:
                 self._engine.start()
@@ -230,10 +274,6 @@ class MetronomeControl:
     def owns_outputs(self) -> bool:
         """This session holds the outputs (it played since its last `close`)."""
         return self._outputs_lock is not None
-
-    @staticmethod
-    def _sounding(engine: Metronome) -> bool:
-        return any(state.available for state in engine.status().outputs.values())
 
     def _playing_cue(self) -> Cue:
         return self.cue if self.music_on else CLICK
@@ -334,14 +374,22 @@ class MetronomeControl:
         selection = cue_from_preset(
             str(preset.get("cue", CLICK.name)), meter=str(settings.meter), preferred_songs=preferred_songs
         )
-        settings, note = settings_for_cue(settings, selection.cue)
         self.change(settings)
-        self.set_cue(selection.cue)
-        return PresetLoaded(settings, selection.cue, (*selection.messages, *([note] if note else [])))
+        note = self.choose_cue(selection.cue)
+        return PresetLoaded(self.settings, selection.cue, (*selection.messages, *([note] if note else [])))
+
+    def choose_cue(self, cue: Cue) -> str | None:
+        """Play `cue` with the metronome counting its meter (a waltz song makes it count 3/4); returns why
+        the meter was kept when the engine cannot count the cue's."""
+        settings, note = settings_for_cue(self.settings, cue)
+        if settings != self.settings:
+            self.change(settings)
+        self.set_cue(cue)
+        return note
 
     def set_cue(self, cue: Cue) -> None:
         """Play `cue` (from the next bar line when running; otherwise at the next start)."""
-        self.cue, self.music_on = cue, True
+        self.cue, self.music_on, self.loop_start = cue, True, None
         self._apply_cue()
 
     def toggle_music(self) -> bool:
@@ -356,12 +404,106 @@ class MetronomeControl:
             if self._player is not None:
                 self._player.play(self._playing_cue())
             return
-        if self._player is None and self.cue is not CLICK and self._sounding(engine):
+        if self._player is None and self.cue is not CLICK:
             self._player = CuePlayer(engine, CLICK)
         if self._player is not None:
             self._player.play(self._playing_cue())
 
+    # -- shaping the cue mid-session (issue 7): each takes effect at the next beat or bar line -------
+    def fade_click(self) -> float:
+        """Fade the click out over two bars (to test carry-over: does the client keep the beat?), or back
+        in; returns the gain it is heading for."""
+        return self._running_player("fade the click").fade_click()
+
+    def fade_music(self) -> float:
+        """Fade the groove or song out over two bars, or back in; returns the gain it is heading for."""
+        if self.cue is CLICK or not self.music_on:
+            raise CueNotChanged("no groove or song is playing: choose one (K) or bring the music back (k)")
+        return self._running_player("fade the music").fade_music()
+
+    def change_intensity(self, step: int) -> int:
+        """A groove softer (-1) or fuller (+1) from its next bar line, within 1-3; returns the intensity."""
+        cue = self.cue
+        if not isinstance(cue, GrooveCue):
+            raise CueNotChanged(f"only a groove has an intensity, and the cue is {cue.summary}")
+        intensity = min(max(cue.intensity + step, INTENSITIES[0]), INTENSITIES[-1])
+        self.cue = replace(cue, intensity=intensity)
+        if self._player is not None and self.music_on:
+            self._player.set_intensity(intensity)
+        return intensity
+
+    def current_bar(self) -> int:
+        """The song's bar playing now (handed to the outputs), or the bar it will start from."""
+        cue = self._song("find a bar")
+        playing = self._player.state() if self._player is not None and self.running else None
+        if playing is not None and playing.bar is not None and self.music_on:
+            return playing.bar
+        return cue.start_bar
+
+    def mark_loop(self) -> Loop | None:
+        """One key for an A-B loop: the first mark is bar A (the bar playing), the second bar B and the
+        song loops A-B from then on; a mark while looping ends the loop. Returns the loop now set."""
+        cue = self._song("loop")
+        if cue.loop is not None:
+            self.set_loop(None)
+            return None
+        bar = self.current_bar()
+        if self.loop_start is None:
+            self.loop_start = bar
+            return None
+        loop = Loop(min(self.loop_start, bar), max(self.loop_start, bar))
+        self.set_loop(loop)
+        return loop
+
+    def set_loop(self, loop: Loop | None) -> None:
+        """Loop bars A-B of the song (None: play on to its end); a loop ahead or behind jumps into it at the
+        next bar line. ValueError naming the song's bars."""
+        cue = replace(self._song("loop"), loop=loop)
+        self.cue, self.loop_start = cue, None
+        if self._player is not None and self.music_on:
+            self._player.set_loop(loop)
+
+    def song_bars(self) -> int:
+        """How many bars the song has (CueNotChanged when the cue is not a song)."""
+        return self._song("go to a bar").song.bars
+
+    def seek(self, bar: int) -> int:
+        """Go to the song's `bar` at the next bar line (stopped or with the music off: start there)."""
+        cue = self._song("go to a bar")
+        moved = replace(cue, start_bar=bar)  # ValueError naming the song's bars
+        player = self._player
+        if player is not None and self.running and self.music_on:
+            player.seek(bar)
+        else:
+            self.cue = moved
+            if player is not None and self.music_on:
+                player.play(moved)
+        return bar
+
+    def _song(self, what: str) -> SongCue:
+        cue = self.cue
+        if not isinstance(cue, SongCue):
+            raise CueNotChanged(f"only a song can {what}, and the cue is {cue.summary}: choose a song (K)")
+        return cue
+
+    def _running_player(self, what: str) -> CuePlayer:
+        """The cue player of the running metronome (attached now if the cue was the bare click)."""
+        engine = self._engine
+        if engine is None or not engine.running:
+            raise CueNotChanged(f"start the metronome (space) to {what}")
+        if self._player is None:
+            self._player = CuePlayer(engine, self._playing_cue())
+        return self._player
+
     def state(self) -> MetronomeState:
+        player = self._player
         return MetronomeState(
-            self.running, self.settings, self.output, dict(self._problems), self.cue, self.music_on
+            self.running,
+            self.settings,
+            self.output,
+            dict(self._problems),
+            self.cue,
+            self.music_on,
+            player.state() if player is not None else None,
+            self.loop_start,
         )

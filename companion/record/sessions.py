@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -19,6 +20,22 @@ SESSION_SELECT = (
     "(SELECT client_id FROM session_clients sc WHERE sc.session_id = s.id ORDER BY client_id)) AS client_ids "
     "FROM sessions s"
 )
+
+CPT_CODE = re.compile(r"^\d{4}[0-9FTU](-[0-9A-Z]{2})?$")
+"""A CPT code: four digits and a digit (F for category II, T for III, U for PLA), an optional modifier."""
+
+
+def parse_cpt_codes(text: str) -> tuple[str, ...]:
+    """The codes a therapist typed ("97110, 97530-GP" or one per space), upper-cased and in order, each
+    once; ValueError naming the first code that is not a CPT code and what one looks like."""
+    codes = tuple(dict.fromkeys(code.upper() for code in re.split(r"[\s,;]+", text) if code))
+    for code in codes:
+        if not CPT_CODE.match(code):
+            raise ValueError(
+                f"{code!r} is not a CPT code: use five characters such as 97110 or 0591T, "
+                "with an optional modifier (97110-GP); separate codes with commas"
+            )
+    return codes
 
 
 def _session(row: sqlite3.Row) -> Session:
@@ -126,6 +143,17 @@ class Sessions:
             conn.execute(
                 "UPDATE sessions SET ended_at = ?, plan_ids = ?, cpt_codes = ? WHERE id = ?",
                 (iso(ended_at or utc_now()), json.dumps(list(used)), json.dumps(list(codes)), session_id),
+            )
+        self._session_cache.pop(session_id, None)
+        return self.session(session_id)
+
+    def set_cpt_codes(self, session_id: int, codes: Sequence[str]) -> Session:
+        """The session's billing codes, e.g. corrected on the note after the session ended."""
+        checked = parse_cpt_codes(" ".join(codes))
+        self.session(session_id)  # UnknownRecord for a session that does not exist
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET cpt_codes = ? WHERE id = ?", (json.dumps(list(checked)), session_id)
             )
         self._session_cache.pop(session_id, None)
         return self.session(session_id)

@@ -13,6 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Label, Static
 
+KEYS_WIDTH = 24
+"""The keys column's width at most, so the descriptions stay readable beside eight keys of a group."""
 GUIDE = (
     "Every action is also in the command palette (ctrl+p), and every button can be touched. "
     "Taps are saved to disk before they appear in the log; an entry marked “pending” is kept and "
@@ -52,7 +54,7 @@ class HelpScreen(ModalScreen[None]):
             keys[line].append(self.app.get_key_display(binding))
             descriptions.setdefault(line, binding)
         table = Table.grid(padding=(0, 2))
-        table.add_column(style="bold", no_wrap=True)
+        table.add_column(style="bold", max_width=KEYS_WIDTH)  # a long group of keys wraps
         table.add_column()
         for line, shown in keys.items():
             binding = descriptions[line]

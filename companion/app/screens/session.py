@@ -26,11 +26,14 @@ from audio.cadence import AdaptiveMode
 from audio.cues import CLICK
 from audio.events import BeatEvent, EngineEvent, OutputProblem
 from audio.midi_input import MidiInputError
+from audio.song import TimeSignature
 from audio.tempo import TempoError, check_bpm
 from companion.app.clock import clock_text
+from companion.app.cue_choices import CueChoice, cue_choices
 from companion.app.listening_control import ListeningControl, SessionSink
 from companion.app.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
 from companion.app.screens.base import CompanionScreen
+from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
@@ -50,6 +53,12 @@ from companion.session_controller import LiveSession, TapWriter, Update
 RETRY_EVERY_S = 3.0
 TEMPO_SETTLE_S = 1.5
 PROMPTED = Binding.Group("Correct with a prompt: the level's number (as on the pad)", compact=True)
+PROMPTED_MISS = Binding.Group("Incorrect with a prompt: shift (⇧) + the level's number", compact=True)
+SHIFTED_DIGITS = (
+    *("at", "number_sign", "dollar_sign", "percent_sign"),
+    *("circumflex_accent", "ampersand", "asterisk", "left_parenthesis"),
+)
+"""What shift + 2..9 types (US layout), so "shift+3" is "incorrect, third level" as 3 is "correct"."""
 
 
 class Written(Message):
@@ -122,6 +131,18 @@ class LiveSessionScreen(CompanionScreen):
             Binding(str(n), f"trial(True, {n - 1})", f"Correct, prompt level {n}", show=False, group=PROMPTED)
             for n in range(2, 10)
         ),
+        *(
+            Binding(
+                key,
+                f"trial(False, {n - 1})",
+                f"Incorrect, prompt level {n}",
+                show=False,
+                group=PROMPTED_MISS,
+                key_display=f"⇧{n}",
+            )
+            for n, key in enumerate(SHIFTED_DIGITS, start=2)
+        ),
+        Binding("underscore", "pick_prompted_miss", "Incorrect with a prompt…", show=False, key_display="_"),
         Binding("o", "pick_objective", "Objective"),
         Binding("right_square_bracket", "cycle_objective(1)", "Next objective", show=False, key_display="]"),
         Binding(
@@ -157,6 +178,33 @@ class LiveSessionScreen(CompanionScreen):
         Binding(
             "k", "toggle_music", "Music cue on/off", show=False, tooltip="The plan's groove or song on/off"
         ),
+        Binding(
+            "K",
+            "pick_cue",
+            "Song or groove…",
+            show=False,
+            key_display="K",
+            tooltip="Choose the cue: the client's songs first",
+        ),
+        Binding(
+            "f",
+            "fade_click",
+            "Fade the click out/in",
+            show=False,
+            tooltip="Fade the click out over two bars (carry-over), again: back in",
+        ),
+        Binding("F", "fade_music", "Fade the music out/in", show=False, key_display="F"),
+        Binding("greater_than_sign,full_stop", "intensity(1)", "Groove fuller", show=False, key_display=">"),
+        Binding("less_than_sign,comma", "intensity(-1)", "Groove softer", show=False, key_display="<"),
+        Binding(
+            "L",
+            "mark_loop",
+            "Loop A-B",
+            show=False,
+            key_display="L",
+            tooltip="Loop A-B: mark bar A, then bar B; again ends it",
+        ),
+        Binding("j", "seek", "Go to bar…", show=False, tooltip="Jump to a bar of the song (at the bar line)"),
         Binding("ctrl+r", "reconnect", "Reconnect audio/MIDI", show=False),
         # listening to the client on a MIDI drum or keyboard (issue 6)
         Binding("s", "listen", "Listen to the client (MIDI) start/stop", show=False),
@@ -297,6 +345,18 @@ class LiveSessionScreen(CompanionScreen):
             self.notify(str(problem), severity="warning")
             return
         self.tap(draft)
+
+    def action_pick_prompted_miss(self) -> None:
+        """Incorrect with a prompt, level chosen from a list: the way on any keyboard layout and by touch
+        (the palette), where shift+digit types something else."""
+        levels = self.live.prompt_levels
+        choices = [(f"- with {level} prompt", n) for n, level in enumerate(levels) if n > 0]
+
+        def chosen(level: int | None) -> None:
+            if level is not None:
+                self.action_trial(False, level)
+
+        self.app.push_screen(Pick("Incorrect, with which prompt?", choices, hint="digit or Enter"), chosen)
 
     def action_count(self) -> None:
         self.tap(self.live.draft_count())
@@ -462,6 +522,8 @@ class LiveSessionScreen(CompanionScreen):
             self._bar_bpm = message.bpm  # a ramp moved the tempo: the next taps were at this tempo
             self._show_metronome(message.bpm)
             self._tempo_changed(message.bpm)
+        elif message.bpm is not None:
+            self._show_metronome(message.bpm)  # a bar line: the song's bar, a fade's end
 
     def _tempo_changed(self, bpm: float | None = None, at_once: bool = False) -> None:
         """The tempo in force changed: logged before the next tap, or once it settled (1.5 s)."""
@@ -564,6 +626,77 @@ class LiveSessionScreen(CompanionScreen):
         self._apply(lambda: on.append(self.metronome.toggle_music()))
         if on:
             self.notify(f"{self.metronome.cue.summary}: {'on' if on[0] else 'off, click only'}", timeout=3)
+
+    def _cue_change(self, change: Callable[[], str]) -> None:
+        """Run a cue control; its outcome (or why it cannot apply now) is shown, the panel redrawn."""
+        try:
+            outcome = change()
+        except ValueError as problem:
+            self.notify(str(problem), title="Cue not changed", severity="warning")
+            return
+        self._show_metronome()
+        self.notify(outcome, timeout=3)
+
+    def action_fade_click(self) -> None:
+        self._cue_change(lambda: "Click " + _fading(self.metronome.fade_click()))
+
+    def action_fade_music(self) -> None:
+        self._cue_change(lambda: "Music " + _fading(self.metronome.fade_music()))
+
+    def action_intensity(self, step: int) -> None:
+        self._cue_change(lambda: f"Groove intensity {self.metronome.change_intensity(step)} of 3")
+
+    def action_mark_loop(self) -> None:
+        def mark() -> str:
+            loop = self.metronome.mark_loop()
+            start = self.metronome.loop_start
+            if loop is not None:
+                return f"Looping {loop} from the next bar line (L again ends the loop)"
+            if start is not None:
+                return f"Loop from bar {start}: press L at its last bar"
+            return "Loop ended: the song plays on"
+
+        self._cue_change(mark)
+
+    def action_seek(self) -> None:
+        try:
+            bars = self.metronome.song_bars()
+        except ValueError as problem:
+            self.notify(str(problem), title="Cue not changed", severity="warning")
+            return
+
+        def entered(text: str | None) -> None:
+            if text:
+                self._cue_change(lambda: f"Bar {self.metronome.seek(int(text))} from the next bar line")
+
+        self.app.push_screen(
+            TextPrompt(f"Go to bar (1-{bars})", "e.g. 5", accept="Go", restrict=r"[0-9]*"), entered
+        )
+
+    def action_pick_cue(self) -> None:
+        metronome = self.metronome
+        meter = metronome.settings.meter
+        choices = cue_choices(self.live.client.preferred_songs, TimeSignature(meter.beats, meter.unit))
+
+        def chosen(choice: CueChoice | None) -> None:
+            if choice is None:
+                return
+            if choice.cue is None:
+                self.notify(
+                    f"{choice.problem} The cue stays {metronome.cue.summary}; the session carries on.",
+                    title="This song cannot play",
+                    severity="error",
+                    timeout=15,
+                )
+                return
+            cue = choice.cue
+            notes: list[str | None] = []
+            self._apply(lambda: notes.append(metronome.choose_cue(cue)), f"Cue: {cue.summary}")
+            for note in notes:
+                if note:
+                    self.notify(note, title="Cue", severity="warning", timeout=10)
+
+        self.app.push_screen(CuePicker(choices, metronome.cue), chosen)
 
     def action_metronome_settings(self) -> None:
         def chosen(choice: MetronomeChoice | None) -> None:
@@ -698,3 +831,7 @@ class LiveSessionScreen(CompanionScreen):
     @on(MidiStep)
     def _midi_step(self, message: MidiStep) -> None:
         self._step(message.time_s)
+
+
+def _fading(gain: float) -> str:
+    return "fading out over two bars" if gain == 0 else "fading back in over two bars"

@@ -2,7 +2,9 @@
 
 Objective is written from the logged events (read-only here: it is regenerated from the data so it can
 never disagree with them); Subjective, Assessment (pre-filled with progress to date) and Plan are typed.
-Save keeps a draft; Finalise marks the note as signed off so it is never rewritten. Export writes the
+Save keeps a draft; Finalise marks the note as signed off so it is never rewritten. The session's CPT
+code(s), for the invoice, are edited here too (saved with the note; they belong to the session, so they
+stay editable after the note is finalised). Export writes the
 session as Markdown, PDF, CSV or JSON (optionally de-identified) into the private exports folder.
 """
 
@@ -16,9 +18,9 @@ from typing import ClassVar
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Label, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
 
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Confirm, Pick
@@ -27,6 +29,7 @@ from companion.documents.selection import select
 from companion.documents.soap import draft_note, session_header
 from companion.paths import exports_dir
 from companion.record import Client, SessionNote
+from companion.record.sessions import parse_cpt_codes
 
 SECTIONS = (
     ("subjective", "S — Subjective: what the client and carers reported"),
@@ -67,10 +70,14 @@ class SoapScreen(CompanionScreen):
         self.done = done
         self.drafts: list[NoteDraft] = []
         self.saved_texts: dict[int, tuple[str, ...]] = {}
+        self.saved_cpt = ""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("Writing the note from the session data…", id="note-header")
+        with Horizontal(id="cpt-row"):
+            yield Label("CPT code(s)", id="cpt-label")
+            yield Input(id="cpt", placeholder="e.g. 97110, 97530 (optional)", restrict=r"[0-9A-Za-z ,;\-]*")
         yield TabbedContent(id="notes")
         yield Footer()
 
@@ -87,11 +94,12 @@ class SoapScreen(CompanionScreen):
             for c in session.client_ids
         ]
         header = session_header(record.summary(self.session_id), titles)
-        self.app.call_from_thread(self.show, header, drafts)
+        self.app.call_from_thread(self.show, header, drafts, ", ".join(session.cpt_codes))
 
-    def show(self, header: str, drafts: list[NoteDraft]) -> None:
+    def show(self, header: str, drafts: list[NoteDraft], cpt: str = "") -> None:
         self.drafts = drafts
         self.query_one("#note-header", Static).update(header)
+        self.query_one("#cpt", Input).value = self.saved_cpt = cpt
         tabs = self.query_one(TabbedContent)
         tabs.set_class(len(drafts) == 1, "-single")
         for draft in drafts:
@@ -137,17 +145,47 @@ class SoapScreen(CompanionScreen):
 
     @property
     def unsaved(self) -> bool:
-        return any(self._texts(d.client.id) != self.saved_texts.get(d.client.id) for d in self.drafts)
+        return self._cpt_text() != self.saved_cpt or any(
+            self._texts(d.client.id) != self.saved_texts.get(d.client.id) for d in self.drafts
+        )
+
+    def _cpt_text(self) -> str:
+        return self.query_one("#cpt", Input).value.strip()
+
+    def _cpt_codes(self) -> tuple[str, ...] | ValueError | None:
+        """The codes typed if they changed (None if not), or why they are not CPT codes."""
+        typed = self._cpt_text()
+        if typed == self.saved_cpt:
+            return None
+        try:
+            return parse_cpt_codes(typed)
+        except ValueError as problem:
+            return problem
 
     # -- actions -------------------------------------------------------------------------------------
     def action_save(self, finalise: bool = False, then: Callable[[], object] | None = None) -> None:
-        notes = self._edited(finalise)
-        if not notes:
+        notes, codes = self._edited(finalise), self._cpt_codes()
+        if isinstance(codes, ValueError):  # the notes are saved; the screen stays open on the codes typed
+            self.notify(f"{codes}.", title="CPT codes not saved", severity="error", timeout=12)
+            codes, then = None, None
+            if not notes:
+                return
+        if not notes and codes is None:
             self.notify("Nothing to save: the note is finalised.")
             return
-        record = self.services.record
+        record, session_id, titles = self.services.record, self.session_id, self.services.titles
 
-        def saved(result: list[SessionNote]) -> None:
+        def write() -> str:
+            for note in notes:
+                record.save_note(note)
+            if codes is not None:
+                record.set_cpt_codes(session_id, codes)
+            return session_header(record.summary(session_id), titles)
+
+        def saved(header: str) -> None:
+            self.query_one("#note-header", Static).update(header)
+            if codes is not None:
+                self.query_one("#cpt", Input).value = self.saved_cpt = ", ".join(codes)
             for draft in self.drafts:
                 self.saved_texts[draft.client.id] = self._texts(draft.client.id)
             if finalise:
@@ -158,7 +196,7 @@ class SoapScreen(CompanionScreen):
             if then is not None:
                 then()
 
-        self.companion.run_io(lambda: [record.save_note(n) for n in notes], saved, "The note was not saved")
+        self.companion.run_io(write, saved, "The note was not saved")
 
     def action_finalise(self) -> None:
         def answer(yes: bool | None) -> None:
@@ -175,7 +213,7 @@ class SoapScreen(CompanionScreen):
         )
 
     def action_export(self) -> None:
-        if self._edited():
+        if self._edited() or self._cpt_text() != self.saved_cpt:
             self.action_save(then=self._choose_export)
         else:
             self._choose_export()
@@ -208,7 +246,7 @@ class SoapScreen(CompanionScreen):
 
     def action_done(self) -> None:
         """Back (to today after a session, to the review otherwise); changes are saved first."""
-        if self.unsaved and self._edited():
+        if self.unsaved and (self._edited() or self._cpt_text() != self.saved_cpt):
             self.action_save(then=self.done)
         else:
             self.done()

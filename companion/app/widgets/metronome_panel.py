@@ -1,7 +1,10 @@
-"""The metronome panel: beat light, tempo, transport and the output status, for keys and for touch.
+"""The metronome panel: beat light, tempo, transport, the musical cue and the output status, for keys and
+for touch.
 
-On a large screen it is a column with big buttons; at 80 columns it folds into a strip under the log
-(beat light, tempo, status), the keys doing what the buttons do.
+On a large screen it is a column: what is playing and any output problem first, under the beat light,
+then big buttons; at 80 columns it folds into a strip under the log
+(beat light, tempo and cue, status), the keys doing what the buttons do. Faded click or music shows, so
+the therapist knows what the client hears.
 """
 
 from __future__ import annotations
@@ -11,8 +14,24 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Digits, Label, Static
 
+from audio.cues import CLICK
 from companion.app.metronome_control import MetronomeState, describe
 from companion.app.widgets.beat_light import BeatLight
+
+Row = tuple[tuple[tuple[str, str], ...], str]
+BUTTON_ROWS: tuple[Row, ...] = (
+    ((("−5", "nudge(-5)"), ("−1", "nudge(-1)"), ("+1", "nudge(1)"), ("+5", "nudge(5)")), ""),
+    ((("▶ Start", "metronome"), ("Tap", "tap_tempo")), ""),
+    ((("p Preset", "load_preset"), ("m Settings", "metronome_settings")), ""),
+    (
+        (("K Cue", "pick_cue"), ("k Music", "toggle_music"), ("L Loop", "mark_loop"), ("j Bar", "seek")),
+        "cue-row",
+    ),
+    ((("f Fade click", "fade_click"), ("F Fade music", "fade_music")), "cue-row"),
+    ((("< Softer", "intensity(-1)"), ("> Fuller", "intensity(1)")), "cue-row"),
+)
+"""(label, session-screen action) per button, row by row, with the row's extra CSS class (the cue's rows
+fold away on a short screen)."""
 
 
 class PanelButton(Button, can_focus=False):
@@ -29,19 +48,12 @@ class MetronomePanel(Vertical):
         with Horizontal(id="tempo-row"):
             yield Digits("80", id="bpm-digits", classes="wide-only")
             yield Static("", id="tempo-line")
-        with Horizontal(classes="metro-row wide-only"):
-            yield PanelButton("−5", "nudge(-5)")
-            yield PanelButton("−1", "nudge(-1)")
-            yield PanelButton("+1", "nudge(1)")
-            yield PanelButton("+5", "nudge(5)")
-        with Horizontal(classes="metro-row wide-only"):
-            yield PanelButton("▶ Start", "metronome", id="transport")
-            yield PanelButton("Tap", "tap_tempo")
-        with Horizontal(classes="metro-row wide-only"):
-            yield PanelButton("p Preset", "load_preset")
-            yield PanelButton("m Settings", "metronome_settings")
         yield Static("", id="metro-settings", classes="wide-only")
         yield Static("", id="metro-status")
+        for labels, classes in BUTTON_ROWS:
+            with Horizontal(classes=f"metro-row wide-only {classes}".strip()):
+                for label, action in labels:
+                    yield PanelButton(label, action, id="transport" if action == "metronome" else None)
 
     def show(self, state: MetronomeState, bpm: float | None = None) -> None:
         """Redraw from a state; `bpm` overrides the set tempo with the one playing (during a ramp)."""
@@ -53,6 +65,8 @@ class MetronomePanel(Vertical):
         line.append(f"{shown} bpm", style="bold")
         line.append(f" {state.settings.meter}")
         line.append("  space " + ("stops" if state.running else "starts"), style="dim")
+        if state.cue is not CLICK or state.cue_marks:
+            line.append(f"\n{state.cue_short}", style="italic")
         self.query_one("#tempo-line", Static).update(line)
         self.query_one("#transport", Button).label = "■ Stop" if state.running else "▶ Start"
         self.query_one("#metro-settings", Static).update(f"{describe(state.settings)}\n{state.cue_line}")

@@ -1,0 +1,67 @@
+"""CPT codes on the SOAP screen: typed after the session, checked, saved in the record, shown in exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_app_cues import notices
+from test_app_pilot import app_for, on_screen, until
+from test_app_practice import Practice, make_practice
+from test_app_snapshots import soap as open_note
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from companion.app.screens.dialogs import Pick
+from companion.app.screens.review import ReviewScreen
+from companion.app.screens.soap import SoapScreen
+from companion.paths import exports_dir
+from companion.record.sessions import parse_cpt_codes
+
+
+@pytest.fixture
+def practice(tmp_path: Path) -> Practice:
+    return make_practice(tmp_path / "data")
+
+
+def test_codes_are_parsed_in_order_once_and_a_wrong_one_is_named() -> None:
+    assert parse_cpt_codes("97110, 97530-gp;97110  0591T") == ("97110", "97530-GP", "0591T")
+    assert parse_cpt_codes("  ") == ()
+    with pytest.raises(ValueError, match=r"'9753' is not a CPT code: use five characters"):
+        parse_cpt_codes("97110, 9753")
+
+
+async def type_codes(pilot: Pilot[None], soap: SoapScreen, text: str) -> None:
+    field = soap.query_one("#cpt", Input)
+    field.value = ""
+    field.focus()
+    await pilot.press(*text)
+
+
+async def test_codes_typed_on_the_note_are_saved_and_exported(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_note(pilot)  # the last past session's note, from the review
+        soap = app.screen
+        assert isinstance(soap, SoapScreen)
+        session_id = soap.session_id
+        await type_codes(pilot, soap, "97110, 9753")
+        await pilot.press("escape")  # leaving with a wrong code: it says why and stays, the text kept
+        await until(pilot, lambda: any("'9753' is not a CPT code" in n for n in notices(app)))
+        assert isinstance(app.screen, SoapScreen) and soap.query_one("#cpt", Input).value == "97110, 9753"
+        await type_codes(pilot, soap, "97110 97530-gp")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not soap.unsaved)
+        assert soap.query_one("#cpt", Input).value == "97110, 97530-GP"
+        assert "CPT 97110, 97530-GP" in str(soap.query_one("#note-header", Static).render())
+        await pilot.press("ctrl+o")
+        await on_screen(pilot, Pick)
+        await pilot.press("1")  # Markdown
+        await on_screen(pilot, SoapScreen)
+        await until(pilot, lambda: any("Exported to" in n for n in notices(app)))
+        await pilot.press("escape")
+        await on_screen(pilot, ReviewScreen)
+    with practice.open() as record:
+        assert record.session(session_id).cpt_codes == ("97110", "97530-GP")
+    (exported,) = exports_dir(practice.data_dir).glob(f"session-{session_id}-*.md")
+    assert "CPT 97110, 97530-GP" in exported.read_text()
