@@ -13,7 +13,9 @@ from test_app_practice import Practice, make_practice, write_lock
 from companion.app import CompanionApp
 from companion.app.listening_control import StripView
 from companion.app.widgets.sync_strip import SyncStrip, column
+from companion.paths import plans_dir
 from companion.record import StorageError, Sync, Trial
+from interventions import SHIPPED_DIR
 
 NO_MIDI = "mido.backends.rtmidi/NO_SUCH_API"
 """A MIDO_BACKEND naming a MIDI system this machine does not have (a typo in a setting)."""
@@ -73,6 +75,22 @@ async def test_adaptive_tempo_is_off_by_default_and_always_shown_while_on(practi
         await pilot.press("a")
         await until(pilot, lambda: not strip.has_class("-on"))
         assert screen.listening.adaptive().mode == "off"
+
+
+async def test_a_plan_that_asks_for_adaptive_tempo_turns_it_on_with_its_preset(practice: Practice) -> None:
+    shipped = SHIPPED_DIR / "timp-drum-reach.toml"
+    own = shipped.read_text().replace("[tempo]\n", '[tempo]\nadaptive = "entrain"\n', 1)
+    assert own.count('adaptive = "entrain"') == 1
+    plans_dir(practice.data_dir).joinpath(shipped.name).write_text(own)  # the therapist's own version
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_session(pilot, "down", "s")  # Ben: TIMP drum reach
+        strip = screen.query_one(SyncStrip)
+        assert screen.listening.adaptive_mode == "off" and not strip.has_class("-on")
+        await pilot.press("p")
+        await until(pilot, lambda: strip.has_class("-on"))
+        assert screen.listening.adaptive_mode == "entrain" and "adaptive entrain" in str(strip.render())
+        assert any("plan's" in (n.title or "") for n in app._notifications)
 
 
 async def test_a_block_is_logged_against_the_selected_client_and_objective_durable_first(

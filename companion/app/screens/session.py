@@ -616,6 +616,9 @@ class LiveSessionScreen(CompanionScreen):
         )
         for message in loaded[0].messages if loaded else ():
             self.notify(message, title="Cue", severity="warning", timeout=10)
+        if loaded and preset.adaptive != AdaptiveMode.OFF:  # asked by the plan (never switched off by one)
+            self.listening.set_adaptive(AdaptiveMode(preset.adaptive))
+            self.notify(self.listening.view().adaptive, title="Adaptive tempo on (the plan's)", timeout=6)
 
     def action_toggle_music(self) -> None:
         """The plan's groove or song off (the click alone), or back on, from the next bar line."""
