@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 from jackd import RecordedTake, RecorderProcess, find_ports
-from test_app_pilot import app_for, log_lines, on_screen, ready, until
+from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
 from textual.pilot import Pilot
 
-from companion.app.screens.dialogs import StartSession, TextPrompt
+from companion.app.screens.dialogs import TextPrompt
 from companion.app.screens.session import LiveSessionScreen
 
 pytestmark = pytest.mark.jack
@@ -77,11 +77,7 @@ async def test_the_midi_metronome_keeps_time_while_the_app_is_used(
     monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
     app = app_for(practice.data_dir, metronome_outputs="midi", midi_virtual=PORT)
     async with app.run_test(size=(100, 32)) as pilot:
-        await ready(pilot)
-        await pilot.press("s")
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
+        await start_session(pilot)
         app.metronome.set_bpm(BPM)
         await pilot.press("space")
         await until(pilot, lambda: app.metronome.running)
@@ -105,11 +101,7 @@ async def test_a_plans_groove_plays_with_a_steady_click(
     monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
     app = app_for(practice.data_dir, metronome_outputs="midi", midi_virtual=PORT)
     async with app.run_test(size=(100, 32)) as pilot:
-        await ready(pilot)
-        await pilot.press("down", "s")  # Ben: TIMP drum reach opens, its preset's cue is the rock groove
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
+        await start_session(pilot, "down", "s")  # Ben: TIMP drum reach, its cue the rock groove
         await pilot.press("p")
         assert "rock groove" in app.metronome.state().cue_line
         tempo = float(app.metronome.settings.bpm)

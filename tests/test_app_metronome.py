@@ -8,14 +8,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from test_app_pilot import app_for, log_lines, on_screen, ready, until
+from test_app_pilot import app_for, log_lines, start_session, until
 from test_app_practice import Practice, make_practice
 
 from audio.events import BeatEvent, EngineEvent
 from audio.tempo import TempoError
 from companion.app.metronome_control import MetronomeControl, describe
-from companion.app.screens.dialogs import StartSession
-from companion.app.screens.session import LiveSessionScreen
 from companion.app.tap_tempo import RasStages, TapSeries
 from companion.app.widgets.beat_light import BeatLight
 from companion.record import Cadence, Tempo
@@ -126,13 +124,7 @@ def practice(tmp_path: Path) -> Practice:
 async def test_the_session_screen_drives_the_metronome_and_logs_tempo(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot)
-        await pilot.press("down", "s")  # Ben: his suggestions have a tempo preset first
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
-        screen = app.screen
-        assert isinstance(screen, LiveSessionScreen)
+        screen = await start_session(pilot, "down", "s")  # Ben: his suggestions have a tempo preset first
         plan = screen.live.plan
         assert plan is not None and plan.tempo is not None
         await pilot.press("p")
@@ -167,13 +159,7 @@ def test_tap_series_measures_a_cadence_and_restarts_after_a_pause() -> None:
 async def test_tap_tempo_sets_the_metronome_and_logs_the_cadence(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(100, 32)) as pilot:
-        await ready(pilot)
-        await pilot.press("down", "s")
-        await on_screen(pilot, StartSession)
-        await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
-        screen = app.screen
-        assert isinstance(screen, LiveSessionScreen)
+        screen = await start_session(pilot, "down", "s")
         for _ in range(8):
             await pilot.press("t")
             await pilot.pause(0.5)

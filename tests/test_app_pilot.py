@@ -72,6 +72,17 @@ async def start_session(pilot: Pilot[None], *choose: str) -> LiveSessionScreen:
     return screen
 
 
+async def open_review(pilot: Pilot[None], sessions: int) -> ReviewScreen:
+    """From Today: `r`, then wait until the first client's `sessions` sessions are listed."""
+    await ready(pilot)
+    await pilot.press("r")
+    await on_screen(pilot, ReviewScreen)
+    review = pilot.app.screen
+    assert isinstance(review, ReviewScreen)
+    await until(pilot, lambda: review.query_one("#session-table").row_count == sessions)
+    return review
+
+
 def log_lines(app: CompanionApp) -> list[Shown]:
     """The live log's entries, newest first (empty when the session screen is not showing)."""
     found = app.screen.query(EventLog)
@@ -246,12 +257,7 @@ async def test_switching_intervention_mid_session_is_logged(practice: Practice) 
 async def test_review_shows_sessions_progress_and_writes_a_report(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("r")
-        await on_screen(pilot, ReviewScreen)
-        review = app.screen
-        assert isinstance(review, ReviewScreen)
-        await until(pilot, lambda: review.query_one("#session-table").row_count == 4)
+        review = await open_review(pilot, sessions=4)
         await until(pilot, lambda: "Events (9)" in str(review.query_one("#session-detail").render()))
         await pilot.press("2")
         await until(pilot, lambda: len(review.query(".chart-title")) == 2)
@@ -369,12 +375,7 @@ async def test_quitting_anyway_keeps_pending_entries_for_the_next_start(
 async def test_a_past_note_is_written_from_review_and_closing_returns_to_review(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("r")
-        await on_screen(pilot, ReviewScreen)
-        review = app.screen
-        assert isinstance(review, ReviewScreen)
-        await until(pilot, lambda: review.query_one("#session-table").row_count == 4)
+        review = await open_review(pilot, sessions=4)
         newest = review.sessions[0].id
         await pilot.press("n")
         await on_screen(pilot, SoapScreen)
