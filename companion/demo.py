@@ -29,10 +29,12 @@ from companion.record import (
     Objective,
     Rating,
     Record,
+    Session,
     Sync,
     Tempo,
     Trial,
 )
+from companion.record.clock import parse
 from companion.record.events import Payload
 
 Measure = Literal["trials", "count", "cadence", "rating", "duration", "sync"]
@@ -551,12 +553,7 @@ def generate_demo(record: Record, today: date | None = None, seed: int = 2024) -
             minutes = rng.choice((30, 45, 45, 60))
             session = record.start_session([client_id], spec.setting, started_at=start, cpt_codes=spec.cpt)
             drafts, durations = _session_drafts(spec, objectives, week / max(1, spec.weeks - 1), rng)
-            record.log_many(session.id, _timed(drafts, start, minutes, durations))
-            record.end_session(session.id, ended_at=start + timedelta(minutes=minutes))
-            note = draft_note(record, session.id, client_id)
-            record.save_note(
-                replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
-            )
+            _finish_session(record, session, _timed(drafts, start, minutes, durations), minutes, rng)
             created += 1
     for group in GROUPS:
         created += _group_sessions(record, group, today, rng)
@@ -582,12 +579,19 @@ def _group_sessions(record: Record, group: GroupSpec, today: date, rng: random.R
         session = record.start_session(
             client_ids, group.setting, started_at=start, cpt_codes=group.members[0].cpt
         )
-        record.log_many(session.id, _timed(drafts, start, 50, {}))
-        record.end_session(session.id, ended_at=start + timedelta(minutes=50))
-        for client_id in client_ids:
-            note = draft_note(record, session.id, client_id)
-            record.save_note(
-                replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
-            )
+        _finish_session(record, session, _timed(drafts, start, 50, {}), 50, rng)
         created += 1
     return created
+
+
+def _finish_session(
+    record: Record, session: Session, drafts: Sequence[EventDraft], minutes: int, rng: random.Random
+) -> None:
+    """Log a session's events, end it `minutes` after its start and save a finalised note per client."""
+    record.log_many(session.id, drafts)
+    record.end_session(session.id, ended_at=parse(session.started_at) + timedelta(minutes=minutes))
+    for client_id in session.client_ids:
+        note = draft_note(record, session.id, client_id)
+        record.save_note(
+            replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
+        )
