@@ -72,8 +72,8 @@ def rescued_files(places: Iterable[Path], prefix: str) -> list[Path]:
 
 
 def read_rescue(path: Path) -> list[list[object]]:
-    """The rows of a rescue file; a line cut short by a crash while writing a *temporary* file cannot
-    occur here (files are renamed into place whole), so any damage is reported, not skipped."""
+    """The rows of a rescue file. Files are renamed into place whole, so a crash cannot leave a line cut
+    short: any damage is something else, and is reported (naming file and line), not skipped."""
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
