@@ -29,6 +29,30 @@ import numpy as np
 from audio.errors import OutputError
 from audio.render import SampleSource
 
+Latency = str | float
+"""PortAudio's suggested output latency: "low", "high" or seconds."""
+DEFAULT_LATENCY: Latency = "high"
+"""A metronome's clicks are scheduled a look-ahead in advance on exact samples, so a larger buffer costs no
+accuracy (the engine starts later by the buffer's length) and survives a busy machine without xruns."""
+MAX_LATENCY_S = 1.0
+
+
+def check_latency(value: Latency | str) -> Latency:
+    """"low", "high" or seconds (as a number or text, 0 < s <= 1); ValueError naming what is accepted."""
+    if value in ("low", "high"):
+        return value
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not 0 < seconds <= MAX_LATENCY_S:
+        raise ValueError(
+            f"audio latency {value!r} is not valid: use low, high (the default) or seconds up to "
+            f"{MAX_LATENCY_S:g}, e.g. 0.05"
+        )
+    return seconds
+
+
 _WINDOW = 256
 """Blocks per clock-offset window: long enough to catch one on-time callback, short enough to follow drift."""
 _PROBE = 8
@@ -61,12 +85,12 @@ class AudioOutput:
         *,
         samplerate: int | None = None,
         channels: int = 2,
-        latency: str | float = "low",
+        latency: Latency = DEFAULT_LATENCY,
         on_stream_end: Callable[[str], None] | None = None,
     ) -> None:
         self.device = device
         self.channels = channels
-        self.latency = latency
+        self.latency = check_latency(latency)
         self.samplerate = samplerate or 0
         self.sources: Sequence[SampleSource] = ()
         self.muted = False

@@ -37,6 +37,10 @@ class ClickCue:
     def summary(self) -> str:
         return "click"
 
+    def __reduce__(self) -> str:
+        """Unpickled as the one `CLICK`, so `cue is CLICK` holds for a cue back from the engine process."""
+        return "CLICK"
+
 
 @dataclass(frozen=True)
 class GrooveCue:

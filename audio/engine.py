@@ -25,10 +25,11 @@ from fractions import Fraction
 from typing import Any
 
 import mido
+import numpy as np
 
-from audio.audio_output import AudioOutput
+from audio.audio_output import DEFAULT_LATENCY, AudioOutput, Latency
 from audio.errors import OutputError
-from audio.events import BeatEvent, Dispatcher, EngineEvent, OutputProblem
+from audio.events import BeatEvent, Dispatcher, EngineEvent, OutputProblem, Xruns
 from audio.fade import Fade
 from audio.midi_output import MidiOutput, MidiSettings, clocks_per_beat
 from audio.render import ClickRenderer, SampleSource, ScheduleFull, sample_at
@@ -58,7 +59,7 @@ class AudioConfig:
     device: str | int | None = None
     voices: Mapping[Level, Voice] = field(default_factory=lambda: dict(DEFAULT_VOICES))
     samplerate: int | None = None
-    latency: str | float = "low"
+    latency: Latency = DEFAULT_LATENCY
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,18 @@ class EngineStatus:
     dropped_events: int
 
 
+@dataclass(frozen=True)
+class Timings:
+    """How the MIDI scheduler kept time in the current run (for the benchmark and the CLI)."""
+
+    send_lateness_s: Any
+    """Send-call time minus deadline of each message, seconds (a numpy array; empty when stopped)."""
+    realtime: bool
+    """The scheduler thread got realtime scheduling."""
+    gc_pauses_s: tuple[float, ...]
+    """Each garbage collection the scheduler ran between deadlines (see `collect_garbage`), seconds."""
+
+
 @dataclass
 class _Output:
     """Engine-side state of one output: the device object, and whether clicks are committed to it."""
@@ -121,6 +134,7 @@ class _ClickPlanner:
         self._next_health = 0.0
         self._last_frames = -1
         self._frames_seen_at = 0.0
+        self._xruns_told = 0
 
     def perf_time(self, seconds: Fraction) -> float:
         """Engine-clock time of a tempo-map time. While audio plays, its sample clock is the master:
@@ -233,12 +247,16 @@ class Metronome:
         midi: MidiConfig | None = None,
         lookahead_s: float = 0.12,
         lead_s: float = 0.15,
+        collect_garbage: bool = False,
     ) -> None:
+        """`collect_garbage`: the scheduler thread runs the garbage collector between deadlines (the engine
+        process turns automatic collection off; see `audio.scheduler`)."""
         self.settings = settings
         self.audio_config = audio
         self.midi_config = midi
         self.lookahead_s = lookahead_s
         self.lead_s = lead_s
+        self.collect_garbage = collect_garbage
         self._dispatcher = Dispatcher()
         self._outputs: dict[str, _Output] = {}
         self._renderer: ClickRenderer | None = None
@@ -377,7 +395,8 @@ class Metronome:
     # --- listeners ------------------------------------------------------------------------------
 
     def add_listener(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
-        """Get BeatEvents (at their time) and OutputProblems from a dispatcher thread; returns remove()."""
+        """Get BeatEvents (at their time), OutputProblems and Xruns counts from a dispatcher thread;
+        returns remove()."""
         self._dispatcher.start()
         return self._dispatcher.add(listener)
 
@@ -436,12 +455,16 @@ class Metronome:
                 )
             self._dispatcher.start()
             tempo = TempoMap(self.settings)
-            begin = (time.perf_counter() + self.lead_s) if at is None else at
+            # A larger audio buffer plays later: the first click must still be ahead of the one being filled.
+            begin = (time.perf_counter() + max(self.lead_s, self._lookahead())) if at is None else at
             origin = begin - float(tempo.time_at(-tempo.count_in_beats))
             planner = _ClickPlanner(self, tempo, origin, -tempo.count_in_beats, self._click_gain)
             planner.audio_origin = self._audio_origin(origin)
             scheduler = MidiScheduler(
-                self._send_midi, on_error=self._midi_failed, lookahead_s=self._lookahead()
+                self._send_midi,
+                on_error=self._midi_failed,
+                lookahead_s=self._lookahead(),
+                collect_garbage=self.collect_garbage,
             )
             scheduler.add_source(planner)
             for source in self._event_sources:
@@ -535,6 +558,12 @@ class Metronome:
             dropped_events=self._dispatcher.dropped,
         )
 
+    def timings(self) -> Timings:
+        scheduler = self._scheduler
+        if scheduler is None:
+            return Timings(np.zeros(0), False, ())
+        return Timings(scheduler.jitter.recent(), scheduler.realtime, tuple(scheduler.gc_pauses))
+
     def _send_midi(self, message: mido.Message) -> None:
         out = self._outputs.get(MIDI)
         if out is not None and out.open:
@@ -567,7 +596,10 @@ class Metronome:
             )
         audio = self._outputs.get(AUDIO)
         if audio is not None and audio.open:
-            now, frames = time.perf_counter(), audio.device.frames
+            now, frames, xruns = time.perf_counter(), audio.device.frames, audio.device.xruns
+            if xruns != planner._xruns_told:
+                planner._xruns_told = xruns
+                self._dispatcher.publish(Xruns(xruns, now))
             if frames != planner._last_frames:
                 planner._last_frames, planner._frames_seen_at = frames, now
             elif now - planner._frames_seen_at > _STALL_S:

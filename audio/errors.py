@@ -14,3 +14,7 @@ class OutputError(RuntimeError):
         super().__init__(f"{cause}: {fix}")
         self.cause = cause
         self.fix = fix
+
+    def __reduce__(self) -> tuple[type[OutputError], tuple[str, str]]:
+        """Pickled by its two parts, so it travels from the engine process as itself."""
+        return type(self), (self.cause, self.fix)

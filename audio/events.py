@@ -53,7 +53,18 @@ class OutputProblem:
     time: float = 0.0
 
 
-EngineEvent = BeatEvent | OutputProblem
+@dataclass(frozen=True, slots=True)
+class Xruns:
+    """The audio stream lost cycles (the audio server ran on without us): `count` so far on this stream.
+
+    Clicks stay on their exact samples after a lost cycle (the stream's sample count skips the lost
+    frames); a click that fell inside one is cut, never moved. Shown so a therapist can raise the buffer."""
+
+    count: int
+    time: float = 0.0
+
+
+EngineEvent = BeatEvent | OutputProblem | Xruns
 Listener = Callable[[EngineEvent], None]
 
 

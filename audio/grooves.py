@@ -68,6 +68,11 @@ class Groove:
     signature: TimeSignature | None
     pattern: Callable[[TimeSignature], tuple[Line, ...]]
 
+    def __reduce__(self) -> tuple[Callable[[str], Groove], tuple[str]]:
+        """Pickled by name (its pattern is code): a groove cue travels to the engine process as the
+        built-in groove of that name."""
+        return _built_in, (self.name,)
+
     def meter_for(self, meter: TimeSignature | str | None = None) -> TimeSignature:
         """The meter this groove plays in when the session is in `meter` (ValueError if it cannot)."""
         wanted = TimeSignature.parse(meter) if isinstance(meter, str) else meter
@@ -162,6 +167,10 @@ def _ticks(beat: Fraction) -> int:
     if exact.denominator != 1:
         raise ValueError(f"groove position {beat} is not on the {TICKS_PER_BEAT}-per-beat grid")
     return int(exact)
+
+
+def _built_in(name: str) -> Groove:
+    return GROOVES[name]
 
 
 def _fixed(*lines: Line) -> Callable[[TimeSignature], tuple[Line, ...]]:

@@ -5,6 +5,11 @@ tempo map, so a late wake-up delays one message and never the ones after it (no 
 Why sleep-then-spin: the OS sleep overshoots by ~0.1-1 ms, so the thread sleeps until `spin_s` before a
 deadline and busy-waits the rest. Sources (the click planner, a song player) are asked for their next
 events `lookahead_s` ahead, never while a deadline is imminent, so their work cannot delay a send.
+
+Garbage collection: in the engine's own process automatic collection is off (a collection runs in whichever
+thread happens to allocate, and can hold the interpreter for milliseconds). With `collect_garbage` the
+thread collects instead, itself, in a gap of at least `GC_GAP_S` before its next deadline: the young
+generation every second, older ones now and then, each pause timed in `gc_pauses`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,12 @@ SWITCH_INTERVAL_S = 0.0005
 
 REALTIME_PRIORITY = 20
 """Below JACK's own threads (which default to 70+ when realtime), above every normal thread."""
+
+GC_GAP_S = 0.01
+"""A collection only starts this far (or further) ahead of the next deadline: far above its cost."""
+GC_EVERY_S = 1.0
+GC_OLDER_EVERY = (10, 60)
+"""Every 10th collection also takes generation 1, every 60th generation 2 (all objects since start)."""
 
 
 class EventSource(Protocol):
@@ -99,6 +110,7 @@ class MidiScheduler:
         lookahead_s: float = 0.12,
         poll_s: float = 0.02,
         spin_s: float = 0.0015,
+        collect_garbage: bool = False,
     ) -> None:
         self._send = send
         self._on_error = on_error
@@ -115,6 +127,11 @@ class MidiScheduler:
         self._saved_switch = sys.getswitchinterval()
         self.realtime = False
         """Whether the thread got realtime scheduling (reported by `companion metronome`)."""
+        self.collect_garbage = collect_garbage
+        self.gc_pauses: list[float] = []
+        """Seconds each collection took (with `collect_garbage`), the latest 1,000."""
+        self._collections = 0
+        self._next_collection = 0.0
 
     # --- control (any thread) -------------------------------------------------------------------
 
@@ -226,6 +243,9 @@ class MidiScheduler:
                 self._poll_sources(now)
                 next_poll = now + self.poll_s
                 continue
+            if self.collect_garbage and now >= self._next_collection and deadline - now > GC_GAP_S:
+                self._collect(now)
+                continue
             wake = min(deadline - self.spin_s, next_poll)
             if wake > now:
                 with contextlib.suppress(queue.Empty):
@@ -234,6 +254,14 @@ class MidiScheduler:
             while perf() < deadline:
                 pass
             self._send_due()
+
+    def _collect(self, now: float) -> None:
+        self._collections += 1
+        young, middle = GC_OLDER_EVERY
+        generation = 2 if self._collections % middle == 0 else 1 if self._collections % young == 0 else 0
+        gc.collect(generation)
+        self.gc_pauses = [*self.gc_pauses[-999:], time.perf_counter() - now]
+        self._next_collection = now + GC_EVERY_S
 
     def _send_due(self) -> None:
         perf = time.perf_counter

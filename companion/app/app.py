@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingsMap, BindingType
 from textual.dom import DOMNode
 from textual.screen import Screen
 
+from audio.audio_output import DEFAULT_LATENCY, Latency
 from companion.app.clock import Clock, SystemClock
 from companion.app.screens.problem import StartupProblem
 from companion.app.screens.today import TodayScreen
@@ -45,8 +46,9 @@ class AppConfig:
     """How the app is set up: where the data live, what "now" is, and which metronome outputs to use.
 
     `metronome_outputs` is "audio", "midi", "both" or "none" (beat light only); `midi_port` names an
-    existing port, else a virtual port called `midi_virtual` is created. Tests inject a fixed clock and
-    "none" so nothing depends on the day or on a sound card.
+    existing port, else a virtual port called `midi_virtual` is created; `audio_latency` is the speaker's
+    buffer ("high" by default: safe, and no less accurate, see `audio.audio_output.DEFAULT_LATENCY`).
+    Tests inject a fixed clock and "none" so nothing depends on the day or on a sound card.
     """
 
     data_dir: Path | None = None
@@ -57,6 +59,7 @@ class AppConfig:
     midi_port: str | None = None
     midi_virtual: str = "Companion"
     audio_device: str | None = None
+    audio_latency: Latency = DEFAULT_LATENCY
     busy_timeout: float = 2.0
 
 

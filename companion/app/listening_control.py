@@ -32,7 +32,7 @@ from companion.listening import MIN_HITS_TO_LOG, BlockReport, SyncSession, SyncS
 from companion.record import Event, EventDraft, Payload, StorageError
 
 if TYPE_CHECKING:
-    from audio.engine import Metronome
+    from audio.engine_client import RemoteMetronome
     from companion.app.metronome_control import MetronomeControl
     from companion.session_controller import LiveSession, Update
 
@@ -71,7 +71,7 @@ class AppBeatClock:
     def __init__(self, control: MetronomeControl) -> None:
         self._control = control
 
-    def _engine(self) -> Metronome | None:
+    def _engine(self) -> RemoteMetronome | None:
         return self._control.engine
 
     @property

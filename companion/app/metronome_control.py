@@ -1,6 +1,8 @@
 """The app's one metronome: the therapist's settings, the engine built from them, and what to show.
 
-A thin layer over `audio.engine.Metronome` and `audio.cue_player.CuePlayer` (no Textual here). It keeps
+A thin layer over `audio.engine_client.RemoteMetronome` and `RemoteCuePlayer` (no Textual here): the
+engine and its cue player run in the timing engine's own process, so nothing the app draws can delay a
+click; if that process dies it is restarted and the metronome plays on (the panel says so). It keeps
 the settings while the metronome is stopped or between sessions, loads a plan's tempo preset in one call
 (its musical cue too: a groove or the client's preferred song instead of a bare click), and never lets a
 missing device stop the beat: when no chosen output can open, the engine runs with no output and the beat
@@ -24,11 +26,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from audio.cue_player import CuePlayer, CueState
+from audio.audio_output import DEFAULT_LATENCY, Latency
+from audio.cue_player import CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset, settings_for_cue
-from audio.engine import AudioConfig, Metronome, MidiConfig
+from audio.engine import AudioConfig, MidiConfig
+from audio.engine_client import ENGINE, RemoteCuePlayer, RemoteMetronome
 from audio.errors import OutputError
-from audio.events import EngineEvent, OutputProblem
+from audio.events import EngineEvent, OutputProblem, Xruns
 from audio.grooves import INTENSITIES
 from audio.song import Loop
 from audio.tempo import MAX_BPM, MIN_BPM, LinearRamp, Number, StepRamp, TempoSettings, check_bpm
@@ -76,6 +80,9 @@ class MetronomeState:
     """What the cue player reports while the metronome has one: bar, fades, a cue that stopped."""
     loop_start: int | None = None
     """Bar A of a loop being marked (the next mark sets bar B)."""
+    xruns: int = 0
+    """Audio cycles the stream lost since it opened (clicks stay on their samples; a raised count says
+    to choose the larger audio buffer)."""
 
     @property
     def cue_line(self) -> str:
@@ -118,6 +125,11 @@ class MetronomeState:
     @property
     def bpm(self) -> float:
         return float(self.settings.bpm)
+
+    @property
+    def engine_problem(self) -> str | None:
+        """Why the timing engine itself is not playing (its process died and is restarting), or None."""
+        return self.problems.get(ENGINE)
 
     @property
     def silent(self) -> bool:
@@ -163,6 +175,7 @@ class MetronomeControl:
         audio_device: str | None = None,
         midi_port: str | None = None,
         midi_virtual: str = "Companion",
+        audio_latency: Latency = DEFAULT_LATENCY,
         settings: TempoSettings = DEFAULT_SETTINGS,
         shared_data_dir: Path | None = None,
     ) -> None:
@@ -173,15 +186,17 @@ class MetronomeControl:
         self.audio_device = audio_device
         self.midi_port = midi_port
         self.midi_virtual = midi_virtual
+        self.audio_latency = audio_latency
         self.settings = settings
-        self._engine: Metronome | None = None
-        self._player: CuePlayer | None = None
+        self._engine: RemoteMetronome | None = None
+        self._player: RemoteCuePlayer | None = None
         self.cue: Cue = CLICK
         self.music_on = True
         self.loop_start: int | None = None
         """Bar A of a loop being marked: the next `mark_loop` sets bar B."""
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._problems: dict[str, str] = {}
+        self._xruns = 0
         self._lock = threading.Lock()
         self.shared_data_dir = shared_data_dir
         self._outputs_lock: OutputLock | None = None
@@ -193,6 +208,7 @@ class MetronomeControl:
             audio_device=config.audio_device,
             midi_port=config.midi_port,
             midi_virtual=config.midi_virtual,
+            audio_latency=config.audio_latency,
             shared_data_dir=resolve_data_dir(config.data_dir),
         )
 
@@ -213,7 +229,9 @@ class MetronomeControl:
         return remove
 
     def _relay(self, event: EngineEvent) -> None:
-        if isinstance(event, OutputProblem):
+        if isinstance(event, Xruns):
+            self._xruns = event.count
+        elif isinstance(event, OutputProblem):
             if event.recovered:
                 self._problems.pop(event.output, None)
             else:
@@ -228,7 +246,7 @@ class MetronomeControl:
         return engine is not None and engine.running
 
     @property
-    def engine(self) -> Metronome | None:
+    def engine(self) -> RemoteMetronome | None:
         """The engine playing now (None before the first start); a new one after a device change, so
         read it each time: listening follows its beat schedule."""
         return self._engine
@@ -245,7 +263,7 @@ class MetronomeControl:
                 self._engine = self._build(self.output)
             self._engine.open()
             if self._player is None and self.cue is not CLICK:
-                self._player = CuePlayer(self._engine, self._playing_cue())
+                self._player = RemoteCuePlayer(self._engine, self._playing_cue())
             try:
                 self._engine.start()
             except OutputError as problem:
@@ -278,15 +296,20 @@ class MetronomeControl:
     def _playing_cue(self) -> Cue:
         return self.cue if self.music_on else CLICK
 
-    def _build(self, output: str) -> Metronome:
-        audio = AudioConfig(device=self.audio_device) if output in ("audio", "both") else None
+    def _build(self, output: str) -> RemoteMetronome:
+        audio = (
+            AudioConfig(device=self.audio_device, latency=self.audio_latency)
+            if output in ("audio", "both")
+            else None
+        )
         midi = (
             MidiConfig(port=self.midi_port, virtual=None if self.midi_port else self.midi_virtual)
             if output in ("midi", "both")
             else None
         )
-        engine = Metronome(self.settings, audio=audio, midi=midi)
+        engine = RemoteMetronome(self.settings, audio=audio, midi=midi)
         engine.add_listener(self._relay)
+        self._xruns = 0
         return engine
 
     def _remember(self, problem: OutputError) -> None:
@@ -325,12 +348,14 @@ class MetronomeControl:
         self._problems.clear()
         return self.start() if was_running else self.state()
 
-    def set_output(self, output: str) -> None:
-        """Choose audio/midi/both/none; takes effect at the next start (a running metronome stops)."""
+    def set_output(self, output: str, latency: Latency | None = None) -> None:
+        """Choose audio/midi/both/none and the audio buffer; takes effect at the next start (a running
+        metronome stops)."""
         self._check_output(output)
-        if output != self.output:
+        latency = self.audio_latency if latency is None else latency
+        if output != self.output or latency != self.audio_latency:
             self.close()
-            self.output = output
+            self.output, self.audio_latency = output, latency
             self._problems.clear()
 
     # -- settings ----------------------------------------------------------------------------------
@@ -405,7 +430,7 @@ class MetronomeControl:
                 self._player.play(self._playing_cue())
             return
         if self._player is None and self.cue is not CLICK:
-            self._player = CuePlayer(engine, CLICK)
+            self._player = RemoteCuePlayer(engine, CLICK)
         if self._player is not None:
             self._player.play(self._playing_cue())
 
@@ -486,13 +511,13 @@ class MetronomeControl:
             raise CueNotChanged(f"only a song can {what}, and the cue is {cue.summary}: choose a song (K)")
         return cue
 
-    def _running_player(self, what: str) -> CuePlayer:
+    def _running_player(self, what: str) -> RemoteCuePlayer:
         """The cue player of the running metronome (attached now if the cue was the bare click)."""
         engine = self._engine
         if engine is None or not engine.running:
             raise CueNotChanged(f"start the metronome (space) to {what}")
         if self._player is None:
-            self._player = CuePlayer(engine, self._playing_cue())
+            self._player = RemoteCuePlayer(engine, self._playing_cue())
         return self._player
 
     def state(self) -> MetronomeState:
@@ -506,4 +531,5 @@ class MetronomeControl:
             self.music_on,
             player.state() if player is not None else None,
             self.loop_start,
+            self._xruns,
         )

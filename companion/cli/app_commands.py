@@ -13,6 +13,8 @@ import sys
 
 import click
 
+from companion.cli.engine_commands import latency_option
+
 OUTPUTS = ("audio", "midi", "both", "none")
 NO_TERMINAL = (
     "the app needs a terminal: run `companion` in a terminal window, or `companion serve` to use it "
@@ -35,10 +37,16 @@ def interactive() -> bool:
 )
 @click.option("--midi-port", help="Existing MIDI output port (default: a virtual port named 'Companion').")
 @click.option("--audio-device", help="Audio output device name (default: the system's default output).")
+@latency_option
 @click.option("--light", is_flag=True, help="Start with the light theme (ctrl+t toggles it).")
 @click.pass_context
 def app(
-    ctx: click.Context, output: str, midi_port: str | None, audio_device: str | None, light: bool
+    ctx: click.Context,
+    output: str,
+    midi_port: str | None,
+    audio_device: str | None,
+    latency: str | float,
+    light: bool,
 ) -> None:
     """Open the app: today's clients, the live session screen, plans, review and notes."""
     if not interactive():
@@ -51,6 +59,7 @@ def app(
         metronome_outputs=output,
         midi_port=midi_port,
         audio_device=audio_device,
+        audio_latency=latency,
         theme="textual-light" if light else "textual-dark",
     )
     CompanionApp(config).run()

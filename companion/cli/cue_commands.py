@@ -27,6 +27,7 @@ from companion.cli.engine_commands import (
     ramp_options,
     report_problem,
     run_headless,
+    start_engine,
 )
 from companion.cli.record_commands import open_record
 
@@ -186,9 +187,8 @@ def _cue(song_path: Path | None, options: dict[str, Any]) -> Cue:
 @click.pass_context
 def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
     """Play SONG (a MIDI file) or a --groove at the target tempo, until it ends, Ctrl-C or --seconds."""
-    from audio.cue_player import CuePlayer
-    from audio.engine import Metronome
-    from audio.events import BeatEvent, EngineEvent
+    from audio.engine_client import RemoteCuePlayer
+    from audio.events import BeatEvent, EngineEvent, OutputProblem
 
     try:
         if options["loop"] is not None and song is None:
@@ -211,10 +211,10 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
     audio, midi = output_configs(ctx, options)
     if note is not None:
         click.echo(note, err=True)
-    engine = Metronome(settings, audio=audio, midi=midi)
+    engine = start_engine(ctx, "play", settings, audio, midi)
     for problem in engine.open():
         click.echo(f"{problem.output} output problem: {problem.message}", err=True)
-    player = CuePlayer(engine, cue)
+    player = RemoteCuePlayer(engine, cue)
     layer_click = options["layer_click"]
     player.set_click(isinstance(cue, SongCue) if layer_click is None else layer_click)
     click.echo(f"playing {cue.summary} at {float(settings.bpm):g} bpm in {settings.meter}")
@@ -228,7 +228,7 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
                 click.echo(f"bar {event.bar + 1:>3}{where}  {float(event.bpm):6.1f} bpm")
                 if state.finished:
                     finished.set()
-        else:
+        elif isinstance(event, OutputProblem):
             report_problem(event)
 
     engine.add_listener(show)

@@ -17,7 +17,8 @@ from audio.events import OutputProblem
 from audio.tempo import LinearRamp, Meter, Ramp, StepRamp, TempoError, TempoSettings, exact
 
 if TYPE_CHECKING:
-    from audio.engine import AudioConfig, EngineStatus, Metronome, MidiConfig
+    from audio.engine import AudioConfig, EngineStatus, MidiConfig
+    from audio.engine_client import RemoteMetronome
     from audio.midi_output import MidiSettings
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
@@ -105,14 +106,40 @@ def ramp_options(command: F) -> F:
     return command
 
 
+class LatencyParam(click.ParamType):
+    """--latency: "low", "high" or seconds, checked by the audio output itself."""
+
+    name = "low|high|SECONDS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from audio.audio_output import check_latency
+
+        try:
+            return check_latency(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def latency_option(command: F) -> F:
+    """--latency: the speaker's buffer (high by default: safe, and clicks stay on their exact samples)."""
+    return click.option(
+        "--latency",
+        type=LatencyParam(),
+        default="high",
+        show_default=True,
+        help="Audio buffer: high (safe on a busy machine, equally accurate), low, or seconds.",
+    )(command)
+
+
 def output_options(command: F) -> F:
-    """--output audio|midi|both, --audio-device, --midi-port and --virtual: where the engine plays."""
+    """--output audio|midi|both, --audio-device, --latency, --midi-port and --virtual: where it plays."""
     for option in reversed(
         (
             click.option(
                 "--output", type=click.Choice(["audio", "midi", "both"]), default="audio", show_default=True
             ),
             click.option("--audio-device", default=None, help="Audio output name (see `companion devices`)."),
+            latency_option,
             click.option("--midi-port", default=None, help="MIDI output port name (or a unique part of it)."),
             click.option("--virtual", default=None, help="Create a virtual MIDI output port with this name."),
         )
@@ -133,7 +160,11 @@ def output_configs(
         raise OneLineUsageError("use --midi-port NAME or --virtual NAME, not both", ctx)
     if output == "audio" and (options["midi_port"] or options["virtual"]):
         raise OneLineUsageError("--midi-port/--virtual need --output midi or both", ctx)
-    audio = AudioConfig(device=options["audio_device"]) if output in ("audio", "both") else None
+    audio = (
+        AudioConfig(device=options["audio_device"], latency=options["latency"])
+        if output in ("audio", "both")
+        else None
+    )
     midi = (
         MidiConfig(
             port=options["midi_port"],
@@ -144,6 +175,29 @@ def output_configs(
         else None
     )
     return audio, midi
+
+
+def start_engine(
+    ctx: click.Context,
+    command: str,
+    settings: TempoSettings,
+    audio: AudioConfig | None,
+    midi: MidiConfig | None,
+) -> RemoteMetronome:
+    """A metronome in the timing engine's own process; says (on stderr) how that process keeps time
+    when the OS refused it realtime priority or locked memory. A failing start exits 1 with the cause."""
+    from audio.engine_client import RemoteMetronome
+    from audio.errors import OutputError
+
+    try:
+        engine = RemoteMetronome(settings, audio=audio, midi=midi)
+    except OutputError as exc:
+        click.echo(f"companion {command}: error: {exc}", err=True)
+        ctx.exit(1)
+    hello = engine.process.hello
+    for note in hello.notes if hello is not None else ():
+        click.echo(f"note: {note}", err=True)
+    return engine
 
 
 def report_problem(event: OutputProblem) -> None:
@@ -157,7 +211,7 @@ def report_problem(event: OutputProblem) -> None:
 def run_headless(
     ctx: click.Context,
     command: str,
-    engine: Metronome,
+    engine: RemoteMetronome,
     seconds: float | None,
     finished: threading.Event,
     before_close: Callable[[], None] = lambda: None,
@@ -199,8 +253,7 @@ def run_headless(
 @click.pass_context
 def metronome(ctx: click.Context, **options: Any) -> None:
     """Play a metronome headless until Ctrl-C or --seconds, printing each beat and the tempo."""
-    from audio.engine import Metronome
-    from audio.events import BeatEvent, EngineEvent
+    from audio.events import BeatEvent, EngineEvent, OutputProblem
     from audio.midi_output import MidiSettings
 
     try:
@@ -217,7 +270,7 @@ def metronome(ctx: click.Context, **options: Any) -> None:
         raise OneLineUsageError(str(exc), ctx) from None
     midi_settings = MidiSettings(channel=options["channel"], clock=options["clock"])
     audio, midi = output_configs(ctx, options, midi_settings)
-    engine = Metronome(settings, audio=audio, midi=midi)
+    engine = start_engine(ctx, "metronome", settings, audio, midi)
 
     def show(event: EngineEvent) -> None:
         if isinstance(event, BeatEvent):
@@ -225,7 +278,7 @@ def metronome(ctx: click.Context, **options: Any) -> None:
                 label = "count-in" if event.count_in else f"bar {event.bar + 1:>3}"
                 level, bpm = event.level.value, float(event.bpm)
                 click.echo(f"{label}  beat {event.beat + 1}  {level:<6}  {bpm:6.1f} bpm")
-        else:
+        elif isinstance(event, OutputProblem):
             report_problem(event)
 
     engine.add_listener(show)

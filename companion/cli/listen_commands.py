@@ -22,7 +22,13 @@ from audio.cadence import AdaptiveMode, AdaptiveState, CadenceError
 from audio.midi_input import Hit, MidiInput, MidiInputError
 from audio.sync_analysis import HitFeedback, Tolerance
 from audio.tempo import Meter, TempoError, TempoSettings
-from companion.cli.engine_commands import OneLineCommand, OneLineUsageError
+from companion.cli.engine_commands import (
+    OneLineCommand,
+    OneLineUsageError,
+    output_configs,
+    output_options,
+    start_engine,
+)
 from companion.cli.record_commands import open_record
 from companion.listening import (
     BlockReport,
@@ -143,10 +149,7 @@ def describe_hit(feedback: HitFeedback) -> str:
 @click.option("--bpm", type=float, required=True, help="Tempo in beats per minute (20-300).")
 @click.option("--meter", default="4/4", show_default=True, help="Time signature, e.g. 3/4.")
 @click.option("--count-in", type=int, default=1, show_default=True, help="Bars of count-in (not analysed).")
-@click.option("--output", type=click.Choice(["audio", "midi", "both"]), default="audio", show_default=True)
-@click.option("--audio-device", default=None, help="Audio output name (see `companion devices`).")
-@click.option("--midi-port", default=None, help="MIDI output port for the clicks.")
-@click.option("--virtual", default=None, help="Create a virtual MIDI output port for the clicks.")
+@output_options
 @click.option("--tolerance-ms", type=click.FloatRange(min=0, min_open=True), default=50.0, show_default=True)
 @click.option("--block", type=click.IntRange(min=2), default=16, show_default=True, help="Beats per block.")
 @click.option(
@@ -162,7 +165,6 @@ def describe_hit(feedback: HitFeedback) -> str:
 @click.pass_context
 def listen(ctx: click.Context, **options: Any) -> None:
     """Play the metronome and report how the client's MIDI hits match the beat, per hit and per block."""
-    from audio.engine import AudioConfig, Metronome, MidiConfig
     from audio.errors import OutputError
 
     _check_input(ctx, options)
@@ -177,21 +179,12 @@ def listen(ctx: click.Context, **options: Any) -> None:
         )
     except TempoError as exc:
         raise OneLineUsageError(str(exc), ctx) from None
-    if options["midi_port"] and options["virtual"]:
-        raise OneLineUsageError("use --midi-port NAME or --virtual NAME, not both", ctx)
-    if options["output"] == "audio" and (options["midi_port"] or options["virtual"]):
-        raise OneLineUsageError("--midi-port/--virtual need --output midi or both", ctx)
+    audio, midi_out = output_configs(ctx, options)
     settings = SyncSettings(
         block_beats=options["block"],
         tolerance=Tolerance(ms=options["tolerance_ms"]),
         notes=notes,
         adaptive=adaptive_settings(tempo, options["adaptive"]),
-    )
-    audio = AudioConfig(device=options["audio_device"]) if options["output"] != "midi" else None
-    midi_out = (
-        MidiConfig(port=options["midi_port"], virtual=options["virtual"])
-        if options["output"] != "audio"
-        else None
     )
     blocks: list[BlockReport] = []
     changes = [0]
@@ -206,7 +199,7 @@ def listen(ctx: click.Context, **options: Any) -> None:
             click.echo(f"tempo: {state.reason}")
 
     with _log_target(ctx, options) as target:
-        metronome = Metronome(tempo, audio=audio, midi=midi_out)
+        metronome = start_engine(ctx, "listen", tempo, audio, midi_out)
         for problem in metronome.open():
             click.echo(f"{problem.output} output problem: {problem.message}", err=True)
         sync = SyncSession(
