@@ -418,12 +418,10 @@ class RemoteMetronome(_Target):
 
     @property
     def tempo_map(self) -> TempoMap | None:
-        return self.schedule().tempo_map if self.running else None
-
-    def schedule(self) -> p.Schedule:
-        """The run's origin and tempo map in one answer (they change together)."""
-        schedule: p.Schedule = self._call(p.GetSchedule(self.handle))
-        return schedule
+        if not self.running:
+            return None
+        tempo: TempoMap | None = self._query(p.GetTempoMap(self.handle))
+        return tempo
 
     def time_of(self, beat: Number) -> float | None:
         if not self.running:

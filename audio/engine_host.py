@@ -108,7 +108,7 @@ class Host:
             p.SetClickGain: lambda c: self._metronome(c).set_click_gain(c.gain, c.over_beats),
             p.SetMuted: lambda c: self._metronome(c).set_muted(c.output, c.muted),
             p.GetStatus: lambda c: self._metronome(c).status(),
-            p.GetSchedule: self._schedule,
+            p.GetTempoMap: lambda c: self._metronome(c).tempo_map,
             p.TimeOf: lambda c: self._metronome(c).time_of(c.beat),
             p.BeatAt: lambda c: self._metronome(c).beat_at(c.time),
             p.GetTimings: lambda c: self._metronome(c).timings(),
@@ -219,10 +219,6 @@ class Host:
         if metronome is not None:
             metronome.close()
         gc.collect()
-
-    def _schedule(self, command: p.GetSchedule) -> p.Schedule:
-        metronome = self._metronome(command)
-        return p.Schedule(metronome.running, metronome.origin, metronome.tempo_map, metronome.settings)
 
     def _attach(self, command: p.AttachCue) -> None:
         player = CuePlayer(

@@ -21,7 +21,7 @@ from audio.cues import Cue
 from audio.engine import AudioConfig, Boundary, MidiConfig
 from audio.events import EngineEvent
 from audio.song import Loop
-from audio.tempo import TempoMap, TempoSettings
+from audio.tempo import TempoSettings
 
 # --- commands: the client asks ---------------------------------------------------------------------------
 
@@ -103,8 +103,8 @@ class GetStatus(Command):
 
 
 @dataclass(frozen=True)
-class GetSchedule(Command):
-    """Answers a `Schedule`: what listening needs to place hits on the beat grid."""
+class GetTempoMap(Command):
+    """Answers the `TempoMap` of the current run (with the changes applied so far), or None."""
 
 
 @dataclass(frozen=True)
@@ -259,16 +259,6 @@ class Xruns:
 
     handle: int
     count: int
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """One run's beat grid as listening sees it (None values while stopped)."""
-
-    running: bool
-    origin: float | None
-    tempo_map: TempoMap | None
-    settings: TempoSettings
 
 
 class EngineFailure(RuntimeError):

@@ -39,3 +39,33 @@ def test_the_checker_sees_a_forbidden_import(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("import textual.app\nfrom companion.cli import main\nimport numpy\n")
     assert imported_top_levels(sample) == {"textual", "companion", "numpy"}
+
+
+IN_PROCESS_ENGINE = {"audio.engine.Metronome", "audio.cue_player.CuePlayer"}
+"""The engine objects that keep time: only the engine process may make them (`audio.engine_host`)."""
+
+
+def names_imported_from_modules(path: Path) -> set[str]:
+    """`module.name` for every `from module import name` in `path`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {
+        f"{node.module}.{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
+def test_the_app_and_the_cli_keep_time_only_through_the_engine_process() -> None:
+    """Timing never rides the UI's interpreter: `companion/` plays through `audio.engine_client`."""
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(names_imported_from_modules(path) & IN_PROCESS_ENGINE)
+        for path in (ROOT / "companion").rglob("*.py")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_the_engine_checker_sees_an_in_process_engine(tmp_path: Path) -> None:
+    sample = tmp_path / "bad.py"
+    sample.write_text("from audio.engine import AudioConfig, Metronome\n")
+    assert names_imported_from_modules(sample) & IN_PROCESS_ENGINE == {"audio.engine.Metronome"}

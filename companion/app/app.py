@@ -86,6 +86,12 @@ class CompanionApp(App[None]):
         self.theme = self.config.theme
         self.push_screen(TodayScreen())
         self.open_services()
+        self.warm_up_engine()
+
+    @work(thread=True, group="engine")
+    def warm_up_engine(self) -> None:
+        """Start the timing engine's process now, so the first metronome start costs no start-up."""
+        self.metronome.warm_up()
 
     @work(thread=True, exclusive=True, group="services")
     def open_services(self) -> None:

@@ -19,6 +19,7 @@ and opens nothing; taking data does not depend on the outputs, so the quick taps
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,7 @@ from audio.audio_output import DEFAULT_LATENCY, Latency
 from audio.cue_player import CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset, settings_for_cue
 from audio.engine import AudioConfig, MidiConfig
-from audio.engine_client import ENGINE, RemoteCuePlayer, RemoteMetronome
+from audio.engine_client import ENGINE, EngineProcess, RemoteCuePlayer, RemoteMetronome
 from audio.errors import OutputError
 from audio.events import EngineEvent, OutputProblem, Xruns
 from audio.grooves import INTENSITIES
@@ -83,6 +84,8 @@ class MetronomeState:
     xruns: int = 0
     """Audio cycles the stream lost since it opened (clicks stay on their samples; a raised count says
     to choose the larger audio buffer)."""
+    engine_notes: tuple[str, ...] = ()
+    """How the timing engine runs when the OS refused it realtime priority or locked memory, with the fix."""
 
     @property
     def cue_line(self) -> str:
@@ -211,6 +214,13 @@ class MetronomeControl:
             audio_latency=config.audio_latency,
             shared_data_dir=resolve_data_dir(config.data_dir),
         )
+
+    @staticmethod
+    def warm_up() -> None:
+        """Start the timing engine's process ahead of the first `start` (which would start it anyway and
+        report a failure then, so one here is not an error)."""
+        with contextlib.suppress(OutputError):
+            EngineProcess.shared()
 
     @staticmethod
     def _check_output(output: str) -> None:
@@ -532,4 +542,10 @@ class MetronomeControl:
             player.state() if player is not None else None,
             self.loop_start,
             self._xruns,
+            self._engine_notes(),
         )
+
+    def _engine_notes(self) -> tuple[str, ...]:
+        engine = self._engine
+        hello = engine.process.hello if engine is not None else None
+        return hello.notes if hello is not None else ()

@@ -1,5 +1,6 @@
 """Everything the metronome can do beyond start/stop and tempo: meter, accents, subdivision, swing,
-count-in, a ramp (linear, or +X% every N bars as RAS uses) and where it plays (speaker, MIDI, both).
+count-in, a ramp (linear, or +X% every N bars as RAS uses), where it plays (speaker, MIDI, both) and the
+speaker's buffer (a larger one survives a busy machine, and the clicks stay exactly on time).
 
 The values are checked by the tempo model itself (`TempoSettings`), so the dialog shows exactly the
 engine's message ("ramp percent 80 is out of range: use -50..100") and never plays something else.
@@ -15,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
 
+from audio.audio_output import Latency
 from audio.tempo import LinearRamp, Meter, Ramp, StepRamp, TempoError, TempoSettings, parse_accents
 from companion.app.metronome_control import OUTPUTS
 from companion.app.screens.dialogs import Dialog
@@ -24,10 +26,15 @@ SUBDIVISIONS = (("1 per beat", 1), ("2 per beat", 2), ("triplets", 3), ("4 per b
 CODES = {"accent": "A", "beat": "B", "sub": "S", "silent": "-"}
 
 
+LATENCIES: tuple[tuple[str, Latency], ...] = (("buffer: large (safe)", "high"), ("buffer: small", "low"))
+"""The speaker's buffer: large is the default (clicks are scheduled ahead, so it costs no accuracy)."""
+
+
 @dataclass(frozen=True)
 class MetronomeChoice:
     settings: TempoSettings
     output: str
+    latency: Latency
 
 
 def _number(text: str, what: str) -> Fraction:
@@ -38,10 +45,11 @@ def _number(text: str, what: str) -> Fraction:
 
 
 class MetronomeSettings(Dialog[MetronomeChoice]):
-    def __init__(self, settings: TempoSettings, output: str) -> None:
+    def __init__(self, settings: TempoSettings, output: str, latency: Latency) -> None:
         super().__init__("Metronome settings")
         self.settings = settings
         self.output = output
+        self.latency = latency
 
     def body(self) -> ComposeResult:
         settings = self.settings
@@ -49,7 +57,12 @@ class MetronomeSettings(Dialog[MetronomeChoice]):
         meters = list(dict.fromkeys([*METERS, str(settings.meter)]))
         with VerticalScroll(classes="form"):
             yield Label("Plays on")
-            yield Select([(o, o) for o in OUTPUTS], value=self.output, allow_blank=False, id="output")
+            latencies = list(LATENCIES)
+            if self.latency not in [value for _, value in latencies]:
+                latencies.append((f"buffer: {self.latency:g} s", self.latency))
+            with Horizontal(classes="criterion"):
+                yield Select([(o, o) for o in OUTPUTS], value=self.output, allow_blank=False, id="output")
+                yield Select(latencies, value=self.latency, allow_blank=False, id="latency")
             with Horizontal(classes="criterion"):
                 yield Input(f"{float(settings.bpm):g}", id="bpm", restrict=r"[0-9.]*", tooltip="bpm")
                 yield Select(
@@ -147,4 +160,6 @@ class MetronomeSettings(Dialog[MetronomeChoice]):
         except TempoError as problem:
             self.query_one("#problem", Static).update(str(problem))
             return
-        self.dismiss(MetronomeChoice(settings, str(self.query_one("#output", Select).value)))
+        latency = self.query_one("#latency", Select).value
+        assert isinstance(latency, str | float)
+        self.dismiss(MetronomeChoice(settings, str(self.query_one("#output", Select).value), latency))

@@ -24,6 +24,7 @@ from textual.widgets import Footer, Header, Static
 
 from audio.cadence import AdaptiveMode
 from audio.cues import CLICK
+from audio.engine_client import ENGINE
 from audio.events import BeatEvent, EngineEvent, OutputProblem
 from audio.midi_input import MidiInputError
 from audio.song import TimeSignature
@@ -508,12 +509,15 @@ class LiveSessionScreen(CompanionScreen):
     def _metronome_event(self, message: MetronomeEvent) -> None:
         if message.problem is not None:
             problem = message.problem
+            engine = problem.output == ENGINE
             if problem.recovered:
-                self.notify(problem.message, title="Output back")
+                self.notify(problem.message, title="Timing engine back" if engine else "Output back")
             else:
                 self.notify(
                     problem.message,
-                    title=f"{problem.output} output unavailable (the beat light keeps time)",
+                    title="Timing engine stopped (your entries are safe)"
+                    if engine
+                    else f"{problem.output} output unavailable (the beat light keeps time)",
                     severity="error",
                     timeout=10,
                 )
@@ -705,11 +709,13 @@ class LiveSessionScreen(CompanionScreen):
         def chosen(choice: MetronomeChoice | None) -> None:
             if choice is None:
                 return
-            if choice.output != self.metronome.output:
-                self.metronome.set_output(choice.output)
+            self.metronome.set_output(choice.output, choice.latency)
             self._apply(lambda: self.metronome.change(choice.settings))
 
-        self.app.push_screen(MetronomeSettings(self.metronome.settings, self.metronome.output), chosen)
+        metronome = self.metronome
+        self.app.push_screen(
+            MetronomeSettings(metronome.settings, metronome.output, metronome.audio_latency), chosen
+        )
 
     def action_tap_tempo(self) -> None:
         """Each tap is a step; after a pause the cadence becomes the tempo and is logged (RAS baseline)."""

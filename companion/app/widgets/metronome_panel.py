@@ -76,6 +76,8 @@ class MetronomePanel(Vertical):
     @staticmethod
     def _status(state: MetronomeState) -> Text:
         text = Text()
+        if state.engine_problem:
+            text.append(f"{state.engine_problem}\n", style="bold #e71d36")
         if state.output == "none":
             text.append("Output: none (beat light only)", style="dim")
             return text
@@ -86,6 +88,14 @@ class MetronomePanel(Vertical):
                 text.append(f"{name} unavailable: {problem}\n", style="bold #e71d36")
             else:
                 text.append(f"{name} ✓ ", style="#2ec4b6")
+        if state.xruns:
+            text.append(
+                f"\n{state.xruns} audio xrun{'s' if state.xruns > 1 else ''} (the beat stays on time; "
+                "a larger audio buffer in settings (m) avoids them)",
+                style="#ff9f1c",
+            )
+        for note in state.engine_notes if state.running else ():
+            text.append(f"\nnote: {note}", style="dim")
         if state.problems and state.running and state.silent:
             text.append(
                 "The beat light keeps time; fix the output and press ctrl+r to reconnect.", style="dim"
