@@ -22,12 +22,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from audio.errors import OutputError
-from audio.render import SampleSource
+from audio.render import MAX_BLOCK, SampleSource, mix_sources
 
 Latency = str | float
 """PortAudio's suggested output latency: "low", "high" or seconds."""
@@ -57,7 +57,6 @@ _WINDOW = 256
 """Blocks per clock-offset window: long enough to catch one on-time callback, short enough to follow drift."""
 _PROBE = 8
 """Blocks watched before deciding that frames were lost in an xrun (not just one late callback)."""
-_MAX_BLOCK = 16_384
 
 
 def load_sounddevice() -> ModuleType:
@@ -70,6 +69,24 @@ def load_sounddevice() -> ModuleType:
             "install libportaudio2 (Debian/Ubuntu) or portaudio (Homebrew), then restart",
         ) from None
     return sounddevice
+
+
+class StreamOutput(Protocol):
+    """What the engine needs of a speaker output: PortAudio's `AudioOutput` or `jack_audio.JackAudioOutput`.
+
+    `sources` are mixed at stream samples; `frames` counts the stream's samples (its clock), `xruns` the
+    cycles it lost; `perf_at`/`sample_at` map stream samples to the engine clock and back."""
+
+    sources: Sequence[SampleSource]
+    samplerate: int
+    output_latency: float
+    frames: int
+    xruns: int
+
+    def open(self) -> None: ...
+    def close(self) -> None: ...
+    def perf_at(self, sample: int) -> float: ...
+    def sample_at(self, perf_time: float) -> int: ...
 
 
 class AudioOutput:
@@ -93,7 +110,6 @@ class AudioOutput:
         self.latency = check_latency(latency)
         self.samplerate = samplerate or 0
         self.sources: Sequence[SampleSource] = ()
-        self.muted = False
         self.frames = 0
         """Samples produced since `open()`: the stream's own clock."""
         self.xruns = 0
@@ -102,7 +118,7 @@ class AudioOutput:
         self._requested_rate = samplerate
         self._stream: Any = None
         self._closing = False
-        self._mix = np.zeros(_MAX_BLOCK, dtype=np.float32)
+        self._mix = np.zeros(MAX_BLOCK, dtype=np.float32)
         self._offset = math.inf  # published: perf time of stream sample 0
         self._window_min = self._previous_min = math.inf
         self._window_count = 0
@@ -205,15 +221,8 @@ class AudioOutput:
         sources = self.sources
         done = 0
         while done < frames:
-            n = min(frames - done, _MAX_BLOCK)
-            mix = self._mix[:n]
-            mix.fill(0.0)
-            for source in sources:
-                source.render(mix, start + done)
-            if self.muted:
-                mix.fill(0.0)
-            np.clip(mix, -1.0, 1.0, out=mix)
-            outdata[done : done + n] = mix[:, None]
+            n = min(frames - done, MAX_BLOCK)
+            outdata[done : done + n] = mix_sources(self._mix, sources, start + done, n)[:, None]
             done += n
         self.frames = start + frames
         self.callbacks += 1

@@ -27,10 +27,11 @@ from typing import Any
 import mido
 import numpy as np
 
-from audio.audio_output import DEFAULT_LATENCY, AudioOutput, Latency
+from audio.audio_output import DEFAULT_LATENCY, AudioOutput, Latency, StreamOutput
 from audio.errors import OutputError
 from audio.events import BeatEvent, Dispatcher, EngineEvent, OutputProblem, Xruns
 from audio.fade import Fade
+from audio.jack_audio import JackAudioOutput, is_jack_device
 from audio.midi_output import MidiOutput, MidiSettings, clocks_per_beat
 from audio.render import ClickRenderer, SampleSource, ScheduleFull, sample_at
 from audio.scheduler import EventSource, MidiScheduler
@@ -54,7 +55,8 @@ class Boundary(enum.Enum):
 
 @dataclass(frozen=True)
 class AudioConfig:
-    """Speaker output: device name/index (None = system default), sounds per level, stream options."""
+    """Speaker output: device name/index (None = system default; "jack" or "jack:PORTS" straight into
+    JACK), sounds per level, stream options (PortAudio's; JACK has its own rate and period)."""
 
     device: str | int | None = None
     voices: Mapping[Level, Voice] = field(default_factory=lambda: dict(DEFAULT_VOICES))
@@ -268,15 +270,7 @@ class Metronome:
         self._click_gain = 1.0
         self._lock = threading.Lock()  # serialises start/stop/open/close/reconnect between callers
         if audio is not None:
-            self._outputs[AUDIO] = _Output(
-                AUDIO,
-                AudioOutput(
-                    audio.device,
-                    samplerate=audio.samplerate,
-                    latency=audio.latency,
-                    on_stream_end=self._audio_ended,
-                ),
-            )
+            self._outputs[AUDIO] = _Output(AUDIO, self._speaker(audio))
         if midi is not None:
             self._outputs[MIDI] = _Output(
                 MIDI, MidiOutput(midi.port, virtual=midi.virtual, backend=midi.backend)
@@ -284,8 +278,21 @@ class Metronome:
 
     # --- outputs --------------------------------------------------------------------------------
 
+    def _speaker(self, config: AudioConfig) -> StreamOutput:
+        """Straight into JACK for the device "jack" or "jack:PORTS" (exact frames: see `jack_audio`),
+        else through PortAudio."""
+        if is_jack_device(config.device):
+            assert isinstance(config.device, str)
+            return JackAudioOutput(config.device, on_stream_end=self._audio_ended)
+        return AudioOutput(
+            config.device,
+            samplerate=config.samplerate,
+            latency=config.latency,
+            on_stream_end=self._audio_ended,
+        )
+
     @property
-    def audio_output(self) -> AudioOutput | None:
+    def audio_output(self) -> StreamOutput | None:
         out = self._outputs.get(AUDIO)
         return out.device if out is not None else None
 
@@ -320,7 +327,7 @@ class Metronome:
             self._dispatcher.publish(problem)
         return problems
 
-    def _attach_audio(self, device: AudioOutput) -> None:
+    def _attach_audio(self, device: StreamOutput) -> None:
         assert self.audio_config is not None
         if self._bank is None or self._bank.samplerate != device.samplerate:
             self._bank = SoundBank(device.samplerate, self.audio_config.voices)

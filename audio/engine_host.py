@@ -7,7 +7,8 @@ thread, and the cue players feeding them. The app's interpreter, busy drawing, c
 How the process is set up for time (each step falls back with a note in `Hello` when the OS refuses):
 - realtime scheduling (SCHED_FIFO) for the whole process, so the normal-priority load of a busy machine
   cannot preempt a thread that holds the interpreter lock while the MIDI thread waits for it (the MIDI
-  scheduler raises itself above the rest; JACK's audio thread is above both);
+  scheduler raises itself above the rest; the audio server's threads, our callback's among them, stay
+  above both: a control thread busy building sounds must never delay the audio);
 - memory locked (mlockall), so a click never waits on a page fault;
 - automatic garbage collection off, objects alive after start-up frozen; the scheduler thread collects
   in gaps between deadlines instead (`audio.scheduler`), and the control thread after each stop.
@@ -42,8 +43,10 @@ from audio.events import EngineEvent
 
 log = logging.getLogger(__name__)
 
-PROCESS_PRIORITY = 10
-"""SCHED_FIFO priority of every thread here but the MIDI scheduler (20) and JACK's own (70+)."""
+PROCESS_PRIORITY = 1
+"""SCHED_FIFO priority of every thread here but the MIDI scheduler (3) and the audio callback (JACK's
+client threads: 5 with jackd's defaults, higher on a tuned rig): the lowest realtime priority, so the
+machine's normal load cannot preempt them, and they never preempt the audio."""
 _MCL_CURRENT, _MCL_FUTURE = 1, 2
 
 

@@ -33,8 +33,6 @@ by itself when it returns.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import math
 import os
@@ -53,6 +51,8 @@ from typing import IO, Any, Protocol
 
 import mido
 import rtmidi
+
+from audio.jack_clock import JackClock
 
 log = logging.getLogger(__name__)
 
@@ -164,43 +164,6 @@ class _Source(Protocol):
 # -- JACK: the helper process -------------------------------------------------------------------------
 
 
-class _JackFrameClock:
-    """JACK frame numbers to seconds on the engine clock.
-
-    JACK-Client (0.5.x) wraps neither ``jack_frames_to_time`` nor ``jack_get_time``, so both are called
-    from libjack through ctypes with the client's handle (PyDLL: the GIL is kept, no re-acquisition on
-    the real-time thread). The JACK-to-perf_counter offset is measured by reading perf_counter on both
-    sides of ``jack_get_time`` and keeping the tightest bracket.
-    """
-
-    def __init__(self, client: Any) -> None:
-        import jack
-
-        lib = ctypes.PyDLL(ctypes.util.find_library("jack") or "libjack.so.0")
-        self._frames_to_time = lib.jack_frames_to_time
-        self._frames_to_time.restype = ctypes.c_uint64
-        self._frames_to_time.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
-        self._get_time = lib.jack_get_time
-        self._get_time.restype = ctypes.c_uint64
-        self._get_time.argtypes = []
-        self._handle = ctypes.c_void_p(int(jack._ffi.cast("uintptr_t", client._ptr)))
-        self.offset_s = self.measure_offset()
-
-    def measure_offset(self) -> float:
-        """perf_counter minus JACK time, in seconds."""
-        best_width, best = math.inf, 0.0
-        for _ in range(16):
-            before = time.perf_counter()
-            jack_us = self._get_time()
-            after = time.perf_counter()
-            if after - before < best_width:
-                best_width, best = after - before, (before + after) / 2.0 - jack_us / 1e6
-        return best
-
-    def seconds(self, frame: int) -> float:
-        return self._frames_to_time(self._handle, frame & 0xFFFFFFFF) / 1e6 + self.offset_s
-
-
 class _ReaderOutput:
     """The helper's stdout: hit lines from the real-time thread never block, control lines always land."""
 
@@ -238,7 +201,7 @@ def _serve_jack_reader(client_name: str, label: str, source: str) -> None:
         )
         return
     inport = client.midi_inports.register(label)
-    clock = _JackFrameClock(client)
+    clock = JackClock(client)
     server_gone = threading.Event()
 
     def process(frames: int) -> None:

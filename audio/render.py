@@ -12,6 +12,7 @@ index is published after its slot is written, so no lock is needed under CPython
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from fractions import Fraction
 from typing import Protocol
 
@@ -26,6 +27,21 @@ class SampleSource(Protocol):
     """
 
     def render(self, out: np.ndarray, start: int) -> None: ...
+
+
+MAX_BLOCK = 16_384
+"""Outputs mix their sources in blocks of at most this many frames (buffers are made once, this size)."""
+
+
+def mix_sources(mix: np.ndarray, sources: Sequence[SampleSource], start: int, frames: int) -> np.ndarray:
+    """Stream samples [start, start + frames) of every source, summed and clipped, in `mix[:frames]`
+    (frames <= len(mix)): what an output's callback plays, allocating nothing."""
+    block = mix[:frames]
+    block.fill(0.0)
+    for source in sources:
+        source.render(block, start)
+    np.clip(block, -1.0, 1.0, out=block)
+    return block
 
 
 def sample_at(seconds: Fraction, samplerate: int) -> int:
@@ -47,13 +63,18 @@ class ClickRenderer:
         self._positions = np.zeros(capacity, dtype=np.int64)
         self._ids = np.zeros(capacity, dtype=np.int64)
         self._gains = np.ones(capacity, dtype=np.float32)
+        self._dropped = np.zeros(capacity, dtype=bool)
         self._scratch = self._scratch_for(sounds)
         self._written = 0  # producer's index: slots before it are published
         self._finished = 0  # consumer's index: slots before it have played out completely
         self._drop_before = 0  # producer's request: the consumer skips slots before it
         self.late = 0
-        """Clicks whose first sample was already past when first rendered (they play cut, never shifted)."""
+        """Clicks whose first sample was already past when first rendered (after lost audio cycles): they
+        are dropped, since their tail heard late would sound like a late click."""
         self._seen = 0
+        self._rendered_until = 0
+        """The stream sample after the last block rendered: a later start means lost cycles, and a click
+        sounding across them is cut there (its rest would start after silence, as a late click)."""
 
     @staticmethod
     def _scratch_for(sounds: list[np.ndarray], current: np.ndarray | None = None) -> np.ndarray:
@@ -97,6 +118,7 @@ class ClickRenderer:
         scratch = self._scratch
         finished = max(self._finished, self._drop_before)
         self._seen = max(self._seen, finished)
+        gap, self._rendered_until = start > self._rendered_until > 0, end
         all_done = True
         i = finished
         while i < written:
@@ -108,9 +130,11 @@ class ClickRenderer:
             stop = position + int(lengths[sound_id])
             if i >= self._seen:
                 self._seen = i + 1
-                if position < start:
-                    self.late += 1
-            if stop > start:
+                self._dropped[slot] = late = position < start
+                self.late += late
+            elif gap and position < start:
+                self._dropped[slot] = True
+            if stop > start and not self._dropped[slot]:
                 first = max(position, start)
                 last = min(stop, end)
                 target = out[first - start : last - start]

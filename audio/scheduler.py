@@ -39,8 +39,11 @@ SWITCH_INTERVAL_S = 0.0005
 """While the thread runs, other Python threads must hand back the GIL within this time (default 5 ms)."""
 
 
-REALTIME_PRIORITY = 20
-"""Below JACK's own threads (which default to 70+ when realtime), above every normal thread."""
+REALTIME_PRIORITY = 3
+"""Above every normal thread and the engine process's other threads (`engine_host.PROCESS_PRIORITY`),
+below the audio server's: JACK's client threads, our own audio callback among them, run at 5 with jackd's
+defaults and higher on a tuned rig. A scheduler above them would keep the audio callback off the CPU
+while it spins up to a deadline."""
 
 GC_GAP_S = 0.01
 """A collection only starts this far (or further) ahead of the next deadline: far above its cost."""

@@ -115,17 +115,41 @@ def test_a_click_straddling_blocks_and_overlapping_clicks_mix_exactly():
     np.testing.assert_array_equal(rendered, reference_mix(bank, schedule, 10_000))
 
 
-def test_late_clicks_are_counted_and_cut_never_shifted():
+def test_late_clicks_are_counted_and_dropped_never_heard_late():
+    """A click whose onset passed before it was first rendered (lost audio cycles) is not played: its tail
+    would sound like a late click. The next click plays on its exact sample."""
     bank = SoundBank(RATE)
     renderer = ClickRenderer(bank.arrays)
     sound = bank.arrays[bank.index(Level.BEAT)]
     block = np.zeros(256, dtype=np.float32)
     renderer.render(block, 0)
     renderer.schedule(200, bank.index(Level.BEAT))
+    renderer.schedule(600, bank.index(Level.BEAT))
     block[:] = 0
     renderer.render(block, 256)
     assert renderer.late == 1
-    np.testing.assert_array_equal(block, sound[56 : 56 + 256])
+    np.testing.assert_array_equal(block, np.zeros(256, dtype=np.float32))
+    renderer.render(block, 512)
+    np.testing.assert_array_equal(block[88:], sound[: 256 - 88])
+    assert not block[:88].any()
+
+
+def test_a_click_sounding_across_lost_cycles_is_cut_there_not_resumed_after_them():
+    bank = SoundBank(RATE)
+    renderer = ClickRenderer(bank.arrays)
+    sound = bank.arrays[bank.index(Level.ACCENT)]
+    assert len(sound) > 1_000
+    renderer.schedule(100, bank.index(Level.ACCENT))
+    renderer.schedule(1_000, bank.index(Level.ACCENT))
+    block = np.zeros(128, dtype=np.float32)
+    renderer.render(block, 0)
+    np.testing.assert_array_equal(block[100:], sound[:28])
+    block[:] = 0
+    renderer.render(block, 512)  # the stream lost samples 128-511: the first click is not resumed
+    assert not block.any() and renderer.late == 0
+    block[:] = 0
+    renderer.render(block, 1_000)  # the next click is on its sample
+    np.testing.assert_array_equal(block, sound[:128])
 
 
 def test_clear_pending_silences_scheduled_and_sounding_clicks():

@@ -1,0 +1,99 @@
+"""Lost audio cycles never shift the beat grid.
+
+The engine process is frozen (SIGSTOP) for a few JACK periods mid-run, as an overloaded machine would
+starve it: JACK runs on without it (xruns) and the clicks due in those periods are lost. Every click the
+witness hears afterwards must still be on its exact sample of the tempo map, and MIDI must stay with it
+(notes due while frozen leave late; none after them). The engine plays into JACK directly (audio device
+"jack"): through PortAudio a callback only estimates which frames it renders, and after lost cycles that
+estimate can be a period or more off (seen here: clicks 128-1408 samples late).
+
+The witness is a JACK client in another process, connected to the engine's ports: JACK skips it too while
+the engine it listens to is frozen, so its missed cycles here are the engine's, not a broken witness. What
+it records stays on JACK's absolute frame count (a skipped cycle leaves silence, never a shift).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from engine_takes import JACK_MIDI, PERIOD_S
+from jackd import RecordedTake, RecorderProcess, find_ports
+
+from audio.engine import AudioConfig, MidiConfig
+from audio.engine_client import EngineProcess, RemoteMetronome
+from audio.render import sample_at
+from audio.sounds import Sound, Voice
+from audio.tempo import Level, TempoMap, TempoSettings
+
+pytestmark = pytest.mark.jack
+
+RATE = 48_000
+BPM, SUBDIVISION = 125, 4
+"""A click every 0.12 s: each stall below swallows at most one."""
+STALL_S = 0.03
+
+
+@pytest.fixture
+def engine(jack_server: object) -> Iterator[EngineProcess]:
+    process = EngineProcess().start()  # a private one: this test freezes it
+    yield process
+    process.close()
+
+
+def stalled_take(engine: EngineProcess) -> tuple[RecordedTake, TempoMap, int]:
+    """Play audio and MIDI for 3 s, freezing the engine process twice; return what the witness heard."""
+    voices = {level: Voice(Sound.SOFT_CLICK, 0.8) for level in (Level.ACCENT, Level.BEAT, Level.SUB)}
+    metronome = RemoteMetronome(
+        TempoSettings(bpm=BPM, subdivision=SUBDIVISION),
+        audio=AudioConfig(device="jack", voices=voices),
+        midi=MidiConfig(virtual="xruns", backend=JACK_MIDI),
+        process=engine,
+    )
+    try:
+        assert metronome.open() == []
+        audio_port = find_ports("Companion audio:out_0", is_audio=True, is_output=True)[0]
+        witness = RecorderProcess("xrun-witness", 8, audio=audio_port, midi="Companion:xruns")
+        origin = metronome.start()
+        time.sleep(max(0.0, origin - time.perf_counter()) + 0.8)
+        assert engine.pid is not None
+        for pause in (0.0, 0.77):  # two stalls, at different places within a click interval
+            time.sleep(pause)
+            os.kill(engine.pid, signal.SIGSTOP)
+            time.sleep(STALL_S)
+            os.kill(engine.pid, signal.SIGCONT)
+        time.sleep(1.2)
+        tempo, xruns = metronome.tempo_map, metronome.status().xruns
+        metronome.stop()
+        time.sleep(0.05)
+        take = witness.stop()
+    finally:
+        metronome.close()
+    assert tempo is not None
+    return take, tempo, xruns
+
+
+def test_after_lost_cycles_every_click_is_still_on_its_exact_sample(engine: EngineProcess) -> None:
+    take, tempo, xruns = stalled_take(engine)
+    assert xruns >= 1, "the engine did not count the cycles it lost"
+    onsets = take.audio_onsets(gap=100)
+    expected = np.array(
+        [sample_at(c.time_s, RATE) for c in itertools.islice(tempo.clicks(0), 2 * len(onsets) + 8)]
+    )
+    relative = np.array(onsets) - onsets[0] + expected[0]
+    offsets = [int(np.min(np.abs(expected - r))) for r in relative]
+    assert max(offsets) <= 1, offsets  # not one period (128 samples) late after the xruns
+    span = expected[(expected >= expected[0]) & (expected <= relative[-1])]
+    assert len(span) - len(onsets) <= 2  # at most the clicks due while frozen are lost
+
+    # MIDI against the audio clicks, both in the witness's JACK frames (MIDI follows the audio clock).
+    first = onsets[0] - expected[0]
+    notes = [frame for frame, _, _ in take.note_ons()]
+    offsets_ms = (np.array(notes) - first - expected[: len(notes)]) / (RATE / 1000)
+    steady = np.sort(offsets_ms)[: len(offsets_ms) - 2]  # up to two notes were due while frozen
+    assert len(notes) >= len(onsets) and np.ptp(steady) < PERIOD_S * 1000 + 1.0, offsets_ms
