@@ -1,8 +1,11 @@
-"""What several benchmarks share: percentile figures of a sample, and a thread that keeps the GIL busy."""
+"""What several benchmarks share: percentile figures of a sample, and loads to measure under (a thread that
+keeps the GIL busy, processes that keep cores busy)."""
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -39,3 +42,28 @@ def busy_python_thread() -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+_SPIN = """
+import os
+parent = os.getppid()
+while os.getppid() == parent:
+    for _ in range(100_000):
+        pass
+"""
+"""Spins a core until told to stop, or until its parent is gone (checked every few ms), so a benchmark
+killed by its hang guard leaves no process burning a shared machine's CPU."""
+
+
+@contextlib.contextmanager
+def spinning_processes(count: int) -> Iterator[None]:
+    """`count` separate OS processes, each spinning a core at normal priority (as `stress --cpu N`): CPU
+    contention from outside, which no interpreter lock of ours is involved in."""
+    spinners = [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+        for spinner in spinners:
+            spinner.wait()

@@ -1,14 +1,37 @@
 """Timing benchmark of the tempo engine on a private dummy JACK server; prints one JSON document.
 
-What it measures, in three conditions (idle, a Python thread burning CPU, a Textual app redrawing in the
-same process), for our engine and, as the comparison, a naive `time.sleep` metronome:
-- audio onset error: recorded onsets vs the tempo map's exact sample positions (samples, max);
-- MIDI send jitter: send-call time minus deadline (ms p50/p99/max);
-- MIDI interval error as recorded by a second JACK client (ms p50/p99/max; JACK delivers MIDI at period
-  starts, so one period, 2.67 ms at 48 kHz/128, is the floor of this figure);
-- drift after N beats: last recorded beat's error minus the first's (ms).
+Engines (report[load][engine] = {"audio": ..., "midi": ..., "witness": ...}):
+- `engine_process`: `RemoteMetronome`, the Metronome in its own realtime process (what the app plays with);
+- `in_process`: `Metronome` in this process, sharing its interpreter with the load (the engine of before);
+- `naive_sleep`: the comparison, `send(); time.sleep(interval)` in a plain thread (MIDI only).
 
-Run: `.venv/bin/python benchmarks/timing.py [--seconds 10]` (or `make bench`).
+Loads, each on only while a run measures (JACK clients are set up and closed unloaded: closing one while a
+thread hogs the GIL can wait on JACK's own timeouts):
+- `idle`; `cpu_burning_thread` (a Python thread in this process that never sleeps);
+- `cpu_burning_process` (one other process spinning a core); `stress_all_cores` (one per core, as
+  `stress --cpu N`);
+- `textual_app_redrawing`: a Textual app in this process (as Companion runs) redrawing a screenful of
+  changing text 60 times a second; the runs happen in one of its worker threads.
+
+Each Metronome run plays audio and MIDI together, as the app does, and a witness (`RecorderProcess`, a
+JACK client in its own process) records both:
+- audio: onsets vs the tempo map's exact sample positions (samples, max), missing clicks, the engine's
+  xruns while measuring (and from opening to start, before it);
+- MIDI: send jitter, send-call time minus deadline from `timings()` (ms p50/p99/max; the naive
+  metronome has no deadlines, so its jitter is each interval's error); recorded interval error and drift
+  (ms). The engines place MIDI on the audio clock (the sound card's, here JACK's), so their note-ons are
+  compared with the clicks' sample positions in JACK frames; the naive metronome's with its perf_counter
+  schedule. JACK delivers MIDI at period starts (2.67 ms at 48 kHz/128): a click every 0.12 s is exactly
+  45 periods, so that quantisation cancels out of intervals while the phase holds, and drift is the
+  error's least-squares trend over the run (see `drift` for its resolution);
+- whether the scheduler thread was realtime, and garbage-collection pauses in the process keeping time
+  (the engine process collects between deadlines itself; here, automatic collections in any thread).
+
+`targets` says which of the engine's targets each Metronome engine meets.
+
+Run: `.venv/bin/python benchmarks/timing.py [--seconds 10] [--latency high]` (or `make bench`); restrict
+it with `--only ENGINE...` and `--loads LOAD...`, e.g. the one-hour drift run:
+`.venv/bin/python benchmarks/timing.py --seconds 3600 --only engine_process --loads idle`.
 """
 
 from __future__ import annotations
@@ -16,13 +39,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import faulthandler
+import gc
 import itertools
 import json
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,141 +58,251 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from figures import busy_python_thread, percentiles  # noqa: E402
+from figures import busy_python_thread, percentiles, spinning_processes  # noqa: E402
 from jackd import RecordedTake, RecorderProcess, dummy_jack, find_ports  # noqa: E402
 
+from audio.audio_output import Latency, check_latency  # noqa: E402
 from audio.engine import AudioConfig, Metronome, MidiConfig  # noqa: E402
+from audio.engine_client import EngineProcess, RemoteMetronome  # noqa: E402
 from audio.render import sample_at  # noqa: E402
 from audio.sounds import Sound, Voice  # noqa: E402
 from audio.tempo import Level, TempoMap, TempoSettings  # noqa: E402
 
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
-Load = Callable[[], contextlib.AbstractContextManager[Any]]
-RATE = 48_000
 BPM = 125
 SUBDIVISION = 4
 """8.3 clicks a second, each 0.12 s = 45 JACK periods apart: JACK's period quantisation of MIDI cancels
 out of the recorded intervals, so what remains is the engine's own error."""
+VIRTUAL = "bench"
+RECORD_MARGIN_S = 5.0
+"""The witness records this much longer than a run: set-up, lead-in and stop happen while it records."""
+# Short sounds only: a 0.12 s cowbell would run into the next click and hide its onset.
+VOICES = {level: Voice(Sound.SOFT_CLICK, 0.8) for level in (Level.ACCENT, Level.BEAT, Level.SUB)}
+
+Report = dict[str, Any]
+Load = Callable[[], contextlib.AbstractContextManager[dict[str, Any] | None]]
+"""Switched on for the measured seconds of one run; yields what it has to say about itself, if anything
+(filled in when it ends)."""
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What every run shares: how long it measures, and the audio buffer asked for."""
+
+    seconds: float
+    latency: Latency
 
 
+Engine = Callable[[Plan, Load], Report]
+Measure = Callable[[Load], dict[str, Report]]
+"""Runs every chosen engine under one load: report[load]."""
 
-def recorded_midi_figures(rec: RecordedTake, scheduled: list[float]) -> dict[str, Any]:
-    """Interval error and drift of the recorded note-ons against their scheduled engine-clock times."""
-    frames = [frame for frame, _, _ in rec.note_ons()]
-    n = min(len(frames), len(scheduled))
-    heard = np.array([rec.to_perf(f) for f in frames[:n]])
-    wanted = np.array(scheduled[:n])
-    errors = heard - wanted
+
+# --- figures ---------------------------------------------------------------------------------------------
+
+
+def audio_figures(rec: RecordedTake, tempo: TempoMap) -> Report:
+    """Onset error of the recorded clicks against the tempo map's exact sample positions.
+
+    Anchored on the first onset; each onset is compared with the nearest expected click, so a click lost
+    in an xrun counts as missing instead of shifting every later comparison."""
+    onsets = np.array(rec.audio_onsets(gap=100))
+    if onsets.size == 0:
+        return {"onset_error_samples_max": None, "onsets": 0, "missing_clicks": None}
+    clicks = itertools.islice(tempo.clicks(), 2 * onsets.size)
+    expected = np.array([sample_at(c.time_s, rec.samplerate) for c in clicks])
+    relative = onsets - onsets[0] + expected[0]
+    after = np.clip(np.searchsorted(expected, relative), 1, expected.size - 1)
+    errors = np.minimum(np.abs(relative - expected[after - 1]), np.abs(relative - expected[after]))
+    span = np.count_nonzero((expected >= expected[0]) & (expected <= relative[-1]))
     return {
-        "recorded_interval_error_ms": percentiles(np.diff(heard) - np.diff(wanted), 1000),
-        "drift_ms": round(float(errors[-1] - errors[0]) * 1000, 4) if n else None,
-        "beats": n,
-        "jack_xruns": rec.xruns,
+        "onset_error_samples_max": int(errors.max()),
+        "onsets": int(onsets.size),
+        "missing_clicks": int(span - onsets.size),
     }
 
 
-def engine_midi(seconds: float, load: Load) -> dict[str, Any]:
-    settings = TempoSettings(bpm=BPM, subdivision=SUBDIVISION)
-    metronome = Metronome(settings, midi=MidiConfig(virtual="bench", backend=JACK_MIDI))
-    assert metronome.open() == []
-    recorder = RecorderProcess("bench-recorder", seconds + 5, midi="Companion:bench")
-    with load():
-        origin = metronome.start()
-        scheduler = metronome._scheduler
-        time.sleep(origin - time.perf_counter() + seconds)
-    jitter = scheduler.jitter.recent() if scheduler is not None else np.zeros(0)
-    realtime = bool(scheduler and scheduler.realtime)
-    tempo = metronome.tempo_map
-    metronome.stop()
-    time.sleep(0.05)
-    rec = recorder.stop()
-    metronome.close()
-    assert tempo is not None
-    clicks = itertools.islice(tempo.clicks(0), 100_000)
-    scheduled = [
-        origin + float(c.time_s) for c in itertools.takewhile(lambda c: c.time_s < seconds + 1, clicks)
-    ]
-    # jitter holds note-ons and note-offs; both are sends at deadlines.
+def drift(wanted: np.ndarray, errors: np.ndarray) -> float | None:
+    """How far the error moves over the run: its least-squares trend, times the run's length.
+
+    Why a trend and not the last error minus the first: either of those may land a JACK period late,
+    which would read as a whole period (2.67 ms) of drift. A fit weighs every note-on: one a period late
+    moves it by about 6 periods / note-ons (0.2 ms in a 10 s run, 0.0005 ms in an hour), and note-ons
+    flipping between two periods dither it finer than a period."""
+    if errors.size < 3:
+        return None
+    slope = np.polyfit(wanted, errors, 1)[0]
+    return float(slope * (wanted[-1] - wanted[0]))
+
+
+def recorded_midi_figures(heard_s: np.ndarray, wanted_s: np.ndarray) -> Report:
+    """Interval error and drift of recorded note-ons against when they were meant to sound, on one clock.
+
+    The n-th note-on heard is the n-th click sent (JACK loses no MIDI); a constant offset between the
+    two clocks cancels out of both figures."""
+    n = min(heard_s.size, wanted_s.size)
+    errors, wanted = heard_s[:n] - wanted_s[:n], wanted_s[:n]
+    moved = drift(wanted, errors)
     return {
-        "send_jitter_ms": percentiles(jitter, 1000),
-        "realtime_thread": realtime,
-        **recorded_midi_figures(rec, scheduled),
+        "recorded_interval_error_ms": percentiles(np.diff(errors), 1000),
+        "drift_ms": None if moved is None else round(moved * 1000, 4) + 0.0,  # + 0.0: no "-0.0"
+        "drift_over_s": round(float(wanted[-1] - wanted[0]), 1) if n else None,
+        "beats_heard": int(heard_s.size),
     }
 
 
-def naive_midi(seconds: float, load: Load) -> dict[str, Any]:
+def gc_figures(pauses_s: tuple[float, ...] | list[float]) -> Report:
+    """The longest pause and how many there were (None: no collection ran while measuring)."""
+    return {"max_ms": round(max(pauses_s) * 1000, 4) if pauses_s else None, "collections": len(pauses_s)}
+
+
+def witness_figures(rec: RecordedTake) -> Report:
+    """The witness's own health: with an xrun or a missed cycle its timeline may be broken too."""
+    return {"jack_xruns": rec.xruns, "missed_cycles": rec.gaps}
+
+
+@contextlib.contextmanager
+def collections_here() -> Iterator[list[float]]:
+    """Seconds each automatic garbage collection of this process took (it runs in whichever thread
+    allocates, holding the GIL, so an in-process engine waits for it)."""
+    pauses: list[float] = []
+    started = 0.0
+
+    def timer(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+        else:
+            pauses.append(time.perf_counter() - started)
+
+    gc.callbacks.append(timer)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(timer)
+
+
+def port(pattern: str, **kinds: bool) -> str:
+    """The first JACK port matching `pattern`, with a clear error when the engine did not register it."""
+    ports = find_ports(pattern, **kinds)
+    if not ports:
+        raise RuntimeError(f"no JACK port matches {pattern!r} ({kinds}): did the output open on JACK?")
+    return ports[0]
+
+
+# --- engines ---------------------------------------------------------------------------------------------
+
+
+def metronome_engine(make: type[Metronome] | type[RemoteMetronome]) -> Engine:
+    """A run of `make` (in this process or the engine's) playing audio and MIDI, witnessed from outside."""
+
+    def run(plan: Plan, load: Load) -> Report:
+        metronome = make(
+            TempoSettings(bpm=Fraction(BPM), subdivision=SUBDIVISION),
+            audio=AudioConfig(voices=VOICES, latency=plan.latency),
+            midi=MidiConfig(virtual=VIRTUAL, backend=JACK_MIDI),
+        )
+        problems = metronome.open()
+        if problems:
+            raise RuntimeError(f"{make.__name__} could not open its outputs: {problems}")
+        # Another process's PortAudio client is "PortAudio-01"; only one stream is open at a time here.
+        recorder = RecorderProcess(
+            "bench-witness",
+            plan.seconds + RECORD_MARGIN_S,
+            audio=port("PortAudio", is_audio=True, is_output=True),
+            midi=port(f"Companion:{VIRTUAL}", is_midi=True, is_output=True),
+        )
+        with collections_here() as here, load() as facts:
+            origin = metronome.start()
+            xruns_before = metronome.status().xruns
+            time.sleep(max(0.0, origin - time.perf_counter() + plan.seconds))
+            timings, xruns, tempo = metronome.timings(), metronome.status().xruns, metronome.tempo_map
+        # The witness stops first: its xruns are those of the run, not of the engine tearing down.
+        rec = recorder.stop()
+        metronome.stop()
+        metronome.close()
+        assert tempo is not None
+        note_ons = [frame for frame, _, _ in rec.note_ons()]
+        clicks = itertools.islice(tempo.clicks(), len(note_ons))
+        wanted = np.array([sample_at(c.time_s, rec.samplerate) for c in clicks]) / rec.samplerate
+        heard = np.array(note_ons) / rec.samplerate
+        # The engine process collects only between deadlines, itself; here collections fall anywhere.
+        pauses = timings.gc_pauses_s if make is RemoteMetronome else here
+        return {
+            "audio": {
+                **audio_figures(rec, tempo),
+                "engine_xruns": xruns - xruns_before,
+                "engine_xruns_open_to_start": xruns_before,
+            },
+            "midi": {
+                # note-ons and note-offs: both are sends at deadlines
+                "send_jitter_ms": percentiles(timings.send_lateness_s, 1000),
+                **recorded_midi_figures(heard, wanted),
+                "realtime_thread": timings.realtime,
+                "gc_pauses": gc_figures(pauses),
+            },
+            "witness": witness_figures(rec),
+            **({"load": facts} if facts else {}),
+        }
+
+    return run
+
+
+def naive_sleep(plan: Plan, load: Load) -> Report:
     """What a straightforward metronome does: send, then time.sleep(interval), in a plain thread."""
     import mido
 
-    port = mido.Backend(JACK_MIDI).open_output("naive", virtual=True, client_name="Naive")
-    recorder = RecorderProcess("naive-recorder", seconds + 5, midi="Naive:naive")
+    out = mido.Backend(JACK_MIDI).open_output("naive", virtual=True, client_name="Naive")
+    recorder = RecorderProcess(
+        "bench-witness", plan.seconds + RECORD_MARGIN_S, midi=port("Naive:naive", is_midi=True)
+    )
     interval = 60 / BPM / SUBDIVISION
     note_on = mido.Message("note_on", channel=9, note=76, velocity=100)
     note_off = mido.Message("note_off", channel=9, note=76, velocity=0)
     lateness: list[float] = []
-    count = int(seconds / interval)
-    with load():
+    count = int(plan.seconds / interval)
+    with collections_here() as here, load() as facts:
         start = time.perf_counter() + 0.1
         time.sleep(0.1)
         for k in range(count):
             lateness.append(time.perf_counter() - (start + k * interval))
-            port.send(note_on)
-            port.send(note_off)
+            out.send(note_on)
+            out.send(note_off)
             time.sleep(interval)
-    time.sleep(0.05)
     rec = recorder.stop()
-    port.close()
-    scheduled = [start + k * interval for k in range(count)]
-    return {"send_jitter_ms": percentiles(np.diff(lateness), 1000), **recorded_midi_figures(rec, scheduled)}
-
-
-def engine_audio(seconds: float, load: Load) -> dict[str, Any]:
-    settings = TempoSettings(bpm=BPM, subdivision=SUBDIVISION)
-    # Short sounds only: a 0.12 s cowbell would run into the next click and hide its onset.
-    voices = {level: Voice(Sound.SOFT_CLICK, 0.8) for level in (Level.ACCENT, Level.BEAT, Level.SUB)}
-    metronome = Metronome(settings, audio=AudioConfig(voices=voices))
-    assert metronome.open() == []
-    recorder = RecorderProcess(
-        "bench-audio", seconds + 5, audio=find_ports("PortAudio", is_audio=True, is_output=True)[0]
-    )
-    with load():
-        origin = metronome.start()
-        time.sleep(origin - time.perf_counter() + seconds)
-    tempo, status = metronome.tempo_map, metronome.status()
-    metronome.stop()
-    rec = recorder.stop()
-    metronome.close()
-    assert tempo is not None
-    onsets = rec.audio_onsets(gap=100)
-    expected = np.array(
-        [sample_at(c.time_s, RATE) for c in itertools.islice(tempo.clicks(0), 2 * len(onsets))]
-    )
-    # Anchor on the first onset; each onset is compared with the nearest expected click, so a click lost
-    # in an xrun counts as missing instead of shifting every later comparison.
-    relative = np.array(onsets) - onsets[0] + expected[0]
-    nearest = expected[np.clip(np.searchsorted(expected, relative), 0, len(expected) - 1)]
-    errors = np.minimum(
-        np.abs(relative - nearest),
-        np.abs(relative - expected[np.clip(np.searchsorted(expected, relative) - 1, 0, None)]),
-    )
-    span = expected[(expected >= expected[0]) & (expected <= relative[-1])]
+    out.close()
+    heard = np.array([rec.to_perf(frame) for frame, _, _ in rec.note_ons()])
     return {
-        "onset_error_samples_max": int(errors.max()),
-        "onsets": len(onsets),
-        "missing_clicks": int(len(span) - len(onsets)),
-        "engine_xruns": status.xruns,
-        "jack_xruns": rec.xruns,
+        "audio": None,
+        "midi": {
+            "send_jitter_ms": percentiles(np.diff(lateness), 1000),
+            **recorded_midi_figures(heard, start + interval * np.arange(count)),
+            "realtime_thread": False,
+            "gc_pauses": gc_figures(here),
+        },
+        "witness": witness_figures(rec),
+        **({"load": facts} if facts else {}),
     }
 
 
-def with_busy_textual_app(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Run `work` in a thread while a Textual app redraws a screenful of changing text 60 times a second."""
+ENGINES: dict[str, Engine] = {
+    "engine_process": metronome_engine(RemoteMetronome),
+    "in_process": metronome_engine(Metronome),
+    "naive_sleep": naive_sleep,
+}
+
+
+# --- loads -----------------------------------------------------------------------------------------------
+
+
+def in_textual_app(measure: Measure) -> dict[str, Report]:
+    """Run `measure` in a worker thread of a Textual app whose load is redrawing a screenful of changing
+    text 60 times a second; it redraws only while a run measures, and reports the frame rate it kept."""
     from textual.app import App, ComposeResult
     from textual.widgets import Static
 
-    result: dict[str, Any] = {}
+    result: dict[str, Report] = {}
+    failure: list[BaseException] = []
     rng = np.random.default_rng(0)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz      "))
 
@@ -177,26 +312,60 @@ def with_busy_textual_app(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
         def on_mount(self) -> None:
             self.frames = 0
-            self.set_interval(1 / 60, self.redraw)
+            self.timer = self.set_interval(1 / 60, self.redraw, pause=True)
             self.run_worker(self.measure, thread=True)
 
         def redraw(self) -> None:
             self.frames += 1
             self.query_one("#text", Static).update("".join(rng.choice(letters, 4_000)))
 
+        @contextlib.contextmanager
+        def redrawing(self) -> Iterator[dict[str, Any]]:
+            facts: dict[str, Any] = {}
+            frames, began = self.frames, time.perf_counter()
+            self.call_from_thread(self.timer.resume)
+            try:
+                yield facts
+            finally:
+                self.call_from_thread(self.timer.pause)
+                facts["textual_frames_per_s"] = round(
+                    (self.frames - frames) / (time.perf_counter() - began), 1
+                )
+
         def measure(self) -> None:
-            time.sleep(1.0)  # steady state: measure the redrawing, not the app's start-up
-            result.update(work())
-            result["textual_frames_drawn"] = self.frames
-            self.call_from_thread(self.exit)
+            try:
+                result.update(measure(self.redrawing))
+            except BaseException as exc:  # re-raised in the main thread once the app has exited
+                failure.append(exc)
+            finally:
+                self.call_from_thread(self.exit)
 
     Busy().run(headless=True, size=(160, 50))
+    if failure:
+        raise failure[0]
     return result
 
 
-def tempo_map_drift() -> dict[str, Any]:
+def under(load: Load) -> Callable[[Measure], dict[str, Report]]:
+    """A load that needs nothing around the runs (unlike the Textual app, which must run them)."""
+    return lambda measure: measure(load)
+
+
+LOADS: dict[str, Callable[[Measure], dict[str, Report]]] = {
+    "idle": under(contextlib.nullcontext),
+    "cpu_burning_thread": under(busy_python_thread),
+    "cpu_burning_process": under(lambda: spinning_processes(1)),
+    "textual_app_redrawing": in_textual_app,
+    "stress_all_cores": under(lambda: spinning_processes(os.cpu_count() or 1)),
+}
+
+
+# --- the report ------------------------------------------------------------------------------------------
+
+
+def tempo_map_drift() -> Report:
     """Exact map vs adding float intervals, after one hour of beats at an awkward tempo (97 bpm)."""
-    tempo = TempoMap(TempoSettings(bpm=97))
+    tempo = TempoMap(TempoSettings(bpm=Fraction(97)))
     beats = 97 * 60
     added = 0.0
     for _ in range(beats):
@@ -205,44 +374,115 @@ def tempo_map_drift() -> dict[str, Any]:
         "beats": beats,
         "exact_map_error_s": float(tempo.time_at(beats) - Fraction(3600)),
         "float_accumulation_error_s": added - 3600,
-        "beat_7200_at_120_bpm_s": float(TempoMap(TempoSettings(bpm=120)).time_at(7200)),
+        "beat_7200_at_120_bpm_s": float(TempoMap(TempoSettings(bpm=Fraction(120))).time_at(7200)),
     }
 
 
-def scenario(seconds: float, load: Load = contextlib.nullcontext) -> dict[str, Any]:
-    """Each run sets up its JACK clients unloaded, measures under `load`, and tears down unloaded
-    (closing a JACK client while a thread hogs the GIL can wait on JACK's own timeouts)."""
-    results = {}
-    for name, run in (
-        ("engine_audio", engine_audio),
-        ("engine_midi", engine_midi),
-        ("naive_sleep_midi", naive_midi),
-    ):
-        print(f"timing: {name}", file=sys.stderr, flush=True)
-        results[name] = run(seconds, load)
-    return results
+def target(measured: dict[str, Any], ok: Callable[[Any], bool]) -> Report:
+    """A target over the loads measured: met when every figure is there and passes; None when no load
+    it needs was run."""
+    if not measured:
+        return {"measured": None, "met": None}
+    return {"measured": measured, "met": all(v is not None and ok(v) for v in measured.values())}
+
+
+def targets(report: Report, engine: str, loads: list[str]) -> Report:
+    """The engine's timing targets, each with the figures it was judged on (by load)."""
+    redrawing, idle = ["textual_app_redrawing"], ["idle"]
+
+    def by_load(figure: Callable[[Report], Any], among: list[str] = loads) -> dict[str, Any]:
+        return {load: figure(report[load][engine]) for load in loads if load in among}
+
+    return {
+        "audio onset error <= 1 sample while the app redraws": target(
+            by_load(lambda r: r["audio"]["onset_error_samples_max"], redrawing), lambda v: v <= 1
+        ),
+        "0 engine xruns while the app redraws": target(
+            by_load(lambda r: r["audio"]["engine_xruns"], redrawing), lambda v: v == 0
+        ),
+        "MIDI send jitter p99 < 0.5 ms idle": target(
+            by_load(lambda r: r["midi"]["send_jitter_ms"]["p99"], idle), lambda v: v < 0.5
+        ),
+        "MIDI send jitter p99 < 1 ms under every load": target(
+            by_load(lambda r: r["midi"]["send_jitter_ms"]["p99"]), lambda v: v < 1
+        ),
+        "|MIDI drift| < 1 ms over each run (one hour: --seconds 3600 --only engine_process --loads idle)": (
+            target(by_load(lambda r: r["midi"]["drift_ms"]), lambda v: abs(v) < 1)
+        ),
+    }
+
+
+def measure_engines(engines: list[str], plan: Plan) -> Measure:
+    """Each engine in turn, each set up, measured under the load and torn down before the next."""
+
+    def measure(load: Load) -> dict[str, Report]:
+        results = {}
+        for name in engines:
+            print(f"timing: {name}", file=sys.stderr, flush=True)
+            results[name] = ENGINES[name](plan, load)
+        return results
+
+    return measure
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured run")
+    parser.add_argument("--latency", type=check_latency, default="high", help="audio latency: low, high, s")
+    parser.add_argument("--only", nargs="+", choices=list(ENGINES), default=list(ENGINES), help="engines")
+    parser.add_argument("--loads", nargs="+", choices=list(LOADS), default=list(LOADS), help="loads")
     args = parser.parse_args()
-    faulthandler.dump_traceback_later(60 + 40 * args.seconds, exit=True)  # a hang must not hang CI
+    engines = [name for name in ENGINES if name in args.only]
+    loads = [name for name in LOADS if name in args.loads]
+    plan = Plan(args.seconds, args.latency)
+    # A hang must not hang CI: per run, the measured time twice over (analysis of a long take takes a
+    # while) plus set-up; the Textual app's start and stop on top.
+    faulthandler.dump_traceback_later(120 + len(engines) * len(loads) * (2 * args.seconds + 30), exit=True)
+    report: Report = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_before": [round(x, 2) for x in os.getloadavg()],
+            "python": platform.python_version(),
+        },
+        "settings": {
+            "bpm": BPM,
+            "subdivision": SUBDIVISION,
+            "seconds_per_run": args.seconds,
+            "audio_latency": args.latency,
+            "engines": engines,
+            "loads": loads,
+        },
+        "tempo_map": tempo_map_drift(),
+    }
     with dummy_jack(name=f"companion-bench-{os.getpid()}") as server:
-        report: dict[str, Any] = {
-            "machine": {
-                "cpus": os.cpu_count(),
-                "load_average_1min": round(os.getloadavg()[0], 2),
-                "python": platform.python_version(),
-                "jack": {"samplerate": server.samplerate, "period": server.blocksize, "driver": "dummy"},
-            },
-            "settings": {"bpm": BPM, "subdivision": SUBDIVISION, "seconds_per_run": args.seconds},
-            "tempo_map": tempo_map_drift(),
+        report["machine"]["jack"] = {
+            "driver": "dummy",
+            "samplerate": server.samplerate,
+            "period": server.blocksize,
+            "realtime": server.realtime,
         }
-        report["idle"] = scenario(args.seconds)
-        report["cpu_burning_thread"] = scenario(args.seconds, busy_python_thread)
-        report["textual_app_redrawing"] = with_busy_textual_app(lambda: scenario(args.seconds))
-        report["machine"]["load_average_1min_after"] = round(os.getloadavg()[0], 2)
+        measure = measure_engines(engines, plan)
+        for load in loads:
+            print(f"timing: under load {load}", file=sys.stderr, flush=True)
+            report[load] = LOADS[load](measure)
+        if "engine_process" in engines:
+            # The process this environment's RemoteMetronomes used; ended here, while its JACK server runs.
+            process = EngineProcess.shared()
+            hello = process.hello
+            assert hello is not None
+            report["machine"]["engine_process"] = {
+                "realtime": hello.realtime,
+                "memory_locked": hello.memory_locked,
+                "notes": list(hello.notes),
+                "restarts": process.restarts,
+            }
+            process.close()
+    report["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    report["targets"] = {
+        engine: targets(report, engine, loads) for engine in engines if engine != "naive_sleep"
+    }
     print(json.dumps(report, indent=2))
 
 
