@@ -88,6 +88,24 @@ def audio_backends() -> list[Backend]:
     return backends
 
 
+def jack_audio_backend() -> Backend:
+    """JACK played straight into (`--audio-device jack`): exact frames, the choice on a JACK rig."""
+    name = "JACK direct"
+    try:
+        import jack
+    except (ImportError, OSError) as exc:
+        return Backend("audio", name, False, f"JACK-Client cannot load libjack ({exc}): install libjack")
+    try:
+        client = jack.Client("companion-survey", no_start_server=True)
+    except jack.JackError:
+        return Backend("audio", name, False, "JACK server not running: start jackd (or qjackctl)")
+    try:
+        speakers = tuple(p.name for p in client.get_ports(is_physical=True, is_input=True, is_audio=True))
+    finally:
+        client.close()
+    return Backend("audio", name, True, "", ("jack", *(f"jack:{p}" for p in speakers)), (), "jack")
+
+
 def midi_backends() -> list[Backend]:
     """One entry per python-rtmidi API compiled in (ALSA, JACK, CoreMIDI, WinMM)."""
     try:
@@ -120,7 +138,7 @@ def _midi_reason(api: str, exc: Exception) -> str:
 def survey() -> Survey:
     """Everything at once, quietly; never raises."""
     with quiet_stderr():
-        audio = audio_backends()
+        audio = [*audio_backends(), jack_audio_backend()]
         midi = midi_backends()
         try:
             load_backend()

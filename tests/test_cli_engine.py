@@ -52,8 +52,9 @@ def test_the_app_and_devices_start_without_any_device():
     listing = subprocess.run([COMPANION, "devices"], env=env, capture_output=True, text=True, timeout=60)
     assert listing.returncode == 0, listing.stderr
     out = listing.stdout
-    assert "Audio (PortAudio host APIs)" in out and "MIDI (python-rtmidi APIs)" in out
+    assert "Audio (PortAudio host APIs" in out and "MIDI (python-rtmidi APIs)" in out
     assert "Jack: unavailable: JACK server not running: start jackd" in out
+    assert "JACK direct: unavailable: JACK server not running: start jackd" in out
     assert out.strip().splitlines()[-1].startswith("Working outputs: ")
     assert "Traceback" not in listing.stderr
 
@@ -79,7 +80,8 @@ def test_devices_lists_the_jack_outputs(jack_server):
     assert run.returncode == 0, run.stderr
     assert "JACK Audio Connection Kit:" in run.stdout
     assert "output  system (default)" in run.stdout
-    assert "Working outputs: audio: JACK Audio Connection Kit; midi: Jack" in run.stdout
+    assert "JACK direct:\n    output  jack (default)\n    output  jack:system:playback_1" in run.stdout
+    assert "Working outputs: audio: JACK Audio Connection Kit, JACK direct; midi: Jack" in run.stdout
 
 
 @pytest.mark.jack

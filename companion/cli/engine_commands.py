@@ -49,7 +49,10 @@ def devices() -> None:
     from audio.devices import survey
 
     found = survey()
-    sections = (("Audio (PortAudio host APIs)", found.audio), ("MIDI (python-rtmidi APIs)", found.midi))
+    sections = (
+        ("Audio (PortAudio host APIs; JACK direct: --audio-device jack, exact on lost cycles)", found.audio),
+        ("MIDI (python-rtmidi APIs)", found.midi),
+    )
     for title, backends in sections:
         click.echo(title)
         for backend in backends:
