@@ -1,12 +1,13 @@
 # Two commands do everything on a fresh machine:
 #   make run   -> venv, install, demo data, open the app
 #   make test  -> venv, install (with test tools and JACK), lint, type-check, tests
+#   make test-fast -> the edit loop: lint, type-check, tests without JACK or a browser (no system packages)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= $(CURDIR)/.demo-data
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +31,11 @@ test: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q -ra $(PYTEST_ARGS)
+
+test-fast: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q -ra -m "not jack and not browser" $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
 	@scripts/system-deps.sh test

@@ -71,6 +71,20 @@ def load_sounddevice() -> ModuleType:
     return sounddevice
 
 
+def close_abandoning_after(timeout: float, *steps: Callable[[], object]) -> None:
+    """Run `steps` (stop, close) in a helper thread, given up after `timeout`: closing a client of an
+    audio server that died can block forever (seen with JACK killed under it). A failing step ends it."""
+
+    def close() -> None:
+        with contextlib.suppress(Exception):
+            for step in steps:
+                step()
+
+    closer = threading.Thread(target=close, name="companion-audio-close", daemon=True)
+    closer.start()
+    closer.join(timeout)
+
+
 class StreamOutput(Protocol):
     """What the engine needs of a speaker output: PortAudio's `AudioOutput` or `jack_audio.JackAudioOutput`.
 
@@ -180,14 +194,7 @@ class AudioOutput:
         if stream is None:
             return
 
-        def close_stream() -> None:
-            with contextlib.suppress(Exception):
-                stream.abort()
-                stream.close()
-
-        closer = threading.Thread(target=close_stream, name="companion-audio-close", daemon=True)
-        closer.start()
-        closer.join(timeout)
+        close_abandoning_after(timeout, stream.abort, stream.close)
 
     @property
     def active(self) -> bool:

@@ -18,13 +18,12 @@ PortAudio output's does.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from audio.audio_output import close_abandoning_after
 from audio.errors import OutputError
 from audio.jack_clock import JackClock
 from audio.render import MAX_BLOCK, SampleSource, mix_sources
@@ -121,14 +120,7 @@ class JackAudioOutput:
         if client is None:
             return
 
-        def close_client() -> None:
-            with contextlib.suppress(Exception):
-                client.deactivate()
-                client.close()
-
-        closer = threading.Thread(target=close_client, name="companion-jack-close", daemon=True)
-        closer.start()
-        closer.join(timeout)
+        close_abandoning_after(timeout, client.deactivate, client.close)
 
     # --- clock ----------------------------------------------------------------------------------------
 

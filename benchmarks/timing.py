@@ -87,10 +87,17 @@ Load = Callable[[], contextlib.AbstractContextManager[dict[str, Any] | None]]
 
 @dataclass(frozen=True)
 class Plan:
-    """What every run shares: how long it measures, and the audio buffer asked for."""
+    """What every run shares: how long it measures, the audio buffer asked for, and the audio device
+    (None: PortAudio's default, the JACK host API here; "jack": straight into JACK, `audio.jack_audio`)."""
 
     seconds: float
     latency: Latency
+    device: str | None = None
+
+    @property
+    def audio_port(self) -> str:
+        """The engine's audio port in the JACK graph, for the witness."""
+        return "Companion audio:out_0" if self.device == "jack" else "PortAudio"
 
 
 Engine = Callable[[Plan, Load], Report]
@@ -199,7 +206,7 @@ def metronome_engine(make: type[Metronome] | type[RemoteMetronome]) -> Engine:
     def run(plan: Plan, load: Load) -> Report:
         metronome = make(
             TempoSettings(bpm=Fraction(BPM), subdivision=SUBDIVISION),
-            audio=AudioConfig(voices=VOICES, latency=plan.latency),
+            audio=AudioConfig(device=plan.device, voices=VOICES, latency=plan.latency),
             midi=MidiConfig(virtual=VIRTUAL, backend=JACK_MIDI),
         )
         problems = metronome.open()
@@ -209,7 +216,7 @@ def metronome_engine(make: type[Metronome] | type[RemoteMetronome]) -> Engine:
         recorder = RecorderProcess(
             "bench-witness",
             plan.seconds + RECORD_MARGIN_S,
-            audio=port("PortAudio", is_audio=True, is_output=True),
+            audio=port(plan.audio_port, is_audio=True, is_output=True),
             midi=port(f"Companion:{VIRTUAL}", is_midi=True, is_output=True),
         )
         with collections_here() as here, load() as facts:
@@ -431,12 +438,15 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each measured run")
     parser.add_argument("--latency", type=check_latency, default="high", help="audio latency: low, high, s")
+    parser.add_argument(
+        "--audio-device", choices=["portaudio", "jack"], default="portaudio", help="speaker output to measure"
+    )
     parser.add_argument("--only", nargs="+", choices=list(ENGINES), default=list(ENGINES), help="engines")
     parser.add_argument("--loads", nargs="+", choices=list(LOADS), default=list(LOADS), help="loads")
     args = parser.parse_args()
     engines = [name for name in ENGINES if name in args.only]
     loads = [name for name in LOADS if name in args.loads]
-    plan = Plan(args.seconds, args.latency)
+    plan = Plan(args.seconds, args.latency, "jack" if args.audio_device == "jack" else None)
     # A hang must not hang CI: per run, the measured time twice over (analysis of a long take takes a
     # while) plus set-up; the Textual app's start and stop on top.
     faulthandler.dump_traceback_later(120 + len(engines) * len(loads) * (2 * args.seconds + 30), exit=True)
@@ -451,6 +461,7 @@ def main() -> None:
             "subdivision": SUBDIVISION,
             "seconds_per_run": args.seconds,
             "audio_latency": args.latency,
+            "audio_device": args.audio_device,
             "engines": engines,
             "loads": loads,
         },

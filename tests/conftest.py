@@ -15,6 +15,14 @@ import pytest
 from jackd import JackRecorder, JackServer, JackUnavailable, dummy_jack
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the JACK server is marked `jack`, whether it asks for it directly or through
+    another fixture: `make test-fast` leaves them out by that mark, and none can be forgotten."""
+    for item in items:
+        if "jack_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.jack)
+
+
 def _missing_jack(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"JACK is required in CI but unavailable: {reason}")
