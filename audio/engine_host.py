@@ -10,8 +10,9 @@ How the process is set up for time (each step falls back with a note in `Hello` 
   scheduler raises itself above the rest; the audio server's threads, our callback's among them, stay
   above both: a control thread busy building sounds must never delay the audio);
 - memory locked (mlockall), so a click never waits on a page fault;
-- automatic garbage collection off, objects alive after start-up frozen; the scheduler thread collects
-  in gaps between deadlines instead (`audio.scheduler`), and the control thread after each stop.
+- automatic garbage collection off, objects alive after start-up (and at each start) frozen; the
+  scheduler thread collects in gaps between deadlines instead (`audio.scheduler`), and the control
+  thread after a metronome is closed.
 
 Threads: the main thread reads commands, answers queries and applies posts at once; blocking commands
 (opening devices, starting, closing) run in order on a control thread, so a query from the app's UI
@@ -212,8 +213,9 @@ class Host:
         self._metronomes[handle] = metronome
 
     def _stop(self, command: p.Stop) -> None:
+        """No collection here: the audio stream stays open between runs and needs the interpreter every
+        period (a full collection took 10-15 ms, long enough for JACK xruns)."""
         self._metronome(command).stop()
-        gc.collect()  # nothing is due now: the one moment a full collection costs no click
 
     def _close(self, command: p.Close) -> None:
         for key in [key for key in self._players if key[0] == command.handle]:
@@ -221,7 +223,7 @@ class Host:
         metronome = self._metronomes.pop(command.handle, None)
         if metronome is not None:
             metronome.close()
-        gc.collect()
+        gc.collect()  # its devices are closed; what stays frozen since the last start is not scanned
 
     def _attach(self, command: p.AttachCue) -> None:
         player = CuePlayer(

@@ -9,7 +9,9 @@ events `lookahead_s` ahead, never while a deadline is imminent, so their work ca
 Garbage collection: in the engine's own process automatic collection is off (a collection runs in whichever
 thread happens to allocate, and can hold the interpreter for milliseconds). With `collect_garbage` the
 thread collects instead, itself, in a gap of at least `GC_GAP_S` before its next deadline: the young
-generation every second, older ones now and then, each pause timed in `gc_pauses`.
+generation every second, older ones now and then, each pause timed in `gc_pauses`. What is alive at each
+start stays frozen after the stop there: a collection that scanned it all again would hold the interpreter
+for 10-15 ms while the audio stream (still open between runs) needs it every period.
 """
 
 from __future__ import annotations
@@ -160,7 +162,8 @@ class MidiScheduler:
         self._inbox.put(("wake", None))
         thread.join(timeout=2)
         sys.setswitchinterval(self._saved_switch)
-        gc.unfreeze()
+        if not self.collect_garbage:
+            gc.unfreeze()  # in a shared process, the app's own collections take those objects back
         for message in self._drop_pending():
             self._send_safely(message)
 
