@@ -49,6 +49,8 @@ PROCESS_PRIORITY = 1
 client threads: 5 with jackd's defaults, higher on a tuned rig): the lowest realtime priority, so the
 machine's normal load cannot preempt them, and they never preempt the audio."""
 _MCL_CURRENT, _MCL_FUTURE = 1, 2
+THREAD_STACK_BYTES = 512 * 1024
+"""Stacks of the Python threads started here (the scheduler, the dispatcher, the control thread)."""
 
 
 def raise_priority() -> str | None:
@@ -245,6 +247,9 @@ def main(argv: list[str]) -> int:
     """Set the process up for time, say hello, serve the client until it goes away."""
     logging.basicConfig(level=logging.WARNING, format="engine: %(levelname)s %(name)s: %(message)s")
     conn = Connection(int(argv[0]))
+    # With memory locked, a new thread's whole stack is faulted in when it starts, while the starting
+    # thread holds the interpreter: 8 MiB (the default) kept the audio callback waiting for milliseconds.
+    threading.stack_size(THREAD_STACK_BYTES)
     priority, memory = raise_priority(), lock_memory()
     gc.collect()
     gc.freeze()  # what start-up made is never scanned again
