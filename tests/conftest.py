@@ -9,10 +9,10 @@ engine.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from jackd import JackRecorder, JackServer, JackUnavailable, dummy_jack
+from jackd import JackServer, JackUnavailable, dummy_jack
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -37,21 +37,3 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
             yield server
     except JackUnavailable as exc:
         _missing_jack(str(exc))
-
-
-@pytest.fixture
-def recorder(jack_server: JackServer) -> Iterator[Callable[[], JackRecorder]]:
-    """Make JACK recorders (the tests' witness); each is closed at the end of the test.
-
-    Created after the engine opened its MIDI port: python-rtmidi holds the GIL while JACK rebuilds its
-    graph, and the recorder's Python process callback would then stall until JACK timed it out.
-    """
-    made: list[JackRecorder] = []
-
-    def make() -> JackRecorder:
-        made.append(JackRecorder(seconds=20))
-        return made[-1]
-
-    yield make
-    for rec in made:
-        rec.close()

@@ -1,9 +1,14 @@
 """Recording the engine on JACK: shared by the engine's and the cues' JACK tests.
 
-A take starts a metronome, records its ports with a second JACK client (`jackd.JackRecorder`, the tests'
-independent witness) and returns what was heard with the tempo map that played. MIDI over python-rtmidi's
-JACK API leaves at the start of the next JACK period (128 frames = 2.67 ms), so MIDI tolerances are one
-period plus scheduling slack; audio is exact.
+A take starts a metronome, records its ports with a second JACK client in a process of its own
+(`jackd.RecorderProcess`, the tests' independent witness) and returns what was heard with the tempo map
+that played. MIDI over python-rtmidi's JACK API leaves at the start of the next JACK period (128 frames =
+2.67 ms), so MIDI tolerances are one period plus scheduling slack; audio is exact.
+
+A take is judged only when its witness is clean (`jackd.Witness.clean`: no JACK xrun, no missed cycle, no
+MIDI in a late cycle); otherwise it is taken again, up to `ATTEMPTS` times, and a test whose witness is
+never clean fails saying so. The engine plays in its own process (`RemoteMetronome`, as the app and the
+CLI run it) unless a test needs the in-process `Metronome` itself.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from jackd import JackRecorder
+from jackd import LATE_S, JackRecorder, RecordedTake, RecorderProcess, Witness, find_ports
 
 from audio.engine import EngineStatus, Metronome, MidiConfig
+from audio.engine_client import RemoteMetronome
 from audio.events import OutputProblem
 from audio.midi_output import MidiSettings
 from audio.tempo import TempoMap, TempoSettings
@@ -27,16 +34,45 @@ from audio.tempo import TempoMap, TempoSettings
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 PERIOD_S = 128 / 48_000
 # MIDI leaves at the next period start (0..1 period late) plus thread wake-up slack on a shared machine.
-MIDI_EARLY_S, MIDI_LATE_S = 0.001, PERIOD_S + 0.004
+# It is never early: a clean witness stamps no message more than LATE_S before it was sent.
+MIDI_EARLY_S, MIDI_LATE_S = LATE_S, PERIOD_S + 0.004
 COMPANION = str(Path(sys.executable).with_name("companion"))
+ATTEMPTS = 3
+RECORD_S = 20.0
+"""The witness's buffer: longer than any take."""
+
+Engine = Metronome | RemoteMetronome
+T = TypeVar("T")
 
 
-def engine_audio_ports(rec: JackRecorder) -> list[str]:
-    return [p.name for p in rec.client.get_ports("PortAudio", is_audio=True, is_output=True)]
+class WitnessNeverClean(AssertionError):
+    """No take had a clean witness: nothing was judged, and the test must not pass."""
 
 
-def engine_midi_port(rec: JackRecorder, virtual: str) -> str:
-    (port,) = [p.name for p in rec.client.get_ports(f":{virtual}$", is_midi=True, is_output=True)]
+def never_clean(troubles: list[str]) -> WitnessNeverClean:
+    takes = "; ".join(f"take {k}: {trouble}" for k, trouble in enumerate(troubles, 1))
+    return WitnessNeverClean(f"the witness was never clean in {len(troubles)} takes, none judged: {takes}")
+
+
+def clean_take(take: Callable[[], T], witness: Callable[[T], Witness], attempts: int = ATTEMPTS) -> T:
+    """The first of up to `attempts` takes whose witness is clean; WitnessNeverClean when none is."""
+    troubles: list[str] = []
+    for _ in range(attempts):
+        result = take()
+        if witness(result).clean:
+            return result
+        troubles.append(witness(result).trouble())
+        print(f"retake: the witness was not clean ({troubles[-1]})", file=sys.stderr)
+    raise never_clean(troubles)
+
+
+def engine_audio_port() -> str:
+    """The engine's first audio output (PortAudio registers ports only for an open stream)."""
+    return find_ports("PortAudio", is_audio=True, is_output=True)[0]
+
+
+def engine_midi_port(virtual: str) -> str:
+    (port,) = find_ports(f":{virtual}$", is_midi=True, is_output=True)
     return port
 
 
@@ -44,7 +80,7 @@ def engine_midi_port(rec: JackRecorder, virtual: str) -> str:
 class Take:
     """One recorded run: the witness, the tempo map that played, beat 0's time and what open() said."""
 
-    rec: JackRecorder
+    rec: RecordedTake
     tempo: TempoMap
     origin: float
     problems: list[OutputProblem]
@@ -52,46 +88,55 @@ class Take:
 
 
 def play(
-    recorder: Callable[[], JackRecorder],
-    make: Callable[[], Metronome],
+    make: Callable[[], Engine],
     seconds: float,
     *,
     audio: bool = False,
     midi: str | None = None,
-    during: Callable[[Metronome], None] | None = None,
-    attempts: int = 3,
+    during: Callable[[Engine], None] | None = None,
+    stopped: Callable[[Engine], None] | None = None,
+    attempts: int = ATTEMPTS,
 ) -> Take:
-    """Play and record; retake (up to `attempts`) when JACK had an xrun, since then the witness's own
-    timeline is broken (a busy shared machine), not the engine. The last take is returned regardless."""
-    for _ in range(attempts):
+    """Play `seconds` after beat 0 and record; `during` runs once started, `stopped` once stopped (the
+    metronome still open). A take whose witness is not clean is played again (a fresh metronome from
+    `make`, `during` again), and WitnessNeverClean is raised when no take is clean. The witness records
+    until the metronome has stopped (stop messages included) and stops before the metronome closes.
+    """
+
+    def once() -> Take:
         metronome = make()
-        problems = metronome.open()
-        rec = recorder()
-        if audio:
-            rec.connect_audio(engine_audio_ports(rec)[0])
-        if midi:
-            rec.connect_midi(engine_midi_port(rec, midi))
         try:
-            origin = metronome.start()
-            if during is not None:
-                during(metronome)
-            time.sleep(max(0.0, origin - time.perf_counter()) + seconds)
-            tempo, status = metronome.tempo_map, metronome.status()
-            metronome.stop()
-            time.sleep(0.05)
+            problems = metronome.open()
+            witness = RecorderProcess(
+                "witness",
+                RECORD_S,
+                audio=engine_audio_port() if audio else None,
+                midi=engine_midi_port(midi) if midi else None,
+            )
+            try:
+                origin = metronome.start()
+                if during is not None:
+                    during(metronome)
+                time.sleep(max(0.0, origin - time.perf_counter()) + seconds)
+                tempo, status = metronome.tempo_map, metronome.status()
+                metronome.stop()
+                if stopped is not None:
+                    stopped(metronome)
+                time.sleep(0.05)
+            finally:
+                rec = witness.stop()
         finally:
-            rec.close()
             metronome.close()
         assert tempo is not None
-        take = Take(rec, tempo, origin, problems, status)
-        if rec.clean:
-            break
-    return take
+        return Take(rec, tempo, origin, problems, status)
+
+    return clean_take(once, lambda take: take.rec, attempts)
 
 
-def midi_metronome(settings: TempoSettings, midi: MidiSettings | None = None) -> Callable[[], Metronome]:
+def midi_metronome(settings: TempoSettings, midi: MidiSettings | None = None) -> Callable[[], Engine]:
+    """A metronome on a virtual JACK MIDI port "click", in the engine's own process."""
     config = MidiConfig(virtual="click", backend=JACK_MIDI, settings=midi or MidiSettings())
-    return lambda: Metronome(settings, midi=config)
+    return lambda: RemoteMetronome(settings, midi=config)
 
 
 def held_notes(midi: Iterable[tuple[int, bytes]]) -> Counter[tuple[int, int]]:
@@ -120,11 +165,16 @@ class CliTake:
     rec: JackRecorder
 
 
-def record_cli_midi(args: list[str], virtual: str) -> CliTake:
-    """Run `companion ARGS --output midi --virtual VIRTUAL` and record that port until the command ends.
+def record_cli_midi(args: list[str], virtual: str, attempts: int = ATTEMPTS) -> CliTake:
+    """Run `companion ARGS --output midi --virtual VIRTUAL` and record that port until the command ends;
+    run it again when the witness was not clean (see `clean_take`).
 
     The recorder connects only once the port exists (see JackRecorder.close on why the order matters).
     """
+    return clean_take(lambda: _record_cli_midi_once(args, virtual), lambda take: take.rec, attempts)
+
+
+def _record_cli_midi_once(args: list[str], virtual: str) -> CliTake:
     import jack
 
     env = dict(os.environ, MIDO_BACKEND=JACK_MIDI)

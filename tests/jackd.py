@@ -8,20 +8,25 @@ benchmark with `sys.path.insert(0, "tests")`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 SAMPLE_RATE = 48_000
 PERIOD = 128
+LOG_ENV = "COMPANION_TEST_JACKD_LOG"
+"""Where the running test server's log is (set by `dummy_jack`), for witnesses to quote from."""
 
 
 class JackUnavailable(RuntimeError):
@@ -36,6 +41,8 @@ class JackServer:
     samplerate: int
     blocksize: int
     realtime: bool = False
+    log: Path | None = None
+    """jackd's own output: it names the client that missed a cycle at each xrun (see `ServerLog`)."""
 
 
 def _wait_for_server(name: str, proc: subprocess.Popen[bytes], log: Path) -> None:
@@ -110,13 +117,14 @@ def dummy_jack(
             env=env,
             preexec_fn=_die_with_parent,
         )
-    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    previous = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER", LOG_ENV)}
     try:
         _wait_for_server(name, proc, log)
         os.environ["JACK_DEFAULT_SERVER"] = name
         os.environ["JACK_NO_START_SERVER"] = "1"
+        os.environ[LOG_ENV] = str(log)
         _rescan_portaudio()
-        yield JackServer(name, samplerate, period, realtime == "--realtime")
+        yield JackServer(name, samplerate, period, realtime == "--realtime", log)
     finally:
         for key, value in previous.items():
             if value is None:
@@ -174,27 +182,176 @@ def _rescan_portaudio() -> None:
     sys.modules["sounddevice"]._initialize()
 
 
+LATE_S = 0.001
+"""How late a process cycle's callback may run before MIDI stamped in that cycle stops being trustworthy.
+
+JACK stamps an event with a frame of the cycle that carries it, and a client writing MIDI from a ring
+buffer (python-rtmidi's JACK API) puts what it finds there at the start of the cycle it is running.
+When that cycle runs late, a message sent up to that long after the cycle's start is stamped with the
+start: the recording shows it early by up to the cycle's lateness. The recorder runs after the client it
+listens to (JACK orders the graph by connections), so the recorder's own lateness bounds it. Takes whose
+MIDI sits in cycles later than this are not clean; the MIDI tests allow 1 ms early (`MIDI_EARLY_S`), so
+a clean take shows no engine message earlier than that unless the engine sent it early."""
+
+
 def frame_clock(cycles: Any, samplerate: int) -> tuple[float, float]:
     """Fit perf_counter time = frame / rate + intercept + slope * frame from (frame, perf) pairs taken at
     the start of each process cycle.
 
-    A callback can only run late, never early, so the fit goes through the lower envelope (the earliest
-    callback of each stretch); the slope absorbs the dummy driver's clock running fast (~250 ppm: it
-    sleeps whole microseconds per period). perf_counter is the engine clock, so no conversion is needed.
+    A callback can only run late, never early, so every pair lies on or above the true line: the fit is
+    the highest line (at the mean frame) below all of them, an edge of their lower convex hull. Late
+    callbacks, however many and for however long a stretch, lie above the hull and cannot move it. The
+    slope absorbs the dummy driver's clock running fast (~250 ppm: it sleeps whole microseconds per
+    period). perf_counter is the engine clock, so no conversion is needed. Valid for a take without JACK
+    xruns: the dummy driver restarts its timeline after one.
     """
     import numpy as np
 
-    frames, perfs = cycles[:, 0], cycles[:, 1]
-    offsets = perfs - frames / samplerate
-    stretches = [c for c in np.array_split(np.arange(len(frames)), min(24, len(frames))) if len(c)]
-    low = [c[np.argmin(offsets[c])] for c in stretches]
-    if len(low) < 2:
-        return float(offsets[low[0]]), 0.0
-    slope, intercept = np.polyfit(frames[low], offsets[low], 1)
-    return float(intercept), float(slope)
+    frames = np.asarray(cycles[:, 0], dtype=np.float64)
+    offsets = np.asarray(cycles[:, 1], dtype=np.float64) - frames / samplerate
+    if len(frames) < 2:
+        return (float(offsets[0]) if len(frames) else 0.0), 0.0
+    x, y = (frames - frames[0]).tolist(), (offsets - offsets[0]).tolist()
+    hull: list[int] = []  # Andrew's monotone chain, lower half; frames only increase
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            if (x[b] - x[a]) * (y[i] - y[a]) - (y[b] - y[a]) * (x[i] - x[a]) > 0:
+                break
+            hull.pop()
+        hull.append(i)
+    mean = sum(x) / len(x)
+    a, b = next(((a, b) for a, b in itertools.pairwise(hull) if x[b] >= mean), (hull[-2], hull[-1]))
+    slope = (y[b] - y[a]) / (x[b] - x[a])
+    intercept = float(offsets[0]) + y[a] - slope * (float(frames[0]) + x[a])
+    return intercept, slope
 
 
-class JackRecorder:
+class ServerLog:
+    """What jackd said while a take was recorded: at each xrun it names the client that did not finish
+    its cycle in time, or says its driver woke too late. A hint, quoted in a take's trouble: the engine's
+    clients are "Companion" (MIDI) and "PortAudio"; when the whole machine stalls, whichever client was
+    due is named."""
+
+    _CLIENT = re.compile(r"JackEngine::XRun: client = (.+?) was not finished")
+
+    def __init__(self) -> None:
+        self._path = Path(os.environ[LOG_ENV]) if os.environ.get(LOG_ENV) else None
+        self._start = self._size()
+
+    def _size(self) -> int:
+        try:
+            return self._path.stat().st_size if self._path is not None else 0
+        except OSError:
+            return 0
+
+    def since_start(self) -> list[str]:
+        """The lines jackd wrote since this object was made, about xruns."""
+        if self._path is None:
+            return []
+        try:
+            with self._path.open("rb") as log:
+                log.seek(self._start)
+                text = log.read().decode(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if "XRun" in line]
+
+
+def xrun_culprits(lines: list[str]) -> str:
+    """Who jackd blamed, e.g. `Companion x3, witness x1, driver late x2` (empty when no xrun)."""
+    counts: Counter[str] = Counter()
+    for line in lines:
+        if found := ServerLog._CLIENT.search(line):
+            counts[found.group(1)] += 1
+        elif "JackTimedDriver::Process XRun" in line:
+            counts["driver late"] += 1
+    return ", ".join(f"{name} x{count}" for name, count in counts.most_common())
+
+
+class Witness:
+    """What JackRecorder and RecordedTake share: the frame clock, the queries, and whether to trust them.
+
+    A take is clean when JACK had no xrun (the dummy driver restarts its timeline, and MIDI of a missed
+    cycle is dropped), the recorder missed no cycle (whatever that cycle carried is not in the
+    recording) and no recorded MIDI sits in a cycle that ran later than `LATE_S` (see there).
+    """
+
+    samplerate: int
+    first_frame: int | None
+    audio: Any
+    midi: list[tuple[int, bytes]]
+    xruns: int
+    gaps: int
+    server_said: list[str]
+    """jackd's xrun lines while recording (see `ServerLog`)."""
+
+    def recorded_cycles(self) -> Any:
+        """(frame, perf_counter) at the start of every recorded process cycle."""
+        raise NotImplementedError
+
+    def _clock(self) -> tuple[float, float]:
+        cycles = self.recorded_cycles()
+        fit: tuple[int, tuple[float, float]] | None = getattr(self, "_fit", None)
+        if fit is None or fit[0] != len(cycles):
+            fit = (len(cycles), frame_clock(cycles, self.samplerate))
+            self._fit = fit
+        return fit[1]
+
+    def to_perf(self, frame: int) -> float:
+        """When `frame` started, on the engine clock (`time.perf_counter`)."""
+        intercept, slope = self._clock()
+        return frame / self.samplerate + intercept + slope * frame
+
+    def lateness(self) -> Any:
+        """Seconds each recorded cycle's callback ran after the cycle started (on the fitted frame clock)."""
+        cycles = self.recorded_cycles()
+        intercept, slope = self._clock()
+        return cycles[:, 1] - (cycles[:, 0] / self.samplerate + intercept + slope * cycles[:, 0])
+
+    def midi_lateness(self) -> Any:
+        """For each recorded MIDI event, how late the cycle that carried it ran (seconds)."""
+        import numpy as np
+
+        cycles = self.recorded_cycles()
+        if not self.midi or not len(cycles):
+            return np.zeros(0)
+        frames = np.array([frame for frame, _ in self.midi], dtype=np.float64)
+        index = np.searchsorted(cycles[:, 0], frames, side="right") - 1
+        return self.lateness()[np.clip(index, 0, None)]
+
+    @property
+    def clean(self) -> bool:
+        """No xrun, no missed cycle, no MIDI in a late cycle: the timeline is a trustworthy witness."""
+        return self.xruns == 0 and self.gaps == 0 and not (self.midi_lateness() > LATE_S).any()
+
+    def trouble(self) -> str:
+        """Why the take is not clean, in words (empty when it is)."""
+        late = self.midi_lateness()
+        late = late[late > LATE_S]
+        parts = [f"{self.xruns} JACK xruns"] if self.xruns else []
+        parts += [f"{self.gaps} cycles the recorder missed"] if self.gaps else []
+        if len(late):
+            parts.append(f"{len(late)} MIDI events in cycles up to {late.max() * 1000:.1f} ms late")
+        if culprits := xrun_culprits(self.server_said):
+            parts.append(f"jackd: not finished in time: {culprits}")
+        return ", ".join(parts)
+
+    def audio_onsets(self, threshold: float = 1e-4, gap: int = 200) -> list[int]:
+        """Absolute frames where sound starts after at least `gap` silent frames."""
+        import numpy as np
+
+        assert self.first_frame is not None
+        loud = np.flatnonzero(np.abs(self.audio) > threshold)
+        starts = [int(i) for k, i in enumerate(loud) if k == 0 or i - loud[k - 1] > gap]
+        return [self.first_frame + s for s in starts]
+
+    def note_ons(self) -> list[tuple[int, int, int]]:
+        """(frame, note, velocity) of every note-on with velocity > 0."""
+        return [(f, d[1], d[2]) for f, d in self.midi if len(d) == 3 and d[0] & 0xF0 == 0x90 and d[2] > 0]
+
+
+class JackRecorder(Witness):
     """A second JACK client that records what the engine plays, as the tests' independent witness.
 
     Audio from `in` goes into a preallocated buffer indexed by absolute JACK frame; MIDI from `midi_in`
@@ -213,33 +370,50 @@ class JackRecorder:
         self.audio = np.zeros(int(seconds * self.samplerate), dtype=np.float32)
         self.first_frame: int | None = None
         self.midi: list[tuple[int, bytes]] = []
-        self.gaps = 0
         self._next_frame: int | None = None
         self._closed = False
         self.cycles = np.zeros((int(seconds * self.samplerate / self.client.blocksize) + 64, 2))
         self._cycle_count = 0
-        self.xruns = 0
+        self._xruns = self._gaps = 0  # as counted by the callbacks
+        self._settled = (0, 0, 0)  # cycle index, xruns and gaps when the take began (see `settle`)
+        self._server_log = ServerLog()
+        self.server_said: list[str] = []
         self.client.set_xrun_callback(self._xrun)
         self.client.set_process_callback(self._process)
         self.client.activate()
 
     def _xrun(self, delay: float) -> None:
-        self.xruns += 1
+        self._xruns += 1
+
+    def settle(self, seconds: float = 0.1) -> None:
+        """Begin the take once connected: wait `seconds`, then count xruns and missed cycles, and fit the
+        frame clock, only from here. Connecting changes the JACK graph, which may cost the new client a
+        cycle (or the dummy driver its timeline) before anything is played; that is not part of a take."""
+        time.sleep(seconds)
+        self._settled = (self._cycle_count, self._xruns, self._gaps)
+        self._server_log = ServerLog()
 
     @property
-    def clean(self) -> bool:
-        """No xrun and no missed cycle while recording: the timeline is a trustworthy witness."""
-        return self.xruns == 0 and self.gaps == 0
+    def xruns(self) -> int:
+        """JACK xruns (anywhere in the graph) since the take began."""
+        return self._xruns - self._settled[1]
+
+    @property
+    def gaps(self) -> int:
+        """Process cycles this recorder missed since the take began."""
+        return self._gaps - self._settled[2]
 
     def _process(self, frames: int) -> None:
         now = self.client.last_frame_time
         if self._cycle_count < len(self.cycles):
             self.cycles[self._cycle_count] = (now, time.perf_counter())
             self._cycle_count += 1
+        else:
+            self._gaps += 1  # recording for longer than asked: the timeline is no longer kept
         if self.first_frame is None:
             self.first_frame = now
         if self._next_frame is not None and now != self._next_frame:
-            self.gaps += 1
+            self._gaps += 1
         self._next_frame = now + frames
         start = now - self.first_frame
         if start + frames <= len(self.audio):
@@ -247,29 +421,14 @@ class JackRecorder:
         for offset, data in self.midi_in.incoming_midi_events():
             self.midi.append((now + offset, bytes(data)))
 
-    def to_perf(self, frame: int) -> float:
-        """When `frame` started, on the engine clock (`time.perf_counter`)."""
-        intercept, slope = frame_clock(self.cycles[: self._cycle_count], self.samplerate)
-        return frame / self.samplerate + intercept + slope * frame
+    def recorded_cycles(self) -> Any:
+        return self.cycles[self._settled[0] : self._cycle_count]
 
     def connect_audio(self, source: str) -> None:
         self.client.connect(source, self.audio_in)
 
     def connect_midi(self, source: str) -> None:
         self.client.connect(source, self.midi_in)
-
-    def audio_onsets(self, threshold: float = 1e-4, gap: int = 200) -> list[int]:
-        """Absolute frames where sound starts after at least `gap` silent frames."""
-        import numpy as np
-
-        assert self.first_frame is not None
-        loud = np.flatnonzero(np.abs(self.audio) > threshold)
-        starts = [int(i) for k, i in enumerate(loud) if k == 0 or i - loud[k - 1] > gap]
-        return [self.first_frame + s for s in starts]
-
-    def note_ons(self) -> list[tuple[int, int, int]]:
-        """(frame, note, velocity) of every note-on with velocity > 0."""
-        return [(f, d[1], d[2]) for f, d in self.midi if len(d) == 3 and d[0] & 0xF0 == 0x90 and d[2] > 0]
 
     def close(self) -> None:
         """Stop recording (the data stays). Close before closing the engine's MIDI port: python-rtmidi
@@ -278,6 +437,7 @@ class JackRecorder:
             self._closed = True
             self.client.deactivate()
             self.client.close()
+            self.server_said = self._server_log.since_start()
 
 
 def find_ports(pattern: str, **kinds: bool) -> list[str]:
@@ -293,7 +453,8 @@ def find_ports(pattern: str, **kinds: bool) -> list[str]:
 
 class RecorderProcess:
     """A JackRecorder in its own process, so nothing in the measured process (a thread hogging the GIL,
-    a busy UI) can disturb the witness. Used by the benchmark; results are read back after `stop()`."""
+    a busy UI) can disturb the witness. The take begins once its ports are connected and settled (see
+    `JackRecorder.settle`); results are read back after `stop()`. Used by the tests and the benchmarks."""
 
     def __init__(self, name: str, seconds: float, audio: str | None = None, midi: str | None = None) -> None:
         self._out = Path(tempfile.mkdtemp(prefix="recorder-")) / "take.npz"
@@ -320,7 +481,9 @@ class RecorderProcess:
             raise RuntimeError("recorder process failed")
         import numpy as np
 
-        data = np.load(self._out)
+        with np.load(self._out) as stored:
+            data = dict(stored)
+        shutil.rmtree(self._out.parent, ignore_errors=True)
         return RecordedTake(
             audio=data["audio"],
             first_frame=int(data["first_frame"]),
@@ -332,11 +495,12 @@ class RecorderProcess:
             samplerate=int(data["samplerate"]),
             xruns=int(data["xruns"]),
             gaps=int(data["gaps"]),
+            server_said=[str(line) for line in data["server_said"]],
         )
 
 
 @dataclass
-class RecordedTake:
+class RecordedTake(Witness):
     """What a RecorderProcess heard; the same queries as JackRecorder."""
 
     audio: Any
@@ -346,16 +510,10 @@ class RecordedTake:
     samplerate: int
     xruns: int
     gaps: int
+    server_said: list[str] = field(default_factory=list)
 
-    def to_perf(self, frame: int) -> float:
-        intercept, slope = frame_clock(self.cycles, self.samplerate)
-        return frame / self.samplerate + intercept + slope * frame
-
-    def audio_onsets(self, threshold: float = 1e-4, gap: int = 200) -> list[int]:
-        return JackRecorder.audio_onsets(self, threshold, gap)  # type: ignore[arg-type]
-
-    def note_ons(self) -> list[tuple[int, int, int]]:
-        return JackRecorder.note_ons(self)  # type: ignore[arg-type]
+    def recorded_cycles(self) -> Any:
+        return self.cycles
 
 
 def _record_main(name: str, seconds: str, out: str, audio: str, midi: str) -> None:
@@ -366,6 +524,7 @@ def _record_main(name: str, seconds: str, out: str, audio: str, midi: str) -> No
         rec.connect_audio(audio)
     if midi:
         rec.connect_midi(midi)
+    rec.settle()
     print("recording", flush=True)
     sys.stdin.readline()
     rec.close()
@@ -380,10 +539,11 @@ def _record_main(name: str, seconds: str, out: str, audio: str, midi: str) -> No
         midi_frames=np.array([f for f, _ in rec.midi], dtype=np.int64),
         midi_bytes=padded,
         midi_sizes=np.array(sizes, dtype=np.int64),
-        cycles=rec.cycles[: rec._cycle_count],
+        cycles=rec.recorded_cycles(),
         samplerate=rec.samplerate,
         xruns=rec.xruns,
         gaps=rec.gaps,
+        server_said=np.array(rec.server_said, dtype=str),
     )
 
 

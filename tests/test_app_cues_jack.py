@@ -1,19 +1,22 @@
 """A loop and fades set with the session screen's keys change what the app's MIDI port plays, on JACK.
 
-The witness is a JACK recorder in its own process (`tests/jackd.py`). The song is the client's preferred
-Twinkle at 240 bpm (a bar a second). Expected note times come from the song file and the loop's bars,
-worked out here independently of the player; the recording's frames are mapped onto the same clock as
-the moments the keys were pressed (`perf_counter`).
+The witness is a JACK recorder in its own process (`tests/jackd.py`); a run whose witness is not clean is
+played again, and the test fails if none is. The song is the client's preferred Twinkle at 240 bpm (a bar
+a second). Expected note times come from the song file and the loop's bars, worked out here independently
+of the player; the recording's frames are mapped onto the same clock as the moments the keys were pressed
+(`perf_counter`).
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from engine_takes import ATTEMPTS, never_clean
 from jackd import RecordedTake, RecorderProcess, find_ports
 from test_app_cues import TWINKLE, pick, practice_with_songs
 from test_app_pilot import app_for, start_session, until
@@ -33,11 +36,6 @@ MELODY_CHANNEL = 0
 FADE_S = 2 * 4 * BEAT_S  # two bars of 4/4
 TOLERANCE_S = 0.012
 """A JACK period (2.7 ms) each side plus slack for the shared machine."""
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return practice_with_songs(tmp_path)
 
 
 def note_ons(take: RecordedTake, channels: set[int]) -> list[tuple[float, int, int]]:
@@ -81,12 +79,20 @@ def assert_plays_the_loop(heard: list[tuple[float, int, int]], loop: Loop) -> No
     assert max(abs(e) for e in errors) < TOLERANCE_S, errors
 
 
-async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
-    jack_server: object,
-    practice: Practice,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
+@dataclass
+class KeysTake:
+    """One run of the keys: what the witness heard, the loop set, and when each key was pressed."""
+
+    take: RecordedTake
+    loop: Loop
+    looping_from: float
+    music_faded: float
+    click_faded: float
+    ended: float
+
+
+async def loop_then_fade(practice: Practice) -> KeysTake:
+    """Twinkle at 240 bpm; L, L for a loop; 7 s later F (fade the music), 4 s later f (fade the click)."""
     app = app_for(practice.data_dir, metronome_outputs="midi", midi_virtual=PORT)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
@@ -121,8 +127,28 @@ async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
         ended = time.perf_counter()
         await pilot.press("space")
         await until(pilot, lambda: not metronome.running)
+    return KeysTake(take, loop, looping_from, music_faded, click_faded, ended)
 
-    melody = [n for n in note_ons(take, {MELODY_CHANNEL}) if looping_from < n[0] < music_faded]
+
+async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
+    jack_server: object,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
+    troubles: list[str] = []
+    while len(troubles) < ATTEMPTS:  # a take whose witness is not clean is played again, afresh
+        take_dir = tmp_path / f"take-{len(troubles) + 1}"
+        take_dir.mkdir()
+        keys = await loop_then_fade(practice_with_songs(take_dir))
+        if keys.take.clean:
+            break
+        troubles.append(keys.take.trouble())
+    else:
+        raise never_clean(troubles)
+    take, loop, music_faded, click_faded = keys.take, keys.loop, keys.music_faded, keys.click_faded
+
+    melody = [n for n in note_ons(take, {MELODY_CHANNEL}) if keys.looping_from < n[0] < music_faded]
     assert_plays_the_loop(melody, loop)
 
     music = note_ons(take, {0, 1})
@@ -140,4 +166,4 @@ async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
     after = [(at, velocity) for at, _, velocity in clicks if click_faded < at]
     assert after and min(v for _, v in after) < max(v for _, v in steady) / 2
     assert not [at for at, _ in after if at > click_faded + FADE_S + 0.3], "the click is silent too"
-    assert ended - click_faded > FADE_S + 1.0  # the silence was listened to, not assumed
+    assert keys.ended - click_faded > FADE_S + 1.0  # the silence was listened to, not assumed

@@ -15,11 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from engine_takes import ATTEMPTS, never_clean
 from jackd import JackServer
 from test_app_listening import notices
 from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
-from test_listen_jack import DRUM, MAX_TAKES, TOLERANCE_MS, expected_figures, known_offsets
+from test_listen_jack import DRUM, TOLERANCE_MS, expected_figures, known_offsets
 from test_midi_input_sender import HitSender
 from textual.pilot import Pilot
 
@@ -82,7 +83,8 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
             assert app.metronome.state().problems == {}
             engine = app.metronome.engine
             assert engine is not None
-            for _ in range(MAX_TAKES):
+            troubles: list[str] = []
+            while len(troubles) < ATTEMPTS:  # a take with a JACK xrun (a hit dropped or moved) is redone
                 now_beat = engine.beat_at(time.perf_counter() + LEAD_S)
                 assert now_beat is not None
                 start = (int(now_beat) // BLOCK + 1) * BLOCK
@@ -97,6 +99,9 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
                 await until(pilot, lambda n=logged: synced(app) > n, timeout=BLOCK * 60 / BPM + 5)
                 if played.xruns == 0:
                     break
+                troubles.append(f"{played.xruns} JACK xruns")
+            else:
+                raise never_clean(troubles)
             view = screen.listening.view()
             strip_text = str(screen.query_one(SyncStrip).render())
             await pilot.press("s")
@@ -107,7 +112,6 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
             plan = screen.live.plan
     finally:
         sender.close()
-    assert played.xruns == 0, f"JACK xruns in {MAX_TAKES} takes"
     played_ms = sorted([*(o for o in offsets if o is not None), *extras.values()])
     shown = sorted(m.asynchrony_ms for m in view.marks[-len(played_ms) :])
     assert shown == pytest.approx(played_ms, abs=1.0)  # each hit on the strip, early or late as played

@@ -156,24 +156,35 @@ def test_tap_series_measures_a_cadence_and_restarts_after_a_pause() -> None:
     assert series.finish().cadence is None and not series.active
 
 
+TAP_EVERY_S = 0.6
+"""About 100 taps a minute: well below Ben's plan ceiling (bpm_max 110), so the ramp has a next stage."""
+
+
 async def test_tap_tempo_sets_the_metronome_and_logs_the_cadence(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = await start_session(pilot, "down", "s")
+        screen = await start_session(pilot, "down", "s")  # Ben: TIMP drum reach, bpm_max 110
         for _ in range(8):
             await pilot.press("t")
-            await pilot.pause(0.5)
+            await pilot.pause(TAP_EVERY_S)
         await until(pilot, lambda: any("cadence" in line.text for line in log_lines(app)), timeout=10)
         session_id = screen.live.session.id
         tempo = float(app.metronome.settings.bpm)
-        assert screen.ras is not None and screen.ras.bpm == tempo
-        await pilot.press("x")  # the next RAS stage: +5 % (the plan has no percent ramp)
+        plan = screen.live.plan
+        assert plan is not None and plan.tempo is not None and plan.tempo.bpm_max == 110
+        # The RAS ramp from the tempo as measured (whatever the pilot's delays made it), worked out here:
+        # +5 % per stage (the plan has no percent ramp), capped at the plan's bpm_max.
+        stages = RasStages.from_baseline(tempo, plan.tempo)
+        assert screen.ras == stages and screen.ras.bpm == tempo and not stages.last
+        await pilot.press("x")  # the next RAS stage
         await until(pilot, lambda: float(app.metronome.settings.bpm) != tempo)
-        assert float(app.metronome.settings.bpm) == round(tempo * 1.05, 1)
+        assert float(app.metronome.settings.bpm) == stages.advanced().bpm
+        assert screen.ras == stages.advanced()
     with practice.open() as record:
         cadences = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Cadence)]
     assert len(cadences) == 1 and cadences[0].steps_per_min == tempo
-    assert 80 <= tempo <= 125  # taps every ~0.5 s, plus the pilot's own delays on a busy machine
+    # Taps every 0.6 s (100/min), plus the pilot's own delays on a busy machine.
+    assert 60 / (TAP_EVERY_S + 0.25) <= tempo <= 60 / TAP_EVERY_S + 5
 
 
 def test_ras_stages_follow_the_plans_percent_ramp_and_stop_at_its_ceiling() -> None:

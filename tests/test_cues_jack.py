@@ -3,7 +3,9 @@
 Expected times come from the take's own tempo map (`Take.tempo`, changes included) and the song's beats,
 worked out here independently of the player: every recorded note-on must sit where the scaled map says,
 within the MIDI tolerance of the engine's own tests (a JACK period plus slack). The speaker path is
-compared sample for sample with the same notes rendered offline by the synth.
+compared sample for sample with the same notes rendered offline by the synth. The metronome and its cue
+player run in the engine's own process (`RemoteMetronome`, `RemoteCuePlayer`), as the app plays them, and
+only takes with a clean witness are judged (`engine_takes.play`).
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, Take, held_notes, play
-from jackd import JackRecorder, RecorderProcess
+from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, Engine, Take, held_notes, play
+from jackd import RecorderProcess
 
-from audio.cue_player import CuePlayer
+from audio.cue_player import CuePlayer, CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset
 from audio.engine import AudioConfig, Metronome, MidiConfig
+from audio.engine_client import RemoteCuePlayer, RemoteMetronome
+from audio.engine_protocol import EngineFailure
 from audio.grooves import GROOVES, OPEN_HI_HAT
 from audio.render import sample_at
 from audio.song import Loop, load_song
@@ -63,7 +67,6 @@ def write_song(
 
 
 def played(
-    recorder: Callable[[], JackRecorder],
     settings: TempoSettings,
     cue: Cue,
     seconds: float,
@@ -71,28 +74,43 @@ def played(
     audio: bool = False,
     midi: bool = True,
     click: bool = True,
-    during: Callable[[Metronome, CuePlayer], None] | None = None,
-) -> tuple[Take, CuePlayer]:
-    """Play `cue` on a metronome and record it (see `engine_takes.play`), returning the take and player."""
-    players: list[CuePlayer] = []
+    during: Callable[[Engine, RemoteCuePlayer], None] | None = None,
+) -> tuple[Take, CueState | None]:
+    """Play `cue` on a metronome and record it (see `engine_takes.play`), returning the take and the
+    player's state once stopped (None when the test closed the player)."""
+    players: list[RemoteCuePlayer] = []
+    states: list[CueState | None] = []
 
-    def make() -> Metronome:
-        metronome = Metronome(
+    def make() -> Engine:
+        metronome = RemoteMetronome(
             settings,
             audio=AudioConfig() if audio else None,
             midi=MidiConfig(virtual="cue", backend=JACK_MIDI) if midi else None,
         )
         metronome.open()
-        players.append(CuePlayer(metronome, cue))
+        players.append(RemoteCuePlayer(metronome, cue))
         players[-1].set_click(click)
         return metronome
 
-    def act(metronome: Metronome) -> None:
+    def act(metronome: Engine) -> None:
         if during is not None:
             during(metronome, players[-1])
 
-    take = play(recorder, make, seconds, audio=audio, midi="cue" if midi else None, during=act)
-    return take, players[-1]
+    def state(_metronome: Engine) -> None:
+        try:
+            states.append(players[-1].state())
+        except EngineFailure:  # closed by the test: nothing to ask
+            states.append(None)
+
+    take = play(
+        make,
+        seconds,
+        audio=audio,
+        midi="cue" if midi else None,
+        during=act,
+        stopped=state,
+    )
+    return take, states[-1]
 
 
 def note_ons(take: Take, channel: int | None = None) -> list[tuple[float, int, int]]:
@@ -117,7 +135,7 @@ def assert_on_the_map(
     assert max(errors) < MIDI_LATE_S, errors
 
 
-def test_a_120_bpm_file_at_90_bpm_lands_where_the_scaled_map_says(recorder, tmp_path):
+def test_a_120_bpm_file_at_90_bpm_lands_where_the_scaled_map_says(jack_server, tmp_path):
     """Bar 1 at the file's main tempo (120), bar 2 at 180 (1.5x), bar 3 at 120 again."""
     notes = [(b, b + Fraction(9, 10), 60 + b) for b in range(4)]
     notes += [(4 + Fraction(k, 2), 4 + Fraction(k, 2) + Fraction(2, 5), 67 + k % 2) for k in range(8)]
@@ -131,25 +149,27 @@ def test_a_120_bpm_file_at_90_bpm_lands_where_the_scaled_map_says(recorder, tmp_
             return song_beat
         return 4 + (min(song_beat, 8) - 4) / Fraction(3, 2) + max(Fraction(0), song_beat - 8)
 
-    take, _ = played(recorder, TempoSettings(bpm=90), SongCue(song), 5.0, click=False)
+    take, _ = played(TempoSettings(bpm=90), SongCue(song), 5.0, click=False)
     heard = note_ons(take, channel=0)
-    assert len(heard) >= 12  # bars 1 and 2 and the start of bar 3 in 5 s
+    assert heard, "the song played nothing"
+    # Every note where the scaled map says, the first on beat 0 (a song joining a bar late is off by 4 beats).
     assert_on_the_map(take, heard, [(engine_beat(Fraction(on)), note) for on, _, note in notes])
+    assert len(heard) >= 12  # bars 1 and 2 and the start of bar 3 in 5 s
     # Scaled, not the file's speed: the first four notes span 3 beats at 90 bpm (2 s), not 1.5 s.
     assert heard[3][0] - heard[0][0] == pytest.approx(2.0, abs=MIDI_LATE_S + MIDI_EARLY_S)
     assert not any(note in CLICK_NOTES for _, note, _ in note_ons(take, channel=9))
 
 
-def test_ramps_and_live_tempo_changes_move_the_song_with_the_click(recorder, tmp_path):
+def test_ramps_and_live_tempo_changes_move_the_song_with_the_click(jack_server, tmp_path):
     notes = [(Fraction(k, 2), Fraction(k, 2) + Fraction(1, 4), 60 + k % 12) for k in range(64)]
     song = load_song(write_song(tmp_path / "eighths.mid", notes))
     settings = TempoSettings(bpm=90, ramp=LinearRamp(to_bpm=130, beats=8), count_in_bars=1)
 
-    def speed_up_later(metronome: Metronome, _player: CuePlayer) -> None:
+    def speed_up_later(metronome: Engine, _player: RemoteCuePlayer) -> None:
         time.sleep(0.15 + 4 * 60 / 90 + 2.0)  # lead and count-in, then two seconds into the ramp
         metronome.set_tempo(150)
 
-    take, _ = played(recorder, settings, SongCue(song), 2.5, during=speed_up_later)
+    take, _ = played(settings, SongCue(song), 2.5, during=speed_up_later)
     heard = note_ons(take, channel=0)
     assert len(heard) >= 16
     assert_on_the_map(take, heard, [(Fraction(on), note) for on, _, note in notes])
@@ -157,13 +177,13 @@ def test_ramps_and_live_tempo_changes_move_the_song_with_the_click(recorder, tmp
     assert 90 < take.tempo.bpm_at(2) < 130 and take.tempo.bpm_at(last_beat) == 150  # ramp, then change
 
 
-def test_loop_bars_repeat_on_time(recorder, tmp_path):
+def test_loop_bars_repeat_on_time(jack_server, tmp_path):
     """Bars with their own pitches (bar n plays 60 + 10 n ...): bars 2-3 loop after bar 1."""
     notes = [
         (4 * bar + b, 4 * bar + b + Fraction(1, 2), 60 + 10 * bar + b) for bar in range(4) for b in range(4)
     ]
     song = load_song(write_song(tmp_path / "bars.mid", notes))
-    take, _ = played(recorder, TempoSettings(bpm=240), SongCue(song, loop=Loop(2, 3)), 4.3, click=False)
+    take, _ = played(TempoSettings(bpm=240), SongCue(song, loop=Loop(2, 3)), 4.3, click=False)
     first_bar = [(Fraction(on), note) for on, _, note in notes[:4]]
     loop = [(Fraction(on), note) for on, _, note in notes[4:12]]
     due = first_bar + [(on + 8 * k, note) for k in range(3) for on, note in loop]
@@ -173,13 +193,13 @@ def test_loop_bars_repeat_on_time(recorder, tmp_path):
     assert not any(note >= 90 for _, note, _ in heard)  # bar 4 never plays
 
 
-def test_seek_tempo_change_loop_and_stop_leave_no_note_hanging(recorder, tmp_path):
+def test_seek_tempo_change_loop_and_stop_leave_no_note_hanging(jack_server, tmp_path):
     """Whole-bar notes overlapping (a held chord), so every interruption cuts sounding notes."""
     notes = [(4 * bar + b, 4 * bar + b + 4, 48 + 7 * b + bar) for bar in range(6) for b in range(4)]
     song = load_song(write_song(tmp_path / "held.mid", notes))
     marks: dict[str, float] = {}
 
-    def interrupt(metronome: Metronome, player: CuePlayer) -> None:
+    def interrupt(metronome: Engine, player: RemoteCuePlayer) -> None:
         time.sleep(1.3)
         player.seek(5)
         time.sleep(1.0)
@@ -189,7 +209,7 @@ def test_seek_tempo_change_loop_and_stop_leave_no_note_hanging(recorder, tmp_pat
         time.sleep(3.5)
         marks["stop"] = time.perf_counter()  # the take stops as this returns
 
-    take, player = played(recorder, TempoSettings(bpm=180), SongCue(song), 0.0, during=interrupt)
+    take, stopped = played(TempoSettings(bpm=180), SongCue(song), 0.0, during=interrupt)
     midi = take.rec.midi
     before_stop = [(f, d) for f, d in midi if take.rec.to_perf(f) < marks["stop"]]
     assert held_notes(before_stop), "notes were sounding when stopped"
@@ -199,26 +219,24 @@ def test_seek_tempo_change_loop_and_stop_leave_no_note_hanging(recorder, tmp_pat
     heard = note_ons(take, channel=0)
     assert 52 in [note for _, note, _ in heard]  # bar 5's first chord: the seek got there
     assert sum(note == 49 and at > marks["loop"] for at, note, _ in heard) >= 2  # bar 2, looping
-    assert player.state().cue.loop == Loop(2, 2)
+    assert stopped is not None and stopped.cue.loop == Loop(2, 2)
 
 
-def test_a_groove_replaces_the_click_and_changes_intensity_at_a_bar_line(recorder):
+def test_a_groove_replaces_the_click_and_changes_intensity_at_a_bar_line(jack_server):
     rock = GROOVES["rock"]
     asked: list[float] = []
 
-    def fuller(_metronome: Metronome, player: CuePlayer) -> None:
+    def fuller(_metronome: Engine, player: RemoteCuePlayer) -> None:
         time.sleep(1.3)
         asked.append(time.perf_counter())
         player.set_intensity(3)
         assert player.state().playing and player.state().cue == GrooveCue(rock, 3)
 
-    take, player = played(
-        recorder, TempoSettings(bpm=120), GrooveCue(rock, 2), 3.5, click=False, during=fuller
-    )
+    take, stopped = played(TempoSettings(bpm=120), GrooveCue(rock, 2), 3.5, click=False, during=fuller)
     heard = sorted(note_ons(take, channel=9))
     assert not any(note in (76, 77) for _, note, _ in heard)  # no click: the groove is the cue
     # Level 3 starts at the groove's first bar line not yet handed out (a look-ahead after the request).
-    assert not player.state().playing  # stopped
+    assert stopped is not None and not stopped.playing
     first_full = min(at for at, note, _ in heard if note == OPEN_HI_HAT)
     change_bar = int(take.tempo.beat_at(first_full - take.origin)) // 4
     assert take.origin + 2 * change_bar > asked[-1] > take.origin + 2 * (change_bar - 1) - 0.15
@@ -228,12 +246,12 @@ def test_a_groove_replaces_the_click_and_changes_intensity_at_a_bar_line(recorde
     assert_on_the_map(take, heard, sorted(due))
 
 
-def test_click_and_music_fade_out_over_two_bars_and_back_on_midi(recorder, tmp_path):
+def test_click_and_music_fade_out_over_two_bars_and_back_on_midi(jack_server, tmp_path):
     notes = [(Fraction(k, 2), Fraction(k, 2) + Fraction(1, 4), 60 + k % 5) for k in range(96)]
     song = load_song(write_song(tmp_path / "even.mid", notes))
     marks: list[float] = []
 
-    def fade_both(_metronome: Metronome, player: CuePlayer) -> None:
+    def fade_both(_metronome: Engine, player: RemoteCuePlayer) -> None:
         time.sleep(1.1)
         marks.append(time.perf_counter())
         assert player.fade_click() == 0.0 and player.fade_music() == 0.0
@@ -242,7 +260,7 @@ def test_click_and_music_fade_out_over_two_bars_and_back_on_midi(recorder, tmp_p
         player.fade_click(out=False)
         player.fade_music(out=False)
 
-    take, player = played(recorder, TempoSettings(bpm=240), SongCue(song), 3.0, during=fade_both)
+    take, stopped = played(TempoSettings(bpm=240), SongCue(song), 3.0, during=fade_both)
     faded, back = marks[-2:]
     full = {76: 120, 77: 96} | {note: 100 for note in range(60, 65)}
     for channel in (9, 0):
@@ -256,7 +274,7 @@ def test_click_and_music_fade_out_over_two_bars_and_back_on_midi(recorder, tmp_p
         rising = [gain for at, gain in heard if back < at < back + 2.5]
         assert len(rising) >= 6 and all(b >= a - 0.01 for a, b in itertools.pairwise(rising))
         assert [gain for at, gain in heard if at > back + 2.5] and rising[-1] > 0.8
-    assert player.state().music_gain == 1.0 and player.state().click_gain == 1.0
+    assert stopped is not None and stopped.music_gain == 1.0 and stopped.click_gain == 1.0
 
 
 def fade_fit(samples: np.ndarray, gain: np.ndarray, falling: bool) -> tuple[float, float]:
@@ -268,14 +286,14 @@ def fade_fit(samples: np.ndarray, gain: np.ndarray, falling: bool) -> tuple[floa
     return float(start), float(length)
 
 
-def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(recorder, tmp_path):
+def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(jack_server, tmp_path):
     notes = [(b, b + 1, 60 + 2 * (b % 4)) for b in range(40)]
     song = load_song(write_song(tmp_path / "legato.mid", notes))
     marks: list[float] = []
 
     inverse: list[Fraction | None] = []
 
-    def fade_out_and_in(metronome: Metronome, player: CuePlayer) -> None:
+    def fade_out_and_in(metronome: Engine, player: RemoteCuePlayer) -> None:
         time.sleep(1.0)
         for beat in (Fraction(2), Fraction(7, 2), Fraction(13)):
             at = metronome.time_of(beat)
@@ -286,8 +304,7 @@ def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(
         marks.append(time.perf_counter())
         player.fade_music(out=False)
 
-    take, player = played(
-        recorder,
+    take, stopped = played(
         TempoSettings(bpm=240),
         SongCue(song),
         3.0,
@@ -296,7 +313,7 @@ def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(
         click=False,
         during=fade_out_and_in,
     )
-    assert player.state().outputs == ("audio",)
+    assert stopped is not None and stopped.outputs == ("audio",)
     tempo = take.tempo
     sample = lambda beat: sample_at(tempo.time_at(beat), 48_000)  # noqa: E731
     # The same notes rendered offline on the exact samples the tempo map gives.
@@ -329,17 +346,17 @@ def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(
     assert all(error is not None and abs(error) <= Fraction(4, 48_000) for error in inverse[-3:]), inverse
 
 
-def test_closing_the_player_ends_its_notes_and_the_click_plays_on(recorder, tmp_path):
+def test_closing_the_player_ends_its_notes_and_the_click_plays_on(jack_server, tmp_path):
     notes = [(2 * k, 2 * k + 4, 60 + k % 12) for k in range(20)]  # always two notes sounding
     song = load_song(write_song(tmp_path / "pad.mid", notes))
     closed: list[float] = []
 
-    def close_soon(_metronome: Metronome, player: CuePlayer) -> None:
+    def close_soon(_metronome: Engine, player: RemoteCuePlayer) -> None:
         time.sleep(1.2)
         player.close()
         closed.append(time.perf_counter())
 
-    take, _ = played(recorder, TempoSettings(bpm=180), SongCue(song), 1.5, during=close_soon)
+    take, _ = played(TempoSettings(bpm=180), SongCue(song), 1.5, during=close_soon)
     song_midi = [(f, d) for f, d in take.rec.midi if d[0] & 0x0F == 0]
     assert held_notes(song_midi) == Counter()
     # The last note-offs leave at the look-ahead horizon, after everything handed out before the close.
@@ -347,22 +364,22 @@ def test_closing_the_player_ends_its_notes_and_the_click_plays_on(recorder, tmp_
     assert len([at for at, _, _ in note_ons(take, channel=9) if at > closed[-1]]) >= 3
 
 
-def test_a_broken_preferred_song_falls_back_and_the_music_carries_on(recorder, tmp_path):
+def test_a_broken_preferred_song_falls_back_and_the_music_carries_on(jack_server, tmp_path):
     broken = tmp_path / "favourite.mid"
     broken.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01\x00\x01\x01\xe0MTrk\x00\x00\x00\x40\x00\x90")
     chosen: list[tuple[str, ...]] = []
 
-    def pick_the_preferred_song(_metronome: Metronome, player: CuePlayer) -> None:
+    def pick_the_preferred_song(_metronome: Engine, player: RemoteCuePlayer) -> None:
         time.sleep(1.0)
         selection = cue_from_preset("preferred-song", meter="4/4", preferred_songs=[str(broken)])
         chosen.append(selection.messages)
         player.play(selection.cue)
 
-    take, player = played(recorder, TempoSettings(bpm=120), CLICK, 3.5, during=pick_the_preferred_song)
+    take, stopped = played(TempoSettings(bpm=120), CLICK, 3.5, during=pick_the_preferred_song)
     (messages,) = chosen[-1:]
     assert str(broken) in messages[0] and "truncated" in messages[0]
     assert "rock groove" in messages[-1]
-    assert isinstance(player.cue, GrooveCue)
+    assert stopped is not None and isinstance(stopped.cue, GrooveCue)
     clicks = [at for at, note, _ in note_ons(take, channel=9) if note in (76, 77)]
     drums = [at for at, note, _ in note_ons(take, channel=9) if note not in CLICK_NOTES]
     assert drums and min(drums) > take.origin + 1.0  # the groove joined at a bar line after the pick
@@ -403,13 +420,13 @@ def test_a_midi_device_lost_mid_note_gets_its_note_offs_when_it_is_back(jack_ser
     assert held_notes([(f, d) for f, d in after.midi if d[0] & 0x0F == 0]) == Counter()
 
 
-def test_stopping_just_after_a_switch_still_ends_the_old_cue_s_notes(recorder, tmp_path):
+def test_stopping_just_after_a_switch_still_ends_the_old_cue_s_notes(jack_server, tmp_path):
     """The switch's note-offs wait in the scheduler's look-ahead; a stop then must hand them back."""
     notes = [(2 * k, 2 * k + 4, 60 + k % 12) for k in range(20)]
     song = load_song(write_song(tmp_path / "pad.mid", notes))
     stopped: list[float] = []
 
-    def switch_then_stop(metronome: Metronome, player: CuePlayer) -> None:
+    def switch_then_stop(metronome: Engine, player: RemoteCuePlayer) -> None:
         time.sleep(1.0)
         while (metronome.beat_at(time.perf_counter()) or 0) % 4 < 1.5:  # mid-bar: the next bar line is clear
             time.sleep(0.01)
@@ -420,7 +437,7 @@ def test_stopping_just_after_a_switch_still_ends_the_old_cue_s_notes(recorder, t
         time.sleep(due - 0.05 - time.perf_counter())  # the switch is handed out, not yet sent
         stopped.append(time.perf_counter())
 
-    take, _ = played(recorder, TempoSettings(bpm=180), SongCue(song), 0.0, during=switch_then_stop)
+    take, _ = played(TempoSettings(bpm=180), SongCue(song), 0.0, during=switch_then_stop)
     song_notes = [(f, d) for f, d in take.rec.midi if d[0] & 0x0F == 0 and d[0] & 0xF0 != 0xB0]
     assert held_notes(song_notes) == Counter()
     assert [d for f, d in song_notes if take.rec.to_perf(f) > stopped[-1] and d[0] & 0xF0 == 0x80]

@@ -1,8 +1,10 @@
 """The engine against a real JACK server, checked from a second JACK client's recording.
 
 Every assertion is about what the recorder heard (audio samples, MIDI events with their JACK frames),
-never the engine's own counters. MIDI over python-rtmidi's JACK API leaves at the start of the next JACK
-period (128 frames = 2.67 ms), so MIDI tolerances are one period plus scheduling slack; audio is exact.
+never the engine's own counters, and only takes with a clean witness are judged (`engine_takes.play`).
+MIDI over python-rtmidi's JACK API leaves at the start of the next JACK period (128 frames = 2.67 ms), so
+MIDI tolerances are one period plus scheduling slack; audio is exact. The engine plays in its own process
+(`RemoteMetronome`, as shipped) except where a test needs the in-process `Metronome` itself.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from fractions import Fraction
 import mido
 import numpy as np
 import pytest
-from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, PERIOD_S, midi_metronome, play
+from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, PERIOD_S, Engine, midi_metronome, play
 from jackd import RecorderProcess
 
 from audio.engine import AudioConfig, Boundary, Metronome, MidiConfig
+from audio.engine_client import RemoteMetronome
 from audio.events import BeatEvent, OutputProblem
-from audio.midi_output import MidiSettings
+from audio.midi_output import GM_NOTES, MidiSettings
 from audio.render import sample_at
 from audio.sounds import SoundBank
 from audio.tempo import Level, LinearRamp, Meter, TempoSettings
@@ -28,15 +31,16 @@ from audio.tempo import Level, LinearRamp, Meter, TempoSettings
 pytestmark = pytest.mark.jack
 
 
-def test_audio_clicks_land_on_their_exact_samples(recorder):
+def test_audio_clicks_land_on_their_exact_samples(jack_server):
     settings = TempoSettings(bpm=97, meter=Meter(3, 4), subdivision=2)
     stream_samples: list[int | None] = []
 
-    def ask_where_beats_are(metronome: Metronome) -> None:
+    def ask_where_beats_are(metronome: Engine) -> None:
+        assert isinstance(metronome, Metronome)
         stream_samples[:] = [metronome.sample_of(beat) for beat in (0, Fraction(5, 2))]
 
-    make = lambda: Metronome(settings, audio=AudioConfig())  # noqa: E731
-    take = play(recorder, make, 2.6, audio=True, during=ask_where_beats_are)
+    make = lambda: Metronome(settings, audio=AudioConfig())  # noqa: E731  (in-process: sample_of)
+    take = play(make, 2.6, audio=True, during=ask_where_beats_are)
     assert take.problems == []
     first, fifth_click = stream_samples
     assert first is not None and fifth_click is not None
@@ -57,10 +61,10 @@ def test_audio_clicks_land_on_their_exact_samples(recorder):
         np.testing.assert_array_equal(heard[:64], sound[:64])
 
 
-def test_midi_notes_follow_the_ramping_tempo_map_with_the_right_notes(recorder):
+def test_midi_notes_follow_the_ramping_tempo_map_with_the_right_notes(jack_server):
     ramp = LinearRamp(to_bpm=140, beats=8)
     settings = TempoSettings(bpm=100, meter=Meter(4, 4), ramp=ramp, count_in_bars=1)
-    take = play(recorder, midi_metronome(settings), 4.0, midi="click")
+    take = play(midi_metronome(settings), 4.0, midi="click")
     notes = take.rec.note_ons()
     assert len(notes) >= 12
     clicks = list(itertools.islice(take.tempo.clicks(), len(notes)))
@@ -79,15 +83,15 @@ def test_midi_notes_follow_the_ramping_tempo_map_with_the_right_notes(recorder):
     assert np.max(np.abs(intervals - expected)) < PERIOD_S + 0.004
 
 
-def test_tempo_change_lands_on_the_next_beat(recorder):
+def test_tempo_change_lands_on_the_next_beat(jack_server):
     asked: list[float] = []
 
-    def change_soon(metronome: Metronome) -> None:
+    def change_soon(metronome: Engine) -> None:
         time.sleep(1.1)
         asked.append(time.perf_counter())
         metronome.set_tempo(60, Boundary.BEAT)
 
-    take = play(recorder, midi_metronome(TempoSettings(bpm=120)), 3.0, midi="click", during=change_soon)
+    take = play(midi_metronome(TempoSettings(bpm=120)), 3.0, midi="click", during=change_soon)
     times = [take.rec.to_perf(frame) for frame, _, _ in take.rec.note_ons()]
     intervals = np.diff(times)
     change = next(i for i, dt in enumerate(intervals) if dt > 0.75)
@@ -98,9 +102,9 @@ def test_tempo_change_lands_on_the_next_beat(recorder):
     assert take.tempo.bpm_at(change - 1) == 120 and take.tempo.bpm_at(change) == 60
 
 
-def test_stop_sends_all_notes_off_and_clock_start_stop(recorder):
+def test_stop_sends_all_notes_off_and_clock_start_stop(jack_server):
     make = midi_metronome(TempoSettings(bpm=120), MidiSettings(clock=True))
-    rec = play(recorder, make, 1.6, midi="click").rec
+    rec = play(make, 1.6, midi="click").rec
     kinds = [data for _, data in rec.midi]
     assert kinds.count(b"\xfa") == 1
     assert kinds[-5:] == [
@@ -119,10 +123,10 @@ def test_stop_sends_all_notes_off_and_clock_start_stop(recorder):
     assert all(abs(n - 24) <= 1 for n in per_beat) and abs(sum(per_beat) - 24 * len(per_beat)) <= 1
 
 
-def test_audio_and_midi_share_one_time_base(recorder):
+def test_audio_and_midi_share_one_time_base(jack_server):
     config = MidiConfig(virtual="both", backend=JACK_MIDI)
-    make = lambda: Metronome(TempoSettings(bpm=150), audio=AudioConfig(), midi=config)  # noqa: E731
-    take = play(recorder, make, 3.0, audio=True, midi="both")
+    make = lambda: RemoteMetronome(TempoSettings(bpm=150), audio=AudioConfig(), midi=config)  # noqa: E731
+    take = play(make, 3.0, audio=True, midi="both")
     assert take.problems == []
     audio = take.rec.audio_onsets(gap=100)
     midi = [frame for frame, _, _ in take.rec.note_ons()]
@@ -133,16 +137,16 @@ def test_audio_and_midi_share_one_time_base(recorder):
     assert abs(np.median(offsets_ms)) < 15, offsets_ms
 
 
-def test_a_missing_midi_port_is_reported_and_audio_plays_on(recorder):
+def test_a_missing_midi_port_is_reported_and_audio_plays_on(jack_server):
     events: list[object] = []
 
-    def make() -> Metronome:
+    def make() -> Engine:
         midi = MidiConfig(port="no-such-keyboard", backend=JACK_MIDI)
-        metronome = Metronome(TempoSettings(bpm=120), audio=AudioConfig(), midi=midi)
+        metronome = RemoteMetronome(TempoSettings(bpm=120), audio=AudioConfig(), midi=midi)
         metronome.add_listener(events.append)
         return metronome
 
-    take = play(recorder, make, 1.2, audio=True)
+    take = play(make, 1.2, audio=True)
     assert [p.output for p in take.problems] == ["midi"]
     assert "'no-such-keyboard' not found" in take.problems[0].message
     assert "companion devices" in take.problems[0].message
@@ -186,7 +190,7 @@ def test_unplugged_midi_device_is_reported_and_reconnect_brings_it_back(jack_ser
     assert problems[-1].recovered
 
 
-def test_listeners_get_beats_at_their_time_and_cannot_delay_the_engine(recorder):
+def test_listeners_get_beats_at_their_time_and_cannot_delay_the_engine(jack_server):
     heard: list[tuple[float, BeatEvent]] = []
 
     def slow_listener(event: object) -> None:
@@ -194,31 +198,32 @@ def test_listeners_get_beats_at_their_time_and_cannot_delay_the_engine(recorder)
             heard.append((time.perf_counter(), event))
             time.sleep(0.3)  # slower than the beat: must not hold the clicks back
 
-    def attach(metronome: Metronome) -> None:
+    def attach(metronome: Engine) -> None:
         metronome.add_listener(slow_listener)
 
-    take = play(
-        recorder, midi_metronome(TempoSettings(bpm=240, subdivision=2)), 2.0, midi="click", during=attach
-    )
+    take = play(midi_metronome(TempoSettings(bpm=240, subdivision=2)), 2.0, midi="click", during=attach)
     notes = take.rec.note_ons()
     clicks = list(itertools.islice(take.tempo.clicks(), len(notes)))
+    assert len(notes) >= 14
+    assert [note for _, note, _ in notes] == [GM_NOTES[c.level] for c in clicks]  # every click, in order
     errors = [
         take.rec.to_perf(f) - (take.origin + float(c.time_s))
         for (f, _, _), c in zip(notes, clicks, strict=True)
     ]
-    assert len(notes) >= 14 and max(errors) < MIDI_LATE_S
+    assert min(errors) > -MIDI_EARLY_S and max(errors) < MIDI_LATE_S, errors
     first_time, first = next((t, e) for t, e in heard if e.beat_index == 0)
     assert first.sub == 0 and first.level is Level.ACCENT
     assert first.bpm == Fraction(240) and not first.count_in
     assert -0.001 < first_time - first.time < 0.05  # a UI flash needs ~50 ms, not sample accuracy
 
 
-def test_a_missing_audio_device_is_reported_and_midi_plays_on(recorder):
-    def make() -> Metronome:
+def test_a_missing_audio_device_is_reported_and_midi_plays_on(jack_server):
+    def make() -> Engine:
         midi = MidiConfig(virtual="click", backend=JACK_MIDI)
-        return Metronome(TempoSettings(bpm=240), audio=AudioConfig(device="no-such-soundcard"), midi=midi)
+        audio = AudioConfig(device="no-such-soundcard")
+        return RemoteMetronome(TempoSettings(bpm=240), audio=audio, midi=midi)
 
-    take = play(recorder, make, 1.0, midi="click")
+    take = play(make, 1.0, midi="click")
     assert [p.output for p in take.problems] == ["audio"]
     message = take.problems[0].message
     assert "cannot open audio device 'no-such-soundcard'" in message and "companion devices" in message
@@ -226,10 +231,10 @@ def test_a_missing_audio_device_is_reported_and_midi_plays_on(recorder):
     assert len(take.rec.note_ons()) >= 3
 
 
-def test_mute_silences_from_the_next_beat_and_unmute_resumes(recorder):
+def test_mute_silences_from_the_next_beat_and_unmute_resumes(jack_server):
     marks: list[float] = []
 
-    def mute_then_unmute(metronome: Metronome) -> None:
+    def mute_then_unmute(metronome: Engine) -> None:
         time.sleep(0.8)
         marks.append(time.perf_counter())
         metronome.set_muted("midi", True)
@@ -237,7 +242,7 @@ def test_mute_silences_from_the_next_beat_and_unmute_resumes(recorder):
         marks.append(time.perf_counter())
         metronome.set_muted("midi", False)
 
-    take = play(recorder, midi_metronome(TempoSettings(bpm=240)), 2.5, midi="click", during=mute_then_unmute)
+    take = play(midi_metronome(TempoSettings(bpm=240)), 2.5, midi="click", during=mute_then_unmute)
     times = [take.rec.to_perf(f) for f, _, _ in take.rec.note_ons()]
     muted, unmuted = marks[-2:]  # the last take's marks (a retake appends again)
     # Beats already committed (one look-ahead, 0.12 s) still sound; nothing else until unmuted.
@@ -245,7 +250,7 @@ def test_mute_silences_from_the_next_beat_and_unmute_resumes(recorder):
     assert any(t > unmuted for t in times) and any(t < muted for t in times)
 
 
-def test_another_event_source_plays_on_the_same_tempo_map(recorder):
+def test_another_event_source_plays_on_the_same_tempo_map(jack_server):
     """How a song or groove plugs in: an EventSource whose notes sit on the metronome's beats."""
 
     class OffBeats:
@@ -264,13 +269,13 @@ def test_another_event_source_plays_on_the_same_tempo_map(recorder):
 
     song = OffBeats()
 
-    def make() -> Metronome:
-        metronome = midi_metronome(TempoSettings(bpm=120))()
+    def make() -> Metronome:  # in-process: add_event_source takes a Python object
+        metronome = Metronome(TempoSettings(bpm=120), midi=MidiConfig(virtual="click", backend=JACK_MIDI))
         song.metronome, song.next_beat = metronome, Fraction(1, 2)
         metronome.add_event_source(song)
         return metronome
 
-    take = play(recorder, make, 2.0, midi="click")
+    take = play(make, 2.0, midi="click")
     notes = take.rec.note_ons()
     clicks = [take.rec.to_perf(f) for f, n, _ in notes if n != 60]
     offbeats = [take.rec.to_perf(f) for f, n, _ in notes if n == 60]
@@ -279,12 +284,12 @@ def test_another_event_source_plays_on_the_same_tempo_map(recorder):
         assert abs(at - (take.origin + 0.25 + 0.5 * k)) < MIDI_LATE_S
 
 
-def test_meter_change_lands_on_the_next_bar_line(recorder):
-    def waltz_soon(metronome: Metronome) -> None:
+def test_meter_change_lands_on_the_next_bar_line(jack_server):
+    def waltz_soon(metronome: Engine) -> None:
         time.sleep(0.9)  # inside bar 1 of 4/4 at 240 bpm (bars are 1 s)
         metronome.set_settings(TempoSettings(bpm=240, meter=Meter(3, 4)))
 
-    take = play(recorder, midi_metronome(TempoSettings(bpm=240)), 3.2, midi="click", during=waltz_soon)
+    take = play(midi_metronome(TempoSettings(bpm=240)), 3.2, midi="click", during=waltz_soon)
     accents = "".join("A" if note == 76 else "b" for _, note, _ in take.rec.note_ons())
     # Bars 0 and 1 (the change is asked during bar 0 or 1) stay 4/4; then 3/4 from a bar line, evenly spaced.
     change = accents.index("Abb" + "A", 4)

@@ -1,8 +1,13 @@
-"""The JACK fixture itself: every JACK-based test relies on these facts holding."""
+"""The JACK fixture and the witness itself: every JACK-based test relies on these facts holding.
+
+The witness's frame clock and its verdict on a take (`jackd.Witness`) are checked on synthetic records,
+where the truth is known."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from jackd import LATE_S, RecordedTake
 
 pytestmark = pytest.mark.jack
 
@@ -38,4 +43,52 @@ def test_portaudio_and_rtmidi_reach_the_test_server(jack_server):
             client.close()
     finally:
         out.close_port()
-        del out
+        out.delete()  # closes its JACK client now: a client left running is load on every later take
+
+
+def synthetic_take(lateness_s: np.ndarray, midi_cycles: list[int], start: int = 7_000_000) -> RecordedTake:
+    """A witness's record of cycles whose callbacks ran `lateness_s` after their start, on a frame clock
+    running 250 ppm fast (as the dummy driver's does), with a note-on at the start of `midi_cycles`."""
+    frames = start + 128 * np.arange(len(lateness_s))
+    perfs = 1234.5 + frames / 48_000 * (1 - 250e-6) + lateness_s
+    return RecordedTake(
+        audio=np.zeros(0, dtype=np.float32),
+        first_frame=int(frames[0]),
+        midi=[(int(frames[k]), bytes([0x99, 76, 120])) for k in midi_cycles],
+        cycles=np.column_stack([frames, perfs]),
+        samplerate=48_000,
+        xruns=0,
+        gaps=0,
+    )
+
+
+def test_the_frame_clock_follows_the_earliest_callbacks_whatever_a_stretch_of_late_ones_does():
+    """Callbacks run late, never early: a long stretch of late ones (a busy machine for 0.4 s of a 2.7 s
+    take) must not move the clock the witness maps frames with."""
+    rng = np.random.default_rng(3)
+    lateness = rng.uniform(0, 50e-6, 1000)
+    lateness[300:450] += rng.uniform(0.5e-3, 3e-3, 150)
+    take = synthetic_take(lateness, [])
+    frames = take.cycles[:, 0]
+    truth = take.cycles[:, 1] - lateness
+    error = np.array([take.to_perf(int(f)) for f in frames]) - truth
+    assert np.max(np.abs(error)) < 50e-6
+    assert take.lateness().min() >= 0 and np.max(np.abs(take.lateness() - lateness)) < 50e-6
+
+
+def test_a_take_is_clean_only_without_midi_in_a_late_cycle_xruns_or_missed_cycles():
+    lateness = np.full(400, 20e-6)
+    lateness[200] = 2.2e-3  # this cycle's MIDI could have been sent up to 2.2 ms after its start
+    assert synthetic_take(lateness, [10, 100, 300]).clean  # a late cycle that carried nothing is harmless
+    late = synthetic_take(lateness, [10, 200, 300])
+    assert not late.clean and late.trouble() == "1 MIDI events in cycles up to 2.2 ms late"
+    lateness[200] = LATE_S * 0.9
+    assert synthetic_take(lateness, [10, 200, 300]).clean
+    xruns = synthetic_take(lateness, [10])
+    xruns.xruns, xruns.gaps = 2, 1
+    xruns.server_said = ["JackEngine::XRun: client = Companion was not finished, state = Triggered"]
+    assert not xruns.clean
+    assert (
+        xruns.trouble()
+        == "2 JACK xruns, 1 cycles the recorder missed, jackd: not finished in time: Companion x1"
+    )

@@ -1,10 +1,12 @@
 """End to end on JACK: a second client plays the drum with known asynchronies while the metronome runs;
 the figures logged in the session record must be the ones the offsets imply, within 1 ms.
 
-Everything is real: the metronome plays MIDI on the session's JACK server, `MidiInput` listens through its
-JACK reader, `SyncSession` logs to a SQLite file, and the drum is a JACK client in another process
-(`HitSender.play_at`) writing each note at the frame of its engine-clock time. The expected figures are
-computed here from the offsets themselves, not by the analysis under test.
+Everything is real: the metronome plays MIDI on the session's JACK server from the engine's own process
+(`RemoteMetronome`, as the app runs it), `MidiInput` listens through its JACK reader, `SyncSession` logs to
+a SQLite file, and the drum is a JACK client in another process (`HitSender.play_at`) writing each note at
+the frame of its engine-clock time. The expected figures are computed here from the offsets themselves,
+not by the analysis under test. The drum is the witness: a take in which JACK had an xrun (a note may be
+dropped or moved) or a hit went unheard is played again, and the test fails if no take is clean.
 
 `benchmarks/analysis.py` runs the same take (`play_take`) and reports the timestamp error.
 """
@@ -19,14 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from engine_takes import ATTEMPTS, never_clean
 from test_midi_input_sender import HitSender
 
-from audio.cadence import AdaptiveMode, AdaptiveSettings
-from audio.engine import AudioConfig, Metronome, MidiConfig
+from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
+from audio.engine import AudioConfig, MidiConfig
+from audio.engine_client import RemoteMetronome
 from audio.midi_input import Hit, MidiInput
 from audio.sync_analysis import Tolerance
 from audio.tempo import TempoSettings
-from companion.listening import BlockReport, LogTarget, SyncSession, SyncSettings
+from companion.listening import BlockReport, ListeningState, LogTarget, SyncSession, SyncSettings
 from companion.record import Record, Sync, Tempo
 
 pytestmark = pytest.mark.jack
@@ -34,7 +38,6 @@ pytestmark = pytest.mark.jack
 JACK = "mido.backends.rtmidi/UNIX_JACK"
 TOLERANCE_MS = 50.0
 DRUM = 38
-MAX_TAKES = 3
 
 
 def known_offsets(beats: int, seed: int = 7) -> tuple[list[float | None], dict[int, float]]:
@@ -85,6 +88,9 @@ class Take:
         """Every note heard and no JACK xrun: otherwise a note may have been dropped by JACK."""
         return self.xruns == 0 and len(self.heard) == len(self.intended)
 
+    def trouble(self) -> str:
+        return f"{self.xruns} JACK xruns, {len(self.heard)} of {len(self.intended)} hits heard"
+
     @property
     def played_ms(self) -> list[float]:
         """Played minus intended: the drum's quantisation to whole frames."""
@@ -115,7 +121,7 @@ def play_take(
     With `audio` the metronome also plays through PortAudio on JACK, whose sample clock then places the
     beats (the engine follows the sound card's clock): the offsets are from those beats."""
     block = len(offsets)
-    metronome = Metronome(
+    metronome = RemoteMetronome(
         TempoSettings(bpm=bpm),
         audio=AudioConfig() if audio else None,
         midi=MidiConfig(virtual=f"{label}-click", backend=JACK),
@@ -181,11 +187,14 @@ def test_logged_figures_match_the_known_offsets_within_1_ms(jack_server, record,
     session = record.start_session([client.id], "clinic", plan_ids=["timp-drum-reach"])
     target = LogTarget(record, session.id, objective_id=objective.id, plan_id="timp-drum-reach")
     offsets, extras = known_offsets(12)
-    for _ in range(MAX_TAKES):
+    troubles: list[str] = []
+    while len(troubles) < ATTEMPTS:
         take = play_take(jack_server.name, target, offsets, extras, label=f"e2e-{audio}", audio=audio)
         if take.clean:
             break
-    assert take.clean, f"JACK dropped notes in {MAX_TAKES} takes (xruns {take.xruns})"
+        troubles.append(take.trouble())
+    else:
+        raise never_clean(troubles)
     assert max(map(abs, take.played_ms)) < 0.05  # the drum played each note on its frame
     assert max(map(abs, take.heard_ms)) < 0.5  # and the input heard it at that frame's time
 
@@ -206,18 +215,26 @@ def test_logged_figures_match_the_known_offsets_within_1_ms(jack_server, record,
     assert logged.extra_fields["n_beats"] == 12 and logged.extra_fields["tolerance"] == "±50 ms"
 
 
-def test_adaptive_tempo_follows_a_faster_client_within_its_limit(jack_server, record):
-    """The client drums steadily at 135 bpm against 120: following moves up at most 3 bpm a bar and
-    stops at the plan's 126 bpm ceiling; every change is logged as an adaptive tempo event."""
-    client = record.add_client("Sam")
-    session = record.start_session([client.id], "clinic")
-    metronome = Metronome(TempoSettings(bpm=120), midi=MidiConfig(virtual="follow-click", backend=JACK))
+@dataclass
+class Following:
+    """One adaptive take: its session, the sync state at the end, the adaptive states, the drum's xruns."""
+
+    session_id: str
+    final_state: ListeningState
+    states: list[AdaptiveState]
+    xruns: int
+
+
+def follow_take(server: str, record: Record, client_id: str) -> Following:
+    """The client drums 12 hits steadily at 135 bpm against 120 in follow mode (limit 126, 3 bpm a bar)."""
+    session = record.start_session([client_id], "clinic")
+    metronome = RemoteMetronome(TempoSettings(bpm=120), midi=MidiConfig(virtual="follow-click", backend=JACK))
     assert metronome.open() == []
     adaptive = AdaptiveSettings(
         AdaptiveMode.FOLLOW, min_bpm=100, max_bpm=126, beats_per_bar=4, max_change_per_bar_bpm=3
     )
-    states = []
-    sender = HitSender(jack_server.name, "follow-drum")
+    states: list[AdaptiveState] = []
+    sender = HitSender(server, "follow-drum")
     sync = SyncSession(
         metronome,
         SyncSettings(block_beats=8, adaptive=adaptive),
@@ -228,16 +245,33 @@ def test_adaptive_tempo_follows_a_faster_client_within_its_limit(jack_server, re
         with sync, MidiInput(sender.port_name, backend=JACK, client_name="follow-in", on_hit=sync.hit):
             time.sleep(0.3)
             first = metronome.start(at=time.perf_counter() + 0.6)
-            sender.play_at([(first + k * 60 / 135, DRUM, 90) for k in range(12)])
+            played = sender.play_at([(first + k * 60 / 135, DRUM, 90) for k in range(12)])
             time.sleep(0.5)
             final_state = sync.state
             metronome.stop()
     finally:
         metronome.close()
         sender.close()
-    tempos = [e.payload for e in record.session_events(session.id) if isinstance(e.payload, Tempo)]
+    return Following(session.id, final_state, states, played.xruns)
+
+
+def test_adaptive_tempo_follows_a_faster_client_within_its_limit(jack_server, record):
+    """The client drums steadily at 135 bpm against 120: following moves up at most 3 bpm a bar and
+    stops at the plan's 126 bpm ceiling; every change is logged as an adaptive tempo event."""
+    client = record.add_client("Sam")
+    troubles: list[str] = []
+    while len(troubles) < ATTEMPTS:  # a take with a JACK xrun (a hit dropped or moved) is played again
+        take = follow_take(jack_server.name, record, client.id)
+        if take.xruns == 0:
+            break
+        troubles.append(f"{take.xruns} JACK xruns")
+    else:
+        raise never_clean(troubles)
+    events = record.session_events(take.session_id)
+    tempos = [e.payload for e in events if isinstance(e.payload, Tempo)]
     assert [t.bpm for t in tempos] == [123.0, 126.0]
     assert {t.source for t in tempos} == {"adaptive"}
+    final_state = take.final_state
     assert final_state.adaptive is not None and final_state.adaptive.tempo_bpm == 126.0
-    assert states and all(s.mode is AdaptiveMode.FOLLOW for s in states)
+    assert take.states and all(s.mode is AdaptiveMode.FOLLOW for s in take.states)
     assert final_state.adaptive.client_bpm == pytest.approx(135, abs=1.0)
