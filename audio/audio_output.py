@@ -85,6 +85,50 @@ def close_abandoning_after(timeout: float, *steps: Callable[[], object]) -> None
     closer.join(timeout)
 
 
+class StreamClock:
+    """Where a stream's samples sound on the engine clock: perf_counter time of stream sample 0.
+
+    Each callback offers `now + latency - first sample / rate`; a callback can wake late, never early, so
+    the smallest offer of the last two windows of `_WINDOW` blocks is the least jittered, and a window
+    later a drifting sound card's clock is followed. Nothing here can jump: one bad callback only raises
+    an offer, which the minimum ignores.
+    """
+
+    def __init__(self) -> None:
+        self.samplerate = 0
+        self.reset()
+
+    def reset(self, samplerate: int = 0) -> None:
+        self.samplerate = samplerate
+        self.offset = math.inf  # published: perf time of stream sample 0
+        self.forget()
+
+    def forget(self) -> None:
+        """Start the minimum afresh from the next callback (the offset stays published until then): after
+        lost cycles the server's frame count may stand elsewhere against the clock (JACK's dummy driver
+        restarts its timeline), and the old minimum would hold the stream there for two windows."""
+        self._window_min = self._previous_min = math.inf
+        self._window_count = 0
+
+    def observe(self, now: float, latency: float, first_sample: int) -> None:
+        """From the callback: it ran at `now`, rendering `first_sample` to sound `latency` later."""
+        estimate = now + latency - first_sample / self.samplerate
+        if estimate < self._window_min:
+            self._window_min = estimate
+        self._window_count += 1
+        if self._window_count >= _WINDOW:
+            self._previous_min, self._window_min, self._window_count = self._window_min, math.inf, 0
+        self.offset = min(self._previous_min, self._window_min)
+
+    def sample_at(self, perf_time: float) -> int:
+        """The stream sample that sounds at `perf_time` (engine clock)."""
+        return round((perf_time - self.offset) * self.samplerate)
+
+    def perf_at(self, sample: int) -> float:
+        """The engine-clock time at which stream sample `sample` sounds."""
+        return self.offset + sample / self.samplerate
+
+
 class StreamOutput(Protocol):
     """What the engine needs of a speaker output: PortAudio's `AudioOutput` or `jack_audio.JackAudioOutput`.
 
@@ -133,9 +177,7 @@ class AudioOutput:
         self._stream: Any = None
         self._closing = False
         self._mix = np.zeros(MAX_BLOCK, dtype=np.float32)
-        self._offset = math.inf  # published: perf time of stream sample 0
-        self._window_min = self._previous_min = math.inf
-        self._window_count = 0
+        self.clock = StreamClock()
         self._excess_base = self._probe_min = math.inf
         self._probe_count = 0
         self.output_latency = 0.0
@@ -147,9 +189,9 @@ class AudioOutput:
         sd = load_sounddevice()
         self._closing = False
         self.frames = self.callbacks = self.xruns = 0
-        self._offset = self._window_min = self._previous_min = math.inf
+        self.clock.reset()
         self._excess_base = self._probe_min = math.inf
-        self._window_count = self._probe_count = 0
+        self._probe_count = 0
         try:
             info = sd.query_devices(self.device, "output")
             rate = self._requested_rate or int(info["default_samplerate"])
@@ -163,6 +205,7 @@ class AudioOutput:
                 finished_callback=self._finished,
             )
             self.samplerate = int(stream.samplerate)
+            self.clock.reset(self.samplerate)
             self.channels = stream.channels
             self.output_latency = float(stream.latency)
             stream.start()
@@ -204,11 +247,11 @@ class AudioOutput:
 
     def sample_at(self, perf_time: float) -> int:
         """The stream sample that sounds at `perf_time` (engine clock), from the current mapping."""
-        return round((perf_time - self._offset) * self.samplerate)
+        return self.clock.sample_at(perf_time)
 
     def perf_at(self, sample: int) -> float:
         """The engine-clock time at which stream sample `sample` sounds."""
-        return self._offset + sample / self.samplerate
+        return self.clock.perf_at(sample)
 
     # --- PortAudio threads ----------------------------------------------------------------------
 
@@ -218,13 +261,7 @@ class AudioOutput:
         if status.output_underflow:
             self.xruns += 1
         start = self.frames = self.frames + self._lost_frames(info.currentTime, frames)
-        estimate = now + latency - start / self.samplerate
-        if estimate < self._window_min:
-            self._window_min = estimate
-        self._window_count += 1
-        if self._window_count >= _WINDOW:
-            self._previous_min, self._window_min, self._window_count = self._window_min, math.inf, 0
-        self._offset = min(self._previous_min, self._window_min)
+        self.clock.observe(now, latency, start)
         sources = self.sources
         done = 0
         while done < frames:

@@ -7,8 +7,10 @@ late callbacks can look like lost frames. A JACK client reads the first frame of
 the next click is on its exact sample, and lost cycles are counted as they happen. Chosen with the audio
 device "jack" (to the physical playback ports) or "jack:PATTERN" (to the input ports matching PATTERN).
 
-The clock mapping comes from JACK's own filter of the sound card's clock (`jack_get_cycle_times`), read
-in each cycle and published as one tuple, so MIDI and beats follow the card as they do with PortAudio.
+The clock mapping is the PortAudio output's (`StreamClock`: the least delayed callback of the last two
+windows), now over exact sample numbers, so MIDI and beats follow the card. Not JACK's own clock filter:
+read from a late callback after xruns it gave times seconds off (MIDI sent minutes "late" in an hour's
+run); a minimum over callbacks cannot jump.
 
 Closing: jack2 cancels the process thread when a client deactivates; a Python callback waiting for the
 interpreter lock at that moment would die holding it. The engine closes audio only after its scheduler
@@ -18,20 +20,19 @@ PortAudio output's does.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from audio.audio_output import close_abandoning_after
+from audio.audio_output import StreamClock, close_abandoning_after
 from audio.errors import OutputError
 from audio.jack_clock import JackClock
 from audio.render import MAX_BLOCK, SampleSource, mix_sources
 
 JACK_DEVICE = "jack"
 CHANNELS = 2
-OFFSET_EVERY_S = 0.5
-"""How often the JACK-to-perf_counter offset is measured again (it moves as NTP slews the clocks)."""
 
 
 def is_jack_device(device: str | int | None) -> bool:
@@ -62,12 +63,10 @@ class JackAudioOutput:
         self._on_stream_end = on_stream_end
         self._client: Any = None
         self._ports: list[Any] = []
-        self._clock: JackClock | None = None
+        self.clock = StreamClock()
         self._last_cycle: int | None = None
         """JACK frame of the last cycle rendered, and its stream sample (JACK frames wrap at 2^32)."""
         self._last_start = 0
-        self._mapping = (0, 0.0, 0.0)  # published: (stream sample, its perf time, seconds per sample)
-        self._next_offset = 0
         self._mix = np.zeros(0, dtype=np.float32)
         self._closing = False
 
@@ -86,8 +85,8 @@ class JackAudioOutput:
             ) from None
         self._client = client
         self.samplerate = client.samplerate
+        self.clock.reset(self.samplerate)
         self._mix = np.zeros(MAX_BLOCK, dtype=np.float32)
-        self._clock = JackClock(client)
         self._ports = [client.outports.register(f"out_{n}") for n in range(CHANNELS)]
         client.set_process_callback(self._process)
         client.set_shutdown_callback(self._shutdown)
@@ -97,8 +96,8 @@ class JackAudioOutput:
         except OutputError:
             self.close()
             raise
-        clock = self._clock
-        self.output_latency = max(clock.playback_latency(port) for port in self._ports) / self.samplerate
+        latency = JackClock(client).playback_latency
+        self.output_latency = max(latency(port) for port in self._ports) / self.samplerate
 
     def _connect(self, client: Any) -> None:
         if self.connect_to is None:
@@ -126,38 +125,29 @@ class JackAudioOutput:
 
     def perf_at(self, sample: int) -> float:
         """The engine-clock time at which stream sample `sample` is played into the JACK graph."""
-        anchor, at, per_sample = self._mapping
-        return at + (sample - anchor) * per_sample + self.output_latency
+        return self.clock.perf_at(sample)
 
     def sample_at(self, perf_time: float) -> int:
-        anchor, at, per_sample = self._mapping
-        return anchor + round((perf_time - self.output_latency - at) / per_sample)
+        return self.clock.sample_at(perf_time)
 
     # --- JACK's process thread ------------------------------------------------------------------------
 
     def _process(self, frames: int) -> None:
+        now = time.perf_counter()
         cycle = self._client.last_frame_time
         if self._last_cycle is None:  # the first cycle is stream sample 0
             self._last_cycle = cycle
         start = self._last_start + ((cycle - self._last_cycle) & 0xFFFFFFFF)
         if start != self.frames:  # JACK ran cycles without us: they stay counted, nothing moves
             self.xruns += 1
+            self.clock.forget()
         self._last_cycle, self._last_start = cycle, start
-        self._follow_clock(cycle, start, frames)
+        self.clock.observe(now, self.output_latency, start)
         mix = mix_sources(self._mix, self.sources, start, frames)
         for port in self._ports:
             port.get_array()[:] = mix
         self.frames = start + frames
         self.callbacks += 1
-
-    def _follow_clock(self, cycle: int, start: int, frames: int) -> None:
-        clock = self._clock
-        assert clock is not None
-        if self.callbacks >= self._next_offset:
-            clock.offset_s = clock.measure_offset()
-            self._next_offset = self.callbacks + max(1, round(OFFSET_EVERY_S * self.samplerate / frames))
-        first_frame, at, per_frame = clock.cycle(frames)
-        self._mapping = (start + ((first_frame - cycle) & 0xFFFFFFFF), at, per_frame)
 
     def _shutdown(self, status: Any, reason: str) -> None:
         if not self._closing and self._on_stream_end is not None:

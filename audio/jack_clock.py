@@ -1,6 +1,6 @@
 """JACK frame numbers on the engine clock (`time.perf_counter`), for the JACK MIDI reader and audio output.
 
-JACK-Client (0.5.x) wraps neither ``jack_frames_to_time``, ``jack_get_cycle_times`` nor ``jack_get_time``,
+JACK-Client (0.5.x) wraps neither ``jack_frames_to_time``, ``jack_get_time`` nor port latencies,
 so they are called from libjack through ctypes with the client's handle (PyDLL: the GIL is kept, no
 re-acquisition on the real-time thread). JACK's clock is not perf_counter's (jack2 on Linux reads
 CLOCK_MONOTONIC_RAW, perf_counter is CLOCK_MONOTONIC): the offset is measured by reading perf_counter on
@@ -39,9 +39,6 @@ class JackClock:
         self._get_time = lib.jack_get_time
         self._get_time.restype = ctypes.c_uint64
         self._get_time.argtypes = []
-        self._cycle_times = lib.jack_get_cycle_times
-        self._cycle_times.restype = ctypes.c_int
-        self._cycle_times.argtypes = [ctypes.c_void_p] + [ctypes.c_void_p] * 4
         self._latency_range = lib.jack_port_get_latency_range
         self._latency_range.restype = None
         self._latency_range.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
@@ -49,12 +46,6 @@ class JackClock:
             int(jack._ffi.cast("uintptr_t", obj._ptr))
         )
         self._handle = self._pointer(client)
-        self._frames = ctypes.c_uint32()
-        self._usecs = ctypes.c_uint64()
-        self._next_usecs = ctypes.c_uint64()
-        self._period_usecs = ctypes.c_float()
-        self._cycle_args = [ctypes.byref(x) for x in (self._frames, self._usecs, self._next_usecs)]
-        self._cycle_args.append(ctypes.byref(self._period_usecs))
         self.offset_s = self.measure_offset()
 
     def measure_offset(self) -> float:
@@ -76,11 +67,3 @@ class JackClock:
         found = _LatencyRange()
         self._latency_range(self._pointer(port), _PLAYBACK_LATENCY, ctypes.byref(found))
         return int(found.max)
-
-    def cycle(self, period_frames: int) -> tuple[int, float, float]:
-        """This process cycle, from its callback: (first frame, its engine-clock time, seconds per frame
-        as JACK's clock filter measures the sound card's rate now)."""
-        self._cycle_times(self._handle, *self._cycle_args)
-        start = self._usecs.value / 1e6 + self.offset_s
-        per_frame = (self._next_usecs.value - self._usecs.value) / 1e6 / period_frames
-        return self._frames.value, start, per_frame

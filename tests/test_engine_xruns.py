@@ -2,7 +2,7 @@
 
 The engine process is frozen (SIGSTOP) for a few JACK periods mid-run, as an overloaded machine would
 starve it: JACK runs on without it (xruns) and the clicks due in those periods are lost. Every click the
-witness hears afterwards must still be on its exact sample of the tempo map, and MIDI must stay with it
+witness hears afterwards must still be on its exact sample of the tempo map, and MIDI must keep the tempo
 (notes due while frozen leave late; none after them). The engine plays into JACK directly (audio device
 "jack"): through PortAudio a callback only estimates which frames it renders, and after lost cycles that
 estimate can be a period or more off (seen here: clicks 128-1408 samples late).
@@ -91,9 +91,10 @@ def test_after_lost_cycles_every_click_is_still_on_its_exact_sample(engine: Engi
     span = expected[(expected >= expected[0]) & (expected <= relative[-1])]
     assert len(span) - len(onsets) <= 2  # at most the clicks due while frozen are lost
 
-    # MIDI against the audio clicks, both in the witness's JACK frames (MIDI follows the audio clock).
-    first = onsets[0] - expected[0]
-    notes = [frame for frame, _, _ in take.note_ons()]
-    offsets_ms = (np.array(notes) - first - expected[: len(notes)]) / (RATE / 1000)
-    steady = np.sort(offsets_ms)[: len(offsets_ms) - 2]  # up to two notes were due while frozen
-    assert len(notes) >= len(onsets) and np.ptp(steady) < PERIOD_S * 1000 + 1.0, offsets_ms
+    # MIDI: every note, each interval the tempo's within a JACK period (MIDI leaves at period starts),
+    # but for the intervals spanning the two stalls (notes due while frozen leave late).
+    notes = np.array([frame for frame, _, _ in take.note_ons()])
+    assert len(notes) >= len(onsets)
+    errors_ms = (np.diff(notes) - np.diff(expected[: len(notes)])) / (RATE / 1000)
+    off = errors_ms[np.abs(errors_ms) > PERIOD_S * 1000 + 0.1]
+    assert len(off) <= 4, errors_ms
