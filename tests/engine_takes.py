@@ -13,6 +13,7 @@ CLI run it) unless a test needs the in-process `Metronome` itself.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
@@ -38,6 +39,8 @@ PERIOD_S = 128 / 48_000
 MIDI_EARLY_S, MIDI_LATE_S = LATE_S, PERIOD_S + 0.004
 COMPANION = str(Path(sys.executable).with_name("companion"))
 ATTEMPTS = 3
+RETAKE_PAUSE_S = 1.0
+"""Before the n-th retake, n times this: takes a few seconds apart are less likely to share a stall."""
 RECORD_S = 20.0
 """The witness's buffer: longer than any take."""
 
@@ -57,13 +60,20 @@ def never_clean(troubles: list[str]) -> WitnessNeverClean:
 def clean_take(take: Callable[[], T], witness: Callable[[T], Witness], attempts: int = ATTEMPTS) -> T:
     """The first of up to `attempts` takes whose witness is clean; WitnessNeverClean when none is."""
     troubles: list[str] = []
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(RETAKE_PAUSE_S * attempt)  # a machine that just stalled may not have recovered yet
         result = take()
         if witness(result).clean:
             return result
         troubles.append(witness(result).trouble())
-        print(f"retake: the witness was not clean ({troubles[-1]})", file=sys.stderr)
+        say_retake(troubles[-1])
     raise never_clean(troubles)
+
+
+def say_retake(trouble: str) -> None:
+    """On stderr (pytest shows it with a failure): why a take is played again."""
+    print(f"retake: the witness was not clean ({trouble})", file=sys.stderr)
 
 
 def engine_audio_port() -> str:
@@ -186,6 +196,7 @@ def _record_cli_midi_once(args: list[str], virtual: str) -> CliTake:
         text=True,
     )
     rec = None
+    gc.disable()  # no collection of the test process's objects in the recorder's callback (see jackd)
     try:
         probe = jack.Client(f"{virtual}-probe", no_start_server=True)
         deadline = time.monotonic() + 10
@@ -199,6 +210,7 @@ def _record_cli_midi_once(args: list[str], virtual: str) -> CliTake:
     finally:
         if rec is not None:
             rec.close()
+        gc.enable()
         if proc.poll() is None:
             proc.kill()
     return CliTake(proc.returncode, out, err, rec)

@@ -368,6 +368,7 @@ class JackRecorder(Witness):
         self.audio_in = self.client.inports.register("in")
         self.midi_in = self.client.midi_inports.register("midi_in")
         self.audio = np.zeros(int(seconds * self.samplerate), dtype=np.float32)
+        self.audio.fill(0.0)  # touch every page now: the callback must never wait on a page fault
         self.first_frame: int | None = None
         self.midi: list[tuple[int, bytes]] = []
         self._next_frame: int | None = None
@@ -517,8 +518,16 @@ class RecordedTake(Witness):
 
 
 def _record_main(name: str, seconds: str, out: str, audio: str, midi: str) -> None:
+    import gc
+
     import numpy as np
 
+    # No garbage collection while recording: one ran in the process callback every half second or so
+    # (0.7-5 ms on a busy machine) and made the witness miss cycles. The callback makes no reference
+    # cycles, so reference counting frees all it allocates.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
     rec = JackRecorder(name, seconds=float(seconds))
     if audio:
         rec.connect_audio(audio)

@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, never_clean
+from engine_takes import ATTEMPTS, never_clean, say_retake
 from jackd import RecordedTake, RecorderProcess, find_ports
 from test_app_cues import TWINKLE, pick, practice_with_songs
 from test_app_pilot import app_for, start_session, until
@@ -144,6 +144,7 @@ async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
         if keys.take.clean:
             break
         troubles.append(keys.take.trouble())
+        say_retake(troubles[-1])
     else:
         raise never_clean(troubles)
     take, loop, music_faded, click_faded = keys.take, keys.loop, keys.music_faded, keys.click_faded

@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, never_clean
+from engine_takes import ATTEMPTS, never_clean, say_retake
 from jackd import RecordedTake, RecorderProcess, find_ports
 from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
@@ -92,6 +92,7 @@ async def test_the_midi_metronome_keeps_time_while_the_app_is_used(
             if take.clean:
                 break
             troubles.append(take.trouble())
+            say_retake(troubles[-1])
         else:
             raise never_clean(troubles)
         await pilot.press("space")
@@ -121,6 +122,7 @@ async def test_a_plans_groove_plays_with_a_steady_click(
             if take.clean:
                 break
             troubles.append(take.trouble())
+            say_retake(troubles[-1])
         else:
             raise never_clean(troubles)
         await pilot.press("space")
