@@ -125,6 +125,9 @@ class CuePlayer:
         self._stream_origin: int | None = None
         self._finished = False
         self._problem: str | None = None
+        self._joined_origin = metronome.origin
+        """The run playing when we were attached (None: none was): only that run is joined at a bar line.
+        Read before attaching: a run that starts meanwhile has only just begun, so it starts from beat 0."""
         self._remove_listener = metronome.add_listener(self._on_engine_event)
         metronome.add_event_source(self)
         if self._feed is not None:
@@ -313,7 +316,11 @@ class CuePlayer:
 
     def _begin_run(self, horizon_beat: Fraction) -> None:
         """A (re)start: forget requests made for the last run (the cue already holds their result) and
-        start the cue at beat 0, or at the next bar line when the player joins a running metronome."""
+        start the cue at beat 0, or at the next bar line when the player joined a running metronome.
+
+        Whether we joined is what we saw when attached, not how far the first poll reaches: a start
+        whose lead is shorter than the look-ahead (a large audio buffer) or a scheduler that began late
+        polls past beat 0 at once, and the song must still begin on beat 0 with the click."""
         self._run_origin = self._metronome.origin
         with contextlib.suppress(queue.Empty):
             while True:
@@ -322,7 +329,8 @@ class CuePlayer:
         self._music_fade = Fade.constant(self._music_target)
         if self._feed is not None:
             self._feed.fade = Fade.constant(self._music_target)
-        start = Fraction(0) if horizon_beat <= 0 else self._next_bar(horizon_beat)
+        joined = self._run_origin == self._joined_origin and horizon_beat > 0
+        start = self._next_bar(horizon_beat) if joined else Fraction(0)
         self._start_cursor(self._cue, start)
 
     def _start_cursor(self, cue: Cue, at: Fraction) -> None:

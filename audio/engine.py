@@ -388,16 +388,21 @@ class Metronome:
             device.sources = (self._renderer, *self._sample_sources)
 
     def add_event_source(self, source: EventSource) -> None:
-        """Send another timed MIDI source (a song, a groove) through the same scheduler and port."""
-        self._event_sources.append(source)
-        if self._scheduler is not None:
-            self._scheduler.add_source(source)
+        """Send another timed MIDI source (a song, a groove) through the same scheduler and port.
+
+        Under the transport lock: a source added while `start()` hands the sources to a new scheduler
+        must reach that scheduler, not only the list it has already read."""
+        with self._lock:
+            self._event_sources.append(source)
+            if self._scheduler is not None:
+                self._scheduler.add_source(source)
 
     def remove_event_source(self, source: EventSource) -> None:
         """Stop polling `source`; what it already returned is still sent (or released on stop)."""
-        self._event_sources = [s for s in self._event_sources if s is not source]
-        if self._scheduler is not None:
-            self._scheduler.remove_source(source)
+        with self._lock:
+            self._event_sources = [s for s in self._event_sources if s is not source]
+            if self._scheduler is not None:
+                self._scheduler.remove_source(source)
 
     # --- listeners ------------------------------------------------------------------------------
 

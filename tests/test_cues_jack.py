@@ -75,6 +75,7 @@ def played(
     midi: bool = True,
     click: bool = True,
     during: Callable[[Engine, RemoteCuePlayer], None] | None = None,
+    lookahead_s: float = 0.12,
 ) -> tuple[Take, CueState | None]:
     """Play `cue` on a metronome and record it (see `engine_takes.play`), returning the take and the
     player's state once stopped (None when the test closed the player)."""
@@ -86,6 +87,7 @@ def played(
             settings,
             audio=AudioConfig() if audio else None,
             midi=MidiConfig(virtual="cue", backend=JACK_MIDI) if midi else None,
+            lookahead_s=lookahead_s,
         )
         metronome.open()
         players.append(RemoteCuePlayer(metronome, cue))
@@ -158,6 +160,39 @@ def test_a_120_bpm_file_at_90_bpm_lands_where_the_scaled_map_says(jack_server, t
     # Scaled, not the file's speed: the first four notes span 3 beats at 90 bpm (2 s), not 1.5 s.
     assert heard[3][0] - heard[0][0] == pytest.approx(2.0, abs=MIDI_LATE_S + MIDI_EARLY_S)
     assert not any(note in CLICK_NOTES for _, note, _ in note_ons(take, channel=9))
+
+
+def test_a_song_starts_on_beat_0_when_the_look_ahead_is_longer_than_the_lead(jack_server, tmp_path):
+    """A large audio buffer makes the look-ahead exceed the lead: the scheduler's first poll already
+    reaches past beat 0. The song must still begin with the click, not a bar later."""
+    notes = [(b, b + Fraction(1, 2), 60 + b) for b in range(8)]
+    song = load_song(write_song(tmp_path / "steps.mid", notes))
+    take, _ = played(TempoSettings(bpm=120), SongCue(song), 2.5, lookahead_s=0.5)
+    heard = note_ons(take, channel=0)
+    assert heard, "the song played nothing"
+    assert heard[0][1] == 60
+    assert_on_the_map(take, heard, [(Fraction(on), note) for on, _, note in notes])
+
+
+def test_a_song_attached_to_a_running_metronome_joins_at_the_next_bar_line(jack_server, tmp_path):
+    notes = [(b, b + Fraction(1, 2), 60 + b) for b in range(8)]
+    song = load_song(write_song(tmp_path / "steps.mid", notes))
+    joined: list[Fraction] = []
+
+    def attach_mid_bar(metronome: Engine, player: RemoteCuePlayer) -> None:
+        player.close()
+        while (metronome.beat_at(time.perf_counter()) or 0) < Fraction(3, 2):
+            time.sleep(0.01)
+        now = metronome.beat_at(time.perf_counter())
+        assert now is not None and now < 3  # far enough from the bar line for the look-ahead
+        joined.append(Fraction(4))
+        RemoteCuePlayer(metronome, SongCue(song))
+
+    take, _ = played(TempoSettings(bpm=120), CLICK, 4.5, during=attach_mid_bar)
+    heard = note_ons(take, channel=0)
+    assert heard, "the song played nothing"
+    assert heard[0][1] == 60
+    assert_on_the_map(take, heard, [(joined[-1] + Fraction(on), note) for on, _, note in notes])
 
 
 def test_ramps_and_live_tempo_changes_move_the_song_with_the_click(jack_server, tmp_path):
