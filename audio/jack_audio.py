@@ -134,7 +134,12 @@ class JackAudioOutput:
 
     def _process(self, frames: int) -> None:
         now = time.perf_counter()
-        cycle = self._client.last_frame_time
+        client = self._client
+        if client is None:  # closing: JACK may run us once more before deactivate() returns
+            for port in self._ports:
+                port.get_array().fill(0.0)
+            return
+        cycle = client.last_frame_time
         if self._last_cycle is None:  # the first cycle is stream sample 0
             self._last_cycle = cycle
         start = self._last_start + ((cycle - self._last_cycle) & 0xFFFFFFFF)

@@ -135,6 +135,10 @@ class Tally:
             latest = rating.after if rating.after is not None else (rating.during or (rating.before,))[-1]
             if latest is not None:
                 parts.append(f"{rating.label} {num(latest)}")
+        if summary.cadence is not None:
+            parts.append(f"cadence {num(summary.cadence.last)} steps/min (n={summary.cadence.measurements})")
+        if summary.sync is not None:
+            parts.append(f"in sync {pct(summary.sync.pct_within)} of {summary.sync.beats} beats")
         return " · ".join(parts) or "no data yet"
 
 
@@ -380,9 +384,6 @@ class LiveSession:
     @property
     def cue_marked(self) -> bool:
         return self._cue_at is not None
-
-    def cancel_cue(self) -> None:
-        self._cue_at = None
 
     def draft_latency(self) -> EventDraft:
         if self._cue_at is None:

@@ -207,7 +207,8 @@ async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice:
         await pilot.press("number_sign", "at")  # shift+3, shift+2 on a US keyboard
         await pilot.press("underscore")  # any layout, or the palette: the level from a list
         await on_screen(pilot, Pick)
-        await pilot.press("3")  # the third prompted level
+        assert "4  - with " + levels[3] in str(app.screen.query_one("#choices").get_option_at_index(2).prompt)
+        await pilot.press("4")  # numbered as on the pad and as ⇧4: the pad's button 4
         await on_screen(pilot, LiveSessionScreen)
         await until(pilot, lambda: len(screen.live.entries()) >= 3)
         trials = [e.event.payload for e in screen.live.entries() if isinstance(e.event.payload, Trial)]

@@ -111,6 +111,29 @@ def test_changes_while_running_reach_the_engine() -> None:
     assert any(b.bpm == 150 for b in beats)
 
 
+def test_every_nudge_counts_while_the_tempo_waits_for_the_next_beat() -> None:
+    """Five quick presses of Down at 60 bpm: the change sounds only from the next beat, and each press
+    steps from the tempo asked for, so the beat arrives at 55 (not 59)."""
+    control = MetronomeControl("none")
+    control.set_bpm(60)
+    beats, _ = collect(control)
+    control.start()
+    try:
+        until_beat = threading.Event()
+        while not beats:
+            until_beat.wait(0.01)
+        for _ in range(5):
+            control.nudge(-1)
+        assert control.settings.bpm == 55
+        for _ in range(100):
+            if any(b.bpm != 60 for b in beats):
+                break
+            until_beat.wait(0.05)
+    finally:
+        control.close()
+    assert {b.bpm for b in beats if b.bpm != 60} == {55}
+
+
 def test_output_choice_is_checked() -> None:
     with pytest.raises(ValueError, match="audio, midi, both, none"):
         MetronomeControl("speakers")

@@ -175,6 +175,23 @@ async def test_group_taps_go_to_the_chosen_client(practice: Practice) -> None:
     ]
 
 
+async def test_a_waiting_latency_shows_on_its_button_across_a_client_change(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_session(pilot, "space", "down", "space", "s")
+        button = screen.query_one(".-latency", Button)
+        assert str(button.label) == "l Latency" and not button.has_class("-waiting")
+        await pilot.press("l")  # the cue
+        assert str(button.label) == "l Response ⏱" and button.has_class("-waiting")
+        await pilot.press("g")  # the pad is rebuilt for Ben's hierarchy: the wait still shows
+        button = screen.query_one(".-latency", Button)
+        assert str(button.label) == "l Response ⏱" and button.has_class("-waiting")
+        await pilot.press("l")  # the response
+        await until(pilot, lambda: len(log_lines(app)) == 1)
+        assert str(button.label) == "l Latency" and not button.has_class("-waiting")
+        assert log_lines(app)[0].text.startswith("latency")
+
+
 async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> None:
     app = app_for(practice.data_dir, busy_timeout=0.1)
     async with app.run_test(size=SIZE) as pilot:

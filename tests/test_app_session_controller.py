@@ -58,6 +58,15 @@ def test_tallies_show_correct_and_independent_live(practice: Practice) -> None:
         assert live.tallies()[1].headline() == "no data yet"
 
 
+def test_a_logged_cadence_counts_in_its_objective_s_tally(practice: Practice) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava])
+        live.cycle_objective()
+        assert live.tallies()[1].headline() == "no data yet"
+        live.commit(live.draft_cadence(96.4, 0.031, 12))
+        assert live.tallies()[1].headline() == "cadence 96.4 steps/min (n=1)"
+
+
 def test_undo_cancels_the_last_tap_not_the_tempo_marker(practice: Practice) -> None:
     with practice.open() as record:
         live = LiveSession.start(record, [practice.ava])

@@ -379,10 +379,16 @@ class MetronomeControl:
         return self.settings
 
     def nudge(self, delta: Number) -> TempoSettings:
-        """Up or down by `delta` bpm, kept within the engine's range and the plan's bpm_min/bpm_max."""
+        """Up or down by `delta` bpm from the tempo asked for last, kept within the engine's range and the
+        plan's bpm_min/bpm_max.
+
+        From the target, not the tempo sounding: a change only sounds from the next beat, so five quick
+        presses must make five steps, not one. During a ramp the target is where the ramp has got to
+        (the nudge ends the ramp there)."""
         low = self.settings.bpm_min if self.settings.bpm_min is not None else MIN_BPM
         high = self.settings.bpm_max if self.settings.bpm_max is not None else MAX_BPM
-        target = min(max(self.current_bpm() + Fraction(str(delta)), Fraction(low)), Fraction(high))
+        base = self.current_bpm() if self.settings.ramp is not None else self.settings.bpm
+        target = min(max(base + Fraction(str(delta)), Fraction(low)), Fraction(high))
         return self.set_bpm(target)
 
     def current_bpm(self) -> Fraction:

@@ -126,17 +126,26 @@ class Pick(Dialog[T], Generic[T]):
     """Choose one of a list with arrows + Enter, a digit (1-9), or a touch. Returns the chosen value."""
 
     def __init__(
-        self, title: str, choices: Sequence[tuple[str, T]], highlighted: int = 0, hint: str = ""
+        self,
+        title: str,
+        choices: Sequence[tuple[str, T]],
+        highlighted: int = 0,
+        hint: str = "",
+        first_number: int = 1,
     ) -> None:
+        """`first_number`: the digit of the first choice, so that a list can keep numbers the user already
+        knows (prompt levels 2-9, as on the pad and the shifted digits)."""
         super().__init__(title)
         self.choices = list(choices)
         self.highlighted = highlighted
         self.hint = hint
+        self.first_number = first_number
 
     def body(self) -> ComposeResult:
         options = [
-            Option(f"{n}  {label}" if n <= 9 else f"   {label}", id=str(n - 1))
-            for n, (label, _) in enumerate(self.choices, start=1)
+            Option(f"{n}  {label}" if n <= 9 else f"   {label}", id=str(index))
+            for index, (label, _) in enumerate(self.choices)
+            for n in [index + self.first_number]
         ]
         yield OptionList(*options, id="choices")
         if self.hint:
@@ -149,8 +158,8 @@ class Pick(Dialog[T], Generic[T]):
 
     def on_key(self, event: Any) -> None:
         if event.character and event.character.isdigit() and event.character != "0":
-            index = int(event.character) - 1
-            if index < len(self.choices):
+            index = int(event.character) - self.first_number
+            if 0 <= index < len(self.choices):
                 event.stop()
                 self.dismiss(self.choices[index][1])
 

@@ -357,7 +357,9 @@ class LiveSessionScreen(CompanionScreen):
             if level is not None:
                 self.action_trial(False, level)
 
-        self.app.push_screen(Pick("Incorrect, with which prompt?", choices, hint="digit or Enter"), chosen)
+        # Numbered as on the pad (level 2 is the first prompted one), so a digit means the same everywhere.
+        picker = Pick("Incorrect, with which prompt?", choices, hint="digit or Enter", first_number=2)
+        self.app.push_screen(picker, chosen)
 
     def action_count(self) -> None:
         self.tap(self.live.draft_count())
@@ -367,10 +369,13 @@ class LiveSessionScreen(CompanionScreen):
         self._refresh_tallies()
 
     def action_latency(self) -> None:
+        pad = self.query_one(TapPad)
         if not self.live.cue_marked:
             self.live.mark_cue()
+            pad.show_latency_waiting(True)
             self.notify("Cue marked: press l again at the response (Esc-free: it just waits).", timeout=4)
             return
+        pad.show_latency_waiting(False)
         self.tap(self.live.draft_latency())
 
     def action_rating(self) -> None:
@@ -426,7 +431,9 @@ class LiveSessionScreen(CompanionScreen):
         await self._client_changed()
 
     async def _client_changed(self) -> None:
-        await self.query_one(TapPad).set_levels(self.live.prompt_levels)
+        pad = self.query_one(TapPad)
+        await pad.set_levels(self.live.prompt_levels)
+        pad.show_latency_waiting(self.live.cue_marked)
         self._refresh_selection()
 
     # -- plan ----------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from textual.containers import Grid
 from textual.widgets import Button
 
 MAX_LEVEL_KEYS = 9
+LATENCY_LABEL = "l Latency"
+LATENCY_WAITING_LABEL = "l Response ⏱"
 
 
 class TapButton(Button, can_focus=False):
@@ -38,10 +40,17 @@ class TapPad(Grid):
             yield TapButton(f"{number} {level.capitalize()}", f"trial(True, {number - 1})", "-prompt")
         yield TapButton("c Count", "count", "-count")
         yield TapButton("d Time ▶■", "duration", "-duration")
-        yield TapButton("l Latency", "latency", "-latency")
+        yield TapButton(LATENCY_LABEL, "latency", "-latency")
         yield TapButton("r Rate", "rating", "-rating")
         yield TapButton("n Note", "note", "-note")
         yield TapButton("u Undo", "undo", "-undo")
+
+    def show_latency_waiting(self, waiting: bool) -> None:
+        """A cue is marked and the response not yet: say so on the button that will end it, so a therapist
+        who looks away knows the next `l` ends a latency rather than starting one."""
+        button = self.query_one(".-latency", TapButton)
+        button.label = LATENCY_WAITING_LABEL if waiting else LATENCY_LABEL
+        button.set_class(waiting, "-waiting")
 
     async def set_levels(self, levels: Sequence[str]) -> None:
         if tuple(levels) != self.levels:
