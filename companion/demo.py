@@ -115,7 +115,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 label="turn initiation",
             ),
             ObjectiveSpec(
-                "cognition",
+                "cognition/academic",
                 "Sustain attention to a shared task",
                 "Plays with the drum pattern for 3 minutes without leaving the activity",
                 MasteryCriterion("duration_seconds", 180, 3),
@@ -139,7 +139,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
         quotes=("the beat makes it easier", "my left foot keeps up now"),
         objectives=(
             ObjectiveSpec(
-                "motor",
+                "gross motor",
                 "Improve gait speed and symmetry",
                 "Walks 10 m at >= 100 steps/min with RAS",
                 MasteryCriterion("cadence_spm", 100, 3),
@@ -149,7 +149,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 104,
             ),
             ObjectiveSpec(
-                "motor",
+                "gross motor",
                 "Improve gait speed and symmetry",
                 "Sit-to-stand independently with PSE cue",
                 MasteryCriterion("percent_independent", 80, 3),
@@ -159,7 +159,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 0.85,
             ),
             ObjectiveSpec(
-                "motor",
+                "gross motor",
                 "Improve reach and trunk control",
                 "Reaches across midline to strike the drum on the beat",
                 MasteryCriterion("percent_independent", 80, 3),
@@ -169,7 +169,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 0.9,
             ),
             ObjectiveSpec(
-                "motor",
+                "fine motor",
                 "Improve fine-motor control of the right hand",
                 "Plays single notes with fingers 2-5 in time (>= 70% hits within window)",
                 MasteryCriterion("sync_pct_within", 70, 3),
@@ -192,7 +192,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
         quotes=("we danced to this at the Palladium", "my husband sang this one"),
         objectives=(
             ObjectiveSpec(
-                "cognition",
+                "memory",
                 "Maintain long-term recall",
                 "Completes the lyric phrase of a familiar song",
                 MasteryCriterion("percent_correct", 75, 3),
@@ -226,7 +226,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
         quotes=("the song says what I couldn't", "breathing with the guitar helped"),
         objectives=(
             ObjectiveSpec(
-                "emotional",
+                "anxiety",
                 "Use coping strategies for anxiety",
                 "Reports anxiety down >= 2 points after a relaxation intervention",
                 MasteryCriterion("rating_change", -2, 3, "at_most"),
@@ -237,7 +237,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 label="anxiety",
             ),
             ObjectiveSpec(
-                "emotional",
+                "anxiety",
                 "Use coping strategies for anxiety",
                 "Names coping strategies during lyric analysis",
                 MasteryCriterion("count", 3, 3),
@@ -260,7 +260,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
         quotes=("I forgot about the pain for a while",),
         objectives=(
             ObjectiveSpec(
-                "emotional",
+                "pain",
                 "Reduce perceived pain",
                 "Pain rating after session <= 4/10",
                 MasteryCriterion("rating_after", 4, 3, "at_most"),
@@ -271,7 +271,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 label="pain",
             ),
             ObjectiveSpec(
-                "motor",
+                "quality of life",
                 "Support paced breathing",
                 "Sustains paced breathing with sung tones for 4 minutes",
                 MasteryCriterion("duration_seconds", 240, 3),

@@ -22,7 +22,8 @@ def normalise(text: str) -> str:
 
 
 class GoalDomain(StrEnum):
-    """The twelve goal domains a treatment plan's goals are written in."""
+    """The goal domains both a client's goals and the plans that serve them are filed under (one list, so
+    a pain goal is found by pain plans, not filed as "emotional")."""
 
     COMMUNICATION = "communication"
     COGNITION_ACADEMIC = "cognition/academic"
@@ -36,6 +37,8 @@ class GoalDomain(StrEnum):
     PAIN = "pain"
     ANXIETY = "anxiety"
     MEMORY = "memory"
+    BEHAVIOURAL = "behavioural"
+    SPIRITUAL = "spiritual"
 
     @classmethod
     def parse(cls, text: str | GoalDomain) -> frozenset[GoalDomain]:
@@ -53,6 +56,16 @@ class GoalDomain(StrEnum):
                 raise ValueError(unknown_choice("goal domain", text, [*cls, *DOMAIN_FILTER_ALIASES]))
             found = frozenset({member})
         return found
+
+    @classmethod
+    def one(cls, text: str | GoalDomain) -> GoalDomain:
+        """The single domain `text` names (a goal is filed under one): ValueError for an unknown name, or
+        for one that names several ("motor": gross or fine), saying which to choose from."""
+        found = cls.parse(text)
+        if len(found) > 1:
+            choices = " or ".join(sorted(f'"{domain}"' for domain in found))
+            raise ValueError(f'"{text}" names {len(found)} domains: choose {choices}')
+        return next(iter(found))
 
 
 class Approach(StrEnum):
@@ -192,6 +205,10 @@ DOMAIN_FILTER_ALIASES: Mapping[str, frozenset[GoalDomain]] = {
     "wellbeing": frozenset({GoalDomain.QUALITY_OF_LIFE}),
     "stress": frozenset({GoalDomain.ANXIETY}),
     "socio emotional": frozenset({GoalDomain.SOCIAL, GoalDomain.EMOTIONAL_REGULATION}),
+    "behavior": frozenset({GoalDomain.BEHAVIOURAL}),
+    "behaviour": frozenset({GoalDomain.BEHAVIOURAL}),
+    "behavioral": frozenset({GoalDomain.BEHAVIOURAL}),
+    "spirituality": frozenset({GoalDomain.SPIRITUAL}),
 }
 
 

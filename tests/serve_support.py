@@ -108,7 +108,7 @@ def add_clients(data_dir: Path, names: Sequence[str] = CLIENTS) -> None:
     with Record.open(data_dir, backup_every=None) as record:
         for name in names:
             client = record.add_client(name, population="stroke, gait")
-            goal = record.add_goal(client.id, "motor", "Walk with a steady cadence")
+            goal = record.add_goal(client.id, "gross motor", "Walk with a steady cadence")
             record.add_objective(
                 goal.id, "Steps on the beat at 90 bpm", MasteryCriterion("percent_correct", 80, 3)
             )

@@ -50,7 +50,7 @@ def make_practice(data_dir: Path, history: bool = True) -> Practice:
         )
         play = record.add_goal(ava.id, "social", "Reciprocal play")
         turns = record.add_objective(play.id, "Takes turns on the drum", MasteryCriterion("count", 6, 3))
-        walk = record.add_goal(ben.id, "motor", "Walk with a steady cadence")
+        walk = record.add_goal(ben.id, "gross motor", "Walk with a steady cadence")
         reach = record.add_objective(walk.id, "Reaches to strike the drum on the beat")
         if history:
             for week in range(4, 0, -1):

@@ -32,7 +32,7 @@ def record(tmp_path: Path) -> Iterator[Record]:
 def timp_session(record: Record) -> tuple[int, int, int]:
     """A TIMP session: tempo 84 bpm, 8/10 independent trials, a quote naming the client."""
     client = record.add_client("Émile Zoë", birth_year=2016, pseudonym="Client E")
-    goal = record.add_goal(client.id, "motor", "Improve bilateral coordination")
+    goal = record.add_goal(client.id, "gross motor", "Improve bilateral coordination")
     objective = record.add_objective(
         goal.id, "Taps the drum on the beat", MasteryCriterion("percent_independent", 80, 3)
     )

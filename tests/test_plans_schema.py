@@ -275,10 +275,11 @@ def test_unknown_goal_domain_lists_the_choices() -> None:
         GoalDomain.parse("motr")
 
 
-def test_there_are_exactly_the_twelve_goal_domains() -> None:
+def test_the_goal_domains_are_the_twelve_of_the_brief_plus_behavioural_and_spiritual() -> None:
     assert [str(d) for d in GoalDomain] == [
         "communication", "cognition/academic", "gross motor", "fine motor", "sensory", "social",
         "emotional/regulation", "musical", "quality of life", "pain", "anxiety", "memory",
+        "behavioural", "spiritual",
     ]  # fmt: skip
 
 

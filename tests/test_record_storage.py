@@ -26,6 +26,7 @@ from companion.record import (
     UnknownRecord,
 )
 from companion.record.migrations import LATEST_VERSION, migrate
+from companion.record.model import DOMAINS
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_clients_goals_objectives_round_trip(record: Record) -> None:
 
 def test_log_returns_committed_events_visible_to_another_connection(record: Record) -> None:
     client = record.add_client("Ava")
-    objective = record.add_objective(record.add_goal(client.id, "motor", "reach").id, "reach the drum")
+    objective = record.add_objective(record.add_goal(client.id, "gross motor", "reach").id, "reach the drum")
     session = record.start_session([client.id], "clinic", plan_ids=["timp-drum-reach"])
     event = record.log(session.id, EventDraft(Trial(True, "independent"), objective_id=objective.id))
     other = sqlite3.connect(record.path)
@@ -197,6 +198,39 @@ def test_migration_from_version_one_keeps_data(tmp_path: Path) -> None:
         assert client.display_name == "Legacy" and client.preferred_songs == ()
         version = record.database.connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
         assert version == LATEST_VERSION
+
+
+def test_goals_move_to_the_shared_domain_list_without_a_silent_relabel(tmp_path: Path) -> None:
+    path = tmp_path / "companion.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    assert migrate(old, target=2) == 2
+    old.execute(
+        "INSERT INTO clients (display_name, created_at) VALUES ('Legacy', '2023-01-01T00:00:00+00:00')"
+    )
+    for domain in ("cognition", "emotional", "motor", "social", "other"):
+        old.execute(
+            "INSERT INTO goals (client_id, domain, description, created_at) "
+            "VALUES (1, ?, ?, '2023-01-01T00:00:00+00:00')",
+            (domain, f"a {domain} goal"),
+        )
+    old.close()
+    with Record.open(tmp_path, backup_every=None) as record:
+        (client,) = record.clients()
+        filed = {goal.description: goal.domain for goal in record.goals(client.id)}
+        assert filed == {
+            "a cognition goal": "cognition/academic",  # the same domain under the plans' name
+            "a emotional goal": "emotional/regulation",
+            "a motor goal": "motor",  # gross or fine: only the therapist can say, so it stays as written
+            "a social goal": "social",
+            "a other goal": "other",
+        }
+        pain = record.add_goal(client.id, "pain", "Pain rating after session <= 4/10")
+        assert pain.domain == "pain" and {"pain", "spiritual", "behavioural"} <= set(DOMAINS)
+        assert record.add_goal(client.id, "Behavior", "fewer elopements").domain == "behavioural"
+        with pytest.raises(ValueError, match='choose "fine motor" or "gross motor"'):
+            record.add_goal(client.id, "motor", "reach")
+        with pytest.raises(ValueError, match="goal domain"):
+            record.add_goal(client.id, "astrology", "reach")
 
 
 def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:

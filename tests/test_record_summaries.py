@@ -46,7 +46,7 @@ def at(minutes: float) -> datetime:
 
 def test_session_summary_figures(record: Record) -> None:
     client = record.add_client("Ava")
-    goal = record.add_goal(client.id, "motor", "bilateral coordination")
+    goal = record.add_goal(client.id, "gross motor", "bilateral coordination")
     drum = record.add_objective(goal.id, "tap the drum on the beat")
     session = record.start_session([client.id], "clinic", started_at=START)
     trials = [(True, "independent")] * 8 + [(True, "verbal"), (False, "model")]

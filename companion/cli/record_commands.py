@@ -24,7 +24,7 @@ from companion.paths import data_dir as resolve_data_dir
 from companion.paths import database_path, exports_dir
 from companion.record import MasteryCriterion, Record, StorageError, UnknownRecord
 from companion.record.backups import list_backups, restore_backup
-from companion.record.model import DOMAINS, METRICS, Metric
+from companion.record.model import DOMAINS, METRICS, Metric, goal_domain
 
 
 def data_dir_of(ctx: click.Context) -> Path:
@@ -137,6 +137,13 @@ def clients_show(ctx: click.Context, client: str) -> None:
 
 
 # -- goals -----------------------------------------------------------------------------------------------
+def _goal_domain(value: str) -> str:
+    try:
+        return goal_domain(value)
+    except ValueError as problem:
+        raise click.BadParameter(str(problem)) from None
+
+
 @click.group()
 def goals() -> None:
     """Add and list goals and their measurable objectives."""
@@ -145,7 +152,13 @@ def goals() -> None:
 @goals.command("add")
 @click.argument("client")
 @click.argument("description")
-@click.option("--domain", type=click.Choice(DOMAINS), default="other", show_default=True)
+@click.option(
+    "--domain",
+    default="other",
+    show_default=True,
+    callback=lambda _ctx, _param, value: _goal_domain(value),
+    help="One of: " + ", ".join(DOMAINS) + ' (quote names with spaces: "gross motor").',
+)
 @click.pass_context
 def goals_add(ctx: click.Context, client: str, description: str, domain: str) -> None:
     """Add a goal for CLIENT (id or name)."""

@@ -20,6 +20,7 @@ from companion.record.model import (
     Goal,
     MasteryCriterion,
     Objective,
+    goal_domain,
 )
 
 HIERARCHY_KEY = "prompt_hierarchy"
@@ -209,13 +210,16 @@ class Caseload:
 
     # -- goals -------------------------------------------------------------------------------------------
     def add_goal(self, client_id: int, domain: str, description: str) -> Goal:
+        """A goal filed under one of `DOMAINS` (aliases accepted: "cognition", "behavior"); ValueError for a
+        domain the list lacks or one naming two ("motor": gross or fine)."""
         self.client(client_id)
         if not description.strip():
             raise ValueError("a goal needs a description")
+        filed = goal_domain(domain)
         with self._db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO goals (client_id, domain, description, created_at) VALUES (?, ?, ?, ?)",
-                (client_id, domain.strip().lower() or "other", description.strip(), iso(utc_now())),
+                (client_id, filed, description.strip(), iso(utc_now())),
             )
         return self.goal(int(cursor.lastrowid or 0))
 
@@ -231,6 +235,8 @@ class Caseload:
 
     def update_goal(self, goal_id: int, **changes: Any) -> Goal:
         updated = replace(self.goal(goal_id), **editable(changes))
+        if "domain" in changes:
+            updated = replace(updated, domain=goal_domain(updated.domain))
         with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE goals SET domain=?, description=?, archived=? WHERE id=?",

@@ -90,6 +90,12 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
         "ALTER TABLE sessions ADD COLUMN cpt_codes TEXT NOT NULL DEFAULT '[]'",
         "ALTER TABLE notes ADD COLUMN finalised INTEGER NOT NULL DEFAULT 0",
     ),
+    # 3: goals share the plans' domain list. Only names for the same domain are renamed ("cognition" is
+    # "cognition/academic"); "motor" (gross or fine?) and any other name stay as the therapist wrote them.
+    (
+        "UPDATE goals SET domain = 'cognition/academic' WHERE domain = 'cognition'",
+        "UPDATE goals SET domain = 'emotional/regulation' WHERE domain = 'emotional'",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

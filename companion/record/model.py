@@ -12,19 +12,24 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from companion.record.events import Payload
+from interventions.vocabulary import GoalDomain
 
 DEFAULT_PROMPT_HIERARCHY: tuple[str, ...] = ("independent", "gestural", "verbal", "model", "physical")
 
-DOMAINS: tuple[str, ...] = (
-    "communication",
-    "cognition",
-    "social",
-    "motor",
-    "sensory",
-    "emotional",
-    "behavioural",
-    "other",
-)
+OTHER_DOMAIN = "other"
+"""For a goal that fits no domain yet (and for goals filed under a name no longer in the list)."""
+DOMAINS: tuple[str, ...] = (*(domain.value for domain in GoalDomain), OTHER_DOMAIN)
+"""The domains a goal can be filed under: the plans' own list (`GoalDomain`), plus "other"."""
+
+
+def goal_domain(text: str) -> str:
+    """The domain a goal is filed under, from what the user typed ("cognition", "Gross-Motor", "other").
+
+    Raises ValueError naming the choices for an unknown name or one that names two domains ("motor")."""
+    if not text.strip() or text.strip().casefold() == OTHER_DOMAIN:
+        return OTHER_DOMAIN
+    return GoalDomain.one(text).value
+
 
 Metric = Literal[
     "percent_correct",
