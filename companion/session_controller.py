@@ -166,8 +166,8 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
             return f"“{text}”"
         case Tempo(bpm=bpm, meter=meter):
             return f"♩ {num(bpm)} bpm {meter}"
-        case Cadence(steps_per_min=spm, n_steps=n):
-            return f"cadence {num(spm)} steps/min ({n} steps)"
+        case Cadence(steps_per_min=spm, n_steps=n, condition=condition):
+            return f"cadence {num(spm)} steps/min ({n} steps{', ' + condition if condition else ''})"
         case Sync(pct_within=within, n_hits=hits):
             return f"sync {within:.0f}% of {hits} hits on the beat"
         case Intervention(plan_id=plan_id):
@@ -403,9 +403,26 @@ class LiveSession:
     def draft_note(self, text: str) -> EventDraft:
         return self._draft(Note(text.strip()))
 
-    def draft_cadence(self, steps_per_min: float, cv: float, steps: int) -> EventDraft:
-        """A cadence measured by tap tempo (the RAS baseline), for the selected client and objective."""
-        return self._draft(Cadence(round(steps_per_min, 1), round(cv, 4), steps))
+    def draft_cadence(self, steps_per_min: float, cv: float, steps: int, condition: str = "") -> EventDraft:
+        """A cadence measured by tap tempo, walked in `condition` (baseline, cued, cue faded), for the
+        selected client and objective."""
+        return self._draft(Cadence(round(steps_per_min, 1), round(cv, 4), steps, condition))
+
+    @property
+    def records_cadence(self) -> bool:
+        """The plan in use is gait work that takes cadence: tap tempo measures the client's steps then.
+        Elsewhere (a drum session) tapping only sets a tempo; logging a gait cadence would be wrong."""
+        return bool(self._taps(DataKind.CADENCE))
+
+    def last_cadence(self) -> Cadence | None:
+        """The selected client's latest cadence: from this session, else from their earlier sessions."""
+        client_id = self.client.id
+        for entry in reversed(self.entries()):
+            event = entry.event
+            if event.client_id == client_id and isinstance(event.payload, Cadence) and not entry.undone:
+                return event.payload
+        found = self.record.latest_event(client_id, Cadence.kind)
+        return found.payload if found is not None and isinstance(found.payload, Cadence) else None
 
     def elapsed(self) -> float:
         """Seconds since the session started (wall clock, as the record stamps it)."""

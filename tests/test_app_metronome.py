@@ -8,13 +8,17 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from test_app_pilot import app_for, log_lines, start_session, until
+from test_app_cues import notices
+from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
+from textual.pilot import Pilot
 
 from audio.events import BeatEvent, EngineEvent
 from audio.tempo import TempoError
 from companion.app.metronome_control import MetronomeControl, describe
-from companion.app.tap_tempo import RasStages, TapSeries
+from companion.app.screens.plans import PlansScreen
+from companion.app.screens.session import LiveSessionScreen
+from companion.app.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.app.widgets.beat_light import BeatLight
 from companion.record import Cadence, Tempo
 from interventions import Library, TempoPreset
@@ -183,31 +187,97 @@ TAP_EVERY_S = 0.6
 """About 100 taps a minute: well below Ben's plan ceiling (bpm_max 110), so the ramp has a next stage."""
 
 
-async def test_tap_tempo_sets_the_metronome_and_logs_the_cadence(practice: Practice) -> None:
+async def tap_steps(pilot: Pilot[None], taps: int = 8) -> None:
+    for _ in range(taps):
+        await pilot.press("t")
+        await pilot.pause(TAP_EVERY_S)
+
+
+async def switch_plan(pilot: Pilot[None], screen: LiveSessionScreen, search: str, plan_id: str) -> None:
+    await pilot.press("i")
+    await on_screen(pilot, PlansScreen)
+    await pilot.press("slash", *search, "escape", "enter")
+    await on_screen(pilot, LiveSessionScreen)
+    await until(pilot, lambda: screen.live.plan is not None and screen.live.plan.id == plan_id)
+
+
+async def test_tap_tempo_in_a_gait_plan_logs_a_baseline_cadence_and_the_preset_starts_from_it(
+    practice: Practice,
+) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(100, 32)) as pilot:
-        screen = await start_session(pilot, "down", "s")  # Ben: TIMP drum reach, bpm_max 110
-        for _ in range(8):
-            await pilot.press("t")
-            await pilot.pause(TAP_EVERY_S)
+        screen = await start_session(pilot, "down", "s")  # Ben
+        await switch_plan(pilot, screen, "ras gait training", "ras-gait-training")
+        await tap_steps(pilot)
         await until(pilot, lambda: any("cadence" in line.text for line in log_lines(app)), timeout=10)
         session_id = screen.live.session.id
         tempo = float(app.metronome.settings.bpm)
         plan = screen.live.plan
-        assert plan is not None and plan.tempo is not None and plan.tempo.bpm_max == 110
+        assert plan is not None and plan.tempo is not None and plan.tempo.bpm_max == 120
         # The RAS ramp from the tempo as measured (whatever the pilot's delays made it), worked out here:
-        # +5 % per stage (the plan has no percent ramp), capped at the plan's bpm_max.
+        # the plan's +5 % per stage, capped at its ceiling.
         stages = RasStages.from_baseline(tempo, plan.tempo)
         assert screen.ras == stages and screen.ras.bpm == tempo and not stages.last
         await pilot.press("x")  # the next RAS stage
         await until(pilot, lambda: float(app.metronome.settings.bpm) != tempo)
         assert float(app.metronome.settings.bpm) == stages.advanced().bpm
         assert screen.ras == stages.advanced()
+        # The preset starts from the client's cadence, not the plan's 90 bpm, and no timer raises it:
+        # the therapist does, with x, when the client walks steadily.
+        await pilot.press("p")
+        await until(pilot, lambda: float(app.metronome.settings.bpm) == tempo)
+        assert app.metronome.settings.ramp is None and screen.ras == stages
+        assert "from the last measured cadence" in notices(app)[-1]
     with practice.open() as record:
         cadences = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Cadence)]
     assert len(cadences) == 1 and cadences[0].steps_per_min == tempo
+    assert cadences[0].condition == "baseline"  # walked before any cue this session
     # Taps every 0.6 s (100/min), plus the pilot's own delays on a busy machine.
     assert 60 / (TAP_EVERY_S + 0.25) <= tempo <= 60 / TAP_EVERY_S + 5
+
+
+async def test_tap_tempo_in_a_drum_session_sets_the_tempo_and_logs_no_gait_cadence(
+    practice: Practice,
+) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(100, 32)) as pilot:
+        screen = await start_session(pilot, "down", "s")  # Ben: TIMP drum reach, which takes no cadence
+        plan = screen.live.plan
+        assert plan is not None and plan.id == "timp-drum-reach"
+        before = app.metronome.settings.bpm
+        await tap_steps(pilot)
+        await until(pilot, lambda: app.metronome.settings.bpm != before, timeout=10)
+        tempo = float(app.metronome.settings.bpm)
+        assert screen.ras is None and "no gait cadence" in notices(app)[-1]
+        await pilot.press("space")
+        await until(pilot, lambda: any("♩" in line.text for line in log_lines(app)))
+        await pilot.press("space")
+        session_id = screen.live.session.id
+    with practice.open() as record:
+        payloads = [e.payload for e in record.session_events(session_id)]
+    assert not any(isinstance(p, Cadence) for p in payloads)
+    assert [p.bpm for p in payloads if isinstance(p, Tempo)] == [tempo]
+
+
+def test_gait_conditions_follow_the_cue() -> None:
+    assert cadence_condition(running=False, cue_faded=False, cued_before=False) == "baseline"
+    assert cadence_condition(running=True, cue_faded=False, cued_before=True) == "cued"
+    assert cadence_condition(running=True, cue_faded=True, cued_before=True) == "cue faded"
+    assert cadence_condition(running=False, cue_faded=False, cued_before=True) == "cue faded"
+
+
+def test_a_gait_preset_starts_from_the_cadence_within_the_plan_s_range(library: Library) -> None:
+    plan = library.get("ras-pediatric-gait")
+    assert plan is not None and plan.tempo is not None
+    first = GaitPreset.from_cadence(plan.tempo, None)
+    assert first.bpm == plan.tempo.bpm and first.stages is None and "ramp" not in first.values
+    child = GaitPreset.from_cadence(plan.tempo, 152.0)  # a five-year-old's typical cadence
+    assert child.bpm == 152.0 and child.values["bpm"] == 152.0 and "ramp" not in child.values
+    assert child.stages is not None and child.stages.bpm == 152.0 and not child.stages.last
+    adult = library.get("ras-gait-training")
+    assert adult is not None and adult.tempo is not None
+    held = GaitPreset.from_cadence(adult.tempo, 131.0)
+    assert held.bpm == 120 and "held to the plan's range 60-120" in held.note
 
 
 def test_ras_stages_follow_the_plans_percent_ramp_and_stop_at_its_ceiling() -> None:

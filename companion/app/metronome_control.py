@@ -97,6 +97,14 @@ class MetronomeState:
         return " · ".join([line, *self.cue_marks, *problem])
 
     @property
+    def cue_faded(self) -> bool:
+        """Running, but the client hears no beat: the click faded out and the music off or faded too."""
+        playing = self.playing
+        if not self.running or playing is None or playing.click_gain > 0:
+            return False
+        return self.cue is CLICK or not self.music_on or playing.music_gain == 0
+
+    @property
     def cue_marks(self) -> list[str]:
         """Where the cue is and what is faded, as short marks ("bar 5", "click faded")."""
         playing, marks = self.playing, []

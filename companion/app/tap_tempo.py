@@ -9,8 +9,10 @@ RAS ramp that follows from it (`RasStages`) is one key per stage from there.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from audio.cadence import GAIT_MAX_BPM, MIN_TAPS, Cadence, CadenceError, cadence, ras_ramp_plan
+from audio.tempo import MAX_BPM, MIN_BPM
 from interventions import TempoPreset
 
 PAUSE_S = 2.5
@@ -112,3 +114,46 @@ class RasStages:
             f"▶{tempo:g}" if index == self.stage else f"{tempo:g}" for index, tempo in enumerate(self.tempos)
         )
         return f"RAS stage {self.stage + 1}/{len(self.tempos)} (+{self.percent:g}% per stage): {steps} bpm"
+
+
+def cadence_condition(running: bool, cue_faded: bool, cued_before: bool) -> str:
+    """How the steps just tapped were walked, as RAS data separates them: with the beat ("cued"); after the
+    cue was faded or stopped ("cue faded": carry-over); or before any cue this session ("baseline")."""
+    if running and not cue_faded:
+        return "cued"
+    return "cue faded" if running or cued_before else "baseline"
+
+
+@dataclass(frozen=True)
+class GaitPreset:
+    """A gait plan's tempo preset as RAS is run: what the metronome gets and what to tell the therapist."""
+
+    values: dict[str, Any]
+    """For `MetronomeControl.load_preset`: the plan's preset with the client's tempo and no timer ramp."""
+    bpm: float
+    stages: RasStages | None
+    """The stages `x` steps through, from the measured cadence (None until one is measured)."""
+    note: str
+
+    @classmethod
+    def from_cadence(cls, preset: TempoPreset, cadence_spm: float | None) -> GaitPreset:
+        """Start from the client's last measured cadence, within the plan's range; the plan's own tempo only
+        when no cadence was measured yet. The plan's ramp is not run on a timer: RAS raises the tempo only
+        when the client walks steadily at the current one, so its percent and ceiling become the stages."""
+        values = preset.as_engine_kwargs()
+        values.pop("ramp", None)
+        if cadence_spm is None:
+            note = (
+                "(the plan's: no cadence measured yet; tap t on each step for the client's own, "
+                "then p again)"
+            )
+            return cls(values, preset.bpm, None, note)
+        low = preset.bpm_min if preset.bpm_min is not None else MIN_BPM
+        high = preset.bpm_max if preset.bpm_max is not None else MAX_BPM
+        bpm = round(min(max(cadence_spm, low), high), 1)
+        note = f"from the last measured cadence, {cadence_spm:g} steps/min"
+        if bpm != cadence_spm:
+            note += f" (held to the plan's range {low:g}-{high:g})"
+        values["bpm"] = bpm
+        stages = RasStages.from_baseline(bpm, preset)
+        return cls(values, bpm, stages, f"{note}. {stages.describe()}; x: next stage")

@@ -203,6 +203,15 @@ class EventLog:
         undone = {e.payload.target_event_id for e in events if isinstance(e.payload, Tombstone)}
         return [e for e in events if e.id not in undone and not isinstance(e.payload, Tombstone)]
 
+    def latest_event(self, client_id: int, kind: str) -> Event | None:
+        """The client's last stored event of `kind` in any session (not undone): e.g. the cadence a RAS
+        session starts from."""
+        events = self.query_events(
+            f"seq = (SELECT MAX(seq) FROM events WHERE client_id = ? AND kind = ? AND {NOT_UNDONE})",
+            (client_id, kind),
+        )
+        return events[-1] if events else None
+
     def query_events(
         self, where: str, params: Sequence[object], *, include_undone: bool = False
     ) -> list[Event]:

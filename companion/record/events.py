@@ -146,6 +146,11 @@ class Tempo:
         _require(10 <= self.bpm <= 400, f"bpm {self.bpm} is outside 10-400")
 
 
+CADENCE_CONDITIONS: tuple[str, ...] = ("baseline", "cued", "cue faded")
+"""How a cadence was walked, as RAS data is kept: before any cue this session (baseline), with the beat
+(cued), or after it was faded or stopped (carry-over). "" for cadences logged before conditions existed."""
+
+
 @dataclass(frozen=True)
 class Cadence:
     """A measured walking cadence (steps per minute) with its variability over n steps."""
@@ -154,11 +159,16 @@ class Cadence:
     steps_per_min: float
     cv: float
     n_steps: int
+    condition: str = ""
 
     def __post_init__(self) -> None:
         _finite(self.steps_per_min, "steps_per_min", 0.0)
         _finite(self.cv, "cv", 0.0)
         _require(self.n_steps >= 2, "a cadence needs at least 2 steps")
+        _require(
+            self.condition in ("", *CADENCE_CONDITIONS),
+            f"cadence condition {self.condition!r} is not one of {', '.join(CADENCE_CONDITIONS)}",
+        )
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
-from companion.app.tap_tempo import RasStages, TapSeries
+from companion.app.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.event_log import EventLog
@@ -230,6 +230,7 @@ class LiveSessionScreen(CompanionScreen):
         self.taps = TapSeries()
         self._taps_done: Timer | None = None
         self.ras: RasStages | None = None  # the RAS ramp from the last measured cadence
+        self._cued = False  # the metronome has played this session: later uncued cadences are carry-over
 
     # -- layout --------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -577,6 +578,7 @@ class LiveSessionScreen(CompanionScreen):
             self.notify(str(message.error), title="The metronome could not start", severity="error")
             return
         self._bar_bpm = message.state.bpm
+        self._cued = True
         self._show_metronome()
         self._tempo_changed(at_once=True)
 
@@ -621,10 +623,21 @@ class LiveSessionScreen(CompanionScreen):
             return
         preset, songs = plan.tempo, self.live.client.preferred_songs
         loaded: list[PresetLoaded] = []
-        self._apply(
-            lambda: loaded.append(self.metronome.load_preset(preset.as_engine_kwargs(), songs)),
-            f"Loaded {plan.title}: {preset.summary()}. Space starts.",
-        )
+        then = "" if self.metronome.running else " Space starts."
+        if self.live.records_cadence:  # gait work: the client's own cadence, stages by x
+            last = self.live.last_cadence()
+            gait = GaitPreset.from_cadence(preset, last.steps_per_min if last is not None else None)
+            self._apply(
+                lambda: loaded.append(self.metronome.load_preset(gait.values, songs)),
+                f"Loaded {plan.title}: {gait.bpm:g} bpm {gait.note}.{then}",
+            )
+            if loaded:
+                self.ras = gait.stages
+        else:
+            self._apply(
+                lambda: loaded.append(self.metronome.load_preset(preset.as_engine_kwargs(), songs)),
+                f"Loaded {plan.title}: {preset.summary()}.{then}",
+            )
         for message in loaded[0].messages if loaded else ():
             self.notify(message, title="Cue", severity="warning", timeout=10)
         if loaded and preset.adaptive != AdaptiveMode.OFF:  # asked by the plan (never switched off by one)
@@ -744,13 +757,22 @@ class LiveSessionScreen(CompanionScreen):
             )
             self._show_metronome()
             return
-        self.tap(self.live.draft_cadence(found.steps_per_min, found.cv, found.steps))
         spm = round(found.steps_per_min, 1)
+        if not self.live.records_cadence:  # a drum session: the taps set a tempo, they are not steps
+            self._apply(
+                lambda: self.metronome.set_bpm(spm),
+                f"Tempo {spm:g} bpm from {found.steps} taps. This plan takes no gait cadence, so none is "
+                "logged; the tempo is, as it plays.",
+            )
+            return
+        metronome = self.metronome
+        condition = cadence_condition(metronome.running, metronome.state().cue_faded, self._cued)
+        self.tap(self.live.draft_cadence(found.steps_per_min, found.cv, found.steps, condition))
         plan = self.live.plan
         self.ras = RasStages.from_baseline(spm, plan.tempo if plan is not None else None)
         self._apply(
             lambda: self.metronome.set_bpm(spm),
-            f"Cadence {spm:g} steps/min (CV {found.cv * 100:.1f}%, {found.steps} steps): logged, "
+            f"Cadence {spm:g} steps/min {condition} (CV {found.cv * 100:.1f}%, {found.steps} steps): logged, "
             f"tempo set to {spm:g} bpm. u undoes the entry. {self.ras.describe()}; x: next stage.",
         )
 
