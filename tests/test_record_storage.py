@@ -83,7 +83,9 @@ def test_clients_goals_objectives_round_trip(record: Record) -> None:
     assert record.goals(client.id)[0].domain == "communication"
     assert record.objectives(client_id=client.id) == [objective]
     assert objective.client_id == client.id
-    assert objective.criterion.describe() == "percent independent >= 80 over 3 consecutive sessions"
+    assert objective.criterion.describe() == (
+        "percent independent >= 80 over 3 consecutive sessions, at least 10 trials each"
+    )
     updated = record.update_client(client.id, preferred_music="Raffi")
     assert updated.preferred_music == "Raffi" and updated.birth_year == 2017
     record.update_objective(objective.id, archived=True)

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from companion.record import (
     Cadence,
@@ -217,3 +219,78 @@ def test_progress_values_match_session_summaries(record: Record, metric: str) ->
         group = record.summary(point.session_id).for_objective(objective.id)
         assert group is not None
         assert point.value == pytest.approx(metric_from_summary(group, metric)), point
+
+
+Week = tuple[int, int]  # (trials, independent) in one session
+
+
+def expected_mastery(weeks: list[Week], criterion: MasteryCriterion) -> int | None:
+    """The week mastery is due, worked out here from the criterion's words: N judged sessions in a row at
+    criterion, where only sessions with the minimum of trials are judged (the others are skipped)."""
+    run = 0
+    for week, (trials, independent) in enumerate(weeks):
+        if trials < criterion.minimum:
+            continue
+        run = run + 1 if 100 * independent / trials >= criterion.threshold else 0
+        if run >= criterion.consecutive_sessions:
+            return week
+    return None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    weeks=st.lists(
+        st.integers(1, 14).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, n))), min_size=1, max_size=7
+    ),
+    minimum=st.sampled_from([None, 5, 10]),
+)
+def test_mastery_never_fires_below_the_minimum_opportunities(
+    tmp_path_factory: pytest.TempPathFactory, weeks: list[Week], minimum: int | None
+) -> None:
+    criterion = MasteryCriterion("percent_independent", 80, 3, min_opportunities=minimum)
+    with Record.open(tmp_path_factory.mktemp("record"), backup_every=None) as record:
+        client = record.add_client("Ava")
+        goal = record.add_goal(client.id, "communication", "requests")
+        objective = record.add_objective(goal.id, "2-word request", criterion)
+        for week, (trials, independent) in enumerate(weeks):
+            day = START + timedelta(weeks=week)
+            session = record.start_session([client.id], started_at=day)
+            drafts = [
+                EventDraft(
+                    Trial(True, "independent" if i < independent else "verbal"),
+                    objective_id=objective.id,
+                    wall_time=day + timedelta(seconds=i),
+                )
+                for i in range(trials)
+            ]
+            record.log_many(session.id, drafts)
+            record.end_session(session.id, ended_at=day + timedelta(minutes=45))
+        progress = record.objective_progress(objective.id)
+    due = expected_mastery(weeks, criterion)
+    assert progress.mastered_on == (None if due is None else (START + timedelta(weeks=due)).date())
+    if progress.mastered_on is not None:  # every session of the qualifying run had enough trials
+        judged = [
+            p for p in progress.points if p.date <= progress.mastered_on and p.sample >= criterion.minimum
+        ]
+        assert len(judged) >= criterion.consecutive_sessions
+        assert all(p.value >= 80 for p in judged[-criterion.consecutive_sessions :])
+    if all(trials < criterion.minimum for trials, _ in weeks):
+        assert not progress.mastered and progress.current_run == 0
+
+
+def test_one_of_one_trials_is_not_evidence_of_mastery(record: Record) -> None:
+    client = record.add_client("Ava")
+    goal = record.add_goal(client.id, "communication", "requests")
+    objective = record.add_objective(
+        goal.id, "2-word request", MasteryCriterion("percent_independent", 80, 3)
+    )
+    for week in range(3):
+        day = START + timedelta(weeks=week)
+        session = record.start_session([client.id], started_at=day)
+        record.log_many(
+            session.id, [EventDraft(Trial(True, "independent"), objective_id=objective.id, wall_time=day)]
+        )
+        record.end_session(session.id, ended_at=day + timedelta(minutes=45))
+    progress = record.objective_progress(objective.id)
+    assert [p.value for p in progress.points] == [100.0] * 3 and not progress.mastered
+    assert "at least 10 trials each" in objective.criterion.describe()

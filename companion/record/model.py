@@ -57,6 +57,16 @@ METRICS: tuple[str, ...] = (
 )
 Direction = Literal["at_least", "at_most"]
 
+OPPORTUNITY_WORDS = {"percent_correct": "trials", "percent_independent": "trials", "sync_pct_within": "hits"}
+DEFAULT_MIN_OPPORTUNITIES: dict[str, int] = {
+    "percent_correct": 10,
+    "percent_independent": 10,
+    "sync_pct_within": 10,
+}
+"""Opportunities a session needs before its percentage may count toward mastery, when the objective names
+no minimum. ABA data sheets write "80% over 3 consecutive sessions, at least 10 opportunities each": 1 of 1
+trials is 100% and says nothing. Other metrics are one measurement a session (a cadence, a rating)."""
+
 
 @dataclass(frozen=True)
 class MasteryCriterion:
@@ -66,6 +76,8 @@ class MasteryCriterion:
     threshold: float = 80.0
     consecutive_sessions: int = 3
     direction: Direction = "at_least"
+    min_opportunities: int | None = None
+    """Trials (hits, measurements) a session needs to count toward mastery; None: the metric's default."""
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -74,6 +86,19 @@ class MasteryCriterion:
             raise ValueError("consecutive_sessions must be at least 1")
         if self.direction not in ("at_least", "at_most"):
             raise ValueError("direction must be 'at_least' or 'at_most'")
+        if self.min_opportunities is not None and self.min_opportunities < 1:
+            raise ValueError("min_opportunities must be at least 1")
+
+    @property
+    def minimum(self) -> int:
+        """The opportunities a session needs to be judged against the criterion."""
+        if self.min_opportunities is not None:
+            return self.min_opportunities
+        return DEFAULT_MIN_OPPORTUNITIES.get(self.metric, 1)
+
+    def judges(self, sample: int) -> bool:
+        """Enough opportunities in a session to say whether it met the criterion."""
+        return sample >= self.minimum
 
     def satisfied_by(self, value: float) -> bool:
         return value >= self.threshold if self.direction == "at_least" else value <= self.threshold
@@ -81,7 +106,10 @@ class MasteryCriterion:
     def describe(self) -> str:
         sign = ">=" if self.direction == "at_least" else "<="
         label = self.metric.replace("_", " ")
-        return f"{label} {sign} {self.threshold:g} over {self.consecutive_sessions} consecutive sessions"
+        text = f"{label} {sign} {self.threshold:g} over {self.consecutive_sessions} consecutive sessions"
+        if self.minimum > 1:
+            text += f", at least {self.minimum} {OPPORTUNITY_WORDS.get(self.metric, 'opportunities')} each"
+        return text
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ has tens of thousands of events and the review screen must answer in well under 
 which need start/stop pairing, are computed in Python from their few events. The figures are the same as
 the session summaries' (a test holds the two together). The trend is the least-squares slope against
 calendar time, per week, so irregular scheduling does not distort it. Mastery follows the criterion
-literally: N consecutive sessions *with data for the objective* at criterion.
+literally: N consecutive sessions *with data for the objective* at criterion, counting only sessions with
+the criterion's minimum of opportunities (a session with too few neither counts nor breaks the run: it is
+not evidence either way).
 """
 
 from __future__ import annotations
@@ -181,6 +183,8 @@ def _progress(objective: Objective, points: list[ProgressPoint]) -> ObjectivePro
     criterion = objective.criterion
     run, mastered_on = 0, None
     for point in points:
+        if not criterion.judges(point.sample):
+            continue
         run = run + 1 if criterion.satisfied_by(point.value) else 0
         if mastered_on is None and run >= criterion.consecutive_sessions:
             mastered_on = point.date
