@@ -51,7 +51,7 @@ from companion.record import (
 from companion.record.clock import parse
 from companion.record.events import RatingPhase
 from companion.record.summaries import summarise_group
-from interventions import DataKind, DataTap, Library, Plan
+from interventions import DEFAULT_PROMPT_LEVELS, DataKind, DataTap, Library, Plan
 
 T = TypeVar("T")
 
@@ -315,7 +315,23 @@ class LiveSession:
 
     @property
     def prompt_levels(self) -> tuple[str, ...]:
-        return self.hierarchies[self.client.id]
+        """The hierarchy the pad offers now: the selected objective's (see `levels_for`)."""
+        return self.levels_for(self.client.id, self.objective)
+
+    def levels_for(self, client_id: int, objective: Objective | None) -> tuple[str, ...]:
+        """The prompt hierarchy trials are taken on: the objective's own; else the plan's when it names
+        its own (MIT: unison ... independent), which the objective keeps from its first trial; else the
+        client's."""
+        if objective is not None and objective.prompt_levels:
+            return objective.prompt_levels
+        return (self._plan_levels() if objective is not None else ()) or self.hierarchies[client_id]
+
+    def _plan_levels(self) -> tuple[str, ...]:
+        """A hierarchy the plan names for its trials, unless it is the standard one."""
+        for tap in self._taps(DataKind.TRIAL):
+            if tap.prompt_levels and tuple(tap.prompt_levels) != DEFAULT_PROMPT_LEVELS:
+                return tuple(tap.prompt_levels)
+        return ()
 
     # -- what the plan offers ----------------------------------------------------------------------
     def _taps(self, kind: DataKind) -> list[DataTap]:
@@ -446,9 +462,27 @@ class LiveSession:
     # -- writer thread: everything that touches the disk ----------------------------------------------
     def commit(self, draft: EventDraft) -> Update:
         """Log one tap (after any tempo marker due); pending instead of lost if the disk refuses."""
+        if isinstance(draft.payload, Trial):
+            try:
+                self._keep_plan_levels(draft)
+            except StorageError as exc:  # the trial cannot be scored yet: not shown as taken, nothing lost
+                return Update(problem=f"the trial was not logged ({exc}); tap it again")
         with self._lock:
             drafts = [*self._take_tempo(), draft]
         return self._log(drafts)
+
+    def _keep_plan_levels(self, draft: EventDraft) -> None:
+        """A first trial on the plan's own hierarchy makes it the objective's: its trials are scored against
+        it from now on, in later sessions and in its progress, whatever plan is in use then."""
+        client_id = draft.client_id if draft.client_id is not None else self.client.id
+        objectives = self.objectives.get(client_id, [])
+        index = next((i for i, o in enumerate(objectives) if o.id == draft.objective_id), None)
+        if index is None or objectives[index].prompt_levels:
+            return
+        levels = self._plan_levels()
+        if levels:
+            with self._lock:
+                objectives[index] = self.record.update_objective(objectives[index].id, prompt_levels=levels)
 
     def settle_tempo(self) -> Update:
         """Log a tempo marker that is due (the metronome started or changed and has settled)."""
@@ -549,9 +583,8 @@ class LiveSession:
         tallies = []
         for number, objective in enumerate(self.objectives[client], start=1):
             events = grouped.pop(objective.id, [])
-            summary = (
-                summarise_group((client, objective.id), events, minutes, hierarchy, ()) if events else None
-            )
+            levels = self.levels_for(client, objective)
+            summary = summarise_group((client, objective.id), events, minutes, levels, ()) if events else None
             tallies.append(Tally(client, objective, number, summary, tuple(running[objective.id])))
         general = [e for events in grouped.values() for e in events]
         if general:
@@ -561,11 +594,20 @@ class LiveSession:
 
     def describe(self, entry: LogEntry) -> str:
         event = entry.event
-        hierarchy = self.hierarchies.get(event.client_id or -1, ())
+        hierarchy = self._event_levels(event)
         if isinstance(event.payload, Intervention):
             plan = self.library.get(event.payload.plan_id) if self.library is not None else None
             return f"→ {plan.title if plan is not None else plan_label(event.payload.plan_id)}"
         return describe(event, hierarchy)
+
+    def _event_levels(self, event: Event) -> tuple[str, ...]:
+        """The hierarchy an event's trial was scored on (its objective's own, else its client's)."""
+        objective = next(
+            (o for o in self.objectives.get(event.client_id or -1, []) if o.id == event.objective_id), None
+        )
+        if objective is not None and objective.prompt_levels:
+            return objective.prompt_levels
+        return self.hierarchies.get(event.client_id or -1, ())
 
     def rated_labels(self) -> set[str]:
         """Rating labels already given for the selected client in this session (the next is "during")."""

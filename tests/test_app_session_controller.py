@@ -260,3 +260,41 @@ def test_describe_reads_like_a_data_sheet(practice: Practice) -> None:
         ]
         assert texts == ["✓ correct, verbal prompt", "pain 4/10 (after)", "“walked to the door”"]
         assert live.describe(live.entries()[0]) == texts[0]
+
+
+MIT_LEVELS = ("independent", "repetition after model", "partial unison", "unison")
+
+
+def test_a_plan_s_own_hierarchy_reaches_the_pad_and_stays_with_the_objective(
+    practice: Practice, library: Library
+) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava], plan_id="mit-phrase-production", library=library)
+        assert live.objective is not None and live.objective.id == practice.ava_requests
+        assert live.prompt_levels == MIT_LEVELS  # the plan's, not Ava's ABA hierarchy
+        for correct, level in [(True, 0), (True, 2), (False, 3), (True, 1)]:
+            update = live.commit(live.draft_trial(correct, level))
+            assert update.problem is None and update.entries[-1].saved
+        kept = record.objective(practice.ava_requests).prompt_levels
+        assert kept == MIT_LEVELS  # the objective's own from its first trial
+        assert [line.split(", ", 1)[1] for line in map(live.describe, live.entries()[1:])] == [
+            "independent",
+            "partial unison prompt",
+            "unison prompt",
+            "repetition after model prompt",
+        ]
+        tally = live.tallies()[0]
+        assert tally.summary is not None and tally.summary.trials is not None
+        assert list(tally.summary.trials.by_level) == list(MIT_LEVELS)  # in the objective's order
+        live.switch_plan("hello-song-greeting")
+        assert live.prompt_levels == MIT_LEVELS  # the objective's now, whatever the plan
+        live.cycle_objective()
+        assert live.prompt_levels == record.prompt_hierarchy(practice.ava)  # another objective: Ava's
+        live.end()
+        summary = record.summary(live.session.id)
+    (group,) = [g for g in summary.groups if g.objective_id == practice.ava_requests]
+    assert group.trials is not None and (group.trials.n, group.trials.independent) == (4, 1)
+    assert list(group.trials.by_level) == list(MIT_LEVELS)
+    gestural = EventDraft(Trial(True, "gestural"), objective_id=practice.ava_requests)
+    with practice.open() as record, pytest.raises(ValueError, match="'gestural' is not one of independent"):
+        record.log(live.session.id, gestural)

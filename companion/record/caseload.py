@@ -66,6 +66,7 @@ def _objective(row: sqlite3.Row) -> Objective:
         target=row["target"],
         created_at=row["created_at"],
         archived=bool(row["archived"]),
+        prompt_levels=tuple(json.loads(row["prompt_levels"])),
     )
 
 
@@ -108,7 +109,7 @@ class Caseload:
 
     _db: Database
     # Prompt hierarchies the event log validates trials against; cleared whenever they may change.
-    _hierarchies: dict[int, tuple[str, ...]]
+    _hierarchies: dict[tuple[int | None, int | None], tuple[str, ...]]
 
     # -- practice settings -------------------------------------------------------------------------------
     def prompt_hierarchy(self, client_id: int | None = None) -> tuple[str, ...]:
@@ -251,20 +252,24 @@ class Caseload:
         description: str,
         criterion: MasteryCriterion | None = None,
         target: str = "",
+        prompt_levels: Sequence[str] = (),
     ) -> Objective:
+        """An objective under a goal; `prompt_levels`: its own hierarchy (empty: the client's)."""
         self.goal(goal_id)
         if not description.strip():
             raise ValueError("an objective needs a description")
+        levels = validate_hierarchy(prompt_levels) if prompt_levels else ()
         with self._db.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO objectives (goal_id, description, criterion, target, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO objectives (goal_id, description, criterion, target, created_at, prompt_levels) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     goal_id,
                     description.strip(),
                     json.dumps(asdict(criterion or MasteryCriterion())),
                     target,
                     iso(utc_now()),
+                    json.dumps(levels),
                 ),
             )
         return self.objective(int(cursor.lastrowid or 0))
@@ -294,15 +299,24 @@ class Caseload:
 
     def update_objective(self, objective_id: int, **changes: Any) -> Objective:
         updated = replace(self.objective(objective_id), **editable(changes))
+        if updated.prompt_levels:
+            updated = replace(updated, prompt_levels=validate_hierarchy(updated.prompt_levels))
         with self._db.transaction() as conn:
             conn.execute(
-                "UPDATE objectives SET description=?, criterion=?, target=?, archived=? WHERE id=?",
+                "UPDATE objectives SET description=?, criterion=?, target=?, archived=?, prompt_levels=? "
+                "WHERE id=?",
                 (
                     updated.description,
                     json.dumps(asdict(updated.criterion)),
                     updated.target,
                     int(updated.archived),
+                    json.dumps(updated.prompt_levels),
                     objective_id,
                 ),
             )
+        self._hierarchies.clear()  # trials on it are now checked against its own levels
         return self.objective(objective_id)
+
+    def objective_hierarchy(self, objective: Objective) -> tuple[str, ...]:
+        """The hierarchy an objective's trials are scored against: its own, else its client's."""
+        return objective.prompt_levels or self.prompt_hierarchy(objective.client_id)

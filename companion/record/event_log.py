@@ -90,7 +90,7 @@ class EventLog:
     rescue_error: str | None
     _current_plan: dict[int, str | None]
     _session_cache: dict[int, Session]
-    _hierarchies: dict[int, tuple[str, ...]]
+    _hierarchies: dict[tuple[int | None, int | None], tuple[str, ...]]
     _objective_owners: dict[int, int]
 
     # Monotonic clock reading at the start of each session started by this process.
@@ -228,7 +228,7 @@ class EventLog:
         payload = draft.payload
         client_id = self._client_for(session, draft)
         if isinstance(payload, Trial):
-            self._check_prompt_level(payload, client_id)
+            self._check_prompt_level(payload, client_id, draft.objective_id)
         if isinstance(payload, Tombstone):
             self._check_undoable(payload.target_event_id, session_id)
         plan_id = self._plan_for(session_id, draft)
@@ -282,11 +282,15 @@ class EventLog:
             owner = self._objective_owners[objective_id] = int(row[0])
         return owner
 
-    def _check_prompt_level(self, trial: Trial, client_id: int | None) -> None:
-        key = client_id if client_id is not None else -1
+    def _check_prompt_level(self, trial: Trial, client_id: int | None, objective_id: int | None) -> None:
+        """A trial's level must be in the hierarchy it is scored against: its objective's, else its client's
+        (the pad offers no other, but an import or a second device might)."""
+        key = (client_id, objective_id)
         levels = self._hierarchies.get(key)
         if levels is None:
-            levels = self._hierarchies[key] = load_hierarchy(self._db, client_id)
+            own = self._db.query_one("SELECT prompt_levels FROM objectives WHERE id = ?", (objective_id,))
+            levels = tuple(json.loads(own[0])) if own is not None else ()
+            levels = self._hierarchies[key] = levels or load_hierarchy(self._db, client_id)
         if trial.prompt_level not in levels:
             raise ValueError(f"prompt level {trial.prompt_level!r} is not one of {', '.join(levels)}")
 

@@ -96,6 +96,8 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
         "UPDATE goals SET domain = 'cognition/academic' WHERE domain = 'cognition'",
         "UPDATE goals SET domain = 'emotional/regulation' WHERE domain = 'emotional'",
     ),
+    # 4: an objective's own prompt hierarchy (MIT's is not the client's ABA one); '[]' = the client's.
+    ("ALTER TABLE objectives ADD COLUMN prompt_levels TEXT NOT NULL DEFAULT '[]'",),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

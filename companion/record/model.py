@@ -152,6 +152,9 @@ class Objective:
     target: str = ""
     created_at: str = ""
     archived: bool = False
+    prompt_levels: tuple[str, ...] = ()
+    """The objective's own prompt hierarchy, most independent first (MIT's unison ... independent is not
+    an ABA hierarchy); empty: the client's. Trials on it are scored against it."""
 
 
 @dataclass(frozen=True)

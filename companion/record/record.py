@@ -46,7 +46,7 @@ class Record(Caseload, Sessions, EventLog):
         self._anchors: dict[int, float] = {}
         self._current_plan: dict[int, str | None] = {}
         self._session_cache: dict[int, Session] = {}
-        self._hierarchies: dict[int, tuple[str, ...]] = {}
+        self._hierarchies: dict[tuple[int | None, int | None], tuple[str, ...]] = {}
         self._objective_owners: dict[int, int] = {}
         # Why the last automatic backup failed (e.g. disk full), for the app to show; None when fine.
         self.backup_error: StorageError | None = None
@@ -112,7 +112,12 @@ class Record(Caseload, Sessions, EventLog):
         """Figures per client and objective for one session (pending events included, undone ones not)."""
         session = self.session(session_id)
         hierarchies = {client_id: self.prompt_hierarchy(client_id) for client_id in session.client_ids}
-        return summarise_session(session, self.session_events(session_id), hierarchies)
+        own = {
+            o.id: o.prompt_levels
+            for c in session.client_ids
+            for o in self.objectives(c, include_archived=True)
+        }
+        return summarise_session(session, self.session_events(session_id), hierarchies, own)
 
     def objective_progress(
         self, objective_id: int, start: date | None = None, end: date | None = None
@@ -120,16 +125,17 @@ class Record(Caseload, Sessions, EventLog):
         """One value per session for the objective's criterion metric, its weekly trend and mastery."""
         objective = self.objective(objective_id)
         sessions = self.sessions(objective.client_id, start, end)
-        first_level = self.prompt_hierarchy(objective.client_id)[0]
-        return objective_progress(self._db, objective, sessions, first_level)
+        return objective_progress(self._db, objective, sessions, self.objective_hierarchy(objective)[0])
 
     def client_progress(
         self, client_id: int, start: date | None = None, end: date | None = None
     ) -> list[ObjectiveProgress]:
         """Progress of every active objective of a client (what the review screen and reports show)."""
         sessions = self.sessions(client_id, start, end)
-        first_level = self.prompt_hierarchy(client_id)[0]
-        return [objective_progress(self._db, o, sessions, first_level) for o in self.objectives(client_id)]
+        return [
+            objective_progress(self._db, o, sessions, self.objective_hierarchy(o)[0])
+            for o in self.objectives(client_id)
+        ]
 
     # -- backups -----------------------------------------------------------------------------------------
     def backup_now(self) -> Path:

@@ -163,9 +163,13 @@ def minutes_until(session: Session, last_offset: float) -> float:
 
 
 def summarise_session(
-    session: Session, events: Sequence[Event], hierarchies: Mapping[int, Sequence[str]] | None = None
+    session: Session,
+    events: Sequence[Event],
+    hierarchies: Mapping[int, Sequence[str]] | None = None,
+    objective_levels: Mapping[int, Sequence[str]] | None = None,
 ) -> SessionSummary:
-    """Summarise a session's live (not undone) events, in logging order."""
+    """Summarise a session's live (not undone) events, in logging order. Trials are scored against their
+    objective's own hierarchy (`objective_levels`, by objective id) when it has one, else their client's."""
     minutes = session_minutes(session, events)
     tempo_in_force: dict[GroupKey, list[Tempo]] = defaultdict(list)
     grouped: dict[GroupKey, list[Event]] = defaultdict(list)
@@ -181,15 +185,18 @@ def summarise_session(
         elif current is not None and not isinstance(event.payload, Note):
             tempo_in_force[key].append(current)
         grouped[key].append(event)
-    levels = hierarchies or {}
-    groups = tuple(
-        summarise_group(
-            key,
-            grouped[key],
-            minutes,
-            levels.get(key[0], DEFAULT_PROMPT_HIERARCHY) if key[0] is not None else DEFAULT_PROMPT_HIERARCHY,
-            tempo_in_force.get(key, []),
+    clients, objectives = hierarchies or {}, objective_levels or {}
+
+    def levels(key: GroupKey) -> Sequence[str]:
+        client, objective = key
+        if objective is not None and objectives.get(objective):
+            return objectives[objective]
+        return (
+            clients.get(client, DEFAULT_PROMPT_HIERARCHY) if client is not None else DEFAULT_PROMPT_HIERARCHY
         )
+
+    groups = tuple(
+        summarise_group(key, grouped[key], minutes, levels(key), tempo_in_force.get(key, []))
         for key in sorted(grouped, key=lambda k: (k[0] is None, k[0] or 0, k[1] is None, k[1] or 0))
     )
     all_tempi = [e.payload for e in events if isinstance(e.payload, Tempo)]

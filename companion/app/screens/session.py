@@ -293,6 +293,13 @@ class LiveSessionScreen(CompanionScreen):
         client = live.client.display_name if live.is_group else ""
         self.query_one(ObjectiveBar).show(current, position, len(live.objectives[live.client.id]), client)
         self.query_one(TallyList).show(tallies, objective.id if objective is not None else None)
+        if self.query_one(TapPad).levels != live.prompt_levels:  # another objective or plan, its own levels
+            self.run_worker(self._relevel_pad(), exclusive=True, group="pad")
+
+    async def _relevel_pad(self) -> None:
+        pad = self.query_one(TapPad)
+        await pad.set_levels(self.live.prompt_levels)
+        pad.show_latency_waiting(self.live.cue_marked)
 
     # -- writing -------------------------------------------------------------------------------------
     def submit(self, work: Callable[[], Update]) -> Future[Update]:
@@ -432,9 +439,7 @@ class LiveSessionScreen(CompanionScreen):
         await self._client_changed()
 
     async def _client_changed(self) -> None:
-        pad = self.query_one(TapPad)
-        await pad.set_levels(self.live.prompt_levels)
-        pad.show_latency_waiting(self.live.cue_marked)
+        await self._relevel_pad()
         self._refresh_selection()
 
     # -- plan ----------------------------------------------------------------------------------------
