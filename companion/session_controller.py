@@ -177,6 +177,18 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
     return payload.kind
 
 
+MEASURED_AS = {
+    DataKind.COUNT: ("count", "count_per_minute"),
+    DataKind.DURATION: ("duration_seconds",),
+    DataKind.LATENCY: ("latency_seconds",),
+}
+
+
+def _measured_as(objective: Objective, kind: DataKind) -> bool:
+    """The objective's criterion reads taps of `kind`: a count objective is counted, its name is the label."""
+    return objective.criterion.metric in MEASURED_AS.get(kind, ())
+
+
 class LiveSession:
     """A session being run now: selection (client, objective, plan), taps, undo, pending retry, end."""
 
@@ -338,13 +350,33 @@ class LiveSession:
         return [tap for tap in self.plan.data if tap.kind is kind] if self.plan is not None else []
 
     def label_for(self, kind: DataKind) -> str:
-        """The label a count or duration tap gets: the plan's, else the one used last time, else generic."""
+        """The label a count, duration or rating tap gets: the one this objective uses (chosen before, in
+        this session or an earlier one); with no objective selected, the plan's; else a generic one."""
+        known = self.known_label(kind)
+        if known is not None:
+            return known
         taps = self._taps(kind)
-        if taps:
-            return taps[0].label
+        return taps[0].label if taps and self.objective is None else DEFAULT_LABELS[kind]
+
+    def known_label(self, kind: DataKind) -> str | None:
+        """The label the selected objective has used for `kind`; None until one is chosen."""
         objective = self.objective
-        remembered = self._remembered.get((objective.id, kind)) if objective is not None else None
-        return remembered or DEFAULT_LABELS[kind]
+        return self._remembered.get((objective.id, kind)) if objective is not None else None
+
+    def label_choices(self, kind: DataKind) -> list[str]:
+        """What a first count or duration on the selected objective may be called: the objective itself
+        when it is measured that way, every label the plan has for that kind, then a generic one. A plan's
+        label is not assumed to fit: "Consecutive turns" must not land on a requesting objective."""
+        objective = self.objective
+        own = [objective.description] if objective is not None and _measured_as(objective, kind) else []
+        return list(dict.fromkeys([*own, *(tap.label for tap in self._taps(kind)), DEFAULT_LABELS[kind]]))
+
+    def use_label(self, kind: DataKind, label: str) -> None:
+        """From now on the selected objective's `kind` taps are called `label`."""
+        objective = self.objective
+        if objective is not None:
+            with self._lock:
+                self._remembered[(objective.id, kind)] = label.strip()
 
     def rating_choices(self) -> list[RatingChoice]:
         """The ratings the current plan asks for, then the one used with this objective before."""
@@ -374,11 +406,14 @@ class LiveSession:
         return self._draft(Trial(correct, levels[level]))
 
     def draft_count(self, delta: int = 1) -> EventDraft:
-        return self._draft(Count(self.label_for(DataKind.COUNT), delta))
+        label = self.label_for(DataKind.COUNT)
+        self.use_label(DataKind.COUNT, label)
+        return self._draft(Count(label, delta))
 
     def draft_duration_toggle(self) -> EventDraft:
         """Start timing the objective's duration, or stop it if it is running."""
         label = self.label_for(DataKind.DURATION)
+        self.use_label(DataKind.DURATION, label)
         draft = self._draft(DurationStart(label))
         key = (draft.client_id, draft.objective_id, label)
         with self._lock:

@@ -21,7 +21,7 @@ from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
 from textual.pilot import Pilot
 
-from companion.app.screens.dialogs import TextPrompt
+from companion.app.screens.dialogs import Pick, TextPrompt
 from companion.app.screens.session import LiveSessionScreen
 
 pytestmark = pytest.mark.jack
@@ -44,6 +44,10 @@ async def work_the_screen(pilot: Pilot[None]) -> None:
     """What a therapist does mid-exercise: trials, a prompt, next objective, a count, a typed note."""
     for _ in range(ROUNDS):
         await pilot.press("plus", "minus", "2", "right_square_bracket", "c")
+        await pilot.pause(0.05)
+        if isinstance(pilot.app.screen, Pick):  # the first count on an objective asks what it counts
+            await pilot.press("1")
+            await on_screen(pilot, LiveSessionScreen)
         await pilot.press("n")
         await on_screen(pilot, TextPrompt)
         await pilot.press(*"steady", "enter")

@@ -18,6 +18,7 @@ import pytest
 from engine_takes import ATTEMPTS, never_clean
 from jackd import JackServer
 from test_app_listening import notices
+from test_app_metronome import switch_plan
 from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
 from test_listen_jack import DRUM, TOLERANCE_MS, expected_figures, known_offsets
@@ -141,6 +142,7 @@ async def test_pedal_hits_while_the_metronome_is_stopped_are_cadence_steps(
     try:
         async with app.run_test(size=(100, 32)) as pilot:
             screen = await start_session(pilot, "down", "s")  # Ben: gait
+            await switch_plan(pilot, screen, "ras gait training", "ras-gait-training")  # takes cadence
             await choose_input(pilot, screen, sender.port_name)
             start = time.perf_counter() + LEAD_S
             await asyncio.to_thread(sender.play_at, [(start + 0.6 * k, 64, 100) for k in range(8)])

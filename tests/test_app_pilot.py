@@ -110,7 +110,12 @@ async def test_a_whole_session_from_start_to_saved_note(practice: Practice) -> N
         await pilot.press("u")
         await until(pilot, lambda: any(line.entry.undone for line in log_lines(app)))
         assert "3/4 correct · 75% independent" in str(screen.query_one("#objective").render())
-        await pilot.press("right_square_bracket", "c", "c")
+        await pilot.press("right_square_bracket", "c")  # the first count on "Takes turns": counting what?
+        await on_screen(pilot, Pick)
+        assert app.screen.choices[0] == ("Takes turns on the drum", "Takes turns on the drum")
+        await pilot.press("1")  # the objective itself; asked once
+        await on_screen(pilot, LiveSessionScreen)
+        await pilot.press("c")
         await pilot.press("n")
         await on_screen(pilot, TextPrompt)
         await pilot.press(*"more drum please", "enter")
@@ -149,6 +154,7 @@ async def test_a_whole_session_from_start_to_saved_note(practice: Practice) -> N
     assert [e.kind for e in stored].count("tombstone") == 1
     counts = [e for e in events if isinstance(e.payload, Count)]
     assert len(counts) == 2 and {e.objective_id for e in counts} == {practice.ava_turns}
+    assert {e.payload.label for e in counts} == {"Takes turns on the drum"}
     assert [e.payload.text for e in events if isinstance(e.payload, Note)] == ["more drum please"]
     assert [e.payload.value for e in events if isinstance(e.payload, Rating)] == [7.0]
     assert isinstance(events[0].payload, Intervention)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from test_app_practice import Practice, make_practice, write_lock
 
-from companion.record import Count, DurationStart, DurationStop, EventDraft, Record, Trial
+from companion.record import Count, DurationStart, DurationStop, Event, EventDraft, Record, Trial
 from companion.session_controller import LiveSession, TapWriter, describe
-from interventions import Library
+from interventions import DataKind, Library
 
 
 @pytest.fixture
@@ -103,6 +103,8 @@ def test_switching_plan_is_logged_and_brings_its_taps(practice: Practice, librar
     with practice.open() as record:
         live = LiveSession.start(record, [practice.ava], plan_id="timp-drum-reach", library=library)
         assert live.plan is not None and live.plan.id == "timp-drum-reach"
+        assert live.label_choices(DataKind.COUNT)[0] == "Full reaches"  # the plan's taps are offered
+        live.use_label(DataKind.COUNT, "Full reaches")
         count = live.commit(live.draft_count()).entries[-1]
         assert isinstance(count.event.payload, Count) and count.event.payload.label == "Full reaches"
         assert count.event.plan_id == "timp-drum-reach"
@@ -298,3 +300,34 @@ def test_a_plan_s_own_hierarchy_reaches_the_pad_and_stays_with_the_objective(
     gestural = EventDraft(Trial(True, "gestural"), objective_id=practice.ava_requests)
     with practice.open() as record, pytest.raises(ValueError, match="'gestural' is not one of independent"):
         record.log(live.session.id, gestural)
+
+
+def test_a_count_is_named_for_its_objective_not_the_plan_s_first_tap(
+    practice: Practice, library: Library
+) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava], plan_id="sycom-turn-taking-drum", library=library)
+        assert live.objective is not None and live.objective.id == practice.ava_requests
+        assert live.known_label(DataKind.COUNT) is None
+        assert live.label_choices(DataKind.COUNT) == ["Consecutive turns", "count"]  # offered, not assumed
+        live.use_label(DataKind.COUNT, "2-word requests")
+        live.commit(live.draft_count())
+        live.cycle_objective()  # "Takes turns on the drum" is counted: its own name comes first
+        assert live.label_choices(DataKind.COUNT) == ["Takes turns on the drum", "Consecutive turns", "count"]
+        live.use_label(DataKind.COUNT, "Consecutive turns")
+        live.commit(live.draft_count())
+        live.cycle_objective()
+        assert live.draft_count().payload == Count("2-word requests")  # kept for the objective
+        live.end()
+        later = LiveSession.start(record, [practice.ava], plan_id="sycom-turn-taking-drum", library=library)
+        assert later.known_label(DataKind.COUNT) == "2-word requests"  # and in the next session
+    counts = [(e.objective_id, e.payload) for e in record_events(practice, live.session.id, Count)]
+    assert counts == [
+        (practice.ava_requests, Count("2-word requests")),
+        (practice.ava_turns, Count("Consecutive turns")),
+    ]
+
+
+def record_events(practice: Practice, session_id: int, kind: type) -> list[Event]:
+    with practice.open() as record:
+        return [e for e in record.session_events(session_id) if isinstance(e.payload, kind)]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import ClassVar
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -50,6 +51,7 @@ from companion.app.widgets.tap_pad import TapPad
 from companion.listening import BlockReport
 from companion.record import EventDraft, Session, StorageError
 from companion.session_controller import LiveSession, TapWriter, Update
+from interventions import DataKind
 
 RETRY_EVERY_S = 3.0
 TEMPO_SETTLE_S = 1.5
@@ -370,11 +372,33 @@ class LiveSessionScreen(CompanionScreen):
         self.app.push_screen(picker, chosen)
 
     def action_count(self) -> None:
-        self.tap(self.live.draft_count())
+        self._labelled(DataKind.COUNT, lambda: self.tap(self.live.draft_count()))
 
     def action_duration(self) -> None:
-        self.tap(self.live.draft_duration_toggle())
-        self._refresh_tallies()
+        def toggle() -> None:
+            self.tap(self.live.draft_duration_toggle())
+            self._refresh_tallies()
+
+        self._labelled(DataKind.DURATION, toggle)
+
+    def _labelled(self, kind: DataKind, then: Callable[[], None]) -> None:
+        """The first count (or duration) on an objective asks what it counts, once: the plan's labels are
+        offered, not assumed. After that the key logs at once."""
+        live = self.live
+        choices = live.label_choices(kind)
+        if live.objective is None or live.known_label(kind) is not None or len(choices) == 1:
+            then()
+            return
+
+        def chosen(label: str | None) -> None:
+            if label is not None:
+                live.use_label(kind, label)
+                then()
+
+        what = "Count" if kind is DataKind.COUNT else "Time"
+        title = f"{what} what, for {escape(live.objective.description)}?"
+        picker = Pick(title, [(escape(c), c) for c in choices], hint="digit or Enter; asked once")
+        self.app.push_screen(picker, chosen)
 
     def action_latency(self) -> None:
         pad = self.query_one(TapPad)
