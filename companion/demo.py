@@ -17,6 +17,7 @@ from typing import Literal
 
 from companion.documents.soap import draft_note
 from companion.record import (
+    DEFAULT_PROMPT_HIERARCHY,
     Cadence,
     Count,
     DurationStart,
@@ -25,6 +26,7 @@ from companion.record import (
     Intervention,
     Latency,
     MasteryCriterion,
+    Measure,
     Note,
     Objective,
     Rating,
@@ -37,7 +39,7 @@ from companion.record import (
 from companion.record.clock import parse
 from companion.record.events import Payload
 
-Measure = Literal["trials", "count", "cadence", "rating", "duration", "sync"]
+DataShape = Literal["trials", "count", "cadence", "rating", "duration", "sync", "measure"]
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,14 @@ class ObjectiveSpec:
     goal: str
     description: str
     criterion: MasteryCriterion
-    measure: Measure
+    measure: DataShape
     plan: str
     start: float
     end: float
     label: str = ""
+    unit: str = ""
+    prompt_levels: tuple[str, ...] = ()
+    """The objective's own hierarchy (MIT's), else the client's standard one."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 "mit-phrase-production",
                 0.35,
                 0.9,
+                prompt_levels=("independent", "repetition after model", "partial unison", "unison"),
             ),
             ObjectiveSpec(
                 "social",
@@ -147,6 +153,18 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 "ras-gait-training",
                 78,
                 104,
+            ),
+            ObjectiveSpec(
+                "gross motor",
+                "Improve gait speed and symmetry",
+                "Walks 10 m in 12 s or less",
+                MasteryCriterion("measure_last", 12, 3, "at_most"),
+                "measure",
+                "ras-gait-training",
+                21,
+                11,
+                label="10 m walk time",
+                unit="s",
             ),
             ObjectiveSpec(
                 "gross motor",
@@ -407,15 +425,16 @@ def _level(spec: ObjectiveSpec, progress: float, rng: random.Random, noise: floa
 
 def _trials(spec: ObjectiveSpec, progress: float, rng: random.Random, objective_id: int) -> list[EventDraft]:
     p_independent = min(0.97, max(0.02, _level(spec, progress, rng, 0.08)))
+    levels = spec.prompt_levels or DEFAULT_PROMPT_HIERARCHY
     drafts = []
     for _ in range(10):
         roll = rng.random()
         if roll < p_independent:
-            payload = Trial(True, "independent")
+            payload = Trial(True, levels[0])
         elif roll < p_independent + (1 - p_independent) * 0.6:
-            payload = Trial(True, rng.choice(("gestural", "verbal", "verbal", "model")))
+            payload = Trial(True, rng.choice(levels[1:-1]))
         else:
-            payload = Trial(False, rng.choice(("verbal", "model", "physical")))
+            payload = Trial(False, rng.choice(levels[2:]))
         drafts.append(EventDraft(payload, objective_id=objective_id))
     return drafts
 
@@ -439,6 +458,11 @@ def _events_for(
         payloads = [
             Rating(spec.label, before, phase="before"),
             Rating(spec.label, round(min(10, max(0, after))), phase="after"),
+        ]
+    elif spec.measure == "measure":  # timed before and after the work: the after is the session's figure
+        payloads = [
+            Measure(spec.label, round(level + rng.uniform(0.5, 2.5), 1), spec.unit, "before"),
+            Measure(spec.label, round(level, 1), spec.unit, "after"),
         ]
     elif spec.measure == "cadence":
         baseline = max(60.0, level - 6)
@@ -531,7 +555,10 @@ def _add_client(record: Record, spec: ClientSpec, today: date) -> tuple[int, lis
             ).id
         objectives.append(
             record.add_objective(
-                goals[objective_spec.goal], objective_spec.description, objective_spec.criterion
+                goals[objective_spec.goal],
+                objective_spec.description,
+                objective_spec.criterion,
+                prompt_levels=objective_spec.prompt_levels,
             )
         )
     return client.id, objectives

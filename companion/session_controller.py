@@ -36,6 +36,7 @@ from companion.record import (
     GroupSummary,
     Intervention,
     Latency,
+    Measure,
     Note,
     Objective,
     Payload,
@@ -56,7 +57,18 @@ from interventions import DEFAULT_PROMPT_LEVELS, DataKind, DataTap, Library, Pla
 T = TypeVar("T")
 
 TAP_KINDS = frozenset(
-    {"trial", "count", "duration_start", "duration_stop", "duration", "latency", "rating", "note", "cadence"}
+    {
+        "trial",
+        "count",
+        "duration_start",
+        "duration_stop",
+        "duration",
+        "latency",
+        "rating",
+        "measure",
+        "note",
+        "cadence",
+    }
 )
 """Events the therapist makes with a key or a touch: the ones `undo` may cancel."""
 
@@ -101,6 +113,15 @@ class RatingChoice:
 
 
 @dataclass(frozen=True)
+class MeasureChoice:
+    """A measure the therapist can take now: its label, unit and the moments it is usually taken."""
+
+    label: str
+    unit: str
+    phases: tuple[str, ...] = ("before", "during", "after")
+
+
+@dataclass(frozen=True)
 class Tally:
     """The running figures of one objective (or a client's untargeted data) in this session."""
 
@@ -135,6 +156,11 @@ class Tally:
             latest = rating.after if rating.after is not None else (rating.during or (rating.before,))[-1]
             if latest is not None:
                 parts.append(f"{rating.label} {num(latest)}")
+        for measure in summary.measures.values():
+            if measure.before is not None and measure.after is not None:
+                parts.append(f"{measure.label} {num(measure.before)} → {num(measure.after)} {measure.unit}")
+            else:
+                parts.append(f"{measure.label} {num(measure.last)} {measure.unit}")
         if summary.cadence is not None:
             parts.append(f"cadence {num(summary.cadence.last)} steps/min (n={summary.cadence.measurements})")
         if summary.sync is not None:
@@ -162,6 +188,8 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
             return f"latency {num(secs)} s"
         case Rating(label=label, value=value, scale=scale, phase=phase):
             return f"{label} {num(value)}/{num(scale[1])} ({phase})"
+        case Measure(label=label, value=value, unit=unit, phase=phase):
+            return f"{label} {num(value)} {unit} ({phase})"
         case Note(text=text):
             return f"“{text}”"
         case Tempo(bpm=bpm, meter=meter):
@@ -178,6 +206,7 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
 
 
 MEASURED_AS = {
+    DataKind.MEASURE: ("measure_last",),
     DataKind.COUNT: ("count", "count_per_minute"),
     DataKind.DURATION: ("duration_seconds",),
     DataKind.LATENCY: ("latency_seconds",),
@@ -218,6 +247,7 @@ class LiveSession:
         self._cue_at: float | None = None
         self._tempo_due: Tempo | None = None
         self._tempo_logged: Tempo | None = None
+        self._units: dict[int, str] = {}  # the unit each objective's measure was last taken in
         self._remembered = self._labels_used_before()
 
     # -- opening -----------------------------------------------------------------------------------
@@ -265,11 +295,24 @@ class LiveSession:
             return {}
         marks = ", ".join("?" * len(ids))
         events = self.record.query_events(
-            "seq IN (SELECT MAX(seq) FROM events WHERE kind IN ('count', 'duration_start', 'rating') "
-            f"AND objective_id IN ({marks}) GROUP BY objective_id, kind)",
+            "seq IN (SELECT MAX(seq) FROM events WHERE kind IN "
+            f"('count', 'duration_start', 'rating', 'measure') AND objective_id IN ({marks}) "
+            "GROUP BY objective_id, kind)",
             ids,
         )
-        kinds = {"count": DataKind.COUNT, "duration_start": DataKind.DURATION, "rating": DataKind.RATING}
+        self._units.update(
+            {
+                e.objective_id: e.payload.unit
+                for e in events
+                if isinstance(e.payload, Measure) and e.objective_id
+            }
+        )
+        kinds = {
+            "count": DataKind.COUNT,
+            "duration_start": DataKind.DURATION,
+            "rating": DataKind.RATING,
+            "measure": DataKind.MEASURE,
+        }
         return {
             (e.objective_id, kinds[e.kind]): getattr(e.payload, "label", "")
             for e in events
@@ -450,6 +493,26 @@ class LiveSession:
         scale: tuple[float, float] = DEFAULT_SCALE,
     ) -> EventDraft:
         return self._draft(Rating(label, value, scale, phase))
+
+    def measure_choices(self) -> list[MeasureChoice]:
+        """The measures the plan takes (label, unit, usual moments), then the one this objective used last."""
+        choices = [
+            MeasureChoice(tap.label, tap.unit or "", tuple(tap.when)) for tap in self._taps(DataKind.MEASURE)
+        ]
+        known = self.known_label(DataKind.MEASURE)
+        objective = self.objective
+        if known is not None and objective is not None and all(c.label != known for c in choices):
+            choices.append(MeasureChoice(known, self._units.get(objective.id, "")))
+        return choices
+
+    def draft_measure(self, label: str, value: float, unit: str, phase: RatingPhase) -> EventDraft:
+        """A number with its unit (ROM in degrees, a 10 m walk in seconds) for the selected objective."""
+        draft = self._draft(Measure(label.strip(), value, unit.strip(), phase))
+        self.use_label(DataKind.MEASURE, label)
+        objective = self.objective
+        if objective is not None:
+            self._units[objective.id] = unit.strip()
+        return draft
 
     def draft_note(self, text: str) -> EventDraft:
         return self._draft(Note(text.strip()))
@@ -644,13 +707,14 @@ class LiveSession:
             return objective.prompt_levels
         return self.hierarchies.get(event.client_id or -1, ())
 
-    def rated_labels(self) -> set[str]:
-        """Rating labels already given for the selected client in this session (the next is "during")."""
+    def rated_labels(self, kind: type[Rating | Measure] = Rating) -> set[str]:
+        """Rating (or measure) labels already taken for the selected client in this session: the next one
+        of the same label is not "before" any more."""
         with self._lock:
             return {
                 entry.event.payload.label
                 for entry in self._entries.values()
-                if isinstance(entry.event.payload, Rating)
+                if isinstance(entry.event.payload, kind)
                 and not entry.undone
                 and entry.event.client_id == self.client.id
             }

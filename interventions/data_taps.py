@@ -31,6 +31,7 @@ class DataKind(StrEnum):
     NOTE = "note"
     CADENCE = "cadence"
     SYNC = "sync"
+    MEASURE = "measure"
 
 
 class DataTap(BaseModel):
@@ -43,11 +44,17 @@ class DataTap(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
     kind: Annotated[DataKind, Strict(False), BeforeValidator(lenient(DataKind))] = Field(
-        description="trial, count, duration, latency, rating, note, cadence or sync"
+        description="trial, count, duration, latency, rating, measure, note, cadence or sync"
     )
     label: str = Field(min_length=1, max_length=80, description="what the button says, up to 80 characters")
     prompt_levels: list[str] | None = Field(
         None, description="prompt hierarchy for a trial, most to least independent", validate_default=True
+    )
+    unit: str | None = Field(
+        None,
+        max_length=24,
+        description='a measure\'s unit, e.g. "degrees", "s", "breaths/min"',
+        validate_default=True,
     )
     scale_min: int | None = Field(None, description="lowest rating on the scale", validate_default=True)
     scale_max: int | None = Field(None, description="highest rating on the scale", validate_default=True)
@@ -83,6 +90,22 @@ class DataTap(BaseModel):
                 'e.g. ["independent", "verbal", "physical"]',
             )
         return cleaned
+
+    @field_validator("unit")
+    @classmethod
+    def _unit_for_measures(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind is None:
+            return value
+        if kind is not DataKind.MEASURE:
+            if value is not None:
+                raise SchemaProblem(f"unit applies to a measure, not to a {kind}", "remove unit")
+            return None
+        if value is None or not value.strip():
+            raise SchemaProblem(
+                "a measure needs its unit", 'add unit = "degrees" (or "s", "m", "breaths/min")'
+            )
+        return value.strip()
 
     @field_validator("scale_min", "scale_max")
     @classmethod

@@ -16,6 +16,7 @@ from textual.widgets import Button, Input, OptionList, TextArea
 from companion.app import AppConfig, CompanionApp, FixedClock
 from companion.app.screens.dialogs import Confirm, Pick, StartSession, TextPrompt
 from companion.app.screens.help import HelpScreen
+from companion.app.screens.measure import MeasureDialog
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.problem import StartupProblem
 from companion.app.screens.rating import RatingDialog
@@ -196,6 +197,26 @@ async def test_a_waiting_latency_shows_on_its_button_across_a_client_change(prac
         await until(pilot, lambda: len(log_lines(app)) == 1)
         assert str(button.label) == "l Latency" and not button.has_class("-waiting")
         assert log_lines(app)[0].text.startswith("latency")
+
+
+async def test_a_measure_is_typed_with_its_unit_and_moment(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_session(pilot)
+        await pilot.press("M")
+        await on_screen(pilot, MeasureDialog)
+        dialog = app.screen  # no plan measure: what and unit are typed once, offered from then on
+        for field, text in [("#label", "Shoulder flexion"), ("#unit", "degrees"), ("#value", "95")]:
+            dialog.query_one(field, Input).focus()
+            await pilot.press(*text)
+        await pilot.press("enter")
+        await on_screen(pilot, LiveSessionScreen)
+        await until(pilot, lambda: any("flexion 95 degrees (before)" in line.text for line in log_lines(app)))
+        await pilot.press("M")
+        await on_screen(pilot, MeasureDialog)
+        await pilot.press(*"110", "enter")  # the same measure again: after, this time
+        await until(pilot, lambda: any("110 degrees (after)" in line.text for line in log_lines(app)))
+        assert "Shoulder flexion 95 → 110 degrees" in str(screen.query_one("#objective").render())
 
 
 async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> None:

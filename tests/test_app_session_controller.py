@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_app_practice import Practice, make_practice, write_lock
 
-from companion.record import Count, DurationStart, DurationStop, Event, EventDraft, Record, Trial
+from companion.record import Count, DurationStart, DurationStop, Event, EventDraft, Measure, Record, Trial
 from companion.session_controller import LiveSession, TapWriter, describe
 from interventions import DataKind, Library
 
@@ -331,3 +331,20 @@ def test_a_count_is_named_for_its_objective_not_the_plan_s_first_tap(
 def record_events(practice: Practice, session_id: int, kind: type) -> list[Event]:
     with practice.open() as record:
         return [e for e in record.session_events(session_id) if isinstance(e.payload, kind)]
+
+
+def test_a_measure_is_logged_with_its_unit_and_named_in_the_tally(
+    practice: Practice, library: Library
+) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava], plan_id="pse-arm-patterns", library=library)
+        (choice,) = [c for c in live.measure_choices() if c.unit == "degrees"]
+        assert choice.label == "Shoulder flexion (active ROM)" and choice.phases == ("before", "after")
+        live.commit(live.draft_measure(choice.label, 95, choice.unit, "before"))
+        assert live.rated_labels(Measure) == {choice.label}
+        live.commit(live.draft_measure(choice.label, 110, choice.unit, "after"))
+        assert live.tallies()[0].headline() == "Shoulder flexion (active ROM) 95 → 110 degrees"
+        assert live.describe(live.entries()[-1]) == "Shoulder flexion (active ROM) 110 degrees (after)"
+        live.end()
+        again = LiveSession.start(record, [practice.ava])  # no plan: the objective's measure is offered
+        assert [(c.label, c.unit) for c in again.measure_choices()] == [(choice.label, "degrees")]

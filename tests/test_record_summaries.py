@@ -23,6 +23,7 @@ from companion.record import (
     GroupSummary,
     Latency,
     MasteryCriterion,
+    Measure,
     Payload,
     Rating,
     Record,
@@ -164,6 +165,7 @@ def metric_from_summary(group: GroupSummary, metric: str) -> float:
         "rating_change": lambda: statistics.fmean(r.change for r in ratings if r.change is not None),
         "cadence_spm": lambda: group.cadence.last if group.cadence else 0.0,
         "sync_pct_within": lambda: group.sync.pct_within if group.sync else 0.0,
+        "measure_last": lambda: next(iter(group.measures.values())).last,
     }
     return values[metric]()
 
@@ -190,6 +192,11 @@ def random_payloads(rng: random.Random, metric: str) -> list[Payload]:
         ] + [Rating("pain", 5, phase="before"), Rating("pain", 2, phase="after")]
     if metric == "cadence_spm":
         return [Cadence(rng.uniform(70, 120), 0.05, 20) for _ in range(n)]
+    if metric == "measure_last":
+        phases = ("before", "during", "after")
+        return [
+            Measure("shoulder flexion", rng.uniform(60, 150), "degrees", rng.choice(phases)) for _ in range(n)
+        ]
     return [
         Sync(rng.uniform(-40, 10), 20, 0.9, rng.uniform(10, 99), rng.randint(0, 40), 1, 1, 84)
         for _ in range(n)
@@ -294,3 +301,30 @@ def test_one_of_one_trials_is_not_evidence_of_mastery(record: Record) -> None:
     progress = record.objective_progress(objective.id)
     assert [p.value for p in progress.points] == [100.0] * 3 and not progress.mastered
     assert "at least 10 trials each" in objective.criterion.describe()
+
+
+def test_a_measure_keeps_before_and_after_apart_and_never_mixes_units(record: Record) -> None:
+    client = record.add_client("Ben")
+    goal = record.add_goal(client.id, "gross motor", "gait")
+    walk = record.add_objective(goal.id, "10 m walk", MasteryCriterion("measure_last", 12, 2, "at_most"))
+    session = record.start_session([client.id], started_at=START)
+    measures = [
+        Measure("10 m walk time", 19.5, "s", "before"),
+        Measure("10 m walk time", 18.9, "s", "before"),  # re-measured: the last one stands
+        Measure("10 m walk time", 15.2, "s", "after"),
+        Measure("10 m walk time", 0.66, "m/s", "after"),  # another unit: kept apart
+    ]
+    record.log_many(
+        session.id,
+        [EventDraft(m, objective_id=walk.id, wall_time=at(i + 1)) for i, m in enumerate(measures)],
+    )
+    record.end_session(session.id, ended_at=at(45))
+    group = record.summary(session.id).for_objective(walk.id)
+    assert group is not None and group.durations == {}  # a timed walk is not summed like time on task
+    time = group.measures["10 m walk time"]
+    assert (time.unit, time.before, time.after, time.last, time.n) == ("s", 18.9, 15.2, 15.2, 3)
+    assert time.change == pytest.approx(-3.7)
+    speed = group.measures["10 m walk time (m/s)"]
+    assert (speed.unit, speed.last) == ("m/s", 0.66)
+    with pytest.raises(ValueError, match="unit must not be empty"):
+        Measure("range", 90, " ")

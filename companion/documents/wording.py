@@ -84,6 +84,17 @@ def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None
             parts.append(f"{num(rating.after)} after")
         change = "" if rating.change is None else f" (change {rating.change:+.1f})"
         lines.append(f"{rating.label.capitalize()} ({num(low)}-{num(high)}): {', '.join(parts)}{change}.")
+    for measure in group.measures.values():
+        if measure.before is not None and measure.after is not None:
+            before, after = measure.before, measure.after
+            change = ("-" if after < before else "+") + num(abs(after - before))
+            lines.append(
+                f"{measure.label.capitalize()}: {num(before)} {measure.unit} before, "
+                f"{num(after)} {measure.unit} after (change {change} {measure.unit})."
+            )
+        else:
+            taken = "measurement" if measure.n == 1 else f"latest of {measure.n} measurements"
+            lines.append(f"{measure.label.capitalize()}: {num(measure.last)} {measure.unit} ({taken}).")
     if group.cadence is not None:
         cad = group.cadence
         lines.append(

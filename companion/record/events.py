@@ -122,6 +122,24 @@ class Rating:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A number with its unit, taken before, during or after the work: a shoulder's range of motion in
+    degrees, a 10 m walk in seconds, a distance, a vocal range in semitones, breaths per minute."""
+
+    kind: ClassVar[str] = "measure"
+    label: str
+    value: float
+    unit: str
+    phase: RatingPhase = "during"
+
+    def __post_init__(self) -> None:
+        _label(self.label)
+        _finite(self.value, "value")
+        _label(self.unit, "unit")
+        _require(self.phase in RATING_PHASES, f"phase must be one of {RATING_PHASES}, got {self.phase!r}")
+
+
+@dataclass(frozen=True)
 class Note:
     """A timestamped free note or a quote of the client."""
 
@@ -224,6 +242,7 @@ Payload = (
     | Duration
     | Latency
     | Rating
+    | Measure
     | Note
     | Tempo
     | Cadence
@@ -242,6 +261,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         Duration,
         Latency,
         Rating,
+        Measure,
         Note,
         Tempo,
         Cadence,

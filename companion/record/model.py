@@ -42,6 +42,7 @@ Metric = Literal[
     "rating_change",
     "cadence_spm",
     "sync_pct_within",
+    "measure_last",
 ]
 METRICS: tuple[str, ...] = (
     "percent_correct",
@@ -54,6 +55,7 @@ METRICS: tuple[str, ...] = (
     "rating_change",
     "cadence_spm",
     "sync_pct_within",
+    "measure_last",
 )
 Direction = Literal["at_least", "at_most"]
 

@@ -21,6 +21,7 @@ from companion.record.events import (
     DurationStop,
     Intervention,
     Latency,
+    Measure,
     Note,
     Rating,
     Sync,
@@ -78,6 +79,23 @@ class RatingStats:
 
 
 @dataclass(frozen=True)
+class MeasureStats:
+    """One measure's values in a session, in its unit: before and after (the change a note reports) and
+    the latest, whatever the phase."""
+
+    label: str
+    unit: str
+    before: float | None
+    after: float | None
+    last: float
+    n: int
+
+    @property
+    def change(self) -> float | None:
+        return None if self.before is None or self.after is None else self.after - self.before
+
+
+@dataclass(frozen=True)
 class TempoRange:
     minimum: float
     maximum: float
@@ -123,6 +141,7 @@ class GroupSummary:
     durations: dict[str, DurationStats] = field(default_factory=dict)
     latency: Describe | None = None
     ratings: dict[str, RatingStats] = field(default_factory=dict)
+    measures: dict[str, MeasureStats] = field(default_factory=dict)
     tempo: TempoRange | None = None
     cadence: CadenceStats | None = None
     sync: SyncStats | None = None
@@ -218,6 +237,7 @@ def summarise_group(
         durations=_durations(events, minutes),
         latency=Describe.of([p.seconds for p in payloads if isinstance(p, Latency)]),
         ratings=_ratings([p for p in payloads if isinstance(p, Rating)]),
+        measures=_measures([p for p in payloads if isinstance(p, Measure)]),
         tempo=_tempo_range(tempi),
         cadence=_cadence([p for p in payloads if isinstance(p, Cadence)]),
         sync=_sync([p for p in payloads if isinstance(p, Sync)]),
@@ -286,6 +306,35 @@ def _ratings(ratings: Sequence[Rating]) -> dict[str, RatingStats]:
             before=mean_of(items, "before"),
             during=tuple(r.value for r in items if r.phase == "during"),
             after=mean_of(items, "after"),
+        )
+        for label, items in by_label.items()
+    }
+
+
+def _measures(measures: Sequence[Measure]) -> dict[str, MeasureStats]:
+    """Per label: the last value taken before, the last after (a re-measure replaces a slip, it is not
+    averaged in) and the latest of all. Values in another unit than the label's first are kept apart, under
+    "label (unit)", never mixed."""
+    by_label: dict[str, list[Measure]] = defaultdict(list)
+    units: dict[str, str] = {}
+    for measure in measures:
+        first = units.setdefault(measure.label, measure.unit)
+        by_label[measure.label if measure.unit == first else f"{measure.label} ({measure.unit})"].append(
+            measure
+        )
+
+    def last_of(items: list[Measure], phase: str) -> float | None:
+        values = [m.value for m in items if m.phase == phase]
+        return values[-1] if values else None
+
+    return {
+        label: MeasureStats(
+            label,
+            items[0].unit,
+            last_of(items, "before"),
+            last_of(items, "after"),
+            items[-1].value,
+            len(items),
         )
         for label, items in by_label.items()
     }

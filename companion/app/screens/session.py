@@ -37,6 +37,7 @@ from companion.app.metronome_control import MetronomeControl, MetronomeState, Ou
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
+from companion.app.screens.measure import MeasureDialog, MeasureResult
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
 from companion.app.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
@@ -49,7 +50,7 @@ from companion.app.widgets.sync_strip import SyncStrip
 from companion.app.widgets.tallies import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
 from companion.listening import BlockReport
-from companion.record import EventDraft, Session, StorageError
+from companion.record import EventDraft, Measure, Session, StorageError
 from companion.session_controller import LiveSession, TapWriter, Update
 from interventions import DataKind
 
@@ -155,6 +156,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("d", "duration", "Duration start/stop", show=False),
         Binding("l", "latency", "Latency: cue, then response", show=False),
         Binding("r", "rating", "Rating", show=False),
+        Binding("M", "measure", "Measure (a number with its unit)", show=False, key_display="M"),
         Binding("n", "note", "Note"),
         Binding("u,ctrl+z", "undo", "Undo"),
         Binding("g", "next_client(1)", "Group: next client", show=False),
@@ -416,6 +418,14 @@ class LiveSessionScreen(CompanionScreen):
                 self.tap(self.live.draft_rating(result.label, result.value, result.phase, result.scale))
 
         self.app.push_screen(RatingDialog(self.live.rating_choices(), self.live.rated_labels()), rated)
+
+    def action_measure(self) -> None:
+        def measured(result: MeasureResult | None) -> None:
+            if result is not None:
+                self.tap(self.live.draft_measure(result.label, result.value, result.unit, result.phase))
+
+        live = self.live
+        self.app.push_screen(MeasureDialog(live.measure_choices(), live.rated_labels(Measure)), measured)
 
     def action_note(self) -> None:
         def noted(text: str | None) -> None:
