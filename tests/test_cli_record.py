@@ -33,6 +33,30 @@ def test_clients_goals_objectives_from_the_command_line(tmp_path: Path) -> None:
         assert record.client(1).preferred_songs == (str((Path.cwd() / "song.mid").resolve()),)
 
 
+def test_an_objective_s_hierarchy_minimum_domain_and_phases_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    run(data, "clients", "add", "Mr. G")
+    assert (
+        'choose "fine motor" or "gross motor"'
+        in CliRunner()
+        .invoke(main, ["--data-dir", str(data), "goals", "add", "1", "Walk", "--domain", "motor"])
+        .output
+    )
+    assert run(data, "goals", "add", "1", "Speech", "--domain", "Communication").exit_code == 0
+    levels = "independent,repetition after model,partial unison,unison"
+    added = run(
+        data, "goals", "add-objective", "1", "Phrases", "--prompt-levels", levels, "--min-opportunities", "5"
+    )
+    assert "at least 5 trials each" in added.output
+    phase = run(data, "goals", "phase", "1", "baseline", "--since", "2026-09-01")
+    assert "is in baseline from 2026-09-01" in phase.output
+    with Record.open(data, backup_every=None) as record:
+        objective = record.objective(1)
+        assert objective.prompt_levels == tuple(levels.split(",")) and objective.criterion.minimum == 5
+        assert [(p.phase, p.since.isoformat()) for p in record.phases(1)] == [("baseline", "2026-09-01")]
+        assert record.goal(1).domain == "communication"
+
+
 def test_env_var_selects_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COMPANION_DATA_DIR", str(tmp_path / "env"))
     result = CliRunner().invoke(main, ["clients", "add", "Ben"])

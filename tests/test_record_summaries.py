@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from companion.documents.charts import progress_chart
 from companion.record import (
     Cadence,
     Count,
@@ -328,3 +329,31 @@ def test_a_measure_keeps_before_and_after_apart_and_never_mixes_units(record: Re
     assert (speed.unit, speed.last) == ("m/s", 0.66)
     with pytest.raises(ValueError, match="unit must not be empty"):
         Measure("range", 90, " ")
+
+
+def test_baseline_sessions_never_count_toward_mastery_and_set_the_baseline(record: Record) -> None:
+    client = record.add_client("Ava")
+    goal = record.add_goal(client.id, "communication", "requests")
+    objective = record.add_objective(
+        goal.id, "2-word request", MasteryCriterion("percent_independent", 80, 3)
+    )
+    weekly = [9, 8, 9, 3, 8, 9, 8, 9]  # baseline happens to be high for three weeks: not evidence of teaching
+    for week, independent in enumerate(weekly):
+        log_trials(record, client.id, objective.id, START + timedelta(weeks=week), independent)
+    record.set_phase(objective.id, "baseline", START.date())
+    record.set_phase(objective.id, "intervention", (START + timedelta(weeks=3)).date())
+    record.set_phase(objective.id, "maintenance", (START + timedelta(weeks=7)).date())
+    progress = record.objective_progress(objective.id)
+    assert [p.phase for p in progress.points] == ["baseline"] * 3 + ["intervention"] * 4 + ["maintenance"]
+    assert progress.baseline == pytest.approx(statistics.fmean([90, 80, 90]))  # the phase's mean
+    assert progress.mastered_on == (START + timedelta(weeks=6)).date()  # weeks 4-6, not weeks 0-2
+    assert [(c.phase, c.since) for c in progress.phase_changes()] == [
+        ("intervention", (START + timedelta(weeks=3)).date()),
+        ("maintenance", (START + timedelta(weeks=7)).date()),
+    ]
+    with pytest.raises(ValueError, match="unknown phase 'teaching'"):
+        record.set_phase(objective.id, "teaching", START.date())
+    record.set_phase(objective.id, "probe", (START + timedelta(weeks=3)).date())  # corrected: the last wins
+    assert [c.phase for c in record.phases(objective.id)] == ["baseline", "probe", "maintenance"]
+    chart = progress_chart(record.objective_progress(objective.id), objective.description)
+    assert chart.startswith(b"\x89PNG")

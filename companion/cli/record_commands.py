@@ -24,7 +24,7 @@ from companion.paths import data_dir as resolve_data_dir
 from companion.paths import database_path, exports_dir
 from companion.record import MasteryCriterion, Record, StorageError, UnknownRecord
 from companion.record.backups import list_backups, restore_backup
-from companion.record.model import DOMAINS, METRICS, Metric, goal_domain
+from companion.record.model import DOMAINS, METRICS, PHASES, Metric, goal_domain
 
 
 def data_dir_of(ctx: click.Context) -> Path:
@@ -176,6 +176,14 @@ def goals_add(ctx: click.Context, client: str, description: str, domain: str) ->
     "--sessions", "consecutive", type=int, default=3, show_default=True, help="Consecutive sessions."
 )
 @click.option("--at-most", is_flag=True, help="Lower is better (e.g. pain rating, latency).")
+@click.option(
+    "--min-opportunities",
+    type=click.IntRange(min=1),
+    help="Trials (hits, measurements) a session needs to count toward mastery [default: 10 for percentages].",
+)
+@click.option(
+    "--prompt-levels", help='Its own prompt hierarchy, most independent first: "independent,verbal,..."'
+)
 @click.pass_context
 def goals_add_objective(
     ctx: click.Context,
@@ -185,14 +193,32 @@ def goals_add_objective(
     threshold: float,
     consecutive: int,
     at_most: bool,
+    min_opportunities: int | None,
+    prompt_levels: str | None,
 ) -> None:
     """Add a measurable objective under GOAL_ID with its mastery criterion."""
     criterion = MasteryCriterion(
-        cast(Metric, metric), threshold, consecutive, "at_most" if at_most else "at_least"
+        cast(Metric, metric), threshold, consecutive, "at_most" if at_most else "at_least", min_opportunities
     )
+    levels = [level.strip() for level in prompt_levels.split(",")] if prompt_levels else []
     with open_record(ctx) as record:
-        objective = record.add_objective(goal_id, description, criterion)
+        objective = record.add_objective(goal_id, description, criterion, prompt_levels=levels)
     click.echo(f"Added objective {objective.id}: {objective.description} ({criterion.describe()})")
+
+
+@goals.command("phase")
+@click.argument("objective_id", type=int)
+@click.argument("phase", type=click.Choice(PHASES))
+@click.option("--since", help="First session date in this phase (YYYY-MM-DD) [default: today].")
+@click.pass_context
+def goals_phase(ctx: click.Context, objective_id: int, phase: str, since: str | None) -> None:
+    """Put OBJECTIVE_ID in a phase: baseline (before teaching; never counts toward mastery), intervention,
+    probe, maintenance (after mastery) or generalisation. Charts draw a line at each change."""
+    day = parse_day(since) or date.today()
+    with open_record(ctx) as record:
+        record.set_phase(objective_id, phase, day)
+        objective = record.objective(objective_id)
+    click.echo(f"Objective {objective_id} ({objective.description}) is in {phase} from {day.isoformat()}.")
 
 
 @goals.command("list")

@@ -48,6 +48,19 @@ def progress_chart(progress: ObjectiveProgress, title: str) -> bytes:
             linewidth=6,
             label="criterion met",
         )
+    for change in progress.phase_changes():  # single-case design: a vertical line per phase change
+        x = float(date2num(change.since))
+        axes.axvline(x, color="#555555", linestyle=":", linewidth=1.2)
+        axes.annotate(
+            change.phase,
+            (x, 1.0),
+            xycoords=("data", "axes fraction"),
+            fontsize=7,
+            rotation=90,
+            va="top",
+            ha="right",
+            color="#555555",
+        )
     axes.set_title(title, fontsize=9, loc="left")
     axes.set_ylabel(criterion.metric.replace("_", " "), fontsize=8)
     axes.xaxis_date()

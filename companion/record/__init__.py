@@ -38,6 +38,7 @@ from companion.record.model import (
     Goal,
     MasteryCriterion,
     Objective,
+    ObjectivePhase,
     Session,
     SessionNote,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "Measure",
     "Note",
     "Objective",
+    "ObjectivePhase",
     "ObjectiveProgress",
     "Payload",
     "ProgressPoint",

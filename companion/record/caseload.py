@@ -10,16 +10,19 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, replace
+from datetime import date
 from typing import Any
 
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
 from companion.record.model import (
     DEFAULT_PROMPT_HIERARCHY,
+    PHASES,
     Client,
     Goal,
     MasteryCriterion,
     Objective,
+    ObjectivePhase,
     goal_domain,
 )
 
@@ -316,6 +319,27 @@ class Caseload:
             )
         self._hierarchies.clear()  # trials on it are now checked against its own levels
         return self.objective(objective_id)
+
+    def set_phase(self, objective_id: int, phase: str, since: date) -> ObjectivePhase:
+        """Put an objective in `phase` from the session date `since` on (a new phase ends the last one)."""
+        self.objective(objective_id)
+        if phase not in PHASES:
+            raise ValueError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO objective_phases (objective_id, phase, since, created_at) VALUES (?, ?, ?, ?)",
+                (objective_id, phase, since.isoformat(), iso(utc_now())),
+            )
+        return ObjectivePhase(objective_id, phase, since)
+
+    def phases(self, objective_id: int) -> list[ObjectivePhase]:
+        """The objective's phase changes, oldest first (on one date, the one set last wins)."""
+        rows = self._db.query(
+            "SELECT phase, since FROM objective_phases WHERE objective_id = ? ORDER BY since, id",
+            (objective_id,),
+        )
+        latest = {row["since"]: row["phase"] for row in rows}
+        return [ObjectivePhase(objective_id, phase, date.fromisoformat(d)) for d, phase in latest.items()]
 
     def objective_hierarchy(self, objective: Objective) -> tuple[str, ...]:
         """The hierarchy an objective's trials are scored against: its own, else its client's."""

@@ -98,6 +98,17 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
     ),
     # 4: an objective's own prompt hierarchy (MIT's is not the client's ABA one); '[]' = the client's.
     ("ALTER TABLE objectives ADD COLUMN prompt_levels TEXT NOT NULL DEFAULT '[]'",),
+    # 5: an objective's phases (baseline, intervention, probe, maintenance, generalisation), from a date.
+    (
+        """CREATE TABLE objective_phases (
+            id INTEGER PRIMARY KEY,
+            objective_id INTEGER NOT NULL REFERENCES objectives(id),
+            phase TEXT NOT NULL,
+            since TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX objective_phases_by_objective ON objective_phases (objective_id, since)",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -159,6 +159,24 @@ class Objective:
     an ABA hierarchy); empty: the client's. Trials on it are scored against it."""
 
 
+PHASES: tuple[str, ...] = ("baseline", "intervention", "probe", "maintenance", "generalisation")
+"""An objective's phases, as single-case designs keep them: data before teaching (baseline), while teaching
+(intervention), spot checks without teaching (probe), after mastery (maintenance) and elsewhere, with other
+people or material (generalisation). An objective with no phase set is in intervention."""
+JUDGED_PHASES = frozenset({"intervention", "probe"})
+"""The phases whose sessions count toward mastery: a baseline is before teaching, maintenance and
+generalisation come after it was met."""
+
+
+@dataclass(frozen=True)
+class ObjectivePhase:
+    """From `since` (a session date) on, the objective is in `phase`, until the next one."""
+
+    objective_id: int
+    phase: str
+    since: date
+
+
 @dataclass(frozen=True)
 class Session:
     """One session with one client or a group; times are UTC ISO strings, `date` the local session date."""

@@ -6,7 +6,8 @@ has tens of thousands of events and the review screen must answer in well under 
 which need start/stop pairing, are computed in Python from their few events. The figures are the same as
 the session summaries' (a test holds the two together). The trend is the least-squares slope against
 calendar time, per week, so irregular scheduling does not distort it. Mastery follows the criterion
-literally: N consecutive sessions *with data for the objective* at criterion, counting only sessions with
+literally: N consecutive sessions *with data for the objective* at criterion, in its intervention (or probe)
+phase (baseline comes before teaching, maintenance after mastery), counting only sessions with
 the criterion's minimum of opportunities (a session with too few neither counts nor breaks the run: it is
 not evidence either way).
 """
@@ -21,7 +22,7 @@ from datetime import date
 
 from companion.record.database import Database
 from companion.record.event_log import EVENT_COLUMNS, NOT_UNDONE, event_from_row
-from companion.record.model import Event, Metric, Objective, Session
+from companion.record.model import JUDGED_PHASES, Event, Metric, Objective, ObjectivePhase, Session
 from companion.record.stats import least_squares_slope
 from companion.record.summaries import minutes_until, session_minutes, summarise_group
 
@@ -32,6 +33,7 @@ class ProgressPoint:
     date: date
     value: float
     sample: int  # trials, events or measurements behind the value
+    phase: str = "intervention"
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,25 @@ class ObjectiveProgress:
     slope_per_week: float | None
     mastered_on: date | None  # the session that completed the first qualifying run
     current_run: int  # consecutive sessions at criterion up to the latest one
+    phases: tuple[ObjectivePhase, ...] = ()
 
     @property
     def mastered(self) -> bool:
         return self.mastered_on is not None
 
+    def phase_changes(self) -> list[ObjectivePhase]:
+        """The phase changes within the charted sessions' span (where a chart draws its phase lines)."""
+        if not self.points:
+            return []
+        first, last = self.points[0].date, self.points[-1].date
+        return [change for change in self.phases if first < change.since <= last]
+
     @property
     def baseline(self) -> float | None:
+        """The mean of the baseline phase's sessions when there is one, else the first session's value."""
+        baseline = [p.value for p in self.points if p.phase == "baseline"]
+        if baseline:
+            return statistics.fmean(baseline)
         return self.points[0].value if self.points else None
 
     @property
@@ -174,21 +188,38 @@ def session_values(
 
 
 def objective_progress(
-    db: Database, objective: Objective, sessions: Sequence[Session], first_level: str
+    db: Database,
+    objective: Objective,
+    sessions: Sequence[Session],
+    first_level: str,
+    phases: Sequence[ObjectivePhase] = (),
 ) -> ObjectiveProgress:
-    """Progress of `objective` over `sessions` (oldest first)."""
+    """Progress of `objective` over `sessions` (oldest first), each session in the phase of its date."""
     values = session_values(db, objective, sessions, first_level)
     points = [
-        ProgressPoint(s.id, s.date, values[s.id][0], values[s.id][1]) for s in sessions if s.id in values
+        ProgressPoint(s.id, s.date, values[s.id][0], values[s.id][1], phase_on(phases, s.date))
+        for s in sessions
+        if s.id in values
     ]
-    return _progress(objective, points)
+    return _progress(objective, points, tuple(phases))
 
 
-def _progress(objective: Objective, points: list[ProgressPoint]) -> ObjectiveProgress:
+def phase_on(phases: Sequence[ObjectivePhase], day: date) -> str:
+    """The phase in force on `day` (intervention before any was set)."""
+    current = "intervention"
+    for change in phases:
+        if change.since <= day:
+            current = change.phase
+    return current
+
+
+def _progress(
+    objective: Objective, points: list[ProgressPoint], phases: tuple[ObjectivePhase, ...]
+) -> ObjectiveProgress:
     criterion = objective.criterion
     run, mastered_on = 0, None
     for point in points:
-        if not criterion.judges(point.sample):
+        if point.phase not in JUDGED_PHASES or not criterion.judges(point.sample):
             continue
         run = run + 1 if criterion.satisfied_by(point.value) else 0
         if mastered_on is None and run >= criterion.consecutive_sessions:
@@ -197,4 +228,4 @@ def _progress(objective: Objective, points: list[ProgressPoint]) -> ObjectivePro
     if points:
         origin = points[0].date
         slope = least_squares_slope([(p.date - origin).days / 7 for p in points], [p.value for p in points])
-    return ObjectiveProgress(objective, tuple(points), slope, mastered_on, run)
+    return ObjectiveProgress(objective, tuple(points), slope, mastered_on, run, phases)

@@ -125,7 +125,8 @@ class Record(Caseload, Sessions, EventLog):
         """One value per session for the objective's criterion metric, its weekly trend and mastery."""
         objective = self.objective(objective_id)
         sessions = self.sessions(objective.client_id, start, end)
-        return objective_progress(self._db, objective, sessions, self.objective_hierarchy(objective)[0])
+        first_level = self.objective_hierarchy(objective)[0]
+        return objective_progress(self._db, objective, sessions, first_level, self.phases(objective_id))
 
     def client_progress(
         self, client_id: int, start: date | None = None, end: date | None = None
@@ -133,7 +134,7 @@ class Record(Caseload, Sessions, EventLog):
         """Progress of every active objective of a client (what the review screen and reports show)."""
         sessions = self.sessions(client_id, start, end)
         return [
-            objective_progress(self._db, o, sessions, self.objective_hierarchy(o)[0])
+            objective_progress(self._db, o, sessions, self.objective_hierarchy(o)[0], self.phases(o.id))
             for o in self.objectives(client_id)
         ]
 

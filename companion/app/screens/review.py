@@ -70,6 +70,10 @@ class ProgressChart(PlotextPlot):
         plt.plot(xs, [p.value for p in points], marker="braille", color="cyan")
         plt.scatter(xs, [p.value for p in points], marker="dot", color="cyan")
         plt.hline(criterion.threshold, color="orange")
+        for change in self.progress.phase_changes():  # a vertical line and its name per phase change
+            x = (change.since - first).days / 7
+            plt.vline(x, color="gray")
+            plt.text(change.phase, x, max(p.value for p in points), color="gray")
         if criterion.metric.startswith(("percent", "sync")):
             plt.ylim(0, 100)
         ticks = sorted({0, len(points) // 2, len(points) - 1})
