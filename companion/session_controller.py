@@ -39,6 +39,8 @@ from companion.record import (
     Measure,
     Note,
     Objective,
+    ObservationStart,
+    ObservationStop,
     Payload,
     Rating,
     Record,
@@ -68,6 +70,8 @@ TAP_KINDS = frozenset(
         "measure",
         "note",
         "cadence",
+        "observation_start",
+        "observation_stop",
     }
 )
 """Events the therapist makes with a key or a touch: the ones `undo` may cancel."""
@@ -130,6 +134,7 @@ class Tally:
     number: int
     summary: GroupSummary | None
     running: tuple[str, ...] = ()  # duration labels being timed now
+    observing: bool = False  # an observation window is open on this objective
 
     @property
     def label(self) -> str:
@@ -146,7 +151,13 @@ class Tally:
         if summary.trials is not None:
             trials = summary.trials
             parts.append(f"{trials.correct}/{trials.n} correct · {pct(trials.pct_independent)} independent")
-        parts += [f"{label} {count.total}" for label, count in summary.counts.items()]
+        if summary.observed_minutes is not None:
+            watching = " (observing)" if self.observing else ""
+            parts.append(f"observed {seconds(summary.observed_minutes * 60)}{watching}")
+        parts += [
+            f"{label} {count.total}" + (f" ({count.per_minute:.1f}/min)" if count.observed else "")
+            for label, count in summary.counts.items()
+        ]
         for label, duration in summary.durations.items():
             timing = " (timing)" if label in self.running else ""
             parts.append(f"{label} {seconds(duration.total_seconds)}{timing}")
@@ -178,6 +189,10 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
             return f"{mark}, {level}" if independent else f"{mark}, {level} prompt"
         case Count(label=label, delta=delta):
             return f"+{delta} {label}" if delta > 0 else f"{delta} {label}"
+        case ObservationStart():
+            return "◉ observing from here (counts become a rate over the time observed)"
+        case ObservationStop():
+            return "◉ observation stopped"
         case DurationStart(label=label):
             return f"▶ {label} started"
         case DurationStop(label=label):
@@ -218,6 +233,10 @@ def _measured_as(objective: Objective, kind: DataKind) -> bool:
     return objective.criterion.metric in MEASURED_AS.get(kind, ())
 
 
+def _duration_key(event: Event) -> DurationKey:
+    return (event.client_id, event.objective_id, getattr(event.payload, "label", ""))
+
+
 class LiveSession:
     """A session being run now: selection (client, objective, plan), taps, undo, pending retry, end."""
 
@@ -244,6 +263,7 @@ class LiveSession:
         self._entries: dict[str, LogEntry] = {}
         self._order: list[str] = []
         self._open_durations: dict[DurationKey, float] = {}
+        self._observing: dict[tuple[int | None, int | None], float] = {}  # (client, objective) -> start
         self._cue_at: float | None = None
         self._tempo_due: Tempo | None = None
         self._tempo_logged: Tempo | None = None
@@ -466,6 +486,20 @@ class LiveSession:
             self._open_durations[key] = self.elapsed()
             return draft
 
+    def draft_observation_toggle(self) -> EventDraft:
+        """Start observing the selected objective, or stop: its counts become a rate over the time observed.
+        ValueError when no objective is selected (an observation is of an objective)."""
+        draft = self._draft(ObservationStart())
+        if draft.objective_id is None:
+            raise ValueError("choose the objective to observe first (o)")
+        key = (draft.client_id, draft.objective_id)
+        with self._lock:
+            if key in self._observing:
+                del self._observing[key]
+                return replace(draft, payload=ObservationStop())
+            self._observing[key] = self.elapsed()
+            return draft
+
     def timing(self) -> dict[DurationKey, float]:
         """Durations running now, with their start (seconds into the session)."""
         with self._lock:
@@ -683,7 +717,8 @@ class LiveSession:
             events = grouped.pop(objective.id, [])
             levels = self.levels_for(client, objective)
             summary = summarise_group((client, objective.id), events, minutes, levels, ()) if events else None
-            tallies.append(Tally(client, objective, number, summary, tuple(running[objective.id])))
+            observing = (client, objective.id) in self._observing
+            tallies.append(Tally(client, objective, number, summary, tuple(running[objective.id]), observing))
         general = [e for events in grouped.values() for e in events]
         if general:
             summary = summarise_group((client, None), general, minutes, hierarchy, ())
@@ -774,6 +809,10 @@ class LiveSession:
             self._open_durations[(event.client_id, event.objective_id, payload.label)] = event.offset_s
         elif isinstance(payload, DurationStop):
             self._open_durations.pop((event.client_id, event.objective_id, payload.label), None)
+        elif isinstance(payload, ObservationStart):
+            self._observing[(event.client_id, event.objective_id)] = event.offset_s
+        elif isinstance(payload, ObservationStop):
+            self._observing.pop((event.client_id, event.objective_id), None)
 
     def _untrack(self, event: Event) -> None:
         """Undoing a start stops its timer; undoing a stop lets the timer run on from its start."""
@@ -782,15 +821,25 @@ class LiveSession:
             self._open_durations.pop((event.client_id, event.objective_id, payload.label), None)
         elif isinstance(payload, DurationStop):
             key = (event.client_id, event.objective_id, payload.label)
-            starts = [
-                e.event.offset_s
-                for e in self._entries.values()
-                if not e.undone
-                and isinstance(e.event.payload, DurationStart)
-                and (e.event.client_id, e.event.objective_id, e.event.payload.label) == key
-            ]
-            if starts:
-                self._open_durations[key] = max(starts)
+            start = self._last_start(
+                lambda e: isinstance(e.payload, DurationStart) and _duration_key(e) == key
+            )
+            if start is not None:
+                self._open_durations[key] = start
+        elif isinstance(payload, ObservationStart):
+            self._observing.pop((event.client_id, event.objective_id), None)
+        elif isinstance(payload, ObservationStop):
+            window = (event.client_id, event.objective_id)
+            start = self._last_start(
+                lambda e: isinstance(e.payload, ObservationStart) and (e.client_id, e.objective_id) == window
+            )
+            if start is not None:
+                self._observing[window] = start
+
+    def _last_start(self, matches: Callable[[Event], bool]) -> float | None:
+        """The latest live start matching `matches`: where a timer undone at its stop runs on from."""
+        starts = [e.event.offset_s for e in self._entries.values() if not e.undone and matches(e.event)]
+        return max(starts) if starts else None
 
 
 class TapWriter:

@@ -8,7 +8,17 @@ from pathlib import Path
 import pytest
 from test_app_practice import Practice, make_practice, write_lock
 
-from companion.record import Count, DurationStart, DurationStop, Event, EventDraft, Measure, Record, Trial
+from companion.record import (
+    Count,
+    DurationStart,
+    DurationStop,
+    Event,
+    EventDraft,
+    Measure,
+    ObservationStop,
+    Record,
+    Trial,
+)
 from companion.session_controller import LiveSession, TapWriter, describe
 from interventions import DataKind, Library
 
@@ -348,3 +358,25 @@ def test_a_measure_is_logged_with_its_unit_and_named_in_the_tally(
         live.end()
         again = LiveSession.start(record, [practice.ava])  # no plan: the objective's measure is offered
         assert [(c.label, c.unit) for c in again.measure_choices()] == [(choice.label, "degrees")]
+
+
+def test_observing_an_objective_makes_its_counts_a_rate_and_survives_undo_and_resume(
+    practice: Practice,
+) -> None:
+    with practice.open() as record:
+        live = LiveSession.start(record, [practice.ava])
+        live.cycle_objective()  # Takes turns: counted
+        live.commit(live.draft_observation_toggle())
+        live.use_label(DataKind.COUNT, "turn")
+        for _ in range(3):
+            live.commit(live.draft_count())
+        headline = live.tallies()[1].headline()
+        assert headline.startswith("observed ") and "(observing)" in headline and "turn 3 (" in headline
+        stop = live.commit(live.draft_observation_toggle()).entries[-1]
+        assert "(observing)" not in live.tallies()[1].headline()
+        live.undo_last()  # the stop was a slip: observing again from the start
+        assert stop.event.payload == ObservationStop() and live.tallies()[1].observing
+        resumed = LiveSession.resume(record, live.session.id)
+        assert resumed.tallies()[1].observing
+        with pytest.raises(ValueError, match="objective to observe"):
+            LiveSession.start(record, [practice.cleo]).draft_observation_toggle()  # Cleo has none

@@ -25,6 +25,8 @@ from companion.record import (
     Latency,
     MasteryCriterion,
     Measure,
+    ObservationStart,
+    ObservationStop,
     Payload,
     Rating,
     Record,
@@ -34,6 +36,7 @@ from companion.record import (
 )
 from companion.record.model import METRICS, Metric
 from companion.record.stats import least_squares_slope
+from companion.record.summaries import CountStats
 
 START = datetime(2024, 9, 2, 15, 0, tzinfo=UTC)
 
@@ -357,3 +360,27 @@ def test_baseline_sessions_never_count_toward_mastery_and_set_the_baseline(recor
     assert [c.phase for c in record.phases(objective.id)] == ["baseline", "probe", "maintenance"]
     chart = progress_chart(record.objective_progress(objective.id), objective.description)
     assert chart.startswith(b"\x89PNG")
+
+
+def test_a_rate_is_over_the_time_observed_not_the_whole_session(record: Record) -> None:
+    client = record.add_client("Ava")
+    goal = record.add_goal(client.id, "social", "play")
+    turns = record.add_objective(goal.id, "turn initiations", MasteryCriterion("count_per_minute", 1.5, 2))
+    other = record.add_objective(goal.id, "peer greetings", MasteryCriterion("count_per_minute", 1, 2))
+    session = record.start_session([client.id], started_at=START)
+    drafts = [EventDraft(ObservationStart(), objective_id=turns.id, wall_time=at(1))]
+    drafts += [EventDraft(Count("turn"), objective_id=turns.id, wall_time=at(1.5 + k / 3)) for k in range(6)]
+    drafts += [EventDraft(ObservationStop(), objective_id=turns.id, wall_time=at(4))]  # 3 min observed
+    drafts += [EventDraft(Count("greeting"), objective_id=other.id, wall_time=at(10 + k)) for k in range(4)]
+    drafts += [EventDraft(ObservationStart(), objective_id=turns.id, wall_time=at(38))]  # open: to the end
+    record.log_many(session.id, drafts)
+    record.end_session(session.id, ended_at=at(40))
+    summary = record.summary(session.id)
+    observed = summary.for_objective(turns.id)
+    assert observed is not None and observed.observed_minutes == pytest.approx(5.0)
+    assert observed.counts["turn"] == CountStats(6, pytest.approx(6 / 5), True)
+    unobserved = summary.for_objective(other.id)
+    assert unobserved is not None and unobserved.observed_minutes is None
+    assert unobserved.counts["greeting"] == CountStats(4, pytest.approx(4 / 40), False)  # the whole session
+    (point,) = record.objective_progress(turns.id).points
+    assert point.value == pytest.approx(6 / 5) and point.sample == 6

@@ -62,7 +62,8 @@ def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None
         lines.append(trial_sentence(group.trials) + context + ".")
         context = ""
     for label, count in group.counts.items():
-        lines.append(f"{label.capitalize()}: {count.total} ({count.per_minute:.2f}/min){context}.")
+        observed = f" observed over {seconds(group.observed_minutes * 60)}" if group.observed_minutes else ""
+        lines.append(f"{label.capitalize()}: {count.total} ({count.per_minute:.2f}/min{observed}){context}.")
         context = ""
     for label, duration in group.durations.items():
         still = f", {duration.open_episodes} not stopped" if duration.open_episodes else ""

@@ -79,6 +79,21 @@ class DurationStop:
 
 
 @dataclass(frozen=True)
+class ObservationStart:
+    """The therapist starts observing the event's objective: its counts become a rate over the time
+    observed, not over the whole session (ABA: rate = count / observation time)."""
+
+    kind: ClassVar[str] = "observation_start"
+
+
+@dataclass(frozen=True)
+class ObservationStop:
+    """The end of the observation window the last ObservationStart of the same objective opened."""
+
+    kind: ClassVar[str] = "observation_stop"
+
+
+@dataclass(frozen=True)
 class Duration:
     """A duration entered with both ends known (e.g. typed in after the fact)."""
 
@@ -240,6 +255,8 @@ Payload = (
     | DurationStart
     | DurationStop
     | Duration
+    | ObservationStart
+    | ObservationStop
     | Latency
     | Rating
     | Measure
@@ -259,6 +276,8 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         DurationStart,
         DurationStop,
         Duration,
+        ObservationStart,
+        ObservationStop,
         Latency,
         Rating,
         Measure,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,7 +24,7 @@ from companion.record.database import Database
 from companion.record.event_log import EVENT_COLUMNS, NOT_UNDONE, event_from_row
 from companion.record.model import JUDGED_PHASES, Event, Metric, Objective, ObjectivePhase, Session
 from companion.record.stats import least_squares_slope
-from companion.record.summaries import minutes_until, session_minutes, summarise_group
+from companion.record.summaries import GroupSummary, session_minutes, summarise_group
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,6 @@ METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
         ("count",),
         f"SELECT session_id, COUNT(*), SUM({_field('delta')}) FROM live GROUP BY session_id",
     ),
-    "count_per_minute": (
-        ("count",),
-        f"SELECT session_id, COUNT(*), SUM({_field('delta')}), MAX(offset_s) FROM live GROUP BY session_id",
-    ),
     "latency_seconds": (
         ("latency",),
         f"SELECT session_id, COUNT(*), AVG({_field('seconds')}) FROM live GROUP BY session_id",
@@ -125,6 +121,8 @@ METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
 }
 METRIC_SQL["rating_change"] = METRIC_SQL["rating_after"]
 DURATION_KINDS = ("duration_start", "duration_stop", "duration")
+RATE_KINDS = ("count", "observation_start", "observation_stop")
+"""A rate reads the counts and the windows they were observed in (paired in Python, like durations)."""
 
 
 def _live_cte(kinds: Sequence[str]) -> str:
@@ -152,16 +150,35 @@ def _rating_values(rows: Sequence[Sequence[object]], metric: Metric) -> dict[int
     return values
 
 
-def _duration_values(events: Sequence[Event], sessions: dict[int, Session]) -> dict[int, tuple[float, int]]:
+def _grouped_values(
+    events: Sequence[Event],
+    sessions: dict[int, Session],
+    value: Callable[[GroupSummary, Sequence[Event]], tuple[float, int] | None],
+) -> dict[int, tuple[float, int]]:
+    """(value, sample) per session from the summary of its events, for figures SQL cannot pair up."""
     by_session: dict[int, list[Event]] = defaultdict(list)
     for event in events:
         by_session[event.session_id].append(event)
     values = {}
     for session_id, mine in by_session.items():
         group = summarise_group((None, None), mine, session_minutes(sessions[session_id], mine), (), ())
-        total = sum(d.total_seconds for d in group.durations.values())
-        values[session_id] = (total, sum(d.episodes for d in group.durations.values()))
+        found = value(group, mine)
+        if found is not None:
+            values[session_id] = found
     return values
+
+
+def _duration_value(group: GroupSummary, _events: Sequence[Event]) -> tuple[float, int]:
+    total = sum(d.total_seconds for d in group.durations.values())
+    return total, sum(d.episodes for d in group.durations.values())
+
+
+def _rate_value(group: GroupSummary, events: Sequence[Event]) -> tuple[float, int] | None:
+    """Counts per minute observed (per session minute when no observation window was recorded)."""
+    if not group.counts:
+        return None
+    over = group.observed_minutes or group.minutes
+    return group.count_total / over, sum(1 for e in events if e.kind == "count")
 
 
 def session_values(
@@ -171,19 +188,17 @@ def session_values(
     metric = objective.criterion.metric
     params = {"objective": objective.id, "first": first_level}
     by_id = {s.id: s for s in sessions}
-    if metric == "duration_seconds":
-        found = db.query(f"{_live_cte(DURATION_KINDS)} SELECT {EVENT_COLUMNS} FROM live ORDER BY seq", params)
+    if metric in ("duration_seconds", "count_per_minute"):
+        paired: tuple[str, ...] = DURATION_KINDS if metric == "duration_seconds" else RATE_KINDS
+        found = db.query(f"{_live_cte(paired)} SELECT {EVENT_COLUMNS} FROM live ORDER BY seq", params)
         events = [e for e in map(event_from_row, found) if e.session_id in by_id]
-        return _duration_values(events, by_id)
+        return _grouped_values(
+            events, by_id, _duration_value if metric == "duration_seconds" else _rate_value
+        )
     kinds, aggregate = METRIC_SQL[metric]
     rows = [tuple(row) for row in db.query(_live_cte(kinds) + aggregate, params) if row[0] in by_id]
     if metric in ("rating_after", "rating_change"):
         return _rating_values(rows, metric)
-    if metric == "count_per_minute":
-        return {
-            int(sid): (float(total) / minutes_until(by_id[int(sid)], float(last)), int(n))
-            for sid, n, total, last in rows
-        }
     return {int(sid): (float(value), int(n)) for sid, n, value in rows if value is not None}
 
 

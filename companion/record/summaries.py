@@ -23,6 +23,8 @@ from companion.record.events import (
     Latency,
     Measure,
     Note,
+    ObservationStart,
+    ObservationStop,
     Rating,
     Sync,
     Tempo,
@@ -56,6 +58,9 @@ class TrialStats:
 class CountStats:
     total: int
     per_minute: float
+    observed: bool = False
+    """The rate is over the time the objective was observed (False: over the whole session, as no
+    observation window was recorded)."""
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ class GroupSummary:
     client_id: int | None
     objective_id: int | None
     minutes: float
+    observed_minutes: float | None = None
+    """Time the objective was observed (its observation windows), None when none was recorded."""
     trials: TrialStats | None = None
     counts: dict[str, CountStats] = field(default_factory=dict)
     durations: dict[str, DurationStats] = field(default_factory=dict)
@@ -228,12 +235,14 @@ def summarise_group(
 ) -> GroupSummary:
     """The figures for one (client, objective) group of events from one session."""
     payloads = [e.payload for e in events]
+    observed = observed_minutes(events, minutes)
     return GroupSummary(
         client_id=key[0],
         objective_id=key[1],
         minutes=minutes,
+        observed_minutes=observed,
         trials=_trials([p for p in payloads if isinstance(p, Trial)], hierarchy),
-        counts=_counts([p for p in payloads if isinstance(p, Count)], minutes),
+        counts=_counts([p for p in payloads if isinstance(p, Count)], minutes, observed),
         durations=_durations(events, minutes),
         latency=Describe.of([p.seconds for p in payloads if isinstance(p, Latency)]),
         ratings=_ratings([p for p in payloads if isinstance(p, Rating)]),
@@ -261,11 +270,27 @@ def _trials(trials: Sequence[Trial], hierarchy: Sequence[str]) -> TrialStats | N
     )
 
 
-def _counts(counts: Sequence[Count], minutes: float) -> dict[str, CountStats]:
+def _counts(counts: Sequence[Count], minutes: float, observed: float | None) -> dict[str, CountStats]:
     totals: dict[str, int] = defaultdict(int)
     for count in counts:
         totals[count.label] += count.delta
-    return {label: CountStats(total, total / minutes) for label, total in totals.items()}
+    over = observed if observed else minutes
+    return {label: CountStats(total, total / over, bool(observed)) for label, total in totals.items()}
+
+
+def observed_minutes(events: Sequence[Event], minutes: float) -> float | None:
+    """Minutes inside the group's observation windows (a window still open runs to the session's end);
+    None when it has none."""
+    opened: float | None = None
+    total, windows = 0.0, 0
+    for event in events:
+        if isinstance(event.payload, ObservationStart) and opened is None:
+            opened = event.offset_s
+        elif isinstance(event.payload, ObservationStop) and opened is not None:
+            total, windows, opened = total + max(0.0, event.offset_s - opened), windows + 1, None
+    if opened is not None:
+        total, windows = total + max(0.0, minutes * 60 - opened), windows + 1
+    return max(total, 1.0) / 60 if windows else None
 
 
 def _durations(events: Sequence[Event], minutes: float) -> dict[str, DurationStats]:

@@ -155,6 +155,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("c", "count", "Count +1", show=False),
         Binding("d", "duration", "Duration start/stop", show=False),
         Binding("l", "latency", "Latency: cue, then response", show=False),
+        Binding("w", "observe", "Observe the objective start/stop (counts per minute observed)", show=False),
         Binding("r", "rating", "Rating", show=False),
         Binding("M", "measure", "Measure (a number with its unit)", show=False, key_display="M"),
         Binding("n", "note", "Note"),
@@ -401,6 +402,15 @@ class LiveSessionScreen(CompanionScreen):
         title = f"{what} what, for {escape(live.objective.description)}?"
         picker = Pick(title, [(escape(c), c) for c in choices], hint="digit or Enter; asked once")
         self.app.push_screen(picker, chosen)
+
+    def action_observe(self) -> None:
+        try:
+            draft = self.live.draft_observation_toggle()
+        except ValueError as problem:
+            self.notify(str(problem), severity="warning")
+            return
+        self.tap(draft)
+        self._refresh_tallies()
 
     def action_latency(self) -> None:
         pad = self.query_one(TapPad)
