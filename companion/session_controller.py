@@ -25,6 +25,7 @@ from typing import TypeVar
 
 from companion.documents.wording import num, pct, plan_label, seconds
 from companion.record import (
+    Abc,
     Cadence,
     Client,
     Count,
@@ -68,6 +69,7 @@ TAP_KINDS = frozenset(
         "latency",
         "rating",
         "measure",
+        "abc",
         "note",
         "cadence",
         "observation_start",
@@ -205,6 +207,8 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
             return f"{label} {num(value)}/{num(scale[1])} ({phase})"
         case Measure(label=label, value=value, unit=unit, phase=phase):
             return f"{label} {num(value)} {unit} ({phase})"
+        case Abc(antecedent=antecedent, behaviour=behaviour, consequence=consequence):
+            return f"ABC: {antecedent} → {behaviour} → {consequence}"
         case Note(text=text):
             return f"“{text}”"
         case Tempo(bpm=bpm, meter=meter):
@@ -547,6 +551,10 @@ class LiveSession:
         if objective is not None:
             self._units[objective.id] = unit.strip()
         return draft
+
+    def draft_abc(self, antecedent: str, behaviour: str, consequence: str) -> EventDraft:
+        """An antecedent-behaviour-consequence entry for the selected client and objective."""
+        return self._draft(Abc(antecedent.strip(), behaviour.strip(), consequence.strip()))
 
     def draft_note(self, text: str) -> EventDraft:
         return self._draft(Note(text.strip()))

@@ -11,10 +11,10 @@ import pytest
 from rich.style import Style
 from test_app_practice import NOW, Practice, make_practice, write_lock
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, OptionList, TextArea
+from textual.widgets import Button, Input, OptionList, Static, TextArea
 
 from companion.app import AppConfig, CompanionApp, FixedClock
-from companion.app.screens.dialogs import Confirm, Pick, StartSession, TextPrompt
+from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, StartSession, TextPrompt
 from companion.app.screens.help import HelpScreen
 from companion.app.screens.measure import MeasureDialog
 from companion.app.screens.plans import PlansScreen
@@ -25,7 +25,7 @@ from companion.app.screens.session import LiveSessionScreen
 from companion.app.screens.soap import SoapScreen
 from companion.app.screens.today import TodayScreen
 from companion.app.widgets.event_log import EventLog, Shown
-from companion.record import Count, Intervention, Note, Rating, Record, Trial
+from companion.record import Abc, Count, Intervention, Note, Rating, Record, Trial
 
 SIZE = (100, 32)
 
@@ -217,6 +217,26 @@ async def test_a_measure_is_typed_with_its_unit_and_moment(practice: Practice) -
         await pilot.press(*"110", "enter")  # the same measure again: after, this time
         await until(pilot, lambda: any("110 degrees (after)" in line.text for line in log_lines(app)))
         assert "Shoulder flexion 95 → 110 degrees" in str(screen.query_one("#objective").render())
+
+
+async def test_an_abc_entry_is_three_lines_and_goes_into_the_note(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_session(pilot)
+        await pilot.press("B")
+        await on_screen(pilot, FieldsPrompt)
+        await pilot.press(*"asked to put the drum away", "enter", *"threw the mallet", "enter")
+        await pilot.press("enter")  # the consequence is still empty: it says so and waits
+        assert "Fill in: Consequence" in str(app.screen.query_one("#problem", Static).render())
+        await pilot.press(*"given the drum back", "enter")
+        await on_screen(pilot, LiveSessionScreen)
+        await until(pilot, lambda: any(line.text.startswith("ABC: asked") for line in log_lines(app)))
+        session_id = screen.live.session.id
+    with practice.open() as record:
+        (abc,) = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Abc)]
+        lines = record.summary(session_id).for_objective(practice.ava_requests)
+    assert abc == Abc("asked to put the drum away", "threw the mallet", "given the drum back")
+    assert lines is not None and lines.abc == (abc,)
 
 
 async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> None:

@@ -110,6 +110,9 @@ def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None
             f"mean asynchrony {sync.mean_asynchrony_ms:+.0f} ms (SD {sync.mean_sd_ms:.0f} ms), "
             f"{sync.missed} missed, {sync.extra} extra{context}."
         )
+    lines.extend(
+        f"ABC: {entry.antecedent} -> {entry.behaviour} -> {entry.consequence}." for entry in group.abc
+    )
     lines.extend(f'Note: "{text}"' for text in group.notes)
     return lines
 

@@ -14,6 +14,7 @@ from companion.record.errors import (
     StorageError,
 )
 from companion.record.events import (
+    Abc,
     Cadence,
     Count,
     Duration,
@@ -50,6 +51,7 @@ from companion.record.summaries import GroupSummary, SessionSummary
 
 __all__ = [
     "DEFAULT_PROMPT_HIERARCHY",
+    "Abc",
     "Cadence",
     "Client",
     "CorruptDatabase",

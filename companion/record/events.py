@@ -155,6 +155,22 @@ class Measure:
 
 
 @dataclass(frozen=True)
+class Abc:
+    """A behaviour with what came just before it and what followed (ABA's antecedent-behaviour-consequence
+    record): the data a function of behaviour is read from."""
+
+    kind: ClassVar[str] = "abc"
+    antecedent: str
+    behaviour: str
+    consequence: str
+
+    def __post_init__(self) -> None:
+        _label(self.antecedent, "antecedent")
+        _label(self.behaviour, "behaviour")
+        _label(self.consequence, "consequence")
+
+
+@dataclass(frozen=True)
 class Note:
     """A timestamped free note or a quote of the client."""
 
@@ -260,6 +276,7 @@ Payload = (
     | Latency
     | Rating
     | Measure
+    | Abc
     | Note
     | Tempo
     | Cadence
@@ -281,6 +298,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         Latency,
         Rating,
         Measure,
+        Abc,
         Note,
         Tempo,
         Cadence,

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from companion.record.events import (
+    Abc,
     Cadence,
     Count,
     Duration,
@@ -153,6 +154,7 @@ class GroupSummary:
     cadence: CadenceStats | None = None
     sync: SyncStats | None = None
     notes: tuple[str, ...] = ()
+    abc: tuple[Abc, ...] = ()
     plan_ids: tuple[str, ...] = ()
 
     @property
@@ -251,6 +253,7 @@ def summarise_group(
         cadence=_cadence([p for p in payloads if isinstance(p, Cadence)]),
         sync=_sync([p for p in payloads if isinstance(p, Sync)]),
         notes=tuple(p.text for p in payloads if isinstance(p, Note)),
+        abc=tuple(p for p in payloads if isinstance(p, Abc)),
         plan_ids=tuple(dict.fromkeys(e.plan_id for e in events if e.plan_id)),
     )
 

@@ -122,6 +122,43 @@ class TextPrompt(Dialog[str]):
         self.dismiss(text)
 
 
+class FieldsPrompt(Dialog[tuple[str, ...]]):
+    """Several lines of text in one go (an ABC entry); Enter moves on, and in the last field saves once
+    every field has text."""
+
+    def __init__(self, title: str, fields: Sequence[tuple[str, str]]) -> None:
+        """`fields`: (label, placeholder) for each line, in order."""
+        super().__init__(title)
+        self.fields = list(fields)
+
+    def body(self) -> ComposeResult:
+        for index, (label, placeholder) in enumerate(self.fields):
+            yield Label(label)
+            yield Input(placeholder=placeholder, id=f"field-{index}")
+        yield Static("", id="problem", classes="dialog-problem")
+        yield self.buttons("Save (Enter)")
+
+    def on_mount(self) -> None:
+        self.query_one("#field-0", Input).focus()
+
+    @on(Input.Submitted)
+    def _next(self, event: Input.Submitted) -> None:
+        index = int(str(event.input.id).removeprefix("field-"))
+        if index + 1 < len(self.fields):
+            self.query_one(f"#field-{index + 1}", Input).focus()
+        else:
+            self._accept()
+
+    @on(Button.Pressed, "#accept")
+    def _accept(self) -> None:
+        values = tuple(self.query_one(f"#field-{i}", Input).value.strip() for i in range(len(self.fields)))
+        missing = [label for (label, _), value in zip(self.fields, values, strict=True) if not value]
+        if missing:
+            self.query_one("#problem", Static).update(f"Fill in: {', '.join(missing)} (or Esc).")
+            return
+        self.dismiss(values)
+
+
 class Pick(Dialog[T], Generic[T]):
     """Choose one of a list with arrows + Enter, a digit (1-9), or a touch. Returns the chosen value."""
 

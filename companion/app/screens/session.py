@@ -36,7 +36,7 @@ from companion.app.listening_control import ListeningControl, SessionSink
 from companion.app.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.cue_picker import CuePicker
-from companion.app.screens.dialogs import Confirm, Pick, TextPrompt
+from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, TextPrompt
 from companion.app.screens.measure import MeasureDialog, MeasureResult
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
@@ -159,6 +159,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("r", "rating", "Rating", show=False),
         Binding("M", "measure", "Measure (a number with its unit)", show=False, key_display="M"),
         Binding("n", "note", "Note"),
+        Binding("B", "abc", "ABC entry (antecedent, behaviour, consequence)", show=False, key_display="B"),
         Binding("u,ctrl+z", "undo", "Undo"),
         Binding("g", "next_client(1)", "Group: next client", show=False),
         Binding("G", "next_client(-1)", "Group: previous client", show=False, key_display="G"),
@@ -436,6 +437,18 @@ class LiveSessionScreen(CompanionScreen):
 
         live = self.live
         self.app.push_screen(MeasureDialog(live.measure_choices(), live.rated_labels(Measure)), measured)
+
+    def action_abc(self) -> None:
+        def entered(values: tuple[str, ...] | None) -> None:
+            if values is not None:
+                self.tap(self.live.draft_abc(*values))
+
+        fields = [
+            ("Antecedent: just before", "e.g. asked to put the drum away"),
+            ("Behaviour", "e.g. threw the mallet"),
+            ("Consequence: just after", "e.g. given the drum back"),
+        ]
+        self.app.push_screen(FieldsPrompt("ABC entry", fields), entered)
 
     def action_note(self) -> None:
         def noted(text: str | None) -> None:
