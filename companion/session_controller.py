@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -45,6 +45,7 @@ from companion.record import (
     Payload,
     Rating,
     Record,
+    Sample,
     Session,
     StorageError,
     Sync,
@@ -69,6 +70,7 @@ TAP_KINDS = frozenset(
         "latency",
         "rating",
         "measure",
+        "sample",
         "abc",
         "note",
         "cadence",
@@ -174,6 +176,7 @@ class Tally:
                 parts.append(f"{measure.label} {num(measure.before)} → {num(measure.after)} {measure.unit}")
             else:
                 parts.append(f"{measure.label} {num(measure.last)} {measure.unit}")
+        parts += [f"{s.label} {s.pct:.0f}% of {s.intervals} samples" for s in summary.samples.values()]
         if summary.cadence is not None:
             parts.append(f"cadence {num(summary.cadence.last)} steps/min (n={summary.cadence.measurements})")
         if summary.sync is not None:
@@ -207,6 +210,8 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
             return f"{label} {num(value)}/{num(scale[1])} ({phase})"
         case Measure(label=label, value=value, unit=unit, phase=phase):
             return f"{label} {num(value)} {unit} ({phase})"
+        case Sample(label=label, occurred=occurred, method=method):
+            return f"{label}: {'yes' if occurred else 'no'} ({method} sample)"
         case Abc(antecedent=antecedent, behaviour=behaviour, consequence=consequence):
             return f"ABC: {antecedent} → {behaviour} → {consequence}"
         case Note(text=text):
@@ -551,6 +556,26 @@ class LiveSession:
         if objective is not None:
             self._units[objective.id] = unit.strip()
         return draft
+
+    def commit_samples(
+        self, label: str, method: str, interval_s: float, occurred: Mapping[int, bool]
+    ) -> Update:
+        """One time-sampling interval: a sample per client (on that client's selected objective), written
+        together so a group's interval is all there or, pending, all kept."""
+        drafts = []
+        for client_id, seen in occurred.items():
+            objectives = self.objectives[client_id]
+            objective = objectives[self._objective_index[client_id]] if objectives else None
+            drafts.append(
+                EventDraft(
+                    Sample(label, seen, method, interval_s),
+                    client_id=client_id,
+                    objective_id=objective.id if objective is not None else None,
+                )
+            )
+        with self._lock:
+            drafts = [*self._take_tempo(), *drafts]
+        return self._log(drafts)
 
     def draft_abc(self, antecedent: str, behaviour: str, consequence: str) -> EventDraft:
         """An antecedent-behaviour-consequence entry for the selected client and objective."""

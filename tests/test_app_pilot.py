@@ -21,11 +21,12 @@ from companion.app.screens.plans import PlansScreen
 from companion.app.screens.problem import StartupProblem
 from companion.app.screens.rating import RatingDialog
 from companion.app.screens.review import ProgressChart, ReviewScreen
+from companion.app.screens.sampling import SampleDialog
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.screens.soap import SoapScreen
 from companion.app.screens.today import TodayScreen
 from companion.app.widgets.event_log import EventLog, Shown
-from companion.record import Abc, Count, Intervention, Note, Rating, Record, Trial
+from companion.record import Abc, Count, Intervention, Note, Rating, Record, Sample, Trial
 
 SIZE = (100, 32)
 
@@ -237,6 +238,38 @@ async def test_an_abc_entry_is_three_lines_and_goes_into_the_note(practice: Prac
         lines = record.summary(session_id).for_objective(practice.ava_requests)
     assert abc == Abc("asked to put the drum away", "threw the mallet", "given the drum back")
     assert lines is not None and lines.abc == (abc,)
+
+
+async def test_time_sampling_asks_each_interval_and_takes_one_touch_per_client(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_session(pilot, "space", "down", "space", "s")  # Ava and Ben
+        await pilot.press("I")
+        await on_screen(pilot, Pick)
+        await pilot.press("1")  # momentary time sampling
+        await on_screen(pilot, FieldsPrompt)
+        await pilot.press(*"on task", "enter", "1", "enter")  # every second, for the test
+        await on_screen(pilot, SampleDialog)
+        await pilot.press("1", "enter")  # Ava on task at that moment; Ben, not marked, is not
+        await until(
+            pilot, lambda: len([e for e in screen.live.entries() if isinstance(e.event.payload, Sample)]) == 2
+        )
+        await on_screen(pilot, SampleDialog)  # the next interval asks again
+        await pilot.press("escape")  # skipped: nothing logged for it
+        await pilot.press("I")  # stop
+        session_id = screen.live.session.id
+    with practice.open() as record:
+        samples = [
+            (e.client_id, e.payload)
+            for e in record.session_events(session_id)
+            if isinstance(e.payload, Sample)
+        ]
+        ava = record.summary(session_id).for_objective(practice.ava_requests)
+    assert samples == [
+        (practice.ava, Sample("on task", True, "momentary", 1.0)),
+        (practice.ben, Sample("on task", False, "momentary", 1.0)),
+    ]
+    assert ava is not None and ava.samples["on task"].pct == 100.0
 
 
 async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> None:

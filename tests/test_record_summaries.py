@@ -30,6 +30,7 @@ from companion.record import (
     Payload,
     Rating,
     Record,
+    Sample,
     Sync,
     Tempo,
     Trial,
@@ -170,6 +171,9 @@ def metric_from_summary(group: GroupSummary, metric: str) -> float:
         "cadence_spm": lambda: group.cadence.last if group.cadence else 0.0,
         "sync_pct_within": lambda: group.sync.pct_within if group.sync else 0.0,
         "measure_last": lambda: next(iter(group.measures.values())).last,
+        "interval_pct": lambda: 100.0
+        * sum(s.occurred for s in group.samples.values())
+        / sum(s.intervals for s in group.samples.values()),
     }
     return values[metric]()
 
@@ -196,6 +200,8 @@ def random_payloads(rng: random.Random, metric: str) -> list[Payload]:
         ] + [Rating("pain", 5, phase="before"), Rating("pain", 2, phase="after")]
     if metric == "cadence_spm":
         return [Cadence(rng.uniform(70, 120), 0.05, 20) for _ in range(n)]
+    if metric == "interval_pct":
+        return [Sample("on task", rng.random() < 0.6, "momentary", 30) for _ in range(n)]
     if metric == "measure_last":
         phases = ("before", "during", "after")
         return [

@@ -111,6 +111,11 @@ def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None
             f"{sync.missed} missed, {sync.extra} extra{context}."
         )
     lines.extend(
+        f"{s.label.capitalize()} ({s.method} time sampling, every {num(s.interval_s)} s): {s.occurred} of "
+        f"{s.intervals} intervals ({s.pct:.0f}%)."
+        for s in group.samples.values()
+    )
+    lines.extend(
         f"ABC: {entry.antecedent} -> {entry.behaviour} -> {entry.consequence}." for entry in group.abc
     )
     lines.extend(f'Note: "{text}"' for text in group.notes)

@@ -154,6 +154,27 @@ class Measure:
         _require(self.phase in RATING_PHASES, f"phase must be one of {RATING_PHASES}, got {self.phase!r}")
 
 
+SAMPLING_METHODS: tuple[str, ...] = ("momentary", "partial", "whole")
+"""Time sampling as ABA defines it: is the behaviour happening at the moment the interval ends (momentary
+time sampling), did it happen at any time in the interval (partial interval), or throughout it (whole)."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One interval of time sampling for one client: whether the behaviour was observed, by `method`."""
+
+    kind: ClassVar[str] = "sample"
+    label: str
+    occurred: bool
+    method: str = "momentary"
+    interval_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        _label(self.label)
+        _require(self.method in SAMPLING_METHODS, f"method must be one of {', '.join(SAMPLING_METHODS)}")
+        _finite(self.interval_s, "interval_s", 1.0)
+
+
 @dataclass(frozen=True)
 class Abc:
     """A behaviour with what came just before it and what followed (ABA's antecedent-behaviour-consequence
@@ -276,6 +297,7 @@ Payload = (
     | Latency
     | Rating
     | Measure
+    | Sample
     | Abc
     | Note
     | Tempo
@@ -298,6 +320,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         Latency,
         Rating,
         Measure,
+        Sample,
         Abc,
         Note,
         Tempo,

@@ -43,6 +43,7 @@ Metric = Literal[
     "cadence_spm",
     "sync_pct_within",
     "measure_last",
+    "interval_pct",
 ]
 METRICS: tuple[str, ...] = (
     "percent_correct",
@@ -56,6 +57,7 @@ METRICS: tuple[str, ...] = (
     "cadence_spm",
     "sync_pct_within",
     "measure_last",
+    "interval_pct",
 )
 Direction = Literal["at_least", "at_most"]
 

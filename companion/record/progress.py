@@ -113,6 +113,11 @@ METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
         f"SELECT session_id, COUNT(*), (SELECT {_field('value')} FROM live AS later WHERE "
         "later.session_id = live.session_id ORDER BY seq DESC LIMIT 1) FROM live GROUP BY session_id",
     ),
+    "interval_pct": (
+        ("sample",),
+        f"SELECT session_id, COUNT(*), 100.0 * SUM({_field('occurred')}) / COUNT(*) "
+        "FROM live GROUP BY session_id",
+    ),
     "sync_pct_within": (
         ("sync",),
         f"SELECT session_id, SUM({_field('n_hits')}), SUM({_field('pct_within')} * {_SYNC_BEATS}) "

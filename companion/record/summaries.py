@@ -9,7 +9,7 @@ though the tempo marker was logged once, for everybody; switching intervention e
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +27,7 @@ from companion.record.events import (
     ObservationStart,
     ObservationStop,
     Rating,
+    Sample,
     Sync,
     Tempo,
     Trial,
@@ -102,6 +103,21 @@ class MeasureStats:
 
 
 @dataclass(frozen=True)
+class SampleStats:
+    """Time sampling of one behaviour in a session: intervals sampled and how many had it."""
+
+    label: str
+    method: str
+    interval_s: float
+    intervals: int
+    occurred: int
+
+    @property
+    def pct(self) -> float:
+        return 100.0 * self.occurred / self.intervals
+
+
+@dataclass(frozen=True)
 class TempoRange:
     minimum: float
     maximum: float
@@ -150,6 +166,7 @@ class GroupSummary:
     latency: Describe | None = None
     ratings: dict[str, RatingStats] = field(default_factory=dict)
     measures: dict[str, MeasureStats] = field(default_factory=dict)
+    samples: dict[str, SampleStats] = field(default_factory=dict)
     tempo: TempoRange | None = None
     cadence: CadenceStats | None = None
     sync: SyncStats | None = None
@@ -249,6 +266,7 @@ def summarise_group(
         latency=Describe.of([p.seconds for p in payloads if isinstance(p, Latency)]),
         ratings=_ratings([p for p in payloads if isinstance(p, Rating)]),
         measures=_measures([p for p in payloads if isinstance(p, Measure)]),
+        samples=_samples([p for p in payloads if isinstance(p, Sample)]),
         tempo=_tempo_range(tempi),
         cadence=_cadence([p for p in payloads if isinstance(p, Cadence)]),
         sync=_sync([p for p in payloads if isinstance(p, Sync)]),
@@ -365,6 +383,21 @@ def _measures(measures: Sequence[Measure]) -> dict[str, MeasureStats]:
             len(items),
         )
         for label, items in by_label.items()
+    }
+
+
+def _samples(samples: Sequence[Sample]) -> dict[str, SampleStats]:
+    """Per behaviour and method (a momentary and a partial-interval figure never pool: they measure
+    different things)."""
+    grouped: dict[tuple[str, str], list[Sample]] = defaultdict(list)
+    for sample in samples:
+        grouped[(sample.label, sample.method)].append(sample)
+    methods_per_label = Counter(label for label, _ in grouped)
+    return {
+        (label if methods_per_label[label] == 1 else f"{label} ({method})"): SampleStats(
+            label, method, items[0].interval_s, len(items), sum(1 for s in items if s.occurred)
+        )
+        for (label, method), items in grouped.items()
     }
 
 

@@ -40,6 +40,7 @@ from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, TextPromp
 from companion.app.screens.measure import MeasureDialog, MeasureResult
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
+from companion.app.screens.sampling import QUESTIONS, SampleDialog, SamplingPlan
 from companion.app.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
@@ -50,7 +51,7 @@ from companion.app.widgets.sync_strip import SyncStrip
 from companion.app.widgets.tallies import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
 from companion.listening import BlockReport
-from companion.record import EventDraft, Measure, Session, StorageError
+from companion.record import EventDraft, Measure, Sample, Session, StorageError
 from companion.session_controller import LiveSession, TapWriter, Update
 from interventions import DataKind
 
@@ -155,6 +156,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("c", "count", "Count +1", show=False),
         Binding("d", "duration", "Duration start/stop", show=False),
         Binding("l", "latency", "Latency: cue, then response", show=False),
+        Binding("I", "sampling", "Time sampling start/stop (one touch per client each interval)", show=False),
         Binding("w", "observe", "Observe the objective start/stop (counts per minute observed)", show=False),
         Binding("r", "rating", "Rating", show=False),
         Binding("M", "measure", "Measure (a number with its unit)", show=False, key_display="M"),
@@ -237,6 +239,9 @@ class LiveSessionScreen(CompanionScreen):
         self._taps_done: Timer | None = None
         self.ras: RasStages | None = None  # the RAS ramp from the last measured cadence
         self._cued = False  # the metronome has played this session: later uncued cadences are carry-over
+        self._sampling: SamplingPlan | None = None
+        self._sampling_timer: Timer | None = None
+        self._samples_taken = 0
 
     # -- layout --------------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -403,6 +408,58 @@ class LiveSessionScreen(CompanionScreen):
         title = f"{what} what, for {escape(live.objective.description)}?"
         picker = Pick(title, [(escape(c), c) for c in choices], hint="digit or Enter; asked once")
         self.app.push_screen(picker, chosen)
+
+    def action_sampling(self) -> None:
+        """Start time sampling (behaviour, method, interval) or stop it."""
+        if self._sampling is not None:
+            if self._sampling_timer is not None:
+                self._sampling_timer.stop()
+            self.notify(f"Time sampling stopped after {self._samples_taken} samples.", timeout=4)
+            self._sampling = self._sampling_timer = None
+            return
+
+        def method_chosen(method: str | None) -> None:
+            if method is None:
+                return
+            fields = [("Behaviour", "e.g. on task"), ("Every (seconds)", "e.g. 30")]
+            self.app.push_screen(
+                FieldsPrompt("Time sampling", fields), lambda values: self._start_sampling(method, values)
+            )
+
+        methods = [(f"{method}: {question}", method) for method, question in QUESTIONS.items()]
+        self.app.push_screen(Pick("Time sampling: which question?", methods), method_chosen)
+
+    def _start_sampling(self, method: str, values: tuple[str, ...] | None) -> None:
+        if values is None:
+            return
+        label, every = values
+        try:
+            interval = float(every)
+            Sample(label, True, method, interval)  # the record's own rules: a label, at least 1 s
+        except ValueError as problem:
+            self.notify(f"Time sampling not started: {problem}", severity="warning")
+            return
+        self._sampling, self._samples_taken = SamplingPlan(label, method, interval), 0
+        self._sampling_timer = self.set_interval(interval, self._sample_due)
+        self.notify(f"{self._sampling.describe()}; I stops.", timeout=5)
+
+    def _sample_due(self) -> None:
+        plan = self._sampling
+        if plan is None:
+            return
+        if isinstance(self.app.screen, SampleDialog):  # the last one is still open: this one is lost, said so
+            self.notify("A sample was missed: the previous one is still open.", severity="warning")
+            return
+        self._samples_taken += 1
+        number = self._samples_taken
+
+        def answered(occurred: dict[int, bool] | None) -> None:
+            if occurred is not None:
+                self.submit(
+                    lambda: self.live.commit_samples(plan.label, plan.method, plan.interval_s, occurred)
+                )
+
+        self.app.push_screen(SampleDialog(plan, self.live.clients, number), answered)
 
     def action_observe(self) -> None:
         try:
