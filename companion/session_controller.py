@@ -289,9 +289,15 @@ class LiveSession:
         plan_id: str | None = None,
         library: Library | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        second_observer_of: int | None = None,
     ) -> LiveSession:
-        """Open a new session in the record; with a plan, its first event is the switch to that plan."""
-        session = record.start_session(client_ids, setting, plan_ids=[plan_id] if plan_id else [])
+        """Open a new session in the record; with a plan, its first event is the switch to that plan.
+        `second_observer_of`: a second observer's blind record of that open session (agreement is
+        computed when the later of the two ends)."""
+        plans = [plan_id] if plan_id else []
+        session = record.start_session(
+            client_ids, setting, plan_ids=plans, second_observer_of=second_observer_of
+        )
         live = cls(record, session, library, now)
         if plan_id is not None:
             live.switch_plan(plan_id)

@@ -27,6 +27,7 @@ from companion.app.screens.soap import SoapScreen
 from companion.app.screens.today import TodayScreen
 from companion.app.widgets.event_log import EventLog, Shown
 from companion.record import Abc, Count, Intervention, Note, Rating, Record, Sample, Trial
+from companion.session_controller import LiveSession
 
 SIZE = (100, 32)
 
@@ -270,6 +271,34 @@ async def test_time_sampling_asks_each_interval_and_takes_one_touch_per_client(p
         (practice.ben, Sample("on task", False, "momentary", 1.0)),
     ]
     assert ava is not None and ava.samples["on task"].pct == 100.0
+
+
+async def test_a_second_observer_records_a_running_session_blind(practice: Practice) -> None:
+    with practice.open() as record:  # the therapist's session, running on another device
+        therapist = LiveSession.start(record, [practice.ava])
+        for correct in (True, True, False, True):
+            therapist.commit(therapist.draft_trial(correct))
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        await pilot.press("O")
+        await on_screen(pilot, Pick)
+        await pilot.press("1")
+        await on_screen(pilot, LiveSessionScreen)
+        screen = app.screen
+        assert isinstance(screen, LiveSessionScreen) and "second observer (IOA, blind)" in screen.title
+        assert log_lines(app) == []  # blind: the therapist's data are not shown
+        await pilot.press("plus", "plus", "minus", "minus")
+        await until(pilot, lambda: len(log_lines(app)) == 4)
+        await pilot.press("e")
+        await on_screen(pilot, Confirm)
+        await pilot.press("enter")
+        await on_screen(pilot, TodayScreen)
+        assert any("computed when the observed session ends" in n.message for n in app._notifications)
+    with practice.open() as record:
+        record.end_session(therapist.session.id)
+        (agreement,) = record.agreement(therapist.session.id)
+    assert (agreement.measure, agreement.items, agreement.agreement_pct) == ("trial-by-trial", 4, 75.0)
 
 
 async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> None:

@@ -164,6 +164,7 @@ class CompanionApp(App[None]):
                 request.plan_id,
                 services.library,
                 self.clock.now,
+                request.second_observer_of,
             ),
             self.open_live_session,
             "The session could not start",

@@ -109,6 +109,21 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
         )""",
         "CREATE INDEX objective_phases_by_objective ON objective_phases (objective_id, since)",
     ),
+    # 6: inter-observer agreement: a second observer's session of the same clients, kept apart from the
+    # record (never in summaries or progress), and the agreement computed against the primary session.
+    (
+        "ALTER TABLE sessions ADD COLUMN second_observer_of INTEGER REFERENCES sessions(id)",
+        """CREATE TABLE agreements (
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            objective_id INTEGER NOT NULL REFERENCES objectives(id),
+            measure TEXT NOT NULL,
+            agreement_pct REAL NOT NULL,
+            items INTEGER NOT NULL,
+            observer_session_id INTEGER NOT NULL REFERENCES sessions(id),
+            computed_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, objective_id, measure)
+        )""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

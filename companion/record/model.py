@@ -191,6 +191,9 @@ class Session:
     setting: str
     plan_ids: tuple[str, ...] = ()
     cpt_codes: tuple[str, ...] = ()
+    second_observer_of: int | None = None
+    """Set on a second observer's session (inter-observer agreement): the session it observed. Such a
+    session is never part of the record's summaries, progress or notes."""
 
     @property
     def is_group(self) -> bool:

@@ -7,14 +7,17 @@ Textual; every method is synchronous and safe to call from a worker thread.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 
 from companion.paths import data_dir as resolve_data_dir
 from companion.paths import database_path
 from companion.record import backups
+from companion.record.agreement import Agreement, agreements
 from companion.record.caseload import Caseload
+from companion.record.clock import iso, utc_now
 from companion.record.database import Database
 from companion.record.errors import StorageError, classify
 from companion.record.event_log import EventLog
@@ -106,6 +109,66 @@ class Record(Caseload, Sessions, EventLog):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    # -- inter-observer agreement ------------------------------------------------------------------------
+    def end_session(
+        self,
+        session_id: int,
+        ended_at: datetime | None = None,
+        plan_ids: Sequence[str] = (),
+        cpt_codes: Sequence[str] | None = None,
+    ) -> Session:
+        """Close a session (see `Sessions.end_session`); when a second observer took part, the agreement
+        is computed and stored with the observed session once both have ended (a record still being taken
+        would show a disagreement that is only a delay)."""
+        ended = super().end_session(session_id, ended_at, plan_ids, cpt_codes)
+        observed = ended.second_observer_of if ended.second_observer_of is not None else ended.id
+        if self.session(observed).ended_at is not None and self.second_observers(observed):
+            self.compute_agreement(observed)
+        return ended
+
+    def second_observers(self, session_id: int) -> list[Session]:
+        """The second observers' sessions of a session."""
+        every = self.sessions(second_observers=True)
+        return [s for s in every if s.second_observer_of == session_id]
+
+    def compute_agreement(self, session_id: int) -> list[Agreement]:
+        """Agreement of each ended second observer's record with the session's, per objective; stored."""
+        primary = self.session_events(session_id)
+        found: list[tuple[int, Agreement]] = []
+        for observer in self.second_observers(session_id):
+            if observer.ended_at is None:  # still observing: its figure comes when it ends
+                continue
+            clients = set(observer.client_ids)
+            mine = [e for e in primary if e.client_id in clients]
+            found += [(observer.id, a) for a in agreements(mine, self.session_events(observer.id))]
+        with self._db.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO agreements (session_id, objective_id, measure, agreement_pct, items, "
+                "observer_session_id, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        session_id,
+                        a.objective_id,
+                        a.measure,
+                        a.agreement_pct,
+                        a.items,
+                        observer,
+                        iso(utc_now()),
+                    )
+                    for observer, a in found
+                ],
+            )
+        return [a for _, a in found]
+
+    def agreement(self, session_id: int) -> list[Agreement]:
+        """The agreement stored with a session (computed when it or its second observer ended)."""
+        rows = self._db.query(
+            "SELECT objective_id, measure, agreement_pct, items FROM agreements WHERE session_id = ? "
+            "ORDER BY objective_id, measure",
+            (session_id,),
+        )
+        return [Agreement(r["objective_id"], r["measure"], r["agreement_pct"], r["items"]) for r in rows]
 
     # -- summaries and progress ------------------------------------------------------------------------------
     def summary(self, session_id: int) -> SessionSummary:

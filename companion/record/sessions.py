@@ -48,6 +48,7 @@ def _session(row: sqlite3.Row) -> Session:
         setting=row["setting"],
         plan_ids=tuple(json.loads(row["plan_ids"])),
         cpt_codes=tuple(json.loads(row["cpt_codes"])),
+        second_observer_of=row["second_observer_of"],
     )
 
 
@@ -90,25 +91,34 @@ class Sessions:
         plan_ids: Sequence[str] = (),
         started_at: datetime | None = None,
         cpt_codes: Sequence[str] = (),
+        second_observer_of: int | None = None,
     ) -> Session:
-        """Open a session for one client or a group; `started_at` defaults to now (set it for past data)."""
+        """Open a session for one client or a group; `started_at` defaults to now (set it for past data).
+
+        `second_observer_of`: this is a second observer's blind record of that session (for inter-observer
+        agreement), of some of its clients; it stays out of the record's figures."""
         ids = tuple(dict.fromkeys(client_ids))
         if not ids:
             raise ValueError("a session needs at least one client")
         for client_id in ids:
             load_client(self._db, client_id)
+        if second_observer_of is not None:
+            observed = self.session(second_observer_of)
+            if observed.second_observer_of is not None or not set(ids) <= set(observed.client_ids):
+                raise ValueError("a second observer observes a session's own clients, in a primary session")
         moment = started_at or utc_now()
         local_day = (moment if moment.tzinfo is None else moment.astimezone()).date()
         with self._db.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO sessions (date, started_at, setting, plan_ids, cpt_codes) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO sessions (date, started_at, setting, plan_ids, cpt_codes, second_observer_of) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     local_day.isoformat(),
                     iso(moment),
                     setting,
                     json.dumps(list(plan_ids)),
                     json.dumps(list(cpt_codes)),
+                    second_observer_of,
                 ),
             )
             session_id = int(cursor.lastrowid or 0)
@@ -163,10 +173,15 @@ class Sessions:
         return found
 
     def sessions(
-        self, client_id: int | None = None, start: date | None = None, end: date | None = None
+        self,
+        client_id: int | None = None,
+        start: date | None = None,
+        end: date | None = None,
+        second_observers: bool = False,
     ) -> list[Session]:
-        """Sessions, oldest first, optionally of one client and within [start, end] (inclusive dates)."""
-        clauses: list[str] = []
+        """Sessions, oldest first, optionally of one client and within [start, end] (inclusive dates).
+        A second observer's sessions only with `second_observers` (they are not the record)."""
+        clauses: list[str] = [] if second_observers else ["s.second_observer_of IS NULL"]
         params: list[object] = []
         if client_id is not None:
             clauses.append("s.id IN (SELECT session_id FROM session_clients WHERE client_id = ?)")

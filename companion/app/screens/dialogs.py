@@ -366,6 +366,8 @@ class SessionRequest:
     client_ids: tuple[int, ...]
     setting: str
     plan_id: str | None
+    second_observer_of: int | None = None
+    """A second observer's blind record of this open session (inter-observer agreement)."""
 
 
 class StartSession(Dialog[SessionRequest]):

@@ -51,6 +51,7 @@ class SessionDetail:
     events: tuple[Event, ...]
     notes: tuple[tuple[str, SessionNote], ...]
     hierarchy: tuple[str, ...]
+    agreement: tuple[str, ...] = ()  # "objective: IOA trial-by-trial 90% (10 trials)" lines
 
 
 class ProgressChart(PlotextPlot):
@@ -202,7 +203,13 @@ class ReviewScreen(CompanionScreen):
         events = tuple(record.session_events(session_id))
         notes = tuple((record.client(c).display_name, record.note(session_id, c)) for c in session.client_ids)
         hierarchy = record.prompt_hierarchy(session.client_ids[0])
-        self.app.call_from_thread(self.show_session, SessionDetail(session, events, notes, hierarchy))
+        objectives = {o.id: o.description for c in session.client_ids for o in record.objectives(c)}
+        agreement = tuple(
+            f"{objectives.get(a.objective_id, 'objective')}: {a.describe()}"
+            for a in record.agreement(session_id)
+        )
+        detail = SessionDetail(session, events, notes, hierarchy, agreement)
+        self.app.call_from_thread(self.show_session, detail)
 
     def show_session(self, detail: SessionDetail) -> None:
         text = Text()
@@ -211,6 +218,9 @@ class ReviewScreen(CompanionScreen):
             text.append(f"Note — {name} ({state})\n", style="bold")
             if note.updated_at:
                 text.append(note_text(note) + "\n\n")
+        if detail.agreement:
+            text.append("Inter-observer agreement (second observer)\n", style="bold")
+            text.append("\n".join(detail.agreement) + "\n\n")
         text.append(f"Events ({len(detail.events)})\n", style="bold")
         for event in detail.events:
             text.append(f"{local_time(event.wall_time)}  ", style="dim")

@@ -262,7 +262,8 @@ class LiveSessionScreen(CompanionScreen):
 
     def on_mount(self) -> None:
         names = ", ".join(c.display_name for c in self.live.clients)
-        self.title = f"Session · {names}"
+        blind = " · second observer (IOA, blind)" if self.live.session.second_observer_of is not None else ""
+        self.title = f"Session · {names}{blind}"
         self._tick()
         self.set_interval(1.0, self._tick)
         self.set_interval(RETRY_EVERY_S, self._retry)
@@ -600,7 +601,18 @@ class LiveSessionScreen(CompanionScreen):
             )
             return
         self.writer.close()
-        self.companion.open_note(message.session.id, replace_screen=True)
+        observed = message.session.second_observer_of
+        if observed is None:
+            self.companion.open_note(message.session.id, replace_screen=True)
+            return
+        # A second observer writes no note: the agreement goes with the observed session (Review shows it).
+        record = self.live.record
+        figures = (
+            [a.describe() for a in record.agreement(observed)] if record.session(observed).ended_at else []
+        )
+        told = "; ".join(figures) if figures else "it is computed when the observed session ends"
+        self.notify(f"Second observer's record saved. Agreement: {told}.", title="IOA", timeout=12)
+        self.companion.back_to_today()
 
     def _stop_listening_and_end(self) -> None:
         """The last block is logged before the session ends (its write goes through the writer too)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar, cast
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,6 +27,7 @@ from companion.app.screens.dialogs import (
     Confirm,
     NewClient,
     NewObjective,
+    Pick,
     SessionRequest,
     StartSession,
 )
@@ -45,6 +47,14 @@ class TodayScreen(CompanionScreen):
             "space", "toggle_group", "Group", key_display="space", tooltip="Add/remove the client to a group"
         ),
         Binding("a", "add_client", "Add client"),
+        Binding(
+            "O",
+            "second_observer",
+            "Second observer",
+            key_display="O",
+            show=False,
+            tooltip="Take data blind on a session another therapist is running (inter-observer agreement)",
+        ),
         Binding("o", "add_objective", "Objective", tooltip="Add a goal objective for the client"),
         Binding("p", "app.plans", "Plans", tooltip="Browse intervention plans"),
         Binding("r", "app.review", "Review", tooltip="Sessions, notes, progress charts, reports"),
@@ -241,6 +251,30 @@ class TodayScreen(CompanionScreen):
         self.app.push_screen(
             StartSession(client_ids, names, SETTINGS, setting, [*suggested, *others], chosen), self._start
         )
+
+    def action_second_observer(self) -> None:
+        """Pick a session that is running now (on this or another device) and record it blind."""
+        record = self.services.record
+
+        def running() -> list[tuple[str, SessionRequest]]:
+            names = {c.id: c.display_name for c in record.clients()}
+            return [
+                (
+                    escape(", ".join(names.get(c, "?") for c in s.client_ids))
+                    + f" · started {local_time(s.started_at)}",
+                    SessionRequest(s.client_ids, s.setting, None, second_observer_of=s.id),
+                )
+                for s in record.sessions()
+                if s.ended_at is None
+            ]
+
+        def offer(choices: list[tuple[str, SessionRequest]]) -> None:
+            if not choices:
+                self.notify("No session is running to observe: the therapist starts it first.")
+                return
+            self.app.push_screen(Pick("Observe which session (blind, for agreement)?", choices), self._start)
+
+        self.companion.run_io(running, offer, "Running sessions could not be listed")
 
     def _start_if_asked(self, client_id: int) -> None:
         """`s` was pressed before the overview arrived: carry on now that it is here."""
