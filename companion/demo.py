@@ -31,6 +31,7 @@ from companion.record import (
     Objective,
     Rating,
     Record,
+    Sample,
     Session,
     Sync,
     Tempo,
@@ -39,7 +40,7 @@ from companion.record import (
 from companion.record.clock import parse
 from companion.record.events import Payload
 
-DataShape = Literal["trials", "count", "cadence", "rating", "duration", "sync", "measure"]
+DataShape = Literal["trials", "count", "cadence", "rating", "duration", "sync", "measure", "sample"]
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,6 @@ CLIENTS: tuple[ClientSpec, ...] = (
 )
 
 
-
 @dataclass(frozen=True)
 class GroupSpec:
     """A group that meets as one session: each member is a client of their own with their own objectives,
@@ -372,6 +372,17 @@ def _turn_taking(start: float, end: float) -> tuple[ObjectiveSpec, ...]:
             start * 4,
             end * 6,
             label="peer initiation",
+        ),
+        ObjectiveSpec(
+            "behavioural",
+            "Stay with the group activity",
+            "On task at the moment of each 30 s sample (momentary time sampling)",
+            MasteryCriterion("interval_pct", 80, 3),
+            "sample",
+            "drum-circle-group-cohesion",
+            start + 0.15,
+            min(0.95, end + 0.1),
+            label="on task",
         ),
     )
 
@@ -459,6 +470,9 @@ def _events_for(
             Rating(spec.label, before, phase="before"),
             Rating(spec.label, round(min(10, max(0, after))), phase="after"),
         ]
+    elif spec.measure == "sample":  # ten 30 s momentary samples: on task with the probability reached
+        on_task = min(0.98, max(0.02, level))
+        payloads = [Sample(spec.label, rng.random() < on_task, "momentary", 30.0) for _ in range(10)]
     elif spec.measure == "measure":  # timed before and after the work: the after is the session's figure
         payloads = [
             Measure(spec.label, round(level + rng.uniform(0.5, 2.5), 1), spec.unit, "before"),
@@ -606,9 +620,42 @@ def _group_sessions(record: Record, group: GroupSpec, today: date, rng: random.R
         session = record.start_session(
             client_ids, group.setting, started_at=start, cpt_codes=group.members[0].cpt
         )
-        _finish_session(record, session, _timed(drafts, start, 50, {}), 50, rng)
+        timed = _timed(drafts, start, 50, {})
+        _finish_session(record, session, timed, 50, rng)
         created += 1
+        if week % IOA_EVERY_WEEKS == 0:
+            _second_observer(record, session, timed, rng)
     return created
+
+
+IOA_EVERY_WEEKS = 4
+"""How often a second observer takes the group's data for agreement (ABA asks for IOA in at least 20-33 %
+of sessions)."""
+
+
+def _second_observer(
+    record: Record, session: Session, timed: Sequence[EventDraft], rng: random.Random
+) -> None:
+    """A colleague's blind record of the same session: the same taps, with a few scored otherwise and a few
+    counts missed, as real observers differ."""
+    observer = record.start_session(
+        session.client_ids,
+        session.setting,
+        started_at=parse(session.started_at),
+        second_observer_of=session.id,
+    )
+    seen: list[EventDraft] = []
+    for draft in timed:
+        payload = draft.payload
+        differs = rng.random() < 0.1
+        if isinstance(payload, Trial):
+            seen.append(replace(draft, payload=replace(payload, correct=payload.correct != differs)))
+        elif isinstance(payload, Sample):
+            seen.append(replace(draft, payload=replace(payload, occurred=payload.occurred != differs)))
+        elif isinstance(payload, Count) and not differs:
+            seen.append(draft)
+    record.log_many(observer.id, seen)
+    record.end_session(observer.id, ended_at=parse(session.started_at) + timedelta(minutes=50))
 
 
 def _finish_session(

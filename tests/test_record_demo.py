@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from datetime import date
 from pathlib import Path
 
@@ -69,3 +70,22 @@ def test_demo_group_sessions_log_each_child_separately(tmp_path: Path) -> None:
         assert all(sum(e.client_id == child for e in trials) == 10 for child in last.client_ids)
         notes = [record.note(last.id, client_id) for client_id in last.client_ids]
         assert all(note.finalised and "independent" in note.objective for note in notes)
+
+
+def test_demo_has_a_client_for_each_kind_of_data(tmp_path: Path) -> None:
+    with Record.open(tmp_path, backup_every=None) as record:
+        generate_demo(record, today=TODAY)
+        leo, mr_g, maya = (record.find_client(name) for name in ("Leo", "Mr. G", "Maya"))
+        mit = [o for o in record.objectives(leo.id) if o.prompt_levels]
+        assert [o.prompt_levels[-1] for o in mit] == ["unison"]  # trials on the objective's own hierarchy
+        walk = next(o for o in record.objectives(mr_g.id) if o.criterion.metric == "measure_last")
+        assert record.objective_progress(walk.id).mastered  # a timed walk in seconds, at most 12
+        on_task = next(o for o in record.objectives(maya.id) if o.criterion.metric == "interval_pct")
+        assert len(record.objective_progress(on_task.id).points) >= 10  # momentary time sampling
+        group = record.sessions(maya.id)
+        observed = [s for s in group if record.second_observers(s.id)]
+        assert len(observed) >= 3 and all(record.agreement(s.id) for s in observed)
+        measures = {a.measure for s in observed for a in record.agreement(s.id)}
+        assert measures == {"trial-by-trial", "total count", "interval-by-interval"}
+        figures = [a.agreement_pct for s in observed for a in record.agreement(s.id)]
+        assert statistics.fmean(figures) >= 80 and min(figures) < 100  # observers differ a little, as they do
