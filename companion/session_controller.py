@@ -765,12 +765,16 @@ class LiveSession:
         return tallies
 
     def describe(self, entry: LogEntry) -> str:
+        """The log line: what was taken, after the number of the objective it counts for ("2· +1 turn"),
+        numbered as the objective bar and the picker number them."""
         event = entry.event
         hierarchy = self._event_levels(event)
         if isinstance(event.payload, Intervention):
             plan = self.library.get(event.payload.plan_id) if self.library is not None else None
             return f"→ {plan.title if plan is not None else plan_label(event.payload.plan_id)}"
-        return describe(event, hierarchy)
+        objectives = self.objectives.get(event.client_id or -1, [])
+        number = next((n for n, o in enumerate(objectives, start=1) if o.id == event.objective_id), None)
+        return (f"{number}· " if number is not None else "") + describe(event, hierarchy)
 
     def _event_levels(self, event: Event) -> tuple[str, ...]:
         """The hierarchy an event's trial was scored on (its objective's own, else its client's)."""

@@ -198,7 +198,7 @@ async def test_a_waiting_latency_shows_on_its_button_across_a_client_change(prac
         await pilot.press("l")  # the response
         await until(pilot, lambda: len(log_lines(app)) == 1)
         assert str(button.label) == "l Latency" and not button.has_class("-waiting")
-        assert log_lines(app)[0].text.startswith("latency")
+        assert log_lines(app)[0].text.startswith("1· latency")  # on objective 1, as the log says
 
 
 async def test_a_measure_is_typed_with_its_unit_and_moment(practice: Practice) -> None:
@@ -232,7 +232,7 @@ async def test_an_abc_entry_is_three_lines_and_goes_into_the_note(practice: Prac
         assert "Fill in: Consequence" in str(app.screen.query_one("#problem", Static).render())
         await pilot.press(*"given the drum back", "enter")
         await on_screen(pilot, LiveSessionScreen)
-        await until(pilot, lambda: any(line.text.startswith("ABC: asked") for line in log_lines(app)))
+        await until(pilot, lambda: any(line.text.startswith("1· ABC: asked") for line in log_lines(app)))
         session_id = screen.live.session.id
     with practice.open() as record:
         (abc,) = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Abc)]

@@ -271,7 +271,7 @@ def test_describe_reads_like_a_data_sheet(practice: Practice) -> None:
             describe(live.commit(live.draft_note("walked to the door")).entries[-1].event, hierarchy),
         ]
         assert texts == ["✓ correct, verbal prompt", "pain 4/10 (after)", "“walked to the door”"]
-        assert live.describe(live.entries()[0]) == texts[0]
+        assert live.describe(live.entries()[0]) == "1· " + texts[0]  # the log names its objective
 
 
 MIT_LEVELS = ("independent", "repetition after model", "partial unison", "unison")
@@ -354,7 +354,7 @@ def test_a_measure_is_logged_with_its_unit_and_named_in_the_tally(
         assert live.rated_labels(Measure) == {choice.label}
         live.commit(live.draft_measure(choice.label, 110, choice.unit, "after"))
         assert live.tallies()[0].headline() == "Shoulder flexion (active ROM) 95 → 110 degrees"
-        assert live.describe(live.entries()[-1]) == "Shoulder flexion (active ROM) 110 degrees (after)"
+        assert live.describe(live.entries()[-1]) == "1· Shoulder flexion (active ROM) 110 degrees (after)"
         live.end()
         again = LiveSession.start(record, [practice.ava])  # no plan: the objective's measure is offered
         assert [(c.label, c.unit) for c in again.measure_choices()] == [(choice.label, "degrees")]
