@@ -395,6 +395,21 @@ async def test_review_shows_sessions_progress_and_writes_a_report(practice: Prac
         assert report.read_bytes().startswith(b"%PDF") and report.stat().st_mode & 0o777 == 0o600
 
 
+async def test_an_objective_s_phase_is_set_from_review(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_review(pilot, sessions=4)
+        await pilot.press("h")
+        await on_screen(pilot, Pick)
+        await pilot.press("1")  # Ava's first objective
+        await until(pilot, lambda: isinstance(app.screen, Pick) and app.screen.dialog_title == "Which phase?")
+        await pilot.press("3")  # probe
+        await on_screen(pilot, ReviewScreen)
+        with practice.open() as record:
+            await until(pilot, lambda: [p.phase for p in record.phases(practice.ava_requests)] == ["probe"])
+            assert record.phases(practice.ava_requests)[0].since == NOW.date()
+
+
 async def test_add_a_client_and_an_objective_from_today(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -34,12 +35,14 @@ from textual_plotext import PlotextPlot
 from companion.app.clock import local_time, today
 from companion.app.overview import progress_line
 from companion.app.screens.base import CompanionScreen
+from companion.app.screens.dialogs import Pick
 from companion.documents.export import write_private
 from companion.documents.report import build_report, report_pdf
 from companion.documents.soap import note_text
 from companion.documents.wording import plan_label, progress_sentence
 from companion.paths import exports_dir
 from companion.record import Client, Event, ObjectiveProgress, Session, SessionNote
+from companion.record.model import PHASES
 from companion.session_controller import describe
 
 REPORT_WEEKS = 13
@@ -89,6 +92,12 @@ class ReviewScreen(CompanionScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "open_note", "Open note"),
         Binding("w", "write_report", "Write report"),
+        Binding(
+            "h",
+            "set_phase",
+            "Phase",
+            tooltip="Put an objective in baseline, intervention, probe, ... from today",
+        ),
         Binding("1", "tab('sessions')", "Sessions tab", show=False),
         Binding("2", "tab('progress')", "Progress tab", show=False),
         Binding("3", "tab('report')", "Report tab", show=False),
@@ -264,6 +273,38 @@ class ReviewScreen(CompanionScreen):
             self.notify(f"Progress report written to {path}", timeout=12)
 
         self.companion.run_io(write, written, "The report was not written")
+
+    def action_set_phase(self) -> None:
+        """An objective's phase from today on (baseline before teaching, maintenance after mastery, ...):
+        charts draw the change, and only intervention and probe sessions count toward mastery."""
+        client = self.client
+        if client is None:
+            return
+        record = self.services.record
+        objectives = record.objectives(client.id)
+        if not objectives:
+            self.notify("No objectives yet: add them on the Today screen (o).", severity="warning")
+            return
+        day = today(self.companion.clock)
+
+        def objective_chosen(objective_id: int | None) -> None:
+            if objective_id is None:
+                return
+
+            def phase_chosen(phase: str | None) -> None:
+                if phase is None:
+                    return
+                self.companion.run_io(
+                    lambda: record.set_phase(objective_id, phase, day),
+                    lambda _: self.load_client(client.id),
+                    "The phase was not saved",
+                )
+
+            phases = [(f"{phase} from {day.isoformat()}", phase) for phase in PHASES]
+            self.app.push_screen(Pick("Which phase?", phases), phase_chosen)
+
+        choices = [(escape(o.description), o.id) for o in objectives]
+        self.app.push_screen(Pick("Phase of which objective?", choices), objective_chosen)
 
     def action_back(self) -> None:
         self.dismiss(None)
