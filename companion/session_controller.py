@@ -233,7 +233,6 @@ MEASURED_AS = {
     DataKind.MEASURE: ("measure_last",),
     DataKind.COUNT: ("count", "count_per_minute"),
     DataKind.DURATION: ("duration_seconds",),
-    DataKind.LATENCY: ("latency_seconds",),
 }
 
 
@@ -552,6 +551,8 @@ class LiveSession:
         objective = self.objective
         if known is not None and objective is not None and all(c.label != known for c in choices):
             choices.append(MeasureChoice(known, self._units.get(objective.id, "")))
+        elif known is None and objective is not None and _measured_as(objective, DataKind.MEASURE):
+            choices.insert(0, MeasureChoice(objective.description, ""))  # its unit is typed the first time
         return choices
 
     def draft_measure(self, label: str, value: float, unit: str, phase: RatingPhase) -> EventDraft:

@@ -14,6 +14,7 @@ from companion.record import (
     DurationStop,
     Event,
     EventDraft,
+    MasteryCriterion,
     Measure,
     ObservationStop,
     Record,
@@ -380,3 +381,17 @@ def test_observing_an_objective_makes_its_counts_a_rate_and_survives_undo_and_re
         assert resumed.tallies()[1].observing
         with pytest.raises(ValueError, match="objective to observe"):
             LiveSession.start(record, [practice.cleo]).draft_observation_toggle()  # Cleo has none
+
+
+def test_a_measured_objective_offers_itself_as_the_measure(practice: Practice) -> None:
+    with practice.open() as record:
+        goal = record.add_goal(practice.ben, "gross motor", "Walk faster")
+        walk = record.add_objective(
+            goal.id, "10 m walk time", MasteryCriterion("measure_last", 12, 3, "at_most")
+        )
+        live = LiveSession.start(record, [practice.ben])
+        while live.objective is None or live.objective.id != walk.id:
+            live.cycle_objective()
+        assert [(c.label, c.unit) for c in live.measure_choices()] == [("10 m walk time", "")]
+        live.commit(live.draft_measure("10 m walk time", 14.2, "s", "before"))
+        assert [(c.label, c.unit) for c in live.measure_choices()] == [("10 m walk time", "s")]
