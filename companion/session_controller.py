@@ -155,6 +155,9 @@ class Tally:
         if summary.trials is not None:
             trials = summary.trials
             parts.append(f"{trials.correct}/{trials.n} correct · {pct(trials.pct_independent)} independent")
+            parts += [
+                f"{n} {what}" for n, what in ((trials.no_response, "NR"), (trials.refused, "refused")) if n
+            ]
         if summary.observed_minutes is not None:
             watching = " (observing)" if self.observing else ""
             parts.append(f"observed {seconds(summary.observed_minutes * 60)}{watching}")
@@ -188,6 +191,8 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
     """The event as the live log shows it, e.g. "✓ correct, verbal prompt" or "♩ 84 bpm 4/4"."""
     payload = event.payload
     match payload:
+        case Trial(outcome=outcome) if outcome:
+            return f"✗ {outcome}"
         case Trial(correct=correct, prompt_level=level):
             mark = "✓ correct" if correct else "✗ incorrect"
             independent = not hierarchy or level == hierarchy[0]
@@ -475,12 +480,13 @@ class LiveSession:
             objective_id=objective.id if objective is not None else None,
         )
 
-    def draft_trial(self, correct: bool, level: int = 0) -> EventDraft:
-        """A trial at prompt level `level` (0 = the hierarchy's first, independent); IndexError if none."""
+    def draft_trial(self, correct: bool, level: int = 0, outcome: str = "") -> EventDraft:
+        """A trial at prompt level `level` (0 = the hierarchy's first, independent); IndexError if none.
+        `outcome` "no response" or "refused": an opportunity without a response (never correct)."""
         levels = self.prompt_levels
         if not 0 <= level < len(levels):
             raise IndexError(f"{self.client.display_name}'s prompt hierarchy has {len(levels)} levels")
-        return self._draft(Trial(correct, levels[level]))
+        return self._draft(Trial(correct and not outcome, levels[level], outcome))
 
     def draft_count(self, delta: int = 1) -> EventDraft:
         label = self.label_for(DataKind.COUNT)

@@ -301,6 +301,18 @@ async def test_a_second_observer_records_a_running_session_blind(practice: Pract
     assert (agreement.measure, agreement.items, agreement.agreement_pct) == ("trial-by-trial", 4, 75.0)
 
 
+async def test_no_response_and_refused_are_one_key_each(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_session(pilot)
+        opening = len(log_lines(app))
+        await pilot.press("plus", "0", "right_parenthesis")
+        await until(pilot, lambda: len(log_lines(app)) == opening + 3)
+        assert [line.text for line in log_lines(app)[:2]] == ["1· ✗ refused", "1· ✗ no response"]
+        tally = str(screen.query_one("#objective").render())
+        assert "1/3 correct · 33% independent · 1 NR · 1 refused" in tally
+
+
 async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> None:
     app = app_for(practice.data_dir, busy_timeout=0.1)
     async with app.run_test(size=SIZE) as pilot:

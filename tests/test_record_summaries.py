@@ -171,9 +171,11 @@ def metric_from_summary(group: GroupSummary, metric: str) -> float:
         "cadence_spm": lambda: group.cadence.last if group.cadence else 0.0,
         "sync_pct_within": lambda: group.sync.pct_within if group.sync else 0.0,
         "measure_last": lambda: next(iter(group.measures.values())).last,
-        "interval_pct": lambda: 100.0
-        * sum(s.occurred for s in group.samples.values())
-        / sum(s.intervals for s in group.samples.values()),
+        "interval_pct": lambda: (
+            100.0
+            * sum(s.occurred for s in group.samples.values())
+            / sum(s.intervals for s in group.samples.values())
+        ),
     }
     return values[metric]()
 
@@ -390,3 +392,25 @@ def test_a_rate_is_over_the_time_observed_not_the_whole_session(record: Record) 
     assert unobserved.counts["greeting"] == CountStats(4, pytest.approx(4 / 40), False)  # the whole session
     (point,) = record.objective_progress(turns.id).points
     assert point.value == pytest.approx(6 / 5) and point.sample == 6
+
+
+def test_no_response_and_refused_are_opportunities_never_successes(record: Record) -> None:
+    client = record.add_client("Ava")
+    goal = record.add_goal(client.id, "communication", "requests")
+    objective = record.add_objective(goal.id, "2-word request")
+    session = record.start_session([client.id], started_at=START)
+    trials = [Trial(True, "independent")] * 6 + [Trial(False, "independent", "no response")] * 3
+    trials += [Trial(False, "independent", "refused")]
+    log_payloads = [EventDraft(t, objective_id=objective.id, wall_time=at(i)) for i, t in enumerate(trials)]
+    record.log_many(session.id, log_payloads)
+    record.end_session(session.id, ended_at=at(30))
+    group = record.summary(session.id).for_objective(objective.id)
+    assert group is not None and group.trials is not None
+    stats = group.trials
+    assert (stats.n, stats.correct, stats.no_response, stats.refused) == (10, 6, 3, 1)
+    assert stats.pct_correct == 60.0 and stats.pct_independent == 60.0
+    assert record.objective_progress(objective.id).points[0].value == 60.0
+    with pytest.raises(ValueError, match="cannot be correct"):
+        Trial(True, "independent", "refused")
+    with pytest.raises(ValueError, match="not one of no response, refused"):
+        Trial(False, "independent", "asleep")

@@ -47,7 +47,11 @@ def trial_sentence(trials: TrialStats) -> str:
         for level, (correct, wrong) in list(trials.by_level.items())[1:]
         if correct + wrong
     ]
-    return text + (f"; prompted: {', '.join(prompted)}" if prompted else "")
+    others = [
+        f"{n} {what}" for n, what in ((trials.no_response, "no response"), (trials.refused, "refused")) if n
+    ]
+    text += f"; prompted: {', '.join(prompted)}" if prompted else ""
+    return text + (f"; {', '.join(others)} (counted as not correct)" if others else "")
 
 
 def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None) -> list[str]:

@@ -57,7 +57,11 @@ def _by_objective(events: Sequence[Event]) -> dict[int, list[Event]]:
 
 
 def _trials(events: Sequence[Event]) -> list[object]:
-    return [(e.payload.correct, e.payload.prompt_level) for e in events if isinstance(e.payload, Trial)]
+    return [
+        (e.payload.correct, e.payload.prompt_level, e.payload.outcome)
+        for e in events
+        if isinstance(e.payload, Trial)
+    ]
 
 
 def _samples(events: Sequence[Event]) -> list[object]:

@@ -31,16 +31,28 @@ def _label(value: str, name: str = "label") -> None:
     _require(bool(value.strip()), f"{name} must not be empty")
 
 
+TRIAL_OUTCOMES: tuple[str, ...] = ("no response", "refused")
+"""How a trial that was not a response went, as ABA data sheets mark it (NR, refusal). Such a trial is an
+opportunity that was not correct: it counts in the percentages' denominators, never as a success."""
+
+
 @dataclass(frozen=True)
 class Trial:
-    """One attempt at the objective's target behaviour, correct or not, at a prompt level."""
+    """One attempt at the objective's target behaviour, correct or not, at a prompt level; `outcome` says
+    the client gave no response or refused ("" for a response, scored by `correct`)."""
 
     kind: ClassVar[str] = "trial"
     correct: bool
     prompt_level: str
+    outcome: str = ""
 
     def __post_init__(self) -> None:
         _label(self.prompt_level, "prompt_level")
+        _require(
+            self.outcome in ("", *TRIAL_OUTCOMES),
+            f"trial outcome {self.outcome!r} is not one of {', '.join(TRIAL_OUTCOMES)}",
+        )
+        _require(not (self.outcome and self.correct), f"a trial with {self.outcome} cannot be correct")
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ class TrialStats:
     correct: int
     independent: int
     by_level: dict[str, tuple[int, int]]  # level -> (correct, incorrect), in hierarchy order
+    no_response: int = 0
+    refused: int = 0
 
     @property
     def pct_correct(self) -> float | None:
@@ -288,6 +290,8 @@ def _trials(trials: Sequence[Trial], hierarchy: Sequence[str]) -> TrialStats | N
         correct=sum(1 for t in trials if t.correct),
         independent=sum(1 for t in trials if t.correct and t.prompt_level == first),
         by_level={level: (c, i) for level, (c, i) in tally.items() if c or i},
+        no_response=sum(1 for t in trials if t.outcome == "no response"),
+        refused=sum(1 for t in trials if t.outcome == "refused"),
     )
 
 

@@ -148,6 +148,8 @@ class LiveSessionScreen(CompanionScreen):
             for n, key in enumerate(SHIFTED_DIGITS, start=2)
         ),
         Binding("underscore", "pick_prompted_miss", "Incorrect with a prompt…", show=False, key_display="_"),
+        Binding("0", "trial(False, 0, 'no response')", "No response (NR)", show=False),
+        Binding("right_parenthesis", "trial(False, 0, 'refused')", "Refused", show=False, key_display="⇧0"),
         Binding("o", "pick_objective", "Objective"),
         Binding("right_square_bracket", "cycle_objective(1)", "Next objective", show=False, key_display="]"),
         Binding(
@@ -359,9 +361,9 @@ class LiveSessionScreen(CompanionScreen):
             self.submit(self.live.retry)
 
     # -- taps ----------------------------------------------------------------------------------------
-    def action_trial(self, correct: bool, level: int = 0) -> None:
+    def action_trial(self, correct: bool, level: int = 0, outcome: str = "") -> None:
         try:
-            draft = self.live.draft_trial(correct, level)
+            draft = self.live.draft_trial(correct, level, outcome)
         except IndexError as problem:
             self.notify(str(problem), severity="warning")
             return

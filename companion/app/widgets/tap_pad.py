@@ -27,7 +27,8 @@ class TapButton(Button, can_focus=False):
 
 
 class TapPad(Grid):
-    """Correct/incorrect, one button per prompt level, then count, time, latency, rating, note, undo."""
+    """Correct/incorrect, one button per prompt level, no response and refused, then count, time, latency,
+    rating, note, undo."""
 
     def __init__(self, levels: Sequence[str], id: str | None = None) -> None:
         super().__init__(id=id)
@@ -38,6 +39,8 @@ class TapPad(Grid):
         yield TapButton("− Incorrect", "trial(False, 0)", "-incorrect")
         for number, level in enumerate(self.levels[1:MAX_LEVEL_KEYS], start=2):
             yield TapButton(f"{number} {level.capitalize()}", f"trial(True, {number - 1})", "-prompt")
+        yield TapButton("0 No resp.", "trial(False, 0, 'no response')", "-incorrect")
+        yield TapButton("⇧0 Refused", "trial(False, 0, 'refused')", "-incorrect")
         yield TapButton("c Count", "count", "-count")
         yield TapButton("d Time ▶■", "duration", "-duration")
         yield TapButton(LATENCY_LABEL, "latency", "-latency")
