@@ -111,7 +111,7 @@ def test_log_returns_committed_events_visible_to_another_connection(record: Reco
     ).fetchone()
     other.close()
     assert row[:4] == (session.id, client.id, objective.id, "trial")
-    assert json.loads(row[4]) == {"correct": True, "prompt_level": "independent"}
+    assert json.loads(row[4]) == {"correct": True, "prompt_level": "independent", "outcome": ""}
     assert 0 <= row[5] < 60
     assert datetime.fromisoformat(event.wall_time).tzinfo is not None
 
