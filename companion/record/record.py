@@ -127,11 +127,6 @@ class Record(Caseload, Sessions, EventLog):
             self.compute_agreement(observed)
         return ended
 
-    def second_observers(self, session_id: int) -> list[Session]:
-        """The second observers' sessions of a session."""
-        every = self.sessions(second_observers=True)
-        return [s for s in every if s.second_observer_of == session_id]
-
     def compute_agreement(self, session_id: int) -> list[Agreement]:
         """Agreement of each ended second observer's record with the session's, per objective; stored."""
         primary = self.session_events(session_id)

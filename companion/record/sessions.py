@@ -197,6 +197,13 @@ class Sessions:
             _session(row) for row in self._db.query(SESSION_SELECT + where + " ORDER BY s.started_at", params)
         ]
 
+    def second_observers(self, session_id: int) -> list[Session]:
+        """The second observers' sessions of a session (one query: this runs at every session's end)."""
+        rows = self._db.query(
+            SESSION_SELECT + " WHERE s.second_observer_of = ? ORDER BY s.started_at", (session_id,)
+        )
+        return [_session(row) for row in rows]
+
     # -- notes -------------------------------------------------------------------------------------------
     def note(self, session_id: int, client_id: int) -> SessionNote:
         """The saved SOAP note, or an empty one (draft it with companion.documents.soap)."""
