@@ -9,6 +9,7 @@ engine.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -23,6 +24,49 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.jack)
 
 
+def _steal_seconds() -> float | None:
+    """CPU time the hypervisor took from this machine so far (/proc/stat's steal column), if known."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+_STEAL_AT_START = _steal_seconds()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How quiet the machine was for the JACK tests: retakes, the server's scheduling and stolen CPU time,
+    so a CI log tells a busy host from an engine fault."""
+    takes = sys.modules.get("engine_takes")
+    if takes is None:
+        return
+    now = _steal_seconds()
+    steal = f"{now - _STEAL_AT_START:.1f} s" if now is not None and _STEAL_AT_START is not None else "unknown"
+    terminalreporter.write_line(
+        f"JACK witnesses: {len(takes.RETAKES)} retakes; jackd {_scheduling(_SERVER)}; "
+        f"CPU time stolen by the host: {steal}"
+    )
+    for trouble in takes.RETAKES:
+        terminalreporter.write_line(f"  retake: {trouble}")
+
+
+_SERVER: JackServer | None = None
+
+
+def _scheduling(server: JackServer | None) -> str:
+    """Whether jackd asked for realtime scheduling and whether its log says it was refused."""
+    if server is None:
+        return "not started"
+    if not server.realtime:
+        return "not realtime (not allowed for this user)"
+    log = server.log.read_text(errors="replace") if server.log is not None and server.log.exists() else ""
+    refused = [line for line in log.splitlines() if "real" in line.lower() and "cannot" in line.lower()]
+    return f"realtime refused: {refused[0]}" if refused else "realtime"
+
+
 def _missing_jack(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"JACK is required in CI but unavailable: {reason}")
@@ -34,6 +78,8 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
     """Start `jackd -d dummy -r 48000 -p 128` for the whole test session and point every client at it."""
     try:
         with dummy_jack(log_dir=tmp_path_factory.mktemp("jack")) as server:
+            global _SERVER
+            _SERVER = server
             yield server
     except JackUnavailable as exc:
         _missing_jack(str(exc))

@@ -193,6 +193,14 @@ listens to (JACK orders the graph by connections), so the recorder's own latenes
 MIDI sits in cycles later than this are not clean; the MIDI tests allow 1 ms early (`MIDI_EARLY_S`), so
 a clean take shows no engine message earlier than that unless the engine sent it early."""
 
+XRUN_GUARD_S = 0.25
+"""How far either side of a JACK xrun, and of a cycle the recorder missed, the witness is not trusted.
+
+The recorder's xrun callback runs a few cycles after the xrun itself (it is a notification, not part of
+the process cycle), and the dummy driver restarts its timeline at an xrun, so frames on either side of
+one do not measure time across it. A quarter of a second is some ninety periods: far more than the
+notification's delay, and less than a beat at any tempo a test plays."""
+
 
 def frame_clock(cycles: Any, samplerate: int) -> tuple[float, float]:
     """Fit perf_counter time = frame / rate + intercept + slope * frame from (frame, perf) pairs taken at
@@ -209,6 +217,11 @@ def frame_clock(cycles: Any, samplerate: int) -> tuple[float, float]:
 
     frames = np.asarray(cycles[:, 0], dtype=np.float64)
     offsets = np.asarray(cycles[:, 1], dtype=np.float64) - frames / samplerate
+    # A frame seen twice (a cycle the restarted driver ran again) counts once, at its earliest callback.
+    order = np.lexsort((offsets, frames))
+    frames, offsets = frames[order], offsets[order]
+    first = np.concatenate([[True], np.diff(frames) > 0])
+    frames, offsets = frames[first], offsets[first]
     if len(frames) < 2:
         return (float(offsets[0]) if len(frames) else 0.0), 0.0
     x, y = (frames - frames[0]).tolist(), (offsets - offsets[0]).tolist()
@@ -285,29 +298,81 @@ class Witness:
     gaps: int
     server_said: list[str]
     """jackd's xrun lines while recording (see `ServerLog`)."""
+    xrun_frames: list[int]
+    """Where the recorder's xrun callback placed each JACK xrun (the estimated frame when it ran)."""
 
     def recorded_cycles(self) -> Any:
         """(frame, perf_counter) at the start of every recorded process cycle."""
         raise NotImplementedError
 
-    def _clock(self) -> tuple[float, float]:
+    def _clocks(self) -> list[tuple[float, float]]:
+        """One frame clock per stretch between xruns (the dummy driver restarts its timeline at each)."""
         cycles = self.recorded_cycles()
-        fit: tuple[int, tuple[float, float]] | None = getattr(self, "_fit", None)
-        if fit is None or fit[0] != len(cycles):
-            fit = (len(cycles), frame_clock(cycles, self.samplerate))
-            self._fit = fit
-        return fit[1]
+        key = (len(cycles), len(self.xrun_frames))
+        cached: tuple[tuple[int, int], list[tuple[float, float]]] | None = getattr(self, "_fits", None)
+        if cached is None or cached[0] != key:
+            whole = frame_clock(cycles, self.samplerate)
+            stretch = self._stretch_of(cycles[:, 0])
+            fits = []
+            for k in range(len(self.xrun_frames) + 1):
+                mine = cycles[stretch == k]
+                fits.append(frame_clock(mine, self.samplerate) if len(mine) >= 2 else whole)
+            cached = (key, fits)
+            self._fits = cached
+        return cached[1]
+
+    def _stretch_of(self, frames: Any) -> Any:
+        """Which stretch between xruns each frame lies in (0 before the first xrun)."""
+        import numpy as np
+
+        return np.searchsorted(np.sort(np.asarray(self.xrun_frames, dtype=np.float64)), frames, side="right")
+
+    def _clock_at(self, frames: Any) -> tuple[Any, Any]:
+        """(intercept, slope) of the frame clock that holds at each frame."""
+        import numpy as np
+
+        chosen = np.asarray(self._clocks(), dtype=np.float64)[self._stretch_of(frames)]
+        return chosen[..., 0], chosen[..., 1]
 
     def to_perf(self, frame: int) -> float:
         """When `frame` started, on the engine clock (`time.perf_counter`)."""
-        intercept, slope = self._clock()
-        return frame / self.samplerate + intercept + slope * frame
+        intercept, slope = self._clock_at(frame)
+        return float(frame / self.samplerate + intercept + slope * frame)
 
     def lateness(self) -> Any:
         """Seconds each recorded cycle's callback ran after the cycle started (on the fitted frame clock)."""
         cycles = self.recorded_cycles()
-        intercept, slope = self._clock()
+        intercept, slope = self._clock_at(cycles[:, 0])
         return cycles[:, 1] - (cycles[:, 0] / self.samplerate + intercept + slope * cycles[:, 0])
+
+    def _period(self) -> int:
+        import numpy as np
+
+        cycles = self.recorded_cycles()
+        return int(np.diff(cycles[:, 0]).min()) if len(cycles) >= 2 else 0
+
+    def untrusted(self) -> list[tuple[int, int]]:
+        """Frame ranges [start, end) the witness cannot vouch for: `XRUN_GUARD_S` either side of each JACK
+        xrun and of each stretch of cycles the recorder missed, and every cycle that ran later than
+        `LATE_S` (its MIDI may be stamped early)."""
+        import numpy as np
+
+        guard = round(XRUN_GUARD_S * self.samplerate)
+        ranges = [(f - guard, f + guard) for f in self.xrun_frames]
+        cycles, period = self.recorded_cycles(), self._period()
+        if period:
+            frames = cycles[:, 0].astype(np.int64)
+            missed = np.flatnonzero(np.diff(frames) > period)
+            ranges += [(int(frames[i]) + period - guard, int(frames[i + 1]) + guard) for i in missed]
+            ranges += [(int(f), int(f) + period) for f in frames[self.lateness() > LATE_S]]
+        return sorted(ranges)
+
+    def trusted(self, first: int, last: int) -> bool:
+        """Whether the witness saw every cycle from frame `first` to frame `last` cleanly."""
+        cycles = self.recorded_cycles()
+        if not len(cycles) or first < cycles[0, 0] or last >= cycles[-1, 0] + self._period():
+            return False
+        return not any(start <= last and first < end for start, end in self.untrusted())
 
     def midi_lateness(self) -> Any:
         """For each recorded MIDI event, how late the cycle that carried it ran (seconds)."""
@@ -376,6 +441,7 @@ class JackRecorder(Witness):
         self.cycles = np.zeros((int(seconds * self.samplerate / self.client.blocksize) + 64, 2))
         self._cycle_count = 0
         self._xruns = self._gaps = 0  # as counted by the callbacks
+        self._xrun_frames: list[int] = []
         self._settled = (0, 0, 0)  # cycle index, xruns and gaps when the take began (see `settle`)
         self._server_log = ServerLog()
         self.server_said: list[str] = []
@@ -385,6 +451,7 @@ class JackRecorder(Witness):
 
     def _xrun(self, delay: float) -> None:
         self._xruns += 1
+        self._xrun_frames.append(self.client.frame_time)
 
     def settle(self, seconds: float = 0.1) -> None:
         """Begin the take once connected: wait `seconds`, then count xruns and missed cycles, and fit the
@@ -403,6 +470,11 @@ class JackRecorder(Witness):
     def gaps(self) -> int:
         """Process cycles this recorder missed since the take began."""
         return self._gaps - self._settled[2]
+
+    @property
+    def xrun_frames(self) -> list[int]:  # type: ignore[override]
+        """Where each xrun since the take began was noticed (see `Witness.xrun_frames`)."""
+        return self._xrun_frames[self._settled[1] :]
 
     def _process(self, frames: int) -> None:
         now = self.client.last_frame_time
@@ -497,6 +569,7 @@ class RecorderProcess:
             xruns=int(data["xruns"]),
             gaps=int(data["gaps"]),
             server_said=[str(line) for line in data["server_said"]],
+            xrun_frames=[int(f) for f in data["xrun_frames"]],
         )
 
 
@@ -512,6 +585,7 @@ class RecordedTake(Witness):
     xruns: int
     gaps: int
     server_said: list[str] = field(default_factory=list)
+    xrun_frames: list[int] = field(default_factory=list)
 
     def recorded_cycles(self) -> Any:
         return self.cycles
@@ -553,6 +627,7 @@ def _record_main(name: str, seconds: str, out: str, audio: str, midi: str) -> No
         xruns=rec.xruns,
         gaps=rec.gaps,
         server_said=np.array(rec.server_said, dtype=str),
+        xrun_frames=np.array(rec.xrun_frames, dtype=np.int64),
     )
 
 

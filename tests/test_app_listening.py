@@ -145,4 +145,3 @@ async def test_the_strip_draws_its_view(practice: Practice) -> None:
         lines = str(strip.render()).splitlines()
         assert lines[0] == "drum · block 2" and lines[1].startswith("early ") and lines[1].endswith(" late")
         assert lines[2].startswith("last hit 150 ms late")
-

@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from engine_takes import COMPANION, record_cli_midi
+from engine_takes import COMPANION, CliTake, record_cli_midi
 
 from companion.cli import main
 
@@ -87,7 +87,11 @@ def test_devices_lists_the_jack_outputs(jack_server):
 @pytest.mark.jack
 def test_metronome_plays_a_virtual_midi_port_on_jack(jack_server):
     args = ["metronome", "--bpm", "120", "--meter", "3/4", "--count-in", "1", "--seconds", "2.5"]
-    take = record_cli_midi(args, "cli-click")
+    record_cli_midi(args, "cli-click", check=counts_in_then_keeps_time)
+
+
+def counts_in_then_keeps_time(take: CliTake) -> None:
+    """A bar of count-in, then bars of 3/4 at 120 bpm, every beat half a second after the last."""
     assert take.returncode == 0, take.err
     lines, rec = take.out.splitlines(), take.rec
     assert lines[:3] == [

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from jackd import LATE_S, RecordedTake
+from jackd import LATE_S, XRUN_GUARD_S, RecordedTake
 
 pytestmark = pytest.mark.jack
 
@@ -92,3 +92,41 @@ def test_a_take_is_clean_only_without_midi_in_a_late_cycle_xruns_or_missed_cycle
         xruns.trouble()
         == "2 JACK xruns, 1 cycles the recorder missed, jackd: not finished in time: Companion x1"
     )
+
+
+def test_after_an_xrun_the_clock_restarts_and_only_the_stretch_around_it_is_untrusted():
+    """The dummy driver restarts its timeline at an xrun (here 7 ms later than the old one), and the
+    recorder's callback notices it a few cycles on: frames each side map to time on their own clock, and
+    only a guard either side of the notice is untrusted."""
+    lateness = np.full(2000, 20e-6)
+    take = synthetic_take(lateness, [])
+    restart = 1000
+    take.cycles[restart:, 1] += 7e-3
+    take.xrun_frames = [int(take.cycles[restart + 3, 0])]
+    take.xruns = 1
+    truth = take.cycles[:, 1] - lateness
+    error = np.array([take.to_perf(int(f)) for f in take.cycles[:, 0]]) - truth
+    assert np.max(np.abs(np.delete(error, range(restart, restart + 3)))) < 50e-6
+    frame = take.cycles[:, 0].astype(int)
+    guard = round(XRUN_GUARD_S * 48_000)
+    assert take.trusted(frame[10], frame[restart + 3] - guard - 1)
+    assert not take.trusted(frame[10], frame[restart])  # reaches into the guard
+    assert take.trusted(frame[restart + 3] + guard, frame[-1])
+    assert not take.trusted(frame[0] - 1, frame[10])  # before the witness listened
+
+
+def test_cycles_the_recorder_missed_and_late_cycles_are_untrusted_and_nothing_else():
+    lateness = np.full(1510, 20e-6)
+    lateness[1200] = 2e-3
+    take = synthetic_take(lateness, [])
+    take.cycles = np.delete(take.cycles, range(500, 510), axis=0)  # ten cycles the recorder never ran
+    frame = take.cycles[:, 0].astype(int)
+    guard = round(XRUN_GUARD_S * 48_000)
+    assert take.untrusted() == [
+        (int(frame[499]) + 128 - guard, int(frame[500]) + guard),
+        (int(frame[1190]), int(frame[1190]) + 128),  # the late cycle (index 1200 before the gap)
+    ]
+    assert not take.trusted(frame[400], frame[600])
+    assert take.trusted(frame[600], frame[1189])
+    assert not take.trusted(frame[1100], frame[1190])
+    assert take.trusted(frame[1191], frame[-1])
