@@ -23,7 +23,15 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from companion.documents.wording import num, pct, plan_label, seconds
+from companion.documents.wording import (
+    duration_figure,
+    measure_figure,
+    num,
+    pct,
+    plan_label,
+    seconds,
+    walk_figures,
+)
 from companion.record import (
     Abc,
     Cadence,
@@ -52,6 +60,7 @@ from companion.record import (
     Tempo,
     Tombstone,
     Trial,
+    Walk,
 )
 from companion.record.clock import parse
 from companion.record.events import RatingPhase
@@ -74,6 +83,7 @@ TAP_KINDS = frozenset(
         "abc",
         "note",
         "cadence",
+        "walk",
         "observation_start",
         "observation_stop",
     }
@@ -167,21 +177,19 @@ class Tally:
         ]
         for label, duration in summary.durations.items():
             timing = " (timing)" if label in self.running else ""
-            parts.append(f"{label} {seconds(duration.total_seconds)}{timing}")
+            parts.append(f"{label} {duration_figure(duration, summary.criterion)}{timing}")
         if summary.latency is not None:
             parts.append(f"latency {num(summary.latency.mean)} s (n={summary.latency.n})")
         for rating in summary.ratings.values():
             latest = rating.after if rating.after is not None else (rating.during or (rating.before,))[-1]
             if latest is not None:
                 parts.append(f"{rating.label} {num(latest)}")
-        for measure in summary.measures.values():
-            if measure.before is not None and measure.after is not None:
-                parts.append(f"{measure.label} {num(measure.before)} → {num(measure.after)} {measure.unit}")
-            else:
-                parts.append(f"{measure.label} {num(measure.last)} {measure.unit}")
+        parts += [f"{m.label} {measure_figure(m, summary.criterion)}" for m in summary.measures.values()]
         parts += [f"{s.label} {s.pct:.0f}% of {s.intervals} samples" for s in summary.samples.values()]
         if summary.cadence is not None:
             parts.append(f"cadence {num(summary.cadence.last)} steps/min (n={summary.cadence.measurements})")
+        if summary.walks is not None:
+            parts.append(f"walk {summary.walks.velocity:.2f} m/s (n={summary.walks.n})")
         if summary.sync is not None:
             parts.append(f"in sync {pct(summary.sync.pct_within)} of {summary.sync.beats} beats")
         return " · ".join(parts) or "no data yet"
@@ -225,6 +233,8 @@ def describe(event: Event, hierarchy: Sequence[str] = ()) -> str:
             return f"♩ {num(bpm)} bpm {meter}"
         case Cadence(steps_per_min=spm, n_steps=n, condition=condition):
             return f"cadence {num(spm)} steps/min ({n} steps{', ' + condition if condition else ''})"
+        case Walk():
+            return f"walk {walk_figures(payload)}"
         case Sync(pct_within=within, n_hits=hits):
             return f"sync {within:.0f}% of {hits} hits on the beat"
         case Intervention(plan_id=plan_id):
@@ -278,6 +288,7 @@ class LiveSession:
         self._open_durations: dict[DurationKey, float] = {}
         self._observing: dict[tuple[int | None, int | None], float] = {}  # (client, objective) -> start
         self._cue_at: float | None = None
+        self._walk_from: float | None = None
         self._tempo_due: Tempo | None = None
         self._tempo_logged: Tempo | None = None
         self._units: dict[int, str] = {}  # the unit each objective's measure was last taken in
@@ -602,6 +613,26 @@ class LiveSession:
         selected client and objective."""
         return self._draft(Cadence(round(steps_per_min, 1), round(cv, 4), steps, condition))
 
+    def walk_timer(self) -> float | None:
+        """Start timing a walk (None), or stop it: the seconds since it started (the walk is logged once
+        its distance and steps are filled in, `draft_walk`)."""
+        if self._walk_from is None:
+            self._walk_from = time.monotonic()
+            return None
+        elapsed, self._walk_from = time.monotonic() - self._walk_from, None
+        return elapsed
+
+    @property
+    def walk_timing(self) -> bool:
+        return self._walk_from is not None
+
+    def draft_walk(
+        self, seconds: float, distance_m: float, steps: int | None, condition: str = ""
+    ) -> EventDraft:
+        """A timed walk (the 10-metre walk test) for the selected client and objective, walked in
+        `condition` as a cadence is."""
+        return self._draft(Walk(round(seconds, 2), distance_m, steps, condition))
+
     @property
     def records_cadence(self) -> bool:
         """The plan in use is gait work that takes cadence: tap tempo measures the client's steps then.
@@ -762,7 +793,11 @@ class LiveSession:
         for number, objective in enumerate(self.objectives[client], start=1):
             events = grouped.pop(objective.id, [])
             levels = self.levels_for(client, objective)
-            summary = summarise_group((client, objective.id), events, minutes, levels, ()) if events else None
+            summary = (
+                summarise_group((client, objective.id), events, minutes, levels, (), objective.criterion)
+                if events
+                else None
+            )
             observing = (client, objective.id) in self._observing
             tallies.append(Tally(client, objective, number, summary, tuple(running[objective.id]), observing))
         general = [e for events in grouped.values() for e in events]

@@ -25,8 +25,9 @@ from companion.app.screens.sampling import SampleDialog
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.screens.soap import SoapScreen
 from companion.app.screens.today import TodayScreen
+from companion.app.screens.walk import WalkDialog
 from companion.app.widgets.event_log import EventLog, Shown
-from companion.record import Abc, Count, Intervention, Note, Rating, Record, Sample, Trial
+from companion.record import Abc, Count, Intervention, Note, Rating, Record, Sample, Trial, Walk
 from companion.session_controller import LiveSession
 
 SIZE = (100, 32)
@@ -239,6 +240,33 @@ async def test_an_abc_entry_is_three_lines_and_goes_into_the_note(practice: Prac
         lines = record.summary(session_id).for_objective(practice.ava_requests)
     assert abc == Abc("asked to put the drum away", "threw the mallet", "given the drum back")
     assert lines is not None and lines.abc == (abc,)
+
+
+async def test_a_timed_walk_is_two_presses_and_the_steps_and_gives_velocity_cadence_stride(
+    practice: Practice,
+) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_session(pilot)
+        await pilot.press("W")  # the start line
+        assert screen.live.walk_timing
+        await pilot.pause(0.2)
+        await pilot.press("W")  # the finish line: the seconds are filled in, the steps asked
+        await on_screen(pilot, WalkDialog)
+        seconds = app.screen.query_one("#seconds", Input)
+        assert float(seconds.value) >= 0.2 and app.screen.focused is app.screen.query_one("#steps", Input)
+        await pilot.press("1", "enter")  # one step is no walk: it says so and waits
+        assert isinstance(app.screen, WalkDialog)
+        seconds.value = "12.5"  # corrected from the stopwatch
+        await pilot.press("7", "enter")
+        await on_screen(pilot, LiveSessionScreen)
+        wanted = "1· walk 10 m in 12.5 s · 0.80 m/s · 81.6 steps/min · stride 1.18 m (baseline)"
+        await until(pilot, lambda: any(line.text == wanted for line in log_lines(app)))
+        assert "walk 0.80 m/s (n=1)" in str(screen.query_one("#objective").render())
+        session_id = screen.live.session.id
+    with practice.open() as record:
+        (walk,) = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Walk)]
+    assert walk == Walk(12.5, 10.0, 17, "baseline")
 
 
 async def test_time_sampling_asks_each_interval_and_takes_one_touch_per_client(practice: Practice) -> None:

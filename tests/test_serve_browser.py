@@ -25,7 +25,7 @@ from serve_support import Served, add_clients, free_port, trials_logged
 from yarl import URL
 
 from companion.output_lock import OutputLock
-from companion.record import Trial
+from companion.record import Record, Trial
 
 pytestmark = pytest.mark.browser
 
@@ -298,4 +298,50 @@ def test_lan_mode_refuses_the_browser_without_the_token_and_runs_the_session_wit
     finally:
         for tab in tabs:
             tab.close()
+        assert served.stop() == 0
+
+
+def test_a_second_observer_in_another_tab_records_blind_and_the_agreement_is_stored(
+    browser: Any, tmp_path: Path
+) -> None:
+    """IOA as a practice takes it: the therapist runs Robin's session in one tab, a colleague in a second
+    tab presses O on Today, picks that session and taps what they see without seeing the therapist's
+    log; when both have ended, the trial-by-trial agreement (3 of 4 trials) is stored with the session."""
+    add_clients(tmp_path)
+    served = Served([COMPANION, "serve", "--port", str(free_port())], tmp_path)
+    therapist = observer = None
+    try:
+        with served.explaining_failures():
+            therapist = Tab(browser, served.url)
+            start_session_by_touch(therapist, "Robin")
+            observer = Tab(browser, served.url)
+            observer.wait_for_screen("Clients")
+            observer.page.keyboard.press("O")
+            observer.wait_for_screen("Robin")
+            observer.page.keyboard.press("1")
+            observer.wait_for_screen("second observer (IOA, blind)")
+            for tab, taps in (
+                (therapist, (CORRECT, CORRECT, INCORRECT, CORRECT)),
+                (observer, (CORRECT,) * 4),
+            ):
+                for n, label in enumerate(taps, start=len(trials_logged(tmp_path)) + 1):
+                    tab.tap_label(label)
+                    _wait_until(lambda n=n: len(trials_logged(tmp_path)) == n, f"trial {n} to be committed")
+            for tab in (observer, therapist):
+                tab.page.keyboard.press("e")
+                tab.wait_for_screen("End the session?")
+                tab.page.keyboard.press("Enter")
+            robin = trials_logged(tmp_path)[0].session_id
+
+            def agreement() -> list[Any]:
+                with Record.open(tmp_path, backup_every=None) as record:
+                    return record.agreement(robin)
+
+            _wait_until(lambda: bool(agreement()), "the agreement to be stored")
+            (found,) = agreement()
+            assert (found.measure, found.items, found.agreement_pct) == ("trial-by-trial", 4, 75.0)
+    finally:
+        for tab in (therapist, observer):
+            if tab is not None:
+                tab.close()
         assert served.stop() == 0

@@ -144,8 +144,7 @@ class GaitPreset:
         values.pop("ramp", None)
         if cadence_spm is None:
             note = (
-                "(the plan's: no cadence measured yet; tap t on each step for the client's own, "
-                "then p again)"
+                "(the plan's: no cadence measured yet; tap t on each step for the client's own, then p again)"
             )
             return cls(values, preset.bpm, None, note)
         low = preset.bpm_min if preset.bpm_min is not None else MIN_BPM

@@ -24,7 +24,7 @@ from companion.paths import data_dir as resolve_data_dir
 from companion.paths import database_path, exports_dir
 from companion.record import MasteryCriterion, Record, StorageError, UnknownRecord
 from companion.record.backups import list_backups, restore_backup
-from companion.record.model import DOMAINS, METRICS, PHASES, Metric, goal_domain
+from companion.record.model import DOMAINS, METRICS, PHASES, SUMMARIES, Metric, Summary, goal_domain
 
 
 def data_dir_of(ctx: click.Context) -> Path:
@@ -184,6 +184,13 @@ def goals_add(ctx: click.Context, client: str, description: str, domain: str) ->
 @click.option(
     "--prompt-levels", help='Its own prompt hierarchy, most independent first: "independent,verbal,..."'
 )
+@click.option(
+    "--summary",
+    type=click.Choice(SUMMARIES),
+    help="How a session's several durations or measures make its value: sum, best (--at-most: the least), "
+    "first, last, mean (a 10 m walk timed three times), change (after minus before) "
+    "[default: sum for durations, last for measures].",
+)
 @click.pass_context
 def goals_add_objective(
     ctx: click.Context,
@@ -195,11 +202,20 @@ def goals_add_objective(
     at_most: bool,
     min_opportunities: int | None,
     prompt_levels: str | None,
+    summary: str | None,
 ) -> None:
     """Add a measurable objective under GOAL_ID with its mastery criterion."""
-    criterion = MasteryCriterion(
-        cast(Metric, metric), threshold, consecutive, "at_most" if at_most else "at_least", min_opportunities
-    )
+    try:
+        criterion = MasteryCriterion(
+            cast(Metric, metric),
+            threshold,
+            consecutive,
+            "at_most" if at_most else "at_least",
+            min_opportunities,
+            cast(Summary | None, summary),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
     levels = [level.strip() for level in prompt_levels.split(",")] if prompt_levels else []
     with open_record(ctx) as record:
         objective = record.add_objective(goal_id, description, criterion, prompt_levels=levels)

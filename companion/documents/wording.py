@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from companion.record import GroupSummary, Objective, ObjectiveProgress
-from companion.record.summaries import TrialStats
+from companion.record import GroupSummary, MasteryCriterion, Objective, ObjectiveProgress
+from companion.record.events import Walk
+from companion.record.model import SUMMARY_WORDS
+from companion.record.summaries import DurationStats, MeasureStats, TrialStats, WalkStats
 
 # NMT and common technique abbreviations written in capitals when a plan id starts with them.
 ACRONYMS = {"ras", "timp", "pse", "mit", "ts", "sycom", "mact", "iso", "dslm", "rsc", "omrex", "vit", "mat"}
@@ -35,6 +37,52 @@ def num(value: float) -> str:
 def seconds(value: float) -> str:
     minutes, secs = divmod(round(value), 60)
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def _rule(criterion: MasteryCriterion | None, metric: str) -> str | None:
+    """The objective's summary rule for takes of this metric's kind (None: not this objective's figure)."""
+    return criterion.summary_rule if criterion is not None and criterion.metric == metric else None
+
+
+def duration_figure(duration: DurationStats, criterion: MasteryCriterion | None) -> str:
+    """E.g. "2 min 5 s" (a total) or "best 12 s of 3", by the objective's summary rule."""
+    rule = _rule(criterion, "duration_seconds")
+    figure = duration.summarised(criterion) if criterion is not None else None
+    if rule in (None, "sum") or duration.episodes < 2 or figure is None:
+        return seconds(duration.total_seconds)
+    return f"{SUMMARY_WORDS[rule]} {seconds(figure)} of {duration.episodes}"
+
+
+def measure_figure(measure: MeasureStats, criterion: MasteryCriterion | None) -> str:
+    """E.g. "80 → 95 degrees", "42 cm" or "mean 11.3 s of 3", by the objective's summary rule."""
+    rule = _rule(criterion, "measure_last")
+    figure = measure.summarised(criterion) if criterion is not None else None
+    if rule in (None, "last", "change") or measure.n < 2 or figure is None:
+        if measure.before is not None and measure.after is not None:
+            return f"{num(measure.before)} → {num(measure.after)} {measure.unit}"
+        return f"{num(measure.last)} {measure.unit}"
+    return f"{SUMMARY_WORDS[rule]} {num(figure)} {measure.unit} of {measure.n}"
+
+
+def walk_figures(walk: Walk) -> str:
+    """E.g. "10 m in 12.1 s · 0.83 m/s · 99 steps/min · stride 1.00 m"."""
+    text = f"{num(walk.distance_m)} m in {walk.seconds:g} s · {walk.velocity_m_s:.2f} m/s"
+    if walk.cadence_spm is not None and walk.stride_m is not None:
+        text += f" · {num(walk.cadence_spm)} steps/min · stride {walk.stride_m:.2f} m"
+    return text + (f" ({walk.condition})" if walk.condition else "")
+
+
+def walks_sentence(walks: WalkStats) -> str:
+    """The session's timed walks as the 10-metre walk test reports them: mean velocity, then cadence and
+    stride length where steps were counted."""
+    each = ", ".join(f"{v:.2f}" for v in walks.velocities)
+    trials = "walk" if walks.n == 1 else f"mean of {walks.n} walks: {each} m/s"
+    text = f"Timed {num(walks.distance_m)} m walk: {walks.velocity:.2f} m/s ({trials})"
+    if walks.cadence is not None and walks.stride is not None:
+        text += f", cadence {num(walks.cadence)} steps/min, stride length {walks.stride:.2f} m"
+    if walks.conditions:
+        text += f" ({', '.join(walks.conditions)})"
+    return text + "."
 
 
 def trial_sentence(trials: TrialStats) -> str:
@@ -72,8 +120,12 @@ def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None
     for label, duration in group.durations.items():
         still = f", {duration.open_episodes} not stopped" if duration.open_episodes else ""
         episodes = "episode" if duration.episodes == 1 else "episodes"
-        total = seconds(duration.total_seconds)
-        lines.append(f"{label.capitalize()}: {total} over {duration.episodes} {episodes}{still}.")
+        figure = duration_figure(duration, group.criterion)
+        if figure == seconds(duration.total_seconds):
+            lines.append(f"{label.capitalize()}: {figure} over {duration.episodes} {episodes}{still}.")
+        else:
+            each = ", ".join(seconds(v) for v in duration.values)
+            lines.append(f"{label.capitalize()}: {each}; {figure} {episodes}{still}.")
     if group.latency is not None:
         lat = group.latency
         span = f"{num(lat.minimum)}-{num(lat.maximum)} s"
@@ -90,7 +142,11 @@ def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None
         change = "" if rating.change is None else f" (change {rating.change:+.1f})"
         lines.append(f"{rating.label.capitalize()} ({num(low)}-{num(high)}): {', '.join(parts)}{change}.")
     for measure in group.measures.values():
-        if measure.before is not None and measure.after is not None:
+        figure = measure_figure(measure, group.criterion)
+        if measure.n > 1 and figure.endswith(f" of {measure.n}"):
+            each = ", ".join(num(v) for v in measure.values)
+            lines.append(f"{measure.label.capitalize()}: {each} {measure.unit}; {figure} measurements.")
+        elif measure.before is not None and measure.after is not None:
             before, after = measure.before, measure.after
             change = ("-" if after < before else "+") + num(abs(after - before))
             lines.append(
@@ -107,6 +163,8 @@ def group_sentences(group: GroupSummary, titles: Mapping[str, str] | None = None
             f"mean CV {cad.mean_cv * 100:.1f}%, {cad.measurements} measurements){context}."
         )
         context = ""
+    if group.walks is not None:
+        lines.append(walks_sentence(group.walks))
     if group.sync is not None:
         sync = group.sync
         lines.append(

@@ -33,6 +33,7 @@ from companion.record.events import (
     Tempo,
     Tombstone,
     Trial,
+    Walk,
 )
 from companion.record.model import (
     DEFAULT_PROMPT_HIERARCHY,
@@ -92,4 +93,5 @@ __all__ = [
     "Tombstone",
     "Trial",
     "UnknownRecord",
+    "Walk",
 ]

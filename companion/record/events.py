@@ -254,6 +254,44 @@ class Cadence:
 
 
 @dataclass(frozen=True)
+class Walk:
+    """A timed walk, as the 10-metre walk test takes it: the seconds over the measured distance and the
+    steps counted there. Gait velocity, cadence and stride length follow from these three numbers, so
+    they are stored and the figures worked out (`velocity_m_s`, `cadence_spm`, `stride_m`)."""
+
+    kind: ClassVar[str] = "walk"
+    seconds: float
+    distance_m: float = 10.0
+    steps: int | None = None
+    condition: str = ""
+
+    def __post_init__(self) -> None:
+        _finite(self.seconds, "seconds")
+        _require(self.seconds > 0, f"a walk takes some time, got {self.seconds!r} s")
+        _finite(self.distance_m, "distance_m")
+        _require(self.distance_m > 0, f"a walk covers some distance, got {self.distance_m!r} m")
+        _require(self.steps is None or self.steps >= 2, "a walk takes at least 2 steps")
+        _require(
+            self.condition in ("", *CADENCE_CONDITIONS),
+            f"walk condition {self.condition!r} is not one of {', '.join(CADENCE_CONDITIONS)}",
+        )
+
+    @property
+    def velocity_m_s(self) -> float:
+        return self.distance_m / self.seconds
+
+    @property
+    def cadence_spm(self) -> float | None:
+        """Steps per minute over the timed distance."""
+        return None if self.steps is None else self.steps / self.seconds * 60
+
+    @property
+    def stride_m(self) -> float | None:
+        """Stride length: two steps (left and right), so twice the distance per step."""
+        return None if self.steps is None else 2 * self.distance_m / self.steps
+
+
+@dataclass(frozen=True)
 class Sync:
     """How closely the client's hits matched the beat over one exercise (from the MIDI sync analysis)."""
 
@@ -314,6 +352,7 @@ Payload = (
     | Note
     | Tempo
     | Cadence
+    | Walk
     | Sync
     | Intervention
     | Tombstone
@@ -337,6 +376,7 @@ PAYLOAD_TYPES: dict[str, type[Payload]] = {
         Note,
         Tempo,
         Cadence,
+        Walk,
         Sync,
         Intervention,
         Tombstone,

@@ -7,6 +7,8 @@ always re-read the truth from the database.
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -44,6 +46,7 @@ Metric = Literal[
     "sync_pct_within",
     "measure_last",
     "interval_pct",
+    "gait_velocity",
 ]
 METRICS: tuple[str, ...] = (
     "percent_correct",
@@ -58,8 +61,28 @@ METRICS: tuple[str, ...] = (
     "sync_pct_within",
     "measure_last",
     "interval_pct",
+    "gait_velocity",
 )
 Direction = Literal["at_least", "at_most"]
+Summary = Literal["sum", "best", "first", "last", "mean", "change"]
+SUMMARIES: tuple[str, ...] = ("sum", "best", "first", "last", "mean", "change")
+SUMMARISED_METRICS: dict[str, Summary] = {
+    "duration_seconds": "sum",
+    "measure_last": "last",
+    "gait_velocity": "mean",
+}
+"""The metrics whose session value is one of several takes, and how a session is summarised when the
+objective names no rule: time on task adds up, a measure's latest take stands, timed walks give their
+mean velocity (as the 10-metre walk test is scored). A longest sustained vowel is the best attempt, a
+range of motion before and after the exercise is the change."""
+SUMMARY_WORDS: dict[str, str] = {
+    "sum": "total",
+    "best": "best",
+    "first": "first",
+    "last": "last",
+    "mean": "mean",
+    "change": "change before to after",
+}
 
 OPPORTUNITY_WORDS = {"percent_correct": "trials", "percent_independent": "trials", "sync_pct_within": "hits"}
 DEFAULT_MIN_OPPORTUNITIES: dict[str, int] = {
@@ -82,6 +105,9 @@ class MasteryCriterion:
     direction: Direction = "at_least"
     min_opportunities: int | None = None
     """Trials (hits, measurements) a session needs to count toward mastery; None: the metric's default."""
+    summary: Summary | None = None
+    """How a session's several takes of a duration or measure make its one value (`SUMMARIES`); None: the
+    metric's default (`SUMMARISED_METRICS`)."""
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -92,6 +118,24 @@ class MasteryCriterion:
             raise ValueError("direction must be 'at_least' or 'at_most'")
         if self.min_opportunities is not None and self.min_opportunities < 1:
             raise ValueError("min_opportunities must be at least 1")
+        if self.summary is not None:
+            if self.metric not in SUMMARISED_METRICS:
+                metrics = " and ".join(SUMMARISED_METRICS)
+                raise ValueError(f"a session summary (--summary) is for {metrics}, not {self.metric}")
+            if self.summary not in SUMMARIES:
+                raise ValueError(f"unknown summary {self.summary!r}; choose one of {', '.join(SUMMARIES)}")
+            if self.summary == "change" and self.metric != "measure_last":
+                raise ValueError("'change' (after minus before) is for measures, taken before and after")
+
+    @property
+    def summary_rule(self) -> Summary | None:
+        """How a session's takes make its value (None for metrics that are one figure a session)."""
+        return self.summary or SUMMARISED_METRICS.get(self.metric)
+
+    @property
+    def lower_is_better(self) -> bool:
+        """A walk's seconds shrink as the client improves: the best take is the least."""
+        return self.direction == "at_most"
 
     @property
     def minimum(self) -> int:
@@ -109,7 +153,9 @@ class MasteryCriterion:
 
     def describe(self) -> str:
         sign = ">=" if self.direction == "at_least" else "<="
-        label = self.metric.replace("_", " ")
+        label = self.metric.removesuffix("_last").replace("_", " ")
+        if self.summary_rule is not None and self.summary_rule != SUMMARISED_METRICS[self.metric]:
+            label += f" ({SUMMARY_WORDS[self.summary_rule]} of the session)"
         text = f"{label} {sign} {self.threshold:g} over {self.consecutive_sessions} consecutive sessions"
         if self.minimum > 1:
             text += f", at least {self.minimum} {OPPORTUNITY_WORDS.get(self.metric, 'opportunities')} each"
@@ -253,3 +299,24 @@ class SessionNote:
     plan: str = ""
     updated_at: str = ""
     finalised: bool = False
+
+
+def summarise_takes(
+    rule: Summary, values: Sequence[float], lower_is_better: bool = False, change: float | None = None
+) -> float | None:
+    """A session's one value from its takes, in the order taken (`change`: the after-minus-before figure,
+    worked out by the caller from the takes' phases). None when the rule has nothing to stand on."""
+    if rule == "change":
+        return change
+    if not values:
+        return None
+    match rule:
+        case "sum":
+            return float(sum(values))
+        case "best":
+            return float(min(values) if lower_is_better else max(values))
+        case "first":
+            return float(values[0])
+        case "mean":
+            return statistics.fmean(values)
+    return float(values[-1])

@@ -2,8 +2,9 @@
 
 The value per session is the objective's criterion metric (e.g. % independent). It is aggregated inside
 SQLite (json_extract over the indexed objective's events), because a client seen weekly for five years
-has tens of thousands of events and the review screen must answer in well under 100 ms; only durations,
-which need start/stop pairing, are computed in Python from their few events. The figures are the same as
+has tens of thousands of events and the review screen must answer in well under 100 ms; only durations
+(start/stop pairing), rates (observation windows) and measures (the objective's summary rule: mean, best,
+change ...) are computed in Python from their few events. The figures are the same as
 the session summaries' (a test holds the two together). The trend is the least-squares slope against
 calendar time, per week, so irregular scheduling does not distort it. Mastery follows the criterion
 literally: N consecutive sessions *with data for the objective* at criterion, in its intervention (or probe)
@@ -22,7 +23,15 @@ from datetime import date
 
 from companion.record.database import Database
 from companion.record.event_log import EVENT_COLUMNS, NOT_UNDONE, event_from_row
-from companion.record.model import JUDGED_PHASES, Event, Metric, Objective, ObjectivePhase, Session
+from companion.record.model import (
+    JUDGED_PHASES,
+    Event,
+    Metric,
+    Objective,
+    ObjectivePhase,
+    Session,
+    summarise_takes,
+)
 from companion.record.stats import least_squares_slope
 from companion.record.summaries import GroupSummary, session_minutes, summarise_group
 
@@ -108,11 +117,6 @@ METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
         f"SELECT session_id, COUNT(*), (SELECT {_field('steps_per_min')} FROM live AS later WHERE "
         "later.session_id = live.session_id ORDER BY seq DESC LIMIT 1) FROM live GROUP BY session_id",
     ),
-    "measure_last": (
-        ("measure",),
-        f"SELECT session_id, COUNT(*), (SELECT {_field('value')} FROM live AS later WHERE "
-        "later.session_id = live.session_id ORDER BY seq DESC LIMIT 1) FROM live GROUP BY session_id",
-    ),
     "interval_pct": (
         ("sample",),
         f"SELECT session_id, COUNT(*), 100.0 * SUM({_field('occurred')}) / COUNT(*) "
@@ -125,9 +129,15 @@ METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
     ),
 }
 METRIC_SQL["rating_change"] = METRIC_SQL["rating_after"]
-DURATION_KINDS = ("duration_start", "duration_stop", "duration")
-RATE_KINDS = ("count", "observation_start", "observation_stop")
-"""A rate reads the counts and the windows they were observed in (paired in Python, like durations)."""
+PAIRED_KINDS: dict[str, tuple[str, ...]] = {
+    "duration_seconds": ("duration_start", "duration_stop", "duration"),
+    "count_per_minute": ("count", "observation_start", "observation_stop"),
+    "measure_last": ("measure",),
+    "gait_velocity": ("walk",),
+}
+"""Metrics worked out in Python from the session's summary: durations pair starts with stops, a rate reads
+the counts and the windows they were observed in, and both durations and measures follow the objective's
+summary rule."""
 
 
 def _live_cte(kinds: Sequence[str]) -> str:
@@ -173,17 +183,33 @@ def _grouped_values(
     return values
 
 
-def _duration_value(group: GroupSummary, _events: Sequence[Event]) -> tuple[float, int]:
-    total = sum(d.total_seconds for d in group.durations.values())
-    return total, sum(d.episodes for d in group.durations.values())
+def _paired_value(
+    objective: Objective,
+) -> Callable[[GroupSummary, Sequence[Event]], tuple[float, int] | None]:
+    """The objective's figure for one session's summary, and the takes behind it."""
+    criterion = objective.criterion
 
+    def value(group: GroupSummary, events: Sequence[Event]) -> tuple[float, int] | None:
+        if criterion.metric == "count_per_minute":
+            if not group.counts:
+                return None  # counts per minute observed (per session minute when no window was recorded)
+            over = group.observed_minutes or group.minutes
+            return group.count_total / over, sum(1 for e in events if e.kind == "count")
+        if criterion.metric == "duration_seconds":
+            taken = [v for d in group.durations.values() for v in d.values]
+            figure = summarise_takes(criterion.summary_rule or "sum", taken, criterion.lower_is_better)
+            return None if figure is None else (figure, len(taken))
+        if criterion.metric == "gait_velocity":
+            if group.walks is None:
+                return None
+            velocities = group.walks.velocities
+            figure = summarise_takes(criterion.summary_rule or "mean", velocities, criterion.lower_is_better)
+            return None if figure is None else (figure, len(velocities))
+        measure = next(iter(group.measures.values()), None)  # the objective's measure, in its first unit
+        figure = None if measure is None else measure.summarised(criterion)
+        return None if measure is None or figure is None else (figure, measure.n)
 
-def _rate_value(group: GroupSummary, events: Sequence[Event]) -> tuple[float, int] | None:
-    """Counts per minute observed (per session minute when no observation window was recorded)."""
-    if not group.counts:
-        return None
-    over = group.observed_minutes or group.minutes
-    return group.count_total / over, sum(1 for e in events if e.kind == "count")
+    return value
 
 
 def session_values(
@@ -193,13 +219,12 @@ def session_values(
     metric = objective.criterion.metric
     params = {"objective": objective.id, "first": first_level}
     by_id = {s.id: s for s in sessions}
-    if metric in ("duration_seconds", "count_per_minute"):
-        paired: tuple[str, ...] = DURATION_KINDS if metric == "duration_seconds" else RATE_KINDS
-        found = db.query(f"{_live_cte(paired)} SELECT {EVENT_COLUMNS} FROM live ORDER BY seq", params)
-        events = [e for e in map(event_from_row, found) if e.session_id in by_id]
-        return _grouped_values(
-            events, by_id, _duration_value if metric == "duration_seconds" else _rate_value
+    if metric in PAIRED_KINDS:
+        found = db.query(
+            f"{_live_cte(PAIRED_KINDS[metric])} SELECT {EVENT_COLUMNS} FROM live ORDER BY seq", params
         )
+        events = [e for e in map(event_from_row, found) if e.session_id in by_id]
+        return _grouped_values(events, by_id, _paired_value(objective))
     kinds, aggregate = METRIC_SQL[metric]
     rows = [tuple(row) for row in db.query(_live_cte(kinds) + aggregate, params) if row[0] in by_id]
     if metric in ("rating_after", "rating_change"):

@@ -170,12 +170,10 @@ class Record(Caseload, Sessions, EventLog):
         """Figures per client and objective for one session (pending events included, undone ones not)."""
         session = self.session(session_id)
         hierarchies = {client_id: self.prompt_hierarchy(client_id) for client_id in session.client_ids}
-        own = {
-            o.id: o.prompt_levels
-            for c in session.client_ids
-            for o in self.objectives(c, include_archived=True)
-        }
-        return summarise_session(session, self.session_events(session_id), hierarchies, own)
+        objectives = [o for c in session.client_ids for o in self.objectives(c, include_archived=True)]
+        own = {o.id: o.prompt_levels for o in objectives}
+        criteria = {o.id: o.criterion for o in objectives}
+        return summarise_session(session, self.session_events(session_id), hierarchies, own, criteria)
 
     def objective_progress(
         self, objective_id: int, start: date | None = None, end: date | None = None

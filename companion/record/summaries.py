@@ -31,8 +31,9 @@ from companion.record.events import (
     Sync,
     Tempo,
     Trial,
+    Walk,
 )
-from companion.record.model import DEFAULT_PROMPT_HIERARCHY, Event, Session
+from companion.record.model import DEFAULT_PROMPT_HIERARCHY, Event, MasteryCriterion, Session, summarise_takes
 from companion.record.stats import Describe, percent
 
 GroupKey = tuple[int | None, int | None]  # (client id, objective id)
@@ -72,6 +73,13 @@ class DurationStats:
     total_seconds: float
     episodes: int
     open_episodes: int  # started but never stopped; counted up to the session's end
+    values: tuple[float, ...] = ()
+    """Each episode's seconds, in the order they ended (an open one last)."""
+
+    def summarised(self, criterion: MasteryCriterion) -> float | None:
+        """The session's figure by the objective's rule (total, best, mean ...)."""
+        rule = criterion.summary_rule or "sum"
+        return summarise_takes(rule, self.values, criterion.lower_is_better)
 
 
 @dataclass(frozen=True)
@@ -98,10 +106,17 @@ class MeasureStats:
     after: float | None
     last: float
     n: int
+    values: tuple[float, ...] = ()
+    """Every take, in the order taken."""
 
     @property
     def change(self) -> float | None:
         return None if self.before is None or self.after is None else self.after - self.before
+
+    def summarised(self, criterion: MasteryCriterion) -> float | None:
+        """The session's figure by the objective's rule (last, best, mean, change ...)."""
+        rule = criterion.summary_rule or "last"
+        return summarise_takes(rule, self.values, criterion.lower_is_better, self.change)
 
 
 @dataclass(frozen=True)
@@ -141,6 +156,34 @@ class CadenceStats:
 
 
 @dataclass(frozen=True)
+class WalkStats:
+    """Timed walks in a session, each as velocity (m/s) and, where steps were counted, cadence and stride
+    length. The 10-metre walk test is scored as the mean of its trials, so the figures are means."""
+
+    distance_m: float
+    velocities: tuple[float, ...]
+    cadences: tuple[float, ...]
+    strides: tuple[float, ...]
+    conditions: tuple[str, ...]
+
+    @property
+    def n(self) -> int:
+        return len(self.velocities)
+
+    @property
+    def velocity(self) -> float:
+        return statistics.fmean(self.velocities)
+
+    @property
+    def cadence(self) -> float | None:
+        return statistics.fmean(self.cadences) if self.cadences else None
+
+    @property
+    def stride(self) -> float | None:
+        return statistics.fmean(self.strides) if self.strides else None
+
+
+@dataclass(frozen=True)
 class SyncStats:
     exercises: int
     mean_asynchrony_ms: float  # weighted by hits matched to a beat
@@ -171,10 +214,13 @@ class GroupSummary:
     samples: dict[str, SampleStats] = field(default_factory=dict)
     tempo: TempoRange | None = None
     cadence: CadenceStats | None = None
+    walks: WalkStats | None = None
     sync: SyncStats | None = None
     notes: tuple[str, ...] = ()
     abc: tuple[Abc, ...] = ()
     plan_ids: tuple[str, ...] = ()
+    criterion: MasteryCriterion | None = None
+    """The objective's criterion: how its durations and measures are summarised (None: no objective)."""
 
     @property
     def count_total(self) -> int:
@@ -214,9 +260,11 @@ def summarise_session(
     events: Sequence[Event],
     hierarchies: Mapping[int, Sequence[str]] | None = None,
     objective_levels: Mapping[int, Sequence[str]] | None = None,
+    criteria: Mapping[int, MasteryCriterion] | None = None,
 ) -> SessionSummary:
     """Summarise a session's live (not undone) events, in logging order. Trials are scored against their
-    objective's own hierarchy (`objective_levels`, by objective id) when it has one, else their client's."""
+    objective's own hierarchy (`objective_levels`, by objective id) when it has one, else their client's;
+    durations and measures are summarised by their objective's criterion (`criteria`)."""
     minutes = session_minutes(session, events)
     tempo_in_force: dict[GroupKey, list[Tempo]] = defaultdict(list)
     grouped: dict[GroupKey, list[Event]] = defaultdict(list)
@@ -243,7 +291,14 @@ def summarise_session(
         )
 
     groups = tuple(
-        summarise_group(key, grouped[key], minutes, levels(key), tempo_in_force.get(key, []))
+        summarise_group(
+            key,
+            grouped[key],
+            minutes,
+            levels(key),
+            tempo_in_force.get(key, []),
+            (criteria or {}).get(key[1]) if key[1] is not None else None,
+        )
         for key in sorted(grouped, key=lambda k: (k[0] is None, k[0] or 0, k[1] is None, k[1] or 0))
     )
     all_tempi = [e.payload for e in events if isinstance(e.payload, Tempo)]
@@ -252,7 +307,12 @@ def summarise_session(
 
 
 def summarise_group(
-    key: GroupKey, events: Sequence[Event], minutes: float, hierarchy: Sequence[str], tempi: Sequence[Tempo]
+    key: GroupKey,
+    events: Sequence[Event],
+    minutes: float,
+    hierarchy: Sequence[str],
+    tempi: Sequence[Tempo],
+    criterion: MasteryCriterion | None = None,
 ) -> GroupSummary:
     """The figures for one (client, objective) group of events from one session."""
     payloads = [e.payload for e in events]
@@ -271,10 +331,12 @@ def summarise_group(
         samples=_samples([p for p in payloads if isinstance(p, Sample)]),
         tempo=_tempo_range(tempi),
         cadence=_cadence([p for p in payloads if isinstance(p, Cadence)]),
+        walks=_walks([p for p in payloads if isinstance(p, Walk)]),
         sync=_sync([p for p in payloads if isinstance(p, Sync)]),
         notes=tuple(p.text for p in payloads if isinstance(p, Note)),
         abc=tuple(p for p in payloads if isinstance(p, Abc)),
         plan_ids=tuple(dict.fromkeys(e.plan_id for e in events if e.plan_id)),
+        criterion=criterion,
     )
 
 
@@ -320,23 +382,20 @@ def observed_minutes(events: Sequence[Event], minutes: float) -> float | None:
 
 def _durations(events: Sequence[Event], minutes: float) -> dict[str, DurationStats]:
     started: dict[str, float] = {}
-    totals: dict[str, float] = defaultdict(float)
-    episodes: dict[str, int] = defaultdict(int)
+    values: dict[str, list[float]] = defaultdict(list)
     for event in events:
         payload = event.payload
         if isinstance(payload, DurationStart):
             started.setdefault(payload.label, event.offset_s)
         elif isinstance(payload, DurationStop) and payload.label in started:
-            totals[payload.label] += max(0.0, event.offset_s - started.pop(payload.label))
-            episodes[payload.label] += 1
+            values[payload.label].append(max(0.0, event.offset_s - started.pop(payload.label)))
         elif isinstance(payload, Duration):
-            totals[payload.label] += payload.seconds
-            episodes[payload.label] += 1
+            values[payload.label].append(payload.seconds)
     for label, start in started.items():
-        totals[label] += max(0.0, minutes * 60 - start)
-        episodes[label] += 1
+        values[label].append(max(0.0, minutes * 60 - start))
     return {
-        label: DurationStats(totals[label], episodes[label], 1 if label in started else 0) for label in totals
+        label: DurationStats(sum(taken), len(taken), 1 if label in started else 0, tuple(taken))
+        for label, taken in values.items()
     }
 
 
@@ -385,6 +444,7 @@ def _measures(measures: Sequence[Measure]) -> dict[str, MeasureStats]:
             last_of(items, "after"),
             items[-1].value,
             len(items),
+            tuple(m.value for m in items),
         )
         for label, items in by_label.items()
     }
@@ -421,6 +481,21 @@ def _cadence(cadences: Sequence[Cadence]) -> CadenceStats | None:
         maximum=max(c.steps_per_min for c in cadences),
         mean_cv=statistics.fmean(c.cv for c in cadences),
         measurements=len(cadences),
+    )
+
+
+def _walks(walks: Sequence[Walk]) -> WalkStats | None:
+    """Walks over the session's first distance (a 6 m walk is not averaged with a 10 m one: velocity over
+    a short distance includes more of the start)."""
+    if not walks:
+        return None
+    same = [w for w in walks if w.distance_m == walks[0].distance_m]
+    return WalkStats(
+        distance_m=walks[0].distance_m,
+        velocities=tuple(w.velocity_m_s for w in same),
+        cadences=tuple(c for w in same if (c := w.cadence_spm) is not None),
+        strides=tuple(s for w in same if (s := w.stride_m) is not None),
+        conditions=tuple(dict.fromkeys(w.condition for w in same if w.condition)),
     )
 
 

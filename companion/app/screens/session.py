@@ -41,6 +41,7 @@ from companion.app.screens.measure import MeasureDialog, MeasureResult
 from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeSettings
 from companion.app.screens.rating import RatingDialog, RatingResult
 from companion.app.screens.sampling import QUESTIONS, SampleDialog, SamplingPlan
+from companion.app.screens.walk import WalkDialog, WalkResult
 from companion.app.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
@@ -162,6 +163,7 @@ class LiveSessionScreen(CompanionScreen):
         Binding("w", "observe", "Observe the objective start/stop (counts per minute observed)", show=False),
         Binding("r", "rating", "Rating", show=False),
         Binding("M", "measure", "Measure (a number with its unit)", show=False, key_display="M"),
+        Binding("W", "walk", "Timed walk: start line, then finish (velocity, cadence, stride)", show=False),
         Binding("n", "note", "Note"),
         Binding("B", "abc", "ABC entry (antecedent, behaviour, consequence)", show=False, key_display="B"),
         Binding("u,ctrl+z", "undo", "Undo"),
@@ -497,6 +499,20 @@ class LiveSessionScreen(CompanionScreen):
 
         live = self.live
         self.app.push_screen(MeasureDialog(live.measure_choices(), live.rated_labels(Measure)), measured)
+
+    def action_walk(self) -> None:
+        timed = self.live.walk_timer()
+        if self.live.walk_timing:
+            self.notify("Walk timed from here: W again at the finish line.", timeout=4)
+            return
+
+        def walked(result: WalkResult | None) -> None:
+            if result is not None:
+                metronome = self.metronome
+                condition = cadence_condition(metronome.running, metronome.state().cue_faded, self._cued)
+                self.tap(self.live.draft_walk(result.seconds, result.distance_m, result.steps, condition))
+
+        self.app.push_screen(WalkDialog(timed), walked)
 
     def action_abc(self) -> None:
         def entered(values: tuple[str, ...] | None) -> None:
