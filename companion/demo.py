@@ -74,7 +74,11 @@ class ClientSpec:
     opening_plan: str | None = None
     cpt: tuple[str, ...] = ()
     quotes: tuple[str, ...] = field(default=())
+    diagnoses: tuple[str, ...] = ()
 
+
+DEMO_THERAPIST = ("Jordan Rivera", "MT-BC, NMT", "1234567893")
+"""Who signs the demo's notes (an NPI with a valid check digit, the CMS documentation's example)."""
 
 CLIENTS: tuple[ClientSpec, ...] = (
     ClientSpec(
@@ -82,6 +86,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
         pseudonym="Client L",
         age=7,
         population="autism spectrum, age 7",
+        diagnoses=("F84.0",),
         music="Daniel Tiger songs, Raffi, loud drums",
         setting="in-home",
         weeks=26,
@@ -142,7 +147,8 @@ CLIENTS: tuple[ClientSpec, ...] = (
         music="Motown, Sam Cooke, big band",
         setting="outpatient rehab clinic",
         weeks=16,
-        cpt=("97110", "97530"),
+        cpt=("97112-GP",),
+        diagnoses=("I69.351",),
         quotes=("the beat makes it easier", "my left foot keeps up now"),
         objectives=(
             ObjectiveSpec(
@@ -560,6 +566,8 @@ def _add_client(record: Record, spec: ClientSpec, today: date) -> tuple[int, lis
         population=spec.population,
         preferred_music=spec.music,
     )
+    if spec.diagnoses:
+        record.update_client(client.id, diagnoses=spec.diagnoses)
     goals: dict[str, int] = {}
     objectives = []
     for objective_spec in spec.objectives:
@@ -583,6 +591,7 @@ def generate_demo(record: Record, today: date | None = None, seed: int = 2024) -
     rng = random.Random(seed)
     today = today or date.today()
     created = 0
+    record.set_therapist(*DEMO_THERAPIST)
     for index, spec in enumerate(CLIENTS):
         client_id, objectives = _add_client(record, spec, today)
         first_day = today - timedelta(weeks=spec.weeks)

@@ -144,11 +144,14 @@ def play(
     during: Callable[[Engine], None] | None = None,
     stopped: Callable[[Engine], None] | None = None,
     attempts: int = ATTEMPTS,
+    check: Callable[[Take], None] | None = None,
 ) -> Take:
     """Play `seconds` after beat 0 and record; `during` runs once started, `stopped` once stopped (the
-    metronome still open). A take whose witness is not clean is played again (a fresh metronome from
-    `make`, `during` again), and WitnessNeverClean is raised when no take is clean. The witness records
-    until the metronome has stopped (stop messages included) and stops before the metronome closes.
+    metronome still open). A take that is not judged is played again (a fresh metronome from `make`,
+    `during` again), and WitnessNeverClean is raised when no take is: without `check` a take is judged
+    only when its witness is clean, with it also when the check holds on an unclean witness (see
+    `clean_take`; the test's assertions belong in `check`). The witness records until the metronome has
+    stopped (stop messages included) and stops before the metronome closes.
     """
 
     def once() -> Take:
@@ -178,7 +181,7 @@ def play(
         assert tempo is not None
         return Take(rec, tempo, origin, problems, status)
 
-    return clean_take(once, lambda take: take.rec, attempts)
+    return clean_take(once, lambda take: take.rec, attempts, check)
 
 
 def midi_metronome(settings: TempoSettings, midi: MidiSettings | None = None) -> Callable[[], Engine]:

@@ -16,7 +16,7 @@ from companion.app.screens.dialogs import Pick
 from companion.app.screens.review import ReviewScreen
 from companion.app.screens.soap import SoapScreen
 from companion.paths import exports_dir
-from companion.record.sessions import parse_cpt_codes
+from companion.record.sessions import parse_billing_codes
 
 
 @pytest.fixture
@@ -25,10 +25,10 @@ def practice(tmp_path: Path) -> Practice:
 
 
 def test_codes_are_parsed_in_order_once_and_a_wrong_one_is_named() -> None:
-    assert parse_cpt_codes("97110, 97530-gp;97110  0591T") == ("97110", "97530-GP", "0591T")
-    assert parse_cpt_codes("  ") == ()
-    with pytest.raises(ValueError, match=r"'9753' is not a CPT code: use five characters"):
-        parse_cpt_codes("97110, 9753")
+    assert parse_billing_codes("97110, 97530-gp;97110  0591T") == ("97110", "97530-GP", "0591T")
+    assert parse_billing_codes("  ") == ()
+    with pytest.raises(ValueError, match=r"'9753' is not a billing code: use a CPT code \(five characters"):
+        parse_billing_codes("97110, 9753")
 
 
 async def type_codes(pilot: Pilot[None], soap: SoapScreen, text: str) -> None:
@@ -47,7 +47,7 @@ async def test_codes_typed_on_the_note_are_saved_and_exported(practice: Practice
         session_id = soap.session_id
         await type_codes(pilot, soap, "97110, 9753")
         await pilot.press("escape")  # leaving with a wrong code: it says why and stays, the text kept
-        await until(pilot, lambda: any("'9753' is not a CPT code" in n for n in notices(app)))
+        await until(pilot, lambda: any("'9753' is not a billing code" in n for n in notices(app)))
         assert isinstance(app.screen, SoapScreen) and soap.query_one("#cpt", Input).value == "97110, 9753"
         await type_codes(pilot, soap, "97110 97530-gp")
         await pilot.press("ctrl+s")

@@ -4,8 +4,9 @@ Expected times come from the take's own tempo map (`Take.tempo`, changes include
 worked out here independently of the player: every recorded note-on must sit where the scaled map says,
 within the MIDI tolerance of the engine's own tests (a JACK period plus slack). The speaker path is
 compared sample for sample with the same notes rendered offline by the synth. The metronome and its cue
-player run in the engine's own process (`RemoteMetronome`, `RemoteCuePlayer`), as the app plays them, and
-only takes with a clean witness are judged (`engine_takes.play`).
+player run in the engine's own process (`RemoteMetronome`, `RemoteCuePlayer`), as the app plays them. Each
+test's assertions are its take's check (`engine_takes.play`): a take whose witness lost cycles is judged
+only if they hold, else played again.
 """
 
 from __future__ import annotations
@@ -76,9 +77,11 @@ def played(
     click: bool = True,
     during: Callable[[Engine, RemoteCuePlayer], None] | None = None,
     lookahead_s: float = 0.12,
+    check: Callable[[Take, CueState | None], None] | None = None,
 ) -> tuple[Take, CueState | None]:
     """Play `cue` on a metronome and record it (see `engine_takes.play`), returning the take and the
-    player's state once stopped (None when the test closed the player)."""
+    player's state once stopped (None when the test closed the player). `check` holds the test's
+    assertions on a take and that state: a take the witness did not see cleanly is judged by it too."""
     players: list[RemoteCuePlayer] = []
     states: list[CueState | None] = []
 
@@ -111,6 +114,7 @@ def played(
         midi="cue" if midi else None,
         during=act,
         stopped=state,
+        check=None if check is None else lambda take: check(take, states[-1]),
     )
     return take, states[-1]
 
@@ -151,15 +155,17 @@ def test_a_120_bpm_file_at_90_bpm_lands_where_the_scaled_map_says(jack_server, t
             return song_beat
         return 4 + (min(song_beat, 8) - 4) / Fraction(3, 2) + max(Fraction(0), song_beat - 8)
 
-    take, _ = played(TempoSettings(bpm=90), SongCue(song), 5.0, click=False)
-    heard = note_ons(take, channel=0)
-    assert heard, "the song played nothing"
-    # Every note where the scaled map says, the first on beat 0 (a song joining a bar late is off by 4 beats).
-    assert_on_the_map(take, heard, [(engine_beat(Fraction(on)), note) for on, _, note in notes])
-    assert len(heard) >= 12  # bars 1 and 2 and the start of bar 3 in 5 s
-    # Scaled, not the file's speed: the first four notes span 3 beats at 90 bpm (2 s), not 1.5 s.
-    assert heard[3][0] - heard[0][0] == pytest.approx(2.0, abs=MIDI_LATE_S + MIDI_EARLY_S)
-    assert not any(note in CLICK_NOTES for _, note, _ in note_ons(take, channel=9))
+    def check_take(take: Take, _stopped: CueState | None) -> None:
+        heard = note_ons(take, channel=0)
+        assert heard, "the song played nothing"
+        # Every note where the scaled map says, the first on beat 0 (a song a bar late is 4 beats off).
+        assert_on_the_map(take, heard, [(engine_beat(Fraction(on)), note) for on, _, note in notes])
+        assert len(heard) >= 12  # bars 1 and 2 and the start of bar 3 in 5 s
+        # Scaled, not the file's speed: the first four notes span 3 beats at 90 bpm (2 s), not 1.5 s.
+        assert heard[3][0] - heard[0][0] == pytest.approx(2.0, abs=MIDI_LATE_S + MIDI_EARLY_S)
+        assert not any(note in CLICK_NOTES for _, note, _ in note_ons(take, channel=9))
+
+    played(TempoSettings(bpm=90), SongCue(song), 5.0, click=False, check=check_take)
 
 
 def test_a_song_starts_on_beat_0_when_the_look_ahead_is_longer_than_the_lead(jack_server, tmp_path):
@@ -167,11 +173,14 @@ def test_a_song_starts_on_beat_0_when_the_look_ahead_is_longer_than_the_lead(jac
     reaches past beat 0. The song must still begin with the click, not a bar later."""
     notes = [(b, b + Fraction(1, 2), 60 + b) for b in range(8)]
     song = load_song(write_song(tmp_path / "steps.mid", notes))
-    take, _ = played(TempoSettings(bpm=120), SongCue(song), 2.5, lookahead_s=0.5)
-    heard = note_ons(take, channel=0)
-    assert heard, "the song played nothing"
-    assert heard[0][1] == 60
-    assert_on_the_map(take, heard, [(Fraction(on), note) for on, _, note in notes])
+
+    def check_take(take: Take, _stopped: CueState | None) -> None:
+        heard = note_ons(take, channel=0)
+        assert heard, "the song played nothing"
+        assert heard[0][1] == 60
+        assert_on_the_map(take, heard, [(Fraction(on), note) for on, _, note in notes])
+
+    played(TempoSettings(bpm=120), SongCue(song), 2.5, lookahead_s=0.5, check=check_take)
 
 
 def test_a_song_attached_to_a_running_metronome_joins_at_the_next_bar_line(jack_server, tmp_path):
@@ -188,11 +197,13 @@ def test_a_song_attached_to_a_running_metronome_joins_at_the_next_bar_line(jack_
         joined.append(Fraction(4))
         RemoteCuePlayer(metronome, SongCue(song))
 
-    take, _ = played(TempoSettings(bpm=120), CLICK, 4.5, during=attach_mid_bar)
-    heard = note_ons(take, channel=0)
-    assert heard, "the song played nothing"
-    assert heard[0][1] == 60
-    assert_on_the_map(take, heard, [(joined[-1] + Fraction(on), note) for on, _, note in notes])
+    def check_take(take: Take, _stopped: CueState | None) -> None:
+        heard = note_ons(take, channel=0)
+        assert heard, "the song played nothing"
+        assert heard[0][1] == 60
+        assert_on_the_map(take, heard, [(joined[-1] + Fraction(on), note) for on, _, note in notes])
+
+    played(TempoSettings(bpm=120), CLICK, 4.5, during=attach_mid_bar, check=check_take)
 
 
 def test_ramps_and_live_tempo_changes_move_the_song_with_the_click(jack_server, tmp_path):
@@ -204,12 +215,14 @@ def test_ramps_and_live_tempo_changes_move_the_song_with_the_click(jack_server, 
         time.sleep(0.15 + 4 * 60 / 90 + 2.0)  # lead and count-in, then two seconds into the ramp
         metronome.set_tempo(150)
 
-    take, _ = played(settings, SongCue(song), 2.5, during=speed_up_later)
-    heard = note_ons(take, channel=0)
-    assert len(heard) >= 16
-    assert_on_the_map(take, heard, [(Fraction(on), note) for on, _, note in notes])
-    last_beat = int(take.tempo.beat_at(heard[-1][0] - take.origin))
-    assert 90 < take.tempo.bpm_at(2) < 130 and take.tempo.bpm_at(last_beat) == 150  # ramp, then change
+    def check_take(take: Take, _stopped: CueState | None) -> None:
+        heard = note_ons(take, channel=0)
+        assert len(heard) >= 16
+        assert_on_the_map(take, heard, [(Fraction(on), note) for on, _, note in notes])
+        last_beat = int(take.tempo.beat_at(heard[-1][0] - take.origin))
+        assert 90 < take.tempo.bpm_at(2) < 130 and take.tempo.bpm_at(last_beat) == 150  # ramp, then change
+
+    played(settings, SongCue(song), 2.5, during=speed_up_later, check=check_take)
 
 
 def test_loop_bars_repeat_on_time(jack_server, tmp_path):
@@ -218,14 +231,17 @@ def test_loop_bars_repeat_on_time(jack_server, tmp_path):
         (4 * bar + b, 4 * bar + b + Fraction(1, 2), 60 + 10 * bar + b) for bar in range(4) for b in range(4)
     ]
     song = load_song(write_song(tmp_path / "bars.mid", notes))
-    take, _ = played(TempoSettings(bpm=240), SongCue(song, loop=Loop(2, 3)), 4.3, click=False)
-    first_bar = [(Fraction(on), note) for on, _, note in notes[:4]]
-    loop = [(Fraction(on), note) for on, _, note in notes[4:12]]
-    due = first_bar + [(on + 8 * k, note) for k in range(3) for on, note in loop]
-    heard = note_ons(take, channel=0)
-    assert len(heard) >= 4 + 8 + 4
-    assert_on_the_map(take, heard, due)
-    assert not any(note >= 90 for _, note, _ in heard)  # bar 4 never plays
+
+    def check_take(take: Take, _stopped: CueState | None) -> None:
+        first_bar = [(Fraction(on), note) for on, _, note in notes[:4]]
+        loop = [(Fraction(on), note) for on, _, note in notes[4:12]]
+        due = first_bar + [(on + 8 * k, note) for k in range(3) for on, note in loop]
+        heard = note_ons(take, channel=0)
+        assert len(heard) >= 4 + 8 + 4
+        assert_on_the_map(take, heard, due)
+        assert not any(note >= 90 for _, note, _ in heard)  # bar 4 never plays
+
+    played(TempoSettings(bpm=240), SongCue(song, loop=Loop(2, 3)), 4.3, click=False, check=check_take)
 
 
 def test_seek_tempo_change_loop_and_stop_leave_no_note_hanging(jack_server, tmp_path):
@@ -244,17 +260,19 @@ def test_seek_tempo_change_loop_and_stop_leave_no_note_hanging(jack_server, tmp_
         time.sleep(3.5)
         marks["stop"] = time.perf_counter()  # the take stops as this returns
 
-    take, stopped = played(TempoSettings(bpm=180), SongCue(song), 0.0, during=interrupt)
-    midi = take.rec.midi
-    before_stop = [(f, d) for f, d in midi if take.rec.to_perf(f) < marks["stop"]]
-    assert held_notes(before_stop), "notes were sounding when stopped"
-    notes_only = [(f, d) for f, d in midi if d[0] & 0x0F == 0 and d[0] & 0xF0 != 0xB0]
-    assert held_notes(notes_only) == Counter()  # ended by explicit note-offs, not only by CC 123
-    assert bytes([0xB0, 123, 0]) in [d for _, d in midi[-12:]]
-    heard = note_ons(take, channel=0)
-    assert 52 in [note for _, note, _ in heard]  # bar 5's first chord: the seek got there
-    assert sum(note == 49 and at > marks["loop"] for at, note, _ in heard) >= 2  # bar 2, looping
-    assert stopped is not None and stopped.cue.loop == Loop(2, 2)
+    def check_take(take: Take, stopped: CueState | None) -> None:
+        midi = take.rec.midi
+        before_stop = [(f, d) for f, d in midi if take.rec.to_perf(f) < marks["stop"]]
+        assert held_notes(before_stop), "notes were sounding when stopped"
+        notes_only = [(f, d) for f, d in midi if d[0] & 0x0F == 0 and d[0] & 0xF0 != 0xB0]
+        assert held_notes(notes_only) == Counter()  # ended by explicit note-offs, not only by CC 123
+        assert bytes([0xB0, 123, 0]) in [d for _, d in midi[-12:]]
+        heard = note_ons(take, channel=0)
+        assert 52 in [note for _, note, _ in heard]  # bar 5's first chord: the seek got there
+        assert sum(note == 49 and at > marks["loop"] for at, note, _ in heard) >= 2  # bar 2, looping
+        assert stopped is not None and stopped.cue.loop == Loop(2, 2)
+
+    played(TempoSettings(bpm=180), SongCue(song), 0.0, during=interrupt, check=check_take)
 
 
 def test_a_groove_replaces_the_click_and_changes_intensity_at_a_bar_line(jack_server):
@@ -267,18 +285,20 @@ def test_a_groove_replaces_the_click_and_changes_intensity_at_a_bar_line(jack_se
         player.set_intensity(3)
         assert player.state().playing and player.state().cue == GrooveCue(rock, 3)
 
-    take, stopped = played(TempoSettings(bpm=120), GrooveCue(rock, 2), 3.5, click=False, during=fuller)
-    heard = sorted(note_ons(take, channel=9))
-    assert not any(note in (76, 77) for _, note, _ in heard)  # no click: the groove is the cue
-    # Level 3 starts at the groove's first bar line not yet handed out (a look-ahead after the request).
-    assert stopped is not None and not stopped.playing
-    first_full = min(at for at, note, _ in heard if note == OPEN_HI_HAT)
-    change_bar = int(take.tempo.beat_at(first_full - take.origin)) // 4
-    assert take.origin + 2 * change_bar > asked[-1] > take.origin + 2 * (change_bar - 1) - 0.15
-    due = [(4 * bar + hit.beat, hit.note) for bar in range(change_bar) for hit in rock.hits(2)]
-    due += [(4 * bar + hit.beat, hit.note) for bar in range(change_bar, 10) for hit in rock.hits(3)]
-    assert len(heard) > 20
-    assert_on_the_map(take, heard, sorted(due))
+    def check_take(take: Take, stopped: CueState | None) -> None:
+        heard = sorted(note_ons(take, channel=9))
+        assert not any(note in (76, 77) for _, note, _ in heard)  # no click: the groove is the cue
+        # Level 3 starts at the groove's first bar line not yet handed out (a look-ahead after the request).
+        assert stopped is not None and not stopped.playing
+        first_full = min(at for at, note, _ in heard if note == OPEN_HI_HAT)
+        change_bar = int(take.tempo.beat_at(first_full - take.origin)) // 4
+        assert take.origin + 2 * change_bar > asked[-1] > take.origin + 2 * (change_bar - 1) - 0.15
+        due = [(4 * bar + hit.beat, hit.note) for bar in range(change_bar) for hit in rock.hits(2)]
+        due += [(4 * bar + hit.beat, hit.note) for bar in range(change_bar, 10) for hit in rock.hits(3)]
+        assert len(heard) > 20
+        assert_on_the_map(take, heard, sorted(due))
+
+    played(TempoSettings(bpm=120), GrooveCue(rock, 2), 3.5, click=False, during=fuller, check=check_take)
 
 
 def test_click_and_music_fade_out_over_two_bars_and_back_on_midi(jack_server, tmp_path):
@@ -295,21 +315,23 @@ def test_click_and_music_fade_out_over_two_bars_and_back_on_midi(jack_server, tm
         player.fade_click(out=False)
         player.fade_music(out=False)
 
-    take, stopped = played(TempoSettings(bpm=240), SongCue(song), 3.0, during=fade_both)
-    faded, back = marks[-2:]
-    full = {76: 120, 77: 96} | {note: 100 for note in range(60, 65)}
-    for channel in (9, 0):
-        heard = [(at, velocity / full[note]) for at, note, velocity in note_ons(take, channel=channel)]
-        assert {gain for at, gain in heard if at < faded} == {1.0}
-        # Two bars (2 s at 240 bpm) of falling velocity from the next beat, silent until brought back.
-        falling = [gain for at, gain in heard if faded < at < faded + 2.5]
-        assert len(falling) >= 6 and min(falling) < 0.3
-        assert all(b <= a + 0.01 for a, b in itertools.pairwise(falling)), falling
-        assert not [at for at, _ in heard if faded + 2.5 < at < back], "silent once faded"
-        rising = [gain for at, gain in heard if back < at < back + 2.5]
-        assert len(rising) >= 6 and all(b >= a - 0.01 for a, b in itertools.pairwise(rising))
-        assert [gain for at, gain in heard if at > back + 2.5] and rising[-1] > 0.8
-    assert stopped is not None and stopped.music_gain == 1.0 and stopped.click_gain == 1.0
+    def check_take(take: Take, stopped: CueState | None) -> None:
+        faded, back = marks[-2:]
+        full = {76: 120, 77: 96} | {note: 100 for note in range(60, 65)}
+        for channel in (9, 0):
+            heard = [(at, velocity / full[note]) for at, note, velocity in note_ons(take, channel=channel)]
+            assert {gain for at, gain in heard if at < faded} == {1.0}
+            # Two bars (2 s at 240 bpm) of falling velocity from the next beat, silent until brought back.
+            falling = [gain for at, gain in heard if faded < at < faded + 2.5]
+            assert len(falling) >= 6 and min(falling) < 0.3
+            assert all(b <= a + 0.01 for a, b in itertools.pairwise(falling)), falling
+            assert not [at for at, _ in heard if faded + 2.5 < at < back], "silent once faded"
+            rising = [gain for at, gain in heard if back < at < back + 2.5]
+            assert len(rising) >= 6 and all(b >= a - 0.01 for a, b in itertools.pairwise(rising))
+            assert [gain for at, gain in heard if at > back + 2.5] and rising[-1] > 0.8
+        assert stopped is not None and stopped.music_gain == 1.0 and stopped.click_gain == 1.0
+
+    played(TempoSettings(bpm=240), SongCue(song), 3.0, during=fade_both, check=check_take)
 
 
 def fade_fit(samples: np.ndarray, gain: np.ndarray, falling: bool) -> tuple[float, float]:
@@ -339,7 +361,40 @@ def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(
         marks.append(time.perf_counter())
         player.fade_music(out=False)
 
-    take, stopped = played(
+    def check_take(take: Take, stopped: CueState | None) -> None:
+        assert stopped is not None and stopped.outputs == ("audio",)
+        tempo = take.tempo
+        sample = lambda beat: sample_at(tempo.time_at(beat), 48_000)  # noqa: E731
+        # The same notes rendered offline on the exact samples the tempo map gives.
+        expected = np.zeros(sample(40), dtype=np.float32)
+        synth = Synth(48_000)
+        for on, off, note in notes:
+            synth.send(sample(on), mido.Message("note_on", note=note, velocity=100))
+            synth.send(sample(off), mido.Message("note_off", note=note))
+        synth.render(expected, 0)
+        rec = take.rec
+        first = int(np.flatnonzero(rec.audio)[0])
+        heard = rec.audio[first : first + len(expected)]
+        to_frame = lambda at: int((at - rec.to_perf(rec.first_frame)) * 48_000) - first  # noqa: E731
+        fade_from, back_at = to_frame(marks[-2]), to_frame(marks[-1])
+        # Up to the fade every sample is the offline one: each note started on its exact sample.
+        np.testing.assert_array_equal(heard[:fade_from], expected[:fade_from])
+        loud = np.abs(expected) > 0.01
+        gain = np.where(loud, heard / np.where(loud, expected, 1), np.nan)
+        beats_8 = sample(8) - sample(0)  # two bars of 4/4
+        fades = ((True, fade_from, back_at), (False, back_at, back_at + int(2.6 * 48_000)))  # before the stop
+        for falling, lo, hi in fades:
+            samples = np.arange(lo, hi)
+            defined = ~np.isnan(gain[lo:hi])
+            start, length = fade_fit(samples[defined], gain[lo:hi][defined], falling)
+            assert abs(length - beats_8) < 0.01 * beats_8, (length, beats_8)
+            assert min(abs(start - sample(b)) for b in range(40)) < 0.005 * beats_8  # from a beat
+        silent = slice(to_frame(marks[-2]) + int(2.6 * 48_000), back_at)
+        assert np.max(np.abs(heard[silent])) == 0.0
+        # beat_at inverts time_of on the audio clock, to within a sample (4/48,000 of a beat at 240 bpm).
+        assert all(error is not None and abs(error) <= Fraction(4, 48_000) for error in inverse[-3:]), inverse
+
+    played(
         TempoSettings(bpm=240),
         SongCue(song),
         3.0,
@@ -347,38 +402,8 @@ def test_the_synth_plays_every_note_on_its_exact_sample_and_fades_over_two_bars(
         midi=False,
         click=False,
         during=fade_out_and_in,
+        check=check_take,
     )
-    assert stopped is not None and stopped.outputs == ("audio",)
-    tempo = take.tempo
-    sample = lambda beat: sample_at(tempo.time_at(beat), 48_000)  # noqa: E731
-    # The same notes rendered offline on the exact samples the tempo map gives.
-    expected = np.zeros(sample(40), dtype=np.float32)
-    synth = Synth(48_000)
-    for on, off, note in notes:
-        synth.send(sample(on), mido.Message("note_on", note=note, velocity=100))
-        synth.send(sample(off), mido.Message("note_off", note=note))
-    synth.render(expected, 0)
-    rec = take.rec
-    first = int(np.flatnonzero(rec.audio)[0])
-    heard = rec.audio[first : first + len(expected)]
-    to_frame = lambda at: int((at - rec.to_perf(rec.first_frame)) * 48_000) - first  # noqa: E731
-    fade_from, back_at = to_frame(marks[-2]), to_frame(marks[-1])
-    # Up to the fade every sample is the offline one: each note started on its exact sample.
-    np.testing.assert_array_equal(heard[:fade_from], expected[:fade_from])
-    loud = np.abs(expected) > 0.01
-    gain = np.where(loud, heard / np.where(loud, expected, 1), np.nan)
-    beats_8 = sample(8) - sample(0)  # two bars of 4/4
-    fades = ((True, fade_from, back_at), (False, back_at, back_at + int(2.6 * 48_000)))  # before the stop
-    for falling, lo, hi in fades:
-        samples = np.arange(lo, hi)
-        defined = ~np.isnan(gain[lo:hi])
-        start, length = fade_fit(samples[defined], gain[lo:hi][defined], falling)
-        assert abs(length - beats_8) < 0.01 * beats_8, (length, beats_8)
-        assert min(abs(start - sample(b)) for b in range(40)) < 0.005 * beats_8  # from a beat
-    silent = slice(to_frame(marks[-2]) + int(2.6 * 48_000), back_at)
-    assert np.max(np.abs(heard[silent])) == 0.0
-    # beat_at inverts time_of on the audio clock, to within a sample (4/48,000 of a beat at 240 bpm).
-    assert all(error is not None and abs(error) <= Fraction(4, 48_000) for error in inverse[-3:]), inverse
 
 
 def test_closing_the_player_ends_its_notes_and_the_click_plays_on(jack_server, tmp_path):
@@ -391,12 +416,14 @@ def test_closing_the_player_ends_its_notes_and_the_click_plays_on(jack_server, t
         player.close()
         closed.append(time.perf_counter())
 
-    take, _ = played(TempoSettings(bpm=180), SongCue(song), 1.5, during=close_soon)
-    song_midi = [(f, d) for f, d in take.rec.midi if d[0] & 0x0F == 0]
-    assert held_notes(song_midi) == Counter()
-    # The last note-offs leave at the look-ahead horizon, after everything handed out before the close.
-    assert max(take.rec.to_perf(f) for f, _ in song_midi) < closed[-1] + 0.12 + MIDI_LATE_S
-    assert len([at for at, _, _ in note_ons(take, channel=9) if at > closed[-1]]) >= 3
+    def check_take(take: Take, _stopped: CueState | None) -> None:
+        song_midi = [(f, d) for f, d in take.rec.midi if d[0] & 0x0F == 0]
+        assert held_notes(song_midi) == Counter()
+        # The last note-offs leave at the look-ahead horizon, after everything handed out before the close.
+        assert max(take.rec.to_perf(f) for f, _ in song_midi) < closed[-1] + 0.12 + MIDI_LATE_S
+        assert len([at for at, _, _ in note_ons(take, channel=9) if at > closed[-1]]) >= 3
+
+    played(TempoSettings(bpm=180), SongCue(song), 1.5, during=close_soon, check=check_take)
 
 
 def test_a_broken_preferred_song_falls_back_and_the_music_carries_on(jack_server, tmp_path):
@@ -410,15 +437,17 @@ def test_a_broken_preferred_song_falls_back_and_the_music_carries_on(jack_server
         chosen.append(selection.messages)
         player.play(selection.cue)
 
-    take, stopped = played(TempoSettings(bpm=120), CLICK, 3.5, during=pick_the_preferred_song)
-    (messages,) = chosen[-1:]
-    assert str(broken) in messages[0] and "truncated" in messages[0]
-    assert "rock groove" in messages[-1]
-    assert stopped is not None and isinstance(stopped.cue, GrooveCue)
-    clicks = [at for at, note, _ in note_ons(take, channel=9) if note in (76, 77)]
-    drums = [at for at, note, _ in note_ons(take, channel=9) if note not in CLICK_NOTES]
-    assert drums and min(drums) > take.origin + 1.0  # the groove joined at a bar line after the pick
-    assert max(clicks) > min(drums) + 1.0  # and the click never stopped
+    def check_take(take: Take, stopped: CueState | None) -> None:
+        (messages,) = chosen[-1:]
+        assert str(broken) in messages[0] and "truncated" in messages[0]
+        assert "rock groove" in messages[-1]
+        assert stopped is not None and isinstance(stopped.cue, GrooveCue)
+        clicks = [at for at, note, _ in note_ons(take, channel=9) if note in (76, 77)]
+        drums = [at for at, note, _ in note_ons(take, channel=9) if note not in CLICK_NOTES]
+        assert drums and min(drums) > take.origin + 1.0  # the groove joined at a bar line after the pick
+        assert max(clicks) > min(drums) + 1.0  # and the click never stopped
+
+    played(TempoSettings(bpm=120), CLICK, 3.5, during=pick_the_preferred_song, check=check_take)
 
 
 def test_a_midi_device_lost_mid_note_gets_its_note_offs_when_it_is_back(jack_server, tmp_path):
@@ -472,7 +501,9 @@ def test_stopping_just_after_a_switch_still_ends_the_old_cue_s_notes(jack_server
         time.sleep(due - 0.05 - time.perf_counter())  # the switch is handed out, not yet sent
         stopped.append(time.perf_counter())
 
-    take, _ = played(TempoSettings(bpm=180), SongCue(song), 0.0, during=switch_then_stop)
-    song_notes = [(f, d) for f, d in take.rec.midi if d[0] & 0x0F == 0 and d[0] & 0xF0 != 0xB0]
-    assert held_notes(song_notes) == Counter()
-    assert [d for f, d in song_notes if take.rec.to_perf(f) > stopped[-1] and d[0] & 0xF0 == 0x80]
+    def check_take(take: Take, _stopped: CueState | None) -> None:
+        song_notes = [(f, d) for f, d in take.rec.midi if d[0] & 0x0F == 0 and d[0] & 0xF0 != 0xB0]
+        assert held_notes(song_notes) == Counter()
+        assert [d for f, d in song_notes if take.rec.to_perf(f) > stopped[-1] and d[0] & 0xF0 == 0x80]
+
+    played(TempoSettings(bpm=180), SongCue(song), 0.0, during=switch_then_stop, check=check_take)

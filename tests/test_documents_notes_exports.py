@@ -66,6 +66,9 @@ def test_soap_objective_is_written_from_the_data(record: Record) -> None:
     redrafted = draft_note(record, session_id, client_id)
     assert redrafted.subjective == "Arrived cheerful." and redrafted.plan == "Raise tempo to 88 bpm."
     assert note_text(redrafted).startswith("S: Arrived cheerful.\nO: ")
+    with pytest.raises(ValueError, match="set your name and credential first"):  # a signature needs a signer
+        record.save_note(replace(redrafted, objective="edited by hand", finalised=True))
+    record.set_therapist("Sam Lee", "MT-BC")
     record.save_note(replace(redrafted, objective="edited by hand", finalised=True))
     assert draft_note(record, session_id, client_id).objective == "edited by hand"
 

@@ -34,6 +34,7 @@ from companion.record import (
     Sync,
     Tempo,
     Trial,
+    Walk,
 )
 from companion.record.model import METRICS, Metric
 from companion.record.stats import least_squares_slope
@@ -171,6 +172,7 @@ def metric_from_summary(group: GroupSummary, metric: str) -> float:
         "cadence_spm": lambda: group.cadence.last if group.cadence else 0.0,
         "sync_pct_within": lambda: group.sync.pct_within if group.sync else 0.0,
         "measure_last": lambda: next(iter(group.measures.values())).last,
+        "gait_velocity": lambda: group.walks.velocity if group.walks else 0.0,
         "interval_pct": lambda: (
             100.0
             * sum(s.occurred for s in group.samples.values())
@@ -204,6 +206,8 @@ def random_payloads(rng: random.Random, metric: str) -> list[Payload]:
         return [Cadence(rng.uniform(70, 120), 0.05, 20) for _ in range(n)]
     if metric == "interval_pct":
         return [Sample("on task", rng.random() < 0.6, "momentary", 30) for _ in range(n)]
+    if metric == "gait_velocity":
+        return [Walk(rng.uniform(8, 30), 10.0, rng.choice([None, rng.randint(12, 30)])) for _ in range(n)]
     if metric == "measure_last":
         phases = ("before", "during", "after")
         return [

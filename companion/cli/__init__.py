@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from companion import __version__
-from companion.cli import app_commands, record_commands, serve_commands
+from companion.cli import app_commands, paperwork_commands, record_commands, serve_commands
 from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
 from companion.cli.listen_commands import register as register_listening
@@ -35,6 +35,7 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 record_commands.register(main)
+paperwork_commands.register(main)
 app_commands.register(main)
 register_listening(main)
 main.add_command(plans)

@@ -14,10 +14,18 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from companion.documents.paperwork import (
+    addendum_lines,
+    diagnoses_line,
+    session_particulars,
+    signature_line,
+    therapist_line,
+)
 from companion.documents.pdf import PdfDocument
 from companion.documents.selection import Selection
 from companion.documents.soap import session_header
 from companion.paths import PRIVATE_FILE_MODE
+from companion.record import SessionNote
 from companion.record.events import PAYLOAD_TYPES, payload_to_json
 
 Format = Literal["md", "pdf", "csv", "json"]
@@ -32,22 +40,40 @@ PAYLOAD_COLUMNS = [
 ]
 
 
+def _soap(note: SessionNote) -> tuple[tuple[str, str], ...]:
+    return (
+        ("Subjective", note.subjective),
+        ("Objective", note.objective),
+        ("Assessment", note.assessment),
+        ("Plan", note.plan),
+    )
+
+
+def _client_lines(selection: Selection, client_id: int) -> list[str]:
+    client = next((c for c in selection.clients if c.id == client_id), None)
+    found = diagnoses_line(client) if client is not None else None
+    return [found] if found else []
+
+
 def to_markdown(selection: Selection) -> str:
-    """A readable document: each session's header, SOAP note(s) and the data behind them."""
-    out = [f"# {selection.title}", ""]
+    """A readable document: each session's header, SOAP note(s) and the data behind them, with the
+    therapist, time and billing, each note's signature and its addenda."""
+    out = [f"# {selection.title}", "", therapist_line(selection.therapist), ""]
     if selection.deidentified:
         out += ["*De-identified export: pseudonyms, no birth years.*", ""]
     for document in selection.sessions:
         out += [f"## {session_header(document.summary)}", ""]
+        out += [*session_particulars(document, not selection.deidentified), ""]
         for note in document.notes:
-            out += [f"### {selection.client_name(note.client_id)}", ""]
-            for heading, text in (
-                ("Subjective", note.subjective),
-                ("Objective", note.objective),
-                ("Assessment", note.assessment),
-                ("Plan", note.plan),
-            ):
+            out += [
+                f"### {selection.client_name(note.client_id)}",
+                "",
+                *_client_lines(selection, note.client_id),
+            ]
+            for heading, text in _soap(note):
                 out += [f"**{heading}**", "", text.strip() or "-", ""]
+            out += [f"*{signature_line(note)}*", ""]
+            out += [f"- {line}" for line in addendum_lines(document, note.client_id)]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -119,19 +145,23 @@ def to_json(selection: Selection) -> str:
 def to_pdf(selection: Selection) -> bytes:
     """The Markdown document's content as a PDF."""
     pdf = PdfDocument(selection.title)
+    pdf.paragraph(therapist_line(selection.therapist))
     if selection.deidentified:
         pdf.paragraph("De-identified export: pseudonyms, no birth years.", italic=True)
     for document in selection.sessions:
         pdf.heading(session_header(document.summary), level=2)
+        for line in session_particulars(document, not selection.deidentified):
+            pdf.paragraph(line)
         for note in document.notes:
             pdf.heading(selection.client_name(note.client_id), level=3)
-            for label, text in (
-                ("Subjective", note.subjective),
-                ("Objective", note.objective),
-                ("Assessment", note.assessment),
-                ("Plan", note.plan),
-            ):
+            for line in _client_lines(selection, note.client_id):
+                pdf.paragraph(line)
+            for label, text in _soap(note):
                 pdf.labelled(label, text.strip() or "-")
+            pdf.paragraph(signature_line(note), italic=True)
+            addenda = addendum_lines(document, note.client_id)
+            if addenda:
+                pdf.bullets("Addenda", addenda)
     return pdf.output()
 
 

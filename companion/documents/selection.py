@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from companion.documents.soap import draft_note
 from companion.record import Client, Event, Note, Record, Session, SessionNote, SessionSummary
+from companion.record.billing import BilledLine
+from companion.record.model import Addendum, Therapist
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,9 @@ class SessionDocument:
     summary: SessionSummary
     events: tuple[Event, ...]
     notes: tuple[SessionNote, ...]  # one per client covered (saved, or drafted from the data)
+    addenda: tuple[Addendum, ...] = ()
+    billed: tuple[BilledLine, ...] | str = ()
+    """The codes with their units, or why the units cannot be worked out yet."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,7 @@ class Selection:
     deidentified: bool
     start: date | None = None
     end: date | None = None
+    therapist: Therapist = field(default_factory=Therapist)
 
     def client_name(self, client_id: int | None) -> str:
         if client_id is None:
@@ -91,7 +97,10 @@ def _document(record: Record, session: Session, client_ids: Sequence[int]) -> Se
         saved if (saved := record.note(session.id, c)).updated_at else draft_note(record, session.id, c)
         for c in covered
     )
-    return SessionDocument(session, record.summary(session.id), tuple(events), notes)
+    addenda = tuple(a for c in covered for a in record.addenda(session.id, c))
+    billed = record.billed(session.id)
+    billing = billed if isinstance(billed, str) else tuple(billed)
+    return SessionDocument(session, record.summary(session.id), tuple(events), notes, addenda, billing)
 
 
 def select(
@@ -125,6 +134,8 @@ def select(
                 summary=_deidentify_summary(d.summary, rules),
                 events=tuple(_deidentify_event(e, rules) for e in d.events),
                 notes=tuple(_deidentify_note(n, rules) for n in d.notes),
+                addenda=tuple(replace(a, text=_scrub(a.text, rules)) for a in d.addenda),
+                session=replace(d.session, present=_scrub(d.session.present, rules)),
             )
             for d in documents
         ]
@@ -135,4 +146,6 @@ def select(
     else:
         span = f"{start.isoformat() if start else 'start'} to {end.isoformat() if end else 'today'}"
         title = f"{names} - sessions {span}"
-    return Selection(title, tuple(clients), tuple(documents), objectives, deidentify, start, end)
+    return Selection(
+        title, tuple(clients), tuple(documents), objectives, deidentify, start, end, record.therapist()
+    )

@@ -7,6 +7,7 @@ keep pointing at them and the documentation a therapist owes must stay reproduci
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, replace
@@ -23,10 +24,31 @@ from companion.record.model import (
     MasteryCriterion,
     Objective,
     ObjectivePhase,
+    Therapist,
     goal_domain,
 )
 
 HIERARCHY_KEY = "prompt_hierarchy"
+THERAPIST_KEY = "therapist"
+ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
+"""An ICD-10-CM code: a letter (not U), a digit, a digit or A/B, then up to four characters after a dot."""
+
+
+def icd10_code(text: str) -> str:
+    """The code upper-cased, or ValueError saying what one looks like."""
+    code = text.strip().upper()
+    if not ICD10.match(code):
+        raise ValueError(f"{text.strip()!r} is not an ICD-10-CM code: e.g. I69.351 or F84.0")
+    return code
+
+
+def valid_npi(npi: str) -> bool:
+    """A National Provider Identifier: 10 digits, the last the Luhn check digit over 80840 + the first 9."""
+    if len(npi) != 10 or not npi.isdigit():
+        return False
+    digits = [int(d) for d in "80840" + npi[:9]]
+    total = sum(d if i % 2 else sum(divmod(d * 2, 10)) for i, d in enumerate(reversed(digits)))
+    return (10 - total % 10) % 10 == int(npi[9])
 
 
 class UnknownRecord(LookupError):
@@ -45,6 +67,7 @@ def _client(row: sqlite3.Row) -> Client:
         settings=json.loads(row["settings"]),
         created_at=row["created_at"],
         archived=bool(row["archived"]),
+        diagnoses=tuple(json.loads(row["diagnoses"])),
     )
 
 
@@ -98,6 +121,11 @@ def load_client(db: Database, client_id: int) -> Client:
     return _client(row)
 
 
+def load_therapist(db: Database) -> Therapist:
+    row = db.query_one("SELECT value FROM settings WHERE key = ?", (THERAPIST_KEY,))
+    return Therapist(**json.loads(row["value"])) if row else Therapist()
+
+
 def load_hierarchy(db: Database, client_id: int | None) -> tuple[str, ...]:
     if client_id is not None:
         own = load_client(db, client_id).settings.get(HIERARCHY_KEY)
@@ -133,6 +161,26 @@ class Caseload:
         else:
             settings = dict(self.client(client_id).settings, **{HIERARCHY_KEY: list(cleaned)})
             self.update_client(client_id, settings=settings)
+
+    def therapist(self) -> Therapist:
+        """Who signs this record's notes (empty until set: a note cannot be finalised unsigned)."""
+        return load_therapist(self._db)
+
+    def set_therapist(self, name: str, credential: str, npi: str = "") -> Therapist:
+        """The signing therapist; ValueError for an empty name or credential, or an NPI whose check digit
+        is wrong (a typo a payer would reject)."""
+        profile = Therapist(name.strip(), credential.strip(), npi.strip())
+        if not profile.name or not profile.credential:
+            raise ValueError("a signature needs your name and your credential (e.g. MT-BC)")
+        if profile.npi and not valid_npi(profile.npi):
+            raise ValueError(f"NPI {profile.npi!r} is not valid: 10 digits, the last a Luhn check digit")
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (THERAPIST_KEY, json.dumps(asdict(profile))),
+            )
+        return profile
 
     # -- clients -----------------------------------------------------------------------------------------
     def add_client(
@@ -171,10 +219,11 @@ class Caseload:
         """Change any Client field except id/created_at, e.g. update_client(3, preferred_music="ABBA")."""
         current = self.client(client_id)
         updated = replace(current, **editable(changes))
+        diagnoses = tuple(icd10_code(code) for code in updated.diagnoses)
         with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE clients SET display_name=?, birth_year=?, pseudonym=?, population=?, "
-                "preferred_music=?, preferred_songs=?, settings=?, archived=? WHERE id=?",
+                "preferred_music=?, preferred_songs=?, settings=?, archived=?, diagnoses=? WHERE id=?",
                 (
                     updated.display_name,
                     updated.birth_year,
@@ -184,6 +233,7 @@ class Caseload:
                     json.dumps(list(updated.preferred_songs)),
                     json.dumps(updated.settings),
                     int(updated.archived),
+                    json.dumps(list(dict.fromkeys(diagnoses))),
                     client_id,
                 ),
             )

@@ -124,6 +124,32 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
             PRIMARY KEY (session_id, objective_id, measure)
         )""",
     ),
+    # 7: paperwork a payer accepts: signed notes and addenda, who was present and how (telehealth),
+    # billing changes after signing kept in an audit trail, diagnoses (ICD-10) per client.
+    (
+        "ALTER TABLE notes ADD COLUMN signed_by TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE notes ADD COLUMN signed_at TEXT",
+        """CREATE TABLE note_addenda (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            client_id INTEGER NOT NULL REFERENCES clients(id),
+            text TEXT NOT NULL,
+            written_at TEXT NOT NULL,
+            signed_by TEXT NOT NULL
+        )""",
+        "CREATE INDEX note_addenda_by_note ON note_addenda (session_id, client_id, id)",
+        "ALTER TABLE sessions ADD COLUMN present TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE sessions ADD COLUMN modality TEXT NOT NULL DEFAULT 'in person'",
+        """CREATE TABLE billing_audit (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            changed_at TEXT NOT NULL,
+            before TEXT NOT NULL,
+            after TEXT NOT NULL,
+            changed_by TEXT NOT NULL
+        )""",
+        "ALTER TABLE clients ADD COLUMN diagnoses TEXT NOT NULL DEFAULT '[]'",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

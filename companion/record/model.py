@@ -176,6 +176,8 @@ class Client:
     settings: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     archived: bool = False
+    diagnoses: tuple[str, ...] = ()
+    """ICD-10-CM codes, e.g. I69.351 (hemiplegia after stroke), F84.0 (autism); optional."""
 
 
 @dataclass(frozen=True)
@@ -240,6 +242,10 @@ class Session:
     second_observer_of: int | None = None
     """Set on a second observer's session (inter-observer agreement): the session it observed. Such a
     session is never part of the record's summaries, progress or notes."""
+    present: str = ""
+    """Who else was there (caregiver, co-treating discipline), as the note says it."""
+    modality: str = "in person"
+    """`MODALITIES`: in person, or telehealth by video or audio only (payers code them apart)."""
 
     @property
     def is_group(self) -> bool:
@@ -299,6 +305,37 @@ class SessionNote:
     plan: str = ""
     updated_at: str = ""
     finalised: bool = False
+    signed_by: str = ""
+    """The therapist's name and credential as signed when the note was finalised."""
+    signed_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Addendum:
+    """A late entry on a finalised note: dated and signed on its own, the note itself never rewritten."""
+
+    session_id: int
+    client_id: int
+    text: str
+    written_at: str
+    signed_by: str
+
+
+MODALITIES: tuple[str, ...] = ("in person", "telehealth video", "telehealth audio")
+
+
+@dataclass(frozen=True)
+class Therapist:
+    """Who signs the notes: name, credential (MT-BC, NMT ...) and, optionally, the NPI a claim needs."""
+
+    name: str = ""
+    credential: str = ""
+    npi: str = ""
+
+    @property
+    def signature(self) -> str:
+        """E.g. "Jane Doe, MT-BC, NMT" (empty until a name is set)."""
+        return ", ".join(part for part in (self.name.strip(), self.credential.strip()) if part)
 
 
 def summarise_takes(

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
-from companion.record.caseload import UnknownRecord, load_client
+from companion.record.billing import BilledLine, BillingChange, billed_lines, parse_codes
+from companion.record.caseload import UnknownRecord, load_client, load_therapist
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
-from companion.record.model import Session, SessionNote
+from companion.record.model import MODALITIES, Addendum, Session, SessionNote
 
 SESSION_SELECT = (
     "SELECT s.*, (SELECT json_group_array(client_id) FROM "
@@ -21,21 +21,11 @@ SESSION_SELECT = (
     "FROM sessions s"
 )
 
-CPT_CODE = re.compile(r"^\d{4}[0-9FTU](-[0-9A-Z]{2})?$")
-"""A CPT code: four digits and a digit (F for category II, T for III, U for PLA), an optional modifier."""
 
-
-def parse_cpt_codes(text: str) -> tuple[str, ...]:
-    """The codes a therapist typed ("97110, 97530-GP" or one per space), upper-cased and in order, each
-    once; ValueError naming the first code that is not a CPT code and what one looks like."""
-    codes = tuple(dict.fromkeys(code.upper() for code in re.split(r"[\s,;]+", text) if code))
-    for code in codes:
-        if not CPT_CODE.match(code):
-            raise ValueError(
-                f"{code!r} is not a CPT code: use five characters such as 97110 or 0591T, "
-                "with an optional modifier (97110-GP); separate codes with commas"
-            )
-    return codes
+def parse_billing_codes(text: str) -> tuple[str, ...]:
+    """The codes a therapist typed ("97530-GP:30, 97112-gp:15 G0176"), as stored: upper-cased, in order,
+    each once; ValueError naming the first that is not a code and what one looks like (see `billing`)."""
+    return tuple(code.text for code in parse_codes(text))
 
 
 def _session(row: sqlite3.Row) -> Session:
@@ -49,6 +39,8 @@ def _session(row: sqlite3.Row) -> Session:
         plan_ids=tuple(json.loads(row["plan_ids"])),
         cpt_codes=tuple(json.loads(row["cpt_codes"])),
         second_observer_of=row["second_observer_of"],
+        present=row["present"],
+        modality=row["modality"],
     )
 
 
@@ -62,7 +54,13 @@ def _note(row: sqlite3.Row) -> SessionNote:
         plan=row["plan"],
         updated_at=row["updated_at"],
         finalised=bool(row["finalised"]),
+        signed_by=row["signed_by"],
+        signed_at=row["signed_at"],
     )
+
+
+class FinalisedNote(ValueError):
+    """A change to a note that was finalised (signed): it is never rewritten; an addendum is the way."""
 
 
 def _merge(first: Sequence[str], second: Sequence[str]) -> tuple[str, ...]:
@@ -158,15 +156,57 @@ class Sessions:
         return self.session(session_id)
 
     def set_cpt_codes(self, session_id: int, codes: Sequence[str]) -> Session:
-        """The session's billing codes, e.g. corrected on the note after the session ended."""
-        checked = parse_cpt_codes(" ".join(codes))
-        self.session(session_id)  # UnknownRecord for a session that does not exist
+        """The session's billing codes, e.g. corrected on the note after the session ended. A change once a
+        note of the session is finalised goes into the billing audit trail (`billing_audit`), with what the
+        codes were and who changed them: a claim may already have been sent."""
+        checked = parse_billing_codes(" ".join(codes))
+        before = self.session(session_id).cpt_codes  # UnknownRecord for a session that does not exist
+        if checked == before:
+            return self.session(session_id)
+        signed = self._db.query_one(
+            "SELECT 1 FROM notes WHERE session_id = ? AND finalised = 1 LIMIT 1", (session_id,)
+        )
         with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE sessions SET cpt_codes = ? WHERE id = ?", (json.dumps(list(checked)), session_id)
             )
+            if signed is not None:
+                conn.execute(
+                    "INSERT INTO billing_audit (session_id, changed_at, before, after, changed_by) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        session_id,
+                        iso(utc_now()),
+                        json.dumps(before),
+                        json.dumps(list(checked)),
+                        load_therapist(self._db).signature,
+                    ),
+                )
         self._session_cache.pop(session_id, None)
         return self.session(session_id)
+
+    def billing_audit(self, session_id: int) -> list[BillingChange]:
+        """Changes to a session's codes made after one of its notes was finalised, oldest first."""
+        rows = self._db.query(
+            "SELECT changed_at, before, after, changed_by FROM billing_audit WHERE session_id = ? "
+            "ORDER BY id",
+            (session_id,),
+        )
+        return [
+            BillingChange(
+                r["changed_at"],
+                tuple(json.loads(r["before"])),
+                tuple(json.loads(r["after"])),
+                r["changed_by"],
+            )
+            for r in rows
+        ]
+
+    def billed(self, session_id: int) -> list[BilledLine] | str:
+        """The session's codes with their units (8-minute rule over time in to time out), or why the units
+        cannot be worked out yet."""
+        session = self.session(session_id)
+        return billed_lines(parse_codes(" ".join(session.cpt_codes)), session.duration_minutes)
 
     def session(self, session_id: int) -> Session:
         found = self._session_cache[session_id] = load_session(self._db, session_id)
@@ -213,17 +253,36 @@ class Sessions:
         return _note(row) if row else SessionNote(session_id=session_id, client_id=client_id)
 
     def save_note(self, note: SessionNote) -> SessionNote:
+        """Save a draft, or finalise it: signed with the therapist's name and credential and the time, and
+        from then on never rewritten (FinalisedNote; add an addendum instead). ValueError when finalising
+        before a therapist is set up to sign."""
         session = self.session(note.session_id)
         if note.client_id not in session.client_ids:
             raise ValueError(f"client {note.client_id} was not in session {note.session_id}")
-        saved = replace(note, updated_at=iso(utc_now()))
+        stored = self.note(note.session_id, note.client_id)
+        if stored.finalised:
+            raise FinalisedNote(
+                f"the note of session {note.session_id} was finalised on {stored.signed_at or 'signing'} by "
+                f"{stored.signed_by or 'its author'}: it is never rewritten; add an addendum instead"
+            )
+        now = iso(utc_now())
+        saved = replace(note, updated_at=now, signed_by="", signed_at=None)
+        if note.finalised:
+            signer = load_therapist(self._db).signature
+            if not signer:
+                raise ValueError(
+                    "a finalised note is signed: set your name and credential first "
+                    '(companion profile --name "Your Name" --credential MT-BC)'
+                )
+            saved = replace(saved, signed_by=signer, signed_at=now)
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO notes (session_id, client_id, subjective, objective, assessment, plan, "
-                "updated_at, finalised) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "updated_at, finalised, signed_by, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(session_id, client_id) DO UPDATE SET subjective=excluded.subjective, "
                 "objective=excluded.objective, assessment=excluded.assessment, plan=excluded.plan, "
-                "updated_at=excluded.updated_at, finalised=excluded.finalised",
+                "updated_at=excluded.updated_at, finalised=excluded.finalised, "
+                "signed_by=excluded.signed_by, signed_at=excluded.signed_at",
                 (
                     saved.session_id,
                     saved.client_id,
@@ -233,6 +292,53 @@ class Sessions:
                     saved.plan,
                     saved.updated_at,
                     int(saved.finalised),
+                    saved.signed_by,
+                    saved.signed_at,
                 ),
             )
         return saved
+
+    def add_addendum(self, session_id: int, client_id: int, text: str) -> Addendum:
+        """A late entry on a finalised note, dated and signed on its own; the note stays as signed."""
+        if not text.strip():
+            raise ValueError("an addendum needs text")
+        if not self.note(session_id, client_id).finalised:
+            raise ValueError("only a finalised note takes addenda: edit the draft itself")
+        signer = load_therapist(self._db).signature
+        if not signer:
+            raise ValueError("an addendum is signed: set your name and credential first (companion profile)")
+        addendum = Addendum(session_id, client_id, text.strip(), iso(utc_now()), signer)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO note_addenda (session_id, client_id, text, written_at, signed_by) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (session_id, client_id, addendum.text, addendum.written_at, addendum.signed_by),
+            )
+        return addendum
+
+    def addenda(self, session_id: int, client_id: int) -> list[Addendum]:
+        rows = self._db.query(
+            "SELECT * FROM note_addenda WHERE session_id = ? AND client_id = ? ORDER BY id",
+            (session_id, client_id),
+        )
+        return [
+            Addendum(r["session_id"], r["client_id"], r["text"], r["written_at"], r["signed_by"])
+            for r in rows
+        ]
+
+    def describe_session(
+        self, session_id: int, present: str | None = None, modality: str | None = None
+    ) -> Session:
+        """Who was present (caregiver, co-treating discipline) and the modality (in person, telehealth
+        video or audio), as the note and the claim state them."""
+        current = self.session(session_id)
+        chosen = current.modality if modality is None else modality
+        if chosen not in MODALITIES:
+            raise ValueError(f"modality {chosen!r} is not one of {', '.join(MODALITIES)}")
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET present = ?, modality = ? WHERE id = ?",
+                (current.present if present is None else present.strip(), chosen, session_id),
+            )
+        self._session_cache.pop(session_id, None)
+        return self.session(session_id)

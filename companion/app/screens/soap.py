@@ -29,7 +29,7 @@ from companion.documents.selection import select
 from companion.documents.soap import draft_note, session_header
 from companion.paths import exports_dir
 from companion.record import Client, SessionNote
-from companion.record.sessions import parse_cpt_codes
+from companion.record.sessions import parse_billing_codes
 
 SECTIONS = (
     ("subjective", "S — Subjective: what the client and carers reported"),
@@ -158,7 +158,7 @@ class SoapScreen(CompanionScreen):
         if typed == self.saved_cpt:
             return None
         try:
-            return parse_cpt_codes(typed)
+            return parse_billing_codes(typed)
         except ValueError as problem:
             return problem
 

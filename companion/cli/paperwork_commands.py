@@ -1,0 +1,120 @@
+"""The paperwork a supervisor and a payer ask for: who signs, late entries, who was present, diagnoses,
+billing codes with their units.
+
+`companion profile` sets the signing therapist (a note cannot be finalised unsigned); `companion notes
+addendum` adds a dated, signed late entry to a finalised note, which itself is never rewritten;
+`companion sessions describe` says who was present and how the session was held (in person or
+telehealth); `companion sessions bill` sets the codes and prints their units by the 8-minute rule;
+`companion clients diagnose` keeps a client's ICD-10-CM codes.
+"""
+
+from __future__ import annotations
+
+import click
+
+from companion.cli.record_commands import clients, open_record, sessions
+from companion.record.billing import BilledLine, parse_codes
+from companion.record.model import MODALITIES
+
+
+@click.command("profile")
+@click.option("--name", help="Your name as you sign notes.")
+@click.option("--credential", help="Your credential(s), e.g. MT-BC or MT-BC, NMT.")
+@click.option("--npi", default="", help="Your National Provider Identifier (10 digits; optional).")
+@click.pass_context
+def profile(ctx: click.Context, name: str | None, credential: str | None, npi: str) -> None:
+    """Show the signing therapist, or set it with --name and --credential."""
+    with open_record(ctx) as record:
+        if name is None and credential is None:
+            found = record.therapist()
+        else:
+            current = record.therapist()
+            found = record.set_therapist(
+                name if name is not None else current.name,
+                credential if credential is not None else current.credential,
+                npi or current.npi,
+            )
+    if not found.signature:
+        click.echo('No signing therapist yet: companion profile --name "Your Name" --credential MT-BC')
+        return
+    click.echo(f"Notes are signed: {found.signature}" + (f" (NPI {found.npi})" if found.npi else ""))
+
+
+@click.group()
+def notes() -> None:
+    """Late entries on finalised notes."""
+
+
+@notes.command("addendum")
+@click.argument("session_id", type=int)
+@click.argument("client")
+@click.argument("text")
+@click.pass_context
+def notes_addendum(ctx: click.Context, session_id: int, client: str, text: str) -> None:
+    """Add TEXT as a signed, dated addendum to CLIENT's finalised note of SESSION_ID."""
+    with open_record(ctx) as record:
+        addendum = record.add_addendum(session_id, record.find_client(client).id, text)
+    click.echo(f"Addendum of {addendum.written_at} signed {addendum.signed_by}.")
+
+
+@sessions.command("describe")
+@click.argument("session_id", type=int)
+@click.option("--present", help="Who else was there, e.g. 'mother; OT co-treating'.")
+@click.option("--modality", type=click.Choice(MODALITIES), help="In person or telehealth (video/audio).")
+@click.pass_context
+def sessions_describe(ctx: click.Context, session_id: int, present: str | None, modality: str | None) -> None:
+    """Say who was present and how the session was held, as the note and the claim state it."""
+    with open_record(ctx) as record:
+        session = record.describe_session(session_id, present, modality)
+    click.echo(
+        f"Session {session.id}: {session.modality}"
+        + (f", present: {session.present}" if session.present else "")
+    )
+
+
+def billed_text(lines: list[BilledLine] | str) -> str:
+    """One line per code with its units, or why they cannot be worked out."""
+    if isinstance(lines, str):
+        return f"Units not worked out: {lines}."
+    return "\n".join(
+        f"{line.code.text}: {line.units} unit{'s' if line.units != 1 else ''}"
+        + (f" ({line.minutes} min, 8-minute rule)" if line.minutes is not None else " (per session)")
+        for line in lines
+    )
+
+
+@sessions.command("bill")
+@click.argument("session_id", type=int)
+@click.argument("codes", required=False)
+@click.pass_context
+def sessions_bill(ctx: click.Context, session_id: int, codes: str | None) -> None:
+    """Set the session's billing CODES ("97530-GP:30, 97112-GP:15" or "G0176"), then show their units."""
+    with open_record(ctx) as record:
+        if codes is not None:
+            try:
+                parse_codes(codes)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc)) from None
+            record.set_cpt_codes(session_id, [codes])
+        click.echo(billed_text(record.billed(session_id)))
+        for change in record.billing_audit(session_id):
+            before, after = ", ".join(change.before) or "none", ", ".join(change.after) or "none"
+            click.echo(
+                f"Changed after signing on {change.changed_at} by {change.changed_by}: {before} -> {after}"
+            )
+
+
+@clients.command("diagnose")
+@click.argument("client")
+@click.argument("codes", nargs=-1)
+@click.pass_context
+def clients_diagnose(ctx: click.Context, client: str, codes: tuple[str, ...]) -> None:
+    """Set CLIENT's ICD-10-CM diagnosis codes (e.g. I69.351 F84.0); none clears them."""
+    with open_record(ctx) as record:
+        found = record.update_client(record.find_client(client).id, diagnoses=codes)
+    click.echo(f"{found.display_name}: " + (", ".join(found.diagnoses) or "no diagnosis codes"))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(profile)
+    group.add_command(notes)
