@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, never_clean
+from engine_takes import ATTEMPTS, judge_or_retake, never_clean, say_retake
 from test_midi_input_sender import HitSender
 
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
@@ -187,32 +187,37 @@ def test_logged_figures_match_the_known_offsets_within_1_ms(jack_server, record,
     session = record.start_session([client.id], "clinic", plan_ids=["timp-drum-reach"])
     target = LogTarget(record, session.id, objective_id=objective.id, plan_id="timp-drum-reach")
     offsets, extras = known_offsets(12)
+
+    def logged_as_played(take: Take) -> None:
+        """Each hit on its frame, heard at that frame's time, and the block's figures as worked out."""
+        assert max(map(abs, take.played_ms)) < 0.05  # the drum played each note on its frame
+        assert max(map(abs, take.heard_ms)) < 0.5  # and the input heard it at that frame's time
+        assert take.reports, "the block was not reported"
+        report = take.reports[-1]
+        assert report.saved and not report.final, report.note
+        (event,) = [e for e in record.session_events(session.id) if e.id == report.event.id]
+        assert (event.objective_id, event.client_id) == (objective.id, client.id)
+        assert event.plan_id == "timp-drum-reach"
+        logged = event.payload
+        assert isinstance(logged, Sync)
+        want = expected_figures(offsets, extras)
+        assert logged.mean_asynchrony_ms == pytest.approx(want.mean_ms, abs=1.0)
+        assert logged.sd_ms == pytest.approx(want.sd_ms, abs=1.0)
+        assert logged.pct_within == pytest.approx(want.pct_within)
+        assert (logged.missed, logged.extra, logged.n_hits) == (want.missed, want.extra, 12)
+        assert logged.tempo_bpm == pytest.approx(120.0, rel=1e-4)  # with audio: the sound card's clock rate
+        assert logged.extra_fields["n_beats"] == 12 and logged.extra_fields["tolerance"] == "±50 ms"
+
     troubles: list[str] = []
-    while len(troubles) < ATTEMPTS:
+    while len(troubles) < ATTEMPTS:  # a take disturbed by an xrun is judged only if its check holds
         take = play_take(jack_server.name, target, offsets, extras, label=f"e2e-{audio}", audio=audio)
-        if take.clean:
+        trouble = judge_or_retake(take.clean, take.trouble(), lambda take=take: logged_as_played(take))
+        if trouble is None:
             break
-        troubles.append(take.trouble())
+        troubles.append(trouble)
+        say_retake(trouble)
     else:
         raise never_clean(troubles)
-    assert max(map(abs, take.played_ms)) < 0.05  # the drum played each note on its frame
-    assert max(map(abs, take.heard_ms)) < 0.5  # and the input heard it at that frame's time
-
-    assert take.reports, "the block was not reported"
-    report = take.reports[-1]
-    assert report.saved and not report.final, report.note
-    (event,) = [e for e in record.session_events(session.id) if e.id == report.event.id]
-    assert (event.objective_id, event.client_id) == (objective.id, client.id)
-    assert event.plan_id == "timp-drum-reach"
-    logged = event.payload
-    assert isinstance(logged, Sync)
-    want = expected_figures(offsets, extras)
-    assert logged.mean_asynchrony_ms == pytest.approx(want.mean_ms, abs=1.0)
-    assert logged.sd_ms == pytest.approx(want.sd_ms, abs=1.0)
-    assert logged.pct_within == pytest.approx(want.pct_within)
-    assert (logged.missed, logged.extra, logged.n_hits) == (want.missed, want.extra, 12)
-    assert logged.tempo_bpm == pytest.approx(120.0, rel=1e-4)  # with audio: the sound card's clock rate
-    assert logged.extra_fields["n_beats"] == 12 and logged.extra_fields["tolerance"] == "±50 ms"
 
 
 @dataclass
@@ -259,19 +264,27 @@ def test_adaptive_tempo_follows_a_faster_client_within_its_limit(jack_server, re
     """The client drums steadily at 135 bpm against 120: following moves up at most 3 bpm a bar and
     stops at the plan's 126 bpm ceiling; every change is logged as an adaptive tempo event."""
     client = record.add_client("Sam")
+
+    def followed_to_the_ceiling(take: Following) -> None:
+        """Two adaptive steps, 123 then the ceiling of 126 bpm, following a client at 135."""
+        events = record.session_events(take.session_id)
+        tempos = [e.payload for e in events if isinstance(e.payload, Tempo)]
+        assert [t.bpm for t in tempos] == [123.0, 126.0]
+        assert {t.source for t in tempos} == {"adaptive"}
+        final_state = take.final_state
+        assert final_state.adaptive is not None and final_state.adaptive.tempo_bpm == 126.0
+        assert take.states and all(s.mode is AdaptiveMode.FOLLOW for s in take.states)
+        assert final_state.adaptive.client_bpm == pytest.approx(135, abs=1.0)
+
     troubles: list[str] = []
-    while len(troubles) < ATTEMPTS:  # a take with a JACK xrun (a hit dropped or moved) is played again
+    while len(troubles) < ATTEMPTS:  # a take with a JACK xrun is judged only if its check holds
         take = follow_take(jack_server.name, record, client.id)
-        if take.xruns == 0:
+        trouble = judge_or_retake(
+            take.xruns == 0, f"{take.xruns} JACK xruns", lambda take=take: followed_to_the_ceiling(take)
+        )
+        if trouble is None:
             break
-        troubles.append(f"{take.xruns} JACK xruns")
+        troubles.append(trouble)
+        say_retake(trouble)
     else:
         raise never_clean(troubles)
-    events = record.session_events(take.session_id)
-    tempos = [e.payload for e in events if isinstance(e.payload, Tempo)]
-    assert [t.bpm for t in tempos] == [123.0, 126.0]
-    assert {t.source for t in tempos} == {"adaptive"}
-    final_state = take.final_state
-    assert final_state.adaptive is not None and final_state.adaptive.tempo_bpm == 126.0
-    assert take.states and all(s.mode is AdaptiveMode.FOLLOW for s in take.states)
-    assert final_state.adaptive.client_bpm == pytest.approx(135, abs=1.0)

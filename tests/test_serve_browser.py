@@ -316,8 +316,9 @@ def test_a_second_observer_in_another_tab_records_blind_and_the_agreement_is_sto
             start_session_by_touch(therapist, "Robin")
             observer = Tab(browser, served.url)
             observer.wait_for_screen("Clients")
+            observer.page.focus(".xterm-helper-textarea")  # the terminal takes the keys, as after a touch
             observer.page.keyboard.press("O")
-            observer.wait_for_screen("Robin")
+            observer.wait_for_screen("Observe which session")
             observer.page.keyboard.press("1")
             observer.wait_for_screen("second observer (IOA, blind)")
             for tab, taps in (
@@ -325,9 +326,11 @@ def test_a_second_observer_in_another_tab_records_blind_and_the_agreement_is_sto
                 (observer, (CORRECT,) * 4),
             ):
                 for n, label in enumerate(taps, start=len(trials_logged(tmp_path)) + 1):
+                    tab.page.wait_for_timeout(500)  # apart: two quick touches are a double tap (a zoom)
                     tab.tap_label(label)
                     _wait_until(lambda n=n: len(trials_logged(tmp_path)) == n, f"trial {n} to be committed")
             for tab in (observer, therapist):
+                tab.page.focus(".xterm-helper-textarea")
                 tab.page.keyboard.press("e")
                 tab.wait_for_screen("End the session?")
                 tab.page.keyboard.press("Enter")
