@@ -1,4 +1,5 @@
-"""CPT codes on the SOAP screen: typed after the session, checked, saved in the record, shown in exports."""
+"""Billing codes and signing on the SOAP screen: codes typed after the session, checked, saved in the record,
+shown in exports; finalising signs the note, asking once who signs."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from test_app_snapshots import soap as open_note
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
-from companion.app.screens.dialogs import Pick
+from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick
 from companion.app.screens.review import ReviewScreen
 from companion.app.screens.soap import SoapScreen
 from companion.paths import exports_dir
@@ -65,3 +66,23 @@ async def test_codes_typed_on_the_note_are_saved_and_exported(practice: Practice
         assert record.session(session_id).cpt_codes == ("97110", "97530-GP")
     (exported,) = exports_dir(practice.data_dir).glob(f"session-{session_id}-*.md")
     assert "CPT 97110, 97530-GP" in exported.read_text()
+
+
+async def test_finalising_asks_who_signs_once_and_signs_the_note(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_note(pilot)
+        soap = app.screen
+        assert isinstance(soap, SoapScreen)
+        session_id, client_id = soap.session_id, soap.drafts[0].client.id
+        await pilot.press("ctrl+f")
+        await on_screen(pilot, Confirm)
+        await pilot.press("enter")
+        await on_screen(pilot, FieldsPrompt)  # nobody signs in this record yet
+        await pilot.press(*"Jordan Rivera", "enter", *"MT-BC", "enter")
+        await on_screen(pilot, SoapScreen)
+        await until(pilot, lambda: any("Note finalised." in n for n in notices(app)))
+    with practice.open() as record:
+        note = record.note(session_id, client_id)
+        assert record.therapist().signature == "Jordan Rivera, MT-BC"
+    assert note.finalised and note.signed_by == "Jordan Rivera, MT-BC" and note.signed_at is not None

@@ -2,10 +2,10 @@
 
 Objective is written from the logged events (read-only here: it is regenerated from the data so it can
 never disagree with them); Subjective, Assessment (pre-filled with progress to date) and Plan are typed.
-Save keeps a draft; Finalise marks the note as signed off so it is never rewritten. The session's CPT
-code(s), for the invoice, are edited here too (saved with the note; they belong to the session, so they
-stay editable after the note is finalised). Export writes the
-session as Markdown, PDF, CSV or JSON (optionally de-identified) into the private exports folder.
+Save keeps a draft; Finalise signs the note (name, credential, time) so it is never rewritten. The
+session's billing codes are edited here too (saved with the note; they belong to the session, so they stay
+editable after the note is finalised, a change then kept in an audit trail). Export writes the session as
+Markdown, PDF, CSV or JSON (optionally de-identified) into the private exports folder.
 """
 
 from __future__ import annotations
@@ -23,12 +23,13 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
 
 from companion.app.screens.base import CompanionScreen
-from companion.app.screens.dialogs import Confirm, Pick
+from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick
 from companion.documents.export import Format, render, write_private
 from companion.documents.selection import select
 from companion.documents.soap import draft_note, session_header
 from companion.paths import exports_dir
 from companion.record import Client, SessionNote
+from companion.record.model import Therapist
 from companion.record.sessions import parse_billing_codes
 
 SECTIONS = (
@@ -199,14 +200,35 @@ class SoapScreen(CompanionScreen):
         self.companion.run_io(write, saved, "The note was not saved")
 
     def action_finalise(self) -> None:
+        """Confirm, then sign: a record with no signing therapist yet asks who signs first (kept for
+        every later note; `companion profile` changes it)."""
+        record = self.services.record
+
         def answer(yes: bool | None) -> None:
             if yes:
+                self.companion.run_io(record.therapist, ask_signer, "The note was not finalised")
+
+        def ask_signer(therapist: Therapist) -> None:
+            if therapist.signature:
                 self.action_save(finalise=True)
+                return
+            fields = [("Your name, as you sign notes", "e.g. Jordan Rivera"), ("Credential", "e.g. MT-BC")]
+            self.app.push_screen(FieldsPrompt("Who signs this note?", fields), signer_given)
+
+        def signer_given(values: tuple[str, ...] | None) -> None:
+            if values is not None:
+                name, credential = values
+                self.companion.run_io(
+                    lambda: record.set_therapist(name, credential),
+                    lambda _: self.action_save(finalise=True),
+                    "The note was not finalised",
+                )
 
         self.app.push_screen(
             Confirm(
                 "Finalise the note?",
-                "A finalised note is signed off: it is kept exactly as it is and never rewritten.",
+                "A finalised note is signed with your name, credential and the time: it is kept exactly "
+                "as it is and never rewritten; a late entry is an addendum.",
                 "Finalise",
             ),
             answer,
