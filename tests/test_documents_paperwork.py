@@ -5,6 +5,7 @@ of codes changed after signing. Real SQLite files; the PDF is read back with pyp
 from __future__ import annotations
 
 import io
+import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
-from test_documents_notes_exports import START, timp_session
+from test_documents_notes_exports import EVENT_ID, START, timp_session
 
 from companion.cli import main
 from companion.documents.export import render, to_markdown
@@ -189,3 +190,30 @@ def test_the_paperwork_commands(tmp_path: Path) -> None:
     assert "F84.0, R48.8" in run("clients", "diagnose", str(client_id), "F84.0", "r48.8")
     refused = runner.invoke(main, [*data, "notes", "addendum", str(session_id), str(client_id), "late"])
     assert refused.exit_code == 1 and "only a finalised note takes addenda" in refused.output
+
+
+FULL_DATE = re.compile(
+    r"\d{4}-\d{2}-\d{2}|\d{1,2} (?:January|February|March|April|May|June|July|August|"
+    r"September|October|November|December) \d{4}"
+)
+
+
+def test_a_deidentified_export_keeps_only_years_and_groups_ages_over_89(record: Record) -> None:
+    client_id, _, session_id = timp_session(record)
+    record.update_client(client_id, population="post-stroke, age 93")
+    record.set_therapist("Sam Lee", "MT-BC")
+    record.save_note(replace(draft_note(record, session_id, client_id), finalised=True))
+    record.add_addendum(session_id, client_id, "Émile Zoë was seen again on 2025-01-08.")
+    plain = select(record, client_id=client_id)
+    assert FULL_DATE.search(to_markdown(plain))  # the therapist's own copy keeps the dates
+    selection = select(record, client_id=client_id, deidentify=True)
+    pdf = render(selection, "pdf")
+    pdf_text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    texts = {fmt: render(selection, fmt).decode() for fmt in ("md", "csv", "json")} | {"pdf": pdf_text}
+    for fmt, text in texts.items():
+        without_ids = EVENT_ID.sub("<id>", text)
+        assert not FULL_DATE.search(without_ids), (fmt, FULL_DATE.search(without_ids))
+        assert "Émile" not in without_ids and "age 93" not in without_ids, fmt
+        assert "2025" in text, fmt  # the year stays
+    assert "age 90 or older" in texts["json"] and "Client E was seen again on 2025." in texts["md"]
+    assert "HIPAA Safe Harbor" in texts["md"] and "HIPAA Safe Harbor" in texts["pdf"]

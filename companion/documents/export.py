@@ -22,7 +22,7 @@ from companion.documents.paperwork import (
     therapist_line,
 )
 from companion.documents.pdf import PdfDocument
-from companion.documents.selection import Selection
+from companion.documents.selection import DEIDENTIFIED, Selection, safe_harbor
 from companion.documents.soap import session_header
 from companion.paths import PRIVATE_FILE_MODE
 from companion.record import SessionNote
@@ -38,6 +38,11 @@ PAYLOAD_COLUMNS = [
     for name in dict.fromkeys(f.name for cls in PAYLOAD_TYPES.values() for f in dataclasses.fields(cls))
     if name not in EVENT_COLUMNS  # an intervention's plan_id is already the event's plan_id
 ]
+
+
+def _released(selection: Selection, text: str) -> str:
+    """The text as it may leave the machine: a de-identified export under Safe Harbor throughout."""
+    return safe_harbor(text) if selection.deidentified else text
 
 
 def _soap(note: SessionNote) -> tuple[tuple[str, str], ...]:
@@ -60,7 +65,7 @@ def to_markdown(selection: Selection) -> str:
     therapist, time and billing, each note's signature and its addenda."""
     out = [f"# {selection.title}", "", therapist_line(selection.therapist), ""]
     if selection.deidentified:
-        out += ["*De-identified export: pseudonyms, no birth years.*", ""]
+        out += [f"*{DEIDENTIFIED}*", ""]
     for document in selection.sessions:
         out += [f"## {session_header(document.summary)}", ""]
         out += [*session_particulars(document, not selection.deidentified), ""]
@@ -74,7 +79,7 @@ def to_markdown(selection: Selection) -> str:
                 out += [f"**{heading}**", "", text.strip() or "-", ""]
             out += [f"*{signature_line(note)}*", ""]
             out += [f"- {line}" for line in addendum_lines(document, note.client_id)]
-    return "\n".join(out).rstrip() + "\n"
+    return _released(selection, "\n".join(out).rstrip() + "\n")
 
 
 def event_rows(selection: Selection) -> list[dict[str, Any]]:
@@ -107,7 +112,7 @@ def to_csv(selection: Selection) -> str:
     )
     writer.writeheader()
     writer.writerows(event_rows(selection))
-    return buffer.getvalue()
+    return _released(selection, buffer.getvalue())
 
 
 def _json_default(value: object) -> object:
@@ -139,15 +144,15 @@ def to_json(selection: Selection) -> str:
             for d in selection.sessions
         ],
     }
-    return json.dumps(document, indent=2, default=_json_default, ensure_ascii=False)
+    return _released(selection, json.dumps(document, indent=2, default=_json_default, ensure_ascii=False))
 
 
 def to_pdf(selection: Selection) -> bytes:
     """The Markdown document's content as a PDF."""
-    pdf = PdfDocument(selection.title)
+    pdf = PdfDocument(selection.title, safe_harbor if selection.deidentified else None)
     pdf.paragraph(therapist_line(selection.therapist))
     if selection.deidentified:
-        pdf.paragraph("De-identified export: pseudonyms, no birth years.", italic=True)
+        pdf.paragraph(DEIDENTIFIED, italic=True)
     for document in selection.sessions:
         pdf.heading(session_header(document.summary), level=2)
         for line in session_particulars(document, not selection.deidentified):

@@ -8,6 +8,7 @@ a Unicode font; only if those files are missing do we fall back to Helvetica wit
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -27,9 +28,11 @@ def _font_dir() -> Path:
 class PdfDocument:
     """A4 portrait document with a title, headings, paragraphs, bullet lists and images."""
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, redact: Callable[[str], str] | None = None) -> None:
+        """`redact` rewrites every string written, title included (a de-identified export's dates)."""
+        self.redact = redact or (lambda value: value)
         self.pdf = FPDF(orientation="P", unit="mm", format="A4")
-        self.pdf.set_title(title)
+        self.pdf.set_title(self.redact(title))
         self.pdf.set_creator("Companion")
         self.pdf.set_auto_page_break(auto=True, margin=15)
         self.pdf.set_margins(18, 16, 18)
@@ -42,7 +45,8 @@ class PdfDocument:
         self.heading(title, level=1)
 
     def text(self, value: str) -> str:
-        """Text the current font can encode (identity with DejaVu)."""
+        """Text the current font can encode (identity with DejaVu), redacted."""
+        value = self.redact(value)
         return value if self.unicode else value.encode("latin-1", "replace").decode("latin-1")
 
     def heading(self, value: str, level: int = 2) -> None:

@@ -15,7 +15,7 @@ from datetime import date
 
 from companion.documents.charts import progress_chart
 from companion.documents.pdf import PdfDocument
-from companion.documents.selection import pseudonym
+from companion.documents.selection import DEIDENTIFIED, pseudonym, safe_harbor
 from companion.documents.wording import plan_label, progress_sentence
 from companion.record import Client, Goal, ObjectiveProgress, Record, Session
 
@@ -136,7 +136,7 @@ def build_report(
 def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None) -> bytes:
     """The report as a PDF: summary, goals and objectives with charts, recommendations, signature line."""
     client = report.client
-    pdf = PdfDocument(f"Progress report: {client.display_name}")
+    pdf = PdfDocument(f"Progress report: {client.display_name}", safe_harbor if report.deidentified else None)
     details = [
         f"Period: {report.start.isoformat()} to {report.end.isoformat()}",
         f"Sessions: {len(report.sessions)}",
@@ -147,7 +147,7 @@ def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None)
         details.append(f"Population: {client.population}")
     pdf.paragraph(" | ".join(details))
     if report.deidentified:
-        pdf.paragraph("De-identified report: pseudonym, no birth year.", italic=True)
+        pdf.paragraph(DEIDENTIFIED, italic=True)
     pdf.heading("Summary")
     pdf.paragraph(report.narrative)
     if report.interventions:

@@ -48,6 +48,35 @@ class Selection:
         return next((c.display_name for c in self.clients if c.id == client_id), f"client {client_id}")
 
 
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DAYS = "(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day"
+_TIME = r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+_SAFE_HARBOR: tuple[tuple[re.Pattern[str], str], ...] = (
+    # a date or timestamp (2025-01-06, 2025-01-06T16:00:00+00:00, 2025-01-06 16:00) -> its year
+    (re.compile(rf"\b(\d{{4}})-\d{{2}}-\d{{2}}{_TIME}"), r"\1"),
+    (re.compile(rf"\b(?:{_DAYS},? )?\d{{1,2}} (?:{_MONTHS}),? (\d{{4}})\b"), r"\1"),  # Sunday 5 May 2026
+    (re.compile(rf"\b(?:{_MONTHS}) \d{{1,2}},? (\d{{4}})\b"), r"\1"),  # December 5, 2026
+    (re.compile(r"\b\d{1,2}/\d{1,2}/(\d{4})\b"), r"\1"),  # 12/05/2026
+    # an age over 89 ("age 93", "93-year-old", "aged 101") -> 90 or older
+    (re.compile(r"\b(age[d]?\s+)(?:9\d|1\d\d)\b", re.IGNORECASE), r"\g<1>90 or older"),
+    (re.compile(r"\b(?:9\d|1\d\d)[- ]year[- ]old\b", re.IGNORECASE), "90 or older"),
+)
+
+
+DEIDENTIFIED = (
+    "De-identified (HIPAA Safe Harbor): pseudonyms, no birth years, dates reduced to the year, "
+    "ages over 89 as 90 or older."
+)
+
+
+def safe_harbor(text: str) -> str:
+    """HIPAA Safe Harbor on text already free of names: every date reduced to its year, ages over 89
+    grouped as 90 or older. Applied to the whole of a de-identified export, headers and data alike."""
+    for pattern, replacement in _SAFE_HARBOR:
+        text = pattern.sub(replacement, text)
+    return text
+
+
 def pseudonym(client: Client) -> str:
     return client.pseudonym or f"Client {client.id}"
 
@@ -66,7 +95,14 @@ def _scrub(text: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
 
 
 def _deidentify_client(client: Client) -> Client:
-    return replace(client, display_name=pseudonym(client), birth_year=None, preferred_songs=(), settings={})
+    return replace(
+        client,
+        display_name=pseudonym(client),
+        birth_year=None,
+        preferred_songs=(),
+        settings={},
+        population=safe_harbor(client.population),
+    )
 
 
 def _deidentify_event(event: Event, rules: list[tuple[re.Pattern[str], str]]) -> Event:
