@@ -20,9 +20,11 @@ from test_documents_notes_exports import EVENT_ID, START, timp_session
 from companion.cli import main
 from companion.documents.export import render, to_markdown
 from companion.documents.paperwork import local_time
+from companion.documents.report import build_report, report_pdf
 from companion.documents.selection import select
 from companion.documents.soap import draft_note, note_text
 from companion.record import Record
+from companion.record.attendance import attendance_summary
 from companion.record.billing import BillingCode, billed_lines, parse_code, parse_codes, units_for
 from companion.record.caseload import valid_npi
 from companion.record.sessions import FinalisedNote
@@ -217,3 +219,43 @@ def test_a_deidentified_export_keeps_only_years_and_groups_ages_over_89(record: 
         assert "2025" in text, fmt  # the year stays
     assert "age 90 or older" in texts["json"] and "Client E was seen again on 2025." in texts["md"]
     assert "HIPAA Safe Harbor" in texts["md"] and "HIPAA Safe Harbor" in texts["pdf"]
+
+
+def test_attendance_per_client_marks_ended_sessions_and_counts_what_a_payer_counts(record: Record) -> None:
+    ava, ben = record.add_client("Ava"), record.add_client("Ben")
+    group = record.start_session([ava.id, ben.id], "drum circle", started_at=START)
+    record.end_session(group.id, ended_at=START + timedelta(minutes=45))  # both attended, by themselves
+    day = START.date()
+    record.set_attendance(ben.id, day, "late", minutes=10)  # in a group, each member's own
+    later = [day + timedelta(weeks=k) for k in (1, 2, 3)]
+    record.set_attendance(ava.id, later[0], "cancelled", cancelled_by="client")
+    record.set_attendance(ava.id, later[1], "no-show")
+    record.set_attendance(ava.id, later[2], "cancelled", cancelled_by="therapist")
+    assert [(a.status, a.session_id) for a in record.attendance(ben.id)] == [("late", group.id)]
+    assert record.attendance(ava.id, later[0], later[1])[0].cancelled_by == "client"
+    assert attendance_summary(record.attendance(ava.id)) == (
+        "1 attended, 1 cancelled by the client, 1 cancelled by the therapist, 1 no-show, of 4 scheduled"
+    )
+    assert attendance_summary(record.attendance(ben.id)) == "1 attended (1 late), of 1 scheduled"
+    with pytest.raises(ValueError, match="says who cancelled"):
+        record.set_attendance(ava.id, day, "cancelled")
+    with pytest.raises(ValueError, match="not one of attended, late"):
+        record.set_attendance(ava.id, day, "excused")
+    with pytest.raises(ValueError, match="late / left early only"):
+        record.set_attendance(ava.id, day, "attended", minutes=5)
+
+
+def test_attendance_from_the_command_line_and_in_the_report(tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path)]
+    with Record.open(tmp_path, backup_every=None) as record:
+        client_id, _, _ = timp_session(record)  # ended: attended
+    runner = CliRunner()
+    day = (START + timedelta(weeks=1)).date().isoformat()
+    done = runner.invoke(main, [*data, "attendance", str(client_id), day, "cancelled", "--by", "facility"])
+    assert done.exit_code == 0, done.output
+    assert f"{day}  cancelled by the facility" in done.output
+    assert "1 attended, 1 cancelled by the facility, of 2 scheduled" in done.output
+    with Record.open(tmp_path, backup_every=None) as record:
+        report = build_report(record, client_id, START.date(), START.date() + timedelta(weeks=2))
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(report_pdf(report))).pages)
+    assert "Attendance: 1 attended, 1 cancelled by the facility, of 2 scheduled" in " ".join(text.split())

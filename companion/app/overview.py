@@ -1,7 +1,7 @@
 """What the start screen shows about one client, gathered in one call off the UI thread.
 
-Progress per objective, interventions suggested for their goals, recent sessions and a session left
-open (the app closed mid-session) that can be resumed. No Textual here: a benchmark or a browser
+Progress per objective, interventions suggested for their goals, attendance, recent sessions and a session
+left open (the app closed mid-session) that can be resumed. No Textual here: a benchmark or a browser
 session can build the same overview.
 """
 
@@ -12,6 +12,7 @@ from datetime import date
 
 from companion.documents.wording import num, plan_label
 from companion.record import Client, Goal, ObjectiveProgress, Record, Session
+from companion.record.attendance import attendance_summary
 from interventions import GoalDomain, Library, Suggestion
 
 RECENT = 5
@@ -26,6 +27,8 @@ class ClientOverview:
     recent: tuple[Session, ...]
     open_session: Session | None
     last_setting: str
+    attendance: str = ""
+    """E.g. "10 attended (1 late), 1 cancelled by the client, of 11 scheduled" (empty: none recorded)."""
 
     def age(self, today: date) -> int | None:
         year = self.client.birth_year
@@ -61,7 +64,17 @@ def client_overview(record: Record, library: Library, client_id: int, today: dat
     open_session = next((s for s in reversed(sessions) if s.ended_at is None), None)
     recent = tuple(s for s in reversed(sessions) if s.ended_at is not None)[:RECENT]
     last_setting = next((s.setting for s in reversed(sessions) if s.setting), "")
-    return ClientOverview(client, goals, progress, suggestions, recent, open_session, last_setting)
+    entries = record.attendance(client_id)
+    return ClientOverview(
+        client,
+        goals,
+        progress,
+        suggestions,
+        recent,
+        open_session,
+        last_setting,
+        attendance_summary(entries) if entries else "",
+    )
 
 
 def progress_line(progress: ObjectiveProgress) -> str:

@@ -5,16 +5,18 @@ billing codes with their units.
 addendum` adds a dated, signed late entry to a finalised note, which itself is never rewritten;
 `companion sessions describe` says who was present and how the session was held (in person or
 telehealth); `companion sessions bill` sets the codes and prints their units by the 8-minute rule;
-`companion clients diagnose` keeps a client's ICD-10-CM codes.
+`companion clients diagnose` keeps a client's ICD-10-CM codes; `companion attendance` records and lists who
+came, late or leaving early, who cancelled and who did not show.
 """
 
 from __future__ import annotations
 
 import click
 
-from companion.cli.record_commands import clients, open_record, sessions
+from companion.cli.record_commands import clients, open_record, parse_day, sessions
+from companion.record.attendance import attendance_summary
 from companion.record.billing import BilledLine, parse_codes
-from companion.record.model import MODALITIES
+from companion.record.model import ATTENDANCE, CANCELLED_BY, MODALITIES
 
 
 @click.command("profile")
@@ -115,6 +117,46 @@ def clients_diagnose(ctx: click.Context, client: str, codes: tuple[str, ...]) ->
     click.echo(f"{found.display_name}: " + (", ".join(found.diagnoses) or "no diagnosis codes"))
 
 
+@click.command("attendance")
+@click.argument("client")
+@click.argument("day", required=False)
+@click.argument("status", required=False, type=click.Choice(ATTENDANCE))
+@click.option("--by", "cancelled_by", type=click.Choice(CANCELLED_BY), default="", help="Who cancelled.")
+@click.option("--minutes", type=click.IntRange(min=0), default=0, help="How late, or how early they left.")
+@click.option("--from", "start", help="First day listed (YYYY-MM-DD).")
+@click.option("--to", "end", help="Last day listed (YYYY-MM-DD).")
+@click.pass_context
+def attendance(
+    ctx: click.Context,
+    client: str,
+    day: str | None,
+    status: str | None,
+    cancelled_by: str,
+    minutes: int,
+    start: str | None,
+    end: str | None,
+) -> None:
+    """Record CLIENT's attendance on DAY (attended, late, left early, cancelled --by ..., no-show), or list
+    it. Ended sessions mark their members attended by themselves."""
+    with open_record(ctx) as record:
+        found = record.find_client(client)
+        if day is not None:
+            if status is None:
+                raise click.UsageError(
+                    f"say how {found.display_name} attended on {day}: {', '.join(ATTENDANCE)}"
+                )
+            given = parse_day(day)
+            assert given is not None
+            record.set_attendance(found.id, given, status, cancelled_by, minutes)
+        entries = record.attendance(found.id, parse_day(start), parse_day(end))
+    for entry in entries:
+        detail = f" by the {entry.cancelled_by}" if entry.cancelled_by else ""
+        detail += f" ({entry.minutes} min)" if entry.minutes else ""
+        click.echo(f"{entry.day.isoformat()}  {entry.status}{detail}")
+    click.echo(f"{found.display_name}: {attendance_summary(entries)}.")
+
+
 def register(group: click.Group) -> None:
     group.add_command(profile)
     group.add_command(notes)
+    group.add_command(attendance)

@@ -18,6 +18,7 @@ from companion.documents.pdf import PdfDocument
 from companion.documents.selection import DEIDENTIFIED, pseudonym, safe_harbor
 from companion.documents.wording import plan_label, progress_sentence
 from companion.record import Client, Goal, ObjectiveProgress, Record, Session
+from companion.record.attendance import attendance_summary
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class QuarterlyReport:
     narrative: str
     recommendations: str
     deidentified: bool
+    attendance: str = ""
+    """Attended, late, cancelled (by whom) and no-shows over the period, as counted by a payer."""
 
     def for_goal(self, goal_id: int) -> list[ObjectiveProgress]:
         return [p for p in self.progress if p.objective.goal_id == goal_id]
@@ -130,6 +133,7 @@ def build_report(
         narrative=narrative,
         recommendations=recommendations if recommendations is not None else suggest_recommendations(progress),
         deidentified=deidentify,
+        attendance=attendance_summary(record.attendance(client_id, start, end)),
     )
 
 
@@ -140,6 +144,7 @@ def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None)
     details = [
         f"Period: {report.start.isoformat()} to {report.end.isoformat()}",
         f"Sessions: {len(report.sessions)}",
+        f"Attendance: {report.attendance}",
     ]
     if client.birth_year and not report.deidentified:
         details.append(f"Birth year: {client.birth_year}")

@@ -125,7 +125,7 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
         )""",
     ),
     # 7: paperwork a payer accepts: signed notes and addenda, who was present and how (telehealth),
-    # billing changes after signing kept in an audit trail, diagnoses (ICD-10) per client.
+    # billing changes after signing kept in an audit trail, diagnoses (ICD-10) per client, attendance.
     (
         "ALTER TABLE notes ADD COLUMN signed_by TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE notes ADD COLUMN signed_at TEXT",
@@ -149,6 +149,21 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
             changed_by TEXT NOT NULL
         )""",
         "ALTER TABLE clients ADD COLUMN diagnoses TEXT NOT NULL DEFAULT '[]'",
+        """CREATE TABLE attendance (
+            client_id INTEGER NOT NULL REFERENCES clients(id),
+            day TEXT NOT NULL,
+            status TEXT NOT NULL,
+            cancelled_by TEXT NOT NULL DEFAULT '',
+            minutes INTEGER NOT NULL DEFAULT 0,
+            session_id INTEGER REFERENCES sessions(id),
+            recorded_at TEXT NOT NULL,
+            PRIMARY KEY (client_id, day)
+        )""",
+        # Sessions ended before attendance was kept: their members attended.
+        """INSERT OR IGNORE INTO attendance (client_id, day, status, session_id, recorded_at)
+            SELECT sc.client_id, s.date, 'attended', s.id, s.ended_at FROM sessions s
+            JOIN session_clients sc ON sc.session_id = s.id
+            WHERE s.ended_at IS NOT NULL AND s.second_observer_of IS NULL""",
     ),
 )
 

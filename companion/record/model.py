@@ -322,6 +322,20 @@ class Addendum:
 
 
 MODALITIES: tuple[str, ...] = ("in person", "telehealth video", "telehealth audio")
+ATTENDANCE: tuple[str, ...] = ("attended", "late", "left early", "cancelled", "no-show")
+CANCELLED_BY: tuple[str, ...] = ("client", "therapist", "facility")
+
+
+@dataclass(frozen=True)
+class Attendance:
+    """One client's attendance on one day; `minutes`: how late, or how early they left."""
+
+    client_id: int
+    day: date
+    status: str
+    cancelled_by: str = ""
+    minutes: int = 0
+    session_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from companion.paths import data_dir as resolve_data_dir
 from companion.paths import database_path
 from companion.record import backups
 from companion.record.agreement import Agreement, agreements
+from companion.record.attendance import AttendanceLog
 from companion.record.caseload import Caseload
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
@@ -30,7 +31,7 @@ DEFAULT_BACKUP_EVERY = timedelta(hours=24)
 DEFAULT_KEEP_BACKUPS = 20
 
 
-class Record(Caseload, Sessions, EventLog):
+class Record(Caseload, Sessions, EventLog, AttendanceLog):
     """A therapist's practice record in `<data dir>/companion.db`."""
 
     def __init__(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
+from companion.record.attendance import mark_attended
 from companion.record.billing import BilledLine, BillingChange, billed_lines, parse_codes
 from companion.record.caseload import UnknownRecord, load_client, load_therapist
 from companion.record.clock import iso, utc_now
@@ -153,6 +154,7 @@ class Sessions:
                 (iso(ended_at or utc_now()), json.dumps(list(used)), json.dumps(list(codes)), session_id),
             )
         self._session_cache.pop(session_id, None)
+        mark_attended(self._db, current)
         return self.session(session_id)
 
     def set_cpt_codes(self, session_id: int, codes: Sequence[str]) -> Session:

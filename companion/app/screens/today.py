@@ -187,8 +187,9 @@ class TodayScreen(CompanionScreen):
             ]
         )
         titles = self.services.titles
-        recent = "\n".join(session_line(s, titles) for s in overview.recent)
-        self.query_one("#recent", Static).update(recent or "No sessions yet.")
+        recent = "\n".join(session_line(s, titles) for s in overview.recent) or "No sessions yet."
+        attended = f"Attendance: {escape(overview.attendance)}.\n" if overview.attendance else ""
+        self.query_one("#recent", Static).update(attended + recent)
 
     def _objectives_text(self, overview: ClientOverview) -> Text:
         if not overview.goals:
