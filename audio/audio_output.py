@@ -38,7 +38,7 @@ MAX_LATENCY_S = 1.0
 
 
 def check_latency(value: Latency | str) -> Latency:
-    """"low", "high" or seconds (as a number or text, 0 < s <= 1); ValueError naming what is accepted."""
+    """ "low", "high" or seconds (as a number or text, 0 < s <= 1); ValueError naming what is accepted."""
     if value in ("low", "high"):
         return value
     try:

@@ -105,8 +105,10 @@ class JackAudioOutput:
         else:
             targets = client.get_ports(self.connect_to, is_input=True, is_audio=True)
         if not targets:
-            what = "no speakers (physical playback ports)" if self.connect_to is None else (
-                f"no JACK audio input matches {self.connect_to!r}"
+            what = (
+                "no speakers (physical playback ports)"
+                if self.connect_to is None
+                else (f"no JACK audio input matches {self.connect_to!r}")
             )
             raise OutputError(f"JACK has {what}", "check the JACK graph (QjackCtl) or name ports: jack:NAME")
         for port, target in zip(self._ports, [*targets, targets[0]], strict=False):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import statistics
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -13,7 +17,9 @@ from pypdf import PdfReader
 from companion.cli import main
 from companion.demo import generate_demo
 from companion.documents.report import build_report, report_pdf
-from companion.record import Record
+from companion.documents.wording import number_objectives
+from companion.record import MasteryCriterion, Objective, ObjectiveProgress, ProgressPoint, Record
+from companion.record.progress import STATUSES, objective_status
 
 TODAY = date(2025, 6, 30)
 
@@ -34,9 +40,22 @@ def test_report_figures_and_narrative(demo: Path) -> None:
     assert report.sessions and all(date(2025, 4, 1) <= s.date <= TODAY for s in report.sessions)
     assert [p.objective for p in report.progress] == objectives
     assert report.narrative.startswith(f"Leo attended {len(report.sessions)} sessions")
-    mastered = sum(p.mastered for p in report.progress)
-    assert f"{mastered} of {len(objectives)} objectives met their mastery criterion" in report.narrative
-    assert len(report.recommendations.splitlines()) == len(objectives)
+    assert set(report.statuses) == {o.id for o in objectives}
+    assert set(report.statuses.values()) <= set(STATUSES)
+    counted = Counter(report.statuses[p.objective.id] for p in report.progress if p.points)
+    assert ", ".join(
+        f"{n} {status}" for status, n in sorted(counted.items(), key=lambda i: STATUSES.index(i[0]))
+    )
+    assert f"Of {len(objectives)} objectives: " in report.narrative
+    assert (
+        "about " in report.narrative
+        and " a week" in report.narrative
+        and "Continued music therapy" in (report.narrative)
+    )
+    lines = report.recommendations.splitlines()
+    assert len(lines) == len(objectives) and len(set(lines)) == len(lines)  # one each, none repeated
+    numbered = [f"Objective {report.numbers[o.id]} (" for o in objectives]
+    assert all(line.startswith(start) for line, start in zip(lines, numbered, strict=True))
     assert report.interventions[0][1] == len(report.sessions)
 
 
@@ -97,3 +116,44 @@ def test_export_command_formats(demo: Path, tmp_path: Path) -> None:
     assert printed.output.startswith("event_id,session_id,session_date,client")
     neither = runner.invoke(main, ["--data-dir", str(demo), "export", "--format", "md"])
     assert neither.exit_code == 2 and "either a SESSION_ID or --client" in neither.output
+
+
+def test_the_report_tells_the_truth_the_app_tells(demo: Path) -> None:
+    """Current level is the mean of the last 3 sessions, not the last one; numbers and met dates are the
+    app's; the signature block names the credential."""
+    with Record.open(demo, backup_every=None) as record:
+        mr_g = record.find_client("Mr. G")
+        report = build_report(record, mr_g.id, date(2025, 4, 1), TODAY)
+        numbers = number_objectives(record.goals(mr_g.id), record.objectives(mr_g.id))
+        all_time = {o.id: record.objective_progress(o.id, end=TODAY) for o in record.objectives(mr_g.id)}
+    assert report.numbers == numbers
+    assert report.met_on == {k: p.mastered_on for k, p in all_time.items() if p.mastered_on is not None}
+    progress = next(p for p in report.progress if len(p.points) >= 3)
+    assert progress.current() == pytest.approx(statistics.fmean(p.value for p in progress.points[-3:]))
+    text = " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(report_pdf(report))).pages
+    )
+    assert "Therapist: Jordan Rivera, MT-BC, NMT NPI 1234567893" in text
+    assert f"Objective {numbers[progress.objective.id]}: {progress.objective.description}" in text
+    assert "(mean of the last 3 sessions;" in text and "Status: " in text
+
+
+def _progress(values: list[float], criterion: MasteryCriterion, archived: bool = False) -> ObjectiveProgress:
+    objective = Objective(1, 1, 1, "o", criterion, archived=archived)
+    points = tuple(ProgressPoint(k, date(2025, 1, 1 + k), v, 10) for k, v in enumerate(values))
+    return ObjectiveProgress(objective, points, None, None, 0)
+
+
+def test_each_status_from_the_figures() -> None:
+    at_least = MasteryCriterion("percent_independent", 80, 3)
+    rising = _progress([30, 40, 50, 60, 62], at_least)
+    assert objective_status(rising) == "progressing"
+    assert rising.current() == pytest.approx(57.33, abs=0.01)  # not the last session alone
+    assert objective_status(_progress([50, 52, 48, 51], at_least)) == "not progressing"  # within 4 points
+    assert objective_status(_progress([60, 50, 40, 30], at_least)) == "regressed"
+    assert objective_status(_progress([60, 70], at_least, archived=True)) == "discontinued"
+    met_before = replace(_progress([90, 90, 90], at_least), mastered_on=date(2024, 12, 1))
+    assert objective_status(_progress([85, 90], at_least), met_before) == "maintained"
+    assert objective_status(_progress([60, 55], at_least), met_before) == "regressed"
+    faster = _progress([20, 18, 16, 14], MasteryCriterion("measure_last", 12, 3, "at_most"))
+    assert objective_status(faster) == "progressing"  # a walk time falling is progress

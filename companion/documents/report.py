@@ -10,15 +10,17 @@ from __future__ import annotations
 import statistics
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import date
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 
 from companion.documents.charts import progress_chart
 from companion.documents.pdf import PdfDocument
 from companion.documents.selection import DEIDENTIFIED, pseudonym, safe_harbor
-from companion.documents.wording import plan_label, progress_sentence
+from companion.documents.wording import number_objectives, plan_label, with_unit
 from companion.record import Client, Goal, ObjectiveProgress, Record, Session
 from companion.record.attendance import attendance_summary
+from companion.record.model import Therapist
+from companion.record.progress import CURRENT_SESSIONS, STATUSES, objective_status
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,13 @@ class QuarterlyReport:
     deidentified: bool
     attendance: str = ""
     """Attended, late, cancelled (by whom) and no-shows over the period, as counted by a payer."""
+    statuses: Mapping[int, str] = field(default_factory=dict)
+    """Objective id -> met, maintained, progressing, not progressing, regressed or discontinued."""
+    numbers: Mapping[int, int] = field(default_factory=dict)
+    """Objective id -> its number as the app shows it."""
+    met_on: Mapping[int, date] = field(default_factory=dict)
+    """Objective id -> the date it met its criterion, over all its sessions (as the app says it)."""
+    therapist: Therapist = field(default_factory=Therapist)
 
     def for_goal(self, goal_id: int) -> list[ObjectiveProgress]:
         return [p for p in self.progress if p.objective.goal_id == goal_id]
@@ -48,55 +57,103 @@ def improving(progress: ObjectiveProgress) -> bool:
     return progress.slope_per_week * sign > 0
 
 
+SHORT_SESSION_MINUTES = 10
+"""A session shorter than this (a probe, an interrupted visit) is flagged: its figures weigh little."""
+
+
 def write_narrative(
-    name: str, sessions: Sequence[Session], progress: Sequence[ObjectiveProgress], plans: Sequence[str]
+    name: str,
+    sessions: Sequence[Session],
+    progress: Sequence[ObjectiveProgress],
+    plans: Sequence[str],
+    statuses: Mapping[int, str] | None = None,
+    span_weeks: float = 13,
 ) -> str:
-    """A plain-language summary of the period written from the figures."""
+    """A plain-language summary of the period written from the figures: service frequency and duration,
+    interventions, each objective's status, short sessions, and whether to continue."""
     if not sessions:
         return f"{name} had no sessions in this period."
     minutes = [s.duration_minutes for s in sessions if s.duration_minutes]
     settings = sorted({s.setting for s in sessions if s.setting})
+    per_week = len(sessions) / max(span_weeks, 1)
     text = [
-        f"{name} attended {len(sessions)} session{'s' if len(sessions) != 1 else ''}"
-        + (f" (average {statistics.fmean(minutes):.0f} minutes)" if minutes else "")
-        + (f" in the {', '.join(settings)} setting" if settings else "")
+        f"{name} attended {len(sessions)} session{'s' if len(sessions) != 1 else ''} over {span_weeks:.0f} "
+        f"weeks (about {per_week:.1f} a week)"
+        + (f", {statistics.fmean(minutes):.0f} minutes on average" if minutes else "")
+        + (f", in the {', '.join(settings)} setting" if settings else "")
         + "."
     ]
     if plans:
         text.append(f"Main interventions: {', '.join(plans[:4])}.")
-    measured = [p for p in progress if p.points]
-    mastered = [p for p in measured if p.mastered]
-    growing = [p for p in measured if not p.mastered and improving(p)]
-    flat = [p for p in measured if not p.mastered and not improving(p)]
-    text.append(f"{len(mastered)} of {len(progress)} objectives met their mastery criterion in this period.")
-    for label, group in (("Progressing", growing), ("Needing review", flat)):
-        if group:
-            text.append(f"{label}: " + "; ".join(p.objective.description for p in group) + ".")
-    unmeasured = len(progress) - len(measured)
-    if unmeasured:
+    shown = statuses or {}
+    counts = Counter(
+        shown.get(p.objective.id, "not measured") if p.points else "not measured" for p in progress
+    )
+    order = [*STATUSES, "not measured"]
+    text.append(
+        f"Of {len(progress)} objectives: " + ", ".join(f"{counts[s]} {s}" for s in order if counts[s]) + "."
+    )
+    short = [
+        s for s in sessions if s.duration_minutes is not None and s.duration_minutes < SHORT_SESSION_MINUTES
+    ]
+    if short:
         text.append(
-            f"{unmeasured} objective{'s were' if unmeasured > 1 else ' was'} not measured this period."
+            f"{len(short)} session{'s were' if len(short) > 1 else ' was'} shorter than "
+            f"{SHORT_SESSION_MINUTES} minutes ("
+            + ", ".join(f"{s.date.isoformat()}: {s.duration_minutes or 0:.0f} min" for s in short)
+            + "); their figures weigh little."
         )
+    text.append(continuation(counts))
     return " ".join(text)
 
 
-def suggest_recommendations(progress: Sequence[ObjectiveProgress]) -> str:
-    """Starting points for the Recommendations field, one per objective; the therapist edits them."""
+def continuation(counts: Mapping[str, int]) -> str:
+    """Whether services should continue, from the objectives' statuses."""
+    open_ = counts.get("progressing", 0) + counts.get("not progressing", 0) + counts.get("regressed", 0)
+    if open_ == 0:
+        return "Every objective is met or maintained: consider new objectives, or discharge with a home plan."
+    if counts.get("progressing", 0):
+        return (
+            "Continued music therapy is recommended: objectives are progressing toward their criteria "
+            "with the current interventions."
+        )
+    return (
+        "Continued music therapy is recommended with revised interventions or objectives (none progressing)."
+    )
+
+
+def suggest_recommendations(
+    progress: Sequence[ObjectiveProgress],
+    statuses: Mapping[int, str] | None = None,
+    numbers: Mapping[int, int] | None = None,
+) -> str:
+    """Starting points for the Recommendations field, one per objective and worded from its own figures;
+    the therapist edits them."""
     lines = []
     for p in progress:
-        name = p.objective.description
+        number = (numbers or {}).get(p.objective.id)
+        name = f"Objective {number} ({p.objective.description})" if number else p.objective.description
+        status = (statuses or {}).get(p.objective.id, "not progressing")
+        metric = p.objective.criterion.metric
+        current = p.current()
+        level = "" if current is None else f" at {with_unit(current, metric)}"
         if not p.points:
             lines.append(f"{name}: not addressed this period; decide whether to keep, revise or discontinue.")
-        elif p.mastered:
+        elif status in ("met", "maintained"):
             lines.append(
-                f"{name}: criterion met; consider a new objective, fading prompts or cues, or generalising "
-                "the skill to home and school."
+                f"{name}: {status}{level}; set a new objective, fade prompts or cues, or carry the skill "
+                "over to home and school."
             )
-        elif improving(p):
-            lines.append(f"{name}: progressing; continue the current interventions and review next quarter.")
+        elif status == "progressing":
+            target = with_unit(p.objective.criterion.threshold, metric)
+            lines.append(f"{name}: progressing{level} toward {target}; continue and review next quarter.")
+        elif status == "regressed":
+            lines.append(
+                f"{name}: regressed{level}; look for a cause (health, routine) and step the support back up."
+            )
         else:
             lines.append(
-                f"{name}: no measurable progress; review the intervention, the cue or the criterion."
+                f"{name}: no measurable progress{level}; revise the intervention, the cue or the criterion."
             )
     return "\n".join(lines)
 
@@ -115,30 +172,74 @@ def build_report(
         raise ValueError(f"the report period ends ({end}) before it starts ({start})")
     client = record.client(client_id)
     sessions = tuple(record.sessions(client_id, start, end))
-    progress = tuple(record.objective_progress(o.id, start, end) for o in record.objectives(client_id))
+    objectives = record.objectives(client_id)
+    progress = tuple(record.objective_progress(o.id, start, end) for o in objectives)
+    before = {o.id: record.objective_progress(o.id, end=start - timedelta(days=1)) for o in objectives}
+    statuses = {p.objective.id: objective_status(p, before[p.objective.id]) for p in progress}
+    met_on = {
+        o.id: found
+        for o in objectives
+        if (found := record.objective_progress(o.id, end=end).mastered_on) is not None
+    }
+    goals = tuple(record.goals(client_id))
+    numbers = number_objectives(goals, objectives)
     used = Counter(plan for s in sessions for plan in s.plan_ids)
     interventions = tuple(used.most_common())
     shown = replace(client, display_name=pseudonym(client), birth_year=None) if deidentify else client
     narrative = write_narrative(
-        shown.display_name, sessions, progress, [plan_label(p, titles) for p, _ in interventions]
+        shown.display_name,
+        sessions,
+        progress,
+        [plan_label(p, titles) for p, _ in interventions],
+        statuses,
+        ((end - start).days + 1) / 7,
     )
     return QuarterlyReport(
         client=shown,
         start=start,
         end=end,
         sessions=sessions,
-        goals=tuple(record.goals(client_id)),
+        goals=goals,
         progress=progress,
         interventions=interventions,
         narrative=narrative,
-        recommendations=recommendations if recommendations is not None else suggest_recommendations(progress),
+        recommendations=(
+            recommendations
+            if recommendations is not None
+            else suggest_recommendations(progress, statuses, numbers)
+        ),
         deidentified=deidentify,
         attendance=attendance_summary(record.attendance(client_id, start, end)),
+        statuses=statuses,
+        numbers=numbers,
+        met_on=met_on,
+        therapist=record.therapist(),
     )
 
 
+def objective_lines(report: QuarterlyReport, progress: ObjectiveProgress) -> list[str]:
+    """Criterion, baseline to current level with units, status and the date it was met (as the app says)."""
+    objective = progress.objective
+    metric = objective.criterion.metric
+    lines = [f"Criterion: {objective.criterion.describe()}."]
+    current, baseline = progress.current(), progress.baseline
+    if current is None or baseline is None:
+        lines.append("No data in this period.")
+    else:
+        recent = min(len(progress.points), CURRENT_SESSIONS)
+        lines.append(
+            f"Baseline {with_unit(baseline, metric)} -> current {with_unit(current, metric)} "
+            f"(mean of the last {recent} session{'s' if recent != 1 else ''}; "
+            f"{len(progress.points)} sessions this period)."
+        )
+    status = report.statuses.get(objective.id, "not progressing")
+    met = report.met_on.get(objective.id)
+    lines.append(f"Status: {status}" + (f" (criterion met on {met.isoformat()})." if met else "."))
+    return lines
+
+
 def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None) -> bytes:
-    """The report as a PDF: summary, goals and objectives with charts, recommendations, signature line."""
+    """The report as a PDF: summary, goals and objectives with charts, recommendations, signature block."""
     client = report.client
     pdf = PdfDocument(f"Progress report: {client.display_name}", safe_harbor if report.deidentified else None)
     details = [
@@ -150,6 +251,8 @@ def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None)
         details.append(f"Birth year: {client.birth_year}")
     if client.population:
         details.append(f"Population: {client.population}")
+    if client.diagnoses:
+        details.append(f"Diagnoses (ICD-10-CM): {', '.join(client.diagnoses)}")
     pdf.paragraph(" | ".join(details))
     if report.deidentified:
         pdf.paragraph(DEIDENTIFIED, italic=True)
@@ -162,15 +265,18 @@ def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None)
         )
     for goal in report.goals:
         pdf.heading(f"Goal ({goal.domain}): {goal.description}")
-        for number, progress in enumerate(report.for_goal(goal.id), start=1):
+        for progress in report.for_goal(goal.id):
             objective = progress.objective
-            pdf.bullets(
-                f"Objective {number}: {objective.description}",
-                [f"Criterion: {objective.criterion.describe()}.", f"Progress: {progress_sentence(progress)}"],
-            )
+            number = report.numbers.get(objective.id)
+            pdf.bullets(f"Objective {number}: {objective.description}", objective_lines(report, progress))
             if progress.points:
                 pdf.image(progress_chart(progress, objective.description))
     pdf.heading("Recommendations")
     pdf.paragraph(report.recommendations or "-")
-    pdf.paragraph("\nTherapist: ______________________________    Date: ______________")
+    therapist = report.therapist
+    signer = therapist.signature or "______________________________"
+    npi = f"   NPI {therapist.npi}" if therapist.npi else ""
+    pdf.paragraph(
+        f"\nTherapist: {signer}{npi}\nSignature: ______________________________    Date: ______________"
+    )
     return pdf.output()

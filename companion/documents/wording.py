@@ -6,9 +6,9 @@ same data in the same words.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
-from companion.record import GroupSummary, MasteryCriterion, Objective, ObjectiveProgress
+from companion.record import Goal, GroupSummary, MasteryCriterion, Objective, ObjectiveProgress
 from companion.record.events import Walk
 from companion.record.model import SUMMARY_WORDS
 from companion.record.summaries import DurationStats, MeasureStats, TrialStats, WalkStats
@@ -211,3 +211,27 @@ def objective_heading(objective: Objective | None, number: int | None = None) ->
         return "Other observations"
     prefix = f"Objective {number}: " if number is not None else ""
     return f"{prefix}{objective.description}"
+
+
+def number_objectives(goals: Sequence[Goal], objectives: Sequence[Objective]) -> dict[int, int]:
+    """Objective id -> its number as the app shows it: goal by goal, counting on across goals."""
+    ordered = [o for goal in goals for o in objectives if o.goal_id == goal.id]
+    return {objective.id: number for number, objective in enumerate(ordered, start=1)}
+
+
+METRIC_UNITS: dict[str, str] = {
+    "percent_correct": "%",
+    "percent_independent": "%",
+    "sync_pct_within": "%",
+    "interval_pct": "%",
+    "count_per_minute": "/min",
+    "duration_seconds": " s",
+    "latency_seconds": " s",
+    "cadence_spm": " steps/min",
+    "gait_velocity": " m/s",
+}
+"""What a metric's values are in, as written after a number (a measure's unit is its own)."""
+
+
+def with_unit(value: float, metric: str) -> str:
+    return f"{num(value)}{METRIC_UNITS.get(metric, '')}"

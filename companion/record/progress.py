@@ -35,6 +35,9 @@ from companion.record.model import (
 from companion.record.stats import least_squares_slope
 from companion.record.summaries import GroupSummary, session_minutes, summarise_group
 
+CURRENT_SESSIONS = 3
+"""Sessions whose mean is an objective's current level in reports (first vs last session says little)."""
+
 
 @dataclass(frozen=True)
 class ProgressPoint:
@@ -76,6 +79,47 @@ class ObjectiveProgress:
     @property
     def latest(self) -> float | None:
         return self.points[-1].value if self.points else None
+
+    def current(self, last: int = CURRENT_SESSIONS) -> float | None:
+        """The current level: the mean of the last `last` sessions (one short probe is not a level)."""
+        recent = [p.value for p in self.points[-last:]]
+        return statistics.fmean(recent) if recent else None
+
+
+STATUSES: tuple[str, ...] = (
+    "met",
+    "maintained",
+    "progressing",
+    "not progressing",
+    "regressed",
+    "discontinued",
+)
+MEANINGFUL_SHARE = 0.05
+"""A change toward the criterion counts as progress when it is at least this share of the criterion
+(4 points of an 80 % criterion): smaller moves are within a session's noise."""
+
+
+def objective_status(period: ObjectiveProgress, before: ObjectiveProgress | None = None) -> str:
+    """Where an objective stands at the end of a period, as a report says it (`STATUSES`).
+
+    `period`: its progress over the period; `before`: its progress up to the period's start, to tell an
+    objective met earlier and held (maintained) or lost (regressed) from one met in the period."""
+    criterion = period.objective.criterion
+    if period.objective.archived:
+        return "discontinued"
+    current, baseline = period.current(), period.baseline
+    if before is not None and before.mastered:
+        return "maintained" if current is None or criterion.satisfied_by(current) else "regressed"
+    if period.mastered:
+        return "met"
+    if current is None or baseline is None:
+        return "not progressing"
+    sign = 1 if criterion.direction == "at_least" else -1
+    moved = (current - baseline) * sign
+    meaningful = MEANINGFUL_SHARE * max(abs(criterion.threshold), 1.0)
+    if moved >= meaningful:
+        return "progressing"
+    return "regressed" if moved <= -meaningful else "not progressing"
 
 
 # Per metric: the event kinds it reads and one SQL aggregate per session over them (`live` = the

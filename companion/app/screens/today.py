@@ -31,6 +31,7 @@ from companion.app.screens.dialogs import (
     SessionRequest,
     StartSession,
 )
+from companion.documents.wording import number_objectives
 from companion.record import Client, MasteryCriterion, Objective
 from companion.record.model import DOMAINS, METRICS, Metric
 from interventions import Place
@@ -195,16 +196,17 @@ class TodayScreen(CompanionScreen):
         if not overview.goals:
             return Text("No goals yet: press o to add an objective (data can still be taken as notes).")
         text = Text()
-        number = 0
+        numbers = number_objectives(overview.goals, [p.objective for p in overview.progress])
         for goal in overview.goals:
             text.append(f"{goal.domain}: ", style="bold")
             text.append(goal.description + "\n")
             for progress in overview.progress:
                 if progress.objective.goal_id != goal.id:
                     continue
-                number += 1
                 style = "bold green" if progress.mastered else ""
-                text.append(f"  {number}. {progress.objective.description}\n", style=style)
+                text.append(
+                    f"  {numbers[progress.objective.id]}. {progress.objective.description}\n", style=style
+                )
                 text.append(f"     {progress_line(progress)}\n", style="dim")
         return text
 
