@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -568,3 +569,26 @@ async def test_a_past_note_is_written_from_review_and_closing_returns_to_review(
     with practice.open() as record:
         note = record.note(newest, practice.ava)
     assert note.subjective == "Calm, engaged" and "7/8 independent trials (88%)" in note.objective
+
+
+async def test_review_opens_on_the_client_highlighted_and_today_marks_draft_notes(practice: Practice) -> None:
+    with practice.open() as record:
+        last = record.sessions(practice.ava)[-1]
+        draft = record.note(last.id, practice.ava)
+        record.save_note(replace(draft, subjective="Arrived tired."))  # saved, not signed
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        today = app.screen
+        assert isinstance(today, TodayScreen)
+        recent = str(today.query_one("#recent", Static).render())
+        assert f"{last.date.isoformat()} · " in recent and "note DRAFT" in recent
+        assert "Attendance: 4 attended, of 4 scheduled." in recent
+        await pilot.press("down")  # Ben
+        await until(
+            pilot,
+            lambda: today.highlighted_client is not None and today.highlighted_client.id == practice.ben,
+        )
+        await pilot.press("r")
+        await on_screen(pilot, ReviewScreen)
+        assert isinstance(app.screen, ReviewScreen) and app.screen.client_id == practice.ben

@@ -7,7 +7,7 @@ session can build the same overview.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from companion.documents.wording import num, plan_label
@@ -29,6 +29,8 @@ class ClientOverview:
     last_setting: str
     attendance: str = ""
     """E.g. "10 attended (1 late), 1 cancelled by the client, of 11 scheduled" (empty: none recorded)."""
+    note_states: dict[int, str] = field(default_factory=dict)
+    """Recent session id -> "signed" or "DRAFT" (a draft note is work still owed)."""
 
     def age(self, today: date) -> int | None:
         year = self.client.birth_year
@@ -65,6 +67,8 @@ def client_overview(record: Record, library: Library, client_id: int, today: dat
     recent = tuple(s for s in reversed(sessions) if s.ended_at is not None)[:RECENT]
     last_setting = next((s.setting for s in reversed(sessions) if s.setting), "")
     entries = record.attendance(client_id)
+    notes = {s.id: record.note(s.id, client_id) for s in recent}
+    states = {k: "signed" if n.finalised else "DRAFT" for k, n in notes.items() if n.updated_at}
     return ClientOverview(
         client,
         goals,
@@ -74,6 +78,7 @@ def client_overview(record: Record, library: Library, client_id: int, today: dat
         open_session,
         last_setting,
         attendance_summary(entries) if entries else "",
+        states,
     )
 
 

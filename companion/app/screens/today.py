@@ -58,7 +58,7 @@ class TodayScreen(CompanionScreen):
         ),
         Binding("o", "add_objective", "Objective", tooltip="Add a goal objective for the client"),
         Binding("p", "app.plans", "Plans", tooltip="Browse intervention plans"),
-        Binding("r", "app.review", "Review", tooltip="Sessions, notes, progress charts, reports"),
+        Binding("r", "review", "Review", tooltip="Sessions, notes, progress charts, reports"),
     ]
 
     def __init__(self) -> None:
@@ -188,7 +188,11 @@ class TodayScreen(CompanionScreen):
             ]
         )
         titles = self.services.titles
-        recent = "\n".join(session_line(s, titles) for s in overview.recent) or "No sessions yet."
+        recent = "\n".join(
+            session_line(s, titles) + f" · note {overview.note_states.get(s.id, 'not written')}"
+            for s in overview.recent
+        )
+        recent = recent or "No sessions yet."
         attended = f"Attendance: {escape(overview.attendance)}.\n" if overview.attendance else ""
         self.query_one("#recent", Static).update(attended + recent)
 
@@ -211,6 +215,11 @@ class TodayScreen(CompanionScreen):
         return text
 
     # -- actions -------------------------------------------------------------------------------------
+    def action_review(self) -> None:
+        """Review opens on the client highlighted here."""
+        client = self.highlighted_client
+        self.companion.action_review(client.id if client is not None else None)
+
     def action_toggle_group(self) -> None:
         client = self.highlighted_client
         if client is None:
