@@ -7,6 +7,7 @@ backend switch, no GUI toolkit, nothing left open between reports, safe from wor
 from __future__ import annotations
 
 import io
+from datetime import date
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import date2num
@@ -17,13 +18,18 @@ from companion.record import ObjectiveProgress
 WIDTH_IN, HEIGHT_IN, DPI = 7.5, 3.15, 130
 
 
-def progress_chart(progress: ObjectiveProgress, title: str) -> bytes:
-    """Session values, the criterion threshold and the least-squares trend line of one objective."""
+def progress_chart(progress: ObjectiveProgress, title: str, dates_shown: bool = True) -> bytes:
+    """Session values, the criterion threshold and the least-squares trend line of one objective.
+    Without `dates_shown` (a de-identified report) the axis counts weeks from the first session."""
     figure = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
     dates = [p.date for p in progress.points]
-    xs = [float(x) for x in date2num(dates)]
+
+    def to_x(day: date) -> float:
+        return float(date2num(day)) if dates_shown else (day - dates[0]).days / 7
+
+    xs = [to_x(d) for d in dates]
     values = [p.value for p in progress.points]
     criterion = progress.objective.criterion
     axes.plot(xs, values, marker="o", color="#1f5f8b", linewidth=1.6, label="per session")
@@ -42,14 +48,14 @@ def progress_chart(progress: ObjectiveProgress, title: str) -> bytes:
         )
     if progress.mastered_on is not None:
         axes.axvline(
-            float(date2num(progress.mastered_on)),
+            to_x(progress.mastered_on),
             color="#2e8b57",
             alpha=0.4,
             linewidth=6,
             label="criterion met",
         )
     for change in progress.phase_changes():  # single-case design: a vertical line per phase change
-        x = float(date2num(change.since))
+        x = to_x(change.since)
         axes.axvline(x, color="#555555", linestyle=":", linewidth=1.2)
         axes.annotate(
             change.phase,
@@ -63,11 +69,14 @@ def progress_chart(progress: ObjectiveProgress, title: str) -> bytes:
         )
     axes.set_title(title, fontsize=9, loc="left")
     axes.set_ylabel(criterion.metric.replace("_", " "), fontsize=8)
-    axes.xaxis_date()
+    if dates_shown:
+        axes.xaxis_date()
+        figure.autofmt_xdate()
+    else:
+        axes.set_xlabel("weeks since the first session", fontsize=8)
     axes.tick_params(labelsize=7)
     axes.grid(alpha=0.3)
     axes.legend(fontsize=7, loc="best")
-    figure.autofmt_xdate()
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

@@ -270,7 +270,7 @@ def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None)
             number = report.numbers.get(objective.id)
             pdf.bullets(f"Objective {number}: {objective.description}", objective_lines(report, progress))
             if progress.points:
-                pdf.image(progress_chart(progress, objective.description))
+                pdf.image(progress_chart(progress, objective.description, not report.deidentified))
     pdf.heading("Recommendations")
     pdf.paragraph(report.recommendations or "-")
     therapist = report.therapist
