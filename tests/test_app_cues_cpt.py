@@ -86,3 +86,22 @@ async def test_finalising_asks_who_signs_once_and_signs_the_note(practice: Pract
         note = record.note(session_id, client_id)
         assert record.therapist().signature == "Jordan Rivera, MT-BC"
     assert note.finalised and note.signed_by == "Jordan Rivera, MT-BC" and note.signed_at is not None
+
+
+async def test_focusing_the_codes_keeps_them_and_timed_minutes_can_be_typed(practice: Practice) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_note(pilot)
+        soap = app.screen
+        assert isinstance(soap, SoapScreen)
+        await type_codes(pilot, soap, "97530-gp:30")
+        field = soap.query_one("#cpt", Input)
+        soap.query_one(f"#subjective-{soap.drafts[0].client.id}").focus()
+        await pilot.pause()
+        field.focus()  # coming back: the codes are not selected, so the next key adds to them
+        await pilot.pause()
+        await pilot.press(*", 97112-gp:15")
+        assert field.value == "97530-gp:30, 97112-gp:15"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not soap.unsaved)
+        assert field.value == "97530-GP:30, 97112-GP:15"

@@ -77,8 +77,14 @@ class SoapScreen(CompanionScreen):
         yield Header()
         yield Static("Writing the note from the session data…", id="note-header")
         with Horizontal(id="cpt-row"):
-            yield Label("CPT code(s)", id="cpt-label")
-            yield Input(id="cpt", placeholder="e.g. 97110, 97530 (optional)", restrict=r"[0-9A-Za-z ,;\-]*")
+            yield Label("Billing codes", id="cpt-label")
+            # Focus keeps the codes typed (no select-all for the next key to replace); ":" gives minutes.
+            yield Input(
+                id="cpt",
+                placeholder="e.g. 97530-GP:30, 97112-GP:15 or G0176 (optional)",
+                restrict=r"[0-9A-Za-z ,;:\-]*",
+                select_on_focus=False,
+            )
         yield TabbedContent(id="notes")
         yield Footer()
 
