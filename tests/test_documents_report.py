@@ -150,6 +150,7 @@ def test_each_status_from_the_figures() -> None:
     assert objective_status(rising) == "progressing"
     assert rising.current() == pytest.approx(57.33, abs=0.01)  # not the last session alone
     assert objective_status(_progress([50, 52, 48, 51], at_least)) == "not progressing"  # within 4 points
+    assert objective_status(_progress([10], at_least)) == "too few sessions"  # a baseline, no direction
     assert objective_status(_progress([60, 50, 40, 30], at_least)) == "regressed"
     assert objective_status(_progress([60, 70], at_least, archived=True)) == "discontinued"
     met_before = replace(_progress([90, 90, 90], at_least), mastered_on=date(2024, 12, 1))

@@ -10,8 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from companion.documents.wording import group_sentences, objective_heading, plan_label, progress_sentence
+from companion.documents.wording import (
+    group_sentences,
+    number_objectives,
+    objective_heading,
+    plan_label,
+    progress_sentence,
+)
 from companion.record import Record, SessionNote, SessionSummary
+from companion.record.progress import objective_status
 
 
 def session_header(summary: SessionSummary, titles: Mapping[str, str] | None = None) -> str:
@@ -32,8 +39,10 @@ def session_header(summary: SessionSummary, titles: Mapping[str, str] | None = N
 def objective_section(
     record: Record, summary: SessionSummary, client_id: int, titles: Mapping[str, str] | None = None
 ) -> str:
-    """The O of SOAP for one client: the session header, then each objective's figures."""
-    numbering = {o.id: n for n, o in enumerate(record.objectives(client_id, include_archived=True), start=1)}
+    """The O of SOAP for one client: the session header, then each objective's figures with its status to
+    date (the goals addressed, as a payer reads them), numbered as the app numbers them."""
+    goals = record.goals(client_id)
+    numbering = number_objectives(goals, record.objectives(client_id, include_archived=True))
     lines = [session_header(summary, titles)]
     groups = summary.for_client(client_id) + [g for g in summary.groups if g.client_id is None]
     for group in groups:
@@ -41,7 +50,12 @@ def objective_section(
         if not sentences:
             continue
         objective = record.objective(group.objective_id) if group.objective_id is not None else None
-        lines.append(objective_heading(objective, numbering.get(group.objective_id or 0)) + ":")
+        heading = objective_heading(objective, numbering.get(group.objective_id or 0))
+        if objective is not None:
+            to_date = record.objective_progress(objective.id, end=summary.session.date)
+            goal = next((g for g in goals if g.id == objective.goal_id), None)
+            heading += f" ({goal.domain} goal; {objective_status(to_date)} to date)" if goal else ""
+        lines.append(heading + ":")
         lines.extend(f"- {sentence}" for sentence in sentences)
     return "\n".join(lines)
 

@@ -93,6 +93,7 @@ STATUSES: tuple[str, ...] = (
     "not progressing",
     "regressed",
     "discontinued",
+    "too few sessions",
 )
 MEANINGFUL_SHARE = 0.05
 """A change toward the criterion counts as progress when it is at least this share of the criterion
@@ -112,8 +113,8 @@ def objective_status(period: ObjectiveProgress, before: ObjectiveProgress | None
         return "maintained" if current is None or criterion.satisfied_by(current) else "regressed"
     if period.mastered:
         return "met"
-    if current is None or baseline is None:
-        return "not progressing"
+    if len(period.points) < 2 or current is None or baseline is None:
+        return "too few sessions"  # one session is a baseline, not a direction
     sign = 1 if criterion.direction == "at_least" else -1
     moved = (current - baseline) * sign
     meaningful = MEANINGFUL_SHARE * max(abs(criterion.threshold), 1.0)
