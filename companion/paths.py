@@ -8,6 +8,7 @@ platform's per-user data directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def data_dir(override: Path | None = None) -> Path:
         chosen = Path(os.environ[ENV_VAR])
     else:
         chosen = Path(platformdirs.user_data_dir("companion", appauthor=False))
-    return ensure_private_dir(chosen.expanduser())
+    return tighten_data_dir(ensure_private_dir(chosen.expanduser()))
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -38,10 +39,23 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def tighten_data_dir(path: Path) -> Path:
+    """An existing data folder holding a record (made by an older version, or by hand) is made 0700 too.
+    Only a folder of ours, with our record in it: `--data-dir ~` must not lock up a home folder."""
+    with contextlib.suppress(OSError):
+        info = path.stat()
+        if info.st_mode & 0o077 and info.st_uid == os.getuid() and database_path(path).exists():
+            path.chmod(info.st_mode & 0o700)  # only take from group and others: a read-only folder stays so
+    return path
+
+
 def ensure_private_file(path: Path) -> Path:
     """Create `path` empty with mode 0600 if missing, so no other user can ever read it, even briefly."""
     if not path.exists():
-        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE)
+        except FileExistsError:  # another process created it meanwhile: it is just as private
+            return path
         os.close(fd)
     return path
 

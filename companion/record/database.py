@@ -9,6 +9,7 @@ deadlocking on a lock upgrade. Every sqlite3/OS failure leaves this module as a 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,7 +35,9 @@ class Database:
     def open(cls, path: Path, busy_timeout: float = 1.0) -> Database:
         """Open (creating 0600 if new), verify and migrate the database at `path`."""
         try:
-            ensure_private_file(path)
+            if not path.exists():
+                _create(path)
+            _refuse_empty(path)
             conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise classify(exc, path) from exc
@@ -93,6 +96,43 @@ class Database:
                 if isinstance(exc, sqlite3.Error | OSError):
                     raise classify(exc, self.path) from exc
                 raise
+
+
+def _create(path: Path) -> None:
+    """A new database, built complete under a private temporary name and then linked into place.
+
+    Why not create `path` and migrate it there: between the empty file appearing and its schema being
+    written, another process opening the same new folder would find an empty file, which this module
+    must report as damaged (an emptied record is not a new one). Linking fails if another process got
+    there first; its database is then the one opened."""
+    temp = path.with_name(f".{path.name}.new-{os.getpid()}-{threading.get_ident()}")
+    try:
+        ensure_private_file(temp)
+        conn = sqlite3.connect(temp, isolation_level=None)
+        try:
+            _configure(conn, temp)
+            migrate(conn)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(temp, path)
+    finally:
+        for leftover in (temp, *(temp.with_name(temp.name + suffix) for suffix in SIDECAR_SUFFIXES)):
+            leftover.unlink(missing_ok=True)
+
+
+def _refuse_empty(path: Path) -> None:
+    """An existing database file of 0 bytes (with no WAL holding its data) was emptied: say so and point to
+    the backups instead of silently starting an empty record over it."""
+    wal = path.with_name(path.name + "-wal")
+    if path.stat().st_size == 0 and not (wal.exists() and wal.stat().st_size > 0):
+        raise CorruptDatabase(
+            path,
+            f"The session record {path} is empty (0 bytes): it was truncated or replaced, not created new. "
+            f"Nothing was changed. Move it aside and restore the newest backup from "
+            f"{path.parent / 'backups'} (`companion backups restore`).",
+        )
 
 
 def _configure(conn: sqlite3.Connection, path: Path) -> None:

@@ -1,0 +1,66 @@
+"""Faults found by the hardening audit (issue 14), each kept fixed: an emptied database file, a new data
+folder opened by several processes at once, and a data folder left readable by others. Real SQLite files,
+real processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from companion.paths import tighten_data_dir
+from companion.record import CorruptDatabase, Record
+
+OPEN_AT = """
+import sys, time
+from pathlib import Path
+from companion.record import Record
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+with Record.open(Path(sys.argv[1]), backup_every=None) as record:
+    record.add_client("Ava")
+"""
+
+
+def test_an_emptied_database_is_reported_like_a_damaged_one_not_started_over(tmp_path: Path) -> None:
+    with Record.open(tmp_path, backup_every=None) as record:
+        record.add_client("Ava")
+    (tmp_path / "companion.db").write_bytes(b"")  # truncated by a sync tool or a bad copy
+    with pytest.raises(CorruptDatabase, match=r"is empty \(0 bytes\).*companion backups restore"):
+        Record.open(tmp_path, backup_every=None)
+    assert (tmp_path / "companion.db").stat().st_size == 0  # nothing was written over it
+
+
+def test_eight_processes_opening_a_new_data_folder_at_once_all_succeed(tmp_path: Path) -> None:
+    folder = tmp_path / "new-practice"
+    start = time.time() + 1.5
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AT, str(folder), repr(start)], stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(8)
+    ]
+    errors = [(w.wait(timeout=60), w.stderr.read() if w.stderr else "") for w in workers]
+    assert [code for code, _ in errors] == [0] * 8, [err for code, err in errors if code]
+    with Record.open(folder, backup_every=None) as record:
+        assert len(record.clients()) == 8
+    assert not [p.name for p in folder.iterdir() if ".new-" in p.name]  # no temporary file left behind
+
+
+def test_an_existing_data_folder_open_to_others_is_made_private(tmp_path: Path) -> None:
+    folder = tmp_path / "practice"
+    with Record.open(folder, backup_every=None) as record:
+        record.add_client("Ava")
+    folder.chmod(0o755)  # as an older version or a copy left it
+    with Record.open(folder, backup_every=None):
+        pass
+    assert folder.stat().st_mode & 0o777 == 0o700
+    home_like = tmp_path / "home"  # a folder without a record of ours (`--data-dir ~`) is left alone
+    home_like.mkdir()
+    home_like.chmod(0o755)
+    assert tighten_data_dir(home_like).stat().st_mode & 0o777 == 0o755
+    folder.chmod(0o555)  # a read-only folder loses group and other access, and gains nothing
+    assert tighten_data_dir(folder).stat().st_mode & 0o777 == 0o500
+    folder.chmod(0o700)
