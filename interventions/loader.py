@@ -62,10 +62,16 @@ def read_plan(path: Path) -> tuple[LoadedPlan | None, list[PlanError]]:
         ]
     try:
         document = tomllib.loads(source)
+        plan = Plan.model_validate(document)
     except tomllib.TOMLDecodeError as exc:
         return None, [_syntax_error(path, source, exc)]
-    try:
-        plan = Plan.model_validate(document)
+    except RecursionError:  # arrays or tables nested hundreds deep: no plan looks like that
+        return None, [
+            PlanError(
+                path, None, None, "values are nested too deeply to read",
+                "a plan nests tables and lists a few levels at most; remove the deep nesting",
+            )
+        ]  # fmt: skip
     except ValidationError as exc:
         lines = KeyLines(source)  # only now: scanning for lines costs as much as parsing
         errors = [_schema_error(path, lines, error) for error in exc.errors(include_url=False)]

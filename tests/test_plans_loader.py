@@ -360,3 +360,14 @@ def test_an_unknown_key_is_reported_on_its_line(tmp_path: Path, path: tuple[Any,
     assert unknown[0].field == _field((*table_path, key))
     assert unknown[0].line is not None
     assert text.splitlines()[unknown[0].line - 1] == f'"{key}" = 1'
+
+
+def test_a_plan_nested_two_thousand_deep_is_one_clear_error_not_a_crash(tmp_path: Path) -> None:
+    """Found by the hardening audit: a 2,000-level array crashed the CLI and the app (RecursionError)."""
+    path = tmp_path / "deep.toml"
+    path.write_text("extra = " + "[" * 2000 + "]" * 2000 + "\n" + VALID_PLAN)
+    error = only_error(path)
+    assert error.path == path and "nested too deeply" in error.message
+    assert "remove the deep nesting" in error.fix
+    plans, errors = load_directory(tmp_path)  # the rest of the library still loads
+    assert plans == [] and len(errors) == 1
