@@ -4,15 +4,21 @@ real processes."""
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from companion.cli import main
+from companion.documents.export import to_csv
+from companion.documents.selection import select
 from companion.paths import tighten_data_dir
-from companion.record import CorruptDatabase, Record
+from companion.record import CorruptDatabase, Count, EventDraft, Note, Record
 
 OPEN_AT = """
 import sys, time
@@ -64,3 +70,24 @@ def test_an_existing_data_folder_open_to_others_is_made_private(tmp_path: Path) 
     folder.chmod(0o555)  # a read-only folder loses group and other access, and gains nothing
     assert tighten_data_dir(folder).stat().st_mode & 0o777 == 0o500
     folder.chmod(0o700)
+
+
+def test_escape_sequences_in_names_never_reach_the_terminal_and_csv_cells_never_run(tmp_path: Path) -> None:
+    """Found by the audit: `clients list` wrote a name's escape sequences raw, and a CSV export kept a
+    note starting with = as a formula a spreadsheet runs."""
+    data = ["--data-dir", str(tmp_path)]
+    with Record.open(tmp_path, backup_every=None) as record:
+        client = record.add_client("Sam\x1b]0;owned\x07\x1b[2J", population='=HYPERLINK("http://x")')
+        session = record.start_session([client.id], "clinic")
+        record.log(session.id, EventDraft(Note("@SUM(A1:A2) said hello")))
+        record.log(session.id, EventDraft(Count("turns", -1)))
+        record.end_session(session.id)
+    listed = CliRunner().invoke(main, [*data, "clients", "list"])
+    assert listed.exit_code == 0 and "\x1b" not in listed.output and "\x07" not in listed.output
+    assert "Sam^[]0;owned^G^[[2J" in listed.output
+    shown = CliRunner().invoke(main, [*data, "clients", "show", str(client.id)])
+    assert shown.exit_code == 0 and "\x1b" not in shown.output
+    with Record.open(tmp_path, backup_every=None) as record:
+        rows = list(csv.DictReader(io.StringIO(to_csv(select(record, session_id=session.id)))))
+    assert [r["text"] for r in rows if r["kind"] == "note"] == ["'@SUM(A1:A2) said hello"]
+    assert [r["delta"] for r in rows if r["kind"] == "count"] == ["-1"]  # a number stays a number

@@ -8,6 +8,7 @@ file and the fix, instead of a traceback.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -42,6 +43,15 @@ def open_record(ctx: click.Context) -> Iterator[Record]:
     except (StorageError, UnknownRecord, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, UnknownRecord) and exc.args else str(exc)
         raise click.ClickException(message) from exc
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: object) -> str:
+    """User text as the terminal may show it: control characters (an escape sequence hidden in a client's
+    name could move the cursor, retitle the window or worse) are written as visible ^X marks."""
+    return _CONTROL.sub(lambda m: "^" + chr((ord(m.group()) + 64) % 128), str(text))
 
 
 def parse_day(value: str | None) -> date | None:
@@ -100,7 +110,7 @@ def clients_list(ctx: click.Context, include_archived: bool) -> None:
         click.echo("No clients yet. Add one with `companion clients add NAME` or try `companion demo-data`.")
     for client, sessions in rows:
         extra = f" - {client.population}" if client.population else ""
-        click.echo(f"{client.id:>4}  {client.display_name}{extra} ({sessions} sessions)")
+        click.echo(safe(f"{client.id:>4}  {client.display_name}{extra} ({sessions} sessions)"))
 
 
 @clients.command("show")
@@ -110,7 +120,7 @@ def clients_show(ctx: click.Context, client: str) -> None:
     """Show CLIENT (id or name): details, goals, objectives with progress, recent sessions."""
     with open_record(ctx) as record:
         found = record.find_client(client)
-        click.echo(f"{found.display_name} (id {found.id})")
+        click.echo(safe(f"{found.display_name} (id {found.id})"))
         for label, value in [
             ("Pseudonym", found.pseudonym),
             ("Birth year", found.birth_year),
@@ -120,12 +130,12 @@ def clients_show(ctx: click.Context, client: str) -> None:
             ("Prompt hierarchy", " > ".join(record.prompt_hierarchy(found.id))),
         ]:
             if value:
-                click.echo(f"  {label}: {value}")
+                click.echo(safe(f"  {label}: {value}"))
         progress = {p.objective.id: p for p in record.client_progress(found.id)}
         for goal in record.goals(found.id):
-            click.echo(f"\nGoal {goal.id} [{goal.domain}]: {goal.description}")
+            click.echo(safe(f"\nGoal {goal.id} [{goal.domain}]: {goal.description}"))
             for objective in record.objectives(goal_id=goal.id):
-                click.echo(f"  Objective {objective.id}: {objective.description}")
+                click.echo(safe(f"  Objective {objective.id}: {objective.description}"))
                 click.echo(f"    criterion: {objective.criterion.describe()}")
                 click.echo(f"    progress: {progress_sentence(progress[objective.id])}")
         recent = record.sessions(found.id)[-5:]
@@ -133,7 +143,7 @@ def clients_show(ctx: click.Context, client: str) -> None:
             click.echo("\nRecent sessions:")
         for session in recent:
             plans = ", ".join(plan_label(p) for p in session.plan_ids)
-            click.echo(f"  {session.id:>5}  {session.date}  {session.setting}  {plans}")
+            click.echo(safe(f"  {session.id:>5}  {session.date}  {session.setting}  {plans}"))
 
 
 # -- goals -----------------------------------------------------------------------------------------------
@@ -276,7 +286,7 @@ def sessions_list(ctx: click.Context, client: str | None, start: str | None, end
             )
             events = len(record.session_events(session.id))
             click.echo(
-                f"{session.id:>5}  {session.date}  {who}  {session.setting}  {minutes}  {events} events"
+                safe(f"{session.id:>5}  {session.date}  {who}  {session.setting}  {minutes}  {events} events")
             )
     if not found:
         click.echo("No sessions match.")

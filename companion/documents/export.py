@@ -100,8 +100,19 @@ def event_rows(selection: Selection) -> list[dict[str, Any]]:
             }
             for key, value in payload_to_json(event.payload).items():
                 row[key] = json.dumps(value) if isinstance(value, list | dict | tuple) else value
-            rows.append(row)
+            rows.append({key: inert(value) for key, value in row.items()})
     return rows
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (=HYPERLINK(...) in a note or a name) gets a
+    leading apostrophe, as OWASP advises; numbers, including negative ones, stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def to_csv(selection: Selection) -> str:
