@@ -45,8 +45,9 @@ BeatLike = Fraction | int | float
 DEFAULT_US_PER_BEAT = 500_000
 """The tempo a MIDI file has until its first set_tempo: 120 quarter notes per minute."""
 
-MAX_FILE_BYTES = 16 * 1024 * 1024
-"""Songs are a few kilobytes; anything this large was picked by mistake (an audio file, a disk image)."""
+MAX_FILE_BYTES = 2 * 1024 * 1024
+"""Songs are a few kilobytes (a whole orchestral score a few hundred); anything larger was picked by
+mistake (an audio file, a disk image), and parsing 15 MB of MIDI took a minute and 3 GB of memory."""
 
 PLAYED_TYPES = frozenset(
     {"note_on", "note_off", "control_change", "program_change", "pitchwheel", "aftertouch", "polytouch"}
@@ -619,7 +620,8 @@ def _read_song_file(source: Path) -> bytes:
         if size > MAX_FILE_BYTES:
             raise SongError(
                 source,
-                f"the file is {size / 1_048_576:.0f} MB, far too large for a MIDI song (they are a few KB)",
+                f"the file is {size / 1_048_576:.1f} MB, far too large for a MIDI song (they are a few KB; "
+                f"at most {MAX_FILE_BYTES // 1_048_576} MB is read)",
                 "Choose the song's .mid file",
             )
         return source.read_bytes()

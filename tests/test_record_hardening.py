@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_app_practice import write_lock
 
 from companion.cli import main
 from companion.documents.export import to_csv
@@ -91,3 +92,14 @@ def test_escape_sequences_in_names_never_reach_the_terminal_and_csv_cells_never_
         rows = list(csv.DictReader(io.StringIO(to_csv(select(record, session_id=session.id)))))
     assert [r["text"] for r in rows if r["kind"] == "note"] == ["'@SUM(A1:A2) said hello"]
     assert [r["delta"] for r in rows if r["kind"] == "count"] == ["-1"]  # a number stays a number
+
+
+def test_a_cli_command_refused_by_the_disk_promises_no_retry(tmp_path: Path) -> None:
+    """Found by the audit: CLI commands said "Unsaved entries are kept and retried" though a command keeps
+    nothing; the message names the cause and the fix only (the app's pending bar says what it keeps)."""
+    with Record.open(tmp_path, backup_every=None) as record:
+        record.add_client("Ava")
+        with write_lock(tmp_path / "companion.db"):
+            refused = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "clients", "add", "Ben"])
+    assert refused.exit_code == 1 and "locked by another program" in refused.output
+    assert "retried" not in refused.output and "kept" not in refused.output

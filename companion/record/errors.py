@@ -73,14 +73,13 @@ def classify(exc: BaseException, db_path: Path) -> StorageError:
         return DatabaseLocked(
             db_path,
             f"The session record {db_path} is locked by another program (another Companion window or a "
-            "backup/sync tool). Unsaved entries are kept and retried; close the other program or wait a "
-            "moment, then save again.",
+            "backup/sync tool): close the other program or wait a moment, then try again.",
         )
     if code == SQLITE_FULL or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
         return DiskFull(
             db_path,
-            f"The disk holding {db_path} is full. Unsaved entries are kept in memory and retried; free some "
-            f"space on that disk (or move the data folder {directory} with --data-dir), then save again.",
+            f"The disk holding {db_path} is full: free some space on that disk (or move the data folder "
+            f"{directory} with --data-dir), then try again.",
         )
     if (
         code == SQLITE_READONLY
@@ -90,7 +89,7 @@ def classify(exc: BaseException, db_path: Path) -> StorageError:
         return ReadOnlyLocation(
             db_path,
             f"Companion cannot write the session record {db_path}: the file or its folder {directory} is "
-            "read-only for this user. Unsaved entries are kept and retried; make the folder writable "
+            "read-only for this user: make the folder writable "
             f"(e.g. `chmod u+w {directory}`) or choose another folder with --data-dir / COMPANION_DATA_DIR.",
         )
     if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
@@ -102,6 +101,6 @@ def classify(exc: BaseException, db_path: Path) -> StorageError:
         )
     return StorageError(
         db_path,
-        f"The session record {db_path} could not be written ({text}). Unsaved entries are kept and "
-        "retried; check the disk and the folder permissions, then save again.",
+        f"The session record {db_path} could not be written ({text}): check the disk and the folder "
+        "permissions, then try again.",
     )
