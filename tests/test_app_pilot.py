@@ -592,3 +592,25 @@ async def test_review_opens_on_the_client_highlighted_and_today_marks_draft_note
         await pilot.press("r")
         await on_screen(pilot, ReviewScreen)
         assert isinstance(app.screen, ReviewScreen) and app.screen.client_id == practice.ben
+
+
+@pytest.mark.parametrize("name", ["Al [/]", "[@click=app.quit]Quit[/]", "[b]Bo[/b] [red]"])
+async def test_names_with_markup_show_as_typed_on_every_screen(tmp_path: Path, name: str) -> None:
+    """Found by the audit: "Sam [/]" crashed Review (MarkupError) and [@click=app.quit] was run."""
+    practice = make_practice(tmp_path / "data")
+    with practice.open() as record:
+        record.update_client(practice.ava, display_name=name, population=f"notes {name}")
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        await ready(pilot)
+        today = app.screen
+        assert isinstance(today, TodayScreen)
+        assert name in str(today.query_one("#client-heading", Static).render())
+        await pilot.press("r")
+        await on_screen(pilot, ReviewScreen)
+        await pilot.pause(0.5)
+        await pilot.press("escape")
+        await on_screen(pilot, TodayScreen)
+        screen = await start_session(pilot)
+        assert name in screen.title or name in str(screen.sub_title)
+        assert app.is_running  # nothing typed in a name was run as an action

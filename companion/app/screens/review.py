@@ -142,7 +142,7 @@ class ReviewScreen(CompanionScreen):
         table.add_columns("Date", "Min", "Setting", "Interventions", "Note")
         self.clients = self.services.record.clients()
         listing = self.query_one("#review-client-list", OptionList)
-        listing.add_options([Option(c.display_name, id=str(c.id)) for c in self.clients])
+        listing.add_options([Option(Text(c.display_name), id=str(c.id)) for c in self.clients])  # as typed
         index = next((i for i, c in enumerate(self.clients) if c.id == self.client_id), 0)
         if self.clients:
             listing.highlighted = index
