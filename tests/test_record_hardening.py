@@ -5,6 +5,7 @@ real processes."""
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from click.testing import CliRunner
 from test_app_practice import write_lock
 
 from companion.cli import main
+from companion.documents import export as export_module
 from companion.documents.export import to_csv
 from companion.documents.selection import select
 from companion.paths import tighten_data_dir
@@ -103,3 +105,30 @@ def test_a_cli_command_refused_by_the_disk_promises_no_retry(tmp_path: Path) -> 
             refused = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "clients", "add", "Ben"])
     assert refused.exit_code == 1 and "locked by another program" in refused.output
     assert "retried" not in refused.output and "kept" not in refused.output
+
+
+def test_an_export_that_cannot_be_written_is_one_clear_line_and_leaves_no_empty_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the audit: a bad --out or a full disk printed a traceback and left a 0-byte file."""
+    with Record.open(tmp_path / "data", backup_every=None) as record:
+        client = record.add_client("Ava")
+        session = record.start_session([client.id], "clinic")
+        record.end_session(session.id)
+    base = ["--data-dir", str(tmp_path / "data"), "export", str(session.id), "--out"]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    refused = CliRunner().invoke(main, [*base, str(blocker / "notes.md")])
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    assert f"{blocker / 'notes.md'} was not written: that is not a file in a folder" in refused.output
+
+    def disk_full(fd: int, data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    earlier = tmp_path / "notes.md"
+    earlier.write_text("last week's export")
+    monkeypatch.setattr(export_module.os, "write", disk_full)  # the disk fills up mid-write
+    full = CliRunner().invoke(main, [*base, str(earlier)])
+    assert full.exit_code == 1 and "was not written: the disk is full" in full.output
+    assert earlier.read_text() == "last week's export"  # the old file stays whole
+    assert not [p.name for p in tmp_path.iterdir() if ".part-" in p.name]  # and no half file is left

@@ -17,7 +17,7 @@ from typing import cast
 import click
 
 from companion.demo import generate_demo
-from companion.documents.export import FORMATS, Format, render, write_private
+from companion.documents.export import FORMATS, ExportNotWritten, Format, render, write_private
 from companion.documents.report import build_report, report_pdf
 from companion.documents.selection import select
 from companion.documents.wording import plan_label, progress_sentence
@@ -336,8 +336,16 @@ def export(
             click.echo(content.decode("utf-8"), nl=False)
             return
         target = out or exports_dir(record.data_dir) / f"{_slug(chosen.title)}.{fmt}"
-    written = write_private(target, content)
+    written = _written(target, content)
     click.echo(f"Wrote {len(chosen.sessions)} session(s) to {written}")
+
+
+def _written(target: Path, content: bytes) -> Path:
+    """`write_private`, its refusal (full disk, bad --out) ending the command with its message."""
+    try:
+        return write_private(target, content)
+    except ExportNotWritten as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @click.command("report")
@@ -366,7 +374,7 @@ def report(
             record, found.id, first, last, recommendations=recommendations, deidentify=deidentify
         )
         target = out or exports_dir(record.data_dir) / f"report-{_slug(built.client.display_name)}-{last}.pdf"
-    written = write_private(target, report_pdf(built))
+    written = _written(target, report_pdf(built))
     name, count = built.client.display_name, len(built.sessions)
     click.echo(f"Wrote the progress report for {name} ({count} sessions) to {written}")
 

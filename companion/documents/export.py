@@ -6,10 +6,13 @@ machine when the therapist sends it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import errno
 import io
 import json
+import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -188,10 +191,40 @@ def render(selection: Selection, fmt: Format) -> bytes:
     return text.encode("utf-8")
 
 
+class ExportNotWritten(ValueError):
+    """The export could not be written; the message names the file, the cause and the fix (a ValueError
+    so the app shows it like any refused input)."""
+
+
 def write_private(path: Path, content: bytes) -> Path:
-    """Write `content` to `path` readable by the owner only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=PRIVATE_FILE_MODE, exist_ok=True)
-    path.chmod(PRIVATE_FILE_MODE)
-    path.write_bytes(content)
+    """Write `content` to `path` readable by the owner only, whole or not at all.
+
+    Written to a private temporary file beside it, flushed to disk and renamed into place: a full disk or
+    a refused folder leaves no empty or half file behind (an old export of the same name stays), and the
+    error names the cause and the fix."""
+    temp = path.with_name(f".{path.name}.part-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(temp, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, PRIVATE_FILE_MODE)
+        try:
+            os.fchmod(fd, PRIVATE_FILE_MODE)
+            view = memoryview(content)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        if exc.errno == errno.ENOSPC:
+            cause, fix = "the disk is full", "free some space or choose another folder with --out"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            cause, fix = "the folder is not writable for you", "choose a folder you can write with --out"
+        elif exc.errno in (errno.ENOTDIR, errno.EISDIR, errno.ENOENT, errno.EEXIST):
+            cause, fix = "that is not a file in a folder", "give a file path such as --out ~/ava-notes.pdf"
+        else:
+            cause, fix = exc.strerror or str(exc), "check the disk and the path"
+        raise ExportNotWritten(f"{path} was not written: {cause}; {fix}") from exc
     return path
