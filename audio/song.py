@@ -318,6 +318,7 @@ class Song:
             start=self.bar_start(start_bar),
             loop=self.loop_beats(loop) if loop else None,
             beat_unit=self.meter.note_beats if beat_unit is None else beat_unit,
+            last_bar_end=self.bar_start(self.bars + 1),
         )
 
     @property
@@ -403,8 +404,12 @@ class PlaybackCursor:
         start: BeatLike = 0,
         loop: BeatRange | None = None,
         beat_unit: BeatLike = 1,
+        last_bar_end: BeatLike | None = None,
     ) -> None:
+        """`last_bar_end`: where the song's last bar ends, when a final partial bar stops the track short
+        of it; a loop may run to there (its rest is silence), so a loop over whole bars keeps the bar."""
         self._track = track
+        self._loop_limit = max(track.length_beats, Fraction(last_bar_end or 0))
         self._unit = Fraction(beat_unit)
         if self._unit <= 0:
             raise ValueError(f"beat unit {beat_unit}: must be a positive number of quarter notes")
@@ -517,10 +522,10 @@ class PlaybackCursor:
         if loop is None:
             return None
         start, end = Fraction(loop.start), Fraction(loop.end)
-        if not 0 <= start < end <= self._track.length_beats:
+        if not 0 <= start < end <= self._loop_limit:
             raise ValueError(
                 f"loop beats {start}-{end}: must be a non-empty span inside the song's "
-                f"{self._track.length_beats} beats"
+                f"{self._loop_limit} beats"
             )
         return BeatRange(start, end)
 

@@ -247,3 +247,14 @@ def test_no_note_hangs_whatever_the_therapist_does(song: Song, steps: list, look
             cursor.set_loop(None)
     device.receive(cursor.release(at=now, unsent=queue))
     assert device.sounding == Counter()
+
+
+def test_looping_every_bar_of_a_song_whose_last_bar_is_partial_keeps_whole_bars() -> None:
+    """Found by the audit: `--loop all` on a song ending mid-bar failed in the engine (the loop ran past the
+    track's end) and played nothing. The loop keeps whole bars: the rest of the last bar is silence."""
+    song = song_from(*(m for k in range(6) for m in (on(60 + k), off(60 + k, 480))))  # 6 beats of 4/4
+    assert song.length_beats < 8 and song.bars == 2  # bar 2 stops short
+    cursor = song.cursor(loop=Loop(1, song.bars))
+    melody = note_ons(cursor.take_until(24))
+    first_pass = [(beat, note) for beat, note in melody if beat < 8]
+    assert melody[: 3 * len(first_pass)] == [(b + 8 * k, n) for k in range(3) for b, n in first_pass]
