@@ -132,3 +132,16 @@ def test_an_export_that_cannot_be_written_is_one_clear_line_and_leaves_no_empty_
     assert full.exit_code == 1 and "was not written: the disk is full" in full.output
     assert earlier.read_text() == "last week's export"  # the old file stays whole
     assert not [p.name for p in tmp_path.iterdir() if ".part-" in p.name]  # and no half file is left
+
+
+@pytest.mark.parametrize("command", [["clients", "list"], ["plans", "list"], ["backups", "list"]])
+def test_a_data_folder_that_cannot_be_created_is_one_line_naming_the_fix(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """Found by the audit: a --data-dir that cannot be created printed a traceback."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = CliRunner().invoke(main, ["--data-dir", str(blocker / "data"), *command])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"cannot create the data folder {blocker / 'data'}" in result.output
+    assert "--data-dir or COMPANION_DATA_DIR" in result.output

@@ -16,7 +16,8 @@ from typing import TypeVar
 
 import click
 
-from companion.paths import data_dir, plans_dir
+from companion.cli.record_commands import checked_data_dir
+from companion.paths import plans_dir
 from interventions import GoalDomain, Library, Plan, PlanError, read_plan
 from interventions.data_taps import DataKind, DataTap
 from interventions.loader import load_directory
@@ -35,7 +36,7 @@ def plans_user_dir(explicit: Path | None, data_dir_override: Path | None) -> Pat
     uses: `--data-dir`, then COMPANION_DATA_DIR, then the platform default)."""
     if explicit is not None:
         return explicit
-    return plans_dir(data_dir(data_dir_override))
+    return plans_dir(checked_data_dir(data_dir_override))
 
 
 @click.group("plans")

@@ -29,16 +29,27 @@ from companion.record.model import DOMAINS, METRICS, PHASES, SUMMARIES, Metric, 
 
 
 def data_dir_of(ctx: click.Context) -> Path:
-    """The data directory for this invocation (the group's `--data-dir`, then env, then default)."""
-    override = (ctx.find_root().obj or {}).get("data_dir")
-    return resolve_data_dir(override)
+    """The data directory for this invocation (the group's `--data-dir`, then env, then default); a folder
+    that cannot be created ends the command with the cause and the fix."""
+    return checked_data_dir((ctx.find_root().obj or {}).get("data_dir"))
+
+
+def checked_data_dir(override: Path | None) -> Path:
+    try:
+        return resolve_data_dir(override)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot create the data folder {override or ''} ({exc.strerror or exc}): choose a folder you "
+            "can write with --data-dir or COMPANION_DATA_DIR"
+        ) from exc
 
 
 @contextlib.contextmanager
 def open_record(ctx: click.Context) -> Iterator[Record]:
     """The record for a command; storage and lookup errors end the command with their message."""
+    folder = data_dir_of(ctx)
     try:
-        with Record.open(data_dir_of(ctx)) as record:
+        with Record.open(folder) as record:
             yield record
     except (StorageError, UnknownRecord, ValueError) as exc:
         message = exc.args[0] if isinstance(exc, UnknownRecord) and exc.args else str(exc)
