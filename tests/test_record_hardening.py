@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import errno
 import io
+import sqlite3
 import subprocess
 import sys
 import time
@@ -21,7 +22,9 @@ from companion.documents import export as export_module
 from companion.documents.export import to_csv
 from companion.documents.selection import select
 from companion.paths import tighten_data_dir
-from companion.record import CorruptDatabase, Count, EventDraft, Note, Record
+from companion.record import CorruptDatabase, Count, DiskFull, EventDraft, Note, Record
+from companion.record.errors import classify
+from companion.record.migrations import migrate
 
 OPEN_AT = """
 import sys, time
@@ -145,3 +148,17 @@ def test_a_data_folder_that_cannot_be_created_is_one_line_naming_the_fix(
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
     assert f"cannot create the data folder {blocker / 'data'}" in result.output
     assert "--data-dir or COMPANION_DATA_DIR" in result.output
+
+
+def test_a_disk_full_during_the_first_migration_is_reported_as_a_full_disk(tmp_path: Path) -> None:
+    """Found by the audit: it said "cannot rollback - no transaction is active" instead of DiskFull (SQLite
+    had already rolled back; `migrate` now rolls back only an open transaction). SQLite's own page limit
+    makes the file full for real, part-way through the schema, and the full disk is what is reported."""
+    path = tmp_path / "companion.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA max_page_count = 4")
+    with pytest.raises(sqlite3.OperationalError, match="full") as raised:
+        migrate(conn)
+    conn.close()
+    assert isinstance(classify(raised.value, path), DiskFull)
+    assert "is full" in str(classify(raised.value, path))

@@ -216,6 +216,7 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
             conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite already rolled back after some errors (a full disk): the
+                conn.execute("ROLLBACK")  # original error is the one to report, not "no transaction"
             raise
     return max(found, target)
