@@ -162,3 +162,53 @@ def test_a_disk_full_during_the_first_migration_is_reported_as_a_full_disk(tmp_p
     conn.close()
     assert isinstance(classify(raised.value, path), DiskFull)
     assert "is full" in str(classify(raised.value, path))
+
+
+HOLD_OPEN = """
+import sys, time
+from pathlib import Path
+from companion.record import EventDraft, Record, Trial
+record = Record.open(Path(sys.argv[1]), backup_every=None)
+client = record.add_client("Logged after the backup")
+session = record.start_session([client.id], "clinic")
+for _ in range(int(sys.argv[2])):
+    record.log(session.id, EventDraft(Trial(True, "independent")))
+print("acknowledged", flush=True)
+time.sleep(60)
+"""
+
+
+def test_restoring_a_backup_refuses_an_open_record_and_keeps_every_tap_of_a_crashed_one(
+    tmp_path: Path,
+) -> None:
+    """Found by the audit: `backups restore` with the record open, or after a crash left a WAL, made
+    acknowledged taps disappear (the WAL was renamed away from its database)."""
+    data = tmp_path / "data"
+    with Record.open(data, backup_every=None) as record:
+        record.add_client("Ava")
+        record.backup_now()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_OPEN, str(data), "25"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "acknowledged"
+        refused = CliRunner().invoke(main, ["--data-dir", str(data), "backups", "restore"])
+        assert refused.exit_code == 1 and "is open in another program" in refused.output
+        assert not list(data.glob("*.replaced-*"))  # nothing was changed
+    finally:
+        holder.kill()  # kill -9 mid-session: the acknowledged taps are in the WAL, not yet in the file
+        holder.wait()
+    assert (data / "companion.db-wal").stat().st_size > 0
+    restored = CliRunner().invoke(main, ["--data-dir", str(data), "backups", "restore"])
+    assert restored.exit_code == 0, restored.output
+    (aside,) = [p for p in data.glob("companion.db.replaced-*") if not p.name.endswith(("-wal", "-shm"))]
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for part in data.glob(aside.name + "*"):  # the replaced record, opened as a record of its own
+        part.rename(moved / part.name.replace(aside.name, "companion.db"))
+    with Record.open(moved, backup_every=None) as replaced:
+        (late,) = [c for c in replaced.clients() if c.display_name == "Logged after the backup"]
+        (session,) = replaced.sessions(late.id)
+        assert len(replaced.session_events(session.id)) == 25  # every acknowledged tap is there
+    with Record.open(data, backup_every=None) as current:
+        assert [c.display_name for c in current.clients()] == ["Ava"]  # the backup is in place

@@ -9,6 +9,7 @@ the current database is moved aside first.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import sqlite3
@@ -71,25 +72,73 @@ def make_backup(source: sqlite3.Connection, db_path: Path, keep: int) -> Path:
 def restore_backup(data_dir: Path, db_path: Path, backup: Path | None = None) -> tuple[Path, Path | None]:
     """Put `backup` (default: the newest) in place of the database; returns (restored from, moved aside).
 
-    The record must be closed. The replaced database and its WAL are renamed `*.replaced-<time>`, never
-    deleted, so even a mistaken restore loses nothing.
+    Refused while another program has the record open (its next tap would go into a file that is no longer
+    the record). The replaced database is first checkpointed, so what it holds is all in one file, and is
+    renamed `*.replaced-<time>` with any WAL beside it under the name SQLite looks for, so it opens with
+    every acknowledged tap: even a mistaken restore loses nothing.
     """
     available = list_backups(data_dir)
     chosen = backup or (available[-1] if available else None)
     if chosen is None:
         raise StorageError(db_path, f"There is no backup in {backups_dir(data_dir)} to restore.")
     _verify(chosen)
+    if _open_elsewhere(db_path):
+        raise StorageError(
+            db_path,
+            f"The session record {db_path} is open in another program (the app, a browser session or a "
+            "sync tool): close it, then restore. Nothing was changed.",
+        )
+    _checkpoint(db_path)
     stamp = datetime.now(UTC).strftime(STAMP)
     aside: Path | None = None
-    for suffix in ("", *SIDECAR_SUFFIXES):
-        current = db_path.with_name(db_path.name + suffix)
-        if current.exists():
-            moved = current.with_name(f"{current.name}.replaced-{stamp}")
-            current.rename(moved)
-            aside = aside or moved
+    if db_path.exists():
+        aside = db_path.with_name(f"{db_path.name}.replaced-{stamp}")
+        for suffix in SIDECAR_SUFFIXES:  # a WAL it still needs travels under the name SQLite looks for
+            sidecar = db_path.with_name(db_path.name + suffix)
+            if sidecar.exists():
+                sidecar.rename(aside.with_name(aside.name + suffix))
+        db_path.rename(aside)
     ensure_private_file(db_path)
     shutil.copyfile(chosen, db_path)
     return chosen, aside
+
+
+def _open_elsewhere(db_path: Path) -> bool:
+    """Whether another process has the database open: every SQLite connection in WAL mode holds a shared
+    lock on the shared-memory file's "dead man switch" byte, so an exclusive lock on it fails then."""
+    shm = db_path.with_name(db_path.name + "-shm")
+    if not shm.exists():
+        return False
+    try:
+        fd = os.open(shm, os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, WAL_DMS_BYTE)
+    except OSError:
+        return True
+    else:
+        fcntl.lockf(fd, fcntl.LOCK_UN, 1, WAL_DMS_BYTE)
+        return False
+    finally:
+        os.close(fd)
+
+
+WAL_DMS_BYTE = 128
+"""SQLite's unix VFS: the wal-index locks start at byte 120 of the -shm file; the dead-man switch is 8 on."""
+
+
+def _checkpoint(db_path: Path) -> None:
+    """Fold the WAL into the database file, so the copy set aside is complete on its own. A damaged record
+    (often why one restores) may refuse: its WAL then travels with it instead."""
+    if not db_path.exists():
+        return
+    with contextlib.suppress(sqlite3.Error):
+        conn = sqlite3.connect(db_path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
 
 
 def _verify(backup: Path) -> None:
