@@ -242,6 +242,7 @@ def test_read_only_existing_database_gets_a_clear_message(readonly_dir: Path) ->
     (readonly_dir / "companion.db").chmod(0o444)
     message = open_as_writer(readonly_dir)
     assert str(readonly_dir / "companion.db") in message and "read-only" in message
+    assert f"its folder {readonly_dir} is read-only" in message  # the folder (0555 here) is what blocks
 
 
 def test_unwritable_parent_of_a_new_data_dir_is_a_clear_error(readonly_dir: Path) -> None:

@@ -212,3 +212,14 @@ def test_restoring_a_backup_refuses_an_open_record_and_keeps_every_tap_of_a_cras
         assert len(replaced.session_events(session.id)) == 25  # every acknowledged tap is there
     with Record.open(data, backup_every=None) as current:
         assert [c.display_name for c in current.clients()] == ["Ava"]  # the backup is in place
+
+
+def test_a_read_only_record_names_the_fix_that_works_for_its_cause(tmp_path: Path) -> None:
+    """Found by the audit: the message said to chmod the folder whatever was read-only, even on a disk
+    mounted read-only, where chmod cannot help."""
+    db = tmp_path / "companion.db"
+    on_file = str(classify(OSError(errno.EACCES, "Permission denied"), db))
+    assert "the file is read-only for this user" in on_file
+    assert f"chmod u+w {db} {db}-wal {db}-shm" in on_file
+    on_disk = str(classify(OSError(errno.EROFS, "Read-only file system"), db))
+    assert "mounted read-only (chmod cannot change that)" in on_disk and "chmod u+w" not in on_disk

@@ -7,6 +7,7 @@ message and marks unsaved events as pending instead of pretending they were save
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sqlite3
@@ -62,6 +63,31 @@ def _writable(path: Path) -> bool:
     return os.access(target, os.W_OK)
 
 
+def _read_only_message(db_path: Path, exc: BaseException) -> str:
+    """Which of the three it is, each with the fix that works: a read-only filesystem (chmod cannot help),
+    a read-only folder, or read-only files in a writable folder."""
+    directory = db_path.parent
+    elsewhere = "or choose another folder with --data-dir / COMPANION_DATA_DIR"
+    read_only_fs = isinstance(exc, OSError) and exc.errno == errno.EROFS
+    with contextlib.suppress(OSError):
+        read_only_fs = read_only_fs or bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    if read_only_fs:
+        return (
+            f"Companion cannot write the session record {db_path}: the disk holding {directory} is mounted "
+            f"read-only (chmod cannot change that): remount it writable {elsewhere}."
+        )
+    if not os.access(directory, os.W_OK):
+        return (
+            f"Companion cannot write the session record {db_path}: its folder {directory} is read-only for "
+            f"this user: make it writable (`chmod u+w {directory}`) {elsewhere}."
+        )
+    files = " ".join(str(db_path.with_name(db_path.name + suffix)) for suffix in ("", "-wal", "-shm"))
+    return (
+        f"Companion cannot write the session record {db_path}: the file is read-only for this user: make it "
+        f"writable (`chmod u+w {files}`) {elsewhere}."
+    )
+
+
 def classify(exc: BaseException, db_path: Path) -> StorageError:
     """Turn a low-level failure into the matching StorageError with an actionable message."""
     if isinstance(exc, StorageError):
@@ -86,12 +112,7 @@ def classify(exc: BaseException, db_path: Path) -> StorageError:
         or (code == SQLITE_CANTOPEN and not (_writable(db_path) and os.access(directory, os.W_OK)))
         or (isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS))
     ):
-        return ReadOnlyLocation(
-            db_path,
-            f"Companion cannot write the session record {db_path}: the file or its folder {directory} is "
-            "read-only for this user: make the folder writable "
-            f"(e.g. `chmod u+w {directory}`) or choose another folder with --data-dir / COMPANION_DATA_DIR.",
-        )
+        return ReadOnlyLocation(db_path, _read_only_message(db_path, exc))
     if code in (SQLITE_CORRUPT, SQLITE_NOTADB):
         return CorruptDatabase(
             db_path,
