@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from host_steal import steal_seconds
 from jackd import JackServer, JackUnavailable, dummy_jack
 
 
@@ -24,17 +25,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.jack)
 
 
-def _steal_seconds() -> float | None:
-    """CPU time the hypervisor took from this machine so far (/proc/stat's steal column), if known."""
-    try:
-        with open("/proc/stat") as stat:
-            fields = stat.readline().split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-_STEAL_AT_START = _steal_seconds()
+_STEAL_AT_START = steal_seconds()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -43,10 +34,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     takes = sys.modules.get("engine_takes")
     if takes is None:
         return
-    now = _steal_seconds()
+    now = steal_seconds()
     steal = f"{now - _STEAL_AT_START:.1f} s" if now is not None and _STEAL_AT_START is not None else "unknown"
     terminalreporter.write_line(
-        f"JACK witnesses: {len(takes.RETAKES)} retakes; jackd {_scheduling(_SERVER)}; "
+        f"JACK witnesses: {len(takes.RETAKES)} retakes (waited {sum(takes.QUIET_WAITS):.1f} s in all for a "
+        f"quiet host); jackd {_scheduling(_SERVER)}; "
         f"CPU time stolen by the host: {steal}"
     )
     for trouble in takes.RETAKES:

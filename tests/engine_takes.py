@@ -5,13 +5,13 @@ A take starts a metronome, records its ports with a second JACK client in a proc
 that played. MIDI over python-rtmidi's JACK API leaves at the start of the next JACK period (128 frames =
 2.67 ms), so MIDI tolerances are one period plus scheduling slack; audio is exact.
 
-A take is judged only when its witness is clean (`jackd.Witness.clean`: no JACK xrun, no missed cycle, no
-MIDI in a late cycle); otherwise it is taken again, up to `ATTEMPTS` times, and a test whose witness is
-never clean fails saying so. Where a machine stalls every few seconds (a CI host that lends its cores
-out), whole clean takes of several seconds become rare; the app's takes then judge what the witness did
-see cleanly (`jackd.Witness.trusted`, `judge_or_retake`), never what it missed. The engine plays in its
-own process (`RemoteMetronome`, as the app and the CLI run it) unless a test needs the in-process
-`Metronome` itself.
+A take is judged only when its witness is clean (`jackd.Witness.clean`: no JACK xrun, no missed cycle, no MIDI
+in a late cycle); otherwise it is taken again, up to `ATTEMPTS` times (each retake first waits for a quiet
+host, see `retake_after`), and a test whose witness is never clean fails saying so. Where a machine stalls
+every few seconds (a CI host that lends its cores out), whole clean takes of several seconds become rare; the
+app's takes then judge what the witness did see cleanly (`jackd.Witness.trusted`, `judge_or_retake`), never
+what it missed. The engine plays in its own process (`RemoteMetronome`, as the app and the CLI run it) unless
+a test needs the in-process `Metronome` itself.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from host_steal import wait_until_quiet
 from jackd import LATE_S, JackRecorder, RecordedTake, RecorderProcess, Witness, find_ports
 
 from audio.engine import EngineStatus, Metronome, MidiConfig
@@ -41,9 +42,7 @@ PERIOD_S = 128 / 48_000
 # It is never early: a clean witness stamps no message more than LATE_S before it was sent.
 MIDI_EARLY_S, MIDI_LATE_S = LATE_S, PERIOD_S + 0.004
 COMPANION = str(Path(sys.executable).with_name("companion"))
-ATTEMPTS = 5
-RETAKE_PAUSE_S = 1.0
-"""Before the n-th retake, n times this: takes a few seconds apart are less likely to share a stall."""
+ATTEMPTS = 6
 RECORD_S = 20.0
 """The witness's buffer: longer than any take."""
 
@@ -71,9 +70,7 @@ def clean_take(
     Without `check` a take is judged only when its witness is clean; with it, also when its witness was
     not clean but the check holds (`judge_or_retake`)."""
     troubles: list[str] = []
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(RETAKE_PAUSE_S * attempt)  # a machine that just stalled may not have recovered yet
+    for _ in range(attempts):
         result = take()
         heard = witness(result)
         if check is None:
@@ -83,18 +80,24 @@ def clean_take(
         if trouble is None:
             return result
         troubles.append(trouble)
-        say_retake(trouble)
+        retake_after(trouble)
     raise never_clean(troubles)
 
 
 RETAKES: list[str] = []
 """Every retake of this test run, for the run's summary (`conftest.pytest_terminal_summary`)."""
+QUIET_WAITS: list[float] = []
+"""Seconds each retake waited for a quiet host, for the same summary."""
 
 
-def say_retake(trouble: str) -> None:
-    """On stderr (pytest shows it with a failure): why a take is played again."""
+def retake_after(trouble: str) -> None:
+    """Say on stderr (pytest shows it with a failure) why a take is played again, then wait until the
+    host leaves the machine alone (`host_steal.wait_until_quiet`): a take played in the middle of the
+    storm that spoiled the last one would most likely be spoiled too. Async tests run this in a thread,
+    so that the app under test plays on meanwhile."""
     RETAKES.append(trouble)
     print(f"retake: the witness was not clean ({trouble})", file=sys.stderr)
+    QUIET_WAITS.append(wait_until_quiet())
 
 
 def judge_or_retake(clean: bool, trouble: str, check: Callable[[], None]) -> str | None:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -373,6 +373,11 @@ class Witness:
         if not len(cycles) or first < cycles[0, 0] or last >= cycles[-1, 0] + self._period():
             return False
         return not any(start <= last and first < end for start, end in self.untrusted())
+
+    def trusted_near(self, frames: Iterable[int], radius: int) -> list[int]:
+        """The frames the witness saw cleanly with `radius` frames either side: what lies near them (a
+        click's MIDI partner, say) would have been recorded."""
+        return [frame for frame in frames if self.trusted(frame - radius, frame + radius)]
 
     def midi_lateness(self) -> Any:
         """For each recorded MIDI event, how late the cycle that carried it ran (seconds)."""

@@ -10,6 +10,7 @@ of the player; the recording's frames are mapped onto the same clock as the mome
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, judge_or_retake, never_clean, say_retake
+from engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
 from jackd import RecordedTake, RecorderProcess, find_ports
 from test_app_cues import TWINKLE, pick, practice_with_songs
 from test_app_pilot import app_for, start_session, until
@@ -146,7 +147,7 @@ async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
         if trouble is None:
             break
         troubles.append(trouble)
-        say_retake(trouble)
+        await asyncio.to_thread(retake_after, trouble)
     else:
         raise never_clean(troubles)
 

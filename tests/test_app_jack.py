@@ -11,13 +11,14 @@ to `ATTEMPTS`, until `NEED_INTERVALS` are judged, and the test fails if they nev
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import statistics
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, never_clean, say_retake
+from engine_takes import ATTEMPTS, never_clean, retake_after
 from jackd import RecordedTake, RecorderProcess, find_ports
 from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
@@ -85,7 +86,7 @@ async def judged_takes(name: str, source: str, play: Callable[[], Awaitable[None
         judged = sum(len(beat_intervals(take)) for take in takes)
         if judged < NEED_INTERVALS:
             troubles.append(f"{takes[-1].trouble() or 'clean'}; {judged} intervals judged so far")
-            say_retake(troubles[-1])
+            await asyncio.to_thread(retake_after, troubles[-1])
     return takes
 
 

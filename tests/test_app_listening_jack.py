@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, judge_or_retake, never_clean, say_retake
+from engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
 from jackd import JackServer
 from test_app_listening import notices
 from test_app_metronome import switch_plan
@@ -110,7 +110,7 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
                 if trouble is None:
                     break
                 troubles.append(trouble)
-                say_retake(trouble)
+                await asyncio.to_thread(retake_after, trouble)
             else:
                 raise never_clean(troubles)
             strip_text = str(screen.query_one(SyncStrip).render())

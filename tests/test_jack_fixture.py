@@ -5,6 +5,10 @@ where the truth is known."""
 
 from __future__ import annotations
 
+import itertools
+import os
+
+import host_steal
 import numpy as np
 import pytest
 from jackd import LATE_S, XRUN_GUARD_S, RecordedTake
@@ -113,6 +117,49 @@ def test_after_an_xrun_the_clock_restarts_and_only_the_stretch_around_it_is_untr
     assert not take.trusted(frame[10], frame[restart])  # reaches into the guard
     assert take.trusted(frame[restart + 3] + guard, frame[-1])
     assert not take.trusted(frame[0] - 1, frame[10])  # before the witness listened
+
+
+def test_only_frames_whose_whole_neighbourhood_was_seen_cleanly_are_trusted_near():
+    take = synthetic_take(np.full(2000, 20e-6), [])
+    frame = take.cycles[:, 0].astype(int)
+    take.xrun_frames, take.xruns = [int(frame[1000])], 1
+    guard, near = round(XRUN_GUARD_S * 48_000), 960
+    clicks = [int(frame[k]) for k in (100, 1000, 1999)] + [
+        frame[1000] - guard - near - 1,
+        frame[1000] + guard + near,
+    ]
+    assert take.trusted_near(clicks, near) == [
+        clicks[0],
+        clicks[3],
+        clicks[4],
+    ]  # not in the guard, not at the end
+    assert take.trusted_near([clicks[3] + 1, clicks[4] - 1], near) == []
+
+
+def stolen(per_read: list[float]) -> list[float]:
+    """A steal counter (seconds since boot) that grows by these amounts from read to read."""
+    return [float(total) for total in itertools.accumulate([100.0, *per_read])]
+
+
+def test_a_retake_waits_until_the_host_has_been_quiet_for_consecutive_windows(monkeypatch):
+    tick = 1 / os.sysconf("SC_CLK_TCK")
+    reads = iter(stolen([0.3, 0.2, 0.0, 0.5, tick, 0.0, 0.4]))
+    monkeypatch.setattr(host_steal, "steal_seconds", lambda: next(reads))
+    monkeypatch.setattr(host_steal, "QUIET_WINDOW_S", 0.001)
+    host_steal.wait_until_quiet(max_wait=10)
+    assert next(reads) == pytest.approx(101.0 + tick + 0.4)  # stopped after two quiet windows in a row
+
+
+def test_a_host_that_is_never_quiet_delays_a_retake_only_so_long(monkeypatch):
+    monkeypatch.setattr(host_steal, "steal_seconds", iter(stolen([0.5] * 10_000)).__next__)
+    monkeypatch.setattr(host_steal, "QUIET_WINDOW_S", 0.01)
+    assert 0.2 <= host_steal.wait_until_quiet(max_wait=0.2) < 1.0
+
+
+def test_without_a_steal_count_a_retake_waits_one_window(monkeypatch):
+    monkeypatch.setattr(host_steal, "steal_seconds", lambda: None)
+    monkeypatch.setattr(host_steal, "QUIET_WINDOW_S", 0.05)
+    assert 0.05 <= host_steal.wait_until_quiet(max_wait=10) < 1.0
 
 
 def test_cycles_the_recorder_missed_and_late_cycles_are_untrusted_and_nothing_else():

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, judge_or_retake, never_clean, say_retake
+from engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
 from test_midi_input_sender import HitSender
 
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
@@ -215,7 +215,7 @@ def test_logged_figures_match_the_known_offsets_within_1_ms(jack_server, record,
         if trouble is None:
             break
         troubles.append(trouble)
-        say_retake(trouble)
+        retake_after(trouble)
     else:
         raise never_clean(troubles)
 
@@ -285,6 +285,6 @@ def test_adaptive_tempo_follows_a_faster_client_within_its_limit(jack_server, re
         if trouble is None:
             break
         troubles.append(trouble)
-        say_retake(trouble)
+        retake_after(trouble)
     else:
         raise never_clean(troubles)
