@@ -11,7 +11,7 @@ from test_app_pilot import app_for, on_screen, until
 from test_app_practice import Practice, make_practice
 from test_app_snapshots import soap as open_note
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static, TextArea
 
 from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick
 from companion.app.screens.review import ReviewScreen
@@ -105,3 +105,58 @@ async def test_focusing_the_codes_keeps_them_and_timed_minutes_can_be_typed(prac
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not soap.unsaved)
         assert field.value == "97530-GP:30, 97112-GP:15"
+
+
+async def test_tab_goes_from_the_first_field_through_every_field_and_nothing_invisible(
+    practice: Practice,
+) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_note(pilot)
+        soap = app.screen
+        assert isinstance(soap, SoapScreen)
+        client_id = soap.drafts[0].client.id
+        fields = [
+            f"{field}-{client_id}" for field in ("subjective", "objective", "observations", "assessment")
+        ]
+        cycle = [*fields, f"plan-{client_id}", "cpt", "present", "modality"]
+        visited = [app.focused.id if app.focused else None]
+        for _ in cycle:
+            await pilot.press("tab")
+            visited.append(app.focused.id if app.focused else None)
+        assert visited == [*cycle, cycle[0]]
+
+
+async def test_observations_who_was_present_and_telehealth_are_saved_from_the_note(
+    practice: Practice,
+) -> None:
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_note(pilot)
+        soap = app.screen
+        assert isinstance(soap, SoapScreen)
+        session_id, client_id = soap.session_id, soap.drafts[0].client.id
+        soap.query_one(f"#observations-{client_id}").focus()
+        await pilot.press(*"Sang the hello song unprompted.")
+        soap.query_one("#present", Input).focus()
+        await pilot.press(*"mother; OT co-treating")
+        soap.query_one("#modality", Select).value = "telehealth video"
+        assert soap.unsaved
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: not soap.unsaved)
+        await pilot.press("escape")
+        await on_screen(pilot, ReviewScreen)
+        await pilot.press("n")  # opened again: redrafted from the data, with everything typed kept
+        await on_screen(pilot, SoapScreen)
+        again = app.screen
+        assert isinstance(again, SoapScreen)
+        await until(pilot, lambda: again.query(f"#observations-{client_id}"))
+        assert (
+            again.query_one(f"#observations-{client_id}", TextArea).text == "Sang the hello song unprompted."
+        )
+        assert again.query_one("#present", Input).value == "mother; OT co-treating"
+        assert again.query_one("#modality", Select).value == "telehealth video"
+    with practice.open() as record:
+        session = record.session(session_id)
+        assert (session.present, session.modality) == ("mother; OT co-treating", "telehealth video")
+        assert record.note(session_id, client_id).observations == "Sang the hello song unprompted."

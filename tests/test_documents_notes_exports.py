@@ -62,7 +62,7 @@ def test_soap_objective_is_written_from_the_data(record: Record) -> None:
     heading = "Objective 1: Taps the drum on the beat (gross motor goal; too few sessions to date):"
     assert heading in note.objective
     assert "40 min, clinic; interventions: TIMP drum reach; CPT 97530." in note.objective
-    assert "1 sessions; percent independent from 80 to 80" in note.assessment
+    assert "1 session; percent independent from 80 to 80" in note.assessment
     typed = replace(note, subjective="Arrived cheerful.", plan="Raise tempo to 88 bpm.")
     record.save_note(typed)
     redrafted = draft_note(record, session_id, client_id)

@@ -23,7 +23,7 @@ from companion.documents.paperwork import local_time
 from companion.documents.report import build_report, report_pdf
 from companion.documents.selection import select
 from companion.documents.soap import draft_note, note_text
-from companion.record import Record
+from companion.record import EventDraft, Record, Trial
 from companion.record.attendance import attendance_summary
 from companion.record.billing import BillingCode, billed_lines, parse_code, parse_codes, units_for
 from companion.record.caseload import valid_npi
@@ -111,6 +111,32 @@ def test_a_finalised_note_is_signed_and_byte_identical_after_an_addendum_and_eve
     with pytest.raises(ValueError, match="only a finalised note takes addenda"):
         other, _, other_session = timp_session(record)
         record.add_addendum(other_session, other, "too early")
+
+
+def test_the_therapists_observations_survive_a_redraft_and_go_wherever_the_objective_goes(
+    record: Record,
+) -> None:
+    client_id, objective_id, session_id = timp_session(record)
+    observed = "Émile Zoë reached across midline unprompted twice; fatigued after 20 min."
+    record.save_note(replace(draft_note(record, session_id, client_id), observations=observed))
+    record.log(session_id, EventDraft(Trial(True, "independent"), objective_id=objective_id))  # new data ...
+    redrafted = draft_note(record, session_id, client_id)
+    assert "9/11 independent trials" in redrafted.objective  # ... the Objective is drafted again ...
+    assert redrafted.observations == observed  # ... and what the therapist typed is kept as typed
+    text = note_text(redrafted)
+    assert (
+        text.index("9/11 independent")
+        < text.index(f"Therapist's observations: {observed}")
+        < text.index("A:")
+    )
+    record.save_note(redrafted)
+    assert f"Therapist's observations: {observed}" in to_markdown(select(record, session_id=session_id))
+    pdf = render(select(record, session_id=session_id), "pdf")
+    assert "fatigued after 20 min" in " ".join(
+        " ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages
+    )
+    deidentified = to_markdown(select(record, session_id=session_id, deidentify=True))
+    assert "reached across midline" in deidentified and "Émile" not in deidentified
 
 
 def test_codes_changed_after_signing_are_kept_in_an_audit_trail(record: Record) -> None:

@@ -26,7 +26,7 @@ from companion.documents.paperwork import (
 )
 from companion.documents.pdf import PdfDocument
 from companion.documents.selection import DEIDENTIFIED, Selection, safe_harbor
-from companion.documents.soap import session_header
+from companion.documents.soap import objective_with_observations, session_header
 from companion.paths import PRIVATE_FILE_MODE
 from companion.record import SessionNote
 from companion.record.events import PAYLOAD_TYPES, payload_to_json
@@ -51,7 +51,7 @@ def _released(selection: Selection, text: str) -> str:
 def _soap(note: SessionNote) -> tuple[tuple[str, str], ...]:
     return (
         ("Subjective", note.subjective),
-        ("Objective", note.objective),
+        ("Objective", objective_with_observations(note)),
         ("Assessment", note.assessment),
         ("Plan", note.plan),
     )

@@ -116,6 +116,7 @@ def _deidentify_note(note: SessionNote, rules: list[tuple[re.Pattern[str], str]]
         note,
         subjective=_scrub(note.subjective, rules),
         objective=_scrub(note.objective, rules),
+        observations=_scrub(note.observations, rules),
         assessment=_scrub(note.assessment, rules),
         plan=_scrub(note.plan, rules),
     )

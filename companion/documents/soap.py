@@ -86,11 +86,19 @@ def draft_note(
     return replace(saved, objective=objective, assessment=assessment)
 
 
+def objective_with_observations(note: SessionNote) -> str:
+    """The whole O of SOAP: the figures drafted from the data, then what the therapist observed."""
+    observed = note.observations.strip()
+    if not observed:
+        return note.objective
+    return f"{note.objective.rstrip()}\nTherapist's observations: {observed}".strip()
+
+
 def note_text(note: SessionNote) -> str:
     """The note as plain text with the four SOAP headings."""
     sections = [
         ("S", note.subjective),
-        ("O", note.objective),
+        ("O", objective_with_observations(note)),
         ("A", note.assessment),
         ("P", note.plan),
     ]

@@ -201,7 +201,7 @@ def progress_sentence(progress: ObjectiveProgress) -> str:
         else f"not yet met ({progress.current_run} of {criterion.consecutive_sessions} sessions in a row)"
     )
     return (
-        f"{len(progress.points)} sessions; {metric} from {num(progress.baseline or 0)} to "
+        f"{len(progress.points)} session{'' if len(progress.points) == 1 else 's'}; {metric} from {num(progress.baseline or 0)} to "
         f"{num(progress.latest or 0)}; {trend}; {status}."
     )
 

@@ -165,6 +165,8 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
             JOIN session_clients sc ON sc.session_id = s.id
             WHERE s.ended_at IS NOT NULL AND s.second_observer_of IS NULL""",
     ),
+    # 8: the therapist's own observations on a note, kept apart from the Objective drafted from the data.
+    ("ALTER TABLE notes ADD COLUMN observations TEXT NOT NULL DEFAULT ''",),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

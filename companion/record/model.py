@@ -301,6 +301,9 @@ class SessionNote:
     client_id: int
     subjective: str = ""
     objective: str = ""
+    observations: str = ""
+    """What the therapist saw beyond the figures (part of the O): typed, so a redraft of the Objective
+    from the data never touches it."""
     assessment: str = ""
     plan: str = ""
     updated_at: str = ""

@@ -51,6 +51,7 @@ def _note(row: sqlite3.Row) -> SessionNote:
         client_id=row["client_id"],
         subjective=row["subjective"],
         objective=row["objective"],
+        observations=row["observations"],
         assessment=row["assessment"],
         plan=row["plan"],
         updated_at=row["updated_at"],
@@ -279,10 +280,11 @@ class Sessions:
             saved = replace(saved, signed_by=signer, signed_at=now)
         with self._db.transaction() as conn:
             conn.execute(
-                "INSERT INTO notes (session_id, client_id, subjective, objective, assessment, plan, "
-                "updated_at, finalised, signed_by, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "INSERT INTO notes (session_id, client_id, subjective, objective, observations, assessment, "
+                "plan, updated_at, finalised, signed_by, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(session_id, client_id) DO UPDATE SET subjective=excluded.subjective, "
-                "objective=excluded.objective, assessment=excluded.assessment, plan=excluded.plan, "
+                "objective=excluded.objective, observations=excluded.observations, "
+                "assessment=excluded.assessment, plan=excluded.plan, "
                 "updated_at=excluded.updated_at, finalised=excluded.finalised, "
                 "signed_by=excluded.signed_by, signed_at=excluded.signed_at",
                 (
@@ -290,6 +292,7 @@ class Sessions:
                     saved.client_id,
                     saved.subjective,
                     saved.objective,
+                    saved.observations,
                     saved.assessment,
                     saved.plan,
                     saved.updated_at,

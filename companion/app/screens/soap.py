@@ -1,9 +1,11 @@
 """The SOAP note editor that opens when a session ends, pre-filled from the data.
 
 Objective is written from the logged events (read-only here: it is regenerated from the data so it can
-never disagree with them); Subjective, Assessment (pre-filled with progress to date) and Plan are typed.
+never disagree with them), and the therapist's own observations sit under it, kept apart so a redraft
+never touches them; Subjective, Assessment (pre-filled with progress to date) and Plan are typed.
 Save keeps a draft; Finalise signs the note (name, credential, time) so it is never rewritten. The
-session's billing codes are edited here too (saved with the note; they belong to the session, so they stay
+session's billing codes, who else was present and how it was held (in person or telehealth) are edited
+here too (saved with the note; they belong to the session, so they stay
 editable after the note is finalised, a change then kept in an audit trail). Export writes the session as
 Markdown, PDF, CSV or JSON (optionally de-identified) into the private exports folder.
 """
@@ -20,7 +22,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widget import Widget
-from textual.widgets import Footer, Header, Input, Label, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Footer, Header, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick
@@ -29,12 +31,13 @@ from companion.documents.selection import select
 from companion.documents.soap import draft_note, session_header
 from companion.paths import exports_dir
 from companion.record import Client, SessionNote
-from companion.record.model import Therapist
+from companion.record.model import MODALITIES, Therapist
 from companion.record.sessions import parse_billing_codes
 
 SECTIONS = (
     ("subjective", "S — Subjective: what the client and carers reported"),
     ("objective", "O — Objective: written from the session data"),
+    ("observations", "O — Observations: what you saw (kept when the data is redrafted)"),
     ("assessment", "A — Assessment: progress to date is pre-filled; interpret it"),
     ("plan", "P — Plan: next session, home practice, changes"),
 )
@@ -72,6 +75,7 @@ class SoapScreen(CompanionScreen):
         self.drafts: list[NoteDraft] = []
         self.saved_texts: dict[int, tuple[str, ...]] = {}
         self.saved_cpt = ""
+        self.saved_details: tuple[str, str] = ("", MODALITIES[0])
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -85,6 +89,11 @@ class SoapScreen(CompanionScreen):
                 restrict=r"[0-9A-Za-z ,;:\-]*",
                 select_on_focus=False,
             )
+        with Horizontal(id="details-row"):
+            yield Label("Present", id="present-label")
+            yield Input(id="present", placeholder="who else was there, e.g. mother; OT co-treating")
+            yield Label("Held", id="modality-label")
+            yield Select([(m, m) for m in MODALITIES], id="modality", allow_blank=False)
         yield TabbedContent(id="notes")
         yield Footer()
 
@@ -101,12 +110,20 @@ class SoapScreen(CompanionScreen):
             for c in session.client_ids
         ]
         header = session_header(record.summary(self.session_id), titles)
-        self.app.call_from_thread(self.show, header, drafts, ", ".join(session.cpt_codes))
+        details = (session.present, session.modality)
+        self.app.call_from_thread(self.show, header, drafts, ", ".join(session.cpt_codes), details)
 
-    def show(self, header: str, drafts: list[NoteDraft], cpt: str = "") -> None:
+    def show(
+        self,
+        header: str,
+        drafts: list[NoteDraft],
+        cpt: str = "",
+        details: tuple[str, str] = ("", MODALITIES[0]),
+    ) -> None:
         self.drafts = drafts
         self.query_one("#note-header", Static).update(header)
         self.query_one("#cpt", Input).value = self.saved_cpt = cpt
+        self._show_details(details)
         tabs = self.query_one(TabbedContent)
         tabs.set_class(len(drafts) == 1, "-single")
         for draft in drafts:
@@ -119,9 +136,9 @@ class SoapScreen(CompanionScreen):
                 fields.append(
                     Static("This note is finalised and can no longer be changed.", classes="soap-final")
                 )
-            tabs.add_pane(
-                TabPane(draft.client.display_name, VerticalScroll(*fields), id=f"note-{draft.client.id}")
-            )
+            scroll = VerticalScroll(*fields)
+            scroll.can_focus = False  # Tab goes from field to field, never to the invisible scroll area
+            tabs.add_pane(TabPane(draft.client.display_name, scroll, id=f"note-{draft.client.id}"))
             self.saved_texts[draft.client.id] = tuple(getattr(draft.note, field) for field, _ in SECTIONS)
         if drafts:
             self.call_after_refresh(self._focus_first)
@@ -137,12 +154,13 @@ class SoapScreen(CompanionScreen):
         for draft in self.drafts:
             if draft.note.finalised:
                 continue
-            subjective, objective, assessment, plan = self._texts(draft.client.id)
+            subjective, objective, observations, assessment, plan = self._texts(draft.client.id)
             notes.append(
                 replace(
                     draft.note,
                     subjective=subjective,
                     objective=objective,
+                    observations=observations,
                     assessment=assessment,
                     plan=plan,
                     finalised=finalise,
@@ -152,9 +170,23 @@ class SoapScreen(CompanionScreen):
 
     @property
     def unsaved(self) -> bool:
-        return self._cpt_text() != self.saved_cpt or any(
+        return self._session_changed() or any(
             self._texts(d.client.id) != self.saved_texts.get(d.client.id) for d in self.drafts
         )
+
+    def _session_changed(self) -> bool:
+        """Whether the session's own fields (codes, who was present, modality) differ from the record."""
+        return self._cpt_text() != self.saved_cpt or self._details() != self.saved_details
+
+    def _details(self) -> tuple[str, str]:
+        """(who else was present, modality) as shown."""
+        modality = self.query_one("#modality", Select).value
+        present = self.query_one("#present", Input).value.strip()
+        return present, modality if isinstance(modality, str) else MODALITIES[0]
+
+    def _show_details(self, details: tuple[str, str]) -> None:
+        self.saved_details = details
+        self.query_one("#present", Input).value, self.query_one("#modality", Select).value = details
 
     def _cpt_text(self) -> str:
         return self.query_one("#cpt", Input).value.strip()
@@ -172,12 +204,13 @@ class SoapScreen(CompanionScreen):
     # -- actions -------------------------------------------------------------------------------------
     def action_save(self, finalise: bool = False, then: Callable[[], object] | None = None) -> None:
         notes, codes = self._edited(finalise), self._cpt_codes()
+        details = self._details() if self._details() != self.saved_details else None
         if isinstance(codes, ValueError):  # the notes are saved; the screen stays open on the codes typed
             self.notify(f"{codes}.", title="CPT codes not saved", severity="error", timeout=12)
             codes, then = None, None
-            if not notes:
+            if not notes and details is None:
                 return
-        if not notes and codes is None:
+        if not notes and codes is None and details is None:
             self.notify("Nothing to save: the note is finalised.")
             return
         record, session_id, titles = self.services.record, self.session_id, self.services.titles
@@ -187,12 +220,16 @@ class SoapScreen(CompanionScreen):
                 record.save_note(note)
             if codes is not None:
                 record.set_cpt_codes(session_id, codes)
+            if details is not None:
+                record.describe_session(session_id, *details)
             return session_header(record.summary(session_id), titles)
 
         def saved(header: str) -> None:
             self.query_one("#note-header", Static).update(header)
             if codes is not None:
                 self.query_one("#cpt", Input).value = self.saved_cpt = ", ".join(codes)
+            if details is not None:
+                self._show_details(details)
             for draft in self.drafts:
                 self.saved_texts[draft.client.id] = self._texts(draft.client.id)
             if finalise:
@@ -241,7 +278,7 @@ class SoapScreen(CompanionScreen):
         )
 
     def action_export(self) -> None:
-        if self._edited() or self._cpt_text() != self.saved_cpt:
+        if self._edited() or self._session_changed():
             self.action_save(then=self._choose_export)
         else:
             self._choose_export()
@@ -274,7 +311,7 @@ class SoapScreen(CompanionScreen):
 
     def action_done(self) -> None:
         """Back (to today after a session, to the review otherwise); changes are saved first."""
-        if self.unsaved and (self._edited() or self._cpt_text() != self.saved_cpt):
+        if self.unsaved and (self._edited() or self._session_changed()):
             self.action_save(then=self.done)
         else:
             self.done()
