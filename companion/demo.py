@@ -426,6 +426,14 @@ SUBJECTIVE = (
     "Caregiver reports more spontaneous singing at home.",
     "Arrived a little anxious; settled with the familiar routine.",
 )
+HOME_REPORTS = (
+    ("practised", "sang the hello song with the family most evenings"),
+    ("practised", "played along to the practice recording three times"),
+    ("partly", "used the drum recording twice; a busy week"),
+    ("not practised", "family away over the weekend"),
+    ("", ""),
+)
+"""(home practice, what the carers said) as a note records it; ("", "") when it was not asked."""
 PLANS = (
     "Continue current interventions; fade prompts as independence increases.",
     "Increase tempo by 5% next session if cadence stays stable.",
@@ -675,6 +683,7 @@ def _finish_session(
     record.end_session(session.id, ended_at=parse(session.started_at) + timedelta(minutes=minutes))
     for client_id in session.client_ids:
         note = draft_note(record, session.id, client_id)
-        record.save_note(
-            replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
-        )
+        # Its own generator, so that adding home practice left every other demo figure as it was.
+        practice, said = random.Random(session.id * 7919 + client_id).choice(HOME_REPORTS)
+        note = replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
+        record.save_note(replace(note, home_practice=practice, home_report=said))

@@ -116,10 +116,16 @@ async def test_tab_goes_from_the_first_field_through_every_field_and_nothing_inv
         soap = app.screen
         assert isinstance(soap, SoapScreen)
         client_id = soap.drafts[0].client.id
-        fields = [
-            f"{field}-{client_id}" for field in ("subjective", "objective", "observations", "assessment")
-        ]
-        cycle = [*fields, f"plan-{client_id}", "cpt", "present", "modality"]
+        fields = (
+            "subjective",
+            "home-practice",
+            "home-report",
+            "objective",
+            "observations",
+            "assessment",
+            "plan",
+        )
+        cycle = [*(f"{field}-{client_id}" for field in fields), "cpt", "present", "modality"]
         visited = [app.focused.id if app.focused else None]
         for _ in cycle:
             await pilot.press("tab")
@@ -127,7 +133,7 @@ async def test_tab_goes_from_the_first_field_through_every_field_and_nothing_inv
         assert visited == [*cycle, cycle[0]]
 
 
-async def test_observations_who_was_present_and_telehealth_are_saved_from_the_note(
+async def test_observations_home_practice_who_was_present_and_telehealth_are_saved_from_the_note(
     practice: Practice,
 ) -> None:
     app = app_for(practice.data_dir)
@@ -141,6 +147,9 @@ async def test_observations_who_was_present_and_telehealth_are_saved_from_the_no
         soap.query_one("#present", Input).focus()
         await pilot.press(*"mother; OT co-treating")
         soap.query_one("#modality", Select).value = "telehealth video"
+        soap.query_one(f"#home-practice-{client_id}", Select).value = "partly"
+        soap.query_one(f"#home-report-{client_id}", Input).focus()
+        await pilot.press(*"sang it at bedtime")
         assert soap.unsaved
         await pilot.press("ctrl+s")
         await until(pilot, lambda: not soap.unsaved)
@@ -156,7 +165,11 @@ async def test_observations_who_was_present_and_telehealth_are_saved_from_the_no
         )
         assert again.query_one("#present", Input).value == "mother; OT co-treating"
         assert again.query_one("#modality", Select).value == "telehealth video"
+        assert again.query_one(f"#home-practice-{client_id}", Select).value == "partly"
+        assert again.query_one(f"#home-report-{client_id}", Input).value == "sang it at bedtime"
     with practice.open() as record:
         session = record.session(session_id)
         assert (session.present, session.modality) == ("mother; OT co-treating", "telehealth video")
-        assert record.note(session_id, client_id).observations == "Sang the hello song unprompted."
+        note = record.note(session_id, client_id)
+        assert note.observations == "Sang the hello song unprompted."
+        assert (note.home_practice, note.home_report) == ("partly", "sang it at bedtime")

@@ -139,6 +139,21 @@ def test_the_therapists_observations_survive_a_redraft_and_go_wherever_the_objec
     assert "reached across midline" in deidentified and "Émile" not in deidentified
 
 
+def test_home_practice_is_part_of_the_subjective_and_must_be_a_known_answer(record: Record) -> None:
+    client_id, _, session_id = timp_session(record)
+    note = replace(draft_note(record, session_id, client_id), subjective="Arrived cheerful.")
+    with pytest.raises(ValueError, match="'often' is not one of practised, partly, not practised"):
+        record.save_note(replace(note, home_practice="often"))
+    record.save_note(replace(note, home_practice="partly", home_report="  drummed along twice. "))
+    saved = record.note(session_id, client_id)
+    assert note_text(saved).startswith(
+        "S: Arrived cheerful.\nHome practice since the last session: partly (drummed along twice).\nO: "
+    )
+    assert "Home practice since the last session: partly" in to_markdown(
+        select(record, session_id=session_id)
+    )
+
+
 def test_codes_changed_after_signing_are_kept_in_an_audit_trail(record: Record) -> None:
     client_id, _, session_id = timp_session(record)
     record.set_cpt_codes(session_id, ["97530"])  # a draft: no trail

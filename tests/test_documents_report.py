@@ -16,7 +16,8 @@ from pypdf import PdfReader
 
 from companion.cli import main
 from companion.demo import generate_demo
-from companion.documents.report import build_report, report_pdf
+from companion.documents.export import file_slug
+from companion.documents.report import build_report, home_carry_over, report_file_name, report_pdf
 from companion.documents.wording import number_objectives
 from companion.record import MasteryCriterion, Objective, ObjectiveProgress, ProgressPoint, Record
 from companion.record.progress import STATUSES, objective_status
@@ -158,3 +159,36 @@ def test_each_status_from_the_figures() -> None:
     assert objective_status(_progress([60, 55], at_least), met_before) == "regressed"
     faster = _progress([20, 18, 16, 14], MasteryCriterion("measure_last", 12, 3, "at_most"))
     assert objective_status(faster) == "progressing"  # a walk time falling is progress
+
+
+def test_home_carry_over_is_counted_from_the_notes_and_the_file_is_named_for_the_client(
+    demo: Path, tmp_path: Path
+) -> None:
+    with Record.open(demo, backup_every=None) as record:
+        leo = record.find_client("Leo")
+        report = build_report(record, leo.id, date(2025, 4, 1), TODAY)
+        notes = [record.note(s.id, leo.id) for s in report.sessions]
+        deidentified = build_report(record, leo.id, date(2025, 4, 1), TODAY, deidentify=True)
+    answers = Counter(n.home_practice for n in notes if n.home_practice)
+    assert answers and sum(answers.values()) < len(notes)  # the demo asks at most sessions, not all
+    expected = ", ".join(f"{a} {answers[a]}" for a in ("practised", "partly", "not practised") if answers[a])
+    assert report.home_carry_over.startswith(
+        f"Asked at {sum(answers.values())} of {len(notes)} sessions: {expected}. Latest report ("
+    )
+    latest = [n for n in notes if n.home_practice and n.home_report][-1]
+    assert report.home_carry_over.endswith(f"{latest.home_practice}): {latest.home_report}.")
+    text = " ".join(
+        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(report_pdf(report))).pages
+    )
+    assert "Home carry-over " + report.home_carry_over in text
+    assert report_file_name(report) == "report-leo-2025-04-01-to-2025-06-30.pdf"
+    pseudonym = deidentified.client.display_name  # e.g. "Client L"
+    assert (
+        report_file_name(deidentified)
+        == f"report-{file_slug(pseudonym)}-2025-04-01-to-2025-06-30-deidentified.pdf"
+    )
+    assert "leo" not in report_file_name(deidentified)
+
+
+def test_home_carry_over_says_when_it_was_never_asked() -> None:
+    assert home_carry_over([]) == "Not recorded on any of the 0 session notes of this period."

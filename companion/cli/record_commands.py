@@ -17,8 +17,8 @@ from typing import cast
 import click
 
 from companion.demo import generate_demo
-from companion.documents.export import FORMATS, ExportNotWritten, Format, render, write_private
-from companion.documents.report import build_report, report_pdf
+from companion.documents.export import FORMATS, ExportNotWritten, Format, file_slug, render, write_private
+from companion.documents.report import build_report, report_file_name, report_pdf
 from companion.documents.selection import select
 from companion.documents.wording import plan_label, progress_sentence
 from companion.paths import data_dir as resolve_data_dir
@@ -304,10 +304,6 @@ def sessions_list(ctx: click.Context, client: str | None, start: str | None, end
 
 
 # -- exports and reports --------------------------------------------------------------------------------
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:60] or "export"
-
-
 @click.command("export")
 @click.argument("session_id", type=int, required=False)
 @click.option("--client", help="Export this client's sessions (id or name) instead of one session.")
@@ -346,7 +342,7 @@ def export(
                 raise click.UsageError("a PDF cannot be written to the terminal; give --out FILE.pdf")
             click.echo(content.decode("utf-8"), nl=False)
             return
-        target = out or exports_dir(record.data_dir) / f"{_slug(chosen.title)}.{fmt}"
+        target = out or exports_dir(record.data_dir) / f"{file_slug(chosen.title)}.{fmt}"
     written = _written(target, content)
     click.echo(f"Wrote {len(chosen.sessions)} session(s) to {written}")
 
@@ -384,7 +380,7 @@ def report(
         built = build_report(
             record, found.id, first, last, recommendations=recommendations, deidentify=deidentify
         )
-        target = out or exports_dir(record.data_dir) / f"report-{_slug(built.client.display_name)}-{last}.pdf"
+        target = out or exports_dir(record.data_dir) / report_file_name(built)
     written = _written(target, report_pdf(built))
     name, count = built.client.display_name, len(built.sessions)
     click.echo(f"Wrote the progress report for {name} ({count} sessions) to {written}")

@@ -26,7 +26,11 @@ from companion.documents.paperwork import (
 )
 from companion.documents.pdf import PdfDocument
 from companion.documents.selection import DEIDENTIFIED, Selection, safe_harbor
-from companion.documents.soap import objective_with_observations, session_header
+from companion.documents.soap import (
+    objective_with_observations,
+    session_header,
+    subjective_with_home_practice,
+)
 from companion.paths import PRIVATE_FILE_MODE
 from companion.record import SessionNote
 from companion.record.events import PAYLOAD_TYPES, payload_to_json
@@ -50,7 +54,7 @@ def _released(selection: Selection, text: str) -> str:
 
 def _soap(note: SessionNote) -> tuple[tuple[str, str], ...]:
     return (
-        ("Subjective", note.subjective),
+        ("Subjective", subjective_with_home_practice(note)),
         ("Objective", objective_with_observations(note)),
         ("Assessment", note.assessment),
         ("Plan", note.plan),
@@ -194,6 +198,11 @@ def render(selection: Selection, fmt: Format) -> bytes:
 class ExportNotWritten(ValueError):
     """The export could not be written; the message names the file, the cause and the fix (a ValueError
     so the app shows it like any refused input)."""
+
+
+def file_slug(text: str) -> str:
+    """A file-name part from a title or a name: letters and digits kept (accents too), the rest hyphens."""
+    return "".join(ch if ch.isalnum() else "-" for ch in text.lower()).strip("-")[:60] or "export"
 
 
 def write_private(path: Path, content: bytes) -> Path:

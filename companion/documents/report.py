@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 from companion.documents.charts import progress_chart
+from companion.documents.export import file_slug
 from companion.documents.pdf import PdfDocument
 from companion.documents.selection import DEIDENTIFIED, pseudonym, safe_harbor
 from companion.documents.wording import number_objectives, plan_label, with_unit
 from companion.record import Client, Goal, ObjectiveProgress, Record, Session
 from companion.record.attendance import attendance_summary
-from companion.record.model import Therapist
+from companion.record.model import HOME_PRACTICE, SessionNote, Therapist
 from companion.record.progress import CURRENT_SESSIONS, STATUSES, objective_status
 
 
@@ -37,6 +38,8 @@ class QuarterlyReport:
     deidentified: bool
     attendance: str = ""
     """Attended, late, cancelled (by whom) and no-shows over the period, as counted by a payer."""
+    home_carry_over: str = ""
+    """How often the carers reported practising at home, and what they said last (`home_carry_over`)."""
     statuses: Mapping[int, str] = field(default_factory=dict)
     """Objective id -> met, maintained, progressing, not progressing, regressed or discontinued."""
     numbers: Mapping[int, int] = field(default_factory=dict)
@@ -105,6 +108,23 @@ def write_narrative(
         )
     text.append(continuation(counts))
     return " ".join(text)
+
+
+def home_carry_over(notes: Sequence[tuple[date, SessionNote]]) -> str:
+    """Home practice over the period as the carers reported it on each session's note: how many sessions
+    it was asked about, each answer counted, and the latest thing they said."""
+    asked = [(day, note) for day, note in notes if note.home_practice]
+    if not asked:
+        return f"Not recorded on any of the {len(notes)} session notes of this period."
+    counts = Counter(note.home_practice for _, note in asked)
+    answers = ", ".join(f"{answer} {counts[answer]}" for answer in HOME_PRACTICE if counts[answer])
+    text = f"Asked at {len(asked)} of {len(notes)} sessions: {answers}."
+    said = [(day, note) for day, note in asked if note.home_report.strip()]
+    if said:
+        day, note = said[-1]
+        words = note.home_report.strip().rstrip(".")
+        text += f" Latest report ({day.isoformat()}, {note.home_practice}): {words}."
+    return text
 
 
 def continuation(counts: Mapping[str, int]) -> str:
@@ -210,6 +230,7 @@ def build_report(
         ),
         deidentified=deidentify,
         attendance=attendance_summary(record.attendance(client_id, start, end)),
+        home_carry_over=home_carry_over([(s.date, record.note(s.id, client_id)) for s in sessions]),
         statuses=statuses,
         numbers=numbers,
         met_on=met_on,
@@ -236,6 +257,13 @@ def objective_lines(report: QuarterlyReport, progress: ObjectiveProgress) -> lis
     met = report.met_on.get(objective.id)
     lines.append(f"Status: {status}" + (f" (criterion met on {met.isoformat()})." if met else "."))
     return lines
+
+
+def report_file_name(report: QuarterlyReport) -> str:
+    """`report-NAME-FROM-to-TO.pdf`, NAME the client's display name (the pseudonym when de-identified), so
+    the family's copy is found by name and the app and the CLI name it alike."""
+    suffix = "-deidentified" if report.deidentified else ""
+    return f"report-{file_slug(report.client.display_name)}-{report.start}-to-{report.end}{suffix}.pdf"
 
 
 def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None) -> bytes:
@@ -271,6 +299,8 @@ def report_pdf(report: QuarterlyReport, titles: Mapping[str, str] | None = None)
             pdf.bullets(f"Objective {number}: {objective.description}", objective_lines(report, progress))
             if progress.points:
                 pdf.image(progress_chart(progress, objective.description, not report.deidentified))
+    pdf.heading("Home carry-over")
+    pdf.paragraph(report.home_carry_over or "-")
     pdf.heading("Recommendations")
     pdf.paragraph(report.recommendations or "-")
     therapist = report.therapist

@@ -119,6 +119,7 @@ def _deidentify_note(note: SessionNote, rules: list[tuple[re.Pattern[str], str]]
         observations=_scrub(note.observations, rules),
         assessment=_scrub(note.assessment, rules),
         plan=_scrub(note.plan, rules),
+        home_report=_scrub(note.home_report, rules),
     )
 
 

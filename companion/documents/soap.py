@@ -86,6 +86,15 @@ def draft_note(
     return replace(saved, objective=objective, assessment=assessment)
 
 
+def subjective_with_home_practice(note: SessionNote) -> str:
+    """The whole S of SOAP: what was reported, then home carry-over as the carers reported it."""
+    said = note.home_report.strip().rstrip(".")
+    if not note.home_practice and not said:
+        return note.subjective
+    home = f"Home practice since the last session: {note.home_practice or 'not said'}"
+    return f"{note.subjective.rstrip()}\n{home}{f' ({said})' if said else ''}.".strip()
+
+
 def objective_with_observations(note: SessionNote) -> str:
     """The whole O of SOAP: the figures drafted from the data, then what the therapist observed."""
     observed = note.observations.strip()
@@ -97,7 +106,7 @@ def objective_with_observations(note: SessionNote) -> str:
 def note_text(note: SessionNote) -> str:
     """The note as plain text with the four SOAP headings."""
     sections = [
-        ("S", note.subjective),
+        ("S", subjective_with_home_practice(note)),
         ("O", objective_with_observations(note)),
         ("A", note.assessment),
         ("P", note.plan),

@@ -200,10 +200,9 @@ def progress_sentence(progress: ObjectiveProgress) -> str:
         if progress.mastered_on
         else f"not yet met ({progress.current_run} of {criterion.consecutive_sessions} sessions in a row)"
     )
-    return (
-        f"{len(progress.points)} session{'' if len(progress.points) == 1 else 's'}; {metric} from {num(progress.baseline or 0)} to "
-        f"{num(progress.latest or 0)}; {trend}; {status}."
-    )
+    sessions = f"{len(progress.points)} session{'' if len(progress.points) == 1 else 's'}"
+    levels = f"{metric} from {num(progress.baseline or 0)} to {num(progress.latest or 0)}"
+    return f"{sessions}; {levels}; {trend}; {status}."
 
 
 def objective_heading(objective: Objective | None, number: int | None = None) -> str:

@@ -165,8 +165,13 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
             JOIN session_clients sc ON sc.session_id = s.id
             WHERE s.ended_at IS NOT NULL AND s.second_observer_of IS NULL""",
     ),
-    # 8: the therapist's own observations on a note, kept apart from the Objective drafted from the data.
-    ("ALTER TABLE notes ADD COLUMN observations TEXT NOT NULL DEFAULT ''",),
+    # 8: the therapist's own observations on a note, kept apart from the Objective drafted from the data;
+    # home carry-over as the carers report it (practised, partly, not practised; what they said).
+    (
+        "ALTER TABLE notes ADD COLUMN observations TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE notes ADD COLUMN home_practice TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE notes ADD COLUMN home_report TEXT NOT NULL DEFAULT ''",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

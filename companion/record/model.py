@@ -306,6 +306,11 @@ class SessionNote:
     from the data never touches it."""
     assessment: str = ""
     plan: str = ""
+    home_practice: str = ""
+    """Home carry-over since the last session as the carers report it: one of HOME_PRACTICE, or "" when
+    not asked (counted apart in the quarterly report)."""
+    home_report: str = ""
+    """What the carers said about practising at home, in a few words."""
     updated_at: str = ""
     finalised: bool = False
     signed_by: str = ""
@@ -325,6 +330,7 @@ class Addendum:
 
 
 MODALITIES: tuple[str, ...] = ("in person", "telehealth video", "telehealth audio")
+HOME_PRACTICE: tuple[str, ...] = ("practised", "partly", "not practised")
 ATTENDANCE: tuple[str, ...] = ("attended", "late", "left early", "cancelled", "no-show")
 CANCELLED_BY: tuple[str, ...] = ("client", "therapist", "facility")
 

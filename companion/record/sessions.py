@@ -14,7 +14,7 @@ from companion.record.billing import BilledLine, BillingChange, billed_lines, pa
 from companion.record.caseload import UnknownRecord, load_client, load_therapist
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
-from companion.record.model import MODALITIES, Addendum, Session, SessionNote
+from companion.record.model import HOME_PRACTICE, MODALITIES, Addendum, Session, SessionNote
 
 SESSION_SELECT = (
     "SELECT s.*, (SELECT json_group_array(client_id) FROM "
@@ -54,6 +54,8 @@ def _note(row: sqlite3.Row) -> SessionNote:
         observations=row["observations"],
         assessment=row["assessment"],
         plan=row["plan"],
+        home_practice=row["home_practice"],
+        home_report=row["home_report"],
         updated_at=row["updated_at"],
         finalised=bool(row["finalised"]),
         signed_by=row["signed_by"],
@@ -262,6 +264,8 @@ class Sessions:
         session = self.session(note.session_id)
         if note.client_id not in session.client_ids:
             raise ValueError(f"client {note.client_id} was not in session {note.session_id}")
+        if note.home_practice not in ("", *HOME_PRACTICE):
+            raise ValueError(f"home practice {note.home_practice!r} is not one of {', '.join(HOME_PRACTICE)}")
         stored = self.note(note.session_id, note.client_id)
         if stored.finalised:
             raise FinalisedNote(
@@ -281,10 +285,12 @@ class Sessions:
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO notes (session_id, client_id, subjective, objective, observations, assessment, "
-                "plan, updated_at, finalised, signed_by, signed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "plan, home_practice, home_report, updated_at, finalised, signed_by, signed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(session_id, client_id) DO UPDATE SET subjective=excluded.subjective, "
                 "objective=excluded.objective, observations=excluded.observations, "
-                "assessment=excluded.assessment, plan=excluded.plan, "
+                "assessment=excluded.assessment, plan=excluded.plan, home_practice=excluded.home_practice, "
+                "home_report=excluded.home_report, "
                 "updated_at=excluded.updated_at, finalised=excluded.finalised, "
                 "signed_by=excluded.signed_by, signed_at=excluded.signed_at",
                 (
@@ -295,6 +301,8 @@ class Sessions:
                     saved.observations,
                     saved.assessment,
                     saved.plan,
+                    saved.home_practice,
+                    saved.home_report.strip(),
                     saved.updated_at,
                     int(saved.finalised),
                     saved.signed_by,

@@ -37,7 +37,7 @@ from companion.app.overview import progress_line
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Pick
 from companion.documents.export import write_private
-from companion.documents.report import build_report, report_pdf
+from companion.documents.report import build_report, report_file_name, report_pdf
 from companion.documents.soap import note_text
 from companion.documents.wording import plan_label, progress_sentence
 from companion.paths import exports_dir
@@ -259,13 +259,11 @@ class ReviewScreen(CompanionScreen):
             self.notify("Dates must look like 2025-03-31.", title="Report not written", severity="error")
             return
         record, titles = self.services.record, self.services.titles
-        target = (
-            exports_dir(record.data_dir) / f"report-{client.id}-{start.isoformat()}-{end.isoformat()}.pdf"
-        )
         self.query_one("#report-result", Static).update("Writing the report…")
 
         def write() -> Path:
             report = build_report(record, client.id, start, end, titles=titles)
+            target = exports_dir(record.data_dir) / report_file_name(report)
             return write_private(target, report_pdf(report, titles))
 
         def written(path: Path) -> None:

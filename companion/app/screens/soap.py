@@ -31,7 +31,7 @@ from companion.documents.selection import select
 from companion.documents.soap import draft_note, session_header
 from companion.paths import exports_dir
 from companion.record import Client, SessionNote
-from companion.record.model import MODALITIES, Therapist
+from companion.record.model import HOME_PRACTICE, MODALITIES, Therapist
 from companion.record.sessions import parse_billing_codes
 
 SECTIONS = (
@@ -55,6 +55,16 @@ EXPORTS: tuple[tuple[str, tuple[Format, bool]], ...] = (
 class NoteDraft:
     client: Client
     note: SessionNote
+
+
+def home_practice_row(draft: NoteDraft) -> Horizontal:
+    """Home carry-over since the last session, as the carers report it (counted in the quarterly report)."""
+    note, client_id = draft.note, draft.client.id
+    answers = [("not asked", ""), *((answer, answer) for answer in HOME_PRACTICE)]
+    practice = Select(answers, id=f"home-practice-{client_id}", allow_blank=False, value=note.home_practice)
+    said = Input(note.home_report, id=f"home-report-{client_id}", placeholder="what the carers said, briefly")
+    practice.disabled = said.disabled = note.finalised
+    return Horizontal(Label("Home practice", classes="home-label"), practice, said, classes="home-row")
 
 
 class SoapScreen(CompanionScreen):
@@ -132,6 +142,8 @@ class SoapScreen(CompanionScreen):
                 area = TextArea(getattr(draft.note, field), id=f"{field}-{draft.client.id}", soft_wrap=True)
                 area.read_only = field == "objective" or draft.note.finalised
                 fields += [Label(title, classes="soap-title"), area]
+                if field == "subjective":
+                    fields.append(home_practice_row(draft))
             if draft.note.finalised:
                 fields.append(
                     Static("This note is finalised and can no longer be changed.", classes="soap-final")
@@ -139,7 +151,12 @@ class SoapScreen(CompanionScreen):
             scroll = VerticalScroll(*fields)
             scroll.can_focus = False  # Tab goes from field to field, never to the invisible scroll area
             tabs.add_pane(TabPane(draft.client.display_name, scroll, id=f"note-{draft.client.id}"))
-            self.saved_texts[draft.client.id] = tuple(getattr(draft.note, field) for field, _ in SECTIONS)
+            note = draft.note
+            self.saved_texts[draft.client.id] = (
+                *(getattr(note, field) for field, _ in SECTIONS),
+                note.home_practice,
+                note.home_report,
+            )
         if drafts:
             self.call_after_refresh(self._focus_first)
 
@@ -147,14 +164,22 @@ class SoapScreen(CompanionScreen):
         self.query_one(f"#subjective-{self.drafts[0].client.id}", TextArea).focus(scroll_visible=False)
 
     def _texts(self, client_id: int) -> tuple[str, ...]:
-        return tuple(self.query_one(f"#{field}-{client_id}", TextArea).text for field, _ in SECTIONS)
+        """Every typed part of the client's note: the SOAP texts, then home practice and what carers said."""
+        practice = self.query_one(f"#home-practice-{client_id}", Select).value
+        return (
+            *(self.query_one(f"#{field}-{client_id}", TextArea).text for field, _ in SECTIONS),
+            practice if isinstance(practice, str) else "",
+            self.query_one(f"#home-report-{client_id}", Input).value.strip(),
+        )
 
     def _edited(self, finalise: bool = False) -> list[SessionNote]:
         notes = []
         for draft in self.drafts:
             if draft.note.finalised:
                 continue
-            subjective, objective, observations, assessment, plan = self._texts(draft.client.id)
+            subjective, objective, observations, assessment, plan, practice, said = self._texts(
+                draft.client.id
+            )
             notes.append(
                 replace(
                     draft.note,
@@ -163,6 +188,8 @@ class SoapScreen(CompanionScreen):
                     observations=observations,
                     assessment=assessment,
                     plan=plan,
+                    home_practice=practice,
+                    home_report=said,
                     finalised=finalise,
                 )
             )
@@ -236,6 +263,8 @@ class SoapScreen(CompanionScreen):
                 self.drafts = [replace(d, note=replace(d.note, finalised=True)) for d in self.drafts]
                 for area in self.query(TextArea):
                     area.read_only = True
+                for home in self.query(".home-row > Select, .home-row > Input"):
+                    home.disabled = True
             self.notify("Note finalised." if finalise else "Note saved.")
             if then is not None:
                 then()
