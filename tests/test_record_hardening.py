@@ -7,10 +7,14 @@ from __future__ import annotations
 import csv
 import errno
 import io
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,7 @@ from companion.documents import export as export_module
 from companion.documents.export import to_csv
 from companion.documents.selection import select
 from companion.paths import tighten_data_dir
-from companion.record import CorruptDatabase, Count, DiskFull, EventDraft, Note, Record
+from companion.record import CorruptDatabase, Count, DiskFull, EventDraft, Note, ReadOnlyLocation, Record
 from companion.record.errors import classify
 from companion.record.migrations import migrate
 
@@ -223,3 +227,65 @@ def test_a_read_only_record_names_the_fix_that_works_for_its_cause(tmp_path: Pat
     assert f"chmod u+w {db} {db}-wal {db}-shm" in on_file
     on_disk = str(classify(OSError(errno.EROFS, "Read-only file system"), db))
     assert "mounted read-only (chmod cannot change that)" in on_disk and "chmod u+w" not in on_disk
+
+
+def as_an_ordinary_user(work: Callable[[Path], str]) -> str:
+    """`work(folder)` in a fresh folder of an ordinary user; returns its result. Root ignores file modes, so
+    as root (CI) it runs in a forked child that became `nobody`, in a folder that user owns."""
+    folder = Path(tempfile.mkdtemp(prefix="companion-ro-"))
+    try:
+        if os.geteuid() != 0:
+            return work(folder)
+        os.chown(folder, NOBODY, NOBODY)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: drop to nobody, do the work, report, and leave without cleanup
+            os.close(read)
+            try:
+                os.setgroups([])
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+                result = work(folder)
+            except BaseException as failure:  # reported to the parent, whose assertion then fails
+                result = f"failed in the child: {failure!r}"
+            os.write(write, result.encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as pipe:
+            result = pipe.read().decode()
+        os.waitpid(pid, 0)
+        return result
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+NOBODY = 65534
+
+
+def open_read_only_then_writable(folder: Path) -> str:
+    with Record.open(folder, backup_every=None) as record:
+        session_id = record.start_session([record.add_client("Ava").id], "clinic").id
+    files = [folder / name for name in ("companion.db", "companion.db-wal", "companion.db-shm")]
+    for file in files:
+        if file.exists():
+            file.chmod(0o400)
+    with Record.open(folder, backup_every=None) as record:  # opened while read-only: SQLite's read-only mode
+        try:
+            record.log(session_id, EventDraft(Count("initiation")))
+            refused = "not refused"
+        except ReadOnlyLocation as problem:
+            refused = "refused: chmod u+w" if "chmod u+w" in str(problem) else str(problem)
+        for file in files:  # the user follows the message, and the session goes on
+            if file.exists():
+                file.chmod(0o600)
+        flushed = record.flush()
+        record.log(session_id, EventDraft(Count("initiation")))
+    with sqlite3.connect(folder / "companion.db") as conn:
+        stored = conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'count'").fetchone()[0]
+    return f"{refused}; flushed {flushed}; stored {stored}"
+
+
+def test_a_record_opened_read_only_recovers_in_the_same_process_once_writable_again() -> None:
+    """Found by the audit: once the files were writable again, `flush()` kept failing until a restart (SQLite
+    had opened the file read-only for good); the next write now reconnects."""
+    assert as_an_ordinary_user(open_read_only_then_writable) == "refused: chmod u+w; flushed 1; stored 2"

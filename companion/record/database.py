@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from companion.paths import PRIVATE_FILE_MODE, ensure_private_file
-from companion.record.errors import CorruptDatabase, SchemaTooNew, classify
+from companion.record.errors import CorruptDatabase, ReadOnlyLocation, SchemaTooNew, StorageError, classify
 from companion.record.migrations import NewerSchemaError, migrate, stored_version
 
 SIDECAR_SUFFIXES = ("-wal", "-shm")
@@ -26,10 +26,13 @@ SIDECAR_SUFFIXES = ("-wal", "-shm")
 class Database:
     """A migrated, WAL-mode connection with a lock so the app may call it from worker threads."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, connection: sqlite3.Connection, busy_timeout: float = 1.0) -> None:
         self.path = path
         self.connection = connection
+        self.busy_timeout = busy_timeout
         self.lock = threading.RLock()
+        self.refused_as_read_only = False
+        """A write failed as read-only: the next transaction first reconnects if the files became writable."""
 
     @classmethod
     def open(cls, path: Path, busy_timeout: float = 1.0) -> Database:
@@ -59,7 +62,7 @@ class Database:
             conn.close()
             raise
         secure_sidecars(path)
-        return cls(path, conn)
+        return cls(path, conn, busy_timeout)
 
     def close(self) -> None:
         with self.lock:
@@ -81,11 +84,13 @@ class Database:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that is committed (and fsynced) when the block exits, or rolled back."""
         with self.lock:
+            if self.refused_as_read_only and self._reconnected():
+                self.refused_as_read_only = False
             conn = self.connection
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise classify(exc, self.path) from exc
+                raise self._classified(exc) from exc
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -94,8 +99,35 @@ class Database:
                     with contextlib.suppress(sqlite3.Error):
                         conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error | OSError):
-                    raise classify(exc, self.path) from exc
+                    raise self._classified(exc) from exc
                 raise
+
+    def _classified(self, exc: sqlite3.Error | OSError) -> StorageError:
+        problem = classify(exc, self.path)
+        if isinstance(problem, ReadOnlyLocation):
+            self.refused_as_read_only = True
+        return problem
+
+    def _reconnected(self) -> bool:
+        """After a write was refused as read-only: when the files are writable again (the user followed the
+        message), a fresh connection. Why: SQLite opens a file it may not write read-only for good (its
+        transactions even begin), so the connection of a record opened while read-only would refuse every
+        write until a restart."""
+        files = [self.path, *(self.path.with_name(self.path.name + s) for s in SIDECAR_SUFFIXES)]
+        if not (
+            os.access(self.path.parent, os.W_OK) and all(os.access(f, os.W_OK) for f in files if f.exists())
+        ):
+            return False
+        try:
+            fresh = sqlite3.connect(
+                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+            )
+            _configure(fresh, self.path)
+        except (OSError, sqlite3.Error):
+            return False
+        self.connection.close()
+        self.connection = fresh
+        return True
 
 
 def _create(path: Path) -> None:
