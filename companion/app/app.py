@@ -21,6 +21,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingsMap, BindingType
 from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from audio.audio_output import DEFAULT_LATENCY, Latency
@@ -129,6 +130,21 @@ class CompanionApp(App[None]):
         return self._metronome
 
     # -- disk work off the UI thread --------------------------------------------------------------------
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every notice is shown as plain text, whatever `markup` says: notices carry names, objectives,
+        plan titles and paths as typed, which markup would garble, fail on ("Sam [/]") or act on
+        ("[@click=app.quit]"). Screens' `notify` (markup by default) comes here too."""
+        del markup  # no notice of Companion's is markup
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def run_io(
         self, work: Callable[[], T], then: Callable[[T], Any] | None = None, failure: str = ""
     ) -> None:

@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
@@ -67,7 +68,7 @@ class Confirm(Dialog[bool]):
         self.message, self.yes, self.no = message, yes, no
 
     def body(self) -> ComposeResult:
-        yield Static(self.message, classes="dialog-message")
+        yield Static(self.message, classes="dialog-message", markup=False)
         yield self.buttons(self.yes, self.no)
 
     def on_mount(self) -> None:
@@ -106,7 +107,7 @@ class TextPrompt(Dialog[str]):
 
     def body(self) -> ComposeResult:
         yield Input(self.value, placeholder=self.placeholder, id="text", restrict=self.restrict)
-        yield Static("", id="problem", classes="dialog-problem")
+        yield Static("", id="problem", classes="dialog-problem", markup=False)
         yield self.buttons(f"{self.accept} (Enter)")
 
     def on_mount(self) -> None:
@@ -134,9 +135,9 @@ class FieldsPrompt(Dialog[tuple[str, ...]]):
 
     def body(self) -> ComposeResult:
         for index, (label, placeholder) in enumerate(self.fields):
-            yield Label(label)
+            yield Label(label, markup=False)
             yield Input(placeholder=placeholder, id=f"field-{index}")
-        yield Static("", id="problem", classes="dialog-problem")
+        yield Static("", id="problem", classes="dialog-problem", markup=False)
         yield self.buttons("Save (Enter)")
 
     def on_mount(self) -> None:
@@ -181,13 +182,13 @@ class Pick(Dialog[T], Generic[T]):
 
     def body(self) -> ComposeResult:
         options = [
-            Option(f"{n}  {label}" if n <= 9 else f"   {label}", id=str(index))
+            Option(Content(f"{n}  {label}" if n <= 9 else f"   {label}"), id=str(index))
             for index, (label, _) in enumerate(self.choices)
             for n in [index + self.first_number]
         ]
         yield OptionList(*options, id="choices")
         if self.hint:
-            yield Static(self.hint, classes="dialog-hint")
+            yield Static(self.hint, classes="dialog-hint", markup=False)
 
     def on_mount(self) -> None:
         choices = self.query_one(OptionList)
@@ -234,7 +235,7 @@ class AddClient(Dialog[NewClient]):
             yield Input(id="population", placeholder="e.g. autism, age 7")
             yield Label("Preferred music")
             yield Input(id="music", placeholder="e.g. Moana, loud drums")
-        yield Static("", id="problem", classes="dialog-problem")
+        yield Static("", id="problem", classes="dialog-problem", markup=False)
         yield self.buttons("Add client")
 
     def on_mount(self) -> None:
@@ -314,7 +315,7 @@ class AddObjective(Dialog[NewObjective]):
                 value=False,
                 id="direction",
             )
-        yield Static("", id="problem", classes="dialog-problem")
+        yield Static("", id="problem", classes="dialog-problem", markup=False)
         yield self.buttons("Add objective")
 
     def on_mount(self) -> None:

@@ -105,7 +105,7 @@ class MetronomeSettings(Dialog[MetronomeChoice]):
                 yield Input(self._ramp_value("percent"), placeholder="percent", id="percent")
                 yield Input(self._ramp_value("every_bars"), placeholder="every bars", id="every-bars")
                 yield Input(self._ramp_value("max_bpm"), placeholder="up to bpm", id="max-bpm")
-        yield Static("", id="problem", classes="dialog-problem")
+        yield Static("", id="problem", classes="dialog-problem", markup=False)
         yield self.buttons("Apply (Enter)")
 
     def _ramp_value(self, name: str) -> str:

@@ -39,7 +39,7 @@ class StartupProblem(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog problem"):
             yield Label("The session record could not be opened", classes="dialog-title")
-            yield Static(self.message, id="message", classes="dialog-message")
+            yield Static(self.message, id="message", classes="dialog-message", markup=False)
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Retry (r)", id="retry", variant="primary")
                 yield Button("Restore newest backup (b)", id="restore")

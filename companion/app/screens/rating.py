@@ -14,6 +14,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal
+from textual.content import Content
 from textual.widgets import Button, Input, Label, Select, Static
 
 from companion.app.screens.dialogs import Dialog
@@ -63,9 +64,12 @@ class RatingDialog(Dialog[RatingResult]):
     def body(self) -> ComposeResult:
         if len(self.choices) > 1:
             yield Select(
-                [(c.label, i) for i, c in enumerate(self.choices)], value=0, allow_blank=False, id="label"
+                [(Content(c.label), i) for i, c in enumerate(self.choices)],
+                value=0,
+                allow_blank=False,
+                id="label",
             )
-        yield Static("", id="scale")
+        yield Static("", id="scale", markup=False)
         with Horizontal(id="phases"):
             for phase in RATING_PHASES:
                 yield Button(f"{phase[0]} {phase}", id=f"phase-{phase}", classes="phase")

@@ -130,7 +130,7 @@ class ReviewScreen(CompanionScreen):
                         yield Input(id="report-from", placeholder="from YYYY-MM-DD")
                         yield Input(id="report-to", placeholder="to YYYY-MM-DD")
                     yield Button("Write report (w)", id="write-report", variant="primary")
-                    yield Static("", id="report-result")
+                    yield Static("", id="report-result", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -179,11 +179,11 @@ class ReviewScreen(CompanionScreen):
             note = notes[session.id]
             state = "final" if note.finalised else "draft" if note.updated_at else "—"
             minutes = session.duration_minutes
-            table.add_row(
+            table.add_row(  # as Text: a string cell is read as markup
                 session.date.isoformat(),
                 f"{minutes:.0f}" if minutes is not None else "open",
-                session.setting,
-                ", ".join(plan_label(p, titles) for p in session.plan_ids),
+                Text(session.setting),
+                Text(", ".join(plan_label(p, titles) for p in session.plan_ids)),
                 state,
                 key=str(session.id),
             )

@@ -259,7 +259,7 @@ class LiveSessionScreen(CompanionScreen):
                 yield TapPad(self.live.prompt_levels, id="pad")
                 yield TallyList(id="tallies")
                 yield SyncStrip(id="sync-strip")
-                yield Static("", id="pending-bar")
+                yield Static("", id="pending-bar", markup=False)
                 yield EventLog(id="log")
             yield MetronomePanel(id="metronome")
         yield Footer()

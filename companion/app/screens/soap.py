@@ -21,6 +21,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
+from textual.content import Content
 from textual.widget import Widget
 from textual.widgets import Footer, Header, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
@@ -89,7 +90,7 @@ class SoapScreen(CompanionScreen):
 
     def compose(self) -> ComposeResult:
         yield Header()
-        yield Static("Writing the note from the session data…", id="note-header")
+        yield Static("Writing the note from the session data…", id="note-header", markup=False)
         with Horizontal(id="cpt-row"):
             yield Label("Billing codes", id="cpt-label")
             # Focus keeps the codes typed (no select-all for the next key to replace); ":" gives minutes.
@@ -150,7 +151,7 @@ class SoapScreen(CompanionScreen):
                 )
             scroll = VerticalScroll(*fields)
             scroll.can_focus = False  # Tab goes from field to field, never to the invisible scroll area
-            tabs.add_pane(TabPane(draft.client.display_name, scroll, id=f"note-{draft.client.id}"))
+            tabs.add_pane(TabPane(Content(draft.client.display_name), scroll, id=f"note-{draft.client.id}"))
             note = draft.note
             self.saved_texts[draft.client.id] = (
                 *(getattr(note, field) for field, _ in SECTIONS),

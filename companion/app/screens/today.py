@@ -189,7 +189,7 @@ class TodayScreen(CompanionScreen):
         )
         titles = self.services.titles
         recent = "\n".join(
-            session_line(s, titles) + f" · note {overview.note_states.get(s.id, 'not written')}"
+            escape(session_line(s, titles)) + f" · note {overview.note_states.get(s.id, 'not written')}"
             for s in overview.recent
         )
         recent = recent or "No sessions yet."
@@ -232,7 +232,7 @@ class TodayScreen(CompanionScreen):
         listing.replace_option_prompt(str(client.id), self._client_prompt(client))
         names = [c.display_name for c in self.clients if c.id in self.group]
         self.query_one("#group-line", Static).update(
-            f"Group: {', '.join(names)}\n[dim]s starts a group session[/]" if names else ""
+            f"Group: {escape(', '.join(names))}\n[dim]s starts a group session[/]" if names else ""
         )
 
     @on(OptionList.OptionSelected, "#clients")

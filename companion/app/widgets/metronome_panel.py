@@ -48,8 +48,8 @@ class MetronomePanel(Vertical):
         with Horizontal(id="tempo-row"):
             yield Digits("80", id="bpm-digits", classes="wide-only")
             yield Static("", id="tempo-line")
-        yield Static("", id="metro-settings", classes="wide-only")
-        yield Static("", id="metro-status")
+        yield Static("", id="metro-settings", classes="wide-only", markup=False)
+        yield Static("", id="metro-status", markup=False)
         for labels, classes in BUTTON_ROWS:
             with Horizontal(classes=f"metro-row wide-only {classes}".strip()):
                 for label, action in labels:

@@ -44,21 +44,22 @@ class PlanView(VerticalScroll, can_focus=False):
         if plan.tempo is not None:
             heading.append(f"\n♩ {plan.tempo.summary()}  (p loads it)")
         yield Static(heading, classes="plan-title")
-        yield Static(plan.summary, classes="plan-summary")
+        yield Static(plan.summary, classes="plan-summary", markup=False)
         with Collapsible(title="Steps", collapsed=False):
-            yield Static(numbered(plan.steps))
+            yield Static(numbered(plan.steps), markup=False)
         with Collapsible(title="Adaptations"):
             yield Static(
                 "Easier:\n"
                 + bulleted(plan.adaptations.easier)
                 + "\n\nHarder:\n"
-                + bulleted(plan.adaptations.harder)
+                + bulleted(plan.adaptations.harder),
+                markup=False,
             )
         with Collapsible(title="Precautions", collapsed=False):
-            yield Static(bulleted(plan.precautions + plan.contraindications))
+            yield Static(bulleted(plan.precautions + plan.contraindications), markup=False)
         with Collapsible(title="Materials and data"):
             taps = [f"{tap.kind}: {tap.label}" for tap in plan.data]
-            yield Static(bulleted(plan.materials) + "\n\nData taps:\n" + bulleted(taps))
+            yield Static(bulleted(plan.materials) + "\n\nData taps:\n" + bulleted(taps), markup=False)
 
     async def show(self, plan: Plan | None) -> None:
         if plan is not self.plan:
