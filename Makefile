@@ -7,14 +7,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_DIR ?= $(CURDIR)/.demo-data
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+$(VENV)/.installed: pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/pip install -q -c requirements.lock -e '.[dev]'
 	touch $@
 
 run: $(VENV)/.installed
@@ -40,6 +40,10 @@ test-fast: $(VENV)/.installed
 bench: $(VENV)/.installed
 	@scripts/system-deps.sh test
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+lock: $(VENV)/.installed
+	{ sed -n '1,2p' requirements.lock; $(BIN)/pip freeze --exclude-editable | grep -v '^companion'; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

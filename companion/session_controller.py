@@ -341,15 +341,7 @@ class LiveSession:
     def _labels_used_before(self) -> dict[tuple[int, str], str]:
         """The last count/duration/rating label used with each objective, so labels stay consistent."""
         ids = [o.id for objectives in self.objectives.values() for o in objectives]
-        if not ids:
-            return {}
-        marks = ", ".join("?" * len(ids))
-        events = self.record.query_events(
-            "seq IN (SELECT MAX(seq) FROM events WHERE kind IN "
-            f"('count', 'duration_start', 'rating', 'measure') AND objective_id IN ({marks}) "
-            "GROUP BY objective_id, kind)",
-            ids,
-        )
+        events = self.record.latest_by_objective(ids, ("count", "duration_start", "rating", "measure"))
         self._units.update(
             {
                 e.objective_id: e.payload.unit

@@ -117,4 +117,4 @@ def add_clients(data_dir: Path, names: Sequence[str] = CLIENTS) -> None:
 def trials_logged(data_dir: Path) -> list[Event]:
     """Every trial in the session record, read back through the record layer from the file on disk."""
     with Record.open(data_dir, backup_every=None) as record:
-        return record.query_events("kind = ?", ("trial",))
+        return [e for s in record.sessions() for e in record.session_events(s.id) if e.kind == "trial"]

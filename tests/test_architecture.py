@@ -7,9 +7,11 @@ timing engine and the plan loader to the UI, so it is forbidden here rather than
 from __future__ import annotations
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {"textual", "companion"}
@@ -69,3 +71,19 @@ def test_the_engine_checker_sees_an_in_process_engine(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("from audio.engine import AudioConfig, Metronome\n")
     assert names_imported_from_modules(sample) & IN_PROCESS_ENGINE == {"audio.engine.Metronome"}
+
+
+def test_every_dependency_is_pinned_in_the_lock_file() -> None:
+    """`make` installs with requirements.lock as constraints: a dependency missing from it would float, and
+    the snapshot tests would judge whatever Textual happened to be installed."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    pinned = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    }
+    names = {Requirement(spec).name.lower().replace("_", "-") for spec in wanted}
+    assert names - pinned == set()
+    textual = next(Requirement(spec) for spec in project["dependencies"] if spec.startswith("textual>"))
+    assert not textual.specifier.contains("9.0"), "a new major Textual must be taken on purpose"

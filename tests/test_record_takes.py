@@ -19,6 +19,7 @@ from test_record_summaries import START, at
 from companion.cli import main
 from companion.documents.wording import group_sentences, walk_figures
 from companion.record import (
+    Count,
     Duration,
     EventDraft,
     MasteryCriterion,
@@ -170,3 +171,18 @@ def test_the_cli_sets_the_rule_and_refuses_one_that_does_not_fit(tmp_path: Path)
     assert "measure (mean of the session) <= 12 over 3 consecutive sessions" in done.output
     refused = runner.invoke(main, [*data, "goals", "add-objective", "1", "x", "--summary", "best"])
     assert refused.exit_code == 2 and "is for duration_seconds" in refused.output
+
+
+def test_the_label_and_unit_an_objective_was_last_logged_with_skip_what_was_undone(record: Record) -> None:
+    """What the live session reads to keep an objective's labels and units (`latest_by_objective`)."""
+    shoulder = Measure("shoulder flexion", 30.0, "deg", "before")
+    objective = one_session(
+        record,
+        MasteryCriterion("count", 5, 3),
+        [Count("turns"), Count("initiations"), shoulder, Measure("reach", 12.0, "cm", "after")],
+    )
+    latest = record.latest_by_objective([objective.id], ("count", "measure"))
+    assert [e.payload for e in latest] == [Count("initiations"), Measure("reach", 12.0, "cm", "after")]
+    record.undo(latest[-1].id)  # the last measure was a slip: the one before it stands
+    assert [e.payload for e in record.latest_by_objective([objective.id], ("measure",))] == [shoulder]
+    assert record.latest_by_objective([], ("count",)) == []

@@ -15,7 +15,7 @@ import click
 
 from companion.cli.record_commands import clients, open_record, parse_day, sessions
 from companion.record.attendance import attendance_summary
-from companion.record.billing import BilledLine, parse_codes
+from companion.record.billing import BilledLine
 from companion.record.model import ATTENDANCE, CANCELLED_BY, MODALITIES
 
 
@@ -94,10 +94,9 @@ def sessions_bill(ctx: click.Context, session_id: int, codes: str | None) -> Non
     with open_record(ctx) as record:
         if codes is not None:
             try:
-                parse_codes(codes)
+                record.set_cpt_codes(session_id, [codes])  # parsed there; a wrong code is a ValueError
             except ValueError as exc:
                 raise click.BadParameter(str(exc)) from None
-            record.set_cpt_codes(session_id, [codes])
         click.echo(billed_text(record.billed(session_id)))
         for change in record.billing_audit(session_id):
             before, after = ", ".join(change.before) or "none", ", ".join(change.after) or "none"

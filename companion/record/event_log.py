@@ -195,7 +195,7 @@ class EventLog:
         self, session_id: int, *, include_undone: bool = False, include_pending: bool = True
     ) -> list[Event]:
         """A session's events in logging order; undone events and tombstones are left out by default."""
-        stored = self.query_events("session_id = ?", (session_id,), include_undone=True)
+        stored = self._query_events("session_id = ?", (session_id,), include_undone=True)
         queued = [e for e in self.pending() if e.session_id == session_id] if include_pending else []
         events = stored + queued
         if include_undone:
@@ -206,16 +206,29 @@ class EventLog:
     def latest_event(self, client_id: int, kind: str) -> Event | None:
         """The client's last stored event of `kind` in any session (not undone): e.g. the cadence a RAS
         session starts from."""
-        events = self.query_events(
+        events = self._query_events(
             f"seq = (SELECT MAX(seq) FROM events WHERE client_id = ? AND kind = ? AND {NOT_UNDONE})",
             (client_id, kind),
         )
         return events[-1] if events else None
 
-    def query_events(
+    def latest_by_objective(self, objective_ids: Sequence[int], kinds: Sequence[str]) -> list[Event]:
+        """The last stored event of each of `kinds` for each objective (not undone), in logging order: the
+        labels and units an objective was last logged with."""
+        if not objective_ids or not kinds:
+            return []
+        ids, named = ", ".join("?" * len(objective_ids)), ", ".join("?" * len(kinds))
+        return self._query_events(
+            f"seq IN (SELECT MAX(seq) FROM events WHERE kind IN ({named}) AND objective_id IN ({ids}) "
+            f"AND {NOT_UNDONE} GROUP BY objective_id, kind)",
+            [*kinds, *objective_ids],
+        )
+
+    def _query_events(
         self, where: str, params: Sequence[object], *, include_undone: bool = False
     ) -> list[Event]:
-        """Stored events matching a SQL condition on the events table, in logging order."""
+        """Stored events matching a SQL condition on the events table, in logging order (the SQL stays in
+        the record: callers ask through the named queries above)."""
         condition = where if include_undone else f"({where}) AND {NOT_UNDONE}"
         rows = self._db.query(f"SELECT {EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY seq", params)
         return [event_from_row(row) for row in rows]
