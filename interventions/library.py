@@ -84,6 +84,9 @@ class Library:
         substring ("parkinson"); `setting` is a format or a place ("group", "in-home", "telehealth");
         `technique` is an NMT code, a method or an approach ("RAS", "songwriting", "GIM"). Unknown
         names raise ValueError listing the valid ones.
+
+        `age` is exact here (`Plan.suits_age`): a filtered list has no room to say that a plan is outside
+        its usual ages, so it shows only plans inside them. `suggest` is the soft one (see there).
         """
         domains = GoalDomain.parse(domain) if domain is not None else None
         place = parse_setting(setting) if isinstance(setting, str) else setting
@@ -113,8 +116,11 @@ class Library:
     ) -> list[Suggestion]:
         """Plans ranked for a client's goals, each with the reasons it was suggested.
 
-        `goals` are objective or goal texts, or (domain, text) pairs when the domain is known. `age` and
-        `setting` exclude plans that do not fit; `population` ("autism", "stroke") favours plans for it.
+        `goals` are objective or goal texts, or (domain, text) pairs when the domain is known. `setting`
+        excludes plans that do not fit; `population` ("autism", "stroke") favours plans for it. `age` is
+        soft at the edges: plans whose usual range the client is just outside (`Plan.near_age`) are still
+        suggested, ranked lower, with `outside_age` set and "outside the usual age range" as the first
+        reason; plans further out are left out.
         """
         place = parse_setting(setting) if isinstance(setting, str) else setting
         return rank(self._index, goals, age=age, population=population, setting=place, limit=limit)

@@ -36,6 +36,23 @@ PACED_TECHNIQUES = frozenset({Technique.RAS, Technique.PSE, Technique.TIMP})
 H = TypeVar("H", bound=Hashable)
 
 
+def age_margin(years: int) -> int:
+    """The leeway, in years, at an edge of a plan's age range that lies at `years` of age.
+
+    A plan's `age_min`-`age_max` is the usual range, not a cliff: a client a little outside it may still
+    be the right client (an 11-year-old for a 3-10 song, a 57-year-old with early-onset dementia for a
+    60+ group, and ages computed from a birth year are a year out half the time). The leeway follows the
+    younger of the two ages at the edge crossed (the client's age below `age_min`, `age_max` above it),
+    because a year means more the younger the person: 1 year under age 6, 2 years from 6 to 17, 5 years
+    for adults.
+    """
+    if years < 6:
+        return 1
+    if years < 18:
+        return 2
+    return 5
+
+
 def _check_template(text: str) -> str:
     """Objectives are templates: `{client} will ... at {bpm} bpm`; only named placeholders are allowed."""
     try:
@@ -173,7 +190,25 @@ class Plan(BaseModel):
         return value
 
     def suits_age(self, age: int) -> bool:
+        """Whether `age` is inside the usual range `age_min`-`age_max` (exactly; see `near_age`)."""
         return self.age_min <= age <= self.age_max
+
+    def years_outside_age(self, age: int) -> int:
+        """How many years `age` lies below `age_min` or above `age_max`; 0 inside the range."""
+        return max(self.age_min - age, age - self.age_max, 0)
+
+    def near_age(self, age: int) -> bool:
+        """Whether `age` is inside the range or within its soft margin (`age_margin`) outside it.
+
+        Suggestions use this: a client just outside the usual range still gets the plan, flagged and
+        ranked lower, instead of never seeing it. E.g. for a 3-10 plan, ages 2 and 12 are near, 1 and 13
+        are not; for a 60+ plan, 55 is near and 54 is not.
+        """
+        if age < self.age_min:
+            return self.age_min - age <= age_margin(age)
+        if age > self.age_max:
+            return age - self.age_max <= age_margin(self.age_max)
+        return True
 
     def offers(self, setting: Format | Place) -> bool:
         """Whether the plan can run in this format (individual/group) or place (in-home, school, ...)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from interventions.plan import Plan
-from interventions.text import Match, TextIndex, terms
+from interventions.text import Match, TextIndex, stem, terms
 
 #: A word in the title or tags says what the plan *is*; a word in a precaution only mentions something.
 FIELD_WEIGHTS: Mapping[str, float] = {
@@ -25,6 +25,19 @@ EXACT_NAME_BONUS = 100.0
 #: Plans that match only some of the words and score below this share of the best match are dropped:
 #: "drum circle" should not list every plan that mentions a semicircle.
 PARTIAL_MATCH_FLOOR = 0.25
+#: Words naming an age group, with its ages in years. In a search they say whom the plan is for, not
+#: what it is about: "anxiety teens" lists anxiety plans that suit ages 13-19 first, and not a plan for
+#: 60+ whose text mentions songs from one's teens.
+AGE_GROUPS: Mapping[str, tuple[int, int]] = {
+    stem(word): ages
+    for words, ages in (
+        (("infant", "infants", "baby", "babies", "toddler", "toddlers"), (0, 3)),
+        (("child", "children", "kid", "kids"), (4, 12)),
+        (("teen", "teens", "teenager", "teenagers", "adolescent", "adolescents", "youth"), (13, 19)),
+        (("elderly", "senior", "seniors", "geriatric"), (65, 120)),
+    )
+    for word in words
+}
 
 
 def searchable_text(plan: Plan) -> dict[str, str]:
@@ -64,19 +77,33 @@ class PlanIndex:
         """Plans containing the terms of `text`, best first (more distinct terms and rarer terms win).
 
         Plans containing every term are always listed; those with only some are listed when they score
-        within reach of the best match.
+        within reach of the best match. An age group among other words ("anxiety teens") is matched
+        against each plan's ages instead of its text: plans whose ages cover the group come first, then
+        those covering part of it, then the others.
         """
         key = terms_key(text)
-        wanted = set(terms(text))
-        matches = self.match(text)
+        everything = terms(text)
+        ages = [AGE_GROUPS[term] for term in everything if term in AGE_GROUPS]
+        wanted = {term for term in everything if term not in AGE_GROUPS} or set(everything)
+        matches = self._index.match(list(wanted))
         best = max((found.score for found in matches.values()), default=0.0)
         ranked = []
         for position, found in matches.items():
             if found.terms != wanted and found.score < PARTIAL_MATCH_FLOOR * best:
                 continue
+            plan = self.plans[position]
             bonus = EXACT_NAME_BONUS if key in self._names[position] else 0.0
-            ranked.append((-(found.score + bonus), self.plans[position].title, self.plans[position]))
-        return [plan for *_, plan in sorted(ranked, key=lambda item: (item[0], item[1]))]
+            fit = _age_fit(plan, ages[0]) if ages else 0
+            ranked.append((fit, -(found.score + bonus), plan.title, plan))
+        return [plan for *_, plan in sorted(ranked, key=lambda item: item[:3])]
+
+
+def _age_fit(plan: Plan, ages: tuple[int, int]) -> int:
+    """0: the plan's ages cover the group's; 1: part of them; 2: none (a plan for 60+ asked for teens)."""
+    youngest, oldest = ages
+    if plan.age_min <= youngest and oldest <= plan.age_max:
+        return 0
+    return 1 if plan.age_min <= oldest and youngest <= plan.age_max else 2
 
 
 def terms_key(text: str) -> str:

@@ -3,7 +3,10 @@
 A therapist has to trust a suggestion before using it, so the score is built only from reasons that can
 be printed: the plan serves the goal's domain (given, or recognised from words such as "gait" or
 "request"), its text shares the goal's words, it serves several of the goals, it suits the client's
-population. Age and setting are hard limits, not preferences: a plan for ages 60+ is not offered for a child.
+population. Setting is a hard limit. Age is soft at the edges: a plan is offered to a client inside its
+usual age range, or just outside it (within `Plan.near_age`'s margin: 1 year for young children, 2 for
+older children, 5 for adults), and then flagged "outside the usual age range" and ranked lower; further
+out it is not offered (a plan for ages 60+ is never suggested for a child).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ TEXT_WEIGHT = 4.0
 POPULATION_WEIGHT = 1.5
 #: Text matches weaker than this share of the goal's best match are noise ("use", "time"), not reasons.
 TEXT_FLOOR = 0.15
+#: A plan for a client just outside its usual age range scores this share of what it would otherwise,
+#: so it ranks below in-range plans that fit the goals about as well, yet is still listed.
+OUTSIDE_AGE_FACTOR = 0.5
 
 #: Words that place a goal in a domain when the therapist did not say which.
 DOMAIN_WORDS: Mapping[GoalDomain, tuple[str, ...]] = {
@@ -84,12 +90,30 @@ _DOMAIN_TERMS: Mapping[GoalDomain, frozenset[str]] = {
 
 
 @dataclass(frozen=True)
+class GoalServed:
+    """One of the goals asked about that a plan serves, and why in plain words."""
+
+    goal: int
+    """Its position in the goals asked about (0 = the first)."""
+    why: str
+    """E.g. 'serves social; mentions "turn", "drum"'."""
+
+
+@dataclass(frozen=True)
 class Suggestion:
-    """A plan suggested for the client's goals, how strongly, and the reasons in plain words."""
+    """A plan suggested for the client's goals, how strongly, and the reasons in plain words.
+
+    `served` says which of the goals asked about it serves, so a caller that asks per objective (the
+    app: matching is sharper on one objective's words) can count the client's goals behind them.
+    """
 
     plan: Plan
     score: float
     reasons: tuple[str, ...]
+    served: tuple[GoalServed, ...] = ()
+    outside_age: int = 0
+    """Years the client's age lies outside the plan's usual age range (0: inside it, or no age given);
+    when above 0, the first reason says so and the score is reduced by `OUTSIDE_AGE_FACTOR`."""
 
 
 def recognise_domains(text: str) -> dict[GoalDomain, list[str]]:
@@ -145,7 +169,7 @@ def rank(
     queries = _goal_queries(goals)
     scores = [0.0] * len(index.plans)
     reasons: list[list[str]] = [[] for _ in index.plans]
-    served = [0] * len(index.plans)
+    served: list[list[GoalServed]] = [[] for _ in index.plans]
     for query in queries:
         matches = index.match(query.text)
         best = max((m.score for m in matches.values()), default=0.0)
@@ -167,22 +191,29 @@ def rank(
                 parts.append(f"mentions {_quoted(words)}")
             if gained:
                 scores[position] += gained
-                served[position] += 1
-                reasons[position].append(f'goal {query.number} "{_short(query.text)}": ' + "; ".join(parts))
+                because = "; ".join(parts)
+                served[position].append(GoalServed(query.number - 1, because))
+                reasons[position].append(f'goal {query.number} "{_short(query.text)}": {because}')
     suggestions = []
     for position, plan in enumerate(index.plans):
         if not scores[position]:
             continue
-        if (age is not None and not plan.suits_age(age)) or (
-            setting is not None and not plan.offers(setting)
-        ):
+        if setting is not None and not plan.offers(setting):
             continue
+        if age is not None and not plan.near_age(age):
+            continue
+        outside = plan.years_outside_age(age) if age is not None else 0
         why = reasons[position]
-        if len(queries) > 1 and served[position] > 1:
-            why.insert(0, f"serves {served[position]} of your {len(queries)} goals")
+        if len(queries) > 1 and len(served[position]) > 1:
+            why.insert(0, f"serves {len(served[position])} of your {len(queries)} goals")
         if population and plan.serves_population(population):
             scores[position] += POPULATION_WEIGHT
             why.append(f"written for {population}")
-        suggestions.append(Suggestion(plan, round(scores[position], 3), tuple(why)))
+        if outside:
+            scores[position] *= OUTSIDE_AGE_FACTOR
+            why.insert(0, f"outside the usual age range: ages {plan.age_label}, client {age}")
+        suggestions.append(
+            Suggestion(plan, round(scores[position], 3), tuple(why), tuple(served[position]), outside)
+        )
     suggestions.sort(key=lambda s: (-s.score, s.plan.title))
     return suggestions if limit is None else suggestions[:limit]

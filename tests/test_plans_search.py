@@ -120,6 +120,21 @@ def test_search_keeps_plans_with_every_word_and_drops_weak_partial_matches(libra
     assert len(found) < len(matches)  # plans that only mention "circle" in passing are left out
 
 
+@pytest.mark.parametrize(
+    ("query", "ages"),
+    [("anxiety teens", (13, 19)), ("anxiety adolescents", (13, 19)), ("drum kids", (4, 12))],
+)
+def test_an_age_group_in_a_search_ranks_plans_for_those_ages_first(
+    library: Library, query: str, ages: tuple[int, int]
+) -> None:
+    found = library.search(query)
+    youngest, oldest = ages
+    covers = [plan.age_min <= youngest and oldest <= plan.age_max for plan in found]
+    assert covers[0], f"{found[0].id} is for ages {found[0].age_label}"
+    assert covers == sorted(covers, reverse=True), "every plan for those ages before any other"
+    assert not any(plan.age_min >= 60 for plan in found[:5])
+
+
 def test_search_without_matches_is_empty(library: Library) -> None:
     assert library.search("xylophonic zeppelin") == []
     assert library.search("the and of") == []
@@ -192,12 +207,15 @@ def test_explicit_domain_is_used_and_named(library: Library) -> None:
     assert "serves pain" in found[0].reasons[0]
 
 
-def test_age_and_setting_are_hard_limits(library: Library) -> None:
+def test_setting_is_a_hard_limit_and_age_a_soft_one(library: Library) -> None:
     for suggestion in library.suggest(
         ["walk steadily", "sing with others"], age=5, setting="group", limit=None
     ):
-        assert suggestion.plan.suits_age(5)
         assert Format.GROUP in suggestion.plan.formats
+        # Just outside a plan's usual ages is allowed, and then said first; further out is not offered.
+        assert suggestion.plan.near_age(5)
+        assert suggestion.plan.suits_age(5) == (suggestion.outside_age == 0)
+        assert suggestion.reasons[0].startswith("outside the usual age range") == (suggestion.outside_age > 0)
 
 
 def test_population_favours_plans_written_for_it(library: Library) -> None:
