@@ -1,9 +1,14 @@
 """A realistic demo practice, so the app, review screens and reports have something to show.
 
-Six clients across the populations a music therapist serves and a group of three children who meet as
-one session (each tap names the child), months of weekly sessions whose data improve with noise (as real
-data do), interventions from the shipped library, and SOAP notes for past sessions. Seeded: the same seed
-and the same `today` give the same practice.
+Six clients seen individually across the populations a music therapist serves and a group of three
+children who meet as one session (each tap names the child), months of weekly sessions whose data improve
+with noise (as real data do), interventions from the shipped library, and SOAP notes for past sessions.
+Seeded: the same seed and the same `today` give the same practice.
+
+Clinically coherent, as a supervisor would check it: every plan suits its client's age, population and
+format (individual or group, `ClientSpec.fits`); sessions carry only codes a music therapist bills under
+(no ABA-technician or psychotherapy codes), with a diagnosis for every billed client; a left-MCA stroke
+weakens the right side; pseudonyms are unique and not made from the client's name or initials.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ class ObjectiveSpec:
     label: str = ""
     unit: str = ""
     prompt_levels: tuple[str, ...] = ()
-    """The objective's own hierarchy (MIT's), else the client's standard one."""
+    """The objective's own hierarchy (its plan's, e.g. DSLM's cues), else the client's standard one."""
 
 
 @dataclass(frozen=True)
@@ -75,15 +80,24 @@ class ClientSpec:
     cpt: tuple[str, ...] = ()
     quotes: tuple[str, ...] = field(default=())
     diagnoses: tuple[str, ...] = ()
+    fits: tuple[str, ...] = ()
+    """The library's population terms this client belongs to: every plan they work on serves one of them
+    (`Plan.serves_population`) and suits their age (tests/test_record_demo.py)."""
 
 
 DEMO_THERAPIST = ("Jordan Rivera", "MT-BC, NMT", "1234567893")
 """Who signs the demo's notes (an NPI with a valid check digit, the CMS documentation's example)."""
 
+# Billing (companion/record/billing.py): a music therapist bills the service given, never an ABA
+# technician's codes (97151-97158) nor psychotherapy (908xx), which need another licence. In-home autism
+# work and coping-skills work are skills training (H2014, HQ in a group); stroke rehab under the physical
+# therapy plan of care is neuromuscular re-education (97112-GP). Clients with no code are private pay,
+# facility-contracted or seen under a school IEP.
+
 CLIENTS: tuple[ClientSpec, ...] = (
     ClientSpec(
         name="Leo",
-        pseudonym="Client L",
+        pseudonym="Client A",
         age=7,
         population="autism spectrum, age 7",
         diagnoses=("F84.0",),
@@ -91,7 +105,8 @@ CLIENTS: tuple[ClientSpec, ...] = (
         setting="in-home",
         weeks=26,
         opening_plan="hello-song-greeting",
-        cpt=("97153",),
+        cpt=("H2014",),
+        fits=("children with autism",),
         quotes=("more drum please", "my turn!", "big drum, loud"),
         objectives=(
             ObjectiveSpec(
@@ -107,13 +122,13 @@ CLIENTS: tuple[ClientSpec, ...] = (
             ObjectiveSpec(
                 "communication",
                 "Increase functional verbal requests",
-                "Sings the final word of a melodic phrase",
-                MasteryCriterion("percent_correct", 80, 3),
+                "Fills in the missing word of a familiar song",
+                MasteryCriterion("percent_independent", 80, 3),
                 "trials",
-                "mit-phrase-production",
+                "dslm-fill-in-songs",
                 0.35,
                 0.9,
-                prompt_levels=("independent", "repetition after model", "partial unison", "unison"),
+                prompt_levels=("independent", "first sound", "sign or picture", "full model"),
             ),
             ObjectiveSpec(
                 "social",
@@ -141,15 +156,16 @@ CLIENTS: tuple[ClientSpec, ...] = (
     ),
     ClientSpec(
         name="Mr. G",
-        pseudonym="Client G",
+        pseudonym="Client B",
         age=67,
-        population="left MCA stroke, gait and fine-motor rehab",
+        population="left MCA stroke with right hemiparesis, gait and fine-motor rehab",
         music="Motown, Sam Cooke, big band",
         setting="outpatient rehab clinic",
         weeks=16,
         cpt=("97112-GP",),
-        diagnoses=("I69.351",),
-        quotes=("the beat makes it easier", "my left foot keeps up now"),
+        diagnoses=("I69.351",),  # hemiparesis after cerebral infarction, right dominant side
+        fits=("stroke",),
+        quotes=("the beat makes it easier", "my right foot keeps up now"),
         objectives=(
             ObjectiveSpec(
                 "gross motor",
@@ -186,7 +202,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
             ObjectiveSpec(
                 "gross motor",
                 "Improve reach and trunk control",
-                "Reaches across midline to strike the drum on the beat",
+                "Reaches across midline with the right arm to strike the drum on the beat",
                 MasteryCriterion("percent_independent", 80, 3),
                 "trials",
                 "timp-drum-reach",
@@ -196,7 +212,7 @@ CLIENTS: tuple[ClientSpec, ...] = (
             ObjectiveSpec(
                 "fine motor",
                 "Improve fine-motor control of the right hand",
-                "Plays single notes with fingers 2-5 in time (>= 70% hits within window)",
+                "Plays single notes with right-hand fingers 2-5 in time (>= 70% hits within window)",
                 MasteryCriterion("sync_pct_within", 70, 3),
                 "sync",
                 "keyboard-finger-isolation",
@@ -207,13 +223,15 @@ CLIENTS: tuple[ClientSpec, ...] = (
     ),
     ClientSpec(
         name="Rose",
-        pseudonym="Client R",
+        pseudonym="Client C",
         age=84,
-        population="memory care (moderate dementia), group sessions",
+        population="memory care resident, moderate Alzheimer's dementia",
+        diagnoses=("G30.1", "F02.B0"),
+        fits=("dementia",),
         music="Glenn Miller, hymns, Frank Sinatra",
-        setting="memory care unit, group of 6",
+        setting="memory care unit, individual sessions in her room",
         weeks=20,
-        opening_plan="hello-song-greeting",
+        opening_plan="msot-orientation-song",
         quotes=("we danced to this at the Palladium", "my husband sang this one"),
         objectives=(
             ObjectiveSpec(
@@ -228,26 +246,28 @@ CLIENTS: tuple[ClientSpec, ...] = (
             ),
             ObjectiveSpec(
                 "social",
-                "Increase peer interaction",
-                "Verbal interactions with peers during the group",
+                "Maintain verbal engagement",
+                "Shares a memory or comment prompted by a familiar song (per session)",
                 MasteryCriterion("count", 5, 3),
                 "count",
-                "drum-circle-group-cohesion",
+                "ammt-mood-memory",
                 1.5,
                 5.5,
-                label="peer interaction",
+                label="memory shared",
             ),
         ),
     ),
     ClientSpec(
         name="Jay",
-        pseudonym="Client J",
+        pseudonym="Client E",
         age=15,
         population="adolescent, generalised anxiety",
+        diagnoses=("F41.1",),
+        fits=("adolescents", "anxiety"),
         music="Billie Eilish, lo-fi, Twenty One Pilots",
         setting="school counselling office",
         weeks=18,
-        cpt=("90837",),
+        cpt=("H2014",),
         quotes=("the song says what I couldn't", "breathing with the guitar helped"),
         objectives=(
             ObjectiveSpec(
@@ -276,9 +296,11 @@ CLIENTS: tuple[ClientSpec, ...] = (
     ),
     ClientSpec(
         name="Dana",
-        pseudonym="Client D",
+        pseudonym="Client F",
         age=46,
         population="chronic low-back pain",
+        diagnoses=("G89.29", "M54.50"),
+        fits=("chronic pain",),
         music="Norah Jones, ambient, acoustic folk",
         setting="outpatient pain clinic",
         weeks=14,
@@ -290,18 +312,18 @@ CLIENTS: tuple[ClientSpec, ...] = (
                 "Pain rating after session <= 4/10",
                 MasteryCriterion("rating_after", 4, 3, "at_most"),
                 "rating",
-                "ts-breath-support",
+                "iso-principle-relaxation",
                 6.5,
                 3.5,
                 label="pain",
             ),
             ObjectiveSpec(
-                "quality of life",
-                "Support paced breathing",
-                "Sustains paced breathing with sung tones for 4 minutes",
+                "pain",
+                "Self-manage pain with relaxation skills",
+                "Sustains music-paced breathing (in 4 beats, out 6) for 4 minutes",
                 MasteryCriterion("duration_seconds", 240, 3),
                 "duration",
-                "iso-principle-relaxation",
+                "progressive-muscle-relaxation",
                 90,
                 260,
                 label="paced breathing",
@@ -309,33 +331,34 @@ CLIENTS: tuple[ClientSpec, ...] = (
         ),
     ),
     ClientSpec(
-        name="Room 12 group",
-        pseudonym="Group S",
+        name="Owen",
+        pseudonym="Client H",
         age=9,
-        population="school social-skills group (5 students, ages 8-10)",
+        population="ADHD, combined presentation, age 9",
+        diagnoses=("F90.2",),
+        fits=("ADHD",),
         music="Kidz Bop, Encanto soundtrack",
-        setting="elementary school music room",
+        setting="elementary school music room (IEP related service)",
         weeks=22,
-        opening_plan="hello-song-greeting",
-        quotes=("can we do the drum circle again?",),
+        quotes=("can we do the fast-slow drums again?",),
         objectives=(
             ObjectiveSpec(
-                "social",
-                "Cooperate as a group",
-                "Group keeps a shared pulse on drums (>= 75% hits within window)",
+                "emotional/regulation",
+                "Regulate energy to the task",
+                "Follows the therapist's tempo from fast to slow on the drum (>= 75% hits within window)",
                 MasteryCriterion("sync_pct_within", 75, 3),
                 "sync",
-                "drum-circle-group-cohesion",
+                "drumming-down-regulation",
                 40,
                 80,
             ),
             ObjectiveSpec(
-                "social",
-                "Cooperate as a group",
-                "Students wait for their cue to play",
+                "behavioural",
+                "Improve impulse control",
+                "Freezes within 2 seconds when the music stops",
                 MasteryCriterion("percent_independent", 70, 3),
                 "trials",
-                "songwriting-feelings",
+                "freeze-dance-impulse-control",
                 0.3,
                 0.75,
             ),
@@ -408,37 +431,70 @@ GROUPS: tuple[GroupSpec, ...] = (
                 setting="community music school, Thursday group",
                 weeks=16,
                 objectives=_turn_taking(start, end),
-                cpt=("97150",),
+                cpt=("H2014-HQ",),
+                diagnoses=(diagnosis,),
+                fits=(*fits, "school groups"),
             )
-            for name, pseudonym, age, population, music, start, end in (
-                ("Maya", "Client M", 10, "autism spectrum, age 10", "Taylor Swift, Moana", 0.35, 0.85),
-                ("Jonah", "Client J", 11, "ADHD, age 11", "Minecraft music, drums", 0.2, 0.7),
-                ("Priya", "Client P", 9, "social anxiety, age 9", "Frozen, ukulele songs", 0.4, 0.9),
+            for name, pseudonym, age, population, diagnosis, fits, music, start, end in (
+                (
+                    "Maya",
+                    "Client K",
+                    10,
+                    "autism spectrum, age 10",
+                    "F84.0",
+                    ("children with autism",),
+                    "Taylor Swift, Moana",
+                    0.35,
+                    0.85,
+                ),
+                (
+                    "Jonah",
+                    "Client N",
+                    11,
+                    "ADHD, age 11",
+                    "F90.9",
+                    ("ADHD", "children with developmental disabilities"),  # as the CDC counts ADHD
+                    "Minecraft music, drums",
+                    0.2,
+                    0.7,
+                ),
+                (
+                    "Priya",
+                    "Client T",
+                    9,
+                    "Down syndrome, age 9",
+                    "Q90.9",
+                    ("children with Down syndrome", "children with developmental disabilities"),
+                    "Frozen, ukulele songs",
+                    0.4,
+                    0.9,
+                ),
             )
         ),
     ),
 )
 
 SUBJECTIVE = (
-    "Arrived calm; caregiver reports a good week.",
-    "Arrived tired after a busy day; warmed up during the opening song.",
+    "Arrived calm; a good week reported.",
+    "Arrived tired after a busy day; warmed up with the first song.",
     "Reported feeling well; asked for a preferred song.",
-    "Caregiver reports more spontaneous singing at home.",
+    "More spontaneous singing at home reported since the last session.",
     "Arrived a little anxious; settled with the familiar routine.",
 )
+"""Worded for any client, child or adult, with or without a carer (each note draws one)."""
 HOME_REPORTS = (
-    ("practised", "sang the hello song with the family most evenings"),
+    ("practised", "sang along to the session songs most evenings"),
     ("practised", "played along to the practice recording three times"),
-    ("partly", "used the drum recording twice; a busy week"),
-    ("not practised", "family away over the weekend"),
+    ("partly", "used the practice recording twice; a busy week"),
+    ("not practised", "away over the weekend"),
     ("", ""),
 )
-"""(home practice, what the carers said) as a note records it; ("", "") when it was not asked."""
+"""(home practice, what the client or carers said) as a note records it; ("", "") when it was not asked."""
 PLANS = (
     "Continue current interventions; fade prompts as independence increases.",
-    "Increase tempo by 5% next session if cadence stays stable.",
+    "Raise the challenge one step next session (tempo, length or cue) if performance stays stable.",
     "Add a home practice recording of the preferred song.",
-    "Keep structure; introduce one new choice of instrument.",
+    "Keep the structure; offer one new choice of instrument or song.",
 )
 
 

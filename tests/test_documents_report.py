@@ -92,7 +92,7 @@ def test_report_command_deidentified(demo: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert out.stat().st_mode & 0o777 == 0o600
     text = " ".join(page.extract_text() for page in PdfReader(out).pages)
-    assert "Client J" in text and "Jay" not in text and "Birth year" not in text
+    assert "Client E" in text and "Jay" not in text and "Birth year" not in text
 
 
 def test_export_command_formats(demo: Path, tmp_path: Path) -> None:
@@ -182,7 +182,7 @@ def test_home_carry_over_is_counted_from_the_notes_and_the_file_is_named_for_the
     )
     assert "Home carry-over " + report.home_carry_over in text
     assert report_file_name(report) == "report-leo-2025-04-01-to-2025-06-30.pdf"
-    pseudonym = deidentified.client.display_name  # e.g. "Client L"
+    pseudonym = deidentified.client.display_name  # e.g. "Client A"
     assert (
         report_file_name(deidentified)
         == f"report-{file_slug(pseudonym)}-2025-04-01-to-2025-06-30-deidentified.pdf"
