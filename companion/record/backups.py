@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from companion.paths import backups_dir, ensure_private_dir, ensure_private_file
-from companion.record.database import SIDECAR_SUFFIXES
+from companion.record.database import SIDECAR_SUFFIXES, sync_folder
 from companion.record.errors import CorruptDatabase, StorageError, classify
 
 PREFIX = "companion-"
@@ -49,10 +49,10 @@ def backup_due(data_dir: Path, every: timedelta, now: datetime | None = None) ->
 
 def make_backup(source: sqlite3.Connection, db_path: Path, keep: int) -> Path:
     """Snapshot `source` into the backups folder (0600), then drop all but the newest `keep` backups."""
-    directory = ensure_private_dir(backups_dir(db_path.parent))
-    final = directory / f"{PREFIX}{datetime.now(UTC).strftime(STAMP)}{SUFFIX}"
+    final = backups_dir(db_path.parent) / f"{PREFIX}{datetime.now(UTC).strftime(STAMP)}{SUFFIX}"
     partial = final.with_name("." + final.name + ".partial")
     try:
+        ensure_private_dir(final.parent)  # in the try: a read-only data folder is a StorageError too
         ensure_private_file(partial)
         target = sqlite3.connect(partial)
         try:
@@ -100,6 +100,9 @@ def restore_backup(data_dir: Path, db_path: Path, backup: Path | None = None) ->
         db_path.rename(aside)
     ensure_private_file(db_path)
     shutil.copyfile(chosen, db_path)
+    with open(db_path, "rb+") as restored:  # on the disk before anyone taps into it
+        os.fsync(restored.fileno())
+    sync_folder(db_path.parent)
     return chosen, aside
 
 

@@ -118,16 +118,22 @@ class Database:
             os.access(self.path.parent, os.W_OK) and all(os.access(f, os.W_OK) for f in files if f.exists())
         ):
             return False
+        self.connection.close()  # first: while it is open, SQLite opens the file read-only again
         try:
-            fresh = sqlite3.connect(
-                self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            _configure(fresh, self.path)
+            self.connection = self._connect()
+            _configure(self.connection, self.path)
         except (OSError, sqlite3.Error):
+            with contextlib.suppress(OSError, sqlite3.Error):  # as before: the next write says why
+                self.connection = self._connect()
             return False
-        self.connection.close()
-        self.connection = fresh
         return True
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        return conn
 
 
 def _create(path: Path) -> None:
@@ -152,6 +158,12 @@ def _create(path: Path) -> None:
     finally:
         for leftover in (temp, *(temp.with_name(temp.name + suffix) for suffix in SIDECAR_SUFFIXES)):
             leftover.unlink(missing_ok=True)
+    # The new name, and the data folder's own (a new database usually means a new folder), must reach the
+    # disk before any tap is acknowledged into it. Best effort, as SQLite treats its WAL's folder: a folder
+    # that cannot be synced must not stop the session.
+    for folder in (path.parent, path.parent.parent):
+        with contextlib.suppress(OSError):
+            sync_folder(folder)
 
 
 def _refuse_empty(path: Path) -> None:
@@ -182,6 +194,17 @@ def _configure(conn: sqlite3.Connection, path: Path) -> None:
             f"aside and restore the newest backup from {path.parent / 'backups'} "
             "(`companion backups restore`).",
         )
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so the names just created or renamed in it survive a power cut. Why: fsync of a file
+    writes its contents, not its entry in the folder (POSIX); without this a new database or rescue file
+    could vanish with every tap it held."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def secure_sidecars(path: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import stat
@@ -26,6 +27,7 @@ from pathlib import Path
 import platformdirs
 
 from companion.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from companion.record.database import sync_folder
 
 SUFFIX = ".jsonl"
 Row = Sequence[object]
@@ -87,8 +89,12 @@ def read_rescue(path: Path) -> list[list[object]]:
 
 
 def _private_folder(place: Path) -> Path:
-    """`place` created 0700; an existing folder must be ours and private (the temp folder is shared)."""
+    """`place` created 0700; an existing folder must be ours and private (the temp folder is shared). Each
+    folder created here is synced into its parent, or a power cut could take the rescue file with it."""
+    created = list(itertools.takewhile(lambda folder: not folder.exists(), (place, *place.parents)))
     ensure_private_dir(place)
+    for folder in reversed(created):
+        sync_folder(folder.parent)
     info = place.stat()
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         raise PermissionError(13, "not a folder of this user", str(place))
@@ -109,9 +115,5 @@ def _replace_atomically(path: Path, text: str) -> Path:
     except OSError:
         temporary.unlink(missing_ok=True)
         raise
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    sync_folder(path.parent)
     return path
