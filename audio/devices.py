@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from audio.errors import OutputError
-from audio.midi_output import backend_name, load_backend
+from audio.midi_output import backend_name, compiled_apis, load_backend, probe_api
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,8 @@ class Survey:
     audio: list[Backend] = field(default_factory=list)
     midi: list[Backend] = field(default_factory=list)
     midi_backend: str = ""
-    """The mido backend the engine will use (`MIDO_BACKEND`, or python-rtmidi's default API)."""
+    """The mido backend the engine will use (`MIDO_BACKEND`, or the first working MIDI system), with why
+    it is that one or cannot be used."""
 
     def working(self, kind: str) -> list[Backend]:
         """Backends of `kind` that can play: audio ones with an output; MIDI ones with an output port or,
@@ -109,30 +110,30 @@ def jack_audio_backend() -> Backend:
 def midi_backends() -> list[Backend]:
     """One entry per python-rtmidi API compiled in (ALSA, JACK, CoreMIDI, WinMM)."""
     try:
-        import rtmidi
-    except ImportError as exc:
-        return [Backend("midi", "python-rtmidi", False, f"no MIDI backend: {exc}; install python-rtmidi")]
+        apis = compiled_apis()
+    except OutputError as exc:
+        return [Backend("midi", "python-rtmidi", False, str(exc))]
     backends = []
-    for api in rtmidi.get_compiled_api():
-        name = rtmidi.get_api_display_name(api)
+    for api in apis:
         try:
-            outputs = tuple(rtmidi.MidiOut(api).get_ports())
-            inputs = tuple(rtmidi.MidiIn(api).get_ports())
-        except Exception as exc:  # rtmidi raises its own SystemError types when a MIDI system is absent
-            backends.append(Backend("midi", name, False, _midi_reason(name, exc)))
+            outputs, inputs = probe_api(api)
+        except OutputError as exc:
+            backends.append(Backend("midi", api.display_name, False, str(exc)))
             continue
-        backends.append(Backend("midi", name, True, "", outputs, inputs, outputs[0] if outputs else None))
+        default = outputs[0] if outputs else None
+        backends.append(Backend("midi", api.display_name, True, "", outputs, inputs, default))
     return backends
 
 
-def _midi_reason(api: str, exc: Exception) -> str:
-    if "alsa" in api.lower():
-        return (
-            "ALSA sequencer unavailable (no /dev/snd/seq): load it with `sudo modprobe snd-seq`, or use JACK"
-        )
-    if "jack" in api.lower():
-        return "JACK server not running: start jackd (or qjackctl) to use JACK MIDI"
-    return f"{api} unavailable ({exc})"
+def midi_backend_in_use() -> str:
+    """The mido backend MIDI output will use, and why that one (or why none can be used)."""
+    chosen_by = "from MIDO_BACKEND" if os.environ.get("MIDO_BACKEND") else "the first MIDI system that works"
+    try:
+        name = backend_name()
+        load_backend(name)
+    except OutputError as exc:
+        return f"none usable ({exc})"
+    return f"{name} ({chosen_by})"
 
 
 def survey() -> Survey:
@@ -140,9 +141,5 @@ def survey() -> Survey:
     with quiet_stderr():
         audio = [*audio_backends(), jack_audio_backend()]
         midi = midi_backends()
-        try:
-            load_backend()
-            chosen = backend_name()
-        except OutputError as exc:
-            chosen = f"{backend_name()}, unusable here ({exc.cause})"
+        chosen = midi_backend_in_use()
     return Survey(audio, midi, chosen)

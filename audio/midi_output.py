@@ -3,6 +3,9 @@
 Why mido: it gives one port API over python-rtmidi's backends (ALSA, JACK, CoreMIDI, WinMM) and reads
 `MIDO_BACKEND` (e.g. `mido.backends.rtmidi/UNIX_JACK`), which the engine honours at open time so the
 same code drives a USB keyboard, a drum module or a JACK graph.
+
+Without `MIDO_BACKEND` the MIDI system is the one `companion devices` reports as working (see
+`default_backend`), not rtmidi's own default, which gives up when its first system fails.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import mido
 from audio.errors import OutputError
 from audio.tempo import Level, Meter
 
-DEFAULT_BACKEND = "mido.backends.rtmidi"
+RTMIDI_BACKEND = "mido.backends.rtmidi"
 CLOCKS_PER_QUARTER = 24
 ALL_NOTES_OFF = 123
 
@@ -74,22 +77,116 @@ def clocks_per_beat(meter: Meter) -> int:
     return CLOCKS_PER_QUARTER * 4 // meter.unit
 
 
+@dataclass(frozen=True)
+class MidiApi:
+    """One MIDI system python-rtmidi was built with, as `companion devices` and `MIDO_BACKEND` name it."""
+
+    id: int
+    """rtmidi's number for it (`rtmidi.API_UNIX_JACK`...)."""
+    display_name: str
+    """"ALSA", "Jack"... (what `companion devices` lists)."""
+    backend: str
+    """The `MIDO_BACKEND` value that chooses it, e.g. "mido.backends.rtmidi/UNIX_JACK"."""
+
+
+def compiled_apis() -> list[MidiApi]:
+    """The MIDI systems python-rtmidi has here, in rtmidi's order of preference; raises OutputError
+    when python-rtmidi itself is missing."""
+    try:
+        import rtmidi
+    except ImportError as exc:
+        raise OutputError(
+            f"no MIDI backend: {exc}", "install python-rtmidi (pip install python-rtmidi)"
+        ) from None
+    names = {
+        getattr(rtmidi, attr): attr.removeprefix("API_") for attr in dir(rtmidi) if attr.startswith("API_")
+    }
+    return [
+        MidiApi(api, rtmidi.get_api_display_name(api), f"{RTMIDI_BACKEND}/{names[api]}")
+        for api in rtmidi.get_compiled_api()
+    ]
+
+
+def probe_api(api: MidiApi) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The output and input ports of one MIDI system; raises OutputError with the cause and the fix when
+    the system cannot be used here (its server is not running, its driver is not loaded)."""
+    import rtmidi
+
+    try:
+        output, midi_input = rtmidi.MidiOut(api.id), rtmidi.MidiIn(api.id)
+        ports = tuple(output.get_ports()), tuple(midi_input.get_ports())
+        output.delete()
+        midi_input.delete()
+    except Exception as exc:  # rtmidi raises its own SystemError types when a MIDI system is absent
+        raise OutputError(*api_problem(api.display_name, exc)) from None
+    return ports
+
+
+def api_problem(api: str, exc: Exception) -> tuple[str, str]:
+    """Why the MIDI system `api` ("ALSA", "UNIX_JACK"...) failed, and what to do: (cause, fix)."""
+    if "alsa" in api.lower():
+        missing = not os.path.exists("/dev/snd/seq")
+        return (
+            f"ALSA sequencer unavailable ({'no /dev/snd/seq' if missing else exc})",
+            "load it with `sudo modprobe snd-seq`, or use JACK",
+        )
+    if "jack" in api.lower():
+        return "JACK server not running", "start jackd (or qjackctl) to use JACK MIDI"
+    return f"{api} unavailable ({exc})", "check that it is installed and running"
+
+
+def default_backend() -> str:
+    """The MIDI system used when `MIDO_BACKEND` is not set: the first with an output port, else the first
+    that works at all (a virtual port can be made there), as `companion devices` lists them.
+
+    Not rtmidi's own default (`mido.backends.rtmidi`, no system named): it tries only the first system
+    and gives up when that one fails (ALSA without /dev/snd/seq, on a JACK-only machine), so the
+    metronome would refuse MIDI that `companion devices` showed working. Raises OutputError naming why
+    each system failed when none works.
+    """
+    working: list[str] = []
+    problems: list[str] = []
+    for api in compiled_apis():
+        try:
+            outputs, _ = probe_api(api)
+        except OutputError as exc:
+            problems.append(f"{api.display_name}: {exc}")
+            continue
+        if outputs:
+            return api.backend
+        working.append(api.backend)
+    if working:
+        return working[0]
+    raise OutputError(
+        f"no MIDI system works here ({'; '.join(problems) or 'python-rtmidi was built without any'})",
+        "fix one of them, then check with `companion devices`",
+    )
+
+
 def backend_name() -> str:
-    """The mido backend to use: `MIDO_BACKEND` if set (read now, not at import), else rtmidi's default API."""
-    return os.environ.get("MIDO_BACKEND") or DEFAULT_BACKEND
+    """The mido backend to use: `MIDO_BACKEND` if set (read now, not at import), else `default_backend`.
+    Raises OutputError when no MIDI system works here."""
+    return os.environ.get("MIDO_BACKEND") or default_backend()
 
 
 def load_backend(name: str | None = None) -> Any:
-    """Load a mido backend, or raise OutputError naming the backend and how to get one."""
+    """Load a mido backend, or raise OutputError naming what failed and how to fix it."""
     name = name or backend_name()
     try:
         backend = mido.Backend(name, load=True)
+    except ImportError as exc:
+        raise OutputError(
+            f"the MIDI backend {name} cannot be loaded ({exc})",
+            "install python-rtmidi, or set MIDO_BACKEND to an installed mido backend",
+        ) from None
+    try:
         backend.get_output_names()
     except Exception as exc:
+        cause, fix = api_problem(backend.api or name, exc)
         raise OutputError(
-            f"no MIDI backend: {name} failed ({type(exc).__name__}: {exc})",
-            "install python-rtmidi, or set MIDO_BACKEND to a working backend "
-            "(e.g. mido.backends.rtmidi/UNIX_JACK with a JACK server running)",
+            f"the MIDI system {name} cannot be used here: {cause}",
+            f"{fix}; or set MIDO_BACKEND to one that works (`companion devices` lists them), or unset it "
+            "to use the first that works",
         ) from None
     return backend
 

@@ -89,6 +89,15 @@ def test_demo_data_sessions_list_and_backups(tmp_path: Path) -> None:
     assert "companion-" in listed.output
 
 
+def test_demo_data_help_says_how_many_clients_it_makes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run(data, "demo-data").exit_code == 0
+    with Record.open(data, backup_every=None) as record:
+        made = len(record.clients())
+    described = " ".join(run(data, "demo-data", "--help").output.split())
+    assert f"demo practice: {made} clients" in described, described
+
+
 def test_backup_restore_keeps_the_replaced_database(tmp_path: Path) -> None:
     data = tmp_path / "data"
     run(data, "clients", "add", "Ava")

@@ -285,12 +285,12 @@ def test_lan_mode_refuses_the_browser_without_the_token_and_runs_the_session_wit
         assert refused.response is not None and refused.response.status == 403
         assert "access token is needed" in refused.page.inner_text("body")
         assert refused.page.evaluate(OPEN_WEBSOCKET, f"ws://127.0.0.1:{port}/ws") == "refused"
-        assert "session opened" not in served.output, "no app runs for a refused tab"
+        assert "connected" not in served.output, "no app runs for a refused tab"
 
         admitted = Tab(browser, f"http://127.0.0.1:{port}/?token={token}")
         tabs.append(admitted)
         assert admitted.response is not None and admitted.response.status == 200
-        served.wait_for_output("session opened in a browser tab on this computer (1 open)")
+        served.wait_for_output("a browser tab on this computer connected (1 browser tab open)")
         admitted.wait_for_screen("Robin")  # the app itself, on the caseload
         assert admitted.page.evaluate(OPEN_WEBSOCKET, f"ws://127.0.0.1:{port}/ws") == "open", (
             "the same script is let in with the token's cookie"

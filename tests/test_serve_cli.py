@@ -103,7 +103,7 @@ def test_a_busy_port_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_ctrl_c_ends_every_open_tab_session(tmp_path: Path) -> None:
+def test_ctrl_c_ends_every_open_tab_s_app_and_says_so_in_tabs_not_sessions(tmp_path: Path) -> None:
     add_clients(tmp_path)
     port = free_port()
     served = Served([COMPANION, "serve", "--port", str(port)], tmp_path)
@@ -111,10 +111,25 @@ def test_ctrl_c_ends_every_open_tab_session(tmp_path: Path) -> None:
         apps = asyncio.run(_open_tabs_then_stop_server(served, port))
     finally:
         served.stop()
-    assert "session closed in a browser tab on this computer (0 open)" in served.output
+    assert "a browser tab on this computer closed: its app has quit (0 browser tabs open)" in served.output
+    assert "Stopping Companion's server: closing 2 browser tabs" in served.output
+    assert "2 browser tabs closed: the app in each quit normally and saved what it recorded" in served.output
+    assert "therapy session that was running in a tab is still open" in served.output
+    # A therapist reads "session" as the therapy session: the server's own lines never call a tab one.
+    server_lines = [line for line in served.lines if "therapy session" not in line]
+    assert not any("session" in line.replace("session record", "") for line in server_lines), served.output
     for pid in apps:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)  # the server waited for its tabs' apps to exit
+
+
+def test_ctrl_c_with_no_tab_open_says_the_server_stopped_and_the_data_are_saved(tmp_path: Path) -> None:
+    served = Served([COMPANION, "serve", "--port", str(free_port())], tmp_path)
+    assert served.stop() == 0
+    farewell = served.output.split("Press Ctrl+C", 1)[1]
+    assert "Stopping Companion's server…" in farewell
+    assert "Companion's server has stopped; browsers can no longer reach it." in farewell
+    assert "No browser tab was open: everything recorded is saved in the session record." in farewell
 
 
 async def _open_tabs_then_stop_server(served: Served, port: int) -> list[int]:
@@ -128,7 +143,7 @@ async def _open_tabs_then_stop_server(served: Served, port: int) -> list[int]:
                 message = await tab.receive(timeout=30)
                 assert message.type == aiohttp.WSMsgType.BINARY, f"the app ended: {message}"
                 drawn += message.data
-        served.wait_for_output("(2 open)")
+        served.wait_for_output("(2 browser tabs open)")
         apps = _children(served.proc.pid)
         assert len(apps) == 2, "one app process per tab"
         assert served.stop() == 0

@@ -7,6 +7,7 @@ session can build the same overview.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -31,10 +32,26 @@ class ClientOverview:
     """E.g. "10 attended (1 late), 1 cancelled by the client, of 11 scheduled" (empty: none recorded)."""
     note_states: dict[int, str] = field(default_factory=dict)
     """Recent session id -> "signed" or "DRAFT" (a draft note is work still owed)."""
+    asked_goals: tuple[int, ...] = ()
+    """The goal id behind each text the library was asked about (one per objective, then goals without
+    any), in that order: what a suggestion's `served` positions refer to."""
 
     def age(self, today: date) -> int | None:
         year = self.client.birth_year
         return today.year - year if year is not None else None
+
+    def reason(self, suggestion: Suggestion) -> str:
+        """Why a plan is suggested, in one line that counts the client's goals (after the library's
+        "outside the usual age range" flag, when it has one).
+
+        The library is asked per objective, so its own headline ("serves 4 of your 4 goals") counts
+        objectives; here several objectives of one goal are one goal served."""
+        goals = dict.fromkeys(self.asked_goals[served.goal] for served in suggestion.served)
+        if len(goals) > 1:
+            why = f"serves {len(goals)} of {len(dict.fromkeys(self.asked_goals))} goals"
+        else:
+            why = suggestion.served[0].why if suggestion.served else ""
+        return "; ".join([suggestion.reasons[0], why] if suggestion.outside_age else [why])
 
 
 def _goal_query(domain: str, text: str) -> str | tuple[str, str]:
@@ -52,10 +69,10 @@ def client_overview(record: Record, library: Library, client_id: int, today: dat
     domains = {goal.id: goal.domain for goal in goals}
     objectives = record.objectives(client_id)
     progress = tuple(record.client_progress(client_id))
+    unmeasured = [g for g in goals if not any(o.goal_id == g.id for o in objectives)]
     queries = [_goal_query(domains.get(o.goal_id, ""), o.description) for o in objectives]
-    queries += [
-        _goal_query(g.domain, g.description) for g in goals if not any(o.goal_id == g.id for o in objectives)
-    ]
+    queries += [_goal_query(g.domain, g.description) for g in unmeasured]
+    asked_goals = tuple(o.goal_id for o in objectives) + tuple(g.id for g in unmeasured)
     age = today.year - client.birth_year if client.birth_year is not None else None
     suggestions = (
         tuple(library.suggest(queries, age=age, population=client.population or None, limit=6))
@@ -63,7 +80,7 @@ def client_overview(record: Record, library: Library, client_id: int, today: dat
         else ()
     )
     sessions = record.sessions(client_id)
-    open_session = next((s for s in reversed(sessions) if s.ended_at is None), None)
+    open_session = _last_open(sessions)
     recent = tuple(s for s in reversed(sessions) if s.ended_at is not None)[:RECENT]
     last_setting = next((s.setting for s in reversed(sessions) if s.setting), "")
     entries = record.attendance(client_id)
@@ -79,7 +96,18 @@ def client_overview(record: Record, library: Library, client_id: int, today: dat
         last_setting,
         attendance_summary(entries) if entries else "",
         states,
+        asked_goals,
     )
+
+
+def session_left_open(record: Record) -> Session | None:
+    """The latest session of the record that was not ended, whoever it was with: closing the app's
+    window or browser tab (or a crash) leaves a session open, and the next visit must say so first."""
+    return _last_open(record.sessions())
+
+
+def _last_open(sessions: Sequence[Session]) -> Session | None:
+    return next((s for s in reversed(sessions) if s.ended_at is None), None)
 
 
 def progress_line(progress: ObjectiveProgress) -> str:

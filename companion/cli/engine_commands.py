@@ -67,7 +67,9 @@ def devices() -> None:
                 click.echo(f"    input   {port}")
             if not backend.outputs and not backend.inputs:
                 click.echo("    (no ports)")
-    click.echo(f"MIDI backend in use: {found.midi_backend} (set MIDO_BACKEND to change, e.g. {JACK_BACKEND})")
+    click.echo(
+        f"MIDI backend in use: {found.midi_backend}; MIDO_BACKEND chooses another, e.g. {JACK_BACKEND}"
+    )
     working = [f"{kind}: {', '.join(b.name for b in found.working(kind))}" for kind in ("audio", "midi")]
     click.echo("Working outputs: " + "; ".join(w if not w.endswith(": ") else w + "none" for w in working))
 

@@ -199,7 +199,11 @@ def search(words: tuple[str, ...]) -> None:
 
 @plans.command("suggest")
 @click.argument("goals", nargs=-1, required=True)
-@click.option("--age", type=click.IntRange(0, 120), help="Only plans suitable for this age.")
+@click.option(
+    "--age",
+    type=click.IntRange(0, 120),
+    help="The client's age: plans for it, then those a little outside their usual range (flagged).",
+)
 @click.option("--population", help='Favour plans for this population, e.g. "autism".')
 @click.option("--setting", help="Only plans that work in this format or place.")
 @click.option("--limit", type=click.IntRange(1, 100), default=5, show_default=True)

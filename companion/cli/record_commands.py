@@ -16,6 +16,8 @@ from typing import cast
 
 import click
 
+from companion.demo import CLIENTS as DEMO_CLIENTS
+from companion.demo import GROUPS as DEMO_GROUPS
 from companion.demo import generate_demo
 from companion.documents.export import FORMATS, ExportNotWritten, Format, file_slug, render, write_private
 from companion.documents.report import build_report, report_file_name, report_pdf
@@ -387,12 +389,21 @@ def report(
 
 
 # -- demo data and backups -------------------------------------------------------------------------------
-@click.command("demo-data")
+def demo_help() -> str:
+    """What `demo-data` makes, counted from the demo practice itself, so the help cannot fall behind it."""
+    members = sum(len(group.members) for group in DEMO_GROUPS)
+    groups = f"{len(DEMO_GROUPS)} group" + ("s" if len(DEMO_GROUPS) != 1 else "")
+    return (
+        f"Create a realistic demo practice: {len(DEMO_CLIENTS) + members} clients "
+        f"({len(DEMO_CLIENTS)} seen one to one, {members} in {groups}), months of sessions, notes."
+    )
+
+
+@click.command("demo-data", help=demo_help())
 @click.option("--if-empty", is_flag=True, help="Do nothing if the record already has clients.")
 @click.option("--seed", type=int, default=2024, show_default=True)
 @click.pass_context
 def demo_data(ctx: click.Context, if_empty: bool, seed: int) -> None:
-    """Create a realistic demo practice: six clients, months of sessions, notes."""
     with open_record(ctx) as record:
         if record.clients(include_archived=True):
             if if_empty:

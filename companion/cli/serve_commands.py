@@ -53,7 +53,7 @@ def register(group: click.Group) -> None:
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, token: str | None, font_size: int) -> None:
-    """Run Companion in the browser: every tab is its own session on the same data folder."""
+    """Run Companion in the browser: each browser tab runs its own copy of the app, on one data folder."""
     if token is not None:
         try:
             validate_token(token)

@@ -1,12 +1,16 @@
 """`companion serve`: the Companion app in a browser tab (a tablet beside the instrument), via textual-serve.
 
 textual-serve starts one app process per browser websocket, running the same `companion` command a
-terminal would, so each tab is a full, independent session on the shared data folder. This subclass adds
-what a clinic needs on top: the access rules of `access.py` in front of every route, a page that loads
-nothing from the internet, URLs built from the address the browser actually used (a tablet reaches the
-server by its LAN address, not by the `0.0.0.0` it is bound to), each tab's origin passed to its app process
-(for the audio/MIDI ownership message, see `companion.output_lock`), the address printed only once the
-port is really listening, and a shutdown that closes every tab's session cleanly instead of killing it.
+terminal would, so each tab is a full, independent copy of the app on the shared data folder. This
+subclass adds what a clinic needs on top: the access rules of `access.py` in front of every route, a
+page that loads nothing from the internet, URLs built from the address the browser actually used (a
+tablet reaches the server by its LAN address, not by the `0.0.0.0` it is bound to), each tab's origin
+passed to its app process (for the audio/MIDI ownership message, see `companion.output_lock`), the
+address printed only once the port is really listening, and a shutdown that lets every tab's app quit
+cleanly instead of killing it, then says what stopped.
+
+Its log says "browser tab", never "session": to a therapist a session is the therapy session, which a
+closed tab leaves open (Today offers to resume or end it on the next visit).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from textual_serve.server import Server, to_int
 from companion.output_lock import ORIGIN_ENV
 from companion.serve.access import TOKEN_ENV, AccessPolicy, access_middleware, add_security_headers, new_token
 from companion.serve.addresses import LOOPBACK_NAMES, address_to_announce, http_url, is_loopback
-from companion.serve.banner import announce
+from companion.serve.banner import announce, stopped, stopping, tabs_open
 from companion.serve.page import TEMPLATE_NAME, page_loader
 
 log = logging.getLogger("companion.serve")
@@ -41,7 +45,7 @@ DEFAULT_FONT_SIZE = 16
 APP_EXIT_SECONDS = 10.0
 """How long a tab's app gets to quit by itself (flush the record, release the outputs) once asked."""
 SHUTDOWN_EXTRA_SECONDS = 5.0
-"""On Ctrl+C the server waits for every tab's session to close: their quit time plus this margin."""
+"""On Ctrl+C the server waits for every tab's app to quit: their quit time plus this margin."""
 
 
 class ServeError(Exception):
@@ -69,7 +73,7 @@ def access_for_bind(host: str, token: str | None) -> AccessPolicy:
 
 
 def tab_origin(remote: str | None) -> str:
-    """How a tab's session names itself to other sessions ("a browser tab on 192.168.1.20")."""
+    """How a tab's app names itself to other Companion windows ("a browser tab on 192.168.1.20")."""
     if remote is None:
         return "a browser tab"
     return "a browser tab on this computer" if is_loopback(remote) else f"a browser tab on {remote}"
@@ -84,6 +88,8 @@ class TabAppService(AppService):
         super().__init__(command, **kwargs)
         self._tab_environment = environment
         self._exit_seconds = exit_seconds
+        self.killed = False
+        """The app did not quit within `exit_seconds` of being asked, and was killed."""
 
     def _build_environment(self, width: int = 80, height: int = 24) -> dict[str, str]:
         """The server's environment without the access token (the app has no use for it), plus the tab's."""
@@ -92,7 +98,8 @@ class TabAppService(AppService):
         return {**inherited, **self._tab_environment}
 
     async def stop(self) -> None:
-        """Ask the app to quit and wait for its process to end; kill it if it has not within the limit.
+        """Ask the app to quit and wait for its process to end; kill it if it has not within the limit
+        (`killed` says so).
 
         textual-serve stops waiting when the app's output ends, which is before the process has exited
         (the app may still be flushing its record), and would wait forever for an app that hangs.
@@ -106,6 +113,7 @@ class TabAppService(AppService):
             log.warning(
                 "a tab's app (pid %d) did not quit in %.0f s; killing it", process.pid, self._exit_seconds
             )
+            self.killed = True
             process.kill()
         await quitting
 
@@ -136,6 +144,8 @@ class CompanionServer(Server):
         self.public_url = http_url(address_to_announce(host), port)
         self._open_tabs: set[web.WebSocketResponse] = set()
         self._ending_tabs: set[asyncio.Future[None]] = set()
+        self.tabs_killed = 0
+        """Tabs whose app did not quit in time and was killed (those at Ctrl+C are said on stopping)."""
 
     @property
     def url(self) -> str:
@@ -168,7 +178,7 @@ class CompanionServer(Server):
         )
 
     async def on_cleanup(self, app: web.Application) -> None:
-        """Wait for tabs whose sessions are still ending (their handlers may have been cancelled)."""
+        """Wait for tabs whose apps are still quitting (their handlers may have been cancelled)."""
         await asyncio.gather(*self._ending_tabs, return_exceptions=True)
 
     async def handle_index(self, request: web.Request) -> web.StreamResponse:
@@ -201,12 +211,12 @@ class CompanionServer(Server):
             debug=self.debug,
         )
         self._open_tabs.add(websocket)
-        log.info("session opened in %s (%d open)", origin, self.open_tabs)
+        log.info("%s connected (%s)", origin, tabs_open(self.open_tabs))
         try:
             await app_service.start(width, height)
             await self._process_messages(websocket, app_service)
         except Exception:
-            log.exception("the session in %s failed", origin)
+            log.exception("the app in %s failed", origin)
         finally:
             # Shielded and tracked: even if this handler is cancelled (a dropped connection), the app is
             # still stopped, and the server does not exit before it is.
@@ -220,9 +230,10 @@ class CompanionServer(Server):
         self, websocket: web.WebSocketResponse, app_service: TabAppService, origin: str
     ) -> None:
         await app_service.stop()
+        self.tabs_killed += app_service.killed
         self._open_tabs.discard(websocket)
         await websocket.close()
-        log.info("session closed in %s (%d open)", origin, self.open_tabs)
+        log.info("%s closed: its app has quit (%s)", origin, tabs_open(self.open_tabs))
 
     def serve(self, debug: bool = False) -> None:
         """Listen until Ctrl+C or SIGTERM; raise ServeError if the address cannot be used."""
@@ -254,5 +265,8 @@ class CompanionServer(Server):
                 with contextlib.suppress(NotImplementedError):
                     loop.add_signal_handler(signum, stop.set)
             await stop.wait()
+            closing, killed_before = self.open_tabs, self.tabs_killed
+            stopping(closing, out=sys.stdout)
         finally:
             await runner.cleanup()
+        stopped(closing, self.tabs_killed - killed_before, out=sys.stdout)

@@ -14,28 +14,43 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalGroup, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
 T = TypeVar("T")
 
 
+class ScrollingBox(VerticalScroll, can_focus=False):
+    """The box of a dialog that can be taller than the screen: its title and footer (the buttons) are
+    docked, so they stay in view while the rest scrolls. Focus moving to a field scrolls it into view,
+    so Tab never needs to stop on the box itself."""
+
+
 class Dialog(ModalScreen[T], Generic[T]):
     """A centred box with a title; Escape cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    SCROLLS: ClassVar[bool] = False
+    """True for a dialog with more fields than a small screen has rows (80x24, or 120x36 with a large
+    font): the box scrolls between its title and its footer (put the buttons in `footer`)."""
 
     def __init__(self, title: str) -> None:
         super().__init__()
         self.dialog_title = title
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog"):
+        with (ScrollingBox if self.SCROLLS else Vertical)(classes="dialog"):
             yield Label(Text(self.dialog_title), classes="dialog-title")  # as written: titles hold names
             yield from self.body()
+
+    @staticmethod
+    def footer(*widgets: Widget) -> VerticalGroup:
+        """What stays at the bottom of a scrolling dialog: its problem line and its buttons."""
+        return VerticalGroup(*widgets, classes="dialog-footer")
 
     def body(self) -> ComposeResult:
         yield from ()

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, VerticalGroup
 from textual.widgets import Button, Input, Label, Select, Static
 
 from audio.audio_output import Latency
@@ -45,6 +45,8 @@ def _number(text: str, what: str) -> Fraction:
 
 
 class MetronomeSettings(Dialog[MetronomeChoice]):
+    SCROLLS = True  # about 34 rows: more than an 80x24 terminal, or 120x36 (Apply/Cancel stay in view)
+
     def __init__(self, settings: TempoSettings, output: str, latency: Latency) -> None:
         super().__init__("Metronome settings")
         self.settings = settings
@@ -55,7 +57,7 @@ class MetronomeSettings(Dialog[MetronomeChoice]):
         settings = self.settings
         ramp = settings.ramp
         meters = list(dict.fromkeys([*METERS, str(settings.meter)]))
-        with VerticalScroll(classes="form"):
+        with VerticalGroup():
             yield Label("Plays on")
             latencies = list(LATENCIES)
             if self.latency not in [value for _, value in latencies]:
@@ -71,7 +73,7 @@ class MetronomeSettings(Dialog[MetronomeChoice]):
                 yield Select(
                     list(SUBDIVISIONS), value=settings.subdivision, allow_blank=False, id="subdivision"
                 )
-            yield Label(
+            yield Static(  # wraps (a Label would be cut off at the dialog's edge)
                 "Accents, one per beat: A accent, B beat, S soft, - silent (empty = the meter's default)"
             )
             yield Input(" ".join(CODES[level.value] for level in settings.levels), id="accents")
@@ -105,8 +107,9 @@ class MetronomeSettings(Dialog[MetronomeChoice]):
                 yield Input(self._ramp_value("percent"), placeholder="percent", id="percent")
                 yield Input(self._ramp_value("every_bars"), placeholder="every bars", id="every-bars")
                 yield Input(self._ramp_value("max_bpm"), placeholder="up to bpm", id="max-bpm")
-        yield Static("", id="problem", classes="dialog-problem", markup=False)
-        yield self.buttons("Apply (Enter)")
+        yield self.footer(
+            Static("", id="problem", classes="dialog-problem", markup=False), self.buttons("Apply (Enter)")
+        )
 
     def _ramp_value(self, name: str) -> str:
         value = getattr(self.settings.ramp, name, None)

@@ -66,20 +66,25 @@ class PlansScreen(CompanionScreen):
                 yield Input(placeholder="population, e.g. stroke", id="population")
                 yield Label("", id="plan-count")
                 yield OptionList(id="plan-list")
-            yield PlanView(None, id="plan-detail")
+            yield PlanView(
+                None,
+                empty="Highlight a plan in the list to read it here.",
+                tempo_hint="in the session, p loads it",
+                id="plan-detail",
+            )
         yield Footer()
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.title = "Choose an intervention" if self.choose else "Plans"
         self.sub_title = (
             "Enter switches to it (logged)" if self.choose else "Enter starts a session with a plan"
         )
-        self.refilter()
+        await self.refilter()
         self.query_one("#plan-list", OptionList).focus()
 
     @on(Input.Changed)
     @on(Select.Changed)
-    def refilter(self) -> None:
+    async def refilter(self) -> None:
         library = self.services.library
         text = self.query_one("#search", Input).value.strip()
         domain = str(self.query_one("#domain", Select).value or "") or None
@@ -93,7 +98,13 @@ class PlansScreen(CompanionScreen):
         listing.add_options([Option(self._prompt(p), id=p.id) for p in self.shown])
         self.query_one("#plan-count", Label).update(f"{len(self.shown)} of {len(library.plans)} plans")
         if self.shown:
-            listing.highlighted = 0
+            listing.highlighted = 0  # its plan is shown when the highlight arrives
+            return
+        filtered = any((domain, technique, population))
+        wanted = (f"“{text}”" + (" with these filters" if filtered else "")) if text else "these filters"
+        await self.query_one(PlanView).show(
+            None, f"No plan matches {wanted}. Change the search (/) or the filters (f)."
+        )
 
     @staticmethod
     def _prompt(plan: Plan) -> Text:

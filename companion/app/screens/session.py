@@ -251,7 +251,12 @@ class LiveSessionScreen(CompanionScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="session-body"):
-            yield PlanView(self.live.plan, id="plan")
+            yield PlanView(
+                self.live.plan,
+                empty="No intervention chosen. Press i to choose one (it is logged).",
+                tempo_hint="p loads it",
+                id="plan",
+            )
             with Vertical(id="center"):
                 if self.live.is_group:
                     yield ClientBar(self.live.clients, id="client-bar")

@@ -1,7 +1,9 @@
 """The start screen: today's caseload, one client's goals and progress, suggested plans, start a session.
 
 One key starts a session with the highlighted client (or with the group marked with Space); a session
-left open by a crash is offered for resuming first, so no data taken in it are stranded.
+left open (a crash, or a window or browser tab closed during it) is offered for resuming first, so no
+data taken in it are stranded. Opening the app highlights that session's client, so the visit after a
+closed tab starts by saying a session is still open.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from companion.app.clock import local_time, today
-from companion.app.overview import ClientOverview, client_overview, progress_line, session_line
+from companion.app.overview import (
+    ClientOverview,
+    client_overview,
+    progress_line,
+    session_left_open,
+    session_line,
+)
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import (
     AddClient,
@@ -67,6 +75,7 @@ class TodayScreen(CompanionScreen):
         self.group: list[int] = []
         self.overview: ClientOverview | None = None
         self._start_pending: tuple[int, str | None] | None = None
+        self._visit_opened = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -98,6 +107,11 @@ class TodayScreen(CompanionScreen):
         """Fill the client list from the record (after start-up, adding a client, ending a session)."""
         record = self.services.record
         self.clients = record.clients()
+        if not self._visit_opened:  # the first load of this visit: a session left open comes first
+            self._visit_opened = True
+            left_open = session_left_open(record)
+            if select is None and left_open is not None:
+                select = left_open.client_ids[0]
         self.query_one("#today-sessions", Static).update(self._today_text())
         listing = self.query_one("#clients", OptionList)
         highlighted = listing.highlighted
@@ -171,7 +185,8 @@ class TodayScreen(CompanionScreen):
         self.query_one("#client-heading", Static).update(heading)
         self.query_one("#open-session", Static).update(
             f"[b]A session started {local_time(overview.open_session.started_at)[:5]} on "
-            f"{overview.open_session.date.isoformat()} was not ended.[/] Press [b]s[/] to resume it."
+            f"{overview.open_session.date.isoformat()} is still open[/]: it was not ended. Press [b]s[/] to "
+            "resume it or end it."
             if overview.open_session is not None
             else ""
         )
@@ -181,7 +196,7 @@ class TodayScreen(CompanionScreen):
         suggestions.add_options(
             [
                 Option(
-                    Text.assemble((s.plan.title, "bold"), "  ", (s.reasons[0] if s.reasons else "", "dim")),
+                    Text.assemble((s.plan.title, "bold"), "  ", (overview.reason(s), "dim")),
                     id=s.plan.id,
                 )
                 for s in overview.suggestions
@@ -312,8 +327,9 @@ class TodayScreen(CompanionScreen):
         self.app.push_screen(
             Confirm(
                 "Resume the open session?",
-                "This session was not ended (the app was closed during it). Its data are safe. "
-                "Resume it to carry on taking data, then end it with e to write the note.",
+                "This session was not ended (the app, or its browser tab, was closed during it). Its "
+                "data are safe. Resume it to carry on taking data, or to end it now: e ends it and opens "
+                "the note.",
                 "Resume session",
             ),
             answer,

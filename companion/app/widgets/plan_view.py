@@ -21,19 +21,21 @@ def bulleted(items: list[str]) -> str:
 class PlanView(VerticalScroll, can_focus=False):
     """Title and summary, then Steps (open), Adaptations, Precautions, Materials and the data taps.
 
-    It never takes focus itself, so the arrow keys stay with the session screen (tempo up/down).
+    It never takes focus itself, so the arrow keys stay with the session screen (tempo up/down). The
+    screen showing it says what its keys do: `tempo_hint` follows a plan's tempo preset (the session
+    loads it with p, the plans browser has no such key) and `empty` stands in for no plan.
     """
 
-    def __init__(self, plan: Plan | None, id: str | None = None) -> None:
+    def __init__(self, plan: Plan | None, *, empty: str, tempo_hint: str, id: str | None = None) -> None:
         super().__init__(id=id)
         self.plan = plan
+        self.empty = empty
+        self.tempo_hint = tempo_hint
 
     def compose(self) -> ComposeResult:
         plan = self.plan
         if plan is None:
-            yield Static(
-                "No intervention chosen. Press i to choose one (it is logged).", classes="plan-empty"
-            )
+            yield Static(self.empty, classes="plan-empty", markup=False)
             return
         heading = Text(plan.title, style="bold")
         heading.append(f"\n{plan.approach_label} · {', '.join(plan.domains)}", style="dim")
@@ -42,7 +44,7 @@ class PlanView(VerticalScroll, can_focus=False):
         )
         heading.append(f"\n{', '.join(plan.formats)} · {', '.join(plan.settings)}", style="dim")
         if plan.tempo is not None:
-            heading.append(f"\n♩ {plan.tempo.summary()}  (p loads it)")
+            heading.append(f"\n♩ {plan.tempo.summary()}  ({self.tempo_hint})")
         yield Static(heading, classes="plan-title")
         yield Static(plan.summary, classes="plan-summary", markup=False)
         with Collapsible(title="Steps", collapsed=False):
@@ -56,13 +58,18 @@ class PlanView(VerticalScroll, can_focus=False):
                 markup=False,
             )
         with Collapsible(title="Precautions", collapsed=False):
-            yield Static(bulleted(plan.precautions + plan.contraindications), markup=False)
+            yield Static(bulleted(plan.precautions), markup=False)
+        if plan.contraindications:  # apart and named: "do not use" is not "take care"
+            with Collapsible(title="Contraindications: do not use when", collapsed=False):
+                yield Static(bulleted(plan.contraindications), markup=False, classes="plan-contraindications")
         with Collapsible(title="Materials and data"):
             taps = [f"{tap.kind}: {tap.label}" for tap in plan.data]
             yield Static(bulleted(plan.materials) + "\n\nData taps:\n" + bulleted(taps), markup=False)
 
-    async def show(self, plan: Plan | None) -> None:
-        if plan is not self.plan:
-            self.plan = plan
+    async def show(self, plan: Plan | None, empty: str | None = None) -> None:
+        """Show `plan`; with None, `empty` (if given) says why there is none."""
+        empty = self.empty if empty is None else empty
+        if plan is not self.plan or (plan is None and empty != self.empty):
+            self.plan, self.empty = plan, empty
             await self.recompose()
             self.scroll_home(animate=False)
