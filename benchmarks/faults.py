@@ -463,6 +463,30 @@ def fill(path: Path) -> None:
                 raise
 
 
+def first_open_on_a_nearly_full_disk(disk: Path, free_kb: range = range(4, 200, 4)) -> Figures:
+    """A brand-new record created on a disk with only `free_kb` kilobytes left, for each: the first
+    migration runs out of space somewhere different each time. Found by the audit (issue 14, item 6): it
+    said "cannot rollback - no transaction is active" (SQLite had rolled back already), and a WAL or
+    shared-memory write refused by the full disk was "disk I/O error"; each must be a DiskFull."""
+    outcomes: dict[str, int] = {}
+    odd: dict[int, str] = {}
+    for kb in free_kb:
+        for leftover in disk.iterdir():
+            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+        free = shutil.disk_usage(disk).free
+        with (disk / "filler").open("wb") as filler:
+            filler.write(b"\0" * max(0, free - kb * 1024))
+        try:
+            Record.open(disk / "data", backup_every=None).close()
+            outcome = "opened"
+        except StorageError as problem:
+            outcome = type(problem).__name__
+            if outcome != "DiskFull":
+                odd[kb] = str(problem)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    return {"tried": len(free_kb), "outcomes": outcomes, "not_disk_full": odd}
+
+
 def full_disk(disk: Path) -> Figures:
     """The disk holding the record fills up during a session: taps are refused with DiskFull and kept (in
     memory and in a rescue file on another disk), a backup and a new record on that disk are refused cleanly
@@ -817,7 +841,12 @@ def campaign(root: Path, kills: int, writers: int) -> Figures:
         "power_loss": power_loss(root / "power"),
     }
     why_not = can_mount()
-    for name, probe in (("full_disk", full_disk), ("read_only_disk", read_only_disk)):
+    disk_probes = (
+        ("full_disk", full_disk),
+        ("first_open_on_a_nearly_full_disk", first_open_on_a_nearly_full_disk),
+        ("read_only_disk", read_only_disk),
+    )
+    for name, probe in disk_probes:
         if why_not:
             results[name] = {"skipped": why_not}
             continue

@@ -47,6 +47,7 @@ from faults import (
     can_mount,
     concurrent_writers,
     damaged_record,
+    first_open_on_a_nearly_full_disk,
     full_disk,
     kill_campaign,
     locked_by_a_program_that_crashes,
@@ -120,6 +121,16 @@ def test_a_full_disk_refuses_taps_clearly_keeps_them_and_writes_them_once_space_
     assert figures["new_record_on_the_full_disk"].startswith("DiskFull: "), shown(figures)
     assert figures["half_written_files_left"] == [], shown(figures)
     assert figures["written_once_space_freed"] == 3 and figures["lost"] == 0, shown(figures)
+
+
+def test_a_new_record_on_a_nearly_full_disk_is_refused_as_a_full_disk_wherever_it_runs_out(
+    disk: Path,
+) -> None:
+    """Issue 14, item 6: the first migration on a nearly full disk said "cannot rollback - no transaction is
+    active" (at 38 of these 49 levels before the fix), and a few levels gave "disk I/O error"."""
+    figures = first_open_on_a_nearly_full_disk(disk)
+    assert figures["not_disk_full"] == {}, shown(figures)
+    assert figures["outcomes"].get("DiskFull", 0) > 0, shown(figures)  # the sweep did reach a full disk
 
 
 def test_a_read_only_disk_is_named_as_such_and_loses_nothing(disk: Path) -> None:

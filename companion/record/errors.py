@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -88,6 +89,19 @@ def _read_only_message(db_path: Path, exc: BaseException) -> str:
     )
 
 
+NEARLY_FULL_BYTES = 1 << 20
+
+
+def _nearly_full(directory: Path) -> bool:
+    """Whether the disk holding `directory` has under 1 MiB left. Why: SQLite reports some writes a full
+    disk refused (growing the WAL or its shared memory) as a plain "disk I/O error"; on a disk with next
+    to nothing left, that is what it was, and the fix to name is freeing space."""
+    try:
+        return shutil.disk_usage(directory).free < NEARLY_FULL_BYTES
+    except OSError:
+        return False
+
+
 def classify(exc: BaseException, db_path: Path) -> StorageError:
     """Turn a low-level failure into the matching StorageError with an actionable message."""
     if isinstance(exc, StorageError):
@@ -101,7 +115,11 @@ def classify(exc: BaseException, db_path: Path) -> StorageError:
             f"The session record {db_path} is locked by another program (another Companion window or a "
             "backup/sync tool): close the other program or wait a moment, then try again.",
         )
-    if code == SQLITE_FULL or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC):
+    if (
+        code == SQLITE_FULL
+        or (isinstance(exc, OSError) and exc.errno == errno.ENOSPC)
+        or (code == SQLITE_IOERR and _nearly_full(directory))
+    ):
         return DiskFull(
             db_path,
             f"The disk holding {db_path} is full: free some space on that disk (or move the data folder "
