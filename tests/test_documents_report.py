@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterator
@@ -17,7 +18,13 @@ from pypdf import PdfReader
 from companion.cli import main
 from companion.demo import generate_demo
 from companion.documents.export import file_slug
-from companion.documents.report import build_report, home_carry_over, report_file_name, report_pdf
+from companion.documents.report import (
+    build_report,
+    home_carry_over,
+    objective_lines,
+    report_file_name,
+    report_pdf,
+)
 from companion.documents.wording import number_objectives
 from companion.record import MasteryCriterion, Objective, ObjectiveProgress, ProgressPoint, Record
 from companion.record.progress import STATUSES, objective_status
@@ -192,3 +199,15 @@ def test_home_carry_over_is_counted_from_the_notes_and_the_file_is_named_for_the
 
 def test_home_carry_over_says_when_it_was_never_asked() -> None:
     assert home_carry_over([]) == "Not recorded on any of the 0 session notes of this period."
+
+
+def test_a_measured_objective_is_reported_in_its_own_unit(demo: Path) -> None:
+    """A payer reads "Baseline 16.3 s -> current 11.6 s", not bare numbers: a measure's unit is its own."""
+    with Record.open(demo, backup_every=None) as record:
+        mr_g = record.find_client("Mr. G")
+        report = build_report(record, mr_g.id, date(2025, 1, 1), TODAY)
+    walk = next(p for p in report.progress if p.objective.criterion.metric == "measure_last")
+    assert report.units[walk.objective.id] == "s"
+    line = next(line for line in objective_lines(report, walk) if line.startswith("Baseline"))
+    assert re.match(r"Baseline [\d.]+ s -> current [\d.]+ s ", line), line
+    assert " s" in next(r for r in report.recommendations.splitlines() if walk.objective.description in r)

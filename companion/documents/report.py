@@ -18,7 +18,7 @@ from companion.documents.export import file_slug
 from companion.documents.pdf import PdfDocument
 from companion.documents.selection import DEIDENTIFIED, pseudonym, safe_harbor
 from companion.documents.wording import number_objectives, plan_label, with_unit
-from companion.record import Client, Goal, ObjectiveProgress, Record, Session
+from companion.record import Client, Goal, Measure, ObjectiveProgress, Record, Session
 from companion.record.attendance import attendance_summary
 from companion.record.model import HOME_PRACTICE, SessionNote, Therapist
 from companion.record.progress import CURRENT_SESSIONS, STATUSES, objective_status
@@ -46,6 +46,8 @@ class QuarterlyReport:
     """Objective id -> its number as the app shows it."""
     met_on: Mapping[int, date] = field(default_factory=dict)
     """Objective id -> the date it met its criterion, over all its sessions (as the app says it)."""
+    units: Mapping[int, str] = field(default_factory=dict)
+    """Objective id -> the unit its measures were taken in ("s", "deg"), for objectives that measure."""
     therapist: Therapist = field(default_factory=Therapist)
 
     def for_goal(self, goal_id: int) -> list[ObjectiveProgress]:
@@ -146,6 +148,7 @@ def suggest_recommendations(
     progress: Sequence[ObjectiveProgress],
     statuses: Mapping[int, str] | None = None,
     numbers: Mapping[int, int] | None = None,
+    units: Mapping[int, str] | None = None,
 ) -> str:
     """Starting points for the Recommendations field, one per objective and worded from its own figures;
     the therapist edits them."""
@@ -156,7 +159,8 @@ def suggest_recommendations(
         status = (statuses or {}).get(p.objective.id, "not progressing")
         metric = p.objective.criterion.metric
         current = p.current()
-        level = "" if current is None else f" at {with_unit(current, metric)}"
+        unit = (units or {}).get(p.objective.id, "")
+        level = "" if current is None else f" at {with_unit(current, metric, unit)}"
         if not p.points:
             lines.append(f"{name}: not addressed this period; decide whether to keep, revise or discontinue.")
         elif status in ("met", "maintained"):
@@ -165,7 +169,7 @@ def suggest_recommendations(
                 "over to home and school."
             )
         elif status == "progressing":
-            target = with_unit(p.objective.criterion.threshold, metric)
+            target = with_unit(p.objective.criterion.threshold, metric, unit)
             lines.append(f"{name}: progressing{level} toward {target}; continue and review next quarter.")
         elif status == "regressed":
             lines.append(
@@ -203,6 +207,10 @@ def build_report(
     }
     goals = tuple(record.goals(client_id))
     numbers = number_objectives(goals, objectives)
+    measured = record.latest_by_objective([o.id for o in objectives], ("measure",))
+    units = {
+        e.objective_id: e.payload.unit for e in measured if isinstance(e.payload, Measure) and e.objective_id
+    }
     used = Counter(plan for s in sessions for plan in s.plan_ids)
     interventions = tuple(used.most_common())
     shown = replace(client, display_name=pseudonym(client), birth_year=None) if deidentify else client
@@ -226,7 +234,7 @@ def build_report(
         recommendations=(
             recommendations
             if recommendations is not None
-            else suggest_recommendations(progress, statuses, numbers)
+            else suggest_recommendations(progress, statuses, numbers, units)
         ),
         deidentified=deidentify,
         attendance=attendance_summary(record.attendance(client_id, start, end)),
@@ -234,6 +242,7 @@ def build_report(
         statuses=statuses,
         numbers=numbers,
         met_on=met_on,
+        units=units,
         therapist=record.therapist(),
     )
 
@@ -241,7 +250,7 @@ def build_report(
 def objective_lines(report: QuarterlyReport, progress: ObjectiveProgress) -> list[str]:
     """Criterion, baseline to current level with units, status and the date it was met (as the app says)."""
     objective = progress.objective
-    metric = objective.criterion.metric
+    metric, unit = objective.criterion.metric, report.units.get(objective.id, "")
     lines = [f"Criterion: {objective.criterion.describe()}."]
     current, baseline = progress.current(), progress.baseline
     if current is None or baseline is None:
@@ -249,7 +258,7 @@ def objective_lines(report: QuarterlyReport, progress: ObjectiveProgress) -> lis
     else:
         recent = min(len(progress.points), CURRENT_SESSIONS)
         lines.append(
-            f"Baseline {with_unit(baseline, metric)} -> current {with_unit(current, metric)} "
+            f"Baseline {with_unit(baseline, metric, unit)} -> current {with_unit(current, metric, unit)} "
             f"(mean of the last {recent} session{'s' if recent != 1 else ''}; "
             f"{len(progress.points)} sessions this period)."
         )

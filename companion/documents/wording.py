@@ -232,5 +232,6 @@ METRIC_UNITS: dict[str, str] = {
 """What a metric's values are in, as written after a number (a measure's unit is its own)."""
 
 
-def with_unit(value: float, metric: str) -> str:
-    return f"{num(value)}{METRIC_UNITS.get(metric, '')}"
+def with_unit(value: float, metric: str, unit: str = "") -> str:
+    """The value as written with its unit: the metric's, or `unit` (a measure's own, e.g. "s", "deg")."""
+    return f"{num(value)} {unit}" if unit else f"{num(value)}{METRIC_UNITS.get(metric, '')}"
