@@ -5,7 +5,7 @@ the session that opens the outputs takes an OS-level advisory lock on `<data dir
 releases it when that process ends however it ends (quit, crash, `kill -9`, a closed browser tab whose app
 process is stopped), so a stale owner can never block the outputs. A session that does not get the lock
 can still log taps into the shared record; it asks `OutputLock.holder_of` whom to name in its message.
-In the app, `companion.app.metronome_control` takes the lock before opening any output and gives it up
+In the app, `companion.live.metronome_control` takes the lock before opening any output and gives it up
 at session end or app exit.
 
 The lock file also carries a description of the holder (pid, start time, where from) as JSON. It is only

@@ -18,12 +18,12 @@ from audio.cues import CLICK, GrooveCue, SongCue
 from audio.song import Loop
 from audio.songs import demo_song_paths
 from companion.app.app import CompanionApp
-from companion.app.metronome_control import MetronomeControl
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Pick, TextPrompt
 from companion.app.screens.help import HelpScreen
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.metronome_panel import MetronomePanel
+from companion.live.metronome_control import MetronomeControl
 from companion.record import Trial
 
 TWINKLE = next(p for p in demo_song_paths() if p.name.startswith("twinkle"))

@@ -11,8 +11,8 @@ from test_app_pilot import SIZE, app_for, log_lines, start_session, until
 from test_app_practice import Practice, make_practice, write_lock
 
 from companion.app import CompanionApp
-from companion.app.listening_control import StripView
 from companion.app.widgets.sync_strip import SyncStrip, column
+from companion.live.listening_control import StripView
 from companion.paths import plans_dir
 from companion.record import StorageError, Sync, Trial
 from interventions import SHIPPED_DIR
@@ -125,7 +125,7 @@ def test_the_strip_places_early_hits_left_late_hits_right_and_clamps_at_the_edge
 
 
 async def test_the_strip_draws_its_view(practice: Practice) -> None:
-    from companion.app.listening_control import Mark
+    from companion.live.listening_control import Mark
 
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:

@@ -27,11 +27,11 @@ from test_midi_input_sender import HitSender
 from textual.pilot import Pilot
 
 from companion.app import CompanionApp
-from companion.app.listening_control import Mark
 from companion.app.screens.dialogs import Pick
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.sync_strip import SyncStrip
-from companion.listening import SyncSettings
+from companion.live.listening import SyncSettings
+from companion.live.listening_control import Mark
 from companion.record import Cadence, Sync, Tempo
 
 pytestmark = pytest.mark.jack

@@ -14,8 +14,8 @@ from test_app_snapshots import practice as practice  # the fixture
 from test_app_snapshots import utc as utc  # the autouse fixture: times in UTC
 from textual.pilot import Pilot
 
-from companion.app.listening_control import Mark, StripView
 from companion.app.widgets.sync_strip import SyncStrip
+from companion.live.listening_control import Mark, StripView
 
 VIEW = StripView(
     visible=True,

@@ -15,11 +15,11 @@ from textual.pilot import Pilot
 
 from audio.events import BeatEvent, EngineEvent
 from audio.tempo import TempoError
-from companion.app.metronome_control import MetronomeControl, describe
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.session import LiveSessionScreen
-from companion.app.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.app.widgets.beat_light import BeatLight
+from companion.live.metronome_control import MetronomeControl, describe
+from companion.live.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.record import Cadence, Tempo
 from interventions import Library, TempoPreset
 

@@ -15,7 +15,6 @@ from test_app_practice import Practice, make_practice
 from textual.geometry import Region
 from textual.widgets import Button, OptionList
 
-from companion.app.overview import client_overview
 from companion.app.screens.dialogs import Confirm
 from companion.app.screens.metronome_settings import MetronomeSettings
 from companion.app.screens.plans import PlansScreen
@@ -24,6 +23,7 @@ from companion.app.screens.soap import SoapScreen
 from companion.app.screens.today import TodayScreen
 from companion.app.widgets.beat_light import BeatLight
 from companion.app.widgets.plan_view import PlanView
+from companion.live.overview import client_overview
 from companion.record import MasteryCriterion
 from interventions import Library, Suggestion
 from interventions.suggest import GoalServed

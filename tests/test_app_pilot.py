@@ -28,8 +28,8 @@ from companion.app.screens.soap import SoapScreen
 from companion.app.screens.today import TodayScreen
 from companion.app.screens.walk import WalkDialog
 from companion.app.widgets.event_log import EventLog, Shown
+from companion.live.session_controller import LiveSession
 from companion.record import Abc, Count, Intervention, Note, Rating, Record, Sample, Trial, Walk
-from companion.session_controller import LiveSession
 
 SIZE = (100, 32)
 
@@ -476,7 +476,7 @@ async def test_add_a_client_and_an_objective_from_today(practice: Practice) -> N
 
 
 async def test_help_and_palette_list_every_session_key(practice: Practice) -> None:
-    from companion.app.app import declared_bindings
+    from companion.app.bindings import declared_bindings
 
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:

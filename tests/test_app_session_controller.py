@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from test_app_practice import Practice, make_practice, write_lock
 
+from companion.live.session_controller import LiveSession, TapWriter, describe
 from companion.record import (
     Count,
     DurationStart,
@@ -20,7 +21,6 @@ from companion.record import (
     Record,
     Trial,
 )
-from companion.session_controller import LiveSession, TapWriter, describe
 from interventions import DataKind, Library
 
 

@@ -87,3 +87,113 @@ def test_every_dependency_is_pinned_in_the_lock_file() -> None:
     assert names - pinned == set()
     textual = next(Requirement(spec) for spec in project["dependencies"] if spec.startswith("textual>"))
     assert not textual.specifier.contains("9.0"), "a new major Textual must be taken on purpose"
+
+
+PACKAGES = ("audio", "interventions", "companion")
+
+
+def project_modules() -> dict[str, Path]:
+    """Dotted module name -> file, for every module of the project's packages."""
+    modules: dict[str, Path] = {}
+    for package in PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            modules[".".join(parts)] = path
+    return modules
+
+
+def module_imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
+    """The project modules `name` imports, wherever the import statement stands (a function-local import
+    or one under TYPE_CHECKING still ties the two modules together). `from package import submodule`
+    imports the submodule; `from package import name` imports the package's `__init__`."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            for alias in node.names:
+                whole = f"{source}.{alias.name}"
+                found.add(whole if whole in modules else source)
+    owners = set()
+    for imported in found:
+        while imported and imported not in modules:
+            imported = imported.rpartition(".")[0]
+        if imported and imported != name:
+            owners.add(imported)
+    return owners
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph.get(module, ())):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = [stack.pop()]
+            while component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return circles
+
+
+def test_no_module_imports_itself_in_a_circle() -> None:
+    """A circle (the app imports a screen that imports the app) means neither side can be read, tested or
+    moved alone; every package of the project is checked, `companion.live`, `record`, `documents` and
+    `cli` included."""
+    modules = project_modules()
+    graph = {name: module_imports(name, path, modules) for name, path in modules.items()}
+    assert import_circles(graph) == []
+
+
+def test_the_circle_finder_finds_a_circle() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert import_circles(graph) == [["a", "b", "c"]]
+
+
+def test_the_live_session_runs_without_textual() -> None:
+    """`companion.live` holds the session's rules; the app only shows them, so nothing there imports
+    Textual or the app."""
+    modules = project_modules()
+    offenders = {
+        name: sorted(imported_top_levels(path) & {"textual"})
+        + sorted(m for m in module_imports(name, path, modules) if m.startswith("companion.app"))
+        for name, path in modules.items()
+        if name.startswith("companion.live")
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+@pytest.mark.parametrize("layer", ["companion.record", "companion.documents"])
+def test_the_record_and_documents_know_nothing_of_the_session_or_the_ui(layer: str) -> None:
+    modules = project_modules()
+    above = ("companion.live", "companion.app", "companion.cli", "companion.serve")
+    offenders = {
+        name: sorted(m for m in module_imports(name, path, modules) if m.startswith(above))
+        for name, path in modules.items()
+        if name.startswith(layer)
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}

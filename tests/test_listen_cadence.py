@@ -10,7 +10,7 @@ from test_midi_input_sender import HitSender
 
 from audio.cadence import CadenceError
 from audio.midi_input import Hit, MidiInput
-from companion.listening import CadenceCapture, LogTarget
+from companion.live.listening import CadenceCapture, LogTarget
 from companion.record import Cadence, Record
 
 PEDAL = 36

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from companion.live.session_controller import LiveSession
 from companion.record import Count, EventDraft, MasteryCriterion, Payload, Record, Sample, Trial
 from companion.record.agreement import INTERVAL_BY_INTERVAL, TOTAL_COUNT, TRIAL_BY_TRIAL, Agreement
-from companion.session_controller import LiveSession
 
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 

@@ -2,10 +2,11 @@
 
 `CompanionApp(AppConfig(data_dir=...))` is the entry point; screens live in `companion.app.screens`,
 widgets in `companion.app.widgets`, the stylesheet in `companion.tcss`. Business rules live outside the
-UI, in `companion.session_controller` and the record and library layers.
+UI, in `companion.live` (the session, metronome and listening) and the record and library layers.
 """
 
-from companion.app.app import AppConfig, CompanionApp
-from companion.app.clock import FixedClock, SystemClock
+from companion.app.app import CompanionApp
+from companion.live.config import AppConfig
+from companion.live.wall_clock import FixedClock, SystemClock
 
 __all__ = ["AppConfig", "CompanionApp", "FixedClock", "SystemClock"]

@@ -11,57 +11,29 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding, BindingsMap, BindingType
-from textual.dom import DOMNode
+from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from audio.audio_output import DEFAULT_LATENCY, Latency
-from companion.app.clock import Clock, SystemClock
+from companion.app.bindings import declared_bindings
 from companion.app.screens.problem import StartupProblem
 from companion.app.screens.today import TodayScreen
-from companion.app.services import Services
+from companion.live.config import DARK, AppConfig
+from companion.live.services import Services
 from companion.record import StorageError, UnknownRecord
-from companion.record.record import DEFAULT_BACKUP_EVERY
 
 if TYPE_CHECKING:
-    from companion.app.metronome_control import MetronomeControl
-    from companion.app.screens.dialogs import SessionRequest
-    from companion.session_controller import LiveSession
+    from companion.live.metronome_control import MetronomeControl
+    from companion.live.session_controller import LiveSession, SessionRequest
 
 T = TypeVar("T")
 
-LIGHT, DARK = "textual-light", "textual-dark"
-
-
-@dataclass(frozen=True)
-class AppConfig:
-    """How the app is set up: where the data live, what "now" is, and which metronome outputs to use.
-
-    `metronome_outputs` is "audio", "midi", "both" or "none" (beat light only); `midi_port` names an
-    existing port, else a virtual port called `midi_virtual` is created; `audio_latency` is the speaker's
-    buffer ("high" by default: safe, and no less accurate, see `audio.audio_output.DEFAULT_LATENCY`).
-    Tests inject a fixed clock and "none" so nothing depends on the day or on a sound card.
-    """
-
-    data_dir: Path | None = None
-    clock: Clock = field(default_factory=SystemClock)
-    backup_every: timedelta | None = DEFAULT_BACKUP_EVERY
-    theme: str = DARK
-    metronome_outputs: str = "audio"
-    midi_port: str | None = None
-    midi_virtual: str = "Companion"
-    audio_device: str | None = None
-    audio_latency: Latency = DEFAULT_LATENCY
-    busy_timeout: float = 2.0
+LIGHT = "textual-light"
 
 
 class CompanionApp(App[None]):
@@ -124,7 +96,7 @@ class CompanionApp(App[None]):
     def metronome(self) -> MetronomeControl:
         """The app's one metronome, made on first use (it keeps its settings between sessions)."""
         if self._metronome is None:
-            from companion.app.metronome_control import MetronomeControl
+            from companion.live.metronome_control import MetronomeControl
 
             self._metronome = MetronomeControl.from_config(self.config)
         return self._metronome
@@ -168,7 +140,7 @@ class CompanionApp(App[None]):
 
     # -- moving between screens ---------------------------------------------------------------------
     def start_session(self, request: SessionRequest) -> None:
-        from companion.session_controller import LiveSession
+        from companion.live.session_controller import LiveSession
 
         services = self.services
         assert services is not None
@@ -187,7 +159,7 @@ class CompanionApp(App[None]):
         )
 
     def resume_session(self, session_id: int) -> None:
-        from companion.session_controller import LiveSession
+        from companion.live.session_controller import LiveSession
 
         services = self.services
         assert services is not None
@@ -305,17 +277,3 @@ class CompanionApp(App[None]):
                 f"{binding.tooltip or binding.description} (key: {key})",
                 partial(screen.run_action, binding.action),
             )
-
-
-def declared_bindings(node: DOMNode) -> list[Binding]:
-    """The bindings Companion's own classes declare for a screen or the app (what help and the palette
-    list), without Textual's built-in focus keys."""
-    found: list[Binding] = []
-    for cls in type(node).__mro__:
-        declared = cls.__dict__.get("BINDINGS")
-        if declared and cls.__module__.startswith("companion."):
-            found += [b for bindings in BindingsMap(declared).key_to_bindings.values() for b in bindings]
-    unique: dict[tuple[str, str], Binding] = {}
-    for binding in found:
-        unique.setdefault((binding.key, binding.action), binding)
-    return list(unique.values())

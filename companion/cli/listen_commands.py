@@ -30,7 +30,7 @@ from companion.cli.engine_commands import (
     start_engine,
 )
 from companion.cli.record_commands import open_record
-from companion.listening import (
+from companion.live.listening import (
     BlockReport,
     CadenceCapture,
     LogTarget,

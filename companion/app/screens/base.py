@@ -14,8 +14,8 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 if TYPE_CHECKING:
-    from companion.app.app import CompanionApp
-    from companion.app.services import Services
+    from companion.app.host import CompanionHost
+    from companion.live.services import Services
 
 NARROW_BELOW = 120
 WIDE_FROM = 160
@@ -26,8 +26,8 @@ class CompanionScreen(Screen[Any]):
     """A full screen of the app."""
 
     @property
-    def companion(self) -> CompanionApp:
-        return cast("CompanionApp", self.app)
+    def companion(self) -> CompanionHost:
+        return cast("CompanionHost", self.app)
 
     @property
     def services(self) -> Services:

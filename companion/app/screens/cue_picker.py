@@ -1,6 +1,6 @@
 """Pick the musical cue mid-session: the client's songs first, then shipped songs, grooves and the click.
 
-A thin `Pick` over `companion.app.cue_choices`: the current cue is highlighted, and a song that cannot
+A thin `Pick` over `companion.live.cue_choices`: the current cue is highlighted, and a song that cannot
 play stays in the list with its reason, so the therapist sees why rather than finding it missing.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from audio.cues import Cue
-from companion.app.cue_choices import CueChoice
 from companion.app.screens.dialogs import Pick
+from companion.live.cue_choices import CueChoice
 
 
 class CuePicker(Pick[CueChoice]):

@@ -21,6 +21,8 @@ from textual.widget import Widget
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from companion.live.session_controller import SessionRequest
+
 T = TypeVar("T")
 
 
@@ -376,15 +378,6 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-@dataclass(frozen=True)
-class SessionRequest:
-    client_ids: tuple[int, ...]
-    setting: str
-    plan_id: str | None
-    second_observer_of: int | None = None
-    """A second observer's blind record of this open session (inter-observer agreement)."""
 
 
 class StartSession(Dialog[SessionRequest]):

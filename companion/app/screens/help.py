@@ -34,7 +34,7 @@ class HelpScreen(ModalScreen[None]):
         """Description -> keys of every line shown."""
 
     def compose(self) -> ComposeResult:
-        from companion.app.app import declared_bindings
+        from companion.app.bindings import declared_bindings
 
         app_bindings = [*declared_bindings(self.app), Binding("ctrl+p", "command_palette", "Command palette")]
         title = getattr(self.underneath, "HELP_TITLE", type(self.underneath).__name__)

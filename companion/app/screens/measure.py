@@ -19,8 +19,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Label, Select
 
 from companion.app.screens.dialogs import Dialog
+from companion.live.session_controller import MeasureChoice
 from companion.record.events import RATING_PHASES, RatingPhase
-from companion.session_controller import MeasureChoice
 
 
 @dataclass(frozen=True)

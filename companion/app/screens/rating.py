@@ -19,8 +19,8 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from companion.app.screens.dialogs import Dialog
 from companion.documents.wording import num
+from companion.live.session_controller import RatingChoice
 from companion.record.events import RATING_PHASES, RatingPhase
-from companion.session_controller import RatingChoice
 
 DIGIT_SCALE = (0.0, 10.0)
 

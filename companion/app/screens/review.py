@@ -32,18 +32,18 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual_plotext import PlotextPlot
 
-from companion.app.clock import local_time, today
-from companion.app.overview import progress_line
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import Pick
 from companion.documents.export import write_private
 from companion.documents.report import build_report, report_file_name, report_pdf
 from companion.documents.soap import note_text
 from companion.documents.wording import plan_label, progress_sentence
+from companion.live.overview import progress_line
+from companion.live.session_controller import describe
+from companion.live.wall_clock import local_time, today
 from companion.paths import exports_dir
 from companion.record import Client, Event, ObjectiveProgress, Session, SessionNote
 from companion.record.model import PHASES
-from companion.session_controller import describe
 
 REPORT_WEEKS = 13
 

@@ -30,10 +30,6 @@ from audio.events import BeatEvent, EngineEvent, OutputProblem
 from audio.midi_input import MidiInputError
 from audio.song import TimeSignature
 from audio.tempo import TempoError, check_bpm
-from companion.app.clock import clock_text
-from companion.app.cue_choices import CueChoice, cue_choices
-from companion.app.listening_control import ListeningControl, SessionSink
-from companion.app.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, TextPrompt
@@ -42,7 +38,6 @@ from companion.app.screens.metronome_settings import MetronomeChoice, MetronomeS
 from companion.app.screens.rating import RatingDialog, RatingResult
 from companion.app.screens.sampling import QUESTIONS, SampleDialog, SamplingPlan
 from companion.app.screens.walk import WalkDialog, WalkResult
-from companion.app.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.event_log import EventLog
@@ -51,9 +46,14 @@ from companion.app.widgets.plan_view import PlanView
 from companion.app.widgets.sync_strip import SyncStrip
 from companion.app.widgets.tallies import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
-from companion.listening import BlockReport
+from companion.live.cue_choices import CueChoice, cue_choices
+from companion.live.listening import BlockReport
+from companion.live.listening_control import ListeningControl, SessionSink
+from companion.live.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
+from companion.live.session_controller import LiveSession, TapWriter, Update
+from companion.live.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
+from companion.live.wall_clock import clock_text
 from companion.record import EventDraft, Measure, Sample, Session, StorageError
-from companion.session_controller import LiveSession, TapWriter, Update
 from interventions import DataKind
 
 RETRY_EVERY_S = 3.0

@@ -20,14 +20,6 @@ from textual.widgets import Footer, Header, Label, OptionList, Static
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from companion.app.clock import local_time, today
-from companion.app.overview import (
-    ClientOverview,
-    client_overview,
-    progress_line,
-    session_left_open,
-    session_line,
-)
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.dialogs import (
     AddClient,
@@ -36,10 +28,18 @@ from companion.app.screens.dialogs import (
     NewClient,
     NewObjective,
     Pick,
-    SessionRequest,
     StartSession,
 )
 from companion.documents.wording import number_objectives
+from companion.live.overview import (
+    ClientOverview,
+    client_overview,
+    progress_line,
+    session_left_open,
+    session_line,
+)
+from companion.live.session_controller import SessionRequest
+from companion.live.wall_clock import local_time, today
 from companion.record import Client, MasteryCriterion, Objective
 from companion.record.model import DOMAINS, METRICS, Metric
 from interventions import Place

@@ -16,8 +16,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from companion.app.clock import local_time
-from companion.session_controller import LogEntry
+from companion.live.session_controller import LogEntry
+from companion.live.wall_clock import local_time
 
 
 @dataclass(frozen=True)

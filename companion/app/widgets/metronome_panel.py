@@ -15,8 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Digits, Label, Static
 
 from audio.cues import CLICK
-from companion.app.metronome_control import MetronomeState, describe
 from companion.app.widgets.beat_light import BeatLight
+from companion.live.metronome_control import MetronomeState, describe
 
 Row = tuple[tuple[tuple[str, str], ...], str]
 BUTTON_ROWS: tuple[Row, ...] = (

@@ -1,7 +1,7 @@
 """The live feedback strip: each of the client's hits as a mark left (early) or right (late) of the beat,
 the on-beat window around it, the running % on the beat, the last block, and adaptive tempo while on.
 
-It draws a `StripView` (computed by `companion.app.listening_control`) and nothing else: a hit reaches it
+It draws a `StripView` (computed by `companion.live.listening_control`) and nothing else: a hit reaches it
 as a message posted by the MIDI thread, so a busy screen can delay a mark but never the beat or the hit's
 timestamp. Readable from a metre away: the newest mark is large and coloured, older ones fade.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from companion.app.listening_control import StripView
+from companion.live.listening_control import StripView
 
 ON_BEAT, OFF_BEAT, EXTRA = "#2ec4b6", "#ff9f1c", "#9a9a9a"
 WINDOW_BG, TRACK = "#1f4d48", "#555555"

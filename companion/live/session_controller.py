@@ -100,6 +100,17 @@ DurationKey = tuple[int | None, int | None, str]  # (client, objective, label)
 
 
 @dataclass(frozen=True)
+class SessionRequest:
+    """Whom a session is with, where, and which plan opens it: what the start dialog asks."""
+
+    client_ids: tuple[int, ...]
+    setting: str
+    plan_id: str | None
+    second_observer_of: int | None = None
+    """A second observer's blind record of this open session (inter-observer agreement)."""
+
+
+@dataclass(frozen=True)
 class LogEntry:
     """One line of the live log: the event, whether it is on disk, and whether it was undone."""
 

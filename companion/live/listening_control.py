@@ -28,13 +28,19 @@ from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
 from audio.midi_input import Hit, MidiInput, MidiInputError
 from audio.sync_analysis import HitFeedback, Tolerance
 from audio.tempo import Number, TempoMap, TempoSettings
-from companion.listening import MIN_HITS_TO_LOG, BlockReport, SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening import (
+    MIN_HITS_TO_LOG,
+    BlockReport,
+    SyncSession,
+    SyncSettings,
+    adaptive_settings,
+)
 from companion.record import Event, EventDraft, Payload, StorageError
 
 if TYPE_CHECKING:
     from audio.engine_client import RemoteMetronome
-    from companion.app.metronome_control import MetronomeControl
-    from companion.session_controller import LiveSession, Update
+    from companion.live.metronome_control import MetronomeControl
+    from companion.live.session_controller import LiveSession, Update
 
 RECENT_HITS = 12
 """Hits the strip keeps on screen: about three bars, enough to see a trend, few enough to read."""
@@ -65,7 +71,7 @@ def midi_inputs(backend: str | None = None, exclude: Sequence[str] = ()) -> list
 
 
 class AppBeatClock:
-    """The app's metronome as listening sees it (`companion.listening.BeatClock`): whichever engine the
+    """The app's metronome as listening sees it (`companion.live.listening.BeatClock`): whichever engine the
     control runs now, and tempo changes through the control so its panel and settings follow them."""
 
     def __init__(self, control: MetronomeControl) -> None:

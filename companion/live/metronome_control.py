@@ -41,7 +41,7 @@ from companion.output_lock import Holder, OutputLock
 from companion.paths import data_dir as resolve_data_dir
 
 if TYPE_CHECKING:
-    from companion.app.app import AppConfig
+    from companion.live.config import AppConfig
 
 OUTPUTS = ("audio", "midi", "both", "none")
 DEFAULT_SETTINGS = TempoSettings(bpm=Fraction(80))
