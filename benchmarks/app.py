@@ -137,7 +137,7 @@ def app_on(directory: Path) -> Any:
 
 async def tap_to_visible(directory: Path, taps: int) -> dict[str, Any]:
     from companion.app.widgets.event_log import EventLog
-    from companion.session_controller import LiveSession
+    from companion.live.session_controller import LiveSession
 
     shown: dict[str, float] = {}
     durable: list[float] = []
