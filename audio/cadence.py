@@ -19,6 +19,7 @@ from enum import StrEnum
 import numpy as np
 
 from audio.sync_analysis import BeatOutcome, circular_mean
+from audio.tempo import MAX_BPM, MIN_BPM
 
 MIN_TAPS = 5
 MIN_STEP_S = 0.15
@@ -123,8 +124,8 @@ def ras_ramp_plan(
     The plan stops at `max_bpm` (the last stage is the cap itself when a step would pass it), so it never
     asks for a tempo the client should not walk at. Tempos are rounded to 0.1 bpm.
     """
-    if not 20.0 <= baseline <= 300.0:
-        raise ValueError(f"baseline {baseline:g} bpm is outside 20-300 bpm")
+    if not MIN_BPM <= baseline <= MAX_BPM:
+        raise ValueError(f"baseline {baseline:g} bpm is outside {MIN_BPM}-{MAX_BPM} bpm")
     if not 0.0 < percent <= 25.0:
         raise ValueError(f"ramp step {percent:g} % is outside (0, 25] % (RAS uses 5-10 %)")
     if stages < 1:

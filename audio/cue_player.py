@@ -40,7 +40,7 @@ from audio.events import EngineEvent, OutputProblem
 from audio.fade import Fade
 from audio.grooves import GrooveCursor
 from audio.midi_output import ALL_NOTES_OFF
-from audio.song import Loop, PlaybackCursor, TimedMessage, TimeSignature, ends_something
+from audio.song import Loop, PlaybackCursor, TimedMessage, ends_something
 from audio.synth import Synth
 from audio.synth_feed import SynthFeed
 
@@ -145,7 +145,7 @@ class CuePlayer:
         Raises ValueError if a groove is written in another meter than the metronome's.
         """
         if isinstance(cue, GrooveCue):
-            groove_meter(cue.groove, self._session_meter())  # a groove in the wrong meter says so now
+            groove_meter(cue.groove, self._metronome.settings.meter)  # a groove in the wrong meter says so
         self._cue, self._problem = cue, None
         self._post(lambda beat, _out: self._at_next_bar(beat, lambda at: self._switch(cue, at)))
 
@@ -201,7 +201,9 @@ class CuePlayer:
         """Fade the click out (or back in) over `fade_bars` bars from the next beat; None toggles."""
         current = self._metronome.click_gain
         target = (0.0 if current > 0 else 1.0) if out is None else (0.0 if out else 1.0)
-        self._metronome.set_click_gain(target, over_beats=self.fade_bars * self._session_meter().numerator)
+        self._metronome.set_click_gain(
+            target, over_beats=self.fade_bars * self._metronome.settings.meter.beats
+        )
         return target
 
     def set_click(self, on: bool) -> None:
@@ -248,10 +250,6 @@ class CuePlayer:
         if not isinstance(cue, SongCue):
             raise ValueError(f"only a song can {what}, and the cue is {cue.summary}")
         return cue
-
-    def _session_meter(self) -> TimeSignature:
-        meter = self._metronome.settings.meter
-        return TimeSignature(meter.beats, meter.unit)
 
     def _on_engine_event(self, event: EngineEvent) -> None:
         """From the engine's dispatcher thread: note MIDI failures and recoveries for the next poll."""
@@ -339,8 +337,7 @@ class CuePlayer:
         if isinstance(cue, GrooveCue | SongCue):
             tempo = self._metronome.tempo_map
             assert tempo is not None
-            meter = tempo.section_at(int(at)).settings.meter
-            self._cursor = cue.cursor(TimeSignature(meter.beats, meter.unit))
+            self._cursor = cue.cursor(tempo.section_at(int(at)).settings.meter)
 
     def _next_bar(self, beat: Fraction) -> Fraction:
         """The first bar line after `beat` (so not yet handed out by the click or by us)."""

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audio.grooves import GROOVES, INTENSITIES, Groove, groove_for_meter
-from audio.song import Loop, PlaybackCursor, Song, SongError, TimeSignature, load_song
+from audio.song import Loop, PlaybackCursor, Song, SongError, load_song
 from audio.songs import demo_song_paths
-from audio.tempo import Meter, TempoError, TempoSettings
+from audio.tempo import TempoError, TempoSettings, TimeSignature
 
 PREFERRED_SONG = "preferred-song"
 _SLOT = re.compile(rf"^{PREFERRED_SONG}(?:-(\d+))?$")
@@ -72,7 +72,7 @@ def groove_meter(groove: Groove, session: TimeSignature) -> TimeSignature:
     session bar holds a whole number of its bars of the same beat (a 2/4 march twice per 4/4 bar, as a march
     in common time is felt). ValueError naming the groove to use otherwise."""
     own = groove.signature
-    if own is not None and own.denominator == session.denominator and session.numerator % own.numerator == 0:
+    if own is not None and own.unit == session.unit and session.beats % own.beats == 0:
         return own
     return groove.meter_for(session)
 
@@ -128,12 +128,12 @@ def cue_meter(cue: Cue, session: TimeSignature) -> TimeSignature:
 def settings_for_cue(settings: TempoSettings, cue: Cue) -> tuple[TempoSettings, str | None]:
     """`settings` in the cue's meter (a waltz song makes the metronome count 3/4), with a message when the
     meter cannot be played by the engine and the session's meter is kept."""
-    current = TimeSignature(settings.meter.beats, settings.meter.unit)
+    current = settings.meter
     meter = cue_meter(cue, current)
     if meter == current:
         return settings, None
     try:
-        return settings.with_changes(meter=Meter(meter.numerator, meter.denominator)), None
+        return settings.with_changes(meter=meter), None
     except TempoError as exc:
         return (
             settings,

@@ -21,7 +21,8 @@ from typing import NamedTuple
 import mido
 from mido.frozen import freeze_message
 
-from audio.song import BeatLike, BeatRange, EventTrack, PlaybackCursor, SongEvent, TimeSignature
+from audio.song import BeatLike, BeatRange, EventTrack, PlaybackCursor, SongEvent
+from audio.tempo import TimeSignature
 
 DRUM_CHANNEL = 9
 """General MIDI percussion: "channel 10" to musicians, 9 counting from 0 as mido does."""

@@ -53,6 +53,7 @@ import mido
 import rtmidi
 
 from audio.jack_clock import JackClock
+from audio.midi_ports import PortNotFound, resolve_port
 
 log = logging.getLogger(__name__)
 
@@ -95,29 +96,25 @@ def _note_on(data: Sequence[int] | bytes) -> tuple[int, int] | None:
     return None
 
 
-def _resolve_port(wanted: str | None, available: Sequence[str]) -> str:
-    """The port named `wanted` (exactly, or the only one containing it, any case); the first if None."""
-    listing = ", ".join(repr(name) for name in available) or "none"
-    if wanted is None:
-        if not available:
+def _input_port(wanted: str | None, available: Sequence[str]) -> str:
+    """The input port `resolve_port` finds, or a MidiInputError saying what to plug in or type."""
+    try:
+        return resolve_port(wanted, available)
+    except PortNotFound as missing:
+        listing = ", ".join(repr(name) for name in available) or "none"
+        if wanted is None:
             raise MidiInputError(
                 "no MIDI input found: plug in and switch on the drum pad or keyboard, "
                 "or open a virtual port and connect the instrument to it"
-            )
-        return available[0]
-    if wanted in available:
-        return wanted
-    matches = [name for name in available if wanted.lower() in name.lower()]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
+            ) from None
+        if missing.matches:
+            raise MidiInputError(
+                f"MIDI input {wanted!r} matches several ports ({listing}): give more of the name"
+            ) from None
         raise MidiInputError(
-            f"MIDI input {wanted!r} matches several ports ({listing}): give more of the name"
-        )
-    raise MidiInputError(
-        f"no MIDI input {wanted!r}: check the drum pad or keyboard is plugged in and switched on. "
-        f"Ports available: {listing}"
-    )
+            f"no MIDI input {wanted!r}: check the drum pad or keyboard is plugged in and switched on. "
+            f"Ports available: {listing}"
+        ) from None
 
 
 class DeltaAnchor:
@@ -225,7 +222,7 @@ def _serve_jack_reader(client_name: str, label: str, source: str) -> None:
     client.activate()
     if source:
         try:
-            source = _resolve_port(source, [p.name for p in client.get_ports(is_midi=True, is_output=True)])
+            source = _input_port(source, [p.name for p in client.get_ports(is_midi=True, is_output=True)])
         except MidiInputError as exc:
             out.control("E", str(exc))
             client.deactivate()
@@ -380,7 +377,7 @@ class _RtMidiSource:
                     ) from exc
                 self.name = self._virtual
             else:
-                self.name = _resolve_port(self._wanted, self._rt.get_ports())
+                self.name = _input_port(self._wanted, self._rt.get_ports())
                 self._probe = self._midi_in(f"{self._client_name} probe")
                 self._open_port()
             self._rt.ignore_types(sysex=False, timing=False, active_sense=False)  # all carry deltas

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import mido
 
 from audio.errors import OutputError
-from audio.tempo import Level, Meter
+from audio.midi_ports import PortNotFound, resolve_port
+from audio.tempo import Level, TimeSignature
 
 RTMIDI_BACKEND = "mido.backends.rtmidi"
 CLOCKS_PER_QUARTER = 24
@@ -72,7 +73,7 @@ class MidiSettings:
         ]
 
 
-def clocks_per_beat(meter: Meter) -> int:
+def clocks_per_beat(meter: TimeSignature) -> int:
     """MIDI clock runs at 24 per quarter note; our beat is the meter's note value (an eighth in 6/8)."""
     return CLOCKS_PER_QUARTER * 4 // meter.unit
 
@@ -191,15 +192,6 @@ def load_backend(name: str | None = None) -> Any:
     return backend
 
 
-def find_port(wanted: str, names: Iterable[str]) -> str | None:
-    """Exact name first, then a unique case-insensitive substring, so `--midi-port yamaha` works."""
-    names = list(names)
-    if wanted in names:
-        return wanted
-    matches = [n for n in names if wanted.lower() in n.lower()]
-    return matches[0] if len(matches) == 1 else None
-
-
 class MidiOutput:
     """A MIDI output port opened by name (`port`) or created as a virtual port (`virtual`)."""
 
@@ -230,15 +222,14 @@ class MidiOutput:
                 self._port = backend.open_output(self.virtual, virtual=True, client_name=self.client_name)
             else:
                 names = backend.get_output_names()
-                chosen = names[0] if self.wanted is None and names else None
-                if self.wanted is not None:
-                    chosen = find_port(self.wanted, names)
-                if chosen is None:
+                try:
+                    chosen = resolve_port(self.wanted, names)
+                except PortNotFound:
                     what = f"MIDI output {self.wanted!r}" if self.wanted else "a MIDI output"
                     raise OutputError(
                         f"{what} not found (available: {', '.join(names) or 'none'})",
                         "plug it in and run `companion devices`, or use a virtual port (--virtual NAME)",
-                    )
+                    ) from None
                 # No client_name here: mido turns any port opened with one into a virtual port.
                 self._port = backend.open_output(chosen)
         except OutputError:

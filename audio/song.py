@@ -39,6 +39,8 @@ from typing import NamedTuple
 import mido
 from mido.frozen import FrozenMessage, freeze_message
 
+from audio.tempo import TimeSignature
+
 BeatLike = Fraction | int | float
 """A position or length in quarter-note beats; floats are taken exactly (`Fraction(0.5) == 1/2`)."""
 
@@ -71,55 +73,6 @@ class SongError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"{path}: {problem}. {fix}.")
-
-
-@dataclass(frozen=True)
-class TimeSignature:
-    """A meter as written (3/4, 6/8...), with the lengths the engine and the grooves need in beats."""
-
-    numerator: int
-    denominator: int
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.numerator <= 255:
-            raise ValueError(f"time signature {self}: the number of beats must be 1-255")
-        if self.denominator not in (1, 2, 4, 8, 16, 32, 64):
-            raise ValueError(f"time signature {self}: the note value must be 1, 2, 4, 8, 16, 32 or 64")
-
-    @classmethod
-    def parse(cls, text: str) -> TimeSignature:
-        """Read "6/8"; a ValueError says what was expected."""
-        top, slash, bottom = text.strip().partition("/")
-        if not (slash and top.strip().isdigit() and bottom.strip().isdigit()):
-            raise ValueError(f"meter {text!r}: write it as beats/note value, e.g. 3/4 or 6/8")
-        return cls(int(top), int(bottom))
-
-    @property
-    def bar_beats(self) -> Fraction:
-        """Length of one bar in quarter notes (6/8 -> 3)."""
-        return Fraction(4 * self.numerator, self.denominator)
-
-    @property
-    def note_beats(self) -> Fraction:
-        """The written beat (the numerator's note value) in quarter notes: 6/8 -> 1/2.
-
-        This is the beat the tempo engine counts (its 6/8 has six beats), so it is the default `beat_unit`
-        of song and groove cursors: a song in 6/8 then plays its eighth notes at the metronome's bpm.
-        """
-        return Fraction(4, self.denominator)
-
-    @property
-    def is_compound(self) -> bool:
-        """6/8, 9/8, 12/8...: the felt beat is a dotted note holding three of the written ones."""
-        return self.denominator >= 8 and self.numerator % 3 == 0 and self.numerator > 3
-
-    @property
-    def pulse_beats(self) -> Fraction:
-        """Length of the felt beat in quarter notes (4/4 -> 1, 6/8 -> 3/2, 7/8 -> 1/2)."""
-        return Fraction(12 if self.is_compound else 4, self.denominator)
-
-    def __str__(self) -> str:
-        return f"{self.numerator}/{self.denominator}"
 
 
 class TempoChange(NamedTuple):

@@ -65,35 +65,65 @@ def check_bpm(value: Number, what: str = "bpm") -> Fraction:
     return bpm
 
 
+NOTE_VALUES = (1, 2, 4, 8, 16, 32, 64)
+"""The note values a time signature may have: what a standard MIDI file can write."""
+
+PLAYABLE_NOTE_VALUES = (1, 2, 4, 8, 16)
+MAX_BEATS_PER_BAR = 32
+"""The engine counts every written beat and accents each one, so it plays fewer meters than a MIDI file can
+name: a song in 5/32 still loads (and plays in the session's meter), the metronome cannot count it."""
+
+
 @dataclass(frozen=True)
-class Meter:
-    """A time signature; one beat is one count of the numerator's note value (6/8 has six beats)."""
+class TimeSignature:
+    """A meter as written (3/4, 6/8...): `beats` counts of the note value `unit` per bar.
+
+    One beat is one count of the numerator's note value (the engine's 6/8 has six beats); the lengths the
+    songs and grooves need are in quarter notes. Any meter a MIDI file can write is valid here; what the
+    engine can count is checked by `TempoSettings`.
+    """
 
     beats: int
     unit: int
 
     def __post_init__(self) -> None:
-        if not 1 <= self.beats <= 32:
-            raise TempoError(f"meter {self}: beats per bar must be 1-32")
-        if self.unit not in (1, 2, 4, 8, 16):
-            raise TempoError(f"meter {self}: the note value must be 1, 2, 4, 8 or 16")
+        if not 1 <= self.beats <= 255:
+            raise TempoError(f"meter {self}: the number of beats must be 1-255")
+        if self.unit not in NOTE_VALUES:
+            raise TempoError(f"meter {self}: the note value must be 1, 2, 4, 8, 16, 32 or 64")
 
     @classmethod
-    def parse(cls, text: str) -> Meter:
-        """Read "3/4", "6/8", "7/8"...; raise TempoError with an example on anything else."""
-        top, sep, bottom = str(text).strip().partition("/")
-        if not sep or not top.strip().isdigit() or not bottom.strip().isdigit():
-            raise TempoError(f"meter {text!r} is not a time signature like 3/4 or 6/8")
-        return cls(int(top), int(bottom))
+    def parse(cls, text: str) -> TimeSignature:
+        """Read "3/4", " 6 / 8 "...; raise TempoError with an example on anything else."""
+        return cls(*read_time_signature(text))
 
     @property
-    def compound(self) -> bool:
-        """6/8, 9/8, 12/8: beats fall in groups of three, felt as dotted beats."""
+    def is_compound(self) -> bool:
+        """6/8, 9/8, 12/8...: the felt beat is a dotted note holding three of the written ones."""
         return self.unit >= 8 and self.beats % 3 == 0 and self.beats > 3
+
+    @property
+    def bar_beats(self) -> Fraction:
+        """Length of one bar in quarter notes (6/8 -> 3)."""
+        return Fraction(4 * self.beats, self.unit)
+
+    @property
+    def note_beats(self) -> Fraction:
+        """The written beat (the numerator's note value) in quarter notes: 6/8 -> 1/2.
+
+        This is the beat the tempo engine counts (its 6/8 has six beats), so it is the default `beat_unit`
+        of song and groove cursors: a song in 6/8 then plays its eighth notes at the metronome's bpm.
+        """
+        return Fraction(4, self.unit)
+
+    @property
+    def pulse_beats(self) -> Fraction:
+        """Length of the felt beat in quarter notes (4/4 -> 1, 6/8 -> 3/2, 7/8 -> 1/2)."""
+        return Fraction(12 if self.is_compound else 4, self.unit)
 
     def default_accents(self) -> tuple[Level, ...]:
         """Accent on one; in compound meters each group of three starts with a beat and the rest are light."""
-        if self.compound:
+        if self.is_compound:
             return tuple(
                 Level.ACCENT if i == 0 else Level.BEAT if i % 3 == 0 else Level.SUB for i in range(self.beats)
             )
@@ -101,6 +131,26 @@ class Meter:
 
     def __str__(self) -> str:
         return f"{self.beats}/{self.unit}"
+
+
+def read_time_signature(text: str) -> tuple[int, int]:
+    """The two numbers of "beats/note value", checked for shape only (plans apply their own range)."""
+    top, sep, bottom = str(text).strip().partition("/")
+    top, bottom = top.strip(), bottom.strip()
+    if not sep or not top.isdecimal() or not bottom.isdecimal():
+        raise TempoError(
+            f"meter {text!r} is not a time signature: write it as beats/note value, e.g. 3/4 or 6/8"
+        )
+    return int(top), int(bottom)
+
+
+def check_playable(meter: TimeSignature) -> TimeSignature:
+    """Return `meter`, or raise a TempoError when the engine cannot count it."""
+    if meter.beats > MAX_BEATS_PER_BAR:
+        raise TempoError(f"meter {meter}: beats per bar must be 1-{MAX_BEATS_PER_BAR}")
+    if meter.unit not in PLAYABLE_NOTE_VALUES:
+        raise TempoError(f"meter {meter}: the note value must be 1, 2, 4, 8 or 16")
+    return meter
 
 
 def parse_accents(value: str | Sequence[str | Level], beats: int) -> tuple[Level, ...]:
@@ -216,12 +266,12 @@ def _subdivision(value: int | str) -> int:
 class TempoSettings:
     """Everything that decides when clicks fall and how they sound, as a therapist sets it.
 
-    Build it with keywords (`TempoSettings(bpm=96, meter=Meter.parse("3/4"))`) or from a plan's plain
+    Build it with keywords (`TempoSettings(bpm=96, meter=TimeSignature.parse("3/4"))`) or from a plan's plain
     values with `from_mapping`. Invalid values raise TempoError naming the value and what is accepted.
     """
 
     bpm: Fraction
-    meter: Meter = field(default_factory=lambda: Meter(4, 4))
+    meter: TimeSignature = field(default_factory=lambda: TimeSignature(4, 4))
     accents: tuple[Level, ...] | None = None
     subdivision: int = 1
     swing: Fraction = Fraction(0)
@@ -236,8 +286,8 @@ class TempoSettings:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         set_(self, "bpm", check_bpm(self.bpm))
-        if isinstance(self.meter, str):
-            set_(self, "meter", Meter.parse(self.meter))
+        meter = TimeSignature.parse(self.meter) if isinstance(self.meter, str) else self.meter
+        set_(self, "meter", check_playable(meter))
         accents = self.meter.default_accents() if self.accents is None else self.accents
         set_(self, "accents", parse_accents(accents, self.meter.beats))
         set_(self, "subdivision", _subdivision(self.subdivision))
@@ -283,7 +333,7 @@ class TempoSettings:
         ramp = data.get("ramp")
         return cls(
             bpm=data["bpm"],
-            meter=Meter.parse(data.get("meter", "4/4")),
+            meter=TimeSignature.parse(data.get("meter", "4/4")),
             accents=data.get("accents"),
             subdivision=data.get("subdivision", 1),
             swing=data.get("swing", 0),

@@ -9,7 +9,7 @@ from interventions.library import SHIPPED_DIR, Library, default_user_dir
 from interventions.loader import read_plan
 from interventions.plan import Adaptations, Plan
 from interventions.suggest import Goal, Suggestion
-from interventions.tempo import TempoPreset, TempoRamp
+from interventions.tempo_preset import TempoPreset, TempoRamp
 from interventions.vocabulary import Approach, Format, GoalDomain, Method, Place, Technique
 
 __all__ = [

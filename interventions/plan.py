@@ -25,7 +25,7 @@ from pydantic import (
 
 from interventions.data_taps import DataTap
 from interventions.errors import SchemaProblem
-from interventions.tempo import TempoPreset
+from interventions.tempo_preset import TempoPreset
 from interventions.vocabulary import Approach, Format, GoalDomain, Method, Place, Technique, lenient
 
 PLAN_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -24,9 +24,9 @@ from audio.cues import (
     song_choices,
 )
 from audio.grooves import GROOVES
-from audio.song import Loop, TimeSignature, load_song
+from audio.song import Loop, load_song
 from audio.songs import demo_song_paths
-from audio.tempo import Meter, TempoSettings
+from audio.tempo import TempoSettings, TimeSignature
 from interventions import Library
 
 DEMOS = {path.stem: path for path in demo_song_paths()}
@@ -142,10 +142,10 @@ def test_the_metronome_takes_the_cue_s_meter() -> None:
     four = TempoSettings(bpm=90, accents="ABBB")
     grace = SongCue(load_song(GRACE))
     waltz, note = settings_for_cue(four, grace)
-    assert (waltz.meter, note) == (Meter(3, 4), None)
-    assert waltz.levels == Meter(3, 4).default_accents() and waltz.bpm == 90
+    assert (waltz.meter, note) == (TimeSignature(3, 4), None)
+    assert waltz.levels == TimeSignature(3, 4).default_accents() and waltz.bpm == 90
     row, _ = settings_for_cue(four, SongCue(load_song(ROW)))
-    assert row.meter == Meter(6, 8)
+    assert row.meter == TimeSignature(6, 8)
     assert settings_for_cue(four, GrooveCue(GROOVES["lullaby"]))[0] is four
     assert settings_for_cue(four, GrooveCue(GROOVES["march"]))[0] is four  # two march bars a bar
     assert settings_for_cue(four, CLICK)[0] is four
@@ -167,7 +167,7 @@ def test_a_meter_the_metronome_cannot_count_is_kept_with_a_note(tmp_path: Path) 
     )
     mido.MidiFile(tracks=[track]).save(path)
     kept, note = settings_for_cue(TempoSettings(bpm=90), SongCue(load_song(path)))
-    assert kept.meter == Meter(4, 4)
+    assert kept.meter == TimeSignature(4, 4)
     assert note is not None and "9/32" in note and "kept 4/4" in note
 
 

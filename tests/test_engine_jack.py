@@ -27,7 +27,7 @@ from audio.events import BeatEvent, OutputProblem
 from audio.midi_output import GM_NOTES, MidiSettings
 from audio.render import sample_at
 from audio.sounds import SoundBank
-from audio.tempo import Level, LinearRamp, Meter, TempoSettings
+from audio.tempo import Level, LinearRamp, TempoSettings, TimeSignature
 
 pytestmark = pytest.mark.jack
 
@@ -37,7 +37,7 @@ hundreds of milliseconds apart, so a partner is never another click's."""
 
 
 def test_audio_clicks_land_on_their_exact_samples(jack_server):
-    settings = TempoSettings(bpm=97, meter=Meter(3, 4), subdivision=2)
+    settings = TempoSettings(bpm=97, meter=TimeSignature(3, 4), subdivision=2)
     stream_samples: list[int | None] = []
 
     def ask_where_beats_are(metronome: Engine) -> None:
@@ -71,7 +71,7 @@ def test_audio_clicks_land_on_their_exact_samples(jack_server):
 
 def test_midi_notes_follow_the_ramping_tempo_map_with_the_right_notes(jack_server):
     ramp = LinearRamp(to_bpm=140, beats=8)
-    settings = TempoSettings(bpm=100, meter=Meter(4, 4), ramp=ramp, count_in_bars=1)
+    settings = TempoSettings(bpm=100, meter=TimeSignature(4, 4), ramp=ramp, count_in_bars=1)
 
     def notes_on_the_ramp(take: Take) -> None:
         """Every click's note and velocity, each at its time on the ramping map."""
@@ -355,7 +355,7 @@ def test_another_event_source_plays_on_the_same_tempo_map(jack_server):
 def test_meter_change_lands_on_the_next_bar_line(jack_server):
     def waltz_soon(metronome: Engine) -> None:
         time.sleep(0.9)  # inside bar 1 of 4/4 at 240 bpm (bars are 1 s)
-        metronome.set_settings(TempoSettings(bpm=240, meter=Meter(3, 4)))
+        metronome.set_settings(TempoSettings(bpm=240, meter=TimeSignature(3, 4)))
 
     def waltz_from_a_bar_line(take: Take) -> None:
         """4/4 bars, then 3/4 from the next bar line, every beat evenly spaced."""

@@ -16,7 +16,7 @@ from audio.grooves import (
     SNARE,
     groove_for_meter,
 )
-from audio.song import TimeSignature
+from audio.tempo import TimeSignature
 
 FIXED = {"march": "2/4", "waltz": "3/4", "rock": "4/4", "shuffle68": "6/8"}
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from audio.render import ClickRenderer, ScheduleFull, sample_at
 from audio.sounds import DEFAULT_VOICES, Sound, SoundBank, Voice, synthesize
-from audio.tempo import Level, Meter, TempoMap, TempoSettings
+from audio.tempo import Level, TempoMap, TempoSettings, TimeSignature
 
 RATE = 48_000
 
@@ -71,7 +71,7 @@ def test_bank_applies_volume_and_silences_the_silent_level():
     blocks=st.lists(st.integers(1, 3_000), min_size=1, max_size=20),
 )
 def test_random_block_sizes_put_every_onset_on_its_exact_sample(bpm, subdivision, swing, origin, blocks):
-    tempo = TempoMap(TempoSettings(bpm=bpm, meter=Meter(3, 4), subdivision=subdivision, swing=swing))
+    tempo = TempoMap(TempoSettings(bpm=bpm, meter=TimeSignature(3, 4), subdivision=subdivision, swing=swing))
     bank = SoundBank(RATE)
     renderer = ClickRenderer(bank.arrays)
     total = RATE * 2
@@ -90,7 +90,7 @@ def test_random_block_sizes_put_every_onset_on_its_exact_sample(bpm, subdivision
 
 
 def test_isolated_onsets_sit_exactly_on_the_tempo_map_samples():
-    tempo = TempoMap(TempoSettings(bpm=97, meter=Meter(4, 4)))
+    tempo = TempoMap(TempoSettings(bpm=97, meter=TimeSignature(4, 4)))
     bank = SoundBank(RATE, DEFAULT_VOICES)
     renderer = ClickRenderer(bank.arrays)
     expected = [1_000 + sample_at(c.time_s, RATE) for c in itertools.islice(tempo.clicks(0), 40)]

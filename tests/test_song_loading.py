@@ -12,8 +12,9 @@ from types import ModuleType
 import mido
 import pytest
 
-from audio.song import Loop, TimeSignature, load_song, parse_song
+from audio.song import Loop, load_song, parse_song
 from audio.songs import demo_song_paths
+from audio.tempo import TimeSignature
 
 ROOT = Path(__file__).resolve().parent.parent
 SONGS = ROOT / "audio" / "songs"

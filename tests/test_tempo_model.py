@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from audio.tempo import (
     Level,
     LinearRamp,
-    Meter,
     StepRamp,
     TempoError,
     TempoMap,
     TempoSettings,
+    TimeSignature,
 )
 
 A, B, S, X = Level.ACCENT, Level.BEAT, Level.SUB, Level.SILENT
@@ -50,7 +50,7 @@ def test_no_drift_over_an_hour_of_beats_at_an_awkward_tempo():
     ],
 )
 def test_meters_number_bars_and_accent_the_first_beat(meter, accents):
-    tempo = TempoMap(TempoSettings(bpm=100, meter=Meter.parse(meter)))
+    tempo = TempoMap(TempoSettings(bpm=100, meter=TimeSignature.parse(meter)))
     per_bar = len(accents)
     clicks = list(itertools.islice(tempo.clicks(), 3 * per_bar))
     assert [c.level for c in clicks] == list(accents) * 3
@@ -58,13 +58,17 @@ def test_meters_number_bars_and_accent_the_first_beat(meter, accents):
 
 
 def test_accent_patterns_accept_codes_and_names():
-    assert TempoSettings(bpm=90, meter=Meter(4, 4), accents="A-bs").levels == (A, X, B, S)
-    assert TempoSettings(bpm=90, meter=Meter(3, 4), accents=["accent", "silent", "beat"]).levels == (A, X, B)
-    assert TempoSettings(bpm=90, meter=Meter(3, 4), accents="accent, beat, beat").levels == (A, B, B)
+    assert TempoSettings(bpm=90, meter=TimeSignature(4, 4), accents="A-bs").levels == (A, X, B, S)
+    assert TempoSettings(bpm=90, meter=TimeSignature(3, 4), accents=["accent", "silent", "beat"]).levels == (
+        A,
+        X,
+        B,
+    )
+    assert TempoSettings(bpm=90, meter=TimeSignature(3, 4), accents="accent, beat, beat").levels == (A, B, B)
     with pytest.raises(TempoError, match="3 levels but the bar has 4 beats"):
         TempoSettings(bpm=90, accents="Abb")
     with pytest.raises(TempoError, match="'loud' is not a level"):
-        TempoSettings(bpm=90, meter=Meter(2, 4), accents=["accent", "loud"])
+        TempoSettings(bpm=90, meter=TimeSignature(2, 4), accents=["accent", "loud"])
 
 
 @pytest.mark.parametrize(("subdivision", "count"), [(1, 1), (2, 2), (3, 3), ("triplet", 3), (4, 4)])
@@ -92,7 +96,7 @@ def test_swing_delays_every_second_subdivision():
 
 
 def test_count_in_precedes_beat_zero_without_subdivisions():
-    tempo = TempoMap(TempoSettings(bpm=120, meter=Meter(3, 4), subdivision=2, count_in_bars=2))
+    tempo = TempoMap(TempoSettings(bpm=120, meter=TimeSignature(3, 4), subdivision=2, count_in_bars=2))
     clicks = list(itertools.islice(tempo.clicks(), 8))
     count_in = clicks[:6]
     assert [c.beat_index for c in count_in] == [-6, -5, -4, -3, -2, -1]
@@ -126,7 +130,9 @@ def test_linear_ramp_can_slow_down_and_start_elsewhere():
 
 
 def test_percent_ramp_steps_every_n_bars_up_to_the_limit():
-    settings = TempoSettings(bpm=100, meter=Meter(4, 4), ramp=StepRamp(percent=5, every_bars=2, max_bpm=112))
+    settings = TempoSettings(
+        bpm=100, meter=TimeSignature(4, 4), ramp=StepRamp(percent=5, every_bars=2, max_bpm=112)
+    )
     tempo = TempoMap(settings)
     assert [tempo.bpm_at(bar * 4) for bar in range(0, 10, 2)] == [100, 105, Fraction("110.25"), 112, 112]
     assert (tempo.bpm_at(7), tempo.bpm_at(9)) == (100, 105)
@@ -174,7 +180,7 @@ def test_meter_change_at_a_bar_line_renumbers_from_there():
     tempo = TempoMap(TempoSettings(bpm=120))
     assert tempo.next_bar_line(5) == 8
     assert tempo.next_bar_line(8) == 8
-    changed = tempo.with_change(8, TempoSettings(bpm=120, meter=Meter(3, 4)))
+    changed = tempo.with_change(8, TempoSettings(bpm=120, meter=TimeSignature(3, 4)))
     clicks = list(itertools.islice(changed.clicks(6), 6))
     assert [(c.bar, c.beat, c.level) for c in clicks] == [
         (1, 2, B),
@@ -186,7 +192,7 @@ def test_meter_change_at_a_bar_line_renumbers_from_there():
     ]
     assert changed.next_bar_line(12) == 14
     with pytest.raises(TempoError, match="bar line"):
-        tempo.with_change(5, TempoSettings(bpm=120, meter=Meter(3, 4)))
+        tempo.with_change(5, TempoSettings(bpm=120, meter=TimeSignature(3, 4)))
 
 
 def test_ramp_in_a_change_starts_at_the_change():
@@ -216,7 +222,7 @@ def test_bad_settings_name_the_value_and_the_range(kwargs, message):
 @pytest.mark.parametrize("text", ["3-4", "x/4", "0/4", "4/3", ""])
 def test_bad_meters_are_rejected(text):
     with pytest.raises(TempoError, match="meter"):
-        Meter.parse(text)
+        TimeSignature.parse(text)
 
 
 def test_from_mapping_reads_a_plan_tempo_table():
@@ -235,7 +241,7 @@ def test_from_mapping_reads_a_plan_tempo_table():
     )
     assert settings == TempoSettings(
         bpm=96,
-        meter=Meter(3, 4),
+        meter=TimeSignature(3, 4),
         accents=(A, B, X),
         subdivision=3,
         count_in_bars=1,
@@ -264,7 +270,7 @@ def test_from_mapping_takes_a_plan_preset_as_the_plan_library_dumps_it():
     assert (settings.bpm, settings.cue, settings.meter, settings.levels[:4]) == (
         84,
         "march",
-        Meter(9, 8),
+        TimeSignature(9, 8),
         (A, S, S, B),
     )
     assert TempoMap(settings).bpm_at(9 * 8) == Fraction("88.2")
@@ -290,5 +296,5 @@ def test_with_changes_keeps_other_fields_and_resets_accents_with_the_meter():
     settings = TempoSettings(bpm=90, accents="A-bb", subdivision=2)
     faster = settings.with_changes(bpm=100)
     assert (faster.bpm, faster.levels, faster.subdivision) == (100, (A, X, B, B), 2)
-    waltz = settings.with_changes(meter=Meter(3, 4))
+    waltz = settings.with_changes(meter=TimeSignature(3, 4))
     assert waltz.levels == (A, B, B)

@@ -16,8 +16,8 @@ import click
 
 from audio.cues import Cue, GrooveCue, SongCue, groove_meter, settings_for_cue, song_choices
 from audio.grooves import GROOVES
-from audio.song import Loop, Song, SongError, TimeSignature, load_song
-from audio.tempo import Meter, TempoError, TempoSettings
+from audio.song import Loop, Song, SongError, load_song
+from audio.tempo import TempoError, TempoSettings, TimeSignature
 from companion.cli.engine_commands import (
     OneLineCommand,
     OneLineUsageError,
@@ -197,7 +197,7 @@ def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
         settings, note = settings_for_cue(
             TempoSettings(
                 bpm=options["bpm"],
-                meter=Meter.parse(options["meter"] or "4/4"),
+                meter=TimeSignature.parse(options["meter"] or "4/4"),
                 count_in_bars=options["count_in"],
                 ramp=ramp_from(options),
             ),

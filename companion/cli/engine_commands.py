@@ -14,7 +14,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from audio.events import OutputProblem
-from audio.tempo import LinearRamp, Meter, Ramp, StepRamp, TempoError, TempoSettings, exact
+from audio.tempo import (
+    MAX_BPM,
+    MIN_BPM,
+    LinearRamp,
+    Ramp,
+    StepRamp,
+    TempoError,
+    TempoSettings,
+    TimeSignature,
+    exact,
+)
 
 if TYPE_CHECKING:
     from audio.engine import AudioConfig, EngineStatus, MidiConfig
@@ -242,7 +252,7 @@ def run_headless(
 
 
 @click.command(cls=OneLineCommand)
-@click.option("--bpm", type=float, required=True, help="Tempo in beats per minute (20-300).")
+@click.option("--bpm", type=float, required=True, help=f"Tempo in beats per minute ({MIN_BPM}-{MAX_BPM}).")
 @click.option("--meter", default="4/4", show_default=True, help="Time signature, e.g. 3/4, 6/8, 7/8.")
 @click.option("--accent", default=None, help="Level per beat: A accent, B beat, S sub, - silent (e.g. A-B-).")
 @click.option(
@@ -264,7 +274,7 @@ def metronome(ctx: click.Context, **options: Any) -> None:
     try:
         settings = TempoSettings(
             bpm=options["bpm"],
-            meter=Meter.parse(options["meter"]),
+            meter=TimeSignature.parse(options["meter"]),
             accents=options["accent"],
             subdivision=3 if options["subdivide"] == "triplet" else int(options["subdivide"]),
             swing=options["swing"],

@@ -21,7 +21,7 @@ import click
 from audio.cadence import AdaptiveMode, AdaptiveState, CadenceError
 from audio.midi_input import Hit, MidiInput, MidiInputError
 from audio.sync_analysis import HitFeedback, Tolerance
-from audio.tempo import Meter, TempoError, TempoSettings
+from audio.tempo import MAX_BPM, MIN_BPM, TempoError, TempoSettings, TimeSignature
 from companion.cli.engine_commands import (
     OneLineCommand,
     OneLineUsageError,
@@ -146,7 +146,7 @@ def describe_hit(feedback: HitFeedback) -> str:
 
 
 @click.command(cls=OneLineCommand)
-@click.option("--bpm", type=float, required=True, help="Tempo in beats per minute (20-300).")
+@click.option("--bpm", type=float, required=True, help=f"Tempo in beats per minute ({MIN_BPM}-{MAX_BPM}).")
 @click.option("--meter", default="4/4", show_default=True, help="Time signature, e.g. 3/4.")
 @click.option("--count-in", type=int, default=1, show_default=True, help="Bars of count-in (not analysed).")
 @output_options
@@ -172,7 +172,7 @@ def listen(ctx: click.Context, **options: Any) -> None:
     try:
         tempo = TempoSettings(
             bpm=options["bpm"],
-            meter=Meter.parse(options["meter"]),
+            meter=TimeSignature.parse(options["meter"]),
             count_in_bars=options["count_in"],
             bpm_min=options["min_bpm"],
             bpm_max=options["max_bpm"],

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import click
 
+from audio.tempo import MAX_BPM, MIN_BPM
 from companion.cli.record_commands import checked_data_dir
 from companion.paths import plans_dir
 from interventions import GoalDomain, Library, Plan, PlanError, read_plan
@@ -309,7 +310,9 @@ def _split(text: str) -> list[str]:
 @click.option("--age-max", type=click.IntRange(0, 120), default=120, show_default=True)
 @click.option("--format", "formats", multiple=True, help="individual and/or group (repeatable).")
 @click.option("--setting", "settings", multiple=True, help="in-home, school, clinic, ... (repeatable).")
-@click.option("--bpm", type=click.FloatRange(20, 300), help="Add a tempo preset starting at this tempo.")
+@click.option(
+    "--bpm", type=click.FloatRange(MIN_BPM, MAX_BPM), help="Add a tempo preset starting at this tempo."
+)
 @click.option("--from", "source_id", help="Start from a copy of this plan (same id = your own version).")
 def new(
     title: str | None,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, groove_meter, song_choices
 from audio.grooves import GROOVES
-from audio.song import TimeSignature
+from audio.tempo import TimeSignature
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, VerticalGroup
 from textual.widgets import Button, Input, Label, Select, Static
 
 from audio.audio_output import Latency
-from audio.tempo import LinearRamp, Meter, Ramp, StepRamp, TempoError, TempoSettings, parse_accents
+from audio.tempo import LinearRamp, Ramp, StepRamp, TempoError, TempoSettings, TimeSignature, parse_accents
 from companion.app.screens.dialogs import Dialog
 from companion.live.metronome_control import OUTPUTS
 
@@ -135,7 +135,7 @@ class MetronomeSettings(Dialog[MetronomeChoice]):
 
     def build(self) -> TempoSettings:
         """The settings as entered; raises TempoError with the tempo model's own message."""
-        meter = Meter.parse(str(self.query_one("#meter", Select).value))
+        meter = TimeSignature.parse(str(self.query_one("#meter", Select).value))
         accents_text = self._text("accents")
         accents = parse_accents(accents_text, meter.beats) if accents_text else None
         return TempoSettings(

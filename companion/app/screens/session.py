@@ -28,8 +28,7 @@ from audio.cues import CLICK
 from audio.engine_client import ENGINE
 from audio.events import BeatEvent, EngineEvent, OutputProblem
 from audio.midi_input import MidiInputError
-from audio.song import TimeSignature
-from audio.tempo import TempoError, check_bpm
+from audio.tempo import TempoError, TimeSignature, check_bpm
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, TextPrompt

@@ -1,8 +1,9 @@
 """The tempo preset a plan hands to the tempo engine.
 
-The engine (`audio/`, built separately) accepts exactly these plain values, so this module validates them
-at load time, where a mistake can be reported against the plan file, instead of at the moment the therapist
-presses play. It must not import `audio`: the two libraries meet only through plain dicts.
+The engine (`audio/`) accepts exactly these plain values, so this module validates them at load time, where
+a mistake can be reported against the plan file, instead of at the moment the therapist presses play. It
+borrows the engine's tempo range and time signature parser (`audio.tempo`), so a plan and the metronome
+agree on what a bpm and a meter are; the plan itself reaches the engine only as plain dicts.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from audio.tempo import MAX_BPM, MIN_BPM, PLAYABLE_NOTE_VALUES, TempoError, read_time_signature
 from interventions.errors import SchemaProblem
 
-BPM_LOWEST = 20
-BPM_HIGHEST = 300
-_METER = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
-_DENOMINATORS = (1, 2, 4, 8, 16)
+MAX_PLAN_BEATS_PER_BAR = 16
+"""A plan's meter is written by hand; a bar longer than 16 beats is a typo, though the engine counts 32."""
 _CUE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 AccentLevel = Literal["accent", "beat", "sub", "silent"]
@@ -28,27 +28,27 @@ _STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 def beats_per_bar(meter: str) -> int:
     """The numerator of a valid meter: the number of pulses (and accent levels) in one bar."""
-    found = _METER.match(meter)
-    if found is None:
+    try:
+        beats, unit = read_time_signature(meter)
+    except TempoError:
         raise SchemaProblem(
             f"meter {meter!r} is not a time signature",
             'write it as beats/note value, e.g. "4/4", "3/4" or "6/8"',
-        )
-    beats, unit = int(found.group(1)), int(found.group(2))
-    if not 1 <= beats <= 16 or unit not in _DENOMINATORS:
+        ) from None
+    if not 1 <= beats <= MAX_PLAN_BEATS_PER_BAR or unit not in PLAYABLE_NOTE_VALUES:
         raise SchemaProblem(
             f"meter {meter!r} is out of range",
-            "use 1 to 16 beats over a note value of 1, 2, 4, 8 or 16",
+            f"use 1 to {MAX_PLAN_BEATS_PER_BAR} beats over a note value of 1, 2, 4, 8 or 16",
         )
     return beats
 
 
 def _bpm(description: str) -> Any:
-    return Field(ge=BPM_LOWEST, le=BPM_HIGHEST, description=description)
+    return Field(ge=MIN_BPM, le=MAX_BPM, description=description)
 
 
 def _optional_bpm(description: str) -> Any:
-    return Field(None, ge=BPM_LOWEST, le=BPM_HIGHEST, description=description, validate_default=True)
+    return Field(None, ge=MIN_BPM, le=MAX_BPM, description=description, validate_default=True)
 
 
 class TempoRamp(BaseModel):
@@ -61,7 +61,7 @@ class TempoRamp(BaseModel):
     model_config = _STRICT
 
     kind: Literal["linear", "percent"] = Field(description='"linear" (to_bpm + beats) or "percent"')
-    to_bpm: float | None = _optional_bpm("target tempo of a linear ramp, 20-300")
+    to_bpm: float | None = _optional_bpm(f"target tempo of a linear ramp, {MIN_BPM}-{MAX_BPM}")
     beats: int | None = Field(None, ge=1, description="beats a linear ramp takes", validate_default=True)
     percent: float | None = Field(
         None, gt=0, le=50, description="tempo step of a percent ramp, 0-50 %", validate_default=True
@@ -69,7 +69,7 @@ class TempoRamp(BaseModel):
     every_bars: int | None = Field(
         None, ge=1, description="bars between percent steps", validate_default=True
     )
-    max_bpm: float | None = _optional_bpm("ceiling of a percent ramp, 20-300")
+    max_bpm: float | None = _optional_bpm(f"ceiling of a percent ramp, {MIN_BPM}-{MAX_BPM}")
 
     @field_validator("to_bpm", "beats", "percent", "every_bars", "max_bpm")
     @classmethod
@@ -105,9 +105,9 @@ class TempoPreset(BaseModel):
 
     model_config = _STRICT
 
-    bpm_min: float | None = _optional_bpm("lowest tempo the therapist typically uses, 20-300")
-    bpm_max: float | None = _optional_bpm("highest tempo the therapist typically uses, 20-300")
-    bpm: float = _bpm("starting tempo in beats per minute, 20-300")
+    bpm_min: float | None = _optional_bpm(f"lowest tempo the therapist typically uses, {MIN_BPM}-{MAX_BPM}")
+    bpm_max: float | None = _optional_bpm(f"highest tempo the therapist typically uses, {MIN_BPM}-{MAX_BPM}")
+    bpm: float = _bpm(f"starting tempo in beats per minute, {MIN_BPM}-{MAX_BPM}")
     meter: str = Field("4/4", description='time signature such as "4/4" or "6/8"')
     subdivision: Subdivision = Field(1, description='clicks per beat: 1, 2, 3, 4 or "triplet"')
     accents: list[AccentLevel] | None = Field(
@@ -142,7 +142,7 @@ class TempoPreset(BaseModel):
         if (low is not None and value < low) or (high is not None and value > high):
             raise SchemaProblem(
                 f"starting bpm {value:g} is outside the working range "
-                f"{_text(low, BPM_LOWEST)}-{_text(high, BPM_HIGHEST)}",
+                f"{_text(low, MIN_BPM)}-{_text(high, MAX_BPM)}",
                 "move bpm into the range or widen bpm_min/bpm_max",
             )
         return value
@@ -212,7 +212,7 @@ class TempoPreset(BaseModel):
         """One line for lists and the session screen, e.g. "84 bpm (60-100), 4/4, +5% every 8 bars"."""
         parts = [f"{self.bpm:g} bpm"]
         if self.bpm_min is not None or self.bpm_max is not None:
-            parts[0] += f" ({_text(self.bpm_min, BPM_LOWEST)}-{_text(self.bpm_max, BPM_HIGHEST)})"
+            parts[0] += f" ({_text(self.bpm_min, MIN_BPM)}-{_text(self.bpm_max, MAX_BPM)})"
         parts.append(self.meter)
         if self.subdivision != 1:
             parts.append(f"subdivision {self.subdivision}")
@@ -234,8 +234,7 @@ def _text(value: float | None, default: int) -> str:
 def _check_target(field: str, target: float, low: float | None, high: float | None) -> None:
     if (low is not None and target < low) or (high is not None and target > high):
         raise SchemaProblem(
-            f"ramp {field} {target:g} leaves the working range "
-            f"{_text(low, BPM_LOWEST)}-{_text(high, BPM_HIGHEST)}",
+            f"ramp {field} {target:g} leaves the working range {_text(low, MIN_BPM)}-{_text(high, MAX_BPM)}",
             f"keep {field} within bpm_min..bpm_max or widen the range",
             field=field,
         )
