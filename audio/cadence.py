@@ -39,7 +39,7 @@ class CadenceError(ValueError):
 
 
 @dataclass(frozen=True)
-class Cadence:
+class MeasuredCadence:
     """A measured cadence and how much to trust it."""
 
     steps_per_min: float
@@ -66,7 +66,7 @@ def _drop_double_taps(taps: np.ndarray, step: float) -> np.ndarray:
     return np.array(kept)
 
 
-def cadence(taps: Sequence[float]) -> Cadence:
+def cadence(taps: Sequence[float]) -> MeasuredCadence:
     """Steps per minute and stability from the therapist's step taps (seconds, any order)."""
     times = np.sort(np.asarray(taps, dtype=np.float64))
     if times.size < MIN_TAPS:
@@ -99,7 +99,7 @@ def cadence(taps: Sequence[float]) -> Cadence:
             "the taps are too irregular to give a cadence: tap every step during a steady walk"
         )
     missed = int((multiple[accepted] - 1).sum())
-    return Cadence(
+    return MeasuredCadence(
         steps_per_min=60.0 / float(np.median(step_intervals)),
         cv=float(step_intervals.std(ddof=1) / step_intervals.mean()),
         steps=int(kept.size) + missed,

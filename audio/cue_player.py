@@ -36,7 +36,7 @@ import mido
 
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, groove_meter
 from audio.engine import AUDIO, MIDI, Metronome
-from audio.events import EngineEvent, OutputProblem
+from audio.engine_events import EngineEvent, OutputProblem
 from audio.fade import Fade
 from audio.grooves import GrooveCursor
 from audio.midi_output import ALL_NOTES_OFF

@@ -28,8 +28,8 @@ import mido
 import numpy as np
 
 from audio.audio_output import DEFAULT_LATENCY, AudioOutput, Latency, StreamOutput
+from audio.engine_events import BeatEvent, Dispatcher, EngineEvent, OutputProblem, Xruns
 from audio.errors import OutputError
-from audio.events import BeatEvent, Dispatcher, EngineEvent, OutputProblem, Xruns
 from audio.fade import Fade
 from audio.jack_audio import JackAudioOutput, is_jack_device
 from audio.midi_output import MidiOutput, MidiSettings, clocks_per_beat

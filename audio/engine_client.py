@@ -40,8 +40,8 @@ from audio import engine_protocol as p
 from audio.cue_player import FADE_BARS, CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue
 from audio.engine import AUDIO, MIDI, AudioConfig, Boundary, EngineStatus, MidiConfig, OutputState, Timings
+from audio.engine_events import Dispatcher, EngineEvent, OutputProblem
 from audio.errors import OutputError
-from audio.events import Dispatcher, EngineEvent, OutputProblem
 from audio.song import Loop
 from audio.tempo import Number, TempoMap, TempoSettings, check_bpm, exact
 

@@ -40,7 +40,7 @@ from typing import Any
 from audio import engine_protocol as p
 from audio.cue_player import CuePlayer
 from audio.engine import Metronome
-from audio.events import EngineEvent
+from audio.engine_events import EngineEvent
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from audio.cues import Cue
 from audio.engine import AudioConfig, Boundary, MidiConfig
-from audio.events import EngineEvent
+from audio.engine_events import EngineEvent
 from audio.song import Loop
 from audio.tempo import TempoSettings
 
@@ -251,14 +251,6 @@ class Engine:
 
     handle: int
     event: EngineEvent
-
-
-@dataclass(frozen=True)
-class Xruns:
-    """Metronome `handle`'s audio stream lost cycles: the count so far this stream (the beat grid holds)."""
-
-    handle: int
-    count: int
 
 
 class EngineFailure(RuntimeError):

@@ -43,7 +43,7 @@ CLOSED_HI_HAT, PEDAL_HI_HAT, OPEN_HI_HAT = 42, 44, 46
 CRASH_CYMBAL, RIDE_CYMBAL, TAMBOURINE, MARACAS, OPEN_TRIANGLE = 49, 51, 54, 70, 81
 
 
-class Hit(NamedTuple):
+class PatternHit(NamedTuple):
     """One drum stroke: `beat` in quarter notes from the bar line."""
 
     beat: Fraction
@@ -84,14 +84,14 @@ class Groove:
             raise ValueError(f"the {self.name} groove is in {self.signature}; for {wanted} use {fits}")
         return self.signature
 
-    def hits(self, intensity: int = 2, meter: TimeSignature | str | None = None) -> tuple[Hit, ...]:
+    def hits(self, intensity: int = 2, meter: TimeSignature | str | None = None) -> tuple[PatternHit, ...]:
         """The strokes of one bar at `intensity` (1-3), in time order."""
         if intensity not in INTENSITIES:
             raise ValueError(f"intensity {intensity}: choose 1 (soft, few instruments), 2 or 3 (full)")
         signature = self.meter_for(meter)
         bar = signature.bar_beats
         hits = [
-            Hit(
+            PatternHit(
                 step * bar / len(line.strokes),
                 line.note,
                 round(STROKE_VELOCITY[mark] * LEVEL_SCALE[intensity]),

@@ -22,7 +22,8 @@ import mido
 import numpy as np
 import numpy.typing as npt
 
-DRUM_CHANNEL = 9
+from audio.grooves import DRUM_CHANNEL
+
 HARMONICS = (1.0, 0.5, 0.25, 0.12)
 ATTACK_SECONDS = 0.002
 RELEASE_SECONDS = 0.08

@@ -19,10 +19,8 @@ import numpy as np
 import numpy.typing as npt
 
 from audio.fade import BlockGain, Fade
+from audio.render import MAX_BLOCK
 from audio.synth import Synth
-
-MAX_BLOCK = 16_384
-"""The audio output renders its sources in blocks of at most this many frames."""
 
 
 class SynthFeed:

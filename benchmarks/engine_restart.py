@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from figures import percentiles  # noqa: E402
 
 from audio.engine_client import ENGINE, EngineProcess, RemoteMetronome  # noqa: E402
-from audio.events import BeatEvent, EngineEvent, OutputProblem  # noqa: E402
+from audio.engine_events import BeatEvent, EngineEvent, OutputProblem  # noqa: E402
 from audio.tempo import TempoSettings  # noqa: E402
 
 

@@ -15,7 +15,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     Strict,
     StringConstraints,
@@ -25,7 +24,7 @@ from pydantic import (
 
 from interventions.data_taps import DataTap
 from interventions.errors import SchemaProblem
-from interventions.tempo_preset import TempoPreset
+from interventions.tempo_preset import STRICT_MODEL, TempoPreset
 from interventions.vocabulary import Approach, Format, GoalDomain, Method, Place, Technique, lenient
 
 PLAN_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -89,13 +88,11 @@ MethodName = Annotated[Method, Strict(False), BeforeValidator(lenient(Method))]
 FormatName = Annotated[Format, Strict(False), BeforeValidator(lenient(Format))]
 PlaceName = Annotated[Place, Strict(False), BeforeValidator(lenient(Place))]
 
-_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
-
 
 class Adaptations(BaseModel):
     """How to grade the intervention down or up for the client in front of you."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
 
     easier: list[Text] = Field(min_length=1, description="ways to make it easier (a list of texts)")
     harder: list[Text] = Field(min_length=1, description="ways to make it harder (a list of texts)")
@@ -104,7 +101,7 @@ class Adaptations(BaseModel):
 class Plan(BaseModel):
     """One intervention: what it is for, who it suits, how to run it, and what to measure."""
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
 
     id: str = Field(
         min_length=2, max_length=64, description="lower-case words joined by hyphens, e.g. ras-gait-training"

@@ -23,7 +23,8 @@ _CUE_NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 AccentLevel = Literal["accent", "beat", "sub", "silent"]
 Subdivision = Literal[1, 2, 3, 4, "triplet"]
 
-_STRICT = ConfigDict(strict=True, extra="forbid", frozen=True)
+STRICT_MODEL = ConfigDict(strict=True, extra="forbid", frozen=True)
+"""Plans are typed by hand: no coercion, no unknown keys (typos surface), no edits after loading."""
 
 
 def beats_per_bar(meter: str) -> int:
@@ -58,7 +59,7 @@ class TempoRamp(BaseModel):
     `tempo.ramp.every_bars`, instead of as a failure to match either shape.
     """
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
 
     kind: Literal["linear", "percent"] = Field(description='"linear" (to_bpm + beats) or "percent"')
     to_bpm: float | None = _optional_bpm(f"target tempo of a linear ramp, {MIN_BPM}-{MAX_BPM}")
@@ -103,7 +104,7 @@ class TempoPreset(BaseModel):
     lands on `tempo.bpm`, the value most likely to be wrong.
     """
 
-    model_config = _STRICT
+    model_config = STRICT_MODEL
 
     bpm_min: float | None = _optional_bpm(f"lowest tempo the therapist typically uses, {MIN_BPM}-{MAX_BPM}")
     bpm_max: float | None = _optional_bpm(f"highest tempo the therapist typically uses, {MIN_BPM}-{MAX_BPM}")

@@ -32,7 +32,7 @@ from jackd import LATE_S, JackRecorder, RecordedTake, RecorderProcess, Witness, 
 
 from audio.engine import EngineStatus, Metronome, MidiConfig
 from audio.engine_client import RemoteMetronome
-from audio.events import OutputProblem
+from audio.engine_events import OutputProblem
 from audio.midi_output import MidiSettings
 from audio.tempo import TempoMap, TempoSettings
 

@@ -13,7 +13,7 @@ from test_app_pilot import app_for, log_lines, on_screen, start_session, until
 from test_app_practice import Practice, make_practice
 from textual.pilot import Pilot
 
-from audio.events import BeatEvent, EngineEvent
+from audio.engine_events import BeatEvent, EngineEvent
 from audio.tempo import TempoError
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.session import LiveSessionScreen

@@ -27,7 +27,7 @@ def scenario() -> None:
     from jackd import RecorderProcess, dummy_jack
 
     from audio.engine import AudioConfig, Metronome, MidiConfig
-    from audio.events import OutputProblem
+    from audio.engine_events import OutputProblem
     from audio.tempo import TempoSettings
 
     pid = os.getpid()

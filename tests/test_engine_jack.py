@@ -23,7 +23,7 @@ from jackd import RecorderProcess
 
 from audio.engine import AudioConfig, Boundary, Metronome, MidiConfig
 from audio.engine_client import RemoteMetronome
-from audio.events import BeatEvent, OutputProblem
+from audio.engine_events import BeatEvent, OutputProblem
 from audio.midi_output import GM_NOTES, MidiSettings
 from audio.render import sample_at
 from audio.sounds import SoundBank

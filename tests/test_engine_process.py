@@ -24,8 +24,8 @@ from audio.cue_player import CueState
 from audio.cues import CLICK, GrooveCue
 from audio.engine import AudioConfig
 from audio.engine_client import ENGINE, EngineProcess, RemoteCuePlayer, RemoteMetronome
+from audio.engine_events import BeatEvent, EngineEvent, OutputProblem
 from audio.errors import OutputError
-from audio.events import BeatEvent, EngineEvent, OutputProblem
 from audio.grooves import GROOVES
 from audio.tempo import TempoError, TempoSettings
 from companion.app.widgets.beat_light import BeatLight

@@ -8,8 +8,8 @@ import time
 import mido
 import numpy as np
 
+from audio.engine_events import BeatEvent, Dispatcher, OutputProblem
 from audio.errors import OutputError
-from audio.events import BeatEvent, Dispatcher, OutputProblem
 from audio.scheduler import MidiScheduler
 from audio.tempo import Level
 

@@ -188,7 +188,7 @@ def _cue(song_path: Path | None, options: dict[str, Any]) -> Cue:
 def play(ctx: click.Context, song: Path | None, **options: Any) -> None:
     """Play SONG (a MIDI file) or a --groove at the target tempo, until it ends, Ctrl-C or --seconds."""
     from audio.engine_client import RemoteCuePlayer
-    from audio.events import BeatEvent, EngineEvent, OutputProblem
+    from audio.engine_events import BeatEvent, EngineEvent, OutputProblem
 
     try:
         if options["loop"] is not None and song is None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from audio.events import OutputProblem
+from audio.engine_events import OutputProblem
 from audio.tempo import (
     MAX_BPM,
     MIN_BPM,
@@ -268,7 +268,7 @@ def run_headless(
 @click.pass_context
 def metronome(ctx: click.Context, **options: Any) -> None:
     """Play a metronome headless until Ctrl-C or --seconds, printing each beat and the tempo."""
-    from audio.events import BeatEvent, EngineEvent, OutputProblem
+    from audio.engine_events import BeatEvent, EngineEvent, OutputProblem
     from audio.midi_output import MidiSettings
 
     try:

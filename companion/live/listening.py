@@ -40,9 +40,9 @@ from audio.cadence import (
     AdaptiveState,
     AdaptiveTempo,
     CadenceError,
+    MeasuredCadence,
     cadence,
 )
-from audio.cadence import Cadence as MeasuredCadence
 from audio.midi_input import Hit
 from audio.sync_analysis import (
     DEFAULT_TOLERANCE,

@@ -32,8 +32,8 @@ from audio.cue_player import CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset, settings_for_cue
 from audio.engine import AudioConfig, MidiConfig
 from audio.engine_client import ENGINE, EngineProcess, RemoteCuePlayer, RemoteMetronome
+from audio.engine_events import EngineEvent, OutputProblem, Xruns
 from audio.errors import OutputError
-from audio.events import EngineEvent, OutputProblem, Xruns
 from audio.grooves import INTENSITIES
 from audio.song import Loop
 from audio.tempo import MAX_BPM, MIN_BPM, LinearRamp, Number, StepRamp, TempoSettings, check_bpm

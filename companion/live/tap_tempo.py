@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from audio.cadence import GAIT_MAX_BPM, MIN_TAPS, Cadence, CadenceError, cadence, ras_ramp_plan
+from audio.cadence import GAIT_MAX_BPM, MIN_TAPS, CadenceError, MeasuredCadence, cadence, ras_ramp_plan
 from audio.tempo import MAX_BPM, MIN_BPM
 from interventions import TempoPreset
 
@@ -22,7 +22,7 @@ PAUSE_S = 2.5
 @dataclass(frozen=True)
 class TapReading:
     taps: int
-    cadence: Cadence | None
+    cadence: MeasuredCadence | None
     problem: str = ""
 
     def describe(self) -> str:

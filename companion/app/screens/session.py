@@ -26,7 +26,7 @@ from textual.widgets import Footer, Header, Static
 from audio.cadence import AdaptiveMode
 from audio.cues import CLICK
 from audio.engine_client import ENGINE
-from audio.events import BeatEvent, EngineEvent, OutputProblem
+from audio.engine_events import BeatEvent, EngineEvent, OutputProblem
 from audio.midi_input import MidiInputError
 from audio.tempo import TempoError, TimeSignature, check_bpm
 from companion.app.screens.base import CompanionScreen

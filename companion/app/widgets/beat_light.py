@@ -14,7 +14,7 @@ from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widget import Widget
 
-from audio.events import BeatEvent
+from audio.engine_events import BeatEvent
 from audio.tempo import Level
 
 FLASH_S = 0.12
