@@ -37,10 +37,12 @@ import mido
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, groove_meter
 from audio.engine import AUDIO, MIDI, Metronome
 from audio.engine_events import EngineEvent, OutputProblem
+from audio.event_track import TimedMessage
 from audio.fade import Fade
 from audio.grooves import GrooveCursor
 from audio.midi_output import ALL_NOTES_OFF
-from audio.song import Loop, PlaybackCursor, TimedMessage, ends_something
+from audio.playback_cursor import PlaybackCursor, ends_something
+from audio.song import Loop
 from audio.synth import Synth
 from audio.synth_feed import SynthFeed
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audio.grooves import GROOVES, INTENSITIES, Groove, groove_for_meter
-from audio.song import Loop, PlaybackCursor, Song, SongError, load_song
+from audio.playback_cursor import PlaybackCursor
+from audio.song import Loop, Song
+from audio.song_file import SongError, load_song
 from audio.songs import demo_song_paths
 from audio.tempo import TempoError, TempoSettings, TimeSignature
 

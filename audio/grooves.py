@@ -21,7 +21,8 @@ from typing import NamedTuple
 import mido
 from mido.frozen import freeze_message
 
-from audio.song import BeatLike, BeatRange, EventTrack, PlaybackCursor, SongEvent
+from audio.event_track import BeatLike, BeatRange, EventTrack, SongEvent
+from audio.playback_cursor import PlaybackCursor
 from audio.tempo import TimeSignature
 
 DRUM_CHANNEL = 9

@@ -43,7 +43,8 @@ from audio.cues import SongCue  # noqa: E402
 from audio.engine import AudioConfig, Metronome, MidiConfig  # noqa: E402
 from audio.fade import Fade  # noqa: E402
 from audio.render import sample_at  # noqa: E402
-from audio.song import Song, load_song  # noqa: E402
+from audio.song import Song  # noqa: E402
+from audio.song_file import load_song  # noqa: E402
 from audio.songs import demo_song_paths  # noqa: E402
 from audio.synth import Synth  # noqa: E402
 from audio.synth_feed import SynthFeed  # noqa: E402

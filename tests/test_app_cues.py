@@ -230,7 +230,7 @@ async def test_help_lists_the_cue_keys(practice: Practice) -> None:
 
 def test_a_loop_set_while_stopped_is_kept_for_the_start(tmp_path: Path) -> None:
     """Without the session screen: the control's rules for a song that is not playing yet."""
-    from audio.song import load_song
+    from audio.song_file import load_song
 
     control = MetronomeControl("none")
     control.choose_cue(SongCue(load_song(TWINKLE)))

@@ -25,7 +25,8 @@ from test_app_pilot import app_for, start_session, until
 from test_app_practice import Practice
 
 from audio.cues import SongCue
-from audio.song import Loop, load_song
+from audio.song import Loop
+from audio.song_file import load_song
 
 pytestmark = pytest.mark.jack
 

@@ -31,7 +31,8 @@ from audio.engine_client import RemoteCuePlayer, RemoteMetronome
 from audio.engine_protocol import EngineFailure
 from audio.grooves import GROOVES, OPEN_HI_HAT
 from audio.render import sample_at
-from audio.song import Loop, load_song
+from audio.song import Loop
+from audio.song_file import load_song
 from audio.synth import Synth
 from audio.tempo import LinearRamp, TempoSettings
 

@@ -24,7 +24,8 @@ from audio.cues import (
     song_choices,
 )
 from audio.grooves import GROOVES
-from audio.song import Loop, load_song
+from audio.song import Loop
+from audio.song_file import load_song
 from audio.songs import demo_song_paths
 from audio.tempo import TempoSettings, TimeSignature
 from interventions import Library

@@ -13,7 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audio.song import BeatRange, Loop, PlaybackCursor, Song, TimedMessage, load_song, parse_song
+from audio.event_track import BeatRange, TimedMessage
+from audio.playback_cursor import PlaybackCursor
+from audio.song import Loop, Song
+from audio.song_file import load_song, parse_song
 
 SONGS = Path(__file__).resolve().parent.parent / "audio" / "songs"
 TWINKLE = load_song(SONGS / "twinkle-twinkle-little-star.mid")

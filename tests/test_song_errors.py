@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from audio.song import MAX_FILE_BYTES, Song, SongError, load_song, parse_song
+from audio.song import Song
+from audio.song_file import MAX_FILE_BYTES, SongError, load_song, parse_song
 from audio.songs import demo_song_paths
 
 DEMO_FILES = {p.name: p.read_bytes() for p in demo_song_paths()}

@@ -12,7 +12,8 @@ from types import ModuleType
 import mido
 import pytest
 
-from audio.song import Loop, load_song, parse_song
+from audio.song import Loop
+from audio.song_file import load_song, parse_song
 from audio.songs import demo_song_paths
 from audio.tempo import TimeSignature
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from audio.grooves import GROOVES
-from audio.song import load_song
+from audio.song_file import load_song
 from audio.songs import DIRECTORY
 from audio.synth import DRUM_CHANNEL, Synth
 

@@ -16,7 +16,8 @@ import click
 
 from audio.cues import Cue, GrooveCue, SongCue, groove_meter, settings_for_cue, song_choices
 from audio.grooves import GROOVES
-from audio.song import Loop, Song, SongError, load_song
+from audio.song import Loop, Song
+from audio.song_file import SongError, load_song
 from audio.tempo import TempoError, TempoSettings, TimeSignature
 from companion.cli.engine_commands import (
     OneLineCommand,
