@@ -35,7 +35,8 @@ from math import floor
 import mido
 
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, groove_meter
-from audio.engine import AUDIO, MIDI, Metronome
+from audio.engine import Metronome
+from audio.engine_config import AUDIO, MIDI
 from audio.engine_events import EngineEvent, OutputProblem
 from audio.event_track import TimedMessage
 from audio.fade import Fade

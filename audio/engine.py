@@ -14,217 +14,39 @@ runs on the timing path: every public method only swaps a reference or posts a r
 
 from __future__ import annotations
 
-import enum
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any
 
 import mido
 import numpy as np
 
-from audio.audio_output import DEFAULT_LATENCY, AudioOutput, Latency, StreamOutput
-from audio.engine_events import BeatEvent, Dispatcher, EngineEvent, OutputProblem, Xruns
+from audio.audio_output import AudioOutput, StreamOutput
+from audio.click_planner import ClickPlanner, OutputSlot
+from audio.engine_config import (
+    AUDIO,
+    MIDI,
+    AudioConfig,
+    Boundary,
+    EngineStatus,
+    MidiConfig,
+    OutputState,
+    Timings,
+)
+from audio.engine_events import Dispatcher, EngineEvent, OutputProblem, Xruns
 from audio.errors import OutputError
-from audio.fade import Fade
 from audio.jack_audio import JackAudioOutput, is_jack_device
-from audio.midi_output import MidiOutput, MidiSettings, clocks_per_beat
-from audio.render import ClickRenderer, SampleSource, ScheduleFull, sample_at
+from audio.midi_output import MidiOutput
+from audio.render import ClickRenderer, SampleSource, sample_at
 from audio.scheduler import EventSource, MidiScheduler
-from audio.sounds import DEFAULT_VOICES, SoundBank, Voice
-from audio.tempo import Level, Number, TempoMap, TempoSettings, check_bpm, exact
+from audio.sounds import SoundBank
+from audio.tempo import Number, TempoMap, TempoSettings, check_bpm, exact
 
 log = logging.getLogger(__name__)
 
-AUDIO = "audio"
-MIDI = "midi"
-_HEALTH_EVERY_S = 1.0
 _STALL_S = 0.5
-
-
-class Boundary(enum.Enum):
-    """Where a change takes effect: the next beat not yet committed, or the next bar line."""
-
-    BEAT = "beat"
-    BAR = "bar"
-
-
-@dataclass(frozen=True)
-class AudioConfig:
-    """Speaker output: device name/index (None = system default; "jack" or "jack:PORTS" straight into
-    JACK), sounds per level, stream options (PortAudio's; JACK has its own rate and period)."""
-
-    device: str | int | None = None
-    voices: Mapping[Level, Voice] = field(default_factory=lambda: dict(DEFAULT_VOICES))
-    samplerate: int | None = None
-    latency: Latency = DEFAULT_LATENCY
-
-
-@dataclass(frozen=True)
-class MidiConfig:
-    """MIDI output: a port by name or a virtual port, the mido backend, and what clicks send."""
-
-    port: str | None = None
-    virtual: str | None = None
-    backend: str | None = None
-    settings: MidiSettings = field(default_factory=MidiSettings)
-
-
-@dataclass(frozen=True)
-class OutputState:
-    """One output as the UI shows it: usable or not (with the reason), and muted or not."""
-
-    name: str
-    available: bool
-    muted: bool
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class EngineStatus:
-    running: bool
-    bpm: Fraction
-    outputs: Mapping[str, OutputState]
-    xruns: int
-    late_clicks: int
-    dropped_events: int
-
-
-@dataclass(frozen=True)
-class Timings:
-    """How the MIDI scheduler kept time in the current run (for the benchmark and the CLI)."""
-
-    send_lateness_s: Any
-    """Send-call time minus deadline of each message, seconds (a numpy array; empty when stopped)."""
-    realtime: bool
-    """The scheduler thread got realtime scheduling."""
-    gc_pauses_s: tuple[float, ...]
-    """Each garbage collection the scheduler ran between deadlines (see `collect_garbage`), seconds."""
-
-
-@dataclass
-class _Output:
-    """Engine-side state of one output: the device object, and whether clicks are committed to it."""
-
-    name: str
-    device: Any
-    open: bool = False
-    tried: bool = False
-    muted: bool = False
-    message: str = ""
-
-
-class _ClickPlanner:
-    """Commits whole beats to the outputs a look-ahead in advance (runs in the scheduler thread only)."""
-
-    def __init__(
-        self, engine: Metronome, tempo: TempoMap, origin: float, first_beat: int, click_gain: float
-    ) -> None:
-        self.engine = engine
-        self.tempo = tempo
-        self.origin = origin
-        self.next_beat = first_beat
-        self.click_fade = Fade.constant(click_gain)
-        """Click gain by beat: scales audio clicks and MIDI velocities (fading the click out and back)."""
-        self.requests: queue.SimpleQueue[Callable[[_ClickPlanner], None]] = queue.SimpleQueue()
-        self.audio_origin: int | None = None
-        """Stream sample of beat 0, fixed per start (and per reconnect) so audio intervals stay exact."""
-        self._next_health = 0.0
-        self._last_frames = -1
-        self._frames_seen_at = 0.0
-        self._xruns_told = 0
-
-    def perf_time(self, seconds: Fraction) -> float:
-        """Engine-clock time of a tempo-map time. While audio plays, its sample clock is the master:
-        a sound card's clock differs from the system clock by up to ~0.01-0.03 %, and following the
-        stream's drift-tracking mapping keeps MIDI and beat events with the audio over a whole session."""
-        audio, origin_sample = self.engine.audio_output, self.audio_origin
-        if origin_sample is not None and audio is not None:
-            return audio.perf_at(origin_sample + sample_at(seconds, audio.samplerate))
-        return self.origin + float(seconds)
-
-    def beat_at(self, perf: float) -> Fraction:
-        """The inverse of `perf_time(tempo.time_at(beat))`, on the same (audio-slaved) clock, to a sample."""
-        audio, origin_sample = self.engine.audio_output, self.audio_origin
-        if origin_sample is not None and audio is not None:
-            return self.tempo.beat_at(Fraction(audio.sample_at(perf) - origin_sample, audio.samplerate))
-        return self.tempo.beat_at(perf - self.origin)
-
-    def change_beat(self, boundary: Boundary) -> int:
-        beat = max(self.next_beat, 0)
-        return beat if boundary is Boundary.BEAT else self.tempo.next_bar_line(beat)
-
-    def events_until(self, horizon: float) -> Iterable[tuple[float, mido.Message]]:
-        while True:
-            try:
-                request = self.requests.get_nowait()
-            except queue.Empty:
-                break
-            try:
-                request(self)
-            except Exception:  # a bad change must never stop the clicks already playing
-                log.exception("tempo change could not be applied; playing on unchanged")
-        now = time.perf_counter()
-        if now >= self._next_health:
-            self._next_health = now + _HEALTH_EVERY_S
-            self.engine._check_health(self)
-        events: list[tuple[float, mido.Message]] = []
-        while self.perf_time(self.tempo.time_at(self.next_beat)) < horizon:
-            self._commit(self.tempo.clicks_of_beat(self.next_beat), events)
-            self.next_beat += 1
-        return events
-
-    def _commit(self, clicks: list[Any], events: list[tuple[float, mido.Message]]) -> None:
-        engine = self.engine
-        audio, midi = engine._outputs.get(AUDIO), engine._outputs.get(MIDI)
-        renderer, bank = engine._renderer, engine._bank
-        play_audio = audio is not None and audio.open and not audio.muted and self.audio_origin is not None
-        play_midi = midi is not None and midi.open and not midi.muted
-        midi_settings = engine.midi_config.settings if engine.midi_config else None
-        for click in clicks:
-            at = self.perf_time(click.time_s)
-            gain = self.click_fade.gain_at(click.beat_index)
-            audible = gain > 0 and click.level is not Level.SILENT
-            if play_audio and renderer is not None and bank is not None and audible:
-                assert self.audio_origin is not None
-                position = self.audio_origin + sample_at(click.time_s, bank.samplerate)
-                try:
-                    renderer.schedule(position, bank.index(click.level), gain)
-                except ScheduleFull as exc:
-                    engine._fail(AUDIO, f"{exc}: reconnect the audio device and press reconnect")
-                    play_audio = False
-            if play_midi and midi_settings is not None:
-                notes = midi_settings.note_messages(click.level)
-                velocity = round(notes[0].velocity * gain) if notes is not None else 0
-                if notes is not None and velocity > 0:
-                    gate = min(midi_settings.gate_s, 30 / float(click.bpm) / len(clicks))
-                    events += [(at, notes[0].copy(velocity=velocity)), (at + gate, notes[1])]
-            engine._dispatcher.publish(
-                BeatEvent(
-                    click.beat_index,
-                    click.bar,
-                    click.beat,
-                    click.sub,
-                    click.level,
-                    click.bpm,
-                    at,
-                    click.count_in,
-                )
-            )
-        if play_midi and midi_settings is not None and midi_settings.clock:
-            self._commit_clock(clicks[0].beat_index, events)
-
-    def _commit_clock(self, beat: int, events: list[tuple[float, mido.Message]]) -> None:
-        per_beat = clocks_per_beat(self.tempo.section_at(max(beat, 0)).settings.meter)
-        if beat == 0:
-            events.append((self.perf_time(self.tempo.time_at(0)), mido.Message("start")))
-        for k in range(per_beat):
-            at = self.perf_time(self.tempo.time_at(beat + Fraction(k, per_beat)))
-            events.append((at, mido.Message("clock")))
 
 
 class Metronome:
@@ -260,19 +82,19 @@ class Metronome:
         self.lead_s = lead_s
         self.collect_garbage = collect_garbage
         self._dispatcher = Dispatcher()
-        self._outputs: dict[str, _Output] = {}
+        self._outputs: dict[str, OutputSlot] = {}
         self._renderer: ClickRenderer | None = None
         self._bank: SoundBank | None = None
         self._sample_sources: list[SampleSource] = []
         self._event_sources: list[EventSource] = []
         self._scheduler: MidiScheduler | None = None
-        self._planner: _ClickPlanner | None = None
+        self._planner: ClickPlanner | None = None
         self._click_gain = 1.0
         self._lock = threading.Lock()  # serialises start/stop/open/close/reconnect between callers
         if audio is not None:
-            self._outputs[AUDIO] = _Output(AUDIO, self._speaker(audio))
+            self._outputs[AUDIO] = OutputSlot(AUDIO, self._speaker(audio))
         if midi is not None:
-            self._outputs[MIDI] = _Output(
+            self._outputs[MIDI] = OutputSlot(
                 MIDI, MidiOutput(midi.port, virtual=midi.virtual, backend=midi.backend)
             )
 
@@ -470,7 +292,7 @@ class Metronome:
             # A larger audio buffer plays later: the first click must still be ahead of the one being filled.
             begin = (time.perf_counter() + max(self.lead_s, self._lookahead())) if at is None else at
             origin = begin - float(tempo.time_at(-tempo.count_in_beats))
-            planner = _ClickPlanner(self, tempo, origin, -tempo.count_in_beats, self._click_gain)
+            planner = ClickPlanner(self, tempo, origin, -tempo.count_in_beats, self._click_gain)
             planner.audio_origin = self._audio_origin(origin)
             scheduler = MidiScheduler(
                 self._send_midi,
@@ -521,7 +343,7 @@ class Metronome:
         if planner is None:
             return
 
-        def apply(p: _ClickPlanner) -> None:
+        def apply(p: ClickPlanner) -> None:
             beat = max(p.next_beat, 0)
             p.click_fade = p.click_fade.toward(gain, beat, length)
 
@@ -546,7 +368,7 @@ class Metronome:
         if planner is None:
             return
 
-        def apply(p: _ClickPlanner) -> None:
+        def apply(p: ClickPlanner) -> None:
             current = p.tempo.section_at(max(p.next_beat, 0)).settings
             boundary = Boundary.BAR if settings.meter != current.meter else at
             p.tempo = p.tempo.with_change(p.change_beat(boundary), settings)
@@ -597,7 +419,7 @@ class Metronome:
             f"{why}: the device was unplugged or the audio server stopped; reconnect it and press reconnect",
         )
 
-    def _check_health(self, planner: _ClickPlanner) -> None:
+    def _check_health(self, planner: ClickPlanner) -> None:
         """Called from the scheduler thread about once a second: notice vanished devices."""
         midi = self._outputs.get(MIDI)
         if midi is not None and midi.open and not midi.device.still_present():

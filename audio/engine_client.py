@@ -39,7 +39,16 @@ from typing import Any, ClassVar, Protocol
 from audio import engine_protocol as p
 from audio.cue_player import FADE_BARS, CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue
-from audio.engine import AUDIO, MIDI, AudioConfig, Boundary, EngineStatus, MidiConfig, OutputState, Timings
+from audio.engine_config import (
+    AUDIO,
+    MIDI,
+    AudioConfig,
+    Boundary,
+    EngineStatus,
+    MidiConfig,
+    OutputState,
+    Timings,
+)
 from audio.engine_events import Dispatcher, EngineEvent, OutputProblem
 from audio.errors import OutputError
 from audio.song import Loop

@@ -18,7 +18,7 @@ from fractions import Fraction
 from typing import Any
 
 from audio.cues import Cue
-from audio.engine import AudioConfig, Boundary, MidiConfig
+from audio.engine_config import AudioConfig, Boundary, MidiConfig
 from audio.engine_events import EngineEvent
 from audio.song import Loop
 from audio.tempo import TempoSettings

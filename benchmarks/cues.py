@@ -40,7 +40,8 @@ from jackd import RecorderProcess, dummy_jack  # noqa: E402
 
 from audio.cue_player import CuePlayer  # noqa: E402
 from audio.cues import SongCue  # noqa: E402
-from audio.engine import AudioConfig, Metronome, MidiConfig  # noqa: E402
+from audio.engine import Metronome  # noqa: E402
+from audio.engine_config import AudioConfig, MidiConfig  # noqa: E402
 from audio.fade import Fade  # noqa: E402
 from audio.render import sample_at  # noqa: E402
 from audio.song import Song  # noqa: E402

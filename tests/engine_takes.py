@@ -30,8 +30,9 @@ from typing import TypeVar
 from host_steal import wait_until_quiet
 from jackd import LATE_S, JackRecorder, RecordedTake, RecorderProcess, Witness, find_ports
 
-from audio.engine import EngineStatus, Metronome, MidiConfig
+from audio.engine import Metronome
 from audio.engine_client import RemoteMetronome
+from audio.engine_config import EngineStatus, MidiConfig
 from audio.engine_events import OutputProblem
 from audio.midi_output import MidiSettings
 from audio.tempo import TempoMap, TempoSettings

@@ -26,8 +26,9 @@ from jackd import RecorderProcess
 
 from audio.cue_player import CuePlayer, CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset
-from audio.engine import AudioConfig, Metronome, MidiConfig
+from audio.engine import Metronome
 from audio.engine_client import RemoteCuePlayer, RemoteMetronome
+from audio.engine_config import AudioConfig, MidiConfig
 from audio.engine_protocol import EngineFailure
 from audio.grooves import GROOVES, OPEN_HI_HAT
 from audio.render import sample_at

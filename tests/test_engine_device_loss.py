@@ -26,7 +26,8 @@ def scenario() -> None:
     sys.path[:0] = [str(HERE.parent), str(HERE)]
     from jackd import RecorderProcess, dummy_jack
 
-    from audio.engine import AudioConfig, Metronome, MidiConfig
+    from audio.engine import Metronome
+    from audio.engine_config import AudioConfig, MidiConfig
     from audio.engine_events import OutputProblem
     from audio.tempo import TempoSettings
 

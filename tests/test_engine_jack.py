@@ -21,8 +21,9 @@ import pytest
 from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, PERIOD_S, Engine, Take, midi_metronome, play
 from jackd import RecorderProcess
 
-from audio.engine import AudioConfig, Boundary, Metronome, MidiConfig
+from audio.engine import Metronome
 from audio.engine_client import RemoteMetronome
+from audio.engine_config import AudioConfig, Boundary, MidiConfig
 from audio.engine_events import BeatEvent, OutputProblem
 from audio.midi_output import GM_NOTES, MidiSettings
 from audio.render import sample_at

@@ -22,8 +22,8 @@ from test_app_practice import Practice, make_practice
 
 from audio.cue_player import CueState
 from audio.cues import CLICK, GrooveCue
-from audio.engine import AudioConfig
 from audio.engine_client import ENGINE, EngineProcess, RemoteCuePlayer, RemoteMetronome
+from audio.engine_config import AudioConfig
 from audio.engine_events import BeatEvent, EngineEvent, OutputProblem
 from audio.errors import OutputError
 from audio.grooves import GROOVES

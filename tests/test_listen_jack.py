@@ -25,8 +25,8 @@ from engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
 from test_midi_input_sender import HitSender
 
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
-from audio.engine import AudioConfig, MidiConfig
 from audio.engine_client import RemoteMetronome
+from audio.engine_config import AudioConfig, MidiConfig
 from audio.midi_input import Hit, MidiInput
 from audio.sync_analysis import Tolerance
 from audio.tempo import TempoSettings

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from audio.cadence import AdaptiveMode
-from audio.engine import Metronome, MidiConfig
+from audio.engine import Metronome
+from audio.engine_config import MidiConfig
 from audio.midi_input import Hit
 from audio.sync_analysis import HitFeedback, Tolerance
 from audio.tempo import TempoSettings

@@ -27,8 +27,8 @@ from audio.tempo import (
 )
 
 if TYPE_CHECKING:
-    from audio.engine import AudioConfig, EngineStatus, MidiConfig
     from audio.engine_client import RemoteMetronome
+    from audio.engine_config import AudioConfig, EngineStatus, MidiConfig
     from audio.midi_output import MidiSettings
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
@@ -167,7 +167,7 @@ def output_configs(
     ctx: click.Context, options: dict[str, Any], midi_settings: MidiSettings | None = None
 ) -> tuple[AudioConfig | None, MidiConfig | None]:
     """The engine's output configuration from `output_options`, refusing contradictory choices in one line."""
-    from audio.engine import AudioConfig, MidiConfig
+    from audio.engine_config import AudioConfig, MidiConfig
     from audio.midi_output import MidiSettings
 
     output = options["output"]
