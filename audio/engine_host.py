@@ -1,6 +1,6 @@
 """The timing engine's own process: metronomes and cue players, driven by commands over a socket.
 
-Run by `audio.engine_client.EngineProcess` as ``python -m audio.engine_host FD`` (FD: its end of a socket
+Run by `audio.engine_process.EngineProcess` as ``python -m audio.engine_host FD`` (FD: its end of a socket
 pair). Everything that keeps time lives here: the tempo clock, the audio callback, the MIDI scheduler
 thread, and the cue players feeding them. The app's interpreter, busy drawing, cannot delay any of it.
 

@@ -26,8 +26,9 @@ sys.path.insert(0, str(ROOT))
 
 from figures import percentiles  # noqa: E402
 
-from audio.engine_client import ENGINE, EngineProcess, RemoteMetronome  # noqa: E402
+from audio.engine_client import RemoteMetronome  # noqa: E402
 from audio.engine_events import BeatEvent, EngineEvent, OutputProblem  # noqa: E402
+from audio.engine_process import ENGINE, EngineProcess  # noqa: E402
 from audio.tempo import TempoSettings  # noqa: E402
 
 

@@ -63,8 +63,9 @@ from jackd import RecordedTake, RecorderProcess, dummy_jack, find_ports  # noqa:
 
 from audio.audio_output import Latency, check_latency  # noqa: E402
 from audio.engine import Metronome  # noqa: E402
-from audio.engine_client import EngineProcess, RemoteMetronome  # noqa: E402
+from audio.engine_client import RemoteMetronome  # noqa: E402
 from audio.engine_config import AudioConfig, MidiConfig  # noqa: E402
+from audio.engine_process import EngineProcess  # noqa: E402
 from audio.render import sample_at  # noqa: E402
 from audio.sounds import Sound, Voice  # noqa: E402
 from audio.tempo import Level, TempoMap, TempoSettings  # noqa: E402

@@ -22,9 +22,10 @@ from test_app_practice import Practice, make_practice
 
 from audio.cue_player import CueState
 from audio.cues import CLICK, GrooveCue
-from audio.engine_client import ENGINE, EngineProcess, RemoteCuePlayer, RemoteMetronome
+from audio.engine_client import RemoteCuePlayer, RemoteMetronome
 from audio.engine_config import AudioConfig
 from audio.engine_events import BeatEvent, EngineEvent, OutputProblem
+from audio.engine_process import ENGINE, EngineProcess
 from audio.errors import OutputError
 from audio.grooves import GROOVES
 from audio.tempo import TempoError, TempoSettings

@@ -25,8 +25,9 @@ import pytest
 from engine_takes import JACK_MIDI, PERIOD_S
 from jackd import RecordedTake, RecorderProcess, find_ports
 
-from audio.engine_client import EngineProcess, RemoteMetronome
+from audio.engine_client import RemoteMetronome
 from audio.engine_config import AudioConfig, MidiConfig
+from audio.engine_process import EngineProcess
 from audio.render import sample_at
 from audio.sounds import Sound, Voice
 from audio.tempo import Level, TempoMap, TempoSettings

@@ -30,9 +30,10 @@ from typing import TYPE_CHECKING, Any
 from audio.audio_output import DEFAULT_LATENCY, Latency
 from audio.cue_player import CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset, settings_for_cue
-from audio.engine_client import ENGINE, EngineProcess, RemoteCuePlayer, RemoteMetronome
+from audio.engine_client import RemoteCuePlayer, RemoteMetronome
 from audio.engine_config import AudioConfig, MidiConfig
 from audio.engine_events import EngineEvent, OutputProblem, Xruns
+from audio.engine_process import ENGINE, EngineProcess
 from audio.errors import OutputError
 from audio.grooves import INTENSITIES
 from audio.song import Loop

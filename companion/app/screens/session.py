@@ -25,8 +25,8 @@ from textual.widgets import Footer, Header, Static
 
 from audio.cadence import AdaptiveMode
 from audio.cues import CLICK
-from audio.engine_client import ENGINE
 from audio.engine_events import BeatEvent, EngineEvent, OutputProblem
+from audio.engine_process import ENGINE
 from audio.midi_input import MidiInputError
 from audio.tempo import TempoError, TimeSignature, check_bpm
 from companion.app.screens.base import CompanionScreen
