@@ -18,7 +18,8 @@ from enum import StrEnum
 
 import numpy as np
 
-from audio.sync_analysis import BeatOutcome, circular_mean
+from audio.live_sync import BeatOutcome
+from audio.sync_analysis import circular_mean
 from audio.tempo import MAX_BPM, MIN_BPM
 
 MIN_TAPS = 5

@@ -24,8 +24,9 @@ from jackd import dummy_jack  # noqa: E402
 from test_listen_jack import expected_figures, known_offsets, play_take  # noqa: E402
 from test_midi_input_sender import HitSender, JackTime  # noqa: E402
 
+from audio.live_sync import LiveSync  # noqa: E402
 from audio.midi_input import MidiInput, Timestamps  # noqa: E402
-from audio.sync_analysis import LiveSync, Tolerance, analyse  # noqa: E402
+from audio.sync_analysis import Tolerance, analyse  # noqa: E402
 from companion.live.listening import LogTarget  # noqa: E402
 from companion.record import Record, Sync  # noqa: E402
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveTempo
-from audio.sync_analysis import BeatOutcome, LiveSync
+from audio.live_sync import BeatOutcome, LiveSync
 
 
 def beat(index: int, *, iti_ms: float | None = None, phase_deg: float | None = 0.0) -> BeatOutcome:

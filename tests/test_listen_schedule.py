@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from audio.sync_analysis import LiveSync, Tolerance, analyse
+from audio.live_sync import LiveSync
+from audio.sync_analysis import Tolerance, analyse
 
 LOOKAHEAD_S = 0.12
 """The engine commits beats this far ahead: a change applies to beats later than that."""

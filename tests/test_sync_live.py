@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_sync_properties import Tapping, tappings
 
-from audio.sync_analysis import LiveSync, Tolerance, analyse
+from audio.live_sync import LiveSync
+from audio.sync_analysis import Tolerance, analyse
 
 
 def _play(live: LiveSync, beats, hits):

@@ -43,15 +43,9 @@ from audio.cadence import (
     MeasuredCadence,
     cadence,
 )
+from audio.live_sync import BeatOutcome, HitFeedback, LiveSync
 from audio.midi_input import Hit
-from audio.sync_analysis import (
-    DEFAULT_TOLERANCE,
-    BeatOutcome,
-    HitFeedback,
-    LiveSync,
-    SyncSummary,
-    Tolerance,
-)
+from audio.sync_analysis import DEFAULT_TOLERANCE, SyncSummary, Tolerance
 from audio.tempo import Number, TempoMap, TempoSettings
 from companion.record import (
     Cadence,

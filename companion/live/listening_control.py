@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 import mido
 
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
+from audio.live_sync import HitFeedback
 from audio.midi_input import Hit, MidiInput, MidiInputError
-from audio.sync_analysis import HitFeedback, Tolerance
+from audio.sync_analysis import Tolerance
 from audio.tempo import Number, TempoMap, TempoSettings
 from companion.live.listening import (
     MIN_HITS_TO_LOG,
