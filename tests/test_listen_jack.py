@@ -27,7 +27,8 @@ from test_midi_input_sender import HitSender
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
 from audio.engine_client import RemoteMetronome
 from audio.engine_config import AudioConfig, MidiConfig
-from audio.midi_input import Hit, MidiInput
+from audio.midi_hits import Hit
+from audio.midi_input import MidiInput
 from audio.sync_analysis import Tolerance
 from audio.tempo import TempoSettings
 from companion.live.listening import BlockReport, ListeningState, LogTarget, SyncSession, SyncSettings

@@ -21,7 +21,7 @@ from audio.cadence import AdaptiveMode
 from audio.engine import Metronome
 from audio.engine_config import MidiConfig
 from audio.live_sync import HitFeedback
-from audio.midi_input import Hit
+from audio.midi_hits import Hit
 from audio.sync_analysis import Tolerance
 from audio.tempo import TempoSettings
 from companion.live.listening import BlockReport, LogTarget, SyncSession, SyncSettings, adaptive_settings

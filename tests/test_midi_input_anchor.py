@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audio.midi_input import DeltaAnchor
+from audio.midi_hits import DeltaAnchor
 
 
 def replay(

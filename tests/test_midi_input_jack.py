@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from test_midi_input_sender import HitSender
 
-from audio.midi_input import Hit, MidiInput, MidiInputError, Timestamps
+from audio.midi_hits import Hit, MidiInputError
+from audio.midi_input import MidiInput, Timestamps
 
 pytestmark = pytest.mark.jack
 

@@ -20,7 +20,8 @@ import click
 
 from audio.cadence import AdaptiveMode, AdaptiveState, CadenceError
 from audio.live_sync import HitFeedback
-from audio.midi_input import Hit, MidiInput, MidiInputError
+from audio.midi_hits import Hit, MidiInputError
+from audio.midi_input import MidiInput
 from audio.sync_analysis import Tolerance
 from audio.tempo import MAX_BPM, MIN_BPM, TempoError, TempoSettings, TimeSignature
 from companion.cli.engine_commands import (

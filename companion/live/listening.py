@@ -44,7 +44,7 @@ from audio.cadence import (
     cadence,
 )
 from audio.live_sync import BeatOutcome, HitFeedback, LiveSync
-from audio.midi_input import Hit
+from audio.midi_hits import Hit
 from audio.sync_analysis import DEFAULT_TOLERANCE, SyncSummary, Tolerance
 from audio.tempo import Number, TempoMap, TempoSettings
 from companion.record import (

@@ -27,7 +27,7 @@ from audio.cadence import AdaptiveMode
 from audio.cues import CLICK
 from audio.engine_events import BeatEvent, EngineEvent, OutputProblem
 from audio.engine_process import ENGINE
-from audio.midi_input import MidiInputError
+from audio.midi_hits import MidiInputError
 from audio.tempo import TempoError, TimeSignature, check_bpm
 from companion.app.screens.base import CompanionScreen
 from companion.app.screens.cue_picker import CuePicker
