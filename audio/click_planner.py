@@ -23,7 +23,8 @@ from audio.fade import Fade
 from audio.midi_output import clocks_per_beat
 from audio.render import ClickRenderer, ScheduleFull, sample_at
 from audio.sounds import SoundBank
-from audio.tempo import Level, TempoMap
+from audio.tempo import Level
+from audio.tempo_map import TempoMap
 
 log = logging.getLogger(__name__)
 

@@ -42,7 +42,8 @@ from audio.midi_output import MidiOutput
 from audio.render import ClickRenderer, SampleSource, sample_at
 from audio.scheduler import EventSource, MidiScheduler
 from audio.sounds import SoundBank
-from audio.tempo import Number, TempoMap, TempoSettings, check_bpm, exact
+from audio.tempo import Number, TempoSettings, check_bpm, exact
+from audio.tempo_map import TempoMap
 
 log = logging.getLogger(__name__)
 

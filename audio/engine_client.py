@@ -35,7 +35,8 @@ from audio.engine_events import Dispatcher, EngineEvent, OutputProblem
 from audio.engine_process import ENGINE, EngineLost, EngineProcess, EngineTarget
 from audio.errors import OutputError
 from audio.song import Loop
-from audio.tempo import Number, TempoMap, TempoSettings, check_bpm, exact
+from audio.tempo import Number, TempoSettings, check_bpm, exact
+from audio.tempo_map import TempoMap
 
 
 @dataclass

@@ -68,7 +68,8 @@ from audio.engine_config import AudioConfig, MidiConfig  # noqa: E402
 from audio.engine_process import EngineProcess  # noqa: E402
 from audio.render import sample_at  # noqa: E402
 from audio.sounds import Sound, Voice  # noqa: E402
-from audio.tempo import Level, TempoMap, TempoSettings  # noqa: E402
+from audio.tempo import Level, TempoSettings  # noqa: E402
+from audio.tempo_map import TempoMap  # noqa: E402
 
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 BPM = 125

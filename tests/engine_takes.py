@@ -35,7 +35,8 @@ from audio.engine_client import RemoteMetronome
 from audio.engine_config import EngineStatus, MidiConfig
 from audio.engine_events import OutputProblem
 from audio.midi_output import MidiSettings
-from audio.tempo import TempoMap, TempoSettings
+from audio.tempo import TempoSettings
+from audio.tempo_map import TempoMap
 
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 PERIOD_S = 128 / 48_000

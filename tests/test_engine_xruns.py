@@ -30,7 +30,8 @@ from audio.engine_config import AudioConfig, MidiConfig
 from audio.engine_process import EngineProcess
 from audio.render import sample_at
 from audio.sounds import Sound, Voice
-from audio.tempo import Level, TempoMap, TempoSettings
+from audio.tempo import Level, TempoSettings
+from audio.tempo_map import TempoMap
 
 pytestmark = pytest.mark.jack
 

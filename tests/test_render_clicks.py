@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from audio.render import ClickRenderer, ScheduleFull, sample_at
 from audio.sounds import DEFAULT_VOICES, Sound, SoundBank, Voice, synthesize
-from audio.tempo import Level, TempoMap, TempoSettings, TimeSignature
+from audio.tempo import Level, TempoSettings, TimeSignature
+from audio.tempo_map import TempoMap
 
 RATE = 48_000
 

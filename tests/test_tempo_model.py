@@ -9,15 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audio.tempo import (
-    Level,
-    LinearRamp,
-    StepRamp,
-    TempoError,
-    TempoMap,
-    TempoSettings,
-    TimeSignature,
-)
+from audio.tempo import Level, LinearRamp, StepRamp, TempoError, TempoSettings, TimeSignature
+from audio.tempo_map import TempoMap
 
 A, B, S, X = Level.ACCENT, Level.BEAT, Level.SUB, Level.SILENT
 

@@ -46,7 +46,8 @@ from audio.cadence import (
 from audio.live_sync import BeatOutcome, HitFeedback, LiveSync
 from audio.midi_hits import Hit
 from audio.sync_analysis import DEFAULT_TOLERANCE, SyncSummary, Tolerance
-from audio.tempo import Number, TempoMap, TempoSettings
+from audio.tempo import Number, TempoSettings
+from audio.tempo_map import TempoMap
 from companion.record import (
     Cadence,
     Event,

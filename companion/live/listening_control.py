@@ -29,7 +29,8 @@ from audio.live_sync import HitFeedback
 from audio.midi_hits import Hit, MidiInputError
 from audio.midi_input import MidiInput
 from audio.sync_analysis import Tolerance
-from audio.tempo import Number, TempoMap, TempoSettings
+from audio.tempo import Number, TempoSettings
+from audio.tempo_map import TempoMap
 from companion.live.listening import (
     MIN_HITS_TO_LOG,
     BlockReport,
