@@ -28,12 +28,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from fractions import Fraction
 from math import floor
 
 import mido
 
+from audio.cue_state import FADE_BARS, CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, groove_meter
 from audio.engine import Metronome
 from audio.engine_config import AUDIO, MIDI
@@ -49,8 +50,6 @@ from audio.synth_feed import SynthFeed
 
 log = logging.getLogger(__name__)
 
-FADE_BARS = 2
-"""A fade of the click or the music lasts two bars: smooth enough to hear, short enough for a one-key test."""
 _RECENT_S = 2.0
 """How long MIDI messages handed out are remembered, to release those a failing device never got."""
 _ERROR_MARGIN_S = 0.01
@@ -62,26 +61,6 @@ Placed = list[tuple[float, mido.Message]]
 """Messages on the engine clock, as the scheduler takes them from an event source."""
 _Request = Callable[[Fraction, Placed], None]
 """A control request, run in the scheduler thread with the horizon's engine beat and the poll's output."""
-
-
-@dataclass(frozen=True)
-class CueState:
-    """What the session screen shows about the cue."""
-
-    cue: Cue
-    playing: bool
-    """A groove or song is sounding (False for the click cue, while stopped and after the song's end)."""
-    finished: bool
-    """The song reached its end (no loop): the click, if on, plays on."""
-    bar: int | None
-    """The song bar being handed to the outputs (a look-ahead, ~0.1 s, before it sounds)."""
-    music_gain: float
-    """Where the music's fade is heading: 1 on, 0 faded out."""
-    click_gain: float
-    click_on: bool
-    outputs: tuple[str, ...]
-    """Where the music goes: "midi" and/or "audio" (the built-in synth)."""
-    problem: str | None
 
 
 class CuePlayer:

@@ -19,7 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from audio import engine_protocol as p
-from audio.cue_player import FADE_BARS, CueState
+from audio.cue_state import FADE_BARS, CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue
 from audio.engine_config import (
     AUDIO,

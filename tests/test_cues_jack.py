@@ -24,7 +24,8 @@ import pytest
 from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, Engine, Take, held_notes, play
 from jackd import RecorderProcess
 
-from audio.cue_player import CuePlayer, CueState
+from audio.cue_player import CuePlayer
+from audio.cue_state import CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset
 from audio.engine import Metronome
 from audio.engine_client import RemoteCuePlayer, RemoteMetronome

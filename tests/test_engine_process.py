@@ -20,7 +20,7 @@ from test_app_listening import notices
 from test_app_pilot import app_for, log_lines, start_session, until
 from test_app_practice import Practice, make_practice
 
-from audio.cue_player import CueState
+from audio.cue_state import CueState
 from audio.cues import CLICK, GrooveCue
 from audio.engine_client import RemoteCuePlayer, RemoteMetronome
 from audio.engine_config import AudioConfig

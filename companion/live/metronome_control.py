@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from audio.audio_output import DEFAULT_LATENCY, Latency
-from audio.cue_player import CueState
+from audio.cue_state import CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset, settings_for_cue
 from audio.engine_client import RemoteCuePlayer, RemoteMetronome
 from audio.engine_config import AudioConfig, MidiConfig
