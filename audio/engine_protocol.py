@@ -123,7 +123,7 @@ class BeatAt(Command):
 
 @dataclass(frozen=True)
 class GetTimings(Command):
-    """Answers `audio.engine.Timings`: how the engine kept time in the current run."""
+    """Answers `audio.engine_config.Timings`: how the engine kept time in the current run."""
 
 
 @dataclass(frozen=True)
