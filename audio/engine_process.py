@@ -64,7 +64,7 @@ def _why_ended(returncode: int | None) -> str:
     return f"exit status {returncode}"
 
 
-class _Pending:
+class _PendingCall:
     """One call waiting for its answer."""
 
     def __init__(self) -> None:
@@ -94,7 +94,7 @@ class EngineProcess:
         self._conn: Connection | None = None
         self._send_lock = threading.Lock()
         self._state_lock = threading.Lock()
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, _PendingCall] = {}
         self._requests = itertools.count(1)
         self._handles = itertools.count(1)
         self._targets: dict[int, EngineTarget] = {}
@@ -195,7 +195,7 @@ class EngineProcess:
     def call(self, command: p.Command, timeout: float = CALL_TIMEOUT_S) -> Any:
         """Send `command` and return its answer, raising what the engine raised."""
         request = next(self._requests)
-        pending = self._pending[request] = _Pending()
+        pending = self._pending[request] = _PendingCall()
         try:
             self._send(p.Call(request, command))
             if not pending.done.wait(timeout):
