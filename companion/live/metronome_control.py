@@ -8,8 +8,10 @@ the settings while the metronome is stopped or between sessions, loads a plan's 
 missing device stop the beat: when no chosen output can open, the engine runs with no output and the beat
 light still follows its scheduler, while `state().problems` says what is unavailable and why.
 
-Only `start()` may block (opening a sound card or a MIDI port can take a moment): the app calls it from
-a worker. Every other method only posts a change to the engine, which applies it at the next beat or bar.
+Threads: one lock guards the control's state and one control thread of its own does the slow steps
+(opening, starting, stopping and closing outputs, attaching a cue player), so the UI never waits on a
+device and no two threads ever build two cue players (`MetronomeControl` spells the contract out).
+Only `start()` and `reconnect()` wait for the outputs: the app calls them from a worker.
 
 Only one live session at a time may play (two metronomes on the client's ears would be worse than none):
 before opening any output this layer takes the data folder's `OutputLock`, and keeps it until `close()`
@@ -22,10 +24,11 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from audio.audio_output import DEFAULT_LATENCY, Latency
 from audio.cue_player import CueState
@@ -47,6 +50,8 @@ OUTPUTS = ("audio", "midi", "both", "none")
 DEFAULT_SETTINGS = TempoSettings(bpm=Fraction(80))
 PRESET_ONLY_KEYS = ("cue",)
 """Keys of a plan's tempo preset the click engine does not take (the cue is a groove or song choice)."""
+
+T = TypeVar("T")
 
 
 class OutputsInUse(Exception):
@@ -177,7 +182,25 @@ def describe(settings: TempoSettings) -> str:
 
 
 class MetronomeControl:
-    """Settings + engine + listeners; safe to call from the UI thread (only `start` may block)."""
+    """Settings + engine + listeners, under one thread contract (issue 15):
+
+    - One lock, `_lock`, guards every field (settings, cue, the engine and its cue player, problems, xruns,
+      listeners, the outputs lock). Every method that changes them holds it, and so does every reader that
+      needs them consistent (`state`). It is held only for in-memory work and for engine commands the
+      engine answers at once (posted tempo changes, cue switches, fades, status queries), never while an
+      output opens, starts, stops or closes, nor while a cue player is attached: those wait on devices and
+      joins, in the engine process too (`audio.engine_protocol.BLOCKING`).
+    - Those slow steps run only on the control's own thread (`companion-metronome`), one at a time in the
+      order asked. Only that thread builds or drops the engine and its cue player, so there is never a
+      second player, nor one left on an engine that was closed.
+    - Nothing blocks the UI thread: `start` and `reconnect` wait for their step (the app calls them from a
+      worker, and reports what they return or raise); `stop`, `close` and `set_output` only ask for theirs
+      and return a Future (the app exit, a test or the CLI wait on it when the outputs must be given up
+      first). Every other method updates what is wanted and returns; a cue player the change needs is
+      attached on the control thread and brought up to date with what was asked meanwhile.
+    - The engine's event thread (`_relay`) records problems and xruns under the lock and calls listeners
+      outside it, so closing an engine (which joins that thread) can never wait on it.
+    """
 
     def __init__(
         self,
@@ -201,14 +224,21 @@ class MetronomeControl:
         self.settings = settings
         self._engine: RemoteMetronome | None = None
         self._player: RemoteCuePlayer | None = None
+        self._running = False
+        """Started and not stopped since, as asked (the engine follows on the control thread)."""
         self.cue: Cue = CLICK
         self.music_on = True
         self.loop_start: int | None = None
         """Bar A of a loop being marked: the next `mark_loop` sets bar B."""
+        self._click_target = 1.0
+        """The click gain the last fade asked for (the engine's own until a fade is asked)."""
+        self._music_target = 1.0
+        """The music gain the last fade asked for."""
         self._listeners: list[Callable[[EngineEvent], None]] = []
         self._problems: dict[str, str] = {}
         self._xruns = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="companion-metronome")
         self.shared_data_dir = shared_data_dir
         self._outputs_lock: OutputLock | None = None
 
@@ -235,33 +265,41 @@ class MetronomeControl:
         if output not in OUTPUTS:
             raise ValueError(f"output {output!r} is not one of {', '.join(OUTPUTS)}")
 
+    def _on_control_thread(self, step: Callable[[], T]) -> Future[T]:
+        """Run a slow step (outputs, cue player) on the control thread, after those asked before it."""
+        return self._control.submit(step)
+
     # -- listeners ---------------------------------------------------------------------------------
     def add_listener(self, listener: Callable[[EngineEvent], None]) -> Callable[[], None]:
         """Receive BeatEvents (at their sounding time) and OutputProblems from the engine's dispatcher."""
-        self._listeners.append(listener)
+        with self._lock:
+            self._listeners.append(listener)
 
         def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
 
         return remove
 
     def _relay(self, event: EngineEvent) -> None:
-        if isinstance(event, Xruns):
-            self._xruns = event.count
-        elif isinstance(event, OutputProblem):
-            if event.recovered:
-                self._problems.pop(event.output, None)
-            else:
-                self._problems[event.output] = event.message
-        for listener in list(self._listeners):
+        """The engine's event thread: record what the panel shows, then tell the listeners (unlocked)."""
+        with self._lock:
+            if isinstance(event, Xruns):
+                self._xruns = event.count
+            elif isinstance(event, OutputProblem):
+                if event.recovered:
+                    self._problems.pop(event.output, None)
+                else:
+                    self._problems[event.output] = event.message
+            listeners = list(self._listeners)
+        for listener in listeners:
             listener(event)
 
     # -- transport ---------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        engine = self._engine
-        return engine is not None and engine.running
+        return self._running
 
     @property
     def engine(self) -> RemoteMetronome | None:
@@ -271,24 +309,31 @@ class MetronomeControl:
 
     def start(self) -> MetronomeState:
         """Start playing (opening the outputs first); with no usable output, start the beat light only.
+        Waits for the outputs to open: call it from a worker.
 
         Raises `OutputsInUse` (nothing opened) when another session owns the outputs, and
         `OutputLockError` when the data folder's lock file cannot be opened.
         """
+        return self._on_control_thread(self._start_now).result()
+
+    def _start_now(self) -> MetronomeState:
+        """Control thread: build and open the engine, attach the cue's player, start."""
         with self._lock:
             self._claim_outputs()
-            if self._engine is None:
-                self._engine = self._build(self.output)
-            self._engine.open()
-            if self._player is None and self.cue is not CLICK:
-                self._player = RemoteCuePlayer(self._engine, self._playing_cue())
-            try:
-                self._engine.start()
-            except OutputError as problem:
-                self._remember(problem)
-                self._close_engine()
-                self._engine = self._build("none")
-                self._engine.start()
+            engine = self._engine
+        if engine is None:
+            engine = self._publish_engine(self.output)
+        engine.open()
+        if self.cue is not CLICK:
+            self._attach_player()
+        try:
+            engine.start()
+        except OutputError as problem:
+            self._remember(engine, problem)
+            self._close_engine()
+            self._publish_engine("none").start()
+        with self._lock:
+            self._running = True
         return self.state()
 
     def _claim_outputs(self) -> None:
@@ -314,7 +359,8 @@ class MetronomeControl:
     def _playing_cue(self) -> Cue:
         return self.cue if self.music_on else CLICK
 
-    def _build(self, output: str) -> RemoteMetronome:
+    def _publish_engine(self, output: str) -> RemoteMetronome:
+        """Control thread: a new engine for `output` (built unlocked: the engine may be opening another)."""
         audio = (
             AudioConfig(device=self.audio_device, latency=self.audio_latency)
             if output in ("audio", "both")
@@ -327,64 +373,118 @@ class MetronomeControl:
         )
         engine = RemoteMetronome(self.settings, audio=audio, midi=midi)
         engine.add_listener(self._relay)
-        self._xruns = 0
+        with self._lock:
+            self._engine, self._xruns = engine, 0
         return engine
 
-    def _remember(self, problem: OutputError) -> None:
-        engine = self._engine
-        if engine is not None:
-            for name, state in engine.status().outputs.items():
+    def _remember(self, engine: RemoteMetronome, problem: OutputError) -> None:
+        outputs = engine.status().outputs
+        with self._lock:
+            for name, state in outputs.items():
                 if not state.available:
                     self._problems[name] = state.message or str(problem)
 
-    def stop(self) -> None:
+    def _attach_player(self) -> None:
+        """Control thread: the cue player the wanted cue needs, once, brought up to date with every cue
+        change and fade asked while it was being attached."""
+        engine = self._engine
+        if engine is None or self._player is not None:
+            return
+        running = self._running
+        player = RemoteCuePlayer(engine, CLICK if running else self._playing_cue())
+        with self._lock:
+            self._player = player
+            cue = self._playing_cue()
+            if running or cue != player.cue:
+                player.play(cue)
+            if self._click_target != engine.click_gain:
+                player.fade_click(out=self._click_target == 0.0)
+            if self._music_target == 0.0:
+                player.fade_music(out=True)
+
+    def _attach_if_running(self) -> None:
+        if self._running:
+            self._attach_player()
+
+    def stop(self) -> Future[None]:
+        """Stop playing; the engine stops on the control thread (the outputs stay open and this session's)."""
+        with self._lock:
+            self._running = False
+        return self._on_control_thread(self._stop_now)
+
+    def _stop_now(self) -> None:
         engine = self._engine
         if engine is not None:
             engine.stop()
 
-    def close(self) -> None:
-        """Close the outputs and give them up to other sessions (session end, app exit)."""
+    def close(self) -> Future[None]:
+        """Close the outputs and give them up to other sessions (session end, app exit), on the control
+        thread: returns at once; wait on the Future where the outputs must be free first."""
         with self._lock:
-            self._close_engine()
+            self._running = False
+        return self._on_control_thread(self._close_now)
+
+    def _close_now(self) -> None:
+        self._close_engine()
+        with self._lock:
             lock, self._outputs_lock = self._outputs_lock, None
-            if lock is not None:
-                lock.release()
+        if lock is not None:
+            lock.release()
 
     def _close_engine(self) -> None:
-        player, self._player = self._player, None
-        engine, self._engine = self._engine, None
+        """Control thread: drop the engine and its player (unlocked while they join their threads)."""
+        with self._lock:
+            player, self._player = self._player, None
+            engine, self._engine = self._engine, None
+            self._running = False
+            self._click_target = self._music_target = 1.0
         if player is not None:
             player.close()
         if engine is not None:
             engine.close()
 
     def reconnect(self) -> MetronomeState:
-        """Try the chosen outputs again (a device was plugged back in); keeps playing if it was."""
-        was_running = self.running
-        with self._lock:
-            self._close_engine()  # the outputs stay this session's: another must not take them meanwhile
-        self._problems.clear()
-        return self.start() if was_running else self.state()
+        """Try the chosen outputs again (a device was plugged back in); keeps playing if it was. Waits for
+        the outputs to open: call it from a worker."""
+        return self._on_control_thread(self._reconnect_now).result()
 
-    def set_output(self, output: str, latency: Latency | None = None) -> None:
-        """Choose audio/midi/both/none and the audio buffer; takes effect at the next start (a running
-        metronome stops)."""
-        self._check_output(output)
-        latency = self.audio_latency if latency is None else latency
-        if output != self.output or latency != self.audio_latency:
-            self.close()
-            self.output, self.audio_latency = output, latency
+    def _reconnect_now(self) -> MetronomeState:
+        was_running = self._running
+        self._close_engine()  # the outputs stay this session's: another must not take them meanwhile
+        self._forget_problems()
+        return self._start_now() if was_running else self.state()
+
+    def _forget_problems(self) -> None:
+        with self._lock:
             self._problems.clear()
+
+    def set_output(self, output: str, latency: Latency | None = None) -> Future[None] | None:
+        """Choose audio/midi/both/none and the audio buffer; takes effect at the next start (a running
+        metronome stops, and closes on the control thread: the Future says when; None if nothing changed)."""
+        self._check_output(output)
+        with self._lock:
+            latency = self.audio_latency if latency is None else latency
+            if output == self.output and latency == self.audio_latency:
+                return None
+            self.output, self.audio_latency = output, latency
+            self._running = False
+
+        def close_and_forget() -> None:
+            self._close_now()
+            self._forget_problems()
+
+        return self._on_control_thread(close_and_forget)
 
     # -- settings ----------------------------------------------------------------------------------
     def set_bpm(self, bpm: Number) -> TempoSettings:
         """A new tempo from the next beat (a running ramp ends); raises TempoError naming the range."""
         check_bpm(bpm)
-        self.settings = self.settings.with_changes(bpm=Fraction(str(bpm)), ramp=None)
-        engine = self._engine
-        if engine is not None and engine.running:
-            engine.set_tempo(self.settings.bpm)
-        return self.settings
+        with self._lock:
+            self.settings = self.settings.with_changes(bpm=Fraction(str(bpm)), ramp=None)
+            engine = self._engine
+            if engine is not None and self._running:
+                engine.set_tempo(self.settings.bpm)
+            return self.settings
 
     def nudge(self, delta: Number) -> TempoSettings:
         """Up or down by `delta` bpm from the tempo asked for last, kept within the engine's range and the
@@ -393,24 +493,27 @@ class MetronomeControl:
         From the target, not the tempo sounding: a change only sounds from the next beat, so five quick
         presses must make five steps, not one. During a ramp the target is where the ramp has got to
         (the nudge ends the ramp there)."""
-        low = self.settings.bpm_min if self.settings.bpm_min is not None else MIN_BPM
-        high = self.settings.bpm_max if self.settings.bpm_max is not None else MAX_BPM
-        base = self.current_bpm() if self.settings.ramp is not None else self.settings.bpm
-        target = min(max(base + Fraction(str(delta)), Fraction(low)), Fraction(high))
-        return self.set_bpm(target)
+        with self._lock:
+            low = self.settings.bpm_min if self.settings.bpm_min is not None else MIN_BPM
+            high = self.settings.bpm_max if self.settings.bpm_max is not None else MAX_BPM
+            base = self.current_bpm() if self.settings.ramp is not None else self.settings.bpm
+            target = min(max(base + Fraction(str(delta)), Fraction(low)), Fraction(high))
+            return self.set_bpm(target)
 
     def current_bpm(self) -> Fraction:
         """The tempo playing now (it moves during a ramp), else the set tempo."""
-        engine = self._engine
-        return engine.status().bpm if engine is not None and engine.running else self.settings.bpm
+        with self._lock:
+            engine = self._engine
+            return engine.status().bpm if engine is not None and self._running else self.settings.bpm
 
     def change(self, settings: TempoSettings) -> TempoSettings:
         """Meter, accents, subdivision, swing, count-in or ramp: from the next bar line when running."""
-        self.settings = settings
-        engine = self._engine
-        if engine is not None:
-            engine.set_settings(settings)
-        return settings
+        with self._lock:
+            self.settings = settings
+            engine = self._engine
+            if engine is not None:
+                engine.set_settings(settings)
+            return settings
 
     def load_preset(self, preset: Mapping[str, Any], preferred_songs: Sequence[str] = ()) -> PresetLoaded:
         """A plan's tempo preset (`plan.tempo.as_engine_kwargs()`), as is: one action for the therapist.
@@ -423,94 +526,110 @@ class MetronomeControl:
         selection = cue_from_preset(
             str(preset.get("cue", CLICK.name)), meter=str(settings.meter), preferred_songs=preferred_songs
         )
-        self.change(settings)
-        note = self.choose_cue(selection.cue)
-        return PresetLoaded(self.settings, selection.cue, (*selection.messages, *([note] if note else [])))
+        with self._lock:
+            self.change(settings)
+            note = self.choose_cue(selection.cue)
+            messages = (*selection.messages, *([note] if note else []))
+            return PresetLoaded(self.settings, selection.cue, messages)
 
     def choose_cue(self, cue: Cue) -> str | None:
         """Play `cue` with the metronome counting its meter (a waltz song makes it count 3/4); returns why
         the meter was kept when the engine cannot count the cue's."""
-        settings, note = settings_for_cue(self.settings, cue)
-        if settings != self.settings:
-            self.change(settings)
-        self.set_cue(cue)
-        return note
+        with self._lock:
+            settings, note = settings_for_cue(self.settings, cue)
+            if settings != self.settings:
+                self.change(settings)
+            self.set_cue(cue)
+            return note
 
     def set_cue(self, cue: Cue) -> None:
         """Play `cue` (from the next bar line when running; otherwise at the next start)."""
-        self.cue, self.music_on, self.loop_start = cue, True, None
-        self._apply_cue()
+        with self._lock:
+            self.cue, self.music_on, self.loop_start = cue, True, None
+            self._apply_cue()
 
     def toggle_music(self) -> bool:
         """The plan's music off (click alone) or back on; returns whether the music now plays."""
-        self.music_on = not self.music_on
-        self._apply_cue()
-        return self.music_on
+        with self._lock:
+            self.music_on = not self.music_on
+            self._apply_cue()
+            return self.music_on
 
     def _apply_cue(self) -> None:
-        engine = self._engine
-        if engine is None or not engine.running:
-            if self._player is not None:
-                self._player.play(self._playing_cue())
-            return
-        if self._player is None and self.cue is not CLICK:
-            self._player = RemoteCuePlayer(engine, CLICK)
-        if self._player is not None:
-            self._player.play(self._playing_cue())
+        """Under the lock: the player plays the wanted cue; a running metronome without one gets one."""
+        player = self._player
+        if player is not None:
+            player.play(self._playing_cue())
+        elif self._running and self.cue is not CLICK:
+            self._on_control_thread(self._attach_if_running)
 
     # -- shaping the cue mid-session (issue 7): each takes effect at the next beat or bar line -------
     def fade_click(self) -> float:
         """Fade the click out over two bars (to test carry-over: does the client keep the beat?), or back
         in; returns the gain it is heading for."""
-        return self._running_player("fade the click").fade_click()
+        with self._lock:
+            self._need_running("fade the click")
+            self._click_target = target = 0.0 if self._click_target > 0 else 1.0
+            self._on_player(lambda player: player.fade_click(out=target == 0.0))
+            return target
 
     def fade_music(self) -> float:
         """Fade the groove or song out over two bars, or back in; returns the gain it is heading for."""
-        if self.cue is CLICK or not self.music_on:
-            raise CueNotChanged("no groove or song is playing: choose one (K) or bring the music back (k)")
-        return self._running_player("fade the music").fade_music()
+        with self._lock:
+            if self.cue is CLICK or not self.music_on:
+                raise CueNotChanged(
+                    "no groove or song is playing: choose one (K) or bring the music back (k)"
+                )
+            self._need_running("fade the music")
+            self._music_target = target = 0.0 if self._music_target > 0 else 1.0
+            self._on_player(lambda player: player.fade_music(out=target == 0.0))
+            return target
 
     def change_intensity(self, step: int) -> int:
         """A groove softer (-1) or fuller (+1) from its next bar line, within 1-3; returns the intensity."""
-        cue = self.cue
-        if not isinstance(cue, GrooveCue):
-            raise CueNotChanged(f"only a groove has an intensity, and the cue is {cue.summary}")
-        intensity = min(max(cue.intensity + step, INTENSITIES[0]), INTENSITIES[-1])
-        self.cue = replace(cue, intensity=intensity)
-        if self._player is not None and self.music_on:
-            self._player.set_intensity(intensity)
-        return intensity
+        with self._lock:
+            cue = self.cue
+            if not isinstance(cue, GrooveCue):
+                raise CueNotChanged(f"only a groove has an intensity, and the cue is {cue.summary}")
+            intensity = min(max(cue.intensity + step, INTENSITIES[0]), INTENSITIES[-1])
+            self.cue = replace(cue, intensity=intensity)
+            if self._player is not None and self.music_on:
+                self._player.set_intensity(intensity)
+            return intensity
 
     def current_bar(self) -> int:
         """The song's bar playing now (handed to the outputs), or the bar it will start from."""
-        cue = self._song("find a bar")
-        playing = self._player.state() if self._player is not None and self.running else None
-        if playing is not None and playing.bar is not None and self.music_on:
-            return playing.bar
-        return cue.start_bar
+        with self._lock:
+            cue = self._song("find a bar")
+            playing = self._player.state() if self._player is not None and self._running else None
+            if playing is not None and playing.bar is not None and self.music_on:
+                return playing.bar
+            return cue.start_bar
 
     def mark_loop(self) -> Loop | None:
         """One key for an A-B loop: the first mark is bar A (the bar playing), the second bar B and the
         song loops A-B from then on; a mark while looping ends the loop. Returns the loop now set."""
-        cue = self._song("loop")
-        if cue.loop is not None:
-            self.set_loop(None)
-            return None
-        bar = self.current_bar()
-        if self.loop_start is None:
-            self.loop_start = bar
-            return None
-        loop = Loop(min(self.loop_start, bar), max(self.loop_start, bar))
-        self.set_loop(loop)
-        return loop
+        with self._lock:
+            cue = self._song("loop")
+            if cue.loop is not None:
+                self.set_loop(None)
+                return None
+            bar = self.current_bar()
+            if self.loop_start is None:
+                self.loop_start = bar
+                return None
+            loop = Loop(min(self.loop_start, bar), max(self.loop_start, bar))
+            self.set_loop(loop)
+            return loop
 
     def set_loop(self, loop: Loop | None) -> None:
         """Loop bars A-B of the song (None: play on to its end); a loop ahead or behind jumps into it at the
         next bar line. ValueError naming the song's bars."""
-        cue = replace(self._song("loop"), loop=loop)
-        self.cue, self.loop_start = cue, None
-        if self._player is not None and self.music_on:
-            self._player.set_loop(loop)
+        with self._lock:
+            cue = replace(self._song("loop"), loop=loop)
+            self.cue, self.loop_start = cue, None
+            if self._player is not None and self.music_on:
+                self._player.set_loop(loop)
 
     def song_bars(self) -> int:
         """How many bars the song has (CueNotChanged when the cue is not a song)."""
@@ -518,16 +637,17 @@ class MetronomeControl:
 
     def seek(self, bar: int) -> int:
         """Go to the song's `bar` at the next bar line (stopped or with the music off: start there)."""
-        cue = self._song("go to a bar")
-        moved = replace(cue, start_bar=bar)  # ValueError naming the song's bars
-        player = self._player
-        if player is not None and self.running and self.music_on:
-            player.seek(bar)
-        else:
-            self.cue = moved
-            if player is not None and self.music_on:
-                player.play(moved)
-        return bar
+        with self._lock:
+            cue = self._song("go to a bar")
+            moved = replace(cue, start_bar=bar)  # ValueError naming the song's bars
+            player = self._player
+            if player is not None and self._running and self.music_on:
+                player.seek(bar)
+            else:
+                self.cue = moved
+                if player is not None and self.music_on:
+                    player.play(moved)
+            return bar
 
     def _song(self, what: str) -> SongCue:
         cue = self.cue
@@ -535,29 +655,34 @@ class MetronomeControl:
             raise CueNotChanged(f"only a song can {what}, and the cue is {cue.summary}: choose a song (K)")
         return cue
 
-    def _running_player(self, what: str) -> RemoteCuePlayer:
-        """The cue player of the running metronome (attached now if the cue was the bare click)."""
-        engine = self._engine
-        if engine is None or not engine.running:
+    def _need_running(self, what: str) -> None:
+        if not self._running:
             raise CueNotChanged(f"start the metronome (space) to {what}")
-        if self._player is None:
-            self._player = RemoteCuePlayer(engine, self._playing_cue())
-        return self._player
+
+    def _on_player(self, change: Callable[[RemoteCuePlayer], object]) -> None:
+        """Under the lock: apply `change` to the cue player now, or (the cue was the bare click) attach one
+        on the control thread, which applies what was asked meanwhile."""
+        player = self._player
+        if player is not None:
+            change(player)
+        else:
+            self._on_control_thread(self._attach_if_running)
 
     def state(self) -> MetronomeState:
-        player = self._player
-        return MetronomeState(
-            self.running,
-            self.settings,
-            self.output,
-            dict(self._problems),
-            self.cue,
-            self.music_on,
-            player.state() if player is not None else None,
-            self.loop_start,
-            self._xruns,
-            self._engine_notes(),
-        )
+        with self._lock:
+            player = self._player
+            return MetronomeState(
+                self._running,
+                self.settings,
+                self.output,
+                dict(self._problems),
+                self.cue,
+                self.music_on,
+                player.state() if player is not None else None,
+                self.loop_start,
+                self._xruns,
+                self._engine_notes(),
+            )
 
     def _engine_notes(self) -> tuple[str, ...]:
         engine = self._engine
