@@ -39,10 +39,7 @@ from audio.cadence import (
     AdaptiveSettings,
     AdaptiveState,
     AdaptiveTempo,
-    CadenceError,
-    cadence,
 )
-from audio.cadence import Cadence as MeasuredCadence
 from audio.midi_input import Hit
 from audio.sync_analysis import (
     DEFAULT_TOLERANCE,
@@ -54,7 +51,6 @@ from audio.sync_analysis import (
 )
 from audio.tempo import Number, TempoMap, TempoSettings
 from companion.record import (
-    Cadence,
     Event,
     EventDraft,
     Payload,
@@ -511,57 +507,3 @@ class SyncSession:
         except Exception as exc:
             log.exception("listening callback %r failed", callback)
             self._note_problem(f"the display could not take a listening update ({exc!r})")
-
-
-class CadenceCapture:
-    """Tap tempo from MIDI: the therapist taps every step of the client's walk on a pedal or pad.
-
-    Feed it hits (`hit`, usable as MidiInput's `on_hit`) or tap times; `current()` gives the cadence so
-    far for display, `measure()` the final one (or a CadenceError saying what to do), and `log` records
-    it as a cadence event. `baseline_bpm` is RAS's starting tempo. Thread-safe.
-    """
-
-    def __init__(self, notes: frozenset[int] | None = None) -> None:
-        self.notes = notes
-        self._taps: list[float] = []
-        self._lock = threading.Lock()
-
-    def hit(self, hit: Hit) -> None:
-        """Take a hit as a tap (pass this as MidiInput's `on_hit`); other notes than `notes` are ignored."""
-        if self.notes is None or hit.note in self.notes:
-            self.add_tap(hit.time_s)
-
-    def add_tap(self, time_s: float) -> int:
-        """Add a tap (engine-clock seconds); returns the taps so far."""
-        with self._lock:
-            self._taps.append(time_s)
-            return len(self._taps)
-
-    @property
-    def taps(self) -> tuple[float, ...]:
-        with self._lock:
-            return tuple(self._taps)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._taps.clear()
-
-    def measure(self) -> MeasuredCadence:
-        """The cadence of the taps so far; CadenceError (why, what to do) when they cannot give one."""
-        return cadence(self.taps)
-
-    def current(self) -> MeasuredCadence | None:
-        """The cadence so far for a live display; None until the taps give one."""
-        try:
-            return self.measure()
-        except CadenceError:
-            return None
-
-    def baseline_bpm(self) -> float:
-        """The metronome tempo matching the cadence (0.1 bpm): where RAS starts."""
-        return round(self.measure().steps_per_min, 1)
-
-    def log(self, target: LogTarget) -> Event:
-        """Record the measured cadence (raises CadenceError, or StorageError leaving it pending)."""
-        measured = self.measure()
-        return target.log(Cadence(measured.steps_per_min, measured.cv, measured.steps))
