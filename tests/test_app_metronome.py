@@ -19,7 +19,8 @@ from companion.app.screens.plans import PlansScreen
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.beat_light import BeatLight
 from companion.live.cadence_taps import CadenceTaps, GaitPreset, RasStages, cadence_condition
-from companion.live.metronome_control import MetronomeControl, describe
+from companion.live.metronome_control import MetronomeControl
+from companion.live.metronome_state import describe
 from companion.record import Cadence, Tempo
 from interventions import Library, TempoPreset
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-import companion.live.metronome_control as metronome_control
+import companion.live.metronome_transport as metronome_transport
 from audio.cues import CLICK, GrooveCue
 from audio.engine_client import RemoteCuePlayer, RemoteMetronome
 from audio.events import OutputProblem
@@ -72,7 +72,7 @@ def players(monkeypatch: pytest.MonkeyPatch) -> list[RemoteCuePlayer]:
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(metronome_control, "RemoteCuePlayer", SlowPlayer)
+    monkeypatch.setattr(metronome_transport, "RemoteCuePlayer", SlowPlayer)
     return made
 
 

@@ -11,7 +11,7 @@ from test_midi_input_sender import HitSender
 from audio.cadence import CadenceError
 from audio.midi_input import Hit, MidiInput
 from companion.live.cadence_taps import CadenceTaps
-from companion.live.listening import LogTarget
+from companion.live.listening_record import LogTarget
 from companion.record import Cadence, Record
 
 PEDAL = 36

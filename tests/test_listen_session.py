@@ -22,7 +22,8 @@ from audio.engine import Metronome, MidiConfig
 from audio.midi_input import Hit
 from audio.sync_analysis import HitFeedback, Tolerance
 from audio.tempo import TempoSettings
-from companion.live.listening import BlockReport, LogTarget, SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening import SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening_record import BlockReport, LogTarget
 from companion.record import Record, Sync, Tempo
 
 pytestmark = pytest.mark.jack

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.live.metronome_control import MetronomeControl, OutputsInUse
+from companion.live.metronome_control import MetronomeControl
+from companion.live.metronome_transport import OutputsInUse
 from companion.output_lock import LOCK_NAME, ORIGIN_ENV, Holder, OutputLock, OutputLockError
 
 OWNER_SCRIPT = """

@@ -31,13 +31,8 @@ from companion.cli.engine_commands import (
 )
 from companion.cli.record_commands import open_record
 from companion.live.cadence_taps import CadenceTaps
-from companion.live.listening import (
-    BlockReport,
-    LogTarget,
-    SyncSession,
-    SyncSettings,
-    adaptive_settings,
-)
+from companion.live.listening import SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening_record import BlockReport, LogTarget
 from companion.record import Record, StorageError, UnknownRecord
 
 

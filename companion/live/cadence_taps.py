@@ -23,7 +23,7 @@ from companion.record import Cadence
 from interventions import TempoPreset
 
 if TYPE_CHECKING:
-    from companion.live.listening import EventSink
+    from companion.live.listening_record import EventSink
     from companion.record import Event
 
 PAUSE_S = 2.5

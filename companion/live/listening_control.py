@@ -28,13 +28,8 @@ from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
 from audio.midi_input import Hit, MidiInput, MidiInputError
 from audio.sync_analysis import HitFeedback, Tolerance
 from audio.tempo import Number, TempoMap, TempoSettings
-from companion.live.listening import (
-    MIN_HITS_TO_LOG,
-    BlockReport,
-    SyncSession,
-    SyncSettings,
-    adaptive_settings,
-)
+from companion.live.listening import SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening_record import MIN_HITS_TO_LOG, BlockReport
 from companion.record import Event, EventDraft, Payload, StorageError
 
 if TYPE_CHECKING:

@@ -48,9 +48,11 @@ from companion.app.widgets.tallies import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
 from companion.live.cadence_taps import CadenceTaps, GaitPreset, RasStages, cadence_condition
 from companion.live.cue_choices import CueChoice, cue_choices
-from companion.live.listening import BlockReport
 from companion.live.listening_control import ListeningControl, SessionSink
-from companion.live.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
+from companion.live.listening_record import BlockReport
+from companion.live.metronome_control import MetronomeControl
+from companion.live.metronome_state import MetronomeState, PresetLoaded
+from companion.live.metronome_transport import OutputsInUse
 from companion.live.session_controller import LiveSession, TapWriter, Update
 from companion.live.wall_clock import clock_text
 from companion.record import EventDraft, Measure, Sample, Session, StorageError
