@@ -49,19 +49,20 @@ class MetronomeTransport:
     """The engine and its cue player, under one thread contract (issue 15):
 
     - One lock, `_lock`, guards every field (settings, cue, the engine and its cue player, problems, xruns,
-      listeners, the outputs lock). Every method that changes them holds it, and so does every reader that
-      needs them consistent (`MetronomeControl.state`). It is held only for in-memory work and for engine commands the
-      engine answers at once (posted tempo changes, cue switches, fades, status queries), never while an
-      output opens, starts, stops or closes, nor while a cue player is attached: those wait on devices and
-      joins, in the engine process too (`audio.engine_protocol.BLOCKING`).
+      listeners, the outputs lock). Every method that changes them holds it, and so does every reader
+      that needs them consistent (`MetronomeControl.state`). It is held only for in-memory work and for
+      engine commands the engine answers at once (posted tempo changes, cue switches, fades, status
+      queries), never while an output opens, starts, stops or closes, nor while a cue player is attached:
+      those wait on devices and joins, in the engine process too (`audio.engine_protocol.BLOCKING`).
     - Those slow steps run only on the control's own thread (`companion-metronome`), one at a time in the
       order asked. Only that thread builds or drops the engine and its cue player, so there is never a
       second player, nor one left on an engine that was closed.
-    - Nothing blocks the UI thread: `MetronomeControl.start` and `.reconnect` wait for their step (the app calls them from a
-      worker, and reports what they return or raise); `stop`, `close` and `set_output` only ask for theirs
-      and return a Future (the app exit, a test or the CLI wait on it when the outputs must be given up
-      first). Every other method updates what is wanted and returns; a cue player the change needs is
-      attached on the control thread and brought up to date with what was asked meanwhile.
+    - Nothing blocks the UI thread: `MetronomeControl.start` and `.reconnect` wait for their step (the
+      app calls them from a worker, and reports what they return or raise); `stop`, `close` and
+      `set_output` only ask for theirs and return a Future (the app exit, a test or the CLI wait on it
+      when the outputs must be given up first). Every other method updates what is wanted and returns; a
+      cue player the change needs is attached on the control thread and brought up to date with what was
+      asked meanwhile.
     - The engine's event thread (`_relay`) records problems and xruns under the lock and calls listeners
       outside it, so closing an engine (which joins that thread) can never wait on it.
     """
