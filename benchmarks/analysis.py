@@ -27,7 +27,7 @@ from test_midi_input_sender import HitSender, JackTime  # noqa: E402
 from audio.live_sync import LiveSync  # noqa: E402
 from audio.midi_input import MidiInput, Timestamps  # noqa: E402
 from audio.sync_analysis import Tolerance, analyse  # noqa: E402
-from companion.live.listening import LogTarget  # noqa: E402
+from companion.live.listening_record import LogTarget  # noqa: E402
 from companion.record import Record, Sync  # noqa: E402
 
 HITS_PER_RUN = 400

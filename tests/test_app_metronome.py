@@ -18,8 +18,9 @@ from audio.tempo import TempoError
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.beat_light import BeatLight
-from companion.live.metronome_control import MetronomeControl, describe
-from companion.live.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
+from companion.live.cadence_taps import CadenceTaps, GaitPreset, RasStages, cadence_condition
+from companion.live.metronome_control import MetronomeControl
+from companion.live.metronome_state import describe
 from companion.record import Cadence, Tempo
 from interventions import Library, TempoPreset
 
@@ -174,7 +175,7 @@ async def test_the_session_screen_drives_the_metronome_and_logs_tempo(practice: 
 
 
 def test_tap_series_measures_a_cadence_and_restarts_after_a_pause() -> None:
-    series = TapSeries(pause_s=2.0)
+    series = CadenceTaps(pause_s=2.0)
     readings = [series.tap(10 + 0.6 * n) for n in range(8)]
     assert readings[3].cadence is None and "at least" in readings[3].describe()
     found = readings[-1].cadence

@@ -31,7 +31,8 @@ from audio.midi_hits import Hit
 from audio.midi_input import MidiInput
 from audio.sync_analysis import Tolerance
 from audio.tempo import TempoSettings
-from companion.live.listening import BlockReport, ListeningState, LogTarget, SyncSession, SyncSettings
+from companion.live.listening import ListeningState, SyncSession, SyncSettings
+from companion.live.listening_record import BlockReport, LogTarget
 from companion.record import Record, Sync, Tempo
 
 pytestmark = pytest.mark.jack

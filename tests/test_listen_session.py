@@ -24,7 +24,8 @@ from audio.live_sync import HitFeedback
 from audio.midi_hits import Hit
 from audio.sync_analysis import Tolerance
 from audio.tempo import TempoSettings
-from companion.live.listening import BlockReport, LogTarget, SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening import SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening_record import BlockReport, LogTarget
 from companion.record import Record, Sync, Tempo
 
 pytestmark = pytest.mark.jack

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.live.metronome_control import MetronomeControl, OutputsInUse
+from companion.live.metronome_control import MetronomeControl
+from companion.live.metronome_transport import OutputsInUse
 from companion.output_lock import LOCK_NAME, ORIGIN_ENV, Holder, OutputLock, OutputLockError
 
 OWNER_SCRIPT = """
@@ -218,7 +219,7 @@ def test_the_apps_metronome_keeps_the_outputs_until_closed_and_needs_none_for_th
         control.reconnect()
         assert OutputLock.holder_of(tmp_path) is not None, "retrying the devices keeps them"
     finally:
-        control.close()
+        control.close().result()
     assert OutputLock.holder_of(tmp_path) is None
     beat_light_only = MetronomeControl("none", shared_data_dir=tmp_path)
     with OutputLock.acquire(tmp_path, origin="a terminal"):

@@ -32,14 +32,9 @@ from companion.cli.engine_commands import (
     start_engine,
 )
 from companion.cli.record_commands import open_record
-from companion.live.listening import (
-    BlockReport,
-    CadenceCapture,
-    LogTarget,
-    SyncSession,
-    SyncSettings,
-    adaptive_settings,
-)
+from companion.live.cadence_taps import CadenceTaps
+from companion.live.listening import SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening_record import BlockReport, LogTarget
 from companion.record import Record, StorageError, UnknownRecord
 
 
@@ -234,21 +229,24 @@ def listen(ctx: click.Context, **options: Any) -> None:
 @_midi_in_options
 @click.pass_context
 def cadence(ctx: click.Context, **options: Any) -> None:
-    """Tap tempo from MIDI: tap every step of the client's walk on a pedal or pad to get the cadence."""
+    """Tap tempo from MIDI: tap every step of the client's walk on a pedal or pad to get the cadence
+    (of the last walk: a pause starts a new one, as in the app)."""
     _check_input(ctx, options)
-    capture = CadenceCapture(_notes(ctx, options["notes"]))
+    capture = CadenceTaps(_notes(ctx, options["notes"]))
     enough = threading.Event()
+    tapped = threading.Event()
 
     def tap(hit: Hit) -> None:
-        before = len(capture.taps)
-        capture.hit(hit)
-        count = len(capture.taps)
-        if count == before:
+        reading = capture.hit(hit)
+        if reading is None:
             return
-        current = capture.current()
-        so_far = f"  cadence so far {current.steps_per_min:.1f} steps/min" if current is not None else ""
-        click.echo(f"tap {count:>3}{so_far}")
-        if options["taps"] is not None and count >= options["taps"]:
+        if reading.taps == 1 and tapped.is_set():
+            click.echo(f"a pause over {capture.pause_s:g} s: the taps start a new walk")
+        tapped.set()
+        found = reading.cadence
+        so_far = f"  cadence so far {found.steps_per_min:.1f} steps/min" if found is not None else ""
+        click.echo(f"tap {reading.taps:>3}{so_far}")
+        if options["taps"] is not None and reading.taps >= options["taps"]:
             enough.set()
 
     with _log_target(ctx, options) as target:

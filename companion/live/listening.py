@@ -12,10 +12,9 @@ second, announces them to `LiveSync` and revises them when the tempo changed (a 
 beat not yet played; `LiveSync.set_beats` then matches the open beats again). The same thread closes
 beats whose window has passed, feeds adaptive tempo, and logs each complete block as a `Sync` event.
 
-Durable before reported: `on_block` is called after `Record.log` returned, so a block the screen shows as
-saved is on disk. If the disk refuses, the record keeps the event pending and retries it with the next
-write; the report says so. A block in which fewer than two beats were hit has no timing figures (no SD,
-no R): it is reported but not logged, since `Sync` needs them.
+Durable before reported: `on_block` is called after the block's event was logged, so a block the screen
+shows as saved is on disk (`companion.live.listening_record` says where blocks go and when they are not
+logged).
 
 Metronome runs: each start of the metronome is a run with its own beat numbers. The unfinished block of a
 run that stops is summarised and logged (`final`), and a new run starts a new block. Count-in beats are
@@ -33,32 +32,14 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any, Protocol, TypeVar
 
-from audio.cadence import (
-    GAIT_MAX_BPM,
-    AdaptiveMode,
-    AdaptiveSettings,
-    AdaptiveState,
-    AdaptiveTempo,
-    CadenceError,
-    MeasuredCadence,
-    cadence,
-)
+from audio.cadence import GAIT_MAX_BPM, AdaptiveMode, AdaptiveSettings, AdaptiveState, AdaptiveTempo
 from audio.live_sync import BeatOutcome, HitFeedback, LiveSync
-from audio.midi_hits import Hit
+from audio.midi_input import Hit
 from audio.sync_analysis import DEFAULT_TOLERANCE, SyncSummary, Tolerance
 from audio.tempo import Number, TempoSettings
 from audio.tempo_map import TempoMap
-from companion.record import (
-    Cadence,
-    Event,
-    EventDraft,
-    Payload,
-    Record,
-    StorageError,
-    Sync,
-    Tempo,
-    UnknownRecord,
-)
+from companion.live.listening_record import MIN_HITS_TO_LOG, BlockReport, EventSink, sync_payload
+from companion.record import Event, StorageError, Tempo, UnknownRecord
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +50,6 @@ LOOK_AHEAD_S = 1.0
 GRACE_S = 0.3
 """A beat stays open this long after its window, for hits the MIDI path delivers late: on a busy 2-core
 machine a Python thread can wait ~0.1 s for the GIL, and a hit whose beat has closed no longer counts."""
-MIN_HITS_TO_LOG = 2
-"""A block needs two beats hit for an SD and a meaningful R."""
 TEMPO_EPSILON_BPM = 0.01
 
 T = TypeVar("T")
@@ -122,69 +101,6 @@ class BeatClock(Protocol):
     def set_tempo(self, bpm: Number) -> None: ...
 
 
-class EventSink(Protocol):
-    """Where listening results are logged: `LogTarget` writes to the record directly; the app's session
-    screen passes one that goes through its writer thread, so blocks appear in the live log like taps."""
-
-    def log(self, payload: Payload) -> Event:
-        """Log one event, durable on return; StorageError when it is only pending."""
-        ...
-
-
-@dataclass(frozen=True)
-class LogTarget:
-    """Where listening results go in the record: a session, and the client/objective/plan they are about."""
-
-    record: Record
-    session_id: int
-    client_id: int | None = None
-    objective_id: int | None = None
-    plan_id: str | None = None
-
-    def log(self, payload: Payload) -> Event:
-        """Log one event (durable on return; StorageError leaves it pending in the record)."""
-        draft = EventDraft(
-            payload, client_id=self.client_id, objective_id=self.objective_id, plan_id=self.plan_id
-        )
-        return self.record.log(self.session_id, draft)
-
-
-@dataclass(frozen=True)
-class BlockReport:
-    """One block's figures, and what became of them in the record."""
-
-    number: int
-    """1, 2, ... over the whole SyncSession."""
-    summary: SyncSummary
-    final: bool
-    """The unfinished block of a run that stopped."""
-    event: Event | None
-    """The logged Sync event, durable; None when it was not logged or is still pending."""
-    note: str = ""
-    """Why it is not saved yet (pending retry, not logged and why); "" when saved."""
-
-    @property
-    def saved(self) -> bool:
-        return self.event is not None
-
-    def describe(self) -> str:
-        """One line for a log or a notification, e.g. "block 2 (16 beats at 90.0 bpm): 14/16 on the
-        beat (87.5%), mean -21.3 ms, SD 12.0 ms, R 0.98, 1 missed, 0 extra: saved"."""
-        s = self.summary
-        on_beat = round(s.pct_on_beat * s.n_beats / 100)
-        figures = [f"{on_beat}/{s.n_beats} on the beat ({s.pct_on_beat:.1f}%)"]
-        if s.mean_asynchrony_ms is not None:
-            figures.append(f"mean {s.mean_asynchrony_ms:+.1f} ms")
-        if s.sd_asynchrony_ms is not None and s.resultant_length is not None:
-            figures.append(f"SD {s.sd_asynchrony_ms:.1f} ms, R {s.resultant_length:.2f}")
-        figures.append(f"{s.missed} missed, {s.extra} extra")
-        kind = "last block" if self.final else "block"
-        return (
-            f"{kind} {self.number} ({s.n_beats} beats at {s.beat_bpm:.1f} bpm): {', '.join(figures)}: "
-            f"{'saved' if self.saved else self.note}"
-        )
-
-
 @dataclass(frozen=True)
 class ListeningState:
     """What the session screen shows about listening, read at any moment from `SyncSession.state`."""
@@ -203,24 +119,6 @@ class ListeningState:
     """None while adaptive tempo is off; when on it must always be shown."""
     problem: str
     """The latest thing that went wrong (a block not saved, a callback failing); "" when none."""
-
-
-def sync_payload(summary: SyncSummary) -> Sync:
-    """The record's Sync event for a block with at least two beats hit (every figure defined)."""
-    mean, sd, r = summary.mean_asynchrony_ms, summary.sd_asynchrony_ms, summary.resultant_length
-    if mean is None or sd is None or r is None:
-        raise ValueError(f"a block needs {MIN_HITS_TO_LOG} beats hit to be logged ({summary.matched} were)")
-    return Sync(
-        mean_asynchrony_ms=mean,
-        sd_ms=sd,
-        r=min(1.0, r),
-        pct_within=summary.pct_on_beat,
-        n_hits=summary.n_hits,
-        missed=summary.missed,
-        extra=summary.extra,
-        tempo_bpm=summary.beat_bpm,
-        extra_fields=summary.as_dict(),
-    )
 
 
 @dataclass
@@ -506,57 +404,3 @@ class SyncSession:
         except Exception as exc:
             log.exception("listening callback %r failed", callback)
             self._note_problem(f"the display could not take a listening update ({exc!r})")
-
-
-class CadenceCapture:
-    """Tap tempo from MIDI: the therapist taps every step of the client's walk on a pedal or pad.
-
-    Feed it hits (`hit`, usable as MidiInput's `on_hit`) or tap times; `current()` gives the cadence so
-    far for display, `measure()` the final one (or a CadenceError saying what to do), and `log` records
-    it as a cadence event. `baseline_bpm` is RAS's starting tempo. Thread-safe.
-    """
-
-    def __init__(self, notes: frozenset[int] | None = None) -> None:
-        self.notes = notes
-        self._taps: list[float] = []
-        self._lock = threading.Lock()
-
-    def hit(self, hit: Hit) -> None:
-        """Take a hit as a tap (pass this as MidiInput's `on_hit`); other notes than `notes` are ignored."""
-        if self.notes is None or hit.note in self.notes:
-            self.add_tap(hit.time_s)
-
-    def add_tap(self, time_s: float) -> int:
-        """Add a tap (engine-clock seconds); returns the taps so far."""
-        with self._lock:
-            self._taps.append(time_s)
-            return len(self._taps)
-
-    @property
-    def taps(self) -> tuple[float, ...]:
-        with self._lock:
-            return tuple(self._taps)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._taps.clear()
-
-    def measure(self) -> MeasuredCadence:
-        """The cadence of the taps so far; CadenceError (why, what to do) when they cannot give one."""
-        return cadence(self.taps)
-
-    def current(self) -> MeasuredCadence | None:
-        """The cadence so far for a live display; None until the taps give one."""
-        try:
-            return self.measure()
-        except CadenceError:
-            return None
-
-    def baseline_bpm(self) -> float:
-        """The metronome tempo matching the cadence (0.1 bpm): where RAS starts."""
-        return round(self.measure().steps_per_min, 1)
-
-    def log(self, target: LogTarget) -> Event:
-        """Record the measured cadence (raises CadenceError, or StorageError leaving it pending)."""
-        measured = self.measure()
-        return target.log(Cadence(measured.steps_per_min, measured.cv, measured.steps))

@@ -26,18 +26,12 @@ import mido
 
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
 from audio.live_sync import HitFeedback
-from audio.midi_hits import Hit, MidiInputError
-from audio.midi_input import MidiInput
+from audio.midi_input import Hit, MidiInput, MidiInputError
 from audio.sync_analysis import Tolerance
 from audio.tempo import Number, TempoSettings
 from audio.tempo_map import TempoMap
-from companion.live.listening import (
-    MIN_HITS_TO_LOG,
-    BlockReport,
-    SyncSession,
-    SyncSettings,
-    adaptive_settings,
-)
+from companion.live.listening import SyncSession, SyncSettings, adaptive_settings
+from companion.live.listening_record import MIN_HITS_TO_LOG, BlockReport
 from companion.record import Event, EventDraft, Payload, StorageError
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from audio.audio_output import Latency
 from audio.tempo import LinearRamp, Ramp, StepRamp, TempoError, TempoSettings, TimeSignature, parse_accents
 from companion.app.screens.dialogs import Dialog
-from companion.live.metronome_control import OUTPUTS
+from companion.live.metronome_transport import OUTPUTS
 
 METERS = ("2/4", "3/4", "4/4", "5/4", "6/8", "7/8", "9/8", "12/8")
 SUBDIVISIONS = (("1 per beat", 1), ("2 per beat", 2), ("triplets", 3), ("4 per beat", 4))

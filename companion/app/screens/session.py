@@ -45,12 +45,14 @@ from companion.app.widgets.plan_view import PlanView
 from companion.app.widgets.sync_strip import SyncStrip
 from companion.app.widgets.tallies import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
+from companion.live.cadence_taps import CadenceTaps, GaitPreset, RasStages, cadence_condition
 from companion.live.cue_choices import CueChoice, cue_choices
-from companion.live.listening import BlockReport
 from companion.live.listening_control import ListeningControl, SessionSink
-from companion.live.metronome_control import MetronomeControl, MetronomeState, OutputsInUse, PresetLoaded
+from companion.live.listening_record import BlockReport
+from companion.live.metronome_control import MetronomeControl
+from companion.live.metronome_state import MetronomeState, PresetLoaded
+from companion.live.metronome_transport import OutputsInUse
 from companion.live.session_controller import LiveSession, TapWriter, Update
-from companion.live.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.live.wall_clock import clock_text
 from companion.record import EventDraft, Measure, Sample, Session, StorageError
 from interventions import DataKind
@@ -238,7 +240,7 @@ class LiveSessionScreen(CompanionScreen):
         self._forget_listener: Callable[[], None] | None = None
         self._settle_timer: Timer | None = None
         self._bar_bpm: float | None = None
-        self.taps = TapSeries()
+        self.taps = CadenceTaps()
         self._taps_done: Timer | None = None
         self.ras: RasStages | None = None  # the RAS ramp from the last measured cadence
         self._cued = False  # the metronome has played this session: later uncued cadences are carry-over

@@ -16,7 +16,7 @@ from textual.widgets import Button, Digits, Label, Static
 
 from audio.cues import CLICK
 from companion.app.widgets.beat_light import BeatLight
-from companion.live.metronome_control import MetronomeState, describe
+from companion.live.metronome_state import MetronomeState, describe
 
 Row = tuple[tuple[tuple[str, str], ...], str]
 BUTTON_ROWS: tuple[Row, ...] = (

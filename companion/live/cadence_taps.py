@@ -1,26 +1,46 @@
-"""Tap tempo: the therapist taps each step (or beat); after a pause the taps become a cadence.
+"""Tap tempo and gait cadence: the therapist taps each of the client's steps, the taps become a cadence.
+
+One collector, `CadenceTaps`, for every way taps arrive: the session screen's tap key (UI thread), a MIDI
+pedal or pad (the input's delivery thread) and `companion cadence` in a terminal. It also holds what
+follows from a cadence in RAS work: the stage tempos (`RasStages`), a gait plan's preset started from the
+client's cadence (`GaitPreset`) and the condition the steps were walked in (`cadence_condition`).
 
 The measurement itself is `audio.cadence.cadence`, which shrugs off a missed tap or a bounced double tap
-(a hand also steadying a client is not a metronome). A series ends when the taps stop for `pause_s`;
-the session screen then sets the metronome to the cadence and logs it as the client's baseline, and the
-RAS ramp that follows from it (`RasStages`) is one key per stage from there.
+(a hand also steadying a client is not a metronome).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from audio.cadence import GAIT_MAX_BPM, MIN_TAPS, CadenceError, MeasuredCadence, cadence, ras_ramp_plan
+from audio.cadence import (
+    GAIT_MAX_BPM,
+    MIN_TAPS,
+    CadenceError,
+    MeasuredCadence,
+    baseline_bpm,
+    cadence,
+    ras_ramp_plan,
+)
+from audio.midi_input import Hit
 from audio.tempo import MAX_BPM, MIN_BPM
+from companion.record import Cadence
 from interventions import TempoPreset
 
+if TYPE_CHECKING:
+    from companion.live.listening_record import EventSink
+    from companion.record import Event
+
 PAUSE_S = 2.5
-"""Taps further apart than this start a new series (no one walks at 24 steps a minute)."""
+"""Taps further apart than this end a series (no one walks at 24 steps a minute)."""
 
 
 @dataclass(frozen=True)
 class TapReading:
+    """The series so far: how many taps, and the cadence they give (or why they give none yet)."""
+
     taps: int
     cadence: MeasuredCadence | None
     problem: str = ""
@@ -34,36 +54,84 @@ class TapReading:
         )
 
 
-class TapSeries:
-    """The taps of the current series, on one clock (seconds, e.g. `time.perf_counter()`)."""
+def _reading(taps: tuple[float, ...]) -> TapReading:
+    if len(taps) < MIN_TAPS:
+        return TapReading(len(taps), None)
+    try:
+        return TapReading(len(taps), cadence(taps))
+    except CadenceError as problem:
+        return TapReading(len(taps), None, str(problem))
 
-    def __init__(self, pause_s: float = PAUSE_S) -> None:
+
+class CadenceTaps:
+    """The taps of one series of steps, on one clock (seconds: `time.perf_counter()`, as MIDI hits are).
+
+    The rule, as RAS practice measures gait: cadence is steps over the timed span they were walked in (a
+    timed walk, Thaut & Hoemberg 2014), so a series is the steps of one walk, from its first tap to its
+    last. A pause longer than `pause_s` ends the series and is not walked time: the next tap starts a new
+    series rather than stretching the span of the old one (a turn at the end of the walkway, the client
+    resting, the therapist stopping to steady them). Measuring across the pause would mix two walks and
+    lean on the cadence's rejection of outlying intervals; measuring up to the pause, never over it, keeps
+    the baseline the client's own. The pause that ends the last series changes nothing: `finish` (the
+    screen's timer after `pause_s`, or the end of `companion cadence`) takes the series as it stood.
+
+    Thread-safe: taps may come from the UI and a MIDI thread at once. `notes` limits MIDI hits to the
+    pedal's (None: every note counts).
+    """
+
+    def __init__(self, notes: frozenset[int] | None = None, pause_s: float = PAUSE_S) -> None:
+        self.notes = notes
         self.pause_s = pause_s
         self._taps: list[float] = []
+        self._lock = threading.Lock()
+
+    def hit(self, hit: Hit) -> TapReading | None:
+        """Take a MIDI hit as a tap (usable as MidiInput's `on_hit`); None when its note does not count."""
+        if self.notes is not None and hit.note not in self.notes:
+            return None
+        return self.tap(hit.time_s)
 
     def tap(self, at: float) -> TapReading:
-        if self._taps and at - self._taps[-1] > self.pause_s:
-            self._taps = []
-        self._taps.append(at)
-        return self.reading()
+        """One step at `at` seconds; after a pause it is the first of a new series."""
+        with self._lock:
+            if self._taps and at - self._taps[-1] > self.pause_s:
+                self._taps = []
+            self._taps.append(at)
+            taps = tuple(self._taps)
+        return _reading(taps)
 
-    def reading(self) -> TapReading:
-        if len(self._taps) < MIN_TAPS:
-            return TapReading(len(self._taps), None)
-        try:
-            return TapReading(len(self._taps), cadence(self._taps))
-        except CadenceError as problem:
-            return TapReading(len(self._taps), None, str(problem))
-
-    def finish(self) -> TapReading:
-        """End the series: its reading (cadence or the reason there is none); the next tap starts anew."""
-        reading = self.reading()
-        self._taps = []
-        return reading
+    @property
+    def taps(self) -> tuple[float, ...]:
+        with self._lock:
+            return tuple(self._taps)
 
     @property
     def active(self) -> bool:
-        return bool(self._taps)
+        """A series is being tapped."""
+        return bool(self.taps)
+
+    def measure(self) -> MeasuredCadence:
+        """The cadence of the series; CadenceError (why, what to do) when its taps cannot give one."""
+        return cadence(self.taps)
+
+    def reading(self) -> TapReading:
+        """The series so far, for a live display: its cadence, or none yet and why."""
+        return _reading(self.taps)
+
+    def finish(self) -> TapReading:
+        """End the series: its reading (cadence or the reason there is none); the next tap starts anew."""
+        with self._lock:
+            taps, self._taps = tuple(self._taps), []
+        return _reading(taps)
+
+    def baseline_bpm(self) -> float:
+        """The metronome tempo matching the series' cadence (0.1 bpm): where RAS starts."""
+        return baseline_bpm(self.taps)
+
+    def log(self, target: EventSink) -> Event:
+        """Record the series' cadence (raises CadenceError, or StorageError leaving it pending)."""
+        measured = self.measure()
+        return target.log(Cadence(measured.steps_per_min, measured.cv, measured.steps))
 
 
 RAS_STEP_PERCENT = 5.0
