@@ -24,7 +24,7 @@ from companion.app.screens.help import HelpScreen
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.review import ReviewScreen
 from companion.app.screens.session import LiveSessionScreen
-from companion.app.screens.soap import SoapScreen
+from companion.app.screens.note_editor import SoapScreen
 from companion.record import Count, EventDraft, Intervention, Note, Tempo, Trial
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]

@@ -176,7 +176,7 @@ class CompanionApp(App[None]):
 
     def open_note(self, session_id: int, replace_screen: bool = False) -> None:
         """The note of a session: in place of the live session when it ends, or over the review."""
-        from companion.app.screens.soap import SoapScreen
+        from companion.app.screens.note_editor import SoapScreen
 
         if replace_screen:
             self.switch_screen(SoapScreen(session_id, done=self.back_to_today))

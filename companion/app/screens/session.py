@@ -40,7 +40,7 @@ from companion.app.screens.sampling import QUESTIONS, SampleDialog, SamplingPlan
 from companion.app.screens.walk import WalkDialog, WalkResult
 from companion.app.widgets.beat_light import Beat, BeatLight
 from companion.app.widgets.client_bar import ClientBar
-from companion.app.widgets.event_log import EventLog
+from companion.app.widgets.session_log import SessionLog
 from companion.app.widgets.metronome_panel import MetronomePanel
 from companion.app.widgets.plan_view import PlanView
 from companion.app.widgets.sync_strip import SyncStrip
@@ -265,7 +265,7 @@ class LiveSessionScreen(CompanionScreen):
                 yield TallyList(id="tallies")
                 yield SyncStrip(id="sync-strip")
                 yield Static("", id="pending-bar", markup=False)
-                yield EventLog(id="log")
+                yield SessionLog(id="log")
             yield MetronomePanel(id="metronome")
         yield Footer()
 
@@ -276,7 +276,7 @@ class LiveSessionScreen(CompanionScreen):
         self._tick()
         self.set_interval(1.0, self._tick)
         self.set_interval(RETRY_EVERY_S, self._retry)
-        log = self.query_one(EventLog)
+        log = self.query_one(SessionLog)
         for entry in self.live.entries():
             log.show(entry, self.live.describe(entry), self._who(entry.event.client_id))
         self._refresh_selection()
@@ -338,7 +338,7 @@ class LiveSessionScreen(CompanionScreen):
         update = message.update
         if update is None:
             return
-        log = self.query_one(EventLog)
+        log = self.query_one(SessionLog)
         for entry in update.entries:
             log.show(entry, self.live.describe(entry), self._who(entry.event.client_id))
         if update.entries:
