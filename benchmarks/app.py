@@ -107,7 +107,7 @@ def start_to_interactive(directory: Path, launches: int) -> dict[str, Any]:
 # -- in-process measurements ----------------------------------------------------------------------------
 async def open_session(pilot: Any) -> Any:
     from companion.app.screens.dialogs import Confirm, StartSession
-    from companion.app.screens.session import LiveSessionScreen
+    from companion.app.screens.session.screen import LiveSessionScreen
     from companion.app.screens.today import TodayScreen
 
     app = pilot.app

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from audio.events import BeatEvent, EngineEvent
 from audio.tempo import TempoError
 from companion.app.screens.plans import PlansScreen
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.widgets.beat_light import BeatLight
 from companion.live.metronome_control import MetronomeControl, describe
 from companion.live.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition

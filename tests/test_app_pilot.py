@@ -18,13 +18,13 @@ from companion.app import AppConfig, CompanionApp, FixedClock
 from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, StartSession, TextPrompt
 from companion.app.screens.help import HelpScreen
 from companion.app.screens.measure import MeasureDialog
+from companion.app.screens.note_editor import SoapScreen
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.problem import StartupProblem
 from companion.app.screens.rating import RatingDialog
 from companion.app.screens.review import ProgressChart, ReviewScreen
 from companion.app.screens.sampling import SampleDialog
-from companion.app.screens.session import LiveSessionScreen
-from companion.app.screens.note_editor import SoapScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.screens.today import TodayScreen
 from companion.app.screens.walk import WalkDialog
 from companion.app.widgets.session_log import SessionLog, Shown

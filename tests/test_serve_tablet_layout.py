@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import Button
 
 from companion.app.screens.dialogs import StartSession
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.widgets.tap_pad import TapButton
 
 TABLET_SIZES = [(113, 36), (120, 36), (128, 40), (160, 48)]

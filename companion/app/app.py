@@ -170,7 +170,7 @@ class CompanionApp(App[None]):
         )
 
     def open_live_session(self, live: LiveSession) -> None:
-        from companion.app.screens.session import LiveSessionScreen
+        from companion.app.screens.session.screen import LiveSessionScreen
 
         self.push_screen(LiveSessionScreen(live))
 
