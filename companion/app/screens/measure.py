@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Label, Select
 
 from companion.app.screens.dialogs import Dialog
-from companion.live.session_controller import MeasureChoice
+from companion.live.tap_choices import MeasureChoice
 from companion.record.events import RATING_PHASES, RatingPhase
 
 

@@ -24,8 +24,9 @@ from companion.app.widgets.tallies import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
 from companion.live.listening_control import ListeningControl
 from companion.live.metronome_control import MetronomeControl
-from companion.live.session_controller import LiveSession, TapWriter, Update
+from companion.live.session_controller import LiveSession, Update
 from companion.live.tap_tempo import cadence_condition
+from companion.live.tap_writer import TapWriter
 from companion.live.wall_clock import clock_text
 from companion.record import EventDraft
 
