@@ -106,8 +106,9 @@ def start_to_interactive(directory: Path, launches: int) -> dict[str, Any]:
 
 # -- in-process measurements ----------------------------------------------------------------------------
 async def open_session(pilot: Any) -> Any:
-    from companion.app.screens.dialogs import Confirm, StartSession
+    from companion.app.screens.dialogs import Confirm
     from companion.app.screens.session.screen import LiveSessionScreen
+    from companion.app.screens.start_session import StartSession
     from companion.app.screens.today import TodayScreen
 
     app = pilot.app

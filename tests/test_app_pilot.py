@@ -15,7 +15,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 
 from companion.app import AppConfig, CompanionApp, FixedClock
-from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, StartSession, TextPrompt
+from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, TextPrompt
 from companion.app.screens.help import HelpScreen
 from companion.app.screens.measure import MeasureDialog
 from companion.app.screens.note_editor import SoapScreen
@@ -25,6 +25,7 @@ from companion.app.screens.rating import RatingDialog
 from companion.app.screens.review import ProgressChart, ReviewScreen
 from companion.app.screens.sampling import SampleDialog
 from companion.app.screens.session.screen import LiveSessionScreen
+from companion.app.screens.start_session import StartSession
 from companion.app.screens.today import TodayScreen
 from companion.app.screens.walk import WalkDialog
 from companion.app.widgets.session_log import SessionLog, Shown

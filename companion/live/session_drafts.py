@@ -209,6 +209,15 @@ class SessionDrafts:
         own = [objective.description] if objective is not None and measured_as(objective, kind) else []
         return list(dict.fromkeys([*own, *(tap.label for tap in self._taps(kind)), DEFAULT_LABELS[kind]]))
 
+    def labels_to_ask(self, kind: DataKind) -> list[str]:
+        """What to ask before the first count (or duration) on the selected objective, once: the plan's
+        labels are offered, not assumed. Empty when the key logs at once (no objective, a label chosen
+        before, or only one to choose)."""
+        choices = self.label_choices(kind)
+        if self.objective is None or self.known_label(kind) is not None or len(choices) == 1:
+            return []
+        return choices
+
     def use_label(self, kind: DataKind, label: str) -> None:
         """From now on the selected objective's `kind` taps are called `label`."""
         objective = self.objective

@@ -20,12 +20,13 @@ from textual.timer import Timer
 from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, TextPrompt
 from companion.app.screens.measure import MeasureDialog, MeasureResult
 from companion.app.screens.rating import RatingDialog, RatingResult
-from companion.app.screens.sampling import QUESTIONS, SampleDialog, SamplingPlan
+from companion.app.screens.sampling import SampleDialog
 from companion.app.screens.session.core import SessionCore
 from companion.app.screens.walk import WalkDialog, WalkResult
 from companion.app.widgets.tap_pad import TapPad
 from companion.live.session_controller import LiveSession
-from companion.record import Measure, Sample, Session, StorageError
+from companion.live.time_sampling import QUESTIONS, SamplingPlan
+from companion.record import Measure, Session, StorageError
 from interventions import DataKind
 
 PROMPTED = Binding.Group("Correct with a prompt: the level's number (as on the pad)", compact=True)
@@ -141,8 +142,8 @@ class TapKeys(SessionCore):
         """The first count (or duration) on an objective asks what it counts, once: the plan's labels are
         offered, not assumed. After that the key logs at once."""
         live = self.live
-        choices = live.label_choices(kind)
-        if live.objective is None or live.known_label(kind) is not None or len(choices) == 1:
+        choices = live.labels_to_ask(kind)
+        if not choices or live.objective is None:
             then()
             return
 
@@ -181,13 +182,12 @@ class TapKeys(SessionCore):
             return
         label, every = values
         try:
-            interval = float(every)
-            Sample(label, True, method, interval)  # the record's own rules: a label, at least 1 s
+            plan = SamplingPlan.from_form(label, method, every)
         except ValueError as problem:
             self.notify(f"Time sampling not started: {problem}", severity="warning")
             return
-        self._sampling, self._samples_taken = SamplingPlan(label, method, interval), 0
-        self._sampling_timer = self.set_interval(interval, self._sample_due)
+        self._sampling, self._samples_taken = plan, 0
+        self._sampling_timer = self.set_interval(plan.interval_s, self._sample_due)
         self.notify(f"{self._sampling.describe()}; I stops.", timeout=5)
 
     def _sample_due(self) -> None:
