@@ -285,6 +285,14 @@ class LiveSession(SessionDrafts):
     def ended(self) -> bool:
         return self.session.ended_at is not None
 
+    def agreement(self) -> list[str]:
+        """A second observer's session, ended: its agreement with the observed one, as said to the
+        therapist; empty until the observed session has ended too (it is computed then)."""
+        observed = self.session.second_observer_of
+        if observed is None or not self.record.session(observed).ended_at:
+            return []
+        return [a.describe() for a in self.record.agreement(observed)]
+
     # -- reading (any thread) ----------------------------------------------------------------------
     def entries(self) -> list[LogEntry]:
         with self._lock:

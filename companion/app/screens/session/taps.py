@@ -365,10 +365,7 @@ class TapKeys(SessionCore):
             self.companion.open_note(message.session.id, replace_screen=True)
             return
         # A second observer writes no note: the agreement goes with the observed session (Review shows it).
-        record = self.live.record
-        figures = (
-            [a.describe() for a in record.agreement(observed)] if record.session(observed).ended_at else []
-        )
+        figures = self.live.agreement()
         told = "; ".join(figures) if figures else "it is computed when the observed session ends"
         self.notify(f"Second observer's record saved. Agreement: {told}.", title="IOA", timeout=12)
         self.companion.back_to_today()
