@@ -106,8 +106,9 @@ def start_to_interactive(directory: Path, launches: int) -> dict[str, Any]:
 
 # -- in-process measurements ----------------------------------------------------------------------------
 async def open_session(pilot: Any) -> Any:
-    from companion.app.screens.dialogs import Confirm, StartSession
-    from companion.app.screens.session import LiveSessionScreen
+    from companion.app.screens.dialogs import Confirm
+    from companion.app.screens.session.screen import LiveSessionScreen
+    from companion.app.screens.start_session import StartSession
     from companion.app.screens.today import TodayScreen
 
     app = pilot.app
@@ -136,12 +137,12 @@ def app_on(directory: Path) -> Any:
 
 
 async def tap_to_visible(directory: Path, taps: int) -> dict[str, Any]:
-    from companion.app.widgets.event_log import EventLog
+    from companion.app.widgets.session_log import SessionLog
     from companion.live.session_controller import LiveSession
 
     shown: dict[str, float] = {}
     durable: list[float] = []
-    original = EventLog.show
+    original = SessionLog.show
     original_commit = LiveSession.commit
 
     def commit(self: LiveSession, draft: Any) -> Any:
@@ -149,13 +150,13 @@ async def tap_to_visible(directory: Path, taps: int) -> dict[str, Any]:
         durable.append(time.perf_counter())
         return update
 
-    def timed(self: EventLog, entry: Any, text: str, who: str = "") -> Any:
+    def timed(self: SessionLog, entry: Any, text: str, who: str = "") -> Any:
         line = original(self, entry, text, who)
         if entry.id not in shown:  # after the log's next refresh: the line has been rendered
             self.call_after_refresh(lambda: shown.setdefault(entry.id, time.perf_counter()))
         return line
 
-    EventLog.show = timed  # type: ignore[method-assign]
+    SessionLog.show = timed  # type: ignore[method-assign]
     LiveSession.commit = commit  # type: ignore[method-assign]
     latencies, to_disk, disk_to_screen = [], [], []
     try:
@@ -176,7 +177,7 @@ async def tap_to_visible(directory: Path, taps: int) -> dict[str, Any]:
                 disk_to_screen.append(visible - durable[-1])
             screen.writer.drain(5)
     finally:
-        EventLog.show = original  # type: ignore[method-assign]
+        SessionLog.show = original  # type: ignore[method-assign]
         LiveSession.commit = original_commit  # type: ignore[method-assign]
     return {
         "key_to_line_on_screen": summary(latencies),

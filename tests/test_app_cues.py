@@ -21,7 +21,7 @@ from companion.app.app import CompanionApp
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Pick, TextPrompt
 from companion.app.screens.help import HelpScreen
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.widgets.metronome_panel import MetronomePanel
 from companion.live.metronome_control import MetronomeControl
 from companion.record import Trial

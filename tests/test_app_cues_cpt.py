@@ -14,8 +14,8 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TextArea
 
 from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick
+from companion.app.screens.note_editor import SoapScreen
 from companion.app.screens.review import ReviewScreen
-from companion.app.screens.soap import SoapScreen
 from companion.paths import exports_dir
 from companion.record.sessions import parse_billing_codes
 

@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import TextPrompt
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 
 __all__ = ["practice", "utc"]  # fixtures
 

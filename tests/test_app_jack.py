@@ -25,7 +25,7 @@ from test_app_practice import Practice, make_practice
 from textual.pilot import Pilot
 
 from companion.app.screens.dialogs import Pick, TextPrompt
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 
 pytestmark = pytest.mark.jack
 

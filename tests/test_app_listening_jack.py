@@ -28,7 +28,7 @@ from textual.pilot import Pilot
 
 from companion.app import CompanionApp
 from companion.app.screens.dialogs import Pick
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.widgets.sync_strip import SyncStrip
 from companion.live.listening import SyncSettings
 from companion.live.listening_control import Mark

@@ -19,9 +19,9 @@ from textual.widgets import OptionList, TextArea
 
 from companion.app import CompanionApp
 from companion.app.screens.dialogs import TextPrompt
+from companion.app.screens.note_editor import SoapScreen
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.review import ReviewScreen
-from companion.app.screens.soap import SoapScreen
 from companion.app.screens.today import TodayScreen
 from companion.paths import plans_dir
 from companion.record import EventDraft, Note

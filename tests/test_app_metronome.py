@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 from audio.engine_events import BeatEvent, EngineEvent
 from audio.tempo import TempoError
 from companion.app.screens.plans import PlansScreen
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.widgets.beat_light import BeatLight
 from companion.live.cadence_taps import CadenceTaps, GaitPreset, RasStages, cadence_condition
 from companion.live.metronome_control import MetronomeControl

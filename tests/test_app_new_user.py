@@ -17,9 +17,9 @@ from textual.widgets import Button, OptionList
 
 from companion.app.screens.dialogs import Confirm
 from companion.app.screens.metronome_settings import MetronomeSettings
+from companion.app.screens.note_editor import SoapScreen
 from companion.app.screens.plans import PlansScreen
-from companion.app.screens.session import LiveSessionScreen
-from companion.app.screens.soap import SoapScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.screens.today import TodayScreen
 from companion.app.widgets.beat_light import BeatLight
 from companion.app.widgets.plan_view import PlanView

@@ -15,19 +15,20 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 
 from companion.app import AppConfig, CompanionApp, FixedClock
-from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, StartSession, TextPrompt
+from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, TextPrompt
 from companion.app.screens.help import HelpScreen
 from companion.app.screens.measure import MeasureDialog
+from companion.app.screens.note_editor import SoapScreen
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.problem import StartupProblem
 from companion.app.screens.rating import RatingDialog
 from companion.app.screens.review import ProgressChart, ReviewScreen
 from companion.app.screens.sampling import SampleDialog
-from companion.app.screens.session import LiveSessionScreen
-from companion.app.screens.soap import SoapScreen
+from companion.app.screens.session.screen import LiveSessionScreen
+from companion.app.screens.start_session import StartSession
 from companion.app.screens.today import TodayScreen
 from companion.app.screens.walk import WalkDialog
-from companion.app.widgets.event_log import EventLog, Shown
+from companion.app.widgets.session_log import SessionLog, Shown
 from companion.live.session_controller import LiveSession
 from companion.record import Abc, Count, Intervention, Note, Rating, Record, Sample, Trial, Walk
 
@@ -90,8 +91,8 @@ async def open_review(pilot: Pilot[None], sessions: int) -> ReviewScreen:
 
 def log_lines(app: CompanionApp) -> list[Shown]:
     """The live log's entries, newest first (empty when the session screen is not showing)."""
-    found = app.screen.query(EventLog)
-    return found.first(EventLog).shown() if found else []
+    found = app.screen.query(SessionLog)
+    return found.first(SessionLog).shown() if found else []
 
 
 def pending(line: Shown) -> bool:

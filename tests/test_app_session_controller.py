@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from test_app_practice import Practice, make_practice, write_lock
 
-from companion.live.session_controller import LiveSession, TapWriter, describe
+from companion.live.log_lines import describe
+from companion.live.session_controller import LiveSession
+from companion.live.tap_writer import TapWriter
 from companion.record import (
     Count,
     DurationStart,

@@ -21,10 +21,10 @@ from textual.widgets import Input, TextArea
 from companion.app import CompanionApp, FixedClock
 from companion.app.screens.dialogs import Confirm
 from companion.app.screens.help import HelpScreen
+from companion.app.screens.note_editor import SoapScreen
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.review import ReviewScreen
-from companion.app.screens.session import LiveSessionScreen
-from companion.app.screens.soap import SoapScreen
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.record import Count, EventDraft, Intervention, Note, Tempo, Trial
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]

@@ -9,7 +9,8 @@ import pytest
 from test_midi_input_sender import HitSender
 
 from audio.cadence import CadenceError
-from audio.midi_input import Hit, MidiInput
+from audio.midi_hits import Hit
+from audio.midi_input import MidiInput
 from companion.live.cadence_taps import CadenceTaps
 from companion.live.listening_record import LogTarget
 from companion.record import Cadence, Record

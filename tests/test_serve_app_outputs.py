@@ -18,7 +18,7 @@ from textual.widgets import Static
 
 from companion.app import CompanionApp
 from companion.app.screens.dialogs import Confirm
-from companion.app.screens.soap import SoapScreen
+from companion.app.screens.note_editor import SoapScreen
 from companion.output_lock import OutputLock
 from companion.record import Trial
 

@@ -15,8 +15,8 @@ from test_app_practice import Practice, make_practice
 from textual.screen import Screen
 from textual.widgets import Button
 
-from companion.app.screens.dialogs import StartSession
-from companion.app.screens.session import LiveSessionScreen
+from companion.app.screens.session.screen import LiveSessionScreen
+from companion.app.screens.start_session import StartSession
 from companion.app.widgets.tap_pad import TapButton
 
 TABLET_SIZES = [(113, 36), (120, 36), (128, 40), (160, 48)]

@@ -9,10 +9,10 @@ import mido
 import numpy as np
 import pytest
 
-from audio.grooves import GROOVES
+from audio.grooves import DRUM_CHANNEL, GROOVES
 from audio.song_file import load_song
 from audio.songs import DIRECTORY
-from audio.synth import DRUM_CHANNEL, Synth
+from audio.synth import Synth
 
 RATE = 48_000
 

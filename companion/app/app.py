@@ -15,7 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from textual import work
-from textual.app import App, SystemCommand
+from textual.app import App, CSSPathType, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
@@ -40,7 +40,11 @@ class CompanionApp(App[None]):
     """Companion: today's clients, the live session, plans, review and notes."""
 
     TITLE = "Companion"
-    CSS_PATH = "companion.tcss"
+    CSS_PATH: ClassVar[CSSPathType | None] = [
+        f"styles/{part}.tcss"
+        for part in ("base", "today", "session", "note_editor", "plans", "review", "metronome_panel")
+    ]
+    """One stylesheet per part of the app; later ones win a tie, so the order is kept."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
@@ -170,13 +174,13 @@ class CompanionApp(App[None]):
         )
 
     def open_live_session(self, live: LiveSession) -> None:
-        from companion.app.screens.session import LiveSessionScreen
+        from companion.app.screens.session.screen import LiveSessionScreen
 
         self.push_screen(LiveSessionScreen(live))
 
     def open_note(self, session_id: int, replace_screen: bool = False) -> None:
         """The note of a session: in place of the live session when it ends, or over the review."""
-        from companion.app.screens.soap import SoapScreen
+        from companion.app.screens.note_editor import SoapScreen
 
         if replace_screen:
             self.switch_screen(SoapScreen(session_id, done=self.back_to_today))

@@ -9,13 +9,15 @@ from textual.dom import DOMNode
 
 def declared_bindings(node: DOMNode) -> list[Binding]:
     """The bindings Companion's own classes declare for a screen or the app (what help and the palette
-    list), without Textual's built-in focus keys."""
-    found: list[Binding] = []
-    for cls in type(node).__mro__:
+    list), without Textual's built-in focus keys.
+
+    In Textual's own order (the footer's): from the most basic class to the node's own, a class that
+    declares a key again keeping its place; so a screen assembled from parts lists each part's keys
+    together."""
+    unique: dict[tuple[str, str], Binding] = {}
+    for cls in reversed(type(node).__mro__):
         declared = cls.__dict__.get("BINDINGS")
         if declared and cls.__module__.startswith("companion."):
-            found += [b for bindings in BindingsMap(declared).key_to_bindings.values() for b in bindings]
-    unique: dict[tuple[str, str], Binding] = {}
-    for binding in found:
-        unique.setdefault((binding.key, binding.action), binding)
+            for bindings in BindingsMap(declared).key_to_bindings.values():
+                unique.update({(binding.key, binding.action): binding for binding in bindings})
     return list(unique.values())

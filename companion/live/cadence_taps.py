@@ -24,7 +24,7 @@ from audio.cadence import (
     cadence,
     ras_ramp_plan,
 )
-from audio.midi_input import Hit
+from audio.midi_hits import Hit
 from audio.tempo import MAX_BPM, MIN_BPM
 from companion.record import Cadence
 from interventions import TempoPreset

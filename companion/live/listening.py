@@ -34,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 
 from audio.cadence import GAIT_MAX_BPM, AdaptiveMode, AdaptiveSettings, AdaptiveState, AdaptiveTempo
 from audio.live_sync import BeatOutcome, HitFeedback, LiveSync
-from audio.midi_input import Hit
+from audio.midi_hits import Hit
 from audio.sync_analysis import DEFAULT_TOLERANCE, SyncSummary, Tolerance
 from audio.tempo import Number, TempoSettings
 from audio.tempo_map import TempoMap

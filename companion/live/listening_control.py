@@ -26,7 +26,8 @@ import mido
 
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
 from audio.live_sync import HitFeedback
-from audio.midi_input import Hit, MidiInput, MidiInputError
+from audio.midi_hits import Hit, MidiInputError
+from audio.midi_input import MidiInput
 from audio.sync_analysis import Tolerance
 from audio.tempo import Number, TempoSettings
 from audio.tempo_map import TempoMap

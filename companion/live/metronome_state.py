@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from audio.cue_player import CueState
+from audio.cue_state import CueState
 from audio.cues import CLICK, Cue, SongCue
-from audio.engine_client import ENGINE
+from audio.engine_process import ENGINE
 from audio.tempo import MAX_BPM, MIN_BPM, LinearRamp, StepRamp, TempoSettings
 
 

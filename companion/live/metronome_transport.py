@@ -24,9 +24,10 @@ from typing import TypeVar
 
 from audio.audio_output import DEFAULT_LATENCY, Latency
 from audio.cues import CLICK, Cue
-from audio.engine import AudioConfig, MidiConfig
-from audio.engine_client import EngineProcess, RemoteCuePlayer, RemoteMetronome
+from audio.engine_client import RemoteCuePlayer, RemoteMetronome
+from audio.engine_config import AudioConfig, MidiConfig
 from audio.engine_events import EngineEvent, OutputProblem, Xruns
+from audio.engine_process import EngineProcess
 from audio.errors import OutputError
 from audio.tempo import TempoSettings
 from companion.output_lock import Holder, OutputLock

@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Label, Select
 
 from companion.app.screens.dialogs import Dialog
-from companion.live.session_controller import MeasureChoice
+from companion.live.tap_choices import MeasureChoice, measure_phase
 from companion.record.events import RATING_PHASES, RatingPhase
 
 
@@ -53,16 +53,8 @@ class MeasureDialog(Dialog[MeasureResult]):
         yield Label("Unit")
         yield Input(first.unit if first else "", placeholder="e.g. degrees, s, m, breaths/min", id="unit")
         phases = [(phase, phase) for phase in RATING_PHASES]
-        yield Select(phases, value=self._default_phase(first), allow_blank=False, id="phase")
+        yield Select(phases, value=measure_phase(first, self.measured), allow_blank=False, id="phase")
         yield Label("Enter logs it · Esc cancels", classes="dialog-hint")
-
-    def _default_phase(self, choice: MeasureChoice | None) -> str:
-        """Before, until this measure was taken in the session; then after (a pre/post pair)."""
-        phases = choice.phases if choice is not None else RATING_PHASES
-        label = choice.label if choice is not None else ""
-        if label not in self.measured and "before" in phases:
-            return "before"
-        return "after" if "after" in phases else phases[0]
 
     def on_mount(self) -> None:
         self.query_one("#value", Input).focus()
@@ -72,7 +64,7 @@ class MeasureDialog(Dialog[MeasureResult]):
         choice = self.choices[int(str(event.value))]
         self.query_one("#label", Input).value = choice.label
         self.query_one("#unit", Input).value = choice.unit
-        self.query_one("#phase", Select).value = self._default_phase(choice)
+        self.query_one("#phase", Select).value = measure_phase(choice, self.measured)
 
     @on(Input.Submitted)
     def _submitted(self, _event: Input.Submitted) -> None:

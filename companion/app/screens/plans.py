@@ -17,7 +17,8 @@ from textual.widgets import Footer, Header, Input, Label, OptionList, Select
 from textual.widgets.option_list import Option
 
 from companion.app.screens.base import CompanionScreen
-from companion.app.screens.dialogs import Pick, StartSession
+from companion.app.screens.dialogs import Pick
+from companion.app.screens.start_session import StartSession
 from companion.app.screens.today import SETTINGS
 from companion.app.widgets.plan_view import PlanView
 from companion.live.session_controller import SessionRequest

@@ -19,7 +19,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from companion.app.screens.dialogs import Dialog
 from companion.documents.wording import num
-from companion.live.session_controller import RatingChoice
+from companion.live.tap_choices import RatingChoice, rating_phase
 from companion.record.events import RATING_PHASES, RatingPhase
 
 DIGIT_SCALE = (0.0, 10.0)
@@ -53,13 +53,7 @@ class RatingDialog(Dialog[RatingResult]):
         self.choices = list(choices)
         self.choice = self.choices[0]
         self.rated = set(rated)
-        self.phase: RatingPhase = self._default_phase()
-
-    def _default_phase(self) -> RatingPhase:
-        phases = self.choice.phases
-        if self.choice.label not in self.rated and "before" in phases:
-            return "before"
-        return cast(RatingPhase, "during" if "during" in phases else phases[0])
+        self.phase: RatingPhase = rating_phase(self.choice, self.rated)
 
     def body(self) -> ComposeResult:
         if len(self.choices) > 1:
@@ -113,7 +107,7 @@ class RatingDialog(Dialog[RatingResult]):
     @on(Select.Changed, "#label")
     def _label_changed(self, event: Select.Changed) -> None:
         self.choice = self.choices[int(str(event.value))]
-        self.phase = self._default_phase()
+        self.phase = rating_phase(self.choice, self.rated)
         self._show()
 
     @on(Button.Pressed, ".phase")

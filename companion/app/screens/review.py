@@ -38,8 +38,8 @@ from companion.documents.export import write_private
 from companion.documents.report import build_report, report_file_name, report_pdf
 from companion.documents.soap import note_text
 from companion.documents.wording import plan_label, progress_sentence
+from companion.live.log_lines import describe
 from companion.live.overview import progress_line
-from companion.live.session_controller import describe
 from companion.live.wall_clock import local_time, today
 from companion.paths import exports_dir
 from companion.record import Client, Event, ObjectiveProgress, Session, SessionNote

@@ -9,7 +9,6 @@ not marked are a no, so a glance at the room and a few touches take the sample.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.markup import escape
@@ -19,25 +18,8 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Button, Label
 
 from companion.app.screens.dialogs import Dialog
+from companion.live.time_sampling import QUESTIONS, SamplingPlan
 from companion.record import Client
-
-QUESTIONS = {
-    "momentary": "now, at the end of the interval",
-    "partial": "at any time in the interval",
-    "whole": "throughout the interval",
-}
-
-
-@dataclass(frozen=True)
-class SamplingPlan:
-    """What is sampled, how and how often, for the session screen's timer."""
-
-    label: str
-    method: str
-    interval_s: float
-
-    def describe(self) -> str:
-        return f"{self.label}: {self.method} time sampling every {self.interval_s:g} s"
 
 
 class ClientToggle(Button, can_focus=False):

@@ -8,7 +8,7 @@ closed tab starts by saying a session is still open.
 
 from __future__ import annotations
 
-from typing import ClassVar, cast
+from typing import ClassVar
 
 from rich.markup import escape
 from rich.text import Text
@@ -21,16 +21,11 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 from companion.app.screens.base import CompanionScreen
-from companion.app.screens.dialogs import (
-    AddClient,
-    AddObjective,
-    Confirm,
-    NewClient,
-    NewObjective,
-    Pick,
-    StartSession,
-)
+from companion.app.screens.caseload_dialogs import AddClient, AddObjective
+from companion.app.screens.dialogs import Confirm, Pick
+from companion.app.screens.start_session import StartSession
 from companion.documents.wording import number_objectives
+from companion.live.caseload_forms import NewClient, NewObjective, add_client, add_objective
 from companion.live.overview import (
     ClientOverview,
     client_overview,
@@ -40,8 +35,8 @@ from companion.live.overview import (
 )
 from companion.live.session_controller import SessionRequest
 from companion.live.wall_clock import local_time, today
-from companion.record import Client, MasteryCriterion, Objective
-from companion.record.model import DOMAINS, METRICS, Metric
+from companion.record import Client, Objective
+from companion.record.model import DOMAINS, METRICS
 from interventions import Place
 
 SETTINGS = [place.value for place in Place]
@@ -346,17 +341,7 @@ class TodayScreen(CompanionScreen):
             self.notify(f"Added {client.display_name}.")
             self.reload(select=client.id)
 
-        self.companion.run_io(
-            lambda: self.services.record.add_client(
-                new.display_name,
-                birth_year=new.birth_year,
-                pseudonym=new.pseudonym,
-                population=new.population,
-                preferred_music=new.preferred_music,
-            ),
-            added,
-            "Client not added",
-        )
+        self.companion.run_io(lambda: add_client(self.services.record, new), added, "Client not added")
 
     def action_add_objective(self) -> None:
         client = self.highlighted_client
@@ -374,20 +359,8 @@ class TodayScreen(CompanionScreen):
             return
         record = self.services.record
 
-        def add() -> Objective:
-            criterion = MasteryCriterion(
-                cast(Metric, new.metric),
-                new.threshold,
-                new.sessions,
-                "at_most" if new.at_most else "at_least",
-            )
-            goal_id = new.goal_id
-            if goal_id is None:
-                goal_id = record.add_goal(client.id, new.domain, new.goal).id
-            return record.add_objective(goal_id, new.description, criterion)
-
         def added(objective: Objective) -> None:
             self.notify(f"Objective added for {client.display_name}: {objective.description}")
             self.load_overview(client.id)
 
-        self.companion.run_io(add, added, "Objective not added")
+        self.companion.run_io(lambda: add_objective(record, client.id, new), added, "Objective not added")

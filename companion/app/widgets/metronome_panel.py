@@ -5,6 +5,9 @@ On a large screen it is a column: what is playing and any output problem first, 
 then big buttons; at 80 columns it folds into a strip under the log
 (beat light, tempo and cue, status), the keys doing what the buttons do. Faded click or music shows, so
 the therapist knows what the client hears.
+
+It redraws only from the messages posted to it (`MetronomeChanged`, `MetronomeSays`): whoever changes
+the metronome says so, and nothing outside the panel writes into its children.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import Button, Digits, Label, Static
 
 from audio.cues import CLICK
@@ -34,13 +38,32 @@ BUTTON_ROWS: tuple[Row, ...] = (
 fold away on a short screen)."""
 
 
+class MetronomeChanged(Message, bubble=False):
+    """The metronome's state changed: the panel redraws from it. `playing_bpm` is the tempo playing when
+    it differs from the set one (a step of a ramp, at the bar line)."""
+
+    def __init__(self, state: MetronomeState, playing_bpm: float | None = None) -> None:
+        super().__init__()
+        self.state = state
+        self.playing_bpm = playing_bpm
+
+
+class MetronomeSays(Message, bubble=False):
+    """A line for the panel's status until the next state: a tap-tempo reading, why the outputs are
+    refused."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
 class PanelButton(Button, can_focus=False):
     def __init__(self, label: str, action: str, id: str | None = None) -> None:
         super().__init__(label, id=id, classes="metro", action=f"screen.{action}")
 
 
 class MetronomePanel(Vertical):
-    """Shows a MetronomeState; its buttons run the session screen's metronome actions."""
+    """Shows the MetronomeState posted to it; its buttons run the session screen's metronome actions."""
 
     def compose(self) -> ComposeResult:
         yield Label("Metronome", classes="panel-title wide-only")
@@ -55,9 +78,9 @@ class MetronomePanel(Vertical):
                 for label, action in labels:
                     yield PanelButton(label, action, id="transport" if action == "metronome" else None)
 
-    def show(self, state: MetronomeState, bpm: float | None = None) -> None:
-        """Redraw from a state; `bpm` overrides the set tempo with the one playing (during a ramp)."""
-        playing = bpm if bpm is not None else state.bpm
+    def on_metronome_changed(self, message: MetronomeChanged) -> None:
+        state = message.state
+        playing = message.playing_bpm if message.playing_bpm is not None else state.bpm
         shown = f"{playing:.1f}".rstrip("0").rstrip(".")
         self.query_one("#bpm-digits", Digits).update(shown)
         line = Text()
@@ -72,6 +95,9 @@ class MetronomePanel(Vertical):
         self.query_one("#metro-settings", Static).update(f"{describe(state.settings)}\n{state.cue_line}")
         self.query_one(BeatLight).set_bar(state.settings.meter.beats)
         self.query_one("#metro-status", Static).update(self._status(state))
+
+    def on_metronome_says(self, message: MetronomeSays) -> None:
+        self.query_one("#metro-status", Static).update(message.text)
 
     @staticmethod
     def _status(state: MetronomeState) -> Text:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.widgets import Static
 
-from companion.live.session_controller import Tally
+from companion.live.tallies import Tally
 
 
 class ObjectiveBar(Static):

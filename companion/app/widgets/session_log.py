@@ -46,10 +46,10 @@ class Shown:
         return line
 
 
-class EventLog(ScrollView, can_focus=False):
+class SessionLog(ScrollView, can_focus=False):
     """Entries of the session, newest first."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {"event-log--pending", "event-log--undone"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"session-log--pending", "session-log--undone"}
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -77,8 +77,8 @@ class EventLog(ScrollView, can_focus=False):
         if index >= len(self._order):
             return Strip.blank(width, self.rich_style)
         shown = self._lines[self._order[index]]
-        pending = self.get_component_rich_style("event-log--pending")
-        undone = self.get_component_rich_style("event-log--undone")
+        pending = self.get_component_rich_style("session-log--pending")
+        undone = self.get_component_rich_style("session-log--undone")
         text = shown.line(pending, undone)
         fill = pending if not shown.entry.saved else self.rich_style
         strip = Strip(list(text.render(self.app.console)), text.cell_len)
