@@ -59,7 +59,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from figures import busy_python_thread, percentiles, spinning_processes  # noqa: E402
-from jackd import RecordedTake, RecorderProcess, dummy_jack, find_ports  # noqa: E402
+from support.jackd import RecordedTake, RecorderProcess, dummy_jack, find_ports  # noqa: E402
 
 from audio.audio_output import Latency, check_latency  # noqa: E402
 from audio.engine import AudioConfig, Metronome, MidiConfig  # noqa: E402

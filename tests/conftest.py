@@ -1,7 +1,7 @@
-"""Shared fixtures.
+"""Shared fixtures; what they are built from lives in `tests/support/`.
 
-The JACK fixture starts a real `jackd -d dummy` server (see `tests/jackd.py`): it gives tests real audio
-and MIDI ports without any sound card. Each test run uses its own server name so parallel runs never share
+The JACK fixture starts a real `jackd -d dummy` server (see `support.jackd`): it gives tests real audio and
+MIDI ports without any sound card. Each test run uses its own server name so parallel runs never share
 a server. In CI (CI=true) a missing JACK is a failure, not a skip: the timing tests are the point of the
 engine.
 """
@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from host_steal import steal_seconds
-from jackd import JackServer, JackUnavailable, dummy_jack
+from support.host_steal import steal_seconds
+from support.jackd import JackServer, JackUnavailable, dummy_jack
+from support.practice import Practice, make_practice
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,7 +34,7 @@ _STEAL_AT_START = steal_seconds()
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How quiet the machine was for the JACK tests: retakes, the server's scheduling and stolen CPU time,
     so a CI log tells a busy host from an engine fault."""
-    takes = sys.modules.get("engine_takes")
+    takes = sys.modules.get("support.engine_takes")
     if takes is None:
         return
     now = steal_seconds()
@@ -75,3 +78,17 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
             yield server
     except JackUnavailable as exc:
         _missing_jack(str(exc))
+
+
+@pytest.fixture
+def practice(tmp_path: Path) -> Practice:
+    """The seeded practice (`support.practice`: Ava with four past sessions, Ben, Cleo) in a fresh data
+    folder, `tmp_path / "data"`."""
+    return make_practice(tmp_path / "data")
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local time is UTC, so times of day shown on screen never depend on the machine's zone (snapshots)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_app_practice import Practice, make_practice
+from support.practice import Practice, make_practice
 
 from companion.app import AppConfig, CompanionApp
 from companion.cli import main

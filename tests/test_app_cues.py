@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_app_pilot import app_for, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
+from support.pilot import app_for, notices, on_screen, pick, start_session, until
+from support.practice import TWINKLE, Practice, make_practice_with_songs
 from textual.pilot import Pilot
 
 from audio.cues import CLICK, GrooveCue, SongCue
 from audio.song import Loop
-from audio.songs import demo_song_paths
 from companion.app.app import CompanionApp
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Pick, TextPrompt
@@ -26,33 +25,10 @@ from companion.app.widgets.metronome_panel import MetronomePanel
 from companion.live.metronome_control import MetronomeControl
 from companion.record import Trial
 
-TWINKLE = next(p for p in demo_song_paths() if p.name.startswith("twinkle"))
-
-
-def practice_with_songs(tmp_path: Path) -> Practice:
-    """The seeded practice; Ava's preferred songs are a broken file, then the shipped Twinkle."""
-    practice = make_practice(tmp_path / "data")
-    broken = tmp_path / "broken.mid"
-    broken.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")  # a header cut short
-    with practice.open() as record:
-        record.update_client(practice.ava, preferred_songs=(str(broken), str(TWINKLE)))
-    return practice
-
 
 @pytest.fixture
 def practice(tmp_path: Path) -> Practice:
-    return practice_with_songs(tmp_path)
-
-
-async def pick(pilot: Pilot[None], label_start: str) -> None:
-    """Open the cue picker and choose the line starting with `label_start`."""
-    await pilot.press("K")
-    await on_screen(pilot, CuePicker)
-    picker = pilot.app.screen
-    assert isinstance(picker, CuePicker)
-    index = next(n for n, (label, _) in enumerate(picker.choices) if label.startswith(label_start))
-    await pilot.press(str(index + 1))
-    await on_screen(pilot, LiveSessionScreen)
+    return make_practice_with_songs(tmp_path)
 
 
 async def start(pilot: Pilot[None], metronome: MetronomeControl) -> None:
@@ -75,10 +51,6 @@ async def refused_then_playing(pilot: Pilot[None], key: str, refusal: str, cue: 
 def panel_text(app: CompanionApp) -> str:
     panel = app.screen.query_one(MetronomePanel)
     return " ".join(str(static.render()) for static in panel.query("Static"))
-
-
-def notices(app: CompanionApp) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_why(

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_app_cues import notices
-from test_app_pilot import app_for, on_screen, until
-from test_app_practice import Practice, make_practice
-from test_app_snapshots import soap as open_note
+from support.pilot import app_for, notices, on_screen, until
+from support.practice import Practice, make_practice
+from support.snapshots import soap as open_note
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TextArea
 

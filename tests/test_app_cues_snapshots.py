@@ -8,17 +8,16 @@ Update after a deliberate change with `pytest tests/test_app_cues_snapshots.py -
 from __future__ import annotations
 
 import pytest
-from test_app_cues import TWINKLE, pick
-from test_app_pilot import on_screen
-from test_app_practice import Practice
-from test_app_snapshots import SIZES, Steps, live_session, open_session, practice, snapshot_app, utc
+from support.pilot import on_screen, pick
+from support.practice import TWINKLE, Practice
+from support.snapshots import SIZES, Steps, live_session, open_session, snapshot_app
 from textual.pilot import Pilot
 
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import TextPrompt
 from companion.app.screens.session import LiveSessionScreen
 
-__all__ = ["practice", "utc"]  # fixtures
+pytestmark = pytest.mark.usefixtures("utc")  # times of day in the pictures are UTC
 
 
 async def picker(pilot: Pilot[None]) -> None:

@@ -1,6 +1,6 @@
 """The app's metronome on a real JACK server keeps its beat while the pilot drives the session screen.
 
-The witness is the engine's JACK recorder in its own process (`tests/jackd.py`), so the app's busy UI
+The witness is the engine's JACK recorder in its own process (`tests/support/jackd.py`), so the app's busy UI
 thread cannot disturb the recording; every assertion is about what it heard (note-ons with their JACK
 frames), never about the engine's own counters. MIDI through python-rtmidi's JACK API leaves at the start
 of the next JACK period (128 frames = 2.67 ms at 48 kHz), so one interval may be a period off; the mean
@@ -18,10 +18,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, never_clean, retake_after
-from jackd import RecordedTake, RecorderProcess, find_ports
-from test_app_pilot import app_for, log_lines, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
+from support.engine_takes import ATTEMPTS, never_clean, retake_after
+from support.jackd import RecordedTake, RecorderProcess, find_ports
+from support.pilot import app_for, log_lines, on_screen, start_session, until
+from support.practice import Practice, make_practice
 from textual.pilot import Pilot
 
 from companion.app.screens.dialogs import Pick, TextPrompt

@@ -7,10 +7,9 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from test_app_pilot import SIZE, app_for, log_lines, start_session, until
-from test_app_practice import Practice, make_practice, write_lock
+from support.pilot import SIZE, app_for, log_lines, notices, start_session, until
+from support.practice import Practice, make_practice, write_lock
 
-from companion.app import CompanionApp
 from companion.app.widgets.sync_strip import SyncStrip, column
 from companion.live.listening_control import StripView
 from companion.paths import plans_dir
@@ -31,10 +30,6 @@ def block(pct: float = 75.0) -> Sync:
         mean_asynchrony_ms=-12.5, sd_ms=18.0, r=0.93, pct_within=pct, n_hits=12, missed=1, extra=0,
         tempo_bpm=96.0,
     )  # fmt: skip
-
-
-def notices(app: CompanionApp) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def test_a_midi_system_that_cannot_be_used_says_why_and_the_session_carries_on(

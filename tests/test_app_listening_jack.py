@@ -16,14 +16,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
-from jackd import JackServer
-from test_app_listening import notices
-from test_app_metronome import switch_plan
-from test_app_pilot import app_for, log_lines, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
-from test_listen_jack import DRUM, TOLERANCE_MS, Expected, expected_figures, known_offsets
-from test_midi_input_sender import HitSender
+from support.engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
+from support.hit_sender import HitSender
+from support.jackd import JackServer
+from support.listening_takes import DRUM, TOLERANCE_MS, Expected, expected_figures, known_offsets
+from support.pilot import app_for, log_lines, notices, on_screen, start_session, switch_plan, until
+from support.practice import Practice, make_practice
 from textual.pilot import Pilot
 
 from companion.app import CompanionApp

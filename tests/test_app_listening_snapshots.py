@@ -8,10 +8,8 @@ after a deliberate change with `pytest tests/test_app_listening_snapshots.py --s
 from __future__ import annotations
 
 import pytest
-from test_app_practice import Practice
-from test_app_snapshots import SIZES, live_session, open_session, snapshot_app
-from test_app_snapshots import practice as practice  # the fixture
-from test_app_snapshots import utc as utc  # the autouse fixture: times in UTC
+from support.practice import Practice
+from support.snapshots import SIZES, live_session, open_session, snapshot_app
 from textual.pilot import Pilot
 
 from companion.app.widgets.sync_strip import SyncStrip
@@ -33,6 +31,8 @@ VIEW = StripView(
     adaptive="adaptive entrain 60-100 bpm (+5% at R ≥ 0.9) · set 84.0 bpm · holding 84.0 bpm: R 0.82",
     problem="",
 )
+
+pytestmark = pytest.mark.usefixtures("utc")  # times of day in the pictures are UTC
 
 
 async def listening(pilot: Pilot[None]) -> None:

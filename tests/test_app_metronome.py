@@ -8,15 +8,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from test_app_cues import notices
-from test_app_pilot import app_for, log_lines, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
+from support.pilot import app_for, log_lines, notices, start_session, switch_plan, until
+from support.practice import Practice, make_practice
 from textual.pilot import Pilot
 
 from audio.events import BeatEvent, EngineEvent
 from audio.tempo import TempoError
-from companion.app.screens.plans import PlansScreen
-from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.beat_light import BeatLight
 from companion.live.metronome_control import MetronomeControl, describe
 from companion.live.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
@@ -191,14 +188,6 @@ async def tap_steps(pilot: Pilot[None], taps: int = 8) -> None:
     for _ in range(taps):
         await pilot.press("t")
         await pilot.pause(TAP_EVERY_S)
-
-
-async def switch_plan(pilot: Pilot[None], screen: LiveSessionScreen, search: str, plan_id: str) -> None:
-    await pilot.press("i")
-    await on_screen(pilot, PlansScreen)
-    await pilot.press("slash", *search, "escape", "enter")
-    await on_screen(pilot, LiveSessionScreen)
-    await until(pilot, lambda: screen.live.plan is not None and screen.live.plan.id == plan_id)
 
 
 async def test_tap_tempo_in_a_gait_plan_logs_a_baseline_cadence_and_the_preset_starts_from_it(

@@ -9,9 +9,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from test_app_cues import notices
-from test_app_pilot import SIZE, app_for, log_lines, on_screen, ready, start_session, until
-from test_app_practice import Practice, make_practice
+from support.pilot import SIZE, app_for, log_lines, notices, on_screen, ready, start_session, until
+from support.practice import Practice, make_practice
 from textual.geometry import Region
 from textual.widgets import Button, OptionList
 

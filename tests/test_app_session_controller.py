@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_app_practice import Practice, make_practice, write_lock
+from support.practice import Practice, make_practice, write_lock
 
 from companion.live.session_controller import LiveSession, TapWriter, describe
 from companion.record import (

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
-from test_documents_notes_exports import EVENT_ID, START, timp_session
+from support.timp_session import EVENT_ID, START, timp_session
 
 from companion.cli import main
 from companion.documents.export import render, to_markdown

@@ -24,7 +24,7 @@ JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 
 def scenario() -> None:
     sys.path[:0] = [str(HERE.parent), str(HERE)]
-    from jackd import RecorderProcess, dummy_jack
+    from support.jackd import RecorderProcess, dummy_jack
 
     from audio.engine import AudioConfig, Metronome, MidiConfig
     from audio.events import OutputProblem

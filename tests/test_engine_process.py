@@ -16,9 +16,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from test_app_listening import notices
-from test_app_pilot import app_for, log_lines, start_session, until
-from test_app_practice import Practice, make_practice
+from support.pilot import app_for, log_lines, notices, start_session, until
+from support.practice import Practice, make_practice
 
 from audio.cue_player import CueState
 from audio.cues import CLICK, GrooveCue

@@ -22,8 +22,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from engine_takes import JACK_MIDI, PERIOD_S
-from jackd import RecordedTake, RecorderProcess, find_ports
+from support.engine_takes import JACK_MIDI, PERIOD_S
+from support.jackd import RecordedTake, RecorderProcess, find_ports
 
 from audio.engine import AudioConfig, MidiConfig
 from audio.engine_client import EngineProcess, RemoteMetronome

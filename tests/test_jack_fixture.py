@@ -8,10 +8,10 @@ from __future__ import annotations
 import itertools
 import os
 
-import host_steal
 import numpy as np
 import pytest
-from jackd import LATE_S, XRUN_GUARD_S, RecordedTake
+from support import host_steal
+from support.jackd import LATE_S, XRUN_GUARD_S, RecordedTake
 
 pytestmark = pytest.mark.jack
 

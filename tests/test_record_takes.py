@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_record_summaries import START, at
+from support.record_times import START, at
 
 from companion.cli import main
 from companion.documents.wording import group_sentences, walk_figures

@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 
 import pytest
-from jackd import find_ports
-from test_app_pilot import app_for, log_lines, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
+from support.jackd import find_ports
+from support.pilot import app_for, log_lines, on_screen, start_session, until
+from support.practice import Practice, make_practice
 from textual.pilot import Pilot
 from textual.widgets import Static
 

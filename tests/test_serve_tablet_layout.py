@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_app_pilot import app_for, on_screen, ready
-from test_app_practice import Practice, make_practice
+from support.pilot import app_for, on_screen, ready
+from support.practice import Practice, make_practice
 from textual.screen import Screen
 from textual.widgets import Button
 

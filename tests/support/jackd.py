@@ -1,8 +1,8 @@
 """Start and stop a private `jackd -d dummy` server: shared by the pytest fixture and the benchmarks.
 
 Why a plain module: the timing benchmark needs the same server as the tests (a real JACK graph without a
-sound card), and one copy of the start/stop code keeps them measuring the same thing. Import it from a
-benchmark with `sys.path.insert(0, "tests")`.
+sound card), and one copy of the start/stop code keeps them measuring the same thing. A benchmark puts
+`tests/` on `sys.path` and imports `support.jackd`.
 """
 
 from __future__ import annotations
@@ -467,12 +467,12 @@ class JackRecorder(Witness):
         self._server_log = ServerLog()
 
     @property
-    def xruns(self) -> int:
+    def xruns(self) -> int:  # type: ignore[override]
         """JACK xruns (anywhere in the graph) since the take began."""
         return self._xruns - self._settled[1]
 
     @property
-    def gaps(self) -> int:
+    def gaps(self) -> int:  # type: ignore[override]
         """Process cycles this recorder missed since the take began."""
         return self._gaps - self._settled[2]
 

@@ -24,17 +24,17 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
-
-from host_steal import wait_until_quiet
-from jackd import LATE_S, JackRecorder, RecordedTake, RecorderProcess, Witness, find_ports
 
 from audio.engine import EngineStatus, Metronome, MidiConfig
 from audio.engine_client import RemoteMetronome
 from audio.events import OutputProblem
 from audio.midi_output import MidiSettings
 from audio.tempo import TempoMap, TempoSettings
+from support.host_steal import wait_until_quiet
+from support.jackd import LATE_S, JackRecorder, RecordedTake, RecorderProcess, Witness, find_ports
 
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 PERIOD_S = 128 / 48_000
@@ -76,7 +76,7 @@ def clean_take(
         if check is None:
             trouble = None if heard.clean else heard.trouble()
         else:
-            trouble = judge_or_retake(heard.clean, heard.trouble(), lambda result=result: check(result))
+            trouble = judge_or_retake(heard.clean, heard.trouble(), partial(check, result))
         if trouble is None:
             return result
         troubles.append(trouble)
