@@ -17,7 +17,11 @@ from pathlib import Path
 import pytest
 from support.host_steal import steal_seconds
 from support.jackd import JackServer, JackUnavailable, dummy_jack
-from support.practice import Practice, make_practice
+from support.practice import Practice, make_practice, make_practice_with_songs
+
+from audio.engine_client import EngineProcess
+from companion.record import Record
+from interventions import Library
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -80,11 +84,46 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         _missing_jack(str(exc))
 
 
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """The shipped plans only (an empty folder of the user's own), loaded once per test module."""
+    return Library.load(tmp_path_factory.mktemp("no-user-plans"))
+
+
+@pytest.fixture
+def engine() -> Iterator[EngineProcess]:
+    """A private engine process, for tests that kill or freeze it (other tests share the default one).
+    A test that needs JACK asks for `jack_server` first, so the engine starts on the test server."""
+    process = EngineProcess().start()
+    yield process
+    process.close()
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Record]:
+    """An empty record in `tmp_path`, without backups, closed after the test."""
+    with Record.open(tmp_path, backup_every=None) as opened:
+        yield opened
+
+
 @pytest.fixture
 def practice(tmp_path: Path) -> Practice:
     """The seeded practice (`support.practice`: Ava with four past sessions, Ben, Cleo) in a fresh data
     folder, `tmp_path / "data"`."""
     return make_practice(tmp_path / "data")
+
+
+@pytest.fixture
+def practice_with_songs(tmp_path: Path) -> Practice:
+    """The seeded practice, but Ava's preferred songs are a broken MIDI file, then the shipped Twinkle:
+    the cue tests pick songs from them."""
+    return make_practice_with_songs(tmp_path)
+
+
+@pytest.fixture
+def fresh_practice(tmp_path: Path) -> Practice:
+    """The seeded practice without Ava's four past sessions: a practice on its first day."""
+    return make_practice(tmp_path / "data", history=False)
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from support.pilot import app_for, notices, on_screen, pick, start_session, until
-from support.practice import TWINKLE, Practice, make_practice_with_songs
+from support.practice import TWINKLE, Practice
 from textual.pilot import Pilot
 
 from audio.cues import CLICK, GrooveCue, SongCue
@@ -24,11 +23,6 @@ from companion.app.screens.session import LiveSessionScreen
 from companion.app.widgets.metronome_panel import MetronomePanel
 from companion.live.metronome_control import MetronomeControl
 from companion.record import Trial
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice_with_songs(tmp_path)
 
 
 async def start(pilot: Pilot[None], metronome: MetronomeControl) -> None:
@@ -54,9 +48,9 @@ def panel_text(app: CompanionApp) -> str:
 
 
 async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_why(
-    practice: Practice,
+    practice_with_songs: Practice,
 ) -> None:
-    app = app_for(practice.data_dir)
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
         await pilot.press("K")
@@ -77,8 +71,10 @@ async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_wh
         assert app.metronome.cue is CLICK  # nothing changed: the click plays on
 
 
-async def test_picking_a_song_counts_its_meter_and_the_panel_shows_the_bar(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_picking_a_song_counts_its_meter_and_the_panel_shows_the_bar(
+    practice_with_songs: Practice,
+) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(160, 48)) as pilot:
         await start_session(pilot)
         await pick(pilot, "Amazing Grace")
@@ -90,8 +86,8 @@ async def test_picking_a_song_counts_its_meter_and_the_panel_shows_the_bar(pract
         await pilot.press("space")
 
 
-async def test_fading_the_click_and_the_music_out_and_back_in(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_fading_the_click_and_the_music_out_and_back_in(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         metronome = await refused_then_playing(pilot, "f", "start the metronome", "rock groove")
         await pilot.press("f")
@@ -110,8 +106,8 @@ async def test_fading_the_click_and_the_music_out_and_back_in(practice: Practice
         await pilot.press("space")
 
 
-async def test_groove_intensity_steps_within_one_to_three(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_groove_intensity_steps_within_one_to_three(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         metronome = await refused_then_playing(pilot, ">", "only a groove has an intensity", "rock groove")
         intensities = []
@@ -125,8 +121,8 @@ async def test_groove_intensity_steps_within_one_to_three(practice: Practice) ->
         await pilot.press("space")
 
 
-async def test_loop_a_b_from_the_bar_playing_then_clear(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_loop_a_b_from_the_bar_playing_then_clear(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         metronome = await refused_then_playing(pilot, "L", "only a song can loop", "* Twinkle")
         await until(pilot, lambda: metronome.current_bar() >= 2)
@@ -151,8 +147,8 @@ async def test_loop_a_b_from_the_bar_playing_then_clear(practice: Practice) -> N
         await pilot.press("space")
 
 
-async def test_seek_to_a_bar_at_the_next_bar_line(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_seek_to_a_bar_at_the_next_bar_line(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
         metronome = app.metronome
@@ -171,8 +167,8 @@ async def test_seek_to_a_bar_at_the_next_bar_line(practice: Practice) -> None:
         await pilot.press("space")
 
 
-async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await start_session(pilot)
         levels = screen.live.prompt_levels
@@ -187,8 +183,8 @@ async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice:
         assert trials == [Trial(False, levels[2]), Trial(False, levels[1]), Trial(False, levels[3])]
 
 
-async def test_help_lists_the_cue_keys(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_help_lists_the_cue_keys(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
         await pilot.press("question_mark")

@@ -3,11 +3,9 @@ shown in exports; finalising signs the note, asking once who signs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from support.pilot import app_for, notices, on_screen, until
-from support.practice import Practice, make_practice
+from support.practice import Practice
 from support.snapshots import soap as open_note
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TextArea
@@ -17,11 +15,6 @@ from companion.app.screens.review import ReviewScreen
 from companion.app.screens.soap import SoapScreen
 from companion.paths import exports_dir
 from companion.record.sessions import parse_billing_codes
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 def test_codes_are_parsed_in_order_once_and_a_wrong_one_is_named() -> None:

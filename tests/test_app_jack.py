@@ -15,13 +15,12 @@ import asyncio
 import itertools
 import statistics
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
 from support.engine_takes import ATTEMPTS, never_clean, retake_after
 from support.jackd import RecordedTake, RecorderProcess, find_ports
 from support.pilot import app_for, log_lines, on_screen, start_session, until
-from support.practice import Practice, make_practice
+from support.practice import Practice
 from textual.pilot import Pilot
 
 from companion.app.screens.dialogs import Pick, TextPrompt
@@ -38,11 +37,6 @@ NEED_INTERVALS = 8
 """Judged beat intervals a test needs (a clean six-round take has about ten)."""
 CLICK_NOTES = frozenset({76, 77})
 """The click's GM wood blocks (accent, beat); a groove plays kick, snare and hats around them."""
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 async def work_the_screen(pilot: Pilot[None]) -> None:

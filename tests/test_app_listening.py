@@ -4,11 +4,10 @@ the JACK tests in test_app_listening_jack.py play into the app's input)."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from support.pilot import SIZE, app_for, log_lines, notices, start_session, until
-from support.practice import Practice, make_practice, write_lock
+from support.practice import Practice, write_lock
 
 from companion.app.widgets.sync_strip import SyncStrip, column
 from companion.live.listening_control import StripView
@@ -18,11 +17,6 @@ from interventions import SHIPPED_DIR
 
 NO_MIDI = "mido.backends.rtmidi/NO_SUCH_API"
 """A MIDO_BACKEND naming a MIDI system this machine does not have (a typo in a setting)."""
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 def block(pct: float = 75.0) -> Sync:

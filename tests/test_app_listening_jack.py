@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
 from support.engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
@@ -21,7 +20,7 @@ from support.hit_sender import HitSender
 from support.jackd import JackServer
 from support.listening_takes import DRUM, TOLERANCE_MS, Expected, expected_figures, known_offsets
 from support.pilot import app_for, log_lines, notices, on_screen, start_session, switch_plan, until
-from support.practice import Practice, make_practice
+from support.practice import Practice
 from textual.pilot import Pilot
 
 from companion.app import CompanionApp
@@ -39,11 +38,6 @@ BLOCK = 8
 BPM = 120
 LEAD_S = 1.0
 """The drum's first hit lies at least this far ahead when it is planned (the sender needs notes ahead)."""
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 def synced(app: CompanionApp) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from support.pilot import app_for, log_lines, notices, start_session, switch_plan, until
-from support.practice import Practice, make_practice
+from support.practice import Practice
 from textual.pilot import Pilot
 
 from audio.events import BeatEvent, EngineEvent
@@ -19,11 +19,6 @@ from companion.live.metronome_control import MetronomeControl, describe
 from companion.live.tap_tempo import GaitPreset, RasStages, TapSeries, cadence_condition
 from companion.record import Cadence, Tempo
 from interventions import Library, TempoPreset
-
-
-@pytest.fixture(scope="module")
-def library() -> Library:
-    return Library.load(None)
 
 
 def collect(control: MetronomeControl) -> tuple[list[BeatEvent], threading.Event]:
@@ -138,11 +133,6 @@ def test_every_nudge_counts_while_the_tempo_waits_for_the_next_beat() -> None:
 def test_output_choice_is_checked() -> None:
     with pytest.raises(ValueError, match="audio, midi, both, none"):
         MetronomeControl("speakers")
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 async def test_the_session_screen_drives_the_metronome_and_logs_tempo(practice: Practice) -> None:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
 from support.pilot import SIZE, app_for, log_lines, notices, on_screen, ready, start_session, until
-from support.practice import Practice, make_practice
+from support.practice import Practice
 from textual.geometry import Region
 from textual.widgets import Button, OptionList
 
@@ -26,11 +25,6 @@ from companion.live.overview import client_overview
 from companion.record import MasteryCriterion
 from interventions import Library, Suggestion
 from interventions.suggest import GoalServed
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 def shown_text(widget: PlanView) -> str:

@@ -24,16 +24,6 @@ from companion.record import (
 from interventions import DataKind, Library
 
 
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def library() -> Library:
-    return Library.load(None)
-
-
 def kinds(record: Record, session_id: int) -> list[str]:
     return [e.kind for e in record.session_events(session_id)]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,12 +16,6 @@ from companion.documents.export import render, to_csv, to_json, to_markdown, wri
 from companion.documents.selection import select
 from companion.documents.soap import draft_note, note_text
 from companion.record import Count, EventDraft, Record, Tempo
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
 
 
 def test_soap_objective_is_written_from_the_data(record: Record) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -28,12 +27,6 @@ from companion.record.attendance import attendance_summary
 from companion.record.billing import BillingCode, billed_lines, parse_code, parse_codes, units_for
 from companion.record.caseload import valid_npi
 from companion.record.sessions import FinalisedNote
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
 
 
 def units(text: str, minutes: float | None) -> list[tuple[str, int]] | str:

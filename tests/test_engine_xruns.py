@@ -18,7 +18,6 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -31,19 +30,12 @@ from audio.render import sample_at
 from audio.sounds import Sound, Voice
 from audio.tempo import Level, TempoMap, TempoSettings
 
-pytestmark = pytest.mark.jack
+pytestmark = [pytest.mark.jack, pytest.mark.usefixtures("jack_server")]  # before the engine starts
 
 RATE = 48_000
 BPM, SUBDIVISION = 125, 4
 """A click every 0.12 s: each stall below swallows at most one."""
 STALL_S = 0.03
-
-
-@pytest.fixture
-def engine(jack_server: object) -> Iterator[EngineProcess]:
-    process = EngineProcess().start()  # a private one: this test freezes it
-    yield process
-    process.close()
 
 
 def stalled_take(engine: EngineProcess) -> tuple[RecordedTake, TempoMap, int]:

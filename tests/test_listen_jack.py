@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from support.engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
@@ -31,12 +30,6 @@ from companion.live.listening import ListeningState, LogTarget, SyncSession, Syn
 from companion.record import Record, Sync, Tempo
 
 pytestmark = pytest.mark.jack
-
-
-@pytest.fixture
-def record(tmp_path: Path):
-    with Record.open(tmp_path, backup_every=None) as opened:
-        yield opened
 
 
 @pytest.mark.parametrize("audio", [False, True], ids=["midi", "audio-and-midi"])

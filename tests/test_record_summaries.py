@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import cast
 
 import pytest
@@ -40,12 +39,6 @@ from companion.record import (
 from companion.record.model import METRICS, Metric
 from companion.record.stats import least_squares_slope
 from companion.record.summaries import CountStats
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
 
 
 def test_session_summary_figures(record: Record) -> None:

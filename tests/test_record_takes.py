@@ -8,7 +8,6 @@ Stored in a real SQLite record.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,12 +29,6 @@ from companion.record import (
     Walk,
 )
 from companion.record.model import summarise_takes
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
 
 
 def one_session(record: Record, criterion: MasteryCriterion, payloads: list[Payload]) -> Objective:
