@@ -8,7 +8,7 @@ Update after a deliberate change with `pytest tests/test_app_cues_snapshots.py -
 from __future__ import annotations
 
 import pytest
-from support.pilot import on_screen, pick
+from support.pilot import on_screen, pick, settled
 from support.practice import TWINKLE, Practice
 from support.snapshots import SIZES, Steps, live_session, open_session, snapshot_app
 from textual.pilot import Pilot
@@ -24,7 +24,7 @@ async def picker(pilot: Pilot[None]) -> None:
     await live_session(pilot)
     await pilot.press("K")
     await on_screen(pilot, CuePicker)
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 async def song_cue(pilot: Pilot[None]) -> None:
@@ -37,7 +37,7 @@ async def song_cue(pilot: Pilot[None]) -> None:
     await on_screen(pilot, LiveSessionScreen)
     await pilot.press("L")
     pilot.app.clear_notifications()
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 SCREENS: dict[str, Steps] = {"cue_picker": picker, "song_cue": song_cue}

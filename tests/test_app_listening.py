@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from support.pilot import SIZE, app_for, log_lines, notices, start_session, until
+from support.pilot import SIZE, app_for, log_lines, notices, settled, start_session, until
 from support.practice import Practice, write_lock
 
 from companion.app.widgets.sync_strip import SyncStrip, column
@@ -127,7 +127,7 @@ async def test_the_strip_draws_its_view(practice: Practice) -> None:
             adaptive="", problem="",
         )  # fmt: skip
         strip.show(view)
-        await pilot.pause(0.1)
+        await settled(pilot)
         track = strip.track(61).plain
         assert track[0] == "•" and track[60] == "●" and track[column(20.0, 150.0, 61)] == "•"
         assert track[30] == "│"

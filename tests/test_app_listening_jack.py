@@ -196,8 +196,13 @@ async def test_adaptive_tempo_follows_a_faster_client_and_the_strip_shows_the_te
             assert first is not None
             await asyncio.to_thread(sender.play_at, [(first + k * 60 / 135, DRUM, 90) for k in range(16)])
             await until(pilot, lambda: float(app.metronome.settings.bpm) > BPM)
-            await pilot.pause(0.5)
-            strip_text = str(screen.query_one(SyncStrip).render())
+            strip = screen.query_one(SyncStrip)
+
+            def shows_the_set_tempo() -> bool:
+                return f"set {float(app.metronome.settings.bpm):.1f} bpm" in str(strip.render())
+
+            await until(pilot, shows_the_set_tempo)
+            strip_text = str(strip.render())
             set_bpm = float(app.metronome.settings.bpm)
             await pilot.press("s")
             await until(pilot, lambda: not screen.listening.listening)

@@ -8,6 +8,7 @@ after a deliberate change with `pytest tests/test_app_listening_snapshots.py --s
 from __future__ import annotations
 
 import pytest
+from support.pilot import settled
 from support.practice import Practice
 from support.snapshots import SIZES, live_session, open_session, snapshot_app
 from textual.pilot import Pilot
@@ -38,7 +39,7 @@ pytestmark = pytest.mark.usefixtures("utc")  # times of day in the pictures are 
 async def listening(pilot: Pilot[None]) -> None:
     await live_session(pilot)
     pilot.app.screen.query_one(SyncStrip).show(VIEW)
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -8,7 +8,7 @@ import re
 from datetime import date
 
 import pytest
-from support.pilot import SIZE, app_for, log_lines, notices, on_screen, ready, start_session, until
+from support.pilot import SIZE, app_for, log_lines, notices, on_screen, ready, settled, start_session, until
 from support.practice import Practice
 from textual.geometry import Region
 from textual.widgets import Button, OptionList
@@ -70,7 +70,7 @@ async def test_the_metronome_settings_apply_and_cancel_are_on_screen(practice: P
         await start_session(pilot)
         await pilot.press("m")
         await on_screen(pilot, MetronomeSettings)
-        await pilot.pause(0.2)
+        await settled(pilot)
         dialog = app.screen
         screen_region = Region(0, 0, *size)
         for button_id in ("accept", "cancel"):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from rich.style import Style
-from support.pilot import SIZE, app_for, log_lines, on_screen, ready, start_session, until
+from support.pilot import SIZE, app_for, log_lines, on_screen, ready, settled, start_session, until
 from support.practice import NOW, Practice, make_practice, write_lock
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList, Static, TextArea
@@ -550,7 +550,7 @@ async def test_names_with_markup_show_as_typed_on_every_screen(tmp_path: Path, n
         assert name in str(today.query_one("#client-heading", Static).render())
         await pilot.press("r")
         await on_screen(pilot, ReviewScreen)
-        await pilot.pause(0.5)
+        await settled(pilot)
         await pilot.press("escape")
         await on_screen(pilot, TodayScreen)
         screen = await start_session(pilot)

@@ -8,7 +8,7 @@ have fixed times, no metronome running and no blinking cursors. Update after a d
 from __future__ import annotations
 
 import pytest
-from support.pilot import on_screen, ready
+from support.pilot import on_screen, ready, settled
 from support.practice import Practice
 from support.snapshots import SIZES, Steps, live_session, open_session, review, snapshot_app, soap, still
 from textual.pilot import Pilot
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("utc")  # times of day in the pictures are 
 
 async def today(pilot: Pilot[None]) -> None:
     await ready(pilot)
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 async def plans(pilot: Pilot[None]) -> None:
@@ -30,21 +30,21 @@ async def plans(pilot: Pilot[None]) -> None:
     await on_screen(pilot, PlansScreen)
     await pilot.press("slash", *"drum")
     await pilot.press("escape")
-    await pilot.pause(0.3)
+    await settled(pilot)
     still(pilot.app)
 
 
 async def progress(pilot: Pilot[None]) -> None:
     await review(pilot)
     await pilot.press("2")
-    await pilot.pause(0.5)
+    await settled(pilot)
 
 
 async def help_keys(pilot: Pilot[None]) -> None:
     await live_session(pilot)
     await pilot.press("question_mark")
     await on_screen(pilot, HelpScreen)
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 SCREENS: dict[str, Steps] = {

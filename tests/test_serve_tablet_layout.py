@@ -8,7 +8,7 @@ Hittable means: a touch anywhere on the label (what the therapist aims at) reach
 from __future__ import annotations
 
 import pytest
-from support.pilot import app_for, on_screen, ready
+from support.pilot import app_for, on_screen, ready, settled
 from support.practice import Practice
 from textual.screen import Screen
 from textual.widgets import Button
@@ -39,7 +39,7 @@ async def test_a_finger_can_hit_the_start_dialogs_buttons_and_every_quick_tap_bu
         await ready(pilot)
         await pilot.press("s")
         await on_screen(pilot, StartSession)
-        await pilot.pause(0.2)
+        await settled(pilot)
         dialog = app.screen
         buttons = list(dialog.query(Button))
         assert [str(b.label) for b in buttons] == ["Start session (Enter)", "Cancel"]
@@ -48,7 +48,7 @@ async def test_a_finger_can_hit_the_start_dialogs_buttons_and_every_quick_tap_bu
 
         await pilot.press("enter")
         await on_screen(pilot, LiveSessionScreen)
-        await pilot.pause(0.2)
+        await settled(pilot)
         pad = list(app.screen.query(TapButton))
         assert len(pad) >= 10  # correct, incorrect, the prompt levels, count, time, latency, rate, note, undo
         for button in pad:

@@ -57,7 +57,7 @@ async def settled(pilot: Pilot[None]) -> None:
     while True:
         await pilot.app.workers.wait_for_complete()
         await pilot.wait_for_scheduled_animations()
-        if not any(worker.is_running for worker in pilot.app.workers):
+        if all(worker.is_finished for worker in pilot.app.workers):  # none started by what arrived
             return
 
 

@@ -22,14 +22,8 @@ from companion.app.screens.review import ReviewScreen
 from companion.app.screens.session import LiveSessionScreen
 from companion.app.screens.soap import SoapScreen
 from companion.record import Count, EventDraft, Intervention, Note, Tempo, Trial
-from support.pilot import app_for, log_lines, on_screen, ready, until
+from support.pilot import app_for, log_lines, on_screen, ready, settled, until
 from support.practice import NOW, Practice
-
-
-async def today(pilot: Pilot[None]) -> None:
-    await ready(pilot)
-    await pilot.pause(0.2)
-
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 SESSION_MINUTES = 12
@@ -78,7 +72,7 @@ async def live_session(pilot: Pilot[None]) -> None:
     await pilot.press("enter")
     await on_screen(pilot, LiveSessionScreen)
     await until(pilot, lambda: len(log_lines(pilot.app)) == 8)
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 async def review(pilot: Pilot[None]) -> None:
@@ -86,7 +80,7 @@ async def review(pilot: Pilot[None]) -> None:
     await pilot.press("r")
     await on_screen(pilot, ReviewScreen)
     await until(pilot, lambda: "Events (" in str(pilot.app.screen.query_one("#session-detail").render()))
-    await pilot.pause(0.3)
+    await settled(pilot)
 
 
 async def soap(pilot: Pilot[None]) -> None:
@@ -94,5 +88,5 @@ async def soap(pilot: Pilot[None]) -> None:
     await pilot.press("n")
     await on_screen(pilot, SoapScreen)
     await until(pilot, lambda: pilot.app.screen.query(TextArea))
-    await pilot.pause(0.3)
+    await settled(pilot)
     still(pilot.app)
