@@ -107,6 +107,16 @@ def record(tmp_path: Path) -> Iterator[Record]:
 
 
 @pytest.fixture
+def impatient_record(tmp_path: Path) -> Iterator[Record]:
+    """An empty record in `tmp_path / "data"` that waits only 0.2 s for a locked database, and at the end
+    closes its database without retrying pending events: for tests that leave events pending on purpose
+    (a locked database, a full disk)."""
+    opened = Record.open(tmp_path / "data", busy_timeout=0.2, backup_every=None)
+    yield opened
+    opened.database.close()
+
+
+@pytest.fixture
 def practice(tmp_path: Path) -> Practice:
     """The seeded practice (`support.practice`: Ava with four past sessions, Ben, Cleo) in a fresh data
     folder, `tmp_path / "data"`."""
