@@ -1,11 +1,12 @@
 """What the tests share, so no test file imports another.
 
 - `practice`: the small seeded practice in a real SQLite record (Ava, Ben, Cleo) and a held write lock.
-- `pilot`: driving the app under Textual's pilot: `app_for`, waiting on a condition (`until`), screens,
-  the live log and notifications.
+- `pilot`: driving the app under Textual's pilot: `app_for`, waiting on a condition (`until`) or for the
+  app to settle (`settled`), reaching screens, the live log and notifications.
 - `snapshots`: the fixed set-up of the snapshot tests and the steps that reach a screen.
 - `plan_files`: a complete valid plan and a tiny TOML writer.
-- `record_times`: fixed session times and a seeded TIMP session for the record and document tests.
+- `record_times`: fixed session times for the summary and take tests; `timp_session`: a finished TIMP
+  session for the note, export and paperwork tests.
 - `tappings`: synthetic tap sequences (hypothesis) for the sync-analysis tests.
 - `ordinary_user`: running work as a user whom file modes bind (root ignores them).
 - JACK: `jackd` (a private dummy server and the recording witness), `engine_takes` (recording the engine
