@@ -1,6 +1,6 @@
 """A loop and fades set with the session screen's keys change what the app's MIDI port plays, on JACK.
 
-The witness is a JACK recorder in its own process (`support.jackd`); a run whose witness is not clean is
+The witness is a JACK recorder in its own process (`support.recorder`); a run whose witness is not clean is
 judged only if everything it heard holds (`engine_takes.judge_or_retake`), else played again, and the
 test fails if no run is judged. The song is the client's preferred Twinkle at 240 bpm (a bar
 a second). Expected note times come from the song file and the loop's bars, worked out here independently
@@ -19,9 +19,11 @@ from pathlib import Path
 
 import pytest
 from support.engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
-from support.jackd import RecordedTake, RecorderProcess, find_ports
+from support.jackd import find_ports
 from support.pilot import app_for, pick, start_session, until
 from support.practice import TWINKLE, Practice, make_practice_with_songs
+from support.recorder import RecorderProcess
+from support.witness import RecordedTake
 
 from audio.cues import SongCue
 from audio.song import Loop, load_song

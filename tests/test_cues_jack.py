@@ -22,7 +22,7 @@ import mido
 import numpy as np
 import pytest
 from support.engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, Engine, Take, held_notes, play
-from support.jackd import RecorderProcess
+from support.recorder import RecorderProcess
 
 from audio.cue_player import CuePlayer, CueState
 from audio.cues import CLICK, Cue, GrooveCue, SongCue, cue_from_preset

@@ -28,7 +28,7 @@ from support.engine_takes import (
     midi_metronome,
     play,
 )
-from support.jackd import RecorderProcess
+from support.recorder import RecorderProcess
 
 from audio.engine import AudioConfig, Boundary, Metronome, MidiConfig
 from audio.engine_client import RemoteMetronome

@@ -22,7 +22,9 @@ import time
 import numpy as np
 import pytest
 from support.engine_takes import JACK_MIDI, PERIOD_S
-from support.jackd import RecordedTake, RecorderProcess, find_ports
+from support.jackd import find_ports
+from support.recorder import RecorderProcess
+from support.witness import RecordedTake
 
 from audio.engine import AudioConfig, MidiConfig
 from audio.engine_client import EngineProcess, RemoteMetronome

@@ -9,9 +9,10 @@
   session for the note, export and paperwork tests.
 - `tappings`: synthetic tap sequences (hypothesis) for the sync-analysis tests.
 - `ordinary_user`: running work as a user whom file modes bind (root ignores them).
-- JACK: `jackd` (a private dummy server and the recording witness), `engine_takes` (recording the engine
-  and judging a take), `host_steal` (waiting for a quiet host), `hit_sender` (a drum client playing
-  known frames) and `listening_takes` (a played block with known asynchronies).
+- JACK: `jackd` (a private dummy server), `recorder` (the witness that records a take, in a process of
+  its own), `witness` (its frame clock and whether a take can be trusted), `engine_takes` (recording the
+  engine and judging a take), `host_steal` (waiting for a quiet host), `hit_sender` (a drum client
+  playing known frames) and `listening_takes` (a played block with known asynchronies).
 - `serving`: a `companion serve` process and a caseload for its app.
 
 The shared fixtures themselves are in `tests/conftest.py`. pytest puts `tests/` on `sys.path` (the tests
