@@ -1,8 +1,8 @@
 """Listening-to-the-client benchmark: MIDI-in timestamp error on JACK, analysis and live-feedback cost.
 
-Prints one JSON object. Starts its own `jackd -d dummy -r 48000 -p 128` with tests/jackd.py (the test
+Prints one JSON object. Starts its own `jackd -d dummy -r 48000 -p 128` with tests/support/jackd.py (the test
 fixture's code); a sender process plays note-ons at random frame offsets and reports JACK's time of each
-frame, which the received hit times are compared with (tests/test_midi_input_sender.py).
+frame, which the received hit times are compared with (tests/support/hit_sender.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from figures import busy_python_thread, percentiles  # noqa: E402
-from jackd import dummy_jack  # noqa: E402
-from test_listen_jack import expected_figures, known_offsets, play_take  # noqa: E402
-from test_midi_input_sender import HitSender, JackTime  # noqa: E402
+from support.hit_sender import HitSender, JackTime  # noqa: E402
+from support.jackd import dummy_jack  # noqa: E402
+from support.listening_takes import expected_figures, known_offsets, play_take  # noqa: E402
 
 from audio.live_sync import LiveSync  # noqa: E402
 from audio.midi_input import MidiInput, Timestamps  # noqa: E402

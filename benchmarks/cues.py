@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from figures import percentiles  # noqa: E402
-from jackd import RecorderProcess, dummy_jack  # noqa: E402
+from support.jackd import dummy_jack  # noqa: E402
+from support.recorder import RecorderProcess  # noqa: E402
 
 from audio.cue_player import CuePlayer  # noqa: E402
 from audio.cues import SongCue  # noqa: E402

@@ -824,7 +824,7 @@ def synced_before_acknowledged(trace: str, folder: Path) -> Figures:
 # -- the campaign -------------------------------------------------------------------------------------------
 def campaign(root: Path, kills: int, writers: int) -> Figures:
     """Every probe, each in its own folder under `root`; the small disks only when they can be mounted."""
-    from test_record_hardening import as_an_ordinary_user  # brings the CLI, which the writers must not load
+    from support.ordinary_user import as_an_ordinary_user  # brings the CLI, which the writers must not load
 
     def folder(name: str) -> Path:
         return root / name / "data"

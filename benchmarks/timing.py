@@ -59,7 +59,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from figures import busy_python_thread, percentiles, spinning_processes  # noqa: E402
-from jackd import RecordedTake, RecorderProcess, dummy_jack, find_ports  # noqa: E402
+from support.jackd import dummy_jack, find_ports  # noqa: E402
+from support.recorder import RecorderProcess  # noqa: E402
+from support.witness import RecordedTake  # noqa: E402
 
 from audio.audio_output import Latency, check_latency  # noqa: E402
 from audio.engine import Metronome  # noqa: E402
@@ -153,7 +155,7 @@ def recorded_midi_figures(
     Each note-on heard is matched with the nearest click meant (anchored on the first), so a note-on lost
     in an xrun counts as missing instead of shifting every later comparison; a constant offset between
     the two clocks cancels out of both figures. Only note-ons the witness saw cleanly (`trusted`, see
-    `jackd.Witness.trusted`) are judged: around an xrun the dummy driver restarts its timeline, so a
+    `witness.Witness.trusted`) are judged: around an xrun the dummy driver restarts its timeline, so a
     frame there does not say when a note sounded."""
     if heard_s.size == 0 or wanted_s.size == 0:
         return {"recorded_interval_error_ms": None, "drift_ms": None, "drift_over_s": None, "beats_heard": 0}

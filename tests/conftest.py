@@ -1,7 +1,7 @@
-"""Shared fixtures.
+"""Shared fixtures; what they are built from lives in `tests/support/`.
 
-The JACK fixture starts a real `jackd -d dummy` server (see `tests/jackd.py`): it gives tests real audio
-and MIDI ports without any sound card. Each test run uses its own server name so parallel runs never share
+The JACK fixture starts a real `jackd -d dummy` server (see `support.jackd`): it gives tests real audio and
+MIDI ports without any sound card. Each test run uses its own server name so parallel runs never share
 a server. In CI (CI=true) a missing JACK is a failure, not a skip: the timing tests are the point of the
 engine.
 """
@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from host_steal import steal_seconds
-from jackd import JackServer, JackUnavailable, dummy_jack
+from support.host_steal import steal_seconds
+from support.jackd import JackServer, JackUnavailable, dummy_jack
+from support.practice import Practice, make_practice, make_practice_with_songs
+
+from audio.engine_process import EngineProcess
+from companion.record import Record
+from interventions import Library
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -31,7 +38,7 @@ _STEAL_AT_START = steal_seconds()
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How quiet the machine was for the JACK tests: retakes, the server's scheduling and stolen CPU time,
     so a CI log tells a busy host from an engine fault."""
-    takes = sys.modules.get("engine_takes")
+    takes = sys.modules.get("support.engine_takes")
     if takes is None:
         return
     now = steal_seconds()
@@ -75,3 +82,62 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
             yield server
     except JackUnavailable as exc:
         _missing_jack(str(exc))
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
+    """The shipped plans only (an empty folder of the user's own), loaded once per test module."""
+    return Library.load(tmp_path_factory.mktemp("no-user-plans"))
+
+
+@pytest.fixture
+def engine() -> Iterator[EngineProcess]:
+    """A private engine process, for tests that kill or freeze it (other tests share the default one).
+    A test that needs JACK asks for `jack_server` first, so the engine starts on the test server."""
+    process = EngineProcess().start()
+    yield process
+    process.close()
+
+
+@pytest.fixture
+def record(tmp_path: Path) -> Iterator[Record]:
+    """An empty record in `tmp_path`, without backups, closed after the test."""
+    with Record.open(tmp_path, backup_every=None) as opened:
+        yield opened
+
+
+@pytest.fixture
+def impatient_record(tmp_path: Path) -> Iterator[Record]:
+    """An empty record in `tmp_path / "data"` that waits only 0.2 s for a locked database, and at the end
+    closes its database without retrying pending events: for tests that leave events pending on purpose
+    (a locked database, a full disk)."""
+    opened = Record.open(tmp_path / "data", busy_timeout=0.2, backup_every=None)
+    yield opened
+    opened.database.close()
+
+
+@pytest.fixture
+def practice(tmp_path: Path) -> Practice:
+    """The seeded practice (`support.practice`: Ava with four past sessions, Ben, Cleo) in a fresh data
+    folder, `tmp_path / "data"`."""
+    return make_practice(tmp_path / "data")
+
+
+@pytest.fixture
+def practice_with_songs(tmp_path: Path) -> Practice:
+    """The seeded practice, but Ava's preferred songs are a broken MIDI file, then the shipped Twinkle:
+    the cue tests pick songs from them."""
+    return make_practice_with_songs(tmp_path)
+
+
+@pytest.fixture
+def fresh_practice(tmp_path: Path) -> Practice:
+    """The seeded practice without Ava's four past sessions: a practice on its first day."""
+    return make_practice(tmp_path / "data", history=False)
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local time is UTC, so times of day shown on screen never depend on the machine's zone (snapshots)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()

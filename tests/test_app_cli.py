@@ -11,18 +11,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_app_practice import Practice, make_practice
+from support.practice import Practice
 
 from companion.app import AppConfig, CompanionApp
 from companion.cli import main
 
 COMPANION = str(Path(sys.executable).with_name("companion"))
 HEADLESS = "textual.drivers.headless_driver:HeadlessDriver"
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 def screen_text(svg: str) -> str:

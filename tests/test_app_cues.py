@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-from test_app_pilot import app_for, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
+from support.pilot import app_for, notices, on_screen, pick, start_session, until
+from support.practice import TWINKLE, Practice
 from textual.pilot import Pilot
 
 from audio.cues import CLICK, GrooveCue, SongCue
 from audio.song import Loop
-from audio.songs import demo_song_paths
 from companion.app.app import CompanionApp
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import Pick, TextPrompt
@@ -25,34 +23,6 @@ from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.widgets.metronome_panel import MetronomePanel
 from companion.live.metronome_control import MetronomeControl
 from companion.record import Trial
-
-TWINKLE = next(p for p in demo_song_paths() if p.name.startswith("twinkle"))
-
-
-def practice_with_songs(tmp_path: Path) -> Practice:
-    """The seeded practice; Ava's preferred songs are a broken file, then the shipped Twinkle."""
-    practice = make_practice(tmp_path / "data")
-    broken = tmp_path / "broken.mid"
-    broken.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")  # a header cut short
-    with practice.open() as record:
-        record.update_client(practice.ava, preferred_songs=(str(broken), str(TWINKLE)))
-    return practice
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return practice_with_songs(tmp_path)
-
-
-async def pick(pilot: Pilot[None], label_start: str) -> None:
-    """Open the cue picker and choose the line starting with `label_start`."""
-    await pilot.press("K")
-    await on_screen(pilot, CuePicker)
-    picker = pilot.app.screen
-    assert isinstance(picker, CuePicker)
-    index = next(n for n, (label, _) in enumerate(picker.choices) if label.startswith(label_start))
-    await pilot.press(str(index + 1))
-    await on_screen(pilot, LiveSessionScreen)
 
 
 async def start(pilot: Pilot[None], metronome: MetronomeControl) -> None:
@@ -77,14 +47,10 @@ def panel_text(app: CompanionApp) -> str:
     return " ".join(str(static.render()) for static in panel.query("Static"))
 
 
-def notices(app: CompanionApp) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
 async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_why(
-    practice: Practice,
+    practice_with_songs: Practice,
 ) -> None:
-    app = app_for(practice.data_dir)
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
         await pilot.press("K")
@@ -105,8 +71,10 @@ async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_wh
         assert app.metronome.cue is CLICK  # nothing changed: the click plays on
 
 
-async def test_picking_a_song_counts_its_meter_and_the_panel_shows_the_bar(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_picking_a_song_counts_its_meter_and_the_panel_shows_the_bar(
+    practice_with_songs: Practice,
+) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(160, 48)) as pilot:
         await start_session(pilot)
         await pick(pilot, "Amazing Grace")
@@ -118,8 +86,8 @@ async def test_picking_a_song_counts_its_meter_and_the_panel_shows_the_bar(pract
         await pilot.press("space")
 
 
-async def test_fading_the_click_and_the_music_out_and_back_in(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_fading_the_click_and_the_music_out_and_back_in(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         metronome = await refused_then_playing(pilot, "f", "start the metronome", "rock groove")
         await pilot.press("f")
@@ -138,8 +106,8 @@ async def test_fading_the_click_and_the_music_out_and_back_in(practice: Practice
         await pilot.press("space")
 
 
-async def test_groove_intensity_steps_within_one_to_three(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_groove_intensity_steps_within_one_to_three(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         metronome = await refused_then_playing(pilot, ">", "only a groove has an intensity", "rock groove")
         intensities = []
@@ -153,8 +121,8 @@ async def test_groove_intensity_steps_within_one_to_three(practice: Practice) ->
         await pilot.press("space")
 
 
-async def test_loop_a_b_from_the_bar_playing_then_clear(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_loop_a_b_from_the_bar_playing_then_clear(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         metronome = await refused_then_playing(pilot, "L", "only a song can loop", "* Twinkle")
         await until(pilot, lambda: metronome.current_bar() >= 2)
@@ -179,8 +147,8 @@ async def test_loop_a_b_from_the_bar_playing_then_clear(practice: Practice) -> N
         await pilot.press("space")
 
 
-async def test_seek_to_a_bar_at_the_next_bar_line(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_seek_to_a_bar_at_the_next_bar_line(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
         metronome = app.metronome
@@ -199,8 +167,8 @@ async def test_seek_to_a_bar_at_the_next_bar_line(practice: Practice) -> None:
         await pilot.press("space")
 
 
-async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await start_session(pilot)
         levels = screen.live.prompt_levels
@@ -215,8 +183,8 @@ async def test_incorrect_with_a_prompt_level_is_logged_with_that_level(practice:
         assert trials == [Trial(False, levels[2]), Trial(False, levels[1]), Trial(False, levels[3])]
 
 
-async def test_help_lists_the_cue_keys(practice: Practice) -> None:
-    app = app_for(practice.data_dir)
+async def test_help_lists_the_cue_keys(practice_with_songs: Practice) -> None:
+    app = app_for(practice_with_songs.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
         await pilot.press("question_mark")

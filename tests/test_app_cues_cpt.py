@@ -3,13 +3,10 @@ shown in exports; finalising signs the note, asking once who signs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_app_cues import notices
-from test_app_pilot import app_for, on_screen, until
-from test_app_practice import Practice, make_practice
-from test_app_snapshots import soap as open_note
+from support.pilot import app_for, notices, on_screen, until
+from support.practice import Practice
+from support.snapshots import soap as open_note
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static, TextArea
 
@@ -18,11 +15,6 @@ from companion.app.screens.note_editor import SoapScreen
 from companion.app.screens.review import ReviewScreen
 from companion.paths import exports_dir
 from companion.record.sessions import parse_billing_codes
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 def test_codes_are_parsed_in_order_once_and_a_wrong_one_is_named() -> None:

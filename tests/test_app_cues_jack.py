@@ -1,6 +1,6 @@
 """A loop and fades set with the session screen's keys change what the app's MIDI port plays, on JACK.
 
-The witness is a JACK recorder in its own process (`tests/jackd.py`); a run whose witness is not clean is
+The witness is a JACK recorder in its own process (`support.recorder`); a run whose witness is not clean is
 judged only if everything it heard holds (`engine_takes.judge_or_retake`), else played again, and the
 test fails if no run is judged. The song is the client's preferred Twinkle at 240 bpm (a bar
 a second). Expected note times come from the song file and the loop's bars, worked out here independently
@@ -18,11 +18,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
-from jackd import RecordedTake, RecorderProcess, find_ports
-from test_app_cues import TWINKLE, pick, practice_with_songs
-from test_app_pilot import app_for, start_session, until
-from test_app_practice import Practice
+from support.engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
+from support.jackd import find_ports
+from support.pilot import app_for, pick, start_session, until
+from support.practice import TWINKLE, Practice, make_practice_with_songs
+from support.recorder import RecorderProcess
+from support.witness import RecordedTake
 
 from audio.cues import SongCue
 from audio.song import Loop
@@ -143,7 +144,7 @@ async def test_a_loop_and_fades_from_the_keys_change_what_the_midi_port_plays(
     while len(troubles) < ATTEMPTS:  # a take whose witness is not clean is judged only if it holds
         take_dir = tmp_path / f"take-{len(troubles) + 1}"
         take_dir.mkdir()
-        keys = await loop_then_fade(practice_with_songs(take_dir))
+        keys = await loop_then_fade(make_practice_with_songs(take_dir))
         trouble = judge_or_retake(keys.take.clean, keys.take.trouble(), lambda keys=keys: check_keys(keys))
         if trouble is None:
             break

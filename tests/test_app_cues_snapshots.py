@@ -8,24 +8,23 @@ Update after a deliberate change with `pytest tests/test_app_cues_snapshots.py -
 from __future__ import annotations
 
 import pytest
-from test_app_cues import TWINKLE, pick
-from test_app_pilot import on_screen
-from test_app_practice import Practice
-from test_app_snapshots import SIZES, Steps, live_session, open_session, practice, snapshot_app, utc
+from support.pilot import on_screen, pick, settled
+from support.practice import TWINKLE, Practice
+from support.snapshots import SIZES, Steps, live_session, open_session, snapshot_app
 from textual.pilot import Pilot
 
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import TextPrompt
 from companion.app.screens.session.screen import LiveSessionScreen
 
-__all__ = ["practice", "utc"]  # fixtures
+pytestmark = pytest.mark.usefixtures("utc")  # times of day in the pictures are UTC
 
 
 async def picker(pilot: Pilot[None]) -> None:
     await live_session(pilot)
     await pilot.press("K")
     await on_screen(pilot, CuePicker)
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 async def song_cue(pilot: Pilot[None]) -> None:
@@ -38,7 +37,7 @@ async def song_cue(pilot: Pilot[None]) -> None:
     await on_screen(pilot, LiveSessionScreen)
     await pilot.press("L")
     pilot.app.clear_notifications()
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 SCREENS: dict[str, Steps] = {"cue_picker": picker, "song_cue": song_cue}

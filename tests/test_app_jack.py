@@ -1,10 +1,10 @@
 """The app's metronome on a real JACK server keeps its beat while the pilot drives the session screen.
 
-The witness is the engine's JACK recorder in its own process (`tests/jackd.py`), so the app's busy UI
+The witness is the engine's JACK recorder in its own process (`support.recorder`), so the app's busy UI
 thread cannot disturb the recording; every assertion is about what it heard (note-ons with their JACK
 frames), never about the engine's own counters. MIDI through python-rtmidi's JACK API leaves at the start
 of the next JACK period (128 frames = 2.67 ms at 48 kHz), so one interval may be a period off; the mean
-must be the tempo's. Only intervals the witness saw cleanly are judged (`jackd.Witness.trusted`: none
+must be the tempo's. Only intervals the witness saw cleanly are judged (`witness.Witness.trusted`: none
 near a JACK xrun or a missed cycle, none with MIDI in a late cycle); takes go on while the app plays, up
 to `ATTEMPTS`, until `NEED_INTERVALS` are judged, and the test fails if they never are.
 """
@@ -15,13 +15,14 @@ import asyncio
 import itertools
 import statistics
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, never_clean, retake_after
-from jackd import RecordedTake, RecorderProcess, find_ports
-from test_app_pilot import app_for, log_lines, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
+from support.engine_takes import ATTEMPTS, never_clean, retake_after
+from support.jackd import find_ports
+from support.pilot import app_for, log_lines, on_screen, start_session, until
+from support.practice import Practice
+from support.recorder import RecorderProcess
+from support.witness import RecordedTake
 from textual.pilot import Pilot
 
 from companion.app.screens.dialogs import Pick, TextPrompt
@@ -38,11 +39,6 @@ NEED_INTERVALS = 8
 """Judged beat intervals a test needs (a clean six-round take has about ten)."""
 CLICK_NOTES = frozenset({76, 77})
 """The click's GM wood blocks (accent, beat); a groove plays kick, snare and hats around them."""
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 async def work_the_screen(pilot: Pilot[None]) -> None:

@@ -4,13 +4,11 @@ the JACK tests in test_app_listening_jack.py play into the app's input)."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
-from test_app_pilot import SIZE, app_for, log_lines, start_session, until
-from test_app_practice import Practice, make_practice, write_lock
+from support.pilot import SIZE, app_for, log_lines, notices, settled, start_session, until
+from support.practice import Practice, write_lock
 
-from companion.app import CompanionApp
 from companion.app.widgets.sync_strip import SyncStrip, column
 from companion.live.listening_control import StripView
 from companion.paths import plans_dir
@@ -21,20 +19,11 @@ NO_MIDI = "mido.backends.rtmidi/NO_SUCH_API"
 """A MIDO_BACKEND naming a MIDI system this machine does not have (a typo in a setting)."""
 
 
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
-
-
 def block(pct: float = 75.0) -> Sync:
     return Sync(
         mean_asynchrony_ms=-12.5, sd_ms=18.0, r=0.93, pct_within=pct, n_hits=12, missed=1, extra=0,
         tempo_bpm=96.0,
     )  # fmt: skip
-
-
-def notices(app: CompanionApp) -> list[str]:
-    return [n.message for n in app._notifications]
 
 
 async def test_a_midi_system_that_cannot_be_used_says_why_and_the_session_carries_on(
@@ -138,7 +127,7 @@ async def test_the_strip_draws_its_view(practice: Practice) -> None:
             adaptive="", problem="",
         )  # fmt: skip
         strip.show(view)
-        await pilot.pause(0.1)
+        await settled(pilot)
         track = strip.track(61).plain
         assert track[0] == "•" and track[60] == "●" and track[column(20.0, 150.0, 61)] == "•"
         assert track[30] == "│"

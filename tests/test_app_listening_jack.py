@@ -13,17 +13,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import pytest
-from engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
-from jackd import JackServer
-from test_app_listening import notices
-from test_app_metronome import switch_plan
-from test_app_pilot import app_for, log_lines, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
-from test_listen_jack import DRUM, TOLERANCE_MS, Expected, expected_figures, known_offsets
-from test_midi_input_sender import HitSender
+from support.engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_after
+from support.hit_sender import HitSender
+from support.jackd import JackServer
+from support.listening_takes import DRUM, TOLERANCE_MS, Expected, expected_figures, known_offsets
+from support.pilot import app_for, log_lines, notices, on_screen, start_session, switch_plan, until
+from support.practice import Practice
 from textual.pilot import Pilot
 
 from companion.app import CompanionApp
@@ -41,11 +38,6 @@ BLOCK = 8
 BPM = 120
 LEAD_S = 1.0
 """The drum's first hit lies at least this far ahead when it is planned (the sender needs notes ahead)."""
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 def synced(app: CompanionApp) -> int:
@@ -204,8 +196,13 @@ async def test_adaptive_tempo_follows_a_faster_client_and_the_strip_shows_the_te
             assert first is not None
             await asyncio.to_thread(sender.play_at, [(first + k * 60 / 135, DRUM, 90) for k in range(16)])
             await until(pilot, lambda: float(app.metronome.settings.bpm) > BPM)
-            await pilot.pause(0.5)
-            strip_text = str(screen.query_one(SyncStrip).render())
+            strip = screen.query_one(SyncStrip)
+
+            def shows_the_set_tempo() -> bool:
+                return f"set {float(app.metronome.settings.bpm):.1f} bpm" in str(strip.render())
+
+            await until(pilot, shows_the_set_tempo)
+            strip_text = str(strip.render())
             set_bpm = float(app.metronome.settings.bpm)
             await pilot.press("s")
             await until(pilot, lambda: not screen.listening.listening)

@@ -8,10 +8,9 @@ after a deliberate change with `pytest tests/test_app_listening_snapshots.py --s
 from __future__ import annotations
 
 import pytest
-from test_app_practice import Practice
-from test_app_snapshots import SIZES, live_session, open_session, snapshot_app
-from test_app_snapshots import practice as practice  # the fixture
-from test_app_snapshots import utc as utc  # the autouse fixture: times in UTC
+from support.pilot import settled
+from support.practice import Practice
+from support.snapshots import SIZES, live_session, open_session, snapshot_app
 from textual.pilot import Pilot
 
 from companion.app.widgets.sync_strip import SyncStrip
@@ -34,11 +33,13 @@ VIEW = StripView(
     problem="",
 )
 
+pytestmark = pytest.mark.usefixtures("utc")  # times of day in the pictures are UTC
+
 
 async def listening(pilot: Pilot[None]) -> None:
     await live_session(pilot)
     pilot.app.screen.query_one(SyncStrip).show(VIEW)
-    await pilot.pause(0.2)
+    await settled(pilot)
 
 
 @pytest.mark.parametrize("size", SIZES)

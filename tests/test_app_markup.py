@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
-from test_app_pilot import app_for, on_screen, ready, start_session, until
-from test_app_practice import make_practice
+from support.pilot import app_for, on_screen, ready, start_session, until
+from support.practice import make_practice
 from textual.pilot import Pilot
 from textual.widgets import OptionList, TextArea
 

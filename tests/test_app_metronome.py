@@ -8,26 +8,18 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from test_app_cues import notices
-from test_app_pilot import app_for, log_lines, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
+from support.pilot import app_for, log_lines, notices, start_session, switch_plan, until
+from support.practice import Practice
 from textual.pilot import Pilot
 
 from audio.engine_events import BeatEvent, EngineEvent
 from audio.tempo import TempoError
-from companion.app.screens.plans import PlansScreen
-from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.widgets.beat_light import BeatLight
 from companion.live.cadence_taps import CadenceTaps, GaitPreset, RasStages, cadence_condition
 from companion.live.metronome_control import MetronomeControl
 from companion.live.metronome_state import describe
 from companion.record import Cadence, Tempo
 from interventions import Library, TempoPreset
-
-
-@pytest.fixture(scope="module")
-def library() -> Library:
-    return Library.load(None)
 
 
 def collect(control: MetronomeControl) -> tuple[list[BeatEvent], threading.Event]:
@@ -144,11 +136,6 @@ def test_output_choice_is_checked() -> None:
         MetronomeControl("speakers")
 
 
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
-
-
 async def test_the_session_screen_drives_the_metronome_and_logs_tempo(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -192,14 +179,6 @@ async def tap_steps(pilot: Pilot[None], taps: int = 8) -> None:
     for _ in range(taps):
         await pilot.press("t")
         await pilot.pause(TAP_EVERY_S)
-
-
-async def switch_plan(pilot: Pilot[None], screen: LiveSessionScreen, search: str, plan_id: str) -> None:
-    await pilot.press("i")
-    await on_screen(pilot, PlansScreen)
-    await pilot.press("slash", *search, "escape", "enter")
-    await on_screen(pilot, LiveSessionScreen)
-    await until(pilot, lambda: screen.live.plan is not None and screen.live.plan.id == plan_id)
 
 
 async def test_tap_tempo_in_a_gait_plan_logs_a_baseline_cadence_and_the_preset_starts_from_it(

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from pathlib import Path
 
 import pytest
-from test_app_cues import notices
-from test_app_pilot import SIZE, app_for, log_lines, on_screen, ready, start_session, until
-from test_app_practice import Practice, make_practice
+from support.pilot import SIZE, app_for, log_lines, notices, on_screen, ready, settled, start_session, until
+from support.practice import Practice
 from textual.geometry import Region
 from textual.widgets import Button, OptionList
 
@@ -27,11 +25,6 @@ from companion.live.overview import client_overview
 from companion.record import MasteryCriterion
 from interventions import Library, Suggestion
 from interventions.suggest import GoalServed
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 def shown_text(widget: PlanView) -> str:
@@ -77,7 +70,7 @@ async def test_the_metronome_settings_apply_and_cancel_are_on_screen(practice: P
         await start_session(pilot)
         await pilot.press("m")
         await on_screen(pilot, MetronomeSettings)
-        await pilot.pause(0.2)
+        await settled(pilot)
         dialog = app.screen
         screen_region = Region(0, 0, *size)
         for button_id in ("accept", "cancel"):

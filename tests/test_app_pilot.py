@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.style import Style
-from test_app_practice import NOW, Practice, make_practice, write_lock
+from support.pilot import SIZE, app_for, log_lines, on_screen, ready, settled, start_session, until
+from support.practice import NOW, Practice, make_practice, write_lock
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList, Static, TextArea
 
-from companion.app import AppConfig, CompanionApp, FixedClock
 from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick, TextPrompt
 from companion.app.screens.help import HelpScreen
 from companion.app.screens.measure import MeasureDialog
@@ -28,54 +26,9 @@ from companion.app.screens.session.screen import LiveSessionScreen
 from companion.app.screens.start_session import StartSession
 from companion.app.screens.today import TodayScreen
 from companion.app.screens.walk import WalkDialog
-from companion.app.widgets.session_log import SessionLog, Shown
+from companion.app.widgets.session_log import Shown
 from companion.live.session_controller import LiveSession
 from companion.record import Abc, Count, Intervention, Note, Rating, Record, Sample, Trial, Walk
-
-SIZE = (100, 32)
-
-
-def app_for(data_dir: Path, **changes: Any) -> CompanionApp:
-    """The app on `data_dir` with a fixed clock, no backups and a silent metronome (beat light only)."""
-    values: dict[str, Any] = {
-        "data_dir": data_dir,
-        "clock": FixedClock(NOW),
-        "backup_every": None,
-        "metronome_outputs": "none",
-    }
-    return CompanionApp(AppConfig(**{**values, **changes}))
-
-
-async def until(pilot: Pilot[None], condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Let the app run until `condition()` holds (writes happen on the writer thread)."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError(f"timed out waiting for {condition}")
-
-
-async def on_screen(pilot: Pilot[None], kind: type) -> None:
-    await until(pilot, lambda: isinstance(pilot.app.screen, kind))
-
-
-async def ready(pilot: Pilot[None]) -> None:
-    """The Today screen has its clients and the first one's overview (both load in workers)."""
-    screen = pilot.app.screen
-    await until(pilot, lambda: isinstance(screen, TodayScreen) and screen.overview is not None)
-
-
-async def start_session(pilot: Pilot[None], *choose: str) -> LiveSessionScreen:
-    """From Today: the keys that choose the client(s) and press `s` (default: the first client), then
-    Enter in the start dialog; returns the live session screen."""
-    await ready(pilot)
-    await pilot.press(*(choose or ("s",)))
-    await on_screen(pilot, StartSession)
-    await pilot.press("enter")
-    await on_screen(pilot, LiveSessionScreen)
-    screen = pilot.app.screen
-    assert isinstance(screen, LiveSessionScreen)
-    return screen
 
 
 async def open_review(pilot: Pilot[None], sessions: int) -> ReviewScreen:
@@ -89,19 +42,8 @@ async def open_review(pilot: Pilot[None], sessions: int) -> ReviewScreen:
     return review
 
 
-def log_lines(app: CompanionApp) -> list[Shown]:
-    """The live log's entries, newest first (empty when the session screen is not showing)."""
-    found = app.screen.query(SessionLog)
-    return found.first(SessionLog).shown() if found else []
-
-
 def pending(line: Shown) -> bool:
     return not line.entry.saved
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 async def test_a_whole_session_from_start_to_saved_note(practice: Practice) -> None:
@@ -609,7 +551,7 @@ async def test_names_with_markup_show_as_typed_on_every_screen(tmp_path: Path, n
         assert name in str(today.query_one("#client-heading", Static).render())
         await pilot.press("r")
         await on_screen(pilot, ReviewScreen)
-        await pilot.pause(0.5)
+        await settled(pilot)
         await pilot.press("escape")
         await on_screen(pilot, TodayScreen)
         screen = await start_session(pilot)

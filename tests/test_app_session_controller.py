@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_app_practice import Practice, make_practice, write_lock
+from support.practice import Practice, make_practice, write_lock
 
 from companion.live.log_lines import describe
 from companion.live.session_controller import LiveSession
@@ -24,16 +24,6 @@ from companion.record import (
     Trial,
 )
 from interventions import DataKind, Library
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path)
-
-
-@pytest.fixture(scope="module")
-def library() -> Library:
-    return Library.load(None)
 
 
 def kinds(record: Record, session_id: int) -> list[str]:

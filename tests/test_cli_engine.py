@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from engine_takes import COMPANION, CliTake, record_cli_midi
+from support.engine_takes import COMPANION, CliTake, record_cli_midi
 
 from companion.cli import main
 

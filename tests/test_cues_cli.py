@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from engine_takes import CliTake, held_notes, record_cli_midi
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.engine_takes import CliTake, held_notes, record_cli_midi
 
 from audio.songs import demo_song_paths
 from companion.cli import main

@@ -21,8 +21,8 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
-from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, Engine, Take, held_notes, play
-from jackd import RecorderProcess
+from support.engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, Engine, Take, held_notes, play
+from support.recorder import RecorderProcess
 
 from audio.cue_player import CuePlayer
 from audio.cue_state import CueState

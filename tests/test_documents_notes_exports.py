@@ -5,51 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
+from support.timp_session import EVENT_ID, START, timp_session
 
 from companion.documents.export import render, to_csv, to_json, to_markdown, write_private
 from companion.documents.selection import select
 from companion.documents.soap import draft_note, note_text
-from companion.record import Count, EventDraft, MasteryCriterion, Note, Record, Tempo, Trial
-
-START = datetime(2025, 1, 6, 16, 0, tzinfo=UTC)
-EVENT_ID = re.compile(r"[0-9a-f]{32}")
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
-
-
-def timp_session(record: Record) -> tuple[int, int, int]:
-    """A TIMP session: tempo 84 bpm, 8/10 independent trials, a quote naming the client."""
-    client = record.add_client("Émile Zoë", birth_year=2016, pseudonym="Client E")
-    goal = record.add_goal(client.id, "gross motor", "Improve bilateral coordination")
-    objective = record.add_objective(
-        goal.id, "Taps the drum on the beat", MasteryCriterion("percent_independent", 80, 3)
-    )
-    session = record.start_session([client.id], "clinic", started_at=START, cpt_codes=["97530"])
-    levels = ["independent"] * 8 + ["verbal", "model"]
-    drafts = [EventDraft(Tempo(84, "4/4"), plan_id="timp-drum-reach", wall_time=START)]
-    drafts += [
-        EventDraft(Trial(True, level), objective_id=objective.id, plan_id="timp-drum-reach", wall_time=START)
-        for level in levels
-    ]
-    drafts += [
-        EventDraft(Count("initiation"), wall_time=START + timedelta(minutes=5)),
-        EventDraft(Note("Émile Zoë said “again!” → smiled"), wall_time=START + timedelta(minutes=6)),
-    ]
-    record.log_many(session.id, drafts)
-    record.end_session(session.id, ended_at=START + timedelta(minutes=40))
-    return client.id, objective.id, session.id
+from companion.record import Count, EventDraft, Record, Tempo
 
 
 def test_soap_objective_is_written_from_the_data(record: Record) -> None:

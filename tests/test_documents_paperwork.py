@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
-from test_documents_notes_exports import EVENT_ID, START, timp_session
+from support.timp_session import EVENT_ID, START, timp_session
 
 from companion.cli import main
 from companion.documents.export import render, to_markdown
@@ -28,12 +27,6 @@ from companion.record.attendance import attendance_summary
 from companion.record.billing import BillingCode, billed_lines, parse_code, parse_codes, units_for
 from companion.record.caseload import valid_npi
 from companion.record.sessions import FinalisedNote
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
 
 
 def units(text: str, minutes: float | None) -> list[tuple[str, int]] | str:

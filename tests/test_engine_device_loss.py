@@ -24,7 +24,8 @@ JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 
 def scenario() -> None:
     sys.path[:0] = [str(HERE.parent), str(HERE)]
-    from jackd import RecorderProcess, dummy_jack
+    from support.jackd import dummy_jack
+    from support.recorder import RecorderProcess
 
     from audio.engine import Metronome
     from audio.engine_config import AudioConfig, MidiConfig

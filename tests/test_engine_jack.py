@@ -18,8 +18,17 @@ from fractions import Fraction
 import mido
 import numpy as np
 import pytest
-from engine_takes import JACK_MIDI, MIDI_EARLY_S, MIDI_LATE_S, PERIOD_S, Engine, Take, midi_metronome, play
-from jackd import RecorderProcess
+from support.engine_takes import (
+    JACK_MIDI,
+    MIDI_EARLY_S,
+    MIDI_LATE_S,
+    PERIOD_S,
+    Engine,
+    Take,
+    midi_metronome,
+    play,
+)
+from support.recorder import RecorderProcess
 
 from audio.engine import Metronome
 from audio.engine_client import RemoteMetronome

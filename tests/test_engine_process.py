@@ -11,14 +11,11 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 
 import pytest
-from test_app_listening import notices
-from test_app_pilot import app_for, log_lines, start_session, until
-from test_app_practice import Practice, make_practice
+from support.pilot import app_for, log_lines, notices, start_session, until
+from support.practice import Practice
 
 from audio.cue_state import CueState
 from audio.cues import CLICK, GrooveCue
@@ -64,14 +61,6 @@ class Heard:
 
     def beats(self) -> list[BeatEvent]:
         return [e for e in self.events if isinstance(e, BeatEvent)]
-
-
-@pytest.fixture
-def engine() -> Iterator[EngineProcess]:
-    """A private engine process (tests here kill it; other tests share the default one)."""
-    process = EngineProcess().start()
-    yield process
-    process.close()
 
 
 def test_the_engine_runs_elsewhere_and_reports_how_it_keeps_time(engine: EngineProcess) -> None:
@@ -156,11 +145,6 @@ def test_a_killed_engine_is_restarted_and_the_metronome_plays_on(engine: EngineP
         assert len(resumed) >= 3 and all(b.bpm == 150 and not b.count_in for b in resumed)
     finally:
         metronome.close()
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data")
 
 
 async def test_killing_the_engine_mid_session_is_said_and_every_tap_is_kept(practice: Practice) -> None:

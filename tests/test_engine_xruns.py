@@ -18,12 +18,13 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from engine_takes import JACK_MIDI, PERIOD_S
-from jackd import RecordedTake, RecorderProcess, find_ports
+from support.engine_takes import JACK_MIDI, PERIOD_S
+from support.jackd import find_ports
+from support.recorder import RecorderProcess
+from support.witness import RecordedTake
 
 from audio.engine_client import RemoteMetronome
 from audio.engine_config import AudioConfig, MidiConfig
@@ -33,19 +34,12 @@ from audio.sounds import Sound, Voice
 from audio.tempo import Level, TempoSettings
 from audio.tempo_map import TempoMap
 
-pytestmark = pytest.mark.jack
+pytestmark = [pytest.mark.jack, pytest.mark.usefixtures("jack_server")]  # before the engine starts
 
 RATE = 48_000
 BPM, SUBDIVISION = 125, 4
 """A click every 0.12 s: each stall below swallows at most one."""
 STALL_S = 0.03
-
-
-@pytest.fixture
-def engine(jack_server: object) -> Iterator[EngineProcess]:
-    process = EngineProcess().start()  # a private one: this test freezes it
-    yield process
-    process.close()
 
 
 def stalled_take(engine: EngineProcess) -> tuple[RecordedTake, TempoMap, int]:

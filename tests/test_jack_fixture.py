@@ -1,6 +1,6 @@
 """The JACK fixture and the witness itself: every JACK-based test relies on these facts holding.
 
-The witness's frame clock and its verdict on a take (`jackd.Witness`) are checked on synthetic records,
+The witness's frame clock and its verdict on a take (`witness.Witness`) are checked on synthetic records,
 where the truth is known."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from __future__ import annotations
 import itertools
 import os
 
-import host_steal
 import numpy as np
 import pytest
-from jackd import LATE_S, XRUN_GUARD_S, RecordedTake
+from support import host_steal
+from support.witness import LATE_S, XRUN_GUARD_S, RecordedTake
 
 pytestmark = pytest.mark.jack
 

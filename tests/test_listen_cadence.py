@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_midi_input_sender import HitSender
+from support.hit_sender import HitSender
 
 from audio.cadence import CadenceError
 from audio.midi_hits import Hit

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_midi_input_sender import HitSender
+from support.hit_sender import HitSender
 
 from companion.cli import main
 from companion.record import Cadence, Record, Sync

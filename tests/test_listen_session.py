@@ -13,7 +13,6 @@ import statistics
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -45,14 +44,8 @@ def metronome(jack_server) -> Iterator[Metronome]:
 
 
 @pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = Record.open(tmp_path, busy_timeout=0.2, backup_every=None)
-    yield rec
-    rec.database.close()
-
-
-@pytest.fixture
-def target(record: Record) -> LogTarget:
+def target(impatient_record: Record) -> LogTarget:
+    record = impatient_record
     client = record.add_client("Robin")
     objective = record.add_objective(record.add_goal(client.id, "fine motor", "Drumming").id, "On the beat")
     return LogTarget(record, record.start_session([client.id]).id, objective_id=objective.id)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import rtmidi
 from click.testing import CliRunner
-from engine_takes import COMPANION
+from support.engine_takes import COMPANION
 
 from audio.devices import survey
 from audio.errors import OutputError

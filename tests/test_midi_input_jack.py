@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from test_midi_input_sender import HitSender
+from support.hit_sender import HitSender
 
 from audio.midi_hits import Hit, MidiInputError
 from audio.midi_input import MidiInput, Timestamps
@@ -183,7 +183,7 @@ def restart_scenario() -> None:
     In its own process because jack2's client library keeps per-process state for one server: a test
     process that also talks to the session server can crash when a second server comes and goes.
     """
-    from jackd import dummy_jack
+    from support.jackd import dummy_jack
 
     name = f"companion-restart-{os.getpid()}"
     statuses: list[str] = []
@@ -209,7 +209,7 @@ def restart_scenario() -> None:
 
 
 def test_a_restarted_jack_server_is_picked_up_again(jack_server):
-    """The only test with a second server (it must stop one): started by tests/jackd.py, as every server,
+    """The only test with a second server (it must stop one): started by support.jackd, as every server,
     in a process of its own, and gone when the test ends."""
     run = subprocess.run(
         [sys.executable, __file__, "restart"], capture_output=True, text=True, timeout=120, check=False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from test_plans_samples import VALID_PLAN, write_plan
+from support.plan_files import VALID_PLAN, write_plan
 
 from companion.cli import main
 from companion.cli.plan_commands import parse_goal, plans_user_dir

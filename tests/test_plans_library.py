@@ -6,8 +6,6 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from interventions import (
     SHIPPED_DIR,
     Approach,
@@ -28,11 +26,6 @@ REQUIRED_IDS = [
 ]  # fmt: skip
 GAIT_TECHNIQUES = {Technique.RAS}
 PLACEHOLDER = re.compile(r"(?i:lorem|ipsum|todo|tbd|fixme|xxx)|^Describe |^List ")  # the scaffold's wording
-
-
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    return Library.load(tmp_path_factory.mktemp("no-user-plans"))
 
 
 def test_every_shipped_plan_loads(library: Library) -> None:

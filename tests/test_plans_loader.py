@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_plans_samples import VALID_PLAN, to_toml, write_plan
+from support.plan_files import VALID_PLAN, to_toml, write_plan
 
 from interventions import SHIPPED_DIR, PlanError, read_plan
 from interventions.loader import load_directory

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import platformdirs
 import pytest
-from test_plans_samples import VALID_PLAN, write_plan
+from support.plan_files import VALID_PLAN, write_plan
 
 from interventions import SHIPPED_DIR, Library, default_user_dir
 from interventions.scaffold import FILE_MODE, scaffold, with_id, write_new

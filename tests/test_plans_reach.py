@@ -33,11 +33,6 @@ EVERYDAY = {
 }
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    return Library.load(tmp_path_factory.mktemp("no-user-plans"))
-
-
 def plan(library: Library, plan_id: str) -> Plan:
     found = library.get(plan_id)
     assert found is not None, plan_id

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from test_plans_samples import VALID_PLAN
+from support.plan_files import VALID_PLAN
 
 from interventions import DEFAULT_PROMPT_LEVELS, DataKind, DataTap, GoalDomain, Plan, TempoPreset
 from interventions.errors import SchemaProblem

@@ -12,11 +12,6 @@ from interventions.suggest import recognise_domains
 from interventions.text import stem, terms
 
 
-@pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
-    return Library.load(tmp_path_factory.mktemp("no-user-plans"))
-
-
 def ids(plans: list[Plan]) -> list[str]:
     return [plan.id for plan in plans]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,12 +12,6 @@ from companion.record import Count, EventDraft, MasteryCriterion, Payload, Recor
 from companion.record.agreement import INTERVAL_BY_INTERVAL, TOTAL_COUNT, TRIAL_BY_TRIAL, Agreement
 
 START = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
 
 
 def log(record: Record, session_id: int, objective_id: int, payloads: list[Payload]) -> None:

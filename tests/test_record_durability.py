@@ -28,19 +28,13 @@ from companion.record import (
 )
 
 
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    rec = Record.open(tmp_path / "data", busy_timeout=0.2, backup_every=None)
-    yield rec
-    rec.database.close()
-
-
 def stored_ids(data: Path, session_id: int) -> list[str]:
     with Record.open(data, backup_every=None) as reopened:
         return [e.id for e in reopened.session_events(session_id, include_pending=False)]
 
 
-def test_locked_database_keeps_events_pending_and_retries(record: Record) -> None:
+def test_locked_database_keeps_events_pending_and_retries(impatient_record: Record) -> None:
+    record = impatient_record
     session = record.start_session([record.add_client("Ava").id])
     first = record.log(session.id, EventDraft(Count("initiation")))
     blocker = sqlite3.connect(record.path, isolation_level=None)
@@ -60,7 +54,8 @@ def test_locked_database_keeps_events_pending_and_retries(record: Record) -> Non
     assert stored_ids(record.data_dir, session.id) == [first.id, *(e.id for e in queued)]
 
 
-def test_disk_full_keeps_events_pending_until_space_returns(record: Record) -> None:
+def test_disk_full_keeps_events_pending_until_space_returns(impatient_record: Record) -> None:
+    record = impatient_record
     session = record.start_session([record.add_client("Ava").id])
     conn = record.database.connection
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
@@ -183,7 +178,8 @@ def test_two_processes_write_the_same_session_at_once(tmp_path: Path) -> None:
     assert [g.counts["hit"].total for g in summary.groups] == [150, 150]
 
 
-def test_a_second_record_sees_events_at_once(record: Record) -> None:
+def test_a_second_record_sees_events_at_once(impatient_record: Record) -> None:
+    record = impatient_record
     session = record.start_session([record.add_client("Ava").id])
     with Record.open(record.data_dir, backup_every=None) as beside:
         assert beside.session_events(session.id) == []

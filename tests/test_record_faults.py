@@ -30,8 +30,8 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_plans_samples import VALID_PLAN, to_toml
-from test_record_hardening import as_an_ordinary_user
+from support.ordinary_user import as_an_ordinary_user
+from support.plan_files import VALID_PLAN, to_toml
 
 from companion.cli import main
 from companion.cli.record_commands import safe

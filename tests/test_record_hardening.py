@@ -7,19 +7,16 @@ from __future__ import annotations
 import csv
 import errno
 import io
-import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_app_practice import write_lock
+from support.ordinary_user import as_an_ordinary_user
+from support.practice import write_lock
 
 from companion.cli import main
 from companion.documents import export as export_module
@@ -227,39 +224,6 @@ def test_a_read_only_record_names_the_fix_that_works_for_its_cause(tmp_path: Pat
     assert f"chmod u+w {db} {db}-wal {db}-shm" in on_file
     on_disk = str(classify(OSError(errno.EROFS, "Read-only file system"), db))
     assert "mounted read-only (chmod cannot change that)" in on_disk and "chmod u+w" not in on_disk
-
-
-def as_an_ordinary_user(work: Callable[[Path], str]) -> str:
-    """`work(folder)` in a fresh folder of an ordinary user; returns its result. Root ignores file modes, so
-    as root (CI) it runs in a forked child that became `nobody`, in a folder that user owns."""
-    folder = Path(tempfile.mkdtemp(prefix="companion-ro-"))
-    try:
-        if os.geteuid() != 0:
-            return work(folder)
-        os.chown(folder, NOBODY, NOBODY)
-        read, write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: drop to nobody, do the work, report, and leave without cleanup
-            os.close(read)
-            try:
-                os.setgroups([])
-                os.setgid(NOBODY)
-                os.setuid(NOBODY)
-                result = work(folder)
-            except BaseException as failure:  # reported to the parent, whose assertion then fails
-                result = f"failed in the child: {failure!r}"
-            os.write(write, result.encode())
-            os._exit(0)
-        os.close(write)
-        with os.fdopen(read, "rb") as pipe:
-            result = pipe.read().decode()
-        os.waitpid(pid, 0)
-        return result
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-NOBODY = 65534
 
 
 def open_read_only_then_writable(folder: Path) -> str:

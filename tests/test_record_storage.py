@@ -29,11 +29,6 @@ from companion.record.migrations import LATEST_VERSION, migrate
 from companion.record.model import DOMAINS
 
 
-@pytest.fixture
-def record(tmp_path: Path) -> Record:
-    return Record.open(tmp_path / "data", backup_every=None)
-
-
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 

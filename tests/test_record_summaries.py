@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import random
 import statistics
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.record_times import START, at
 
 from companion.documents.charts import progress_chart
 from companion.record import (
@@ -39,18 +39,6 @@ from companion.record import (
 from companion.record.model import METRICS, Metric
 from companion.record.stats import least_squares_slope
 from companion.record.summaries import CountStats
-
-START = datetime(2024, 9, 2, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
-
-
-def at(minutes: float) -> datetime:
-    return START + timedelta(minutes=minutes)
 
 
 def test_session_summary_figures(record: Record) -> None:

@@ -8,13 +8,12 @@ Stored in a real SQLite record.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from test_record_summaries import START, at
+from support.record_times import START, at
 
 from companion.cli import main
 from companion.documents.wording import group_sentences, walk_figures
@@ -30,12 +29,6 @@ from companion.record import (
     Walk,
 )
 from companion.record.model import summarise_takes
-
-
-@pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
-    with Record.open(tmp_path, backup_every=None) as rec:
-        yield rec
 
 
 def one_session(record: Record, criterion: MasteryCriterion, payloads: list[Payload]) -> Objective:

@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from serve_support import add_clients
+from support.serving import add_clients
 from textual_serve.download_manager import DownloadManager
 from yarl import URL
 

@@ -7,12 +7,11 @@ really opens its port; the second must open nothing, name the owner, and still l
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
-from jackd import find_ports
-from test_app_pilot import app_for, log_lines, on_screen, start_session, until
-from test_app_practice import Practice, make_practice
+from support.jackd import find_ports
+from support.pilot import app_for, log_lines, on_screen, start_session, until
+from support.practice import Practice
 from textual.pilot import Pilot
 from textual.widgets import Static
 
@@ -28,11 +27,6 @@ JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 SIZE = (120, 36)
 
 
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data", history=False)
-
-
 async def end_session(pilot: Pilot[None]) -> None:
     """End (e), confirm, and wait for the note: what ending a session is for the therapist."""
     for key, then in (("e", Confirm), ("enter", SoapScreen)):
@@ -45,16 +39,16 @@ def midi_app(practice: Practice, port: str) -> CompanionApp:
 
 
 async def test_a_second_session_is_told_who_plays_keeps_taking_data_and_plays_once_the_first_ends(
-    jack_server: object, practice: Practice, monkeypatch: pytest.MonkeyPatch
+    jack_server: object, fresh_practice: Practice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MIDO_BACKEND", JACK_MIDI)
-    first, second = midi_app(practice, "companion-first"), midi_app(practice, "companion-second")
+    first, second = midi_app(fresh_practice, "companion-first"), midi_app(fresh_practice, "companion-second")
     async with first.run_test(size=SIZE) as one, second.run_test(size=SIZE) as two:
         await start_session(one)  # Ava
         await one.press("space")
         await until(one, lambda: first.metronome.running)
         assert find_ports(":companion-first$", is_midi=True, is_output=True)
-        owner = OutputLock.holder_of(practice.data_dir)
+        owner = OutputLock.holder_of(fresh_practice.data_dir)
         assert owner is not None and owner.pid == os.getpid() and owner.origin == "a terminal"
 
         screen = await start_session(two, "down", "s")  # Ben
@@ -64,7 +58,7 @@ async def test_a_second_session_is_told_who_plays_keeps_taking_data_and_plays_on
         assert "(pid" in str(status.render()) and "Stop or close that session" in str(status.render())
         assert not second.metronome.running and not second.metronome.owns_outputs
         assert not find_ports(":companion-second$", is_midi=True, is_output=True), "nothing opened"
-        assert OutputLock.holder_of(practice.data_dir) == owner
+        assert OutputLock.holder_of(fresh_practice.data_dir) == owner
 
         logged = len(log_lines(second))
         await two.press("plus", "minus")
@@ -72,16 +66,16 @@ async def test_a_second_session_is_told_who_plays_keeps_taking_data_and_plays_on
         session_two = screen.live.session.id
 
         await end_session(one)
-        await until(one, lambda: OutputLock.holder_of(practice.data_dir) is None)
+        await until(one, lambda: OutputLock.holder_of(fresh_practice.data_dir) is None)
         assert not first.metronome.owns_outputs
 
         await two.press("space")
         await until(two, lambda: second.metronome.running)
         assert second.metronome.state().problems == {}
         assert find_ports(":companion-second$", is_midi=True, is_output=True)
-        new_owner = OutputLock.holder_of(practice.data_dir)
+        new_owner = OutputLock.holder_of(fresh_practice.data_dir)
         assert new_owner is not None and new_owner != owner
-    assert OutputLock.holder_of(practice.data_dir) is None, "the app gives the outputs up when it exits"
-    with practice.open() as record:
+    assert OutputLock.holder_of(fresh_practice.data_dir) is None, "the app gives the outputs up when it exits"
+    with fresh_practice.open() as record:
         trials = [e.payload for e in record.session_events(session_two) if isinstance(e.payload, Trial)]
     assert [trial.correct for trial in trials] == [True, False]

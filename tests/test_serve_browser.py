@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from rich.cells import cell_len
-from serve_support import Served, add_clients, free_port, trials_logged
+from support.serving import Served, add_clients, free_port, trials_logged
 from yarl import URL
 
 from companion.output_lock import OutputLock

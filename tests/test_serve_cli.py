@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from serve_support import Served, add_clients, free_port
+from support.serving import Served, add_clients, free_port
 from yarl import URL
 
 from companion.serve.access import token_cookie_name

@@ -7,11 +7,9 @@ Hittable means: a touch anywhere on the label (what the therapist aims at) reach
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from test_app_pilot import app_for, on_screen, ready
-from test_app_practice import Practice, make_practice
+from support.pilot import app_for, on_screen, ready, settled
+from support.practice import Practice
 from textual.screen import Screen
 from textual.widgets import Button
 
@@ -20,11 +18,6 @@ from companion.app.screens.start_session import StartSession
 from companion.app.widgets.tap_pad import TapButton
 
 TABLET_SIZES = [(113, 36), (120, 36), (128, 40), (160, 48)]
-
-
-@pytest.fixture
-def practice(tmp_path: Path) -> Practice:
-    return make_practice(tmp_path / "data", history=False)
 
 
 def assert_hittable(screen: Screen[object], button: Button, min_rows: int = 3) -> None:
@@ -39,14 +32,14 @@ def assert_hittable(screen: Screen[object], button: Button, min_rows: int = 3) -
 
 @pytest.mark.parametrize("size", TABLET_SIZES, ids=lambda size: "x".join(map(str, size)))
 async def test_a_finger_can_hit_the_start_dialogs_buttons_and_every_quick_tap_button(
-    practice: Practice, size: tuple[int, int]
+    fresh_practice: Practice, size: tuple[int, int]
 ) -> None:
-    app = app_for(practice.data_dir)
+    app = app_for(fresh_practice.data_dir)
     async with app.run_test(size=size) as pilot:
         await ready(pilot)
         await pilot.press("s")
         await on_screen(pilot, StartSession)
-        await pilot.pause(0.2)
+        await settled(pilot)
         dialog = app.screen
         buttons = list(dialog.query(Button))
         assert [str(b.label) for b in buttons] == ["Start session (Enter)", "Cancel"]
@@ -55,7 +48,7 @@ async def test_a_finger_can_hit_the_start_dialogs_buttons_and_every_quick_tap_bu
 
         await pilot.press("enter")
         await on_screen(pilot, LiveSessionScreen)
-        await pilot.pause(0.2)
+        await settled(pilot)
         pad = list(app.screen.query(TapButton))
         assert len(pad) >= 10  # correct, incorrect, the prompt levels, count, time, latency, rate, note, undo
         for button in pad:

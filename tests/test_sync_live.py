@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_sync_properties import Tapping, tappings
+from support.tappings import Tapping, tappings
 
 from audio.live_sync import LiveSync
 from audio.sync_analysis import Tolerance, analyse

@@ -1,4 +1,4 @@
-"""Shared by the plan tests (no tests here): a complete valid plan and a tiny TOML writer.
+"""A complete valid plan and a tiny TOML writer, shared by the plan tests.
 
 The writer exists so tests can change one value of a real plan (wrong type, out of range, unknown key)
 and still produce a syntactically valid file whose layout is known, to check the reported line.

@@ -1,4 +1,5 @@
-"""A small, seeded practice in a real SQLite record, shared by the app's tests (and checked here).
+"""A small, seeded practice in a real SQLite record, shared by the app's tests (checked in
+test_seeded_practice.py).
 
 Three clients: Ava (two objectives, the default prompt hierarchy), Ben (one objective, his own
 three-level hierarchy) and Cleo (no objectives yet), so the tests meet every shape the screens handle.
@@ -14,10 +15,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from audio.songs import demo_song_paths
 from companion.record import EventDraft, MasteryCriterion, Record, Tempo, Trial
 
 TODAY = date(2025, 3, 4)
 NOW = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
+TWINKLE = next(p for p in demo_song_paths() if p.name.startswith("twinkle"))
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,17 @@ def make_practice(data_dir: Path, history: bool = True) -> Practice:
     return Practice(data_dir, ava.id, ben.id, cleo.id, requests.id, turns.id, reach.id)
 
 
+def make_practice_with_songs(folder: Path) -> Practice:
+    """The seeded practice in `folder / "data"`; Ava's preferred songs are a broken file, then the shipped
+    Twinkle."""
+    practice = make_practice(folder / "data")
+    broken = folder / "broken.mid"
+    broken.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")  # a header cut short
+    with practice.open() as record:
+        record.update_client(practice.ava, preferred_songs=(str(broken), str(TWINKLE)))
+    return practice
+
+
 @contextmanager
 def write_lock(database: Path) -> Iterator[None]:
     """Hold the database's write lock from a second connection, as another program would."""
@@ -80,14 +94,3 @@ def write_lock(database: Path) -> Iterator[None]:
     finally:
         other.execute("ROLLBACK")
         other.close()
-
-
-def test_the_practice_has_what_the_app_tests_expect(tmp_path: Path) -> None:
-    practice = make_practice(tmp_path)
-    with practice.open() as record:
-        assert [c.display_name for c in record.clients()] == ["Ava", "Ben", "Cleo"]
-        assert len(record.sessions(practice.ava)) == 4
-        assert record.prompt_hierarchy(practice.ben) == ("independent", "verbal", "physical")
-        assert record.objectives(practice.cleo) == []
-        progress = record.objective_progress(practice.ava_requests)
-        assert [round(p.value) for p in progress.points] == [50, 62, 75, 88]

@@ -1,15 +1,15 @@
 """Recording the engine on JACK: shared by the engine's and the cues' JACK tests.
 
 A take starts a metronome, records its ports with a second JACK client in a process of its own
-(`jackd.RecorderProcess`, the tests' independent witness) and returns what was heard with the tempo map
+(`recorder.RecorderProcess`, the tests' independent witness) and returns what was heard with the tempo map
 that played. MIDI over python-rtmidi's JACK API leaves at the start of the next JACK period (128 frames =
 2.67 ms), so MIDI tolerances are one period plus scheduling slack; audio is exact.
 
-A take is judged only when its witness is clean (`jackd.Witness.clean`: no JACK xrun, no missed cycle, no MIDI
+A take is judged only when its witness is clean (`Witness.clean`: no JACK xrun, no missed cycle, no MIDI
 in a late cycle); otherwise it is taken again, up to `ATTEMPTS` times (each retake first waits for a quiet
 host, see `retake_after`), and a test whose witness is never clean fails saying so. Where a machine stalls
 every few seconds (a CI host that lends its cores out), whole clean takes of several seconds become rare; the
-app's takes then judge what the witness did see cleanly (`jackd.Witness.trusted`, `judge_or_retake`), never
+app's takes then judge what the witness did see cleanly (`Witness.trusted`, `judge_or_retake`), never
 what it missed. The engine plays in its own process (`RemoteMetronome`, as the app and the CLI run it) unless
 a test needs the in-process `Metronome` itself.
 """
@@ -24,11 +24,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
-
-from host_steal import wait_until_quiet
-from jackd import LATE_S, JackRecorder, RecordedTake, RecorderProcess, Witness, find_ports
 
 from audio.engine import Metronome
 from audio.engine_client import RemoteMetronome
@@ -37,6 +35,10 @@ from audio.engine_events import OutputProblem
 from audio.midi_output import MidiSettings
 from audio.tempo import TempoSettings
 from audio.tempo_map import TempoMap
+from support.host_steal import wait_until_quiet
+from support.jackd import find_ports
+from support.recorder import JackRecorder, RecorderProcess
+from support.witness import LATE_S, RecordedTake, Witness
 
 JACK_MIDI = "mido.backends.rtmidi/UNIX_JACK"
 PERIOD_S = 128 / 48_000
@@ -78,7 +80,7 @@ def clean_take(
         if check is None:
             trouble = None if heard.clean else heard.trouble()
         else:
-            trouble = judge_or_retake(heard.clean, heard.trouble(), lambda result=result: check(result))
+            trouble = judge_or_retake(heard.clean, heard.trouble(), partial(check, result))
         if trouble is None:
             return result
         troubles.append(trouble)
@@ -242,7 +244,7 @@ def _record_cli_midi_once(args: list[str], virtual: str) -> CliTake:
         text=True,
     )
     rec = None
-    gc.disable()  # no collection of the test process's objects in the recorder's callback (see jackd)
+    gc.disable()  # no collection of the test process's objects in the recorder's callback (see recorder)
     try:
         probe = jack.Client(f"{virtual}-probe", no_start_server=True)
         deadline = time.monotonic() + 10
