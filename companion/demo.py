@@ -43,7 +43,7 @@ from companion.record import (
     Trial,
 )
 from companion.record.clock import parse
-from companion.record.events import Payload
+from companion.record.payloads import Payload
 
 DataShape = Literal["trials", "count", "cadence", "rating", "duration", "sync", "measure", "sample"]
 
@@ -623,7 +623,7 @@ def _session_drafts(
 
 
 def _add_client(record: Record, spec: ClientSpec, today: date) -> tuple[int, list[Objective]]:
-    client = record.add_client(
+    client = record.caseload.add_client(
         spec.name,
         birth_year=today.year - spec.age,
         pseudonym=spec.pseudonym,
@@ -631,16 +631,16 @@ def _add_client(record: Record, spec: ClientSpec, today: date) -> tuple[int, lis
         preferred_music=spec.music,
     )
     if spec.diagnoses:
-        record.update_client(client.id, diagnoses=spec.diagnoses)
+        record.caseload.update_client(client.id, diagnoses=spec.diagnoses)
     goals: dict[str, int] = {}
     objectives = []
     for objective_spec in spec.objectives:
         if objective_spec.goal not in goals:
-            goals[objective_spec.goal] = record.add_goal(
+            goals[objective_spec.goal] = record.caseload.add_goal(
                 client.id, objective_spec.domain, objective_spec.goal
             ).id
         objectives.append(
-            record.add_objective(
+            record.caseload.add_objective(
                 goals[objective_spec.goal],
                 objective_spec.description,
                 objective_spec.criterion,
@@ -655,7 +655,7 @@ def generate_demo(record: Record, today: date | None = None, seed: int = 2024) -
     rng = random.Random(seed)
     today = today or date.today()
     created = 0
-    record.set_therapist(*DEMO_THERAPIST)
+    record.notes.set_therapist(*DEMO_THERAPIST)
     for index, spec in enumerate(CLIENTS):
         client_id, objectives = _add_client(record, spec, today)
         first_day = today - timedelta(weeks=spec.weeks)
@@ -665,7 +665,9 @@ def generate_demo(record: Record, today: date | None = None, seed: int = 2024) -
             day = first_day + timedelta(weeks=week, days=index % 5)
             start = datetime.combine(day, time(9 + index, 30), tzinfo=UTC)
             minutes = rng.choice((30, 45, 45, 60))
-            session = record.start_session([client_id], spec.setting, started_at=start, cpt_codes=spec.cpt)
+            session = record.sessions.start_session(
+                [client_id], spec.setting, started_at=start, cpt_codes=spec.cpt
+            )
             drafts, durations = _session_drafts(spec, objectives, week / max(1, spec.weeks - 1), rng)
             _finish_session(record, session, _timed(drafts, start, minutes, durations), minutes, rng)
             created += 1
@@ -690,7 +692,7 @@ def _group_sessions(record: Record, group: GroupSpec, today: date, rng: random.R
             drafts.append(EventDraft(Intervention(objective_spec.plan)))
             for spec, (_, objectives) in zip(group.members, members, strict=True):
                 drafts += _events_for(spec.objectives[index], progress, rng, objectives[index].id)
-        session = record.start_session(
+        session = record.sessions.start_session(
             client_ids, group.setting, started_at=start, cpt_codes=group.members[0].cpt
         )
         timed = _timed(drafts, start, 50, {})
@@ -711,7 +713,7 @@ def _second_observer(
 ) -> None:
     """A colleague's blind record of the same session: the same taps, with a few scored otherwise and a few
     counts missed, as real observers differ."""
-    observer = record.start_session(
+    observer = record.sessions.start_session(
         session.client_ids,
         session.setting,
         started_at=parse(session.started_at),
@@ -727,19 +729,19 @@ def _second_observer(
             seen.append(replace(draft, payload=replace(payload, occurred=payload.occurred != differs)))
         elif isinstance(payload, Count) and not differs:
             seen.append(draft)
-    record.log_many(observer.id, seen)
-    record.end_session(observer.id, ended_at=parse(session.started_at) + timedelta(minutes=50))
+    record.events.log_many(observer.id, seen)
+    record.sessions.end_session(observer.id, ended_at=parse(session.started_at) + timedelta(minutes=50))
 
 
 def _finish_session(
     record: Record, session: Session, drafts: Sequence[EventDraft], minutes: int, rng: random.Random
 ) -> None:
     """Log a session's events, end it `minutes` after its start and save a finalised note per client."""
-    record.log_many(session.id, drafts)
-    record.end_session(session.id, ended_at=parse(session.started_at) + timedelta(minutes=minutes))
+    record.events.log_many(session.id, drafts)
+    record.sessions.end_session(session.id, ended_at=parse(session.started_at) + timedelta(minutes=minutes))
     for client_id in session.client_ids:
         note = draft_note(record, session.id, client_id)
         # Its own generator, so that adding home practice left every other demo figure as it was.
         practice, said = random.Random(session.id * 7919 + client_id).choice(HOME_REPORTS)
         note = replace(note, subjective=rng.choice(SUBJECTIVE), plan=rng.choice(PLANS), finalised=True)
-        record.save_note(replace(note, home_practice=practice, home_report=said))
+        record.notes.save_note(replace(note, home_practice=practice, home_report=said))

@@ -31,12 +31,12 @@ def record(tmp_path: Path) -> Iterator[Record]:
 
 def timp_session(record: Record) -> tuple[int, int, int]:
     """A TIMP session: tempo 84 bpm, 8/10 independent trials, a quote naming the client."""
-    client = record.add_client("Émile Zoë", birth_year=2016, pseudonym="Client E")
-    goal = record.add_goal(client.id, "gross motor", "Improve bilateral coordination")
-    objective = record.add_objective(
+    client = record.caseload.add_client("Émile Zoë", birth_year=2016, pseudonym="Client E")
+    goal = record.caseload.add_goal(client.id, "gross motor", "Improve bilateral coordination")
+    objective = record.caseload.add_objective(
         goal.id, "Taps the drum on the beat", MasteryCriterion("percent_independent", 80, 3)
     )
-    session = record.start_session([client.id], "clinic", started_at=START, cpt_codes=["97530"])
+    session = record.sessions.start_session([client.id], "clinic", started_at=START, cpt_codes=["97530"])
     levels = ["independent"] * 8 + ["verbal", "model"]
     drafts = [EventDraft(Tempo(84, "4/4"), plan_id="timp-drum-reach", wall_time=START)]
     drafts += [
@@ -47,8 +47,8 @@ def timp_session(record: Record) -> tuple[int, int, int]:
         EventDraft(Count("initiation"), wall_time=START + timedelta(minutes=5)),
         EventDraft(Note("Émile Zoë said “again!” → smiled"), wall_time=START + timedelta(minutes=6)),
     ]
-    record.log_many(session.id, drafts)
-    record.end_session(session.id, ended_at=START + timedelta(minutes=40))
+    record.events.log_many(session.id, drafts)
+    record.sessions.end_session(session.id, ended_at=START + timedelta(minutes=40))
     return client.id, objective.id, session.id
 
 
@@ -64,14 +64,14 @@ def test_soap_objective_is_written_from_the_data(record: Record) -> None:
     assert "40 min, clinic; interventions: TIMP drum reach; CPT 97530." in note.objective
     assert "1 session; percent independent from 80 to 80" in note.assessment
     typed = replace(note, subjective="Arrived cheerful.", plan="Raise tempo to 88 bpm.")
-    record.save_note(typed)
+    record.notes.save_note(typed)
     redrafted = draft_note(record, session_id, client_id)
     assert redrafted.subjective == "Arrived cheerful." and redrafted.plan == "Raise tempo to 88 bpm."
     assert note_text(redrafted).startswith("S: Arrived cheerful.\nO: ")
     with pytest.raises(ValueError, match="set your name and credential first"):  # a signature needs a signer
-        record.save_note(replace(redrafted, objective="edited by hand", finalised=True))
-    record.set_therapist("Sam Lee", "MT-BC")
-    record.save_note(replace(redrafted, objective="edited by hand", finalised=True))
+        record.notes.save_note(replace(redrafted, objective="edited by hand", finalised=True))
+    record.notes.set_therapist("Sam Lee", "MT-BC")
+    record.notes.save_note(replace(redrafted, objective="edited by hand", finalised=True))
     assert draft_note(record, session_id, client_id).objective == "edited by hand"
 
 
@@ -121,9 +121,9 @@ def test_pdf_export_opens_with_the_objective_lines(record: Record, tmp_path: Pat
 
 
 def test_group_session_export_per_client(record: Record) -> None:
-    ava, ben = record.add_client("Ava"), record.add_client("Ben")
-    session = record.start_session([ava.id, ben.id], "drum circle", started_at=START)
-    record.log_many(
+    ava, ben = record.caseload.add_client("Ava"), record.caseload.add_client("Ben")
+    session = record.sessions.start_session([ava.id, ben.id], "drum circle", started_at=START)
+    record.events.log_many(
         session.id,
         [
             EventDraft(Tempo(90), wall_time=START),

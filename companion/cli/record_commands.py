@@ -101,7 +101,7 @@ def clients_add(
 ) -> None:
     """Add a client NAME (a display name or pseudonym)."""
     with open_record(ctx) as record:
-        client = record.add_client(
+        client = record.caseload.add_client(
             name,
             birth_year=birth_year,
             pseudonym=pseudonym,
@@ -118,7 +118,7 @@ def clients_add(
 def clients_list(ctx: click.Context, include_archived: bool) -> None:
     """List clients with their number of sessions."""
     with open_record(ctx) as record:
-        rows = [(c, len(record.sessions(c.id))) for c in record.clients(include_archived)]
+        rows = [(c, len(record.sessions.sessions(c.id))) for c in record.caseload.clients(include_archived)]
     if not rows:
         click.echo("No clients yet. Add one with `companion clients add NAME` or try `companion demo-data`.")
     for client, sessions in rows:
@@ -132,7 +132,7 @@ def clients_list(ctx: click.Context, include_archived: bool) -> None:
 def clients_show(ctx: click.Context, client: str) -> None:
     """Show CLIENT (id or name): details, goals, objectives with progress, recent sessions."""
     with open_record(ctx) as record:
-        found = record.find_client(client)
+        found = record.caseload.find_client(client)
         click.echo(safe(f"{found.display_name} (id {found.id})"))
         for label, value in [
             ("Pseudonym", found.pseudonym),
@@ -140,18 +140,18 @@ def clients_show(ctx: click.Context, client: str) -> None:
             ("Population", found.population),
             ("Preferred music", found.preferred_music),
             ("Preferred songs", ", ".join(found.preferred_songs)),
-            ("Prompt hierarchy", " > ".join(record.prompt_hierarchy(found.id))),
+            ("Prompt hierarchy", " > ".join(record.caseload.prompt_hierarchy(found.id))),
         ]:
             if value:
                 click.echo(safe(f"  {label}: {value}"))
-        progress = {p.objective.id: p for p in record.client_progress(found.id)}
-        for goal in record.goals(found.id):
+        progress = {p.objective.id: p for p in record.progress.client_progress(found.id)}
+        for goal in record.caseload.goals(found.id):
             click.echo(safe(f"\nGoal {goal.id} [{goal.domain}]: {goal.description}"))
-            for objective in record.objectives(goal_id=goal.id):
+            for objective in record.caseload.objectives(goal_id=goal.id):
                 click.echo(safe(f"  Objective {objective.id}: {objective.description}"))
                 click.echo(f"    criterion: {objective.criterion.describe()}")
                 click.echo(f"    progress: {progress_sentence(progress[objective.id])}")
-        recent = record.sessions(found.id)[-5:]
+        recent = record.sessions.sessions(found.id)[-5:]
         if recent:
             click.echo("\nRecent sessions:")
         for session in recent:
@@ -186,7 +186,7 @@ def goals() -> None:
 def goals_add(ctx: click.Context, client: str, description: str, domain: str) -> None:
     """Add a goal for CLIENT (id or name)."""
     with open_record(ctx) as record:
-        goal = record.add_goal(record.find_client(client).id, domain, description)
+        goal = record.caseload.add_goal(record.caseload.find_client(client).id, domain, description)
     click.echo(f"Added goal {goal.id}: {goal.description}")
 
 
@@ -241,7 +241,7 @@ def goals_add_objective(
         raise click.BadParameter(str(exc)) from None
     levels = [level.strip() for level in prompt_levels.split(",")] if prompt_levels else []
     with open_record(ctx) as record:
-        objective = record.add_objective(goal_id, description, criterion, prompt_levels=levels)
+        objective = record.caseload.add_objective(goal_id, description, criterion, prompt_levels=levels)
     click.echo(f"Added objective {objective.id}: {objective.description} ({criterion.describe()})")
 
 
@@ -255,8 +255,8 @@ def goals_phase(ctx: click.Context, objective_id: int, phase: str, since: str | 
     probe, maintenance (after mastery) or generalisation. Charts draw a line at each change."""
     day = parse_day(since) or date.today()
     with open_record(ctx) as record:
-        record.set_phase(objective_id, phase, day)
-        objective = record.objective(objective_id)
+        record.caseload.set_phase(objective_id, phase, day)
+        objective = record.caseload.objective(objective_id)
     click.echo(f"Objective {objective_id} ({objective.description}) is in {phase} from {day.isoformat()}.")
 
 
@@ -266,10 +266,10 @@ def goals_phase(ctx: click.Context, objective_id: int, phase: str, since: str | 
 def goals_list(ctx: click.Context, client: str) -> None:
     """List the goals and objectives of CLIENT."""
     with open_record(ctx) as record:
-        found = record.find_client(client)
-        for goal in record.goals(found.id):
+        found = record.caseload.find_client(client)
+        for goal in record.caseload.goals(found.id):
             click.echo(f"{goal.id:>4}  [{goal.domain}] {goal.description}")
-            for objective in record.objectives(goal_id=goal.id):
+            for objective in record.caseload.objectives(goal_id=goal.id):
                 click.echo(
                     f"      {objective.id:>4}  {objective.description} - {objective.criterion.describe()}"
                 )
@@ -289,15 +289,15 @@ def sessions() -> None:
 def sessions_list(ctx: click.Context, client: str | None, start: str | None, end: str | None) -> None:
     """List sessions, oldest first."""
     with open_record(ctx) as record:
-        client_id = record.find_client(client).id if client else None
-        names = {c.id: c.display_name for c in record.clients(include_archived=True)}
-        found = record.sessions(client_id, parse_day(start), parse_day(end))
+        client_id = record.caseload.find_client(client).id if client else None
+        names = {c.id: c.display_name for c in record.caseload.clients(include_archived=True)}
+        found = record.sessions.sessions(client_id, parse_day(start), parse_day(end))
         for session in found:
             who = ", ".join(names[c] for c in session.client_ids)
             minutes = (
                 f"{session.duration_minutes:.0f} min" if session.duration_minutes is not None else "open"
             )
-            events = len(record.session_events(session.id))
+            events = len(record.events.session_events(session.id))
             click.echo(
                 safe(f"{session.id:>5}  {session.date}  {who}  {session.setting}  {minutes}  {events} events")
             )
@@ -329,7 +329,7 @@ def export(
     if (session_id is None) == (client is None):
         raise click.UsageError("give either a SESSION_ID or --client (with optional --from/--to)")
     with open_record(ctx) as record:
-        client_id = record.find_client(client).id if client else None
+        client_id = record.caseload.find_client(client).id if client else None
         chosen = select(
             record,
             session_id=session_id,
@@ -378,7 +378,7 @@ def report(
     last = parse_day(end) or date.today()
     first = parse_day(start) or last - timedelta(weeks=13)
     with open_record(ctx) as record:
-        found = record.find_client(client)
+        found = record.caseload.find_client(client)
         built = build_report(
             record, found.id, first, last, recommendations=recommendations, deidentify=deidentify
         )
@@ -405,7 +405,7 @@ def demo_help() -> str:
 @click.pass_context
 def demo_data(ctx: click.Context, if_empty: bool, seed: int) -> None:
     with open_record(ctx) as record:
-        if record.clients(include_archived=True):
+        if record.caseload.clients(include_archived=True):
             if if_empty:
                 click.echo(f"{record.path} already has clients; demo data not added.")
                 return
@@ -413,9 +413,8 @@ def demo_data(ctx: click.Context, if_empty: bool, seed: int) -> None:
                 f"{record.path} already has clients. Use an empty folder (--data-dir) for the demo practice."
             )
         created = generate_demo(record, seed=seed)
-        click.echo(
-            f"Demo practice created in {record.path}: {len(record.clients())} clients, {created} sessions."
-        )
+        clients = len(record.caseload.clients())
+        click.echo(f"Demo practice created in {record.path}: {clients} clients, {created} sessions.")
 
 
 @click.group()

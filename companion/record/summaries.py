@@ -13,7 +13,8 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from companion.record.events import (
+from companion.record.model import DEFAULT_PROMPT_HIERARCHY, Event, MasteryCriterion, Session, summarise_takes
+from companion.record.payloads import (
     Abc,
     Cadence,
     Count,
@@ -33,7 +34,6 @@ from companion.record.events import (
     Trial,
     Walk,
 )
-from companion.record.model import DEFAULT_PROMPT_HIERARCHY, Event, MasteryCriterion, Session, summarise_takes
 from companion.record.stats import Describe, percent
 
 GroupKey = tuple[int | None, int | None]  # (client id, objective id)
