@@ -35,7 +35,7 @@ def practice_with_songs(tmp_path: Path) -> Practice:
     broken = tmp_path / "broken.mid"
     broken.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")  # a header cut short
     with practice.open() as record:
-        record.update_client(practice.ava, preferred_songs=(str(broken), str(TWINKLE)))
+        record.caseload.update_client(practice.ava, preferred_songs=(str(broken), str(TWINKLE)))
     return practice
 
 

@@ -37,25 +37,31 @@ class Practice:
 def make_practice(data_dir: Path, history: bool = True) -> Practice:
     """Create the practice in `data_dir`; with `history`, Ava has four past weekly sessions."""
     with Record.open(data_dir, backup_every=None) as record:
-        ava = record.add_client("Ava", birth_year=2017, pseudonym="Client A", population="autism, age 8")
-        record.update_client(ava.id, preferred_music="Moana, drums")
-        ben = record.add_client("Ben", birth_year=1950, pseudonym="Client B", population="stroke, gait")
-        cleo = record.add_client("Cleo", birth_year=2015, pseudonym="Client C")
-        record.set_prompt_hierarchy(["independent", "verbal", "physical"], client_id=ben.id)
-        talk = record.add_goal(ava.id, "communication", "Increase functional requests")
-        requests = record.add_objective(
+        ava = record.caseload.add_client(
+            "Ava", birth_year=2017, pseudonym="Client A", population="autism, age 8"
+        )
+        record.caseload.update_client(ava.id, preferred_music="Moana, drums")
+        ben = record.caseload.add_client(
+            "Ben", birth_year=1950, pseudonym="Client B", population="stroke, gait"
+        )
+        cleo = record.caseload.add_client("Cleo", birth_year=2015, pseudonym="Client C")
+        record.caseload.set_prompt_hierarchy(["independent", "verbal", "physical"], client_id=ben.id)
+        talk = record.caseload.add_goal(ava.id, "communication", "Increase functional requests")
+        requests = record.caseload.add_objective(
             talk.id,
             "Requests an instrument with a 2-word phrase",
             MasteryCriterion("percent_independent", 80, 3),
         )
-        play = record.add_goal(ava.id, "social", "Reciprocal play")
-        turns = record.add_objective(play.id, "Takes turns on the drum", MasteryCriterion("count", 6, 3))
-        walk = record.add_goal(ben.id, "gross motor", "Walk with a steady cadence")
-        reach = record.add_objective(walk.id, "Reaches to strike the drum on the beat")
+        play = record.caseload.add_goal(ava.id, "social", "Reciprocal play")
+        turns = record.caseload.add_objective(
+            play.id, "Takes turns on the drum", MasteryCriterion("count", 6, 3)
+        )
+        walk = record.caseload.add_goal(ben.id, "gross motor", "Walk with a steady cadence")
+        reach = record.caseload.add_objective(walk.id, "Reaches to strike the drum on the beat")
         if history:
             for week in range(4, 0, -1):
                 started = NOW - timedelta(weeks=week)
-                session = record.start_session([ava.id], "in-home", started_at=started)
+                session = record.sessions.start_session([ava.id], "in-home", started_at=started)
                 drafts = [EventDraft(Tempo(80, "4/4"), wall_time=started)]
                 drafts += [
                     EventDraft(
@@ -65,8 +71,8 @@ def make_practice(data_dir: Path, history: bool = True) -> Practice:
                     )
                     for k in range(8)
                 ]
-                record.log_many(session.id, drafts)
-                record.end_session(session.id, ended_at=started + timedelta(minutes=45))
+                record.events.log_many(session.id, drafts)
+                record.sessions.end_session(session.id, ended_at=started + timedelta(minutes=45))
     return Practice(data_dir, ava.id, ben.id, cleo.id, requests.id, turns.id, reach.id)
 
 
@@ -85,9 +91,9 @@ def write_lock(database: Path) -> Iterator[None]:
 def test_the_practice_has_what_the_app_tests_expect(tmp_path: Path) -> None:
     practice = make_practice(tmp_path)
     with practice.open() as record:
-        assert [c.display_name for c in record.clients()] == ["Ava", "Ben", "Cleo"]
-        assert len(record.sessions(practice.ava)) == 4
-        assert record.prompt_hierarchy(practice.ben) == ("independent", "verbal", "physical")
-        assert record.objectives(practice.cleo) == []
-        progress = record.objective_progress(practice.ava_requests)
+        assert [c.display_name for c in record.caseload.clients()] == ["Ava", "Ben", "Cleo"]
+        assert len(record.sessions.sessions(practice.ava)) == 4
+        assert record.caseload.prompt_hierarchy(practice.ben) == ("independent", "verbal", "physical")
+        assert record.caseload.objectives(practice.cleo) == []
+        progress = record.progress.objective_progress(practice.ava_requests)
         assert [round(p.value) for p in progress.points] == [50, 62, 75, 88]

@@ -12,8 +12,8 @@ second, announces them to `LiveSync` and revises them when the tempo changed (a 
 beat not yet played; `LiveSync.set_beats` then matches the open beats again). The same thread closes
 beats whose window has passed, feeds adaptive tempo, and logs each complete block as a `Sync` event.
 
-Durable before reported: `on_block` is called after `Record.log` returned, so a block the screen shows as
-saved is on disk. If the disk refuses, the record keeps the event pending and retries it with the next
+Durable before reported: `on_block` is called after `record.events.log` returned, so a block the screen shows
+as saved is on disk. If the disk refuses, the record keeps the event pending and retries it with the next
 write; the report says so. A block in which fewer than two beats were hit has no timing figures (no SD,
 no R): it is reported but not logged, since `Sync` needs them.
 
@@ -151,7 +151,7 @@ class LogTarget:
         draft = EventDraft(
             payload, client_id=self.client_id, objective_id=self.objective_id, plan_id=self.plan_id
         )
-        return self.record.log(self.session_id, draft)
+        return self.record.events.log(self.session_id, draft)
 
 
 @dataclass(frozen=True)

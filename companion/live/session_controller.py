@@ -63,7 +63,7 @@ from companion.record import (
     Walk,
 )
 from companion.record.clock import parse
-from companion.record.events import RatingPhase
+from companion.record.payloads import RatingPhase
 from companion.record.summaries import summarise_group
 from interventions import DEFAULT_PROMPT_LEVELS, DataKind, DataTap, Library, Plan
 
@@ -286,10 +286,12 @@ class LiveSession:
         self.library = library
         self._now = now
         self._lock = threading.RLock()
-        self.clients: tuple[Client, ...] = tuple(record.client(c) for c in session.client_ids)
-        self.objectives: dict[int, list[Objective]] = {c.id: record.objectives(c.id) for c in self.clients}
+        self.clients: tuple[Client, ...] = tuple(record.caseload.client(c) for c in session.client_ids)
+        self.objectives: dict[int, list[Objective]] = {
+            c.id: record.caseload.objectives(c.id) for c in self.clients
+        }
         self.hierarchies: dict[int, tuple[str, ...]] = {
-            c.id: record.prompt_hierarchy(c.id) for c in self.clients
+            c.id: record.caseload.prompt_hierarchy(c.id) for c in self.clients
         }
         self._client_index = 0
         self._objective_index: dict[int, int] = {c.id: 0 for c in self.clients}
@@ -321,7 +323,7 @@ class LiveSession:
         `second_observer_of`: a second observer's blind record of that open session (agreement is
         computed when the later of the two ends)."""
         plans = [plan_id] if plan_id else []
-        session = record.start_session(
+        session = record.sessions.start_session(
             client_ids, setting, plan_ids=plans, second_observer_of=second_observer_of
         )
         live = cls(record, session, library, now)
@@ -338,9 +340,9 @@ class LiveSession:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> LiveSession:
         """Reopen a session that was not ended (the app closed or crashed): its log, plan and timers."""
-        live = cls(record, record.session(session_id), library, now)
-        stored = record.session_events(session_id, include_undone=True, include_pending=False)
-        pending = {e.id for e in record.pending()}
+        live = cls(record, record.sessions.session(session_id), library, now)
+        stored = record.events.session_events(session_id, include_undone=True, include_pending=False)
+        pending = {e.id for e in record.events.pending()}
         undone = {e.payload.target_event_id for e in stored if isinstance(e.payload, Tombstone)}
         for event in stored:
             if isinstance(event.payload, Tombstone):
@@ -352,7 +354,7 @@ class LiveSession:
     def _labels_used_before(self) -> dict[tuple[int, str], str]:
         """The last count/duration/rating label used with each objective, so labels stay consistent."""
         ids = [o.id for objectives in self.objectives.values() for o in objectives]
-        events = self.record.latest_by_objective(ids, ("count", "duration_start", "rating", "measure"))
+        events = self.record.events.latest_by_objective(ids, ("count", "duration_start", "rating", "measure"))
         self._units.update(
             {
                 e.objective_id: e.payload.unit
@@ -649,7 +651,7 @@ class LiveSession:
             event = entry.event
             if event.client_id == client_id and isinstance(event.payload, Cadence) and not entry.undone:
                 return event.payload
-        found = self.record.latest_event(client_id, Cadence.kind)
+        found = self.record.events.latest_event(client_id, Cadence.kind)
         return found.payload if found is not None and isinstance(found.payload, Cadence) else None
 
     def elapsed(self) -> float:
@@ -694,7 +696,9 @@ class LiveSession:
         levels = self._plan_levels()
         if levels:
             with self._lock:
-                objectives[index] = self.record.update_objective(objectives[index].id, prompt_levels=levels)
+                objectives[index] = self.record.caseload.update_objective(
+                    objectives[index].id, prompt_levels=levels
+                )
 
     def settle_tempo(self) -> Update:
         """Log a tempo marker that is due (the metronome started or changed and has settled)."""
@@ -728,7 +732,7 @@ class LiveSession:
         if target is None:
             return Update()
         try:
-            self.record.undo(target.id)
+            self.record.events.undo(target.id)
             saved, problem = True, ""
         except StorageError as exc:
             saved, problem = False, str(exc)
@@ -741,10 +745,10 @@ class LiveSession:
 
     def retry(self) -> Update:
         """Write the pending entries again (the app calls this on a timer); Update lists those now saved."""
-        if not self.record.pending():
+        if not self.record.events.pending():
             return Update()
         try:
-            self.record.flush()
+            self.record.events.flush()
         except StorageError as exc:
             return Update(problem=str(exc))
         with self._lock:
@@ -765,8 +769,8 @@ class LiveSession:
             drafts = self._take_tempo() + stops
         if drafts:
             self._log(drafts)
-        self.record.flush()
-        self.session = self.record.end_session(self.session.id)
+        self.record.events.flush()
+        self.session = self.record.sessions.end_session(self.session.id)
         return self.session
 
     @property
@@ -855,10 +859,10 @@ class LiveSession:
 
     def _log(self, drafts: list[EventDraft]) -> Update:
         try:
-            events = self.record.log_many(self.session.id, drafts)
+            events = self.record.events.log_many(self.session.id, drafts)
             saved, problem = True, ""
         except StorageError as exc:
-            events = self.record.pending()[-len(drafts) :]
+            events = self.record.events.pending()[-len(drafts) :]
             saved, problem = False, str(exc)
         with self._lock:
             changed = self._mark_saved() if saved else []
@@ -879,7 +883,7 @@ class LiveSession:
 
     def _mark_saved(self) -> list[LogEntry]:
         """Entries that were pending and are durable now (a later write flushed them)."""
-        pending = {e.id for e in self.record.pending()}
+        pending = {e.id for e in self.record.events.pending()}
         changed = []
         for entry_id in self._order:
             entry = self._entries[entry_id]

@@ -20,7 +20,7 @@ from textual.widgets import Input, Label, Select
 
 from companion.app.screens.dialogs import Dialog
 from companion.live.session_controller import MeasureChoice
-from companion.record.events import RATING_PHASES, RatingPhase
+from companion.record.payloads import RATING_PHASES, RatingPhase
 
 
 @dataclass(frozen=True)

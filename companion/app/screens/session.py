@@ -2,7 +2,7 @@
 
 Mid-session the therapist has one hand on an instrument, so every action is one key or one touch and
 undo is always one key away. A tap is drafted here (capturing the client and objective selected at that
-moment), written by the session's one writer thread, and shown only once `Record.log` has returned: the
+moment), written by the session's one writer thread, and shown only once `record.events.log` has returned: the
 log never shows an entry that is not on disk, except as "pending" (kept in memory, retried every few
 seconds, and flagged above the log with the cause and the fix).
 """
@@ -349,7 +349,7 @@ class LiveSessionScreen(CompanionScreen):
         self._show_problem(update.problem if update.problem else (None if update.entries else self.problem))
 
     def _show_problem(self, problem: str | None) -> None:
-        pending = len(self.live.record.pending())
+        pending = len(self.live.record.events.pending())
         bar = self.query_one("#pending-bar", Static)
         if problem and pending:
             if problem != self.problem:
@@ -364,7 +364,7 @@ class LiveSessionScreen(CompanionScreen):
         bar.set_class(bool(pending), "-visible")
 
     def _retry(self) -> None:
-        if self.live.record.pending():
+        if self.live.record.events.pending():
             self.submit(self.live.retry)
 
     # -- taps ----------------------------------------------------------------------------------------
@@ -631,7 +631,9 @@ class LiveSessionScreen(CompanionScreen):
         # A second observer writes no note: the agreement goes with the observed session (Review shows it).
         record = self.live.record
         figures = (
-            [a.describe() for a in record.agreement(observed)] if record.session(observed).ended_at else []
+            [a.describe() for a in record.sessions.agreement(observed)]
+            if record.sessions.session(observed).ended_at
+            else []
         )
         told = "; ".join(figures) if figures else "it is computed when the observed session ends"
         self.notify(f"Second observer's record saved. Agreement: {told}.", title="IOA", timeout=12)
