@@ -51,7 +51,7 @@ def summary(values_s: list[float]) -> dict[str, float]:
 
 
 def make_demo(directory: Path) -> None:
-    from companion.demo import generate_demo
+    from companion.demo.generate import generate_demo
     from companion.record import Record
 
     with Record.open(directory, backup_every=None) as record:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from companion.cli import main
-from companion.demo import generate_demo
+from companion.demo.generate import generate_demo
 from companion.documents.export import file_slug
 from companion.documents.report import (
     build_report,

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.demo import CLIENTS, GROUPS, ClientSpec, generate_demo
+from companion.demo.generate import generate_demo
+from companion.demo.practice import CLIENTS, GROUPS, ClientSpec
 from companion.record import Note, Record
 from companion.record.billing import billed_lines, parse_code
 from interventions.data_taps import DataKind

@@ -34,7 +34,7 @@ from test_plans_samples import VALID_PLAN, to_toml
 from test_record_hardening import as_an_ordinary_user
 
 from companion.cli import main
-from companion.cli.record_commands import safe
+from companion.cli.record_access import safe
 from companion.record import Record
 from interventions import read_plan
 from interventions.loader import MAX_PLAN_BYTES

@@ -38,7 +38,7 @@ from companion.record import (
 )
 from companion.record.model import METRICS, Metric
 from companion.record.stats import least_squares_slope
-from companion.record.summaries import CountStats
+from companion.record.summary_stats import CountStats
 
 START = datetime(2024, 9, 2, 15, 0, tzinfo=UTC)
 

@@ -29,7 +29,7 @@ from companion.cli.engine_commands import (
     run_headless,
     start_engine,
 )
-from companion.cli.record_commands import open_record
+from companion.cli.record_access import open_record
 
 
 @click.group()

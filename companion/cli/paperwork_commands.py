@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import click
 
-from companion.cli.record_commands import clients, open_record, parse_day, sessions
+from companion.cli.record_access import open_record, parse_day
+from companion.cli.record_commands import clients, sessions
 from companion.record.attendance import attendance_summary
 from companion.record.billing import BilledLine
 from companion.record.model import ATTENDANCE, CANCELLED_BY, MODALITIES
