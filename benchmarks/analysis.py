@@ -129,7 +129,7 @@ def listening_end_to_end(server: str) -> dict[str, object]:
     want = expected_figures(offsets, extras)
     errors, mean_errors, sd_errors, pct_errors, counts_ok, xruns = [], [], [], [], 0, 0
     with tempfile.TemporaryDirectory() as folder, Record.open(Path(folder), backup_every=None) as record:
-        session = record.start_session([record.add_client("Bench").id])
+        session = record.sessions.start_session([record.caseload.add_client("Bench").id])
         for take_number in range(LISTENING_TAKES):
             target = LogTarget(record, session.id)
             take = play_take(server, target, offsets, extras, label=f"bench{take_number}")

@@ -3,7 +3,7 @@
 - start to interactive: a fresh Python process (imports included) until the Today screen shows the demo
   practice's clients *and* the first client's overview (target < 1 s); median of several launches;
 - tap to visible: a key press ("+") until its log line is on screen after the next refresh, which
-  includes the durable write (`Record.log`, commit + fsync) on the writer thread; p50/p99/max;
+  includes the durable write (`record.events.log`, commit + fsync) on the writer thread; p50/p99/max;
 - beat-light lag: the engine's scheduled time of each beat (when the click sounds) until the beat light
   shows it, measured in the message handler and after the following refresh, with and without the
   therapist tapping at the same time; p50/p99/max. The engine runs with no output (beat light only),
@@ -51,7 +51,7 @@ def summary(values_s: list[float]) -> dict[str, float]:
 
 
 def make_demo(directory: Path) -> None:
-    from companion.demo import generate_demo
+    from companion.demo.generate import generate_demo
     from companion.record import Record
 
     with Record.open(directory, backup_every=None) as record:

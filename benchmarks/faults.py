@@ -2,9 +2,9 @@
 
 What a therapist's taps must survive, each tried for real (real processes, real files, real signals):
 
-- `kill -9` at random moments: a writer process logs taps with `Record.log` (counts, trials, long notes,
-  bursts, undos) and reports an event's id only after `log` returned, i.e. once it is acknowledged; it is
-  killed with SIGKILL after a random delay, again and again (`--kills`, default 100), each new writer
+- `kill -9` at random moments: a writer process logs taps with `record.events.log` (counts, trials, long
+  notes, bursts, undos) and reports an event's id only after `log` returned, i.e. once it is acknowledged; it
+  is killed with SIGKILL after a random delay, again and again (`--kills`, default 100), each new writer
   opening what the last one left. Then the record is reopened: every acknowledged id must be stored.
 - concurrent writers: N processes log into one session at once while some of them are killed;
 - a program holding the lock, then crashing; a full disk and a read-only disk (a small tmpfs mounted here,
@@ -62,8 +62,8 @@ class Writers:
     Why a fork server: starting Python and importing the record for each of 100+ kills would take most of
     the campaign, while forking a process that has done so costs milliseconds; and unlike forking the caller
     (pytest, with whatever threads and connections earlier tests left), it forks a clean process that never
-    opened a database. A writer prints `ack PID ID` only after `Record.log` returned: every such line read
-    here is an acknowledged tap."""
+    opened a database. A writer prints `ack PID ID` only after `record.events.log` returned: every such line
+    read here is an acknowledged tap."""
 
     def __init__(self, data: Path, session_id: int, objective_id: int) -> None:
         self.server = subprocess.Popen(
@@ -176,17 +176,17 @@ def write_taps(data: Path, session_id: int, objective_id: int, taps: int, seed: 
         record = Record.open(data, backup_every=None)
         undoable: list[str] = []
         for _ in range(taps) if taps else itertools.count():
-            waiting = [event.id for event in record.pending()]
+            waiting = [event.id for event in record.events.pending()]
             try:
                 written = tap(record, session_id, objective_id, rng, undoable)
             except StorageError:
                 say(f"refused {os.getpid()}")
                 continue
             acknowledge(waiting + written)
-        waiting = [event.id for event in record.pending()]
+        waiting = [event.id for event in record.events.pending()]
         for attempt in itertools.count():
             try:
-                record.flush()
+                record.events.flush()
                 break
             except StorageError:
                 if attempt == 100:
@@ -206,16 +206,18 @@ def tap(
     """One action of a therapist on the pad, chosen at random; the ids it logged."""
     draw = rng.random()
     if draw < 0.05 and undoable:
-        return [record.undo(undoable.pop(rng.randrange(len(undoable)))).id]
+        return [record.events.undo(undoable.pop(rng.randrange(len(undoable)))).id]
     if draw < 0.15:  # a burst, as an import or a group's round writes
-        events = record.log_many(session_id, [EventDraft(Count("turn")) for _ in range(rng.randint(2, 5))])
+        events = record.events.log_many(
+            session_id, [EventDraft(Count("turn")) for _ in range(rng.randint(2, 5))]
+        )
     elif draw < 0.3:  # a long note spans several pages of the WAL
-        events = [record.log(session_id, EventDraft(Note("observed " * rng.randint(1, 800))))]
+        events = [record.events.log(session_id, EventDraft(Note("observed " * rng.randint(1, 800))))]
     elif draw < 0.6:
         trial = Trial(rng.random() < 0.7, rng.choice(("independent", "verbal")))
-        events = [record.log(session_id, EventDraft(trial, objective_id=objective_id))]
+        events = [record.events.log(session_id, EventDraft(trial, objective_id=objective_id))]
     else:
-        events = [record.log(session_id, EventDraft(Count("initiation")))]
+        events = [record.events.log(session_id, EventDraft(Count("initiation")))]
     undoable += [event.id for event in events]
     return [event.id for event in events]
 
@@ -223,16 +225,18 @@ def tap(
 def new_session(data: Path) -> tuple[int, int]:
     """A client with an objective and an open session in the record at `data`: (session id, objective id)."""
     with Record.open(data, backup_every=None) as record:
-        client = record.add_client("Ava")
-        goal = record.add_goal(client.id, "communication", "Requests")
-        objective = record.add_objective(goal.id, "Requests with a 2-word phrase")
-        return record.start_session([client.id], "clinic").id, objective.id
+        client = record.caseload.add_client("Ava")
+        goal = record.caseload.add_goal(client.id, "communication", "Requests")
+        objective = record.caseload.add_objective(goal.id, "Requests with a 2-word phrase")
+        return record.sessions.start_session([client.id], "clinic").id, objective.id
 
 
 def stored_ids(data: Path, session_id: int) -> list[str]:
     """Every event of the session the record holds (undone ones and tombstones too), in logging order."""
     with Record.open(data, backup_every=None) as record:
-        return [e.id for e in record.session_events(session_id, include_undone=True, include_pending=False)]
+        return [
+            e.id for e in record.events.session_events(session_id, include_undone=True, include_pending=False)
+        ]
 
 
 def integrity(data: Path) -> str:
@@ -372,22 +376,22 @@ def locked_by_a_program_that_crashes(data: Path) -> Figures:
     reach the record once the lock is gone; the crashed program's write must not."""
     with private_cache():
         record = Record.open(data, busy_timeout=0.1, backup_every=None)
-        session = record.start_session([record.add_client("Ava").id], "clinic")
-        acknowledged = [record.log(session.id, EventDraft(Count("initiation"))).id]
+        session = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic")
+        acknowledged = [record.events.log(session.id, EventDraft(Count("initiation"))).id]
         refused: list[StorageError] = []
         with held_by_another_program(record.path, "write"):
             for label in ("initiation", "turn", "initiation"):
                 try:
-                    acknowledged.append(record.log(session.id, EventDraft(Count(label))).id)
+                    acknowledged.append(record.events.log(session.id, EventDraft(Count(label))).id)
                 except StorageError as problem:
                     refused.append(problem)
-            shown = len(record.session_events(session.id))
-            rescue = record.rescue_file
+            shown = len(record.events.session_events(session.id))
+            rescue = record.events.rescue_file
             rescued = len(rescue.read_text().splitlines()) if rescue else 0
-        held = [event.id for event in record.pending()]
-        flushed = record.flush()
+        held = [event.id for event in record.events.pending()]
+        flushed = record.events.flush()
         acknowledged += held
-        acknowledged.append(record.log(session.id, EventDraft(Count("after"))).id)
+        acknowledged.append(record.events.log(session.id, EventDraft(Count("after"))).id)
         record.close()
     return {
         "refused_taps": len(refused),
@@ -407,8 +411,8 @@ def locked_exclusively_when_opening(data: Path) -> Figures:
     (It cannot take that lock while a session has the record open: SQLite refuses it.) Opening must be
     refused with a clear DatabaseLocked; once the program is killed -9, the record opens with every tap."""
     with Record.open(data, backup_every=None) as record:
-        session = record.start_session([record.add_client("Ava").id], "clinic")
-        acknowledged = [record.log(session.id, EventDraft(Count("initiation"))).id for _ in range(3)]
+        session = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic")
+        acknowledged = [record.events.log(session.id, EventDraft(Count("initiation"))).id for _ in range(3)]
     with held_by_another_program(database_path(data), "exclusive"):
         try:
             Record.open(data, busy_timeout=0.1, backup_every=None).close()
@@ -416,7 +420,7 @@ def locked_exclusively_when_opening(data: Path) -> Figures:
         except StorageError as refused:
             error, message = type(refused).__name__, str(refused)
     with Record.open(data, backup_every=None) as record:
-        acknowledged.append(record.log(session.id, EventDraft(Count("after"))).id)
+        acknowledged.append(record.events.log(session.id, EventDraft(Count("after"))).id)
     return {
         "error": error,
         "message": message,
@@ -494,22 +498,24 @@ def full_disk(disk: Path) -> Figures:
     data = disk / "data"
     with private_cache() as cache:
         record = Record.open(data, backup_every=None)
-        session = record.start_session([record.add_client("Ava").id], "clinic")
-        acknowledged = [record.log(session.id, EventDraft(Count("initiation"))).id for _ in range(3)]
+        session = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic")
+        acknowledged = [record.events.log(session.id, EventDraft(Count("initiation"))).id for _ in range(3)]
         filler = disk / "someone-elses-video"
         fill(filler)
         refused: list[StorageError] = []
         for n in range(500):
             try:
-                acknowledged.append(record.log(session.id, EventDraft(Note(f"note {n} " + "x" * 2000))).id)
+                acknowledged.append(
+                    record.events.log(session.id, EventDraft(Note(f"note {n} " + "x" * 2000))).id
+                )
             except StorageError as problem:
                 refused.append(problem)
                 if len(refused) == 3:
                     break
         before_full = len(acknowledged)
-        rescue = record.rescue_file
+        rescue = record.events.rescue_file
         try:
-            record.backup_now()
+            record.backups.backup_now()
             backup = "written"
         except StorageError as problem:
             backup = f"{type(problem).__name__}: {problem}"
@@ -519,11 +525,11 @@ def full_disk(disk: Path) -> Figures:
         except StorageError as problem:
             new_record = f"{type(problem).__name__}: {problem}"
         half_written = [p.name for p in disk.rglob("*") if ".partial" in p.name or ".new-" in p.name]
-        held = [event.id for event in record.pending()]
+        held = [event.id for event in record.events.pending()]
         filler.unlink()
-        flushed = record.flush()
+        flushed = record.events.flush()
         acknowledged += held
-        acknowledged.append(record.log(session.id, EventDraft(Count("after"))).id)
+        acknowledged.append(record.events.log(session.id, EventDraft(Count("after"))).id)
         record.close()
         kept_in = (
             "nowhere" if rescue is None else "the cache folder" if cache in rescue.parents else str(rescue)
@@ -549,8 +555,8 @@ def read_only_disk(disk: Path) -> Figures:
     open for writing: the kernel refuses with EBUSY, so that moment cannot occur.)"""
     data = disk / "data"
     with Record.open(data, backup_every=None) as record:
-        session = record.start_session([record.add_client("Ava").id], "clinic")
-        acknowledged = [record.log(session.id, EventDraft(Count("initiation"))).id for _ in range(5)]
+        session = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic")
+        acknowledged = [record.events.log(session.id, EventDraft(Count("initiation"))).id for _ in range(5)]
     remount(disk, "ro")
     try:
         Record.open(data, backup_every=None).close()
@@ -561,7 +567,7 @@ def read_only_disk(disk: Path) -> Figures:
     finally:
         remount(disk, "rw")
     with Record.open(data, backup_every=None) as record:
-        acknowledged.append(record.log(session.id, EventDraft(Count("after"))).id)
+        acknowledged.append(record.events.log(session.id, EventDraft(Count("after"))).id)
     return {"error": error, "message": problem, **losses(acknowledged, stored_ids(data, session.id))}
 
 
@@ -576,30 +582,30 @@ def read_only_files_mid_session(folder: Path) -> str:
     db = database_path(data)
     files = [db.with_name(db.name + suffix) for suffix in ("", *SIDECAR_SUFFIXES)]
     record = Record.open(data, backup_every=None)
-    session = record.start_session([record.add_client("Ava").id], "clinic")
-    acknowledged = [record.log(session.id, EventDraft(Count("initiation"))).id]
+    session = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic")
+    acknowledged = [record.events.log(session.id, EventDraft(Count("initiation"))).id]
     for file in files:
         file.chmod(0o400)
     data.chmod(0o500)
     refused = []
     for _ in range(3):
         try:
-            acknowledged.append(record.log(session.id, EventDraft(Count("initiation"))).id)
+            acknowledged.append(record.events.log(session.id, EventDraft(Count("initiation"))).id)
         except StorageError as problem:
             refused.append(type(problem).__name__)
-    backup = outcome(record.backup_now)
+    backup = outcome(record.backups.backup_now)
     record.close()
     record = Record.open(data, backup_every=None)
-    reopened = outcome(lambda: record.log(session.id, EventDraft(Count("initiation"))))
-    kept = [event.id for event in record.pending()]
+    reopened = outcome(lambda: record.events.log(session.id, EventDraft(Count("initiation"))))
+    kept = [event.id for event in record.events.pending()]
     data.chmod(0o700)
     for file in files:
         with contextlib.suppress(FileNotFoundError):
             file.chmod(0o600)
-    flushed = outcome(record.flush)
+    flushed = outcome(record.events.flush)
     record.database.close()  # the therapist quits: anything still pending lives on in its rescue file
     with Record.open(data, backup_every=None) as record:
-        acknowledged.append(record.log(session.id, EventDraft(Count("after"))).id)
+        acknowledged.append(record.events.log(session.id, EventDraft(Count("after"))).id)
     stored = stored_ids(data, session.id)
     return json.dumps(
         {
@@ -646,10 +652,10 @@ def damaged_record(data: Path, damage: str) -> Figures:
     restore` runs) must then bring back the backup's taps, keep the damaged file aside and let the session
     go on. Taps after the last backup went with the damage: a damaged file is why backups exist."""
     with Record.open(data, backup_every=None) as record:
-        session = record.start_session([record.add_client("Ava").id], "clinic")
-        notes = record.log_many(session.id, [EventDraft(Note("n" * 300)) for _ in range(60)])
-        record.backup_now()
-        record.log_many(session.id, [EventDraft(Count("initiation")) for _ in range(20)])
+        session = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic")
+        notes = record.events.log_many(session.id, [EventDraft(Note("n" * 300)) for _ in range(60)])
+        record.backups.backup_now()
+        record.events.log_many(session.id, [EventDraft(Count("initiation")) for _ in range(20)])
     db = database_path(data)
     DAMAGE[damage](db)
     damaged = db.read_bytes()
@@ -664,7 +670,7 @@ def damaged_record(data: Path, damage: str) -> Figures:
     )
     _, aside = restore_backup(data, db)
     with Record.open(data, backup_every=None) as record:
-        record.log(session.id, EventDraft(Count("after")))
+        record.events.log(session.id, EventDraft(Count("after")))
     restored = stored_ids(data, session.id)
     return {
         "damage": damage,
@@ -686,7 +692,7 @@ def restore_during_session(data: Path, attempts: int = 5, seed: int = 5) -> Figu
     rng = random.Random(seed)
     session_id, objective_id = new_session(data)
     with Record.open(data, backup_every=None) as record:
-        record.backup_now()
+        record.backups.backup_now()
     db = database_path(data)
     refusals: list[str] = []
     with Writers(data, session_id, objective_id) as writers:
@@ -729,15 +735,15 @@ record = Record.open(Path(sys.argv[1]), busy_timeout=0.05, backup_every=None)  #
 record.database.connection.execute(f"PRAGMA synchronous={sys.argv[3]}")
 print("synchronous", record.database.query("PRAGMA synchronous")[0][0], flush=True)
 print("journal_mode", record.database.query("PRAGMA journal_mode")[0][0], flush=True)
-session = record.start_session([record.add_client("Ava").id], "clinic")
+session = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic")
 for _ in range(int(sys.argv[2])):
-    os.write(1, f"ack {record.log(session.id, EventDraft(Count('initiation'))).id}\\n".encode())
+    os.write(1, f"ack {record.events.log(session.id, EventDraft(Count('initiation'))).id}\\n".encode())
 blocker = sqlite3.connect(record.path, isolation_level=None)
 blocker.execute("BEGIN IMMEDIATE")
 try:
-    record.log(session.id, EventDraft(Count("initiation")))
+    record.events.log(session.id, EventDraft(Count("initiation")))
 except DatabaseLocked:
-    os.write(1, f"rescued {record.rescue_file}\\n".encode())
+    os.write(1, f"rescued {record.events.rescue_file}\\n".encode())
 blocker.execute("ROLLBACK")
 record.close()
 """

@@ -1,6 +1,6 @@
 """Storage benchmarks for the session record; prints one JSON object.
 
-- tap-to-durable latency: wall time of `Record.log` (commit + fsync of the WAL, synchronous=FULL),
+- tap-to-durable latency: wall time of `record.events.log` (commit + fsync of the WAL, synchronous=FULL),
   p50/p99/max over many taps (target p99 < 10 ms);
 - summary of one client over 5 years of weekly sessions with 200 events each (target < 100 ms);
 - quarterly report generation (figures + PDF with charts);
@@ -38,15 +38,15 @@ def percentile(values: list[float], q: float) -> float:
 
 def tap_latency(directory: Path) -> dict[str, float]:
     with Record.open(directory, backup_every=None) as record:
-        client = record.add_client("Tap bench")
-        objective = record.add_objective(record.add_goal(client.id, "motor", "g").id, "o")
-        session = record.start_session([client.id])
+        client = record.caseload.add_client("Tap bench")
+        objective = record.caseload.add_objective(record.caseload.add_goal(client.id, "motor", "g").id, "o")
+        session = record.sessions.start_session([client.id])
         levels = ("independent", "verbal")
         timings = []
         for i in range(TAPS):
             draft = EventDraft(Trial(i % 3 != 0, levels[i % 2]), objective_id=objective.id)
             started = time.perf_counter()
-            record.log(session.id, draft)
+            record.events.log(session.id, draft)
             timings.append((time.perf_counter() - started) * 1000)
     return {
         "taps": TAPS,
@@ -89,26 +89,28 @@ def five_years(directory: Path) -> dict[str, float]:
     rng = random.Random(5)
     first = datetime(2020, 1, 6, 15, 0, tzinfo=UTC)
     with Record.open(directory, backup_every=None) as record:
-        client = record.add_client("Five years")
-        goal = record.add_goal(client.id, "communication", "g")
+        client = record.caseload.add_client("Five years")
+        goal = record.caseload.add_goal(client.id, "communication", "g")
         objectives = [
-            record.add_objective(goal.id, f"objective {n}", MasteryCriterion("percent_correct", 80, 3)).id
+            record.caseload.add_objective(
+                goal.id, f"objective {n}", MasteryCriterion("percent_correct", 80, 3)
+            ).id
             for n in range(4)
         ]
         build_started = time.perf_counter()
         for week in range(YEARS_OF_WEEKS):
             start = first + timedelta(weeks=week)
-            session = record.start_session([client.id], "clinic", started_at=start)
-            record.log_many(session.id, session_drafts(rng, start, objectives))
-            record.end_session(session.id, ended_at=start + timedelta(minutes=45))
+            session = record.sessions.start_session([client.id], "clinic", started_at=start)
+            record.events.log_many(session.id, session_drafts(rng, start, objectives))
+            record.sessions.end_session(session.id, ended_at=start + timedelta(minutes=45))
         build_s = time.perf_counter() - build_started
         record.database.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         events = YEARS_OF_WEEKS * EVENTS_PER_SESSION
 
-        last = record.sessions(client.id)[-1]
-        progress_ms = timed(lambda: record.client_progress(client.id))
-        objective_ms = timed(lambda: record.objective_progress(objectives[0]))
-        session_ms = timed(lambda: record.summary(last.id))
+        last = record.sessions.sessions(client.id)[-1]
+        progress_ms = timed(lambda: record.progress.client_progress(client.id))
+        objective_ms = timed(lambda: record.progress.objective_progress(objectives[0]))
+        session_ms = timed(lambda: record.progress.summary(last.id))
         end = last.date
         quarter = end - timedelta(weeks=13)
 

@@ -46,8 +46,11 @@ def test_the_app_starts_a_session_and_its_metronome_with_no_sound_device(
     shown = screen_text((tmp_path / "session.svg").read_text())
     assert "Session · Ava" in shown and "audio unavailable" in shown and "■ Stop" in shown
     with practice.open() as record:
-        session = record.sessions(practice.ava)[-1]
-        assert session.ended_at is None and [e.kind for e in record.session_events(session.id)][-1] == "tempo"
+        session = record.sessions.sessions(practice.ava)[-1]
+        assert (
+            session.ended_at is None
+            and [e.kind for e in record.events.session_events(session.id)][-1] == "tempo"
+        )
 
 
 def test_without_a_terminal_companion_lists_its_commands_and_says_why(practice: Practice) -> None:

@@ -14,7 +14,7 @@ from companion.app.screens.dialogs import Confirm, FieldsPrompt, Pick
 from companion.app.screens.note_editor import SoapScreen
 from companion.app.screens.review import ReviewScreen
 from companion.paths import exports_dir
-from companion.record.sessions import parse_billing_codes
+from companion.record.billing import parse_billing_codes
 
 
 def test_codes_are_parsed_in_order_once_and_a_wrong_one_is_named() -> None:
@@ -55,7 +55,7 @@ async def test_codes_typed_on_the_note_are_saved_and_exported(practice: Practice
         await pilot.press("escape")
         await on_screen(pilot, ReviewScreen)
     with practice.open() as record:
-        assert record.session(session_id).cpt_codes == ("97110", "97530-GP")
+        assert record.sessions.session(session_id).cpt_codes == ("97110", "97530-GP")
     (exported,) = exports_dir(practice.data_dir).glob(f"session-{session_id}-*.md")
     assert "CPT 97110, 97530-GP" in exported.read_text()
 
@@ -75,8 +75,8 @@ async def test_finalising_asks_who_signs_once_and_signs_the_note(practice: Pract
         await on_screen(pilot, SoapScreen)
         await until(pilot, lambda: any("Note finalised." in n for n in notices(app)))
     with practice.open() as record:
-        note = record.note(session_id, client_id)
-        assert record.therapist().signature == "Jordan Rivera, MT-BC"
+        note = record.notes.note(session_id, client_id)
+        assert record.notes.therapist().signature == "Jordan Rivera, MT-BC"
     assert note.finalised and note.signed_by == "Jordan Rivera, MT-BC" and note.signed_at is not None
 
 
@@ -160,8 +160,8 @@ async def test_observations_home_practice_who_was_present_and_telehealth_are_sav
         assert again.query_one(f"#home-practice-{client_id}", Select).value == "partly"
         assert again.query_one(f"#home-report-{client_id}", Input).value == "sang it at bedtime"
     with practice.open() as record:
-        session = record.session(session_id)
+        session = record.sessions.session(session_id)
         assert (session.present, session.modality) == ("mother; OT co-treating", "telehealth video")
-        note = record.note(session_id, client_id)
+        note = record.notes.note(session_id, client_id)
         assert note.observations == "Sang the hello song unprompted."
         assert (note.home_practice, note.home_report) == ("partly", "sang it at bedtime")

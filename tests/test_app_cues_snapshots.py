@@ -48,5 +48,5 @@ SCREENS: dict[str, Steps] = {"cue_picker": picker, "song_cue": song_cue}
 def test_cue_screen(snap_compare, practice: Practice, screen: str, size: tuple[int, int]) -> None:
     open_session(practice)
     with practice.open() as record:
-        record.update_client(practice.ava, preferred_songs=(str(TWINKLE),))
+        record.caseload.update_client(practice.ava, preferred_songs=(str(TWINKLE),))
     assert snap_compare(snapshot_app(practice), terminal_size=size, run_before=SCREENS[screen])

@@ -43,7 +43,7 @@ async def test_a_midi_system_that_cannot_be_used_says_why_and_the_session_carrie
         await until(pilot, lambda: len(log_lines(app)) == opening + 1)
         session_id = screen.live.session.id
     with practice.open() as record:
-        assert [e.payload for e in record.session_events(session_id)][-1] == Trial(True, "independent")
+        assert [e.payload for e in record.events.session_events(session_id)][-1] == Trial(True, "independent")
 
 
 async def test_adaptive_tempo_is_off_by_default_and_always_shown_while_on(practice: Practice) -> None:
@@ -100,7 +100,7 @@ async def test_a_block_is_logged_against_the_selected_client_and_objective_durab
         await until(pilot, lambda: log_lines(app)[0].entry.saved, timeout=15)  # the retry saved it
         session_id = screen.live.session.id
     with practice.open() as record:
-        syncs = [e for e in record.session_events(session_id) if isinstance(e.payload, Sync)]
+        syncs = [e for e in record.events.session_events(session_id) if isinstance(e.payload, Sync)]
     assert [(e.client_id, e.objective_id, e.payload.pct_within) for e in syncs] == [
         (practice.ben, practice.ben_reach, 75.0),
         (practice.ben, practice.ben_reach, 50.0),

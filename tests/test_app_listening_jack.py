@@ -116,7 +116,7 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
         sender.close()
     assert "% on beat" in strip_text and "window ±50 ms" in strip_text
     with practice.open() as record:
-        syncs = [e for e in record.session_events(session_id) if isinstance(e.payload, Sync)]
+        syncs = [e for e in record.events.session_events(session_id) if isinstance(e.payload, Sync)]
     event = syncs[-1]  # the judged block (an earlier one a JACK xrun disturbed was logged too)
     assert isinstance(event.payload, Sync)
     assert objective is not None and (event.client_id, event.objective_id) == (practice.ava, objective.id)
@@ -166,7 +166,9 @@ async def test_pedal_hits_while_the_metronome_is_stopped_are_cadence_steps(
     finally:
         sender.close()
     with practice.open() as record:
-        (cadence,) = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Cadence)]
+        (cadence,) = [
+            e.payload for e in record.events.session_events(session_id) if isinstance(e.payload, Cadence)
+        ]
     assert isinstance(cadence, Cadence)
     assert cadence.steps_per_min == pytest.approx(100.0, abs=0.2) and cadence.n_steps == 8
 
@@ -212,7 +214,7 @@ async def test_adaptive_tempo_follows_a_faster_client_and_the_strip_shows_the_te
         sender.close()
     assert f"adaptive follow 40-140 bpm · set {set_bpm:.1f} bpm" in strip_text
     with practice.open() as record:
-        tempos = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Tempo)]
+        tempos = [e.payload for e in record.events.session_events(session_id) if isinstance(e.payload, Tempo)]
     adaptive = [t.bpm for t in tempos if t.source == "adaptive"]
     assert adaptive and adaptive[-1] == set_bpm
     steps = [b - a for a, b in zip([float(BPM), *adaptive], adaptive, strict=False)]

@@ -45,11 +45,11 @@ async def notice_of(pilot: Pilot[None], text: str) -> None:
 async def test_markup_typed_anywhere_is_shown_as_typed_on_every_screen(tmp_path: Path, typed: str) -> None:
     practice = make_practice(tmp_path / "data")
     with practice.open() as record:
-        record.update_client(practice.ava, display_name=f"Ava {typed}", population=f"notes {typed}")
-        goal = record.add_goal(practice.ava, "social", f"Goal {typed}")
-        record.add_objective(goal.id, f"Objective {typed}")
-        last = max(record.sessions(practice.ava), key=lambda s: s.started_at)
-        record.log(last.id, EventDraft(Note(f"Note {typed}")))
+        record.caseload.update_client(practice.ava, display_name=f"Ava {typed}", population=f"notes {typed}")
+        goal = record.caseload.add_goal(practice.ava, "social", f"Goal {typed}")
+        record.caseload.add_objective(goal.id, f"Objective {typed}")
+        last = max(record.sessions.sessions(practice.ava), key=lambda s: s.started_at)
+        record.events.log(last.id, EventDraft(Note(f"Note {typed}")))
     shipped = (SHIPPED_DIR / "calm-down-song-strategies.toml").read_text()  # a plan the user wrote
     mine = re.sub(r'(?m)^id = ".*"$', 'id = "my-calm-down-song"', shipped)
     mine = re.sub(r'(?m)^title = ".*"$', f"title = 'My song {typed}'", mine)

@@ -154,7 +154,7 @@ async def test_the_session_screen_drives_the_metronome_and_logs_tempo(practice: 
         await until(pilot, lambda: not app.metronome.running)
         session_id = screen.live.session.id
     with practice.open() as record:
-        events = record.session_events(session_id)
+        events = record.events.session_events(session_id)
     tempi = [e.payload.bpm for e in events if isinstance(e.payload, Tempo)]
     start = float(plan.tempo.bpm)
     assert tempi[0] == start and tempi[-1] == start + 2  # the tempo in force when the trial was tapped
@@ -209,7 +209,9 @@ async def test_tap_tempo_in_a_gait_plan_logs_a_baseline_cadence_and_the_preset_s
         assert app.metronome.settings.ramp is None and screen.ras == stages
         assert "from the last measured cadence" in notices(app)[-1]
     with practice.open() as record:
-        cadences = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Cadence)]
+        cadences = [
+            e.payload for e in record.events.session_events(session_id) if isinstance(e.payload, Cadence)
+        ]
     assert len(cadences) == 1 and cadences[0].steps_per_min == tempo
     assert cadences[0].condition == "baseline"  # walked before any cue this session
     # Taps every 0.6 s (100/min), plus the pilot's own delays on a busy machine.
@@ -234,7 +236,7 @@ async def test_tap_tempo_in_a_drum_session_sets_the_tempo_and_logs_no_gait_caden
         await pilot.press("space")
         session_id = screen.live.session.id
     with practice.open() as record:
-        payloads = [e.payload for e in record.session_events(session_id)]
+        payloads = [e.payload for e in record.events.session_events(session_id)]
     assert not any(isinstance(p, Cadence) for p in payloads)
     assert [p.bpm for p in payloads if isinstance(p, Tempo)] == [tempo]
 

@@ -60,7 +60,7 @@ async def test_the_next_visit_says_a_session_left_open_is_still_open_and_offers_
         await pilot.press("enter")
         await on_screen(pilot, SoapScreen)
     with practice.open() as record:
-        assert record.session(session_id).ended_at is not None
+        assert record.sessions.session(session_id).ended_at is not None
 
 
 @pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
@@ -146,9 +146,9 @@ async def test_a_plans_contraindications_are_shown_apart_from_its_precautions(pr
 
 async def test_today_counts_the_goals_a_suggestion_serves_not_the_objectives(practice: Practice) -> None:
     with practice.open() as record:
-        play = next(goal for goal in record.goals(practice.ava) if goal.domain == "social")
+        play = next(goal for goal in record.caseload.goals(practice.ava) if goal.domain == "social")
         for text in ("Shares the drum with a peer", "Waits for a turn on the drum"):
-            record.add_objective(play.id, text, MasteryCriterion("count", 6, 3))
+            record.caseload.add_objective(play.id, text, MasteryCriterion("count", 6, 3))
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

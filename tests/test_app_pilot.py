@@ -88,10 +88,10 @@ async def test_a_whole_session_from_start_to_saved_note(practice: Practice) -> N
         await pilot.press("escape")
         await on_screen(pilot, TodayScreen)
     with practice.open() as record:
-        events = record.session_events(session_id)
-        stored = record.session_events(session_id, include_undone=True)
-        note = record.note(session_id, practice.ava)
-        session = record.session(session_id)
+        events = record.events.session_events(session_id)
+        stored = record.events.session_events(session_id, include_undone=True)
+        note = record.notes.note(session_id, practice.ava)
+        session = record.sessions.session(session_id)
     trials = [e.payload for e in events if isinstance(e.payload, Trial)]
     assert [(t.correct, t.prompt_level) for t in trials] == [
         (True, "independent"),
@@ -121,7 +121,7 @@ async def test_group_taps_go_to_the_chosen_client(practice: Practice) -> None:
         await until(pilot, lambda: len(log_lines(app)) == 3)
         session_id = screen.live.session.id
     with practice.open() as record:
-        events = record.session_events(session_id)
+        events = record.events.session_events(session_id)
     assert [(e.client_id, e.payload) for e in events] == [
         (practice.ava, Trial(True, "independent")),
         (practice.ben, Trial(True, "physical")),
@@ -180,8 +180,8 @@ async def test_an_abc_entry_is_three_lines_and_goes_into_the_note(practice: Prac
         await until(pilot, lambda: any(line.text.startswith("1· ABC: asked") for line in log_lines(app)))
         session_id = screen.live.session.id
     with practice.open() as record:
-        (abc,) = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Abc)]
-        lines = record.summary(session_id).for_objective(practice.ava_requests)
+        (abc,) = [e.payload for e in record.events.session_events(session_id) if isinstance(e.payload, Abc)]
+        lines = record.progress.summary(session_id).for_objective(practice.ava_requests)
     assert abc == Abc("asked to put the drum away", "threw the mallet", "given the drum back")
     assert lines is not None and lines.abc == (abc,)
 
@@ -209,7 +209,7 @@ async def test_a_timed_walk_is_two_presses_and_the_steps_and_gives_velocity_cade
         assert "walk 0.80 m/s (n=1)" in str(screen.query_one("#objective").render())
         session_id = screen.live.session.id
     with practice.open() as record:
-        (walk,) = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Walk)]
+        (walk,) = [e.payload for e in record.events.session_events(session_id) if isinstance(e.payload, Walk)]
     assert walk == Walk(12.5, 10.0, 17, "baseline")
 
 
@@ -234,10 +234,10 @@ async def test_time_sampling_asks_each_interval_and_takes_one_touch_per_client(p
     with practice.open() as record:
         samples = [
             (e.client_id, e.payload)
-            for e in record.session_events(session_id)
+            for e in record.events.session_events(session_id)
             if isinstance(e.payload, Sample)
         ]
-        ava = record.summary(session_id).for_objective(practice.ava_requests)
+        ava = record.progress.summary(session_id).for_objective(practice.ava_requests)
     assert samples == [
         (practice.ava, Sample("on task", True, "momentary", 1.0)),
         (practice.ben, Sample("on task", False, "momentary", 1.0)),
@@ -268,8 +268,8 @@ async def test_a_second_observer_records_a_running_session_blind(practice: Pract
         await on_screen(pilot, TodayScreen)
         assert any("computed when the observed session ends" in n.message for n in app._notifications)
     with practice.open() as record:
-        record.end_session(therapist.session.id)
-        (agreement,) = record.agreement(therapist.session.id)
+        record.sessions.end_session(therapist.session.id)
+        (agreement,) = record.sessions.agreement(therapist.session.id)
     assert (agreement.measure, agreement.items, agreement.agreement_pct) == ("trial-by-trial", 4, 75.0)
 
 
@@ -299,7 +299,9 @@ async def test_a_locked_disk_shows_pending_then_saves(practice: Practice) -> Non
         assert not screen.query_one("#pending-bar").has_class("-visible")
         session_id = screen.live.session.id
     with practice.open() as record:
-        assert [e.payload for e in record.session_events(session_id)][1:] == [Trial(True, "independent")]
+        assert [e.payload for e in record.events.session_events(session_id)][1:] == [
+            Trial(True, "independent")
+        ]
 
 
 async def test_an_unended_session_is_resumed_with_its_log(practice: Practice) -> None:
@@ -359,7 +361,7 @@ async def test_switching_intervention_mid_session_is_logged(practice: Practice) 
         session_id = screen.live.session.id
     with Record.open(practice.data_dir, backup_every=None) as record:
         switches = [
-            e.payload for e in record.session_events(session_id) if isinstance(e.payload, Intervention)
+            e.payload for e in record.events.session_events(session_id) if isinstance(e.payload, Intervention)
         ]
     assert switches[-1] == Intervention("hello-song-greeting") and len(switches) == 2
 
@@ -390,8 +392,10 @@ async def test_an_objective_s_phase_is_set_from_review(practice: Practice) -> No
         await pilot.press("3")  # probe
         await on_screen(pilot, ReviewScreen)
         with practice.open() as record:
-            await until(pilot, lambda: [p.phase for p in record.phases(practice.ava_requests)] == ["probe"])
-            assert record.phases(practice.ava_requests)[0].since == NOW.date()
+            await until(
+                pilot, lambda: [p.phase for p in record.caseload.phases(practice.ava_requests)] == ["probe"]
+            )
+            assert record.caseload.phases(practice.ava_requests)[0].since == NOW.date()
 
 
 async def test_add_a_client_and_an_objective_from_today(practice: Practice) -> None:
@@ -411,9 +415,9 @@ async def test_add_a_client_and_an_objective_from_today(practice: Practice) -> N
         await on_screen(pilot, TodayScreen)
         await until(pilot, lambda: "Rates anxiety" in str(app.screen.query_one("#objectives").render()))
     with practice.open() as record:
-        dora = record.find_client("Dora")
+        dora = record.caseload.find_client("Dora")
         assert dora.birth_year == 1990
-        assert [o.description for o in record.objectives(dora.id)] == [
+        assert [o.description for o in record.caseload.objectives(dora.id)] == [
             "Rates anxiety 3 or lower after listening"
         ]
 
@@ -443,7 +447,7 @@ async def test_a_damaged_database_is_explained_and_can_be_restored(
     practice: Practice, tmp_path: Path
 ) -> None:
     with practice.open() as record:
-        record.backup_now()
+        record.backups.backup_now()
     database = practice.data_dir / "companion.db"
     for sidecar in (database.with_name("companion.db-wal"), database.with_name("companion.db-shm")):
         sidecar.unlink(missing_ok=True)
@@ -494,7 +498,9 @@ async def test_quitting_anyway_keeps_pending_entries_for_the_next_start(
         shown = [n.message for n in again._notifications]
         assert any("added to the record from its rescue file" in message for message in shown)
     with practice.open() as record:
-        assert [e.payload for e in record.session_events(session_id)][1:] == [Trial(True, "independent")]
+        assert [e.payload for e in record.events.session_events(session_id)][1:] == [
+            Trial(True, "independent")
+        ]
 
 
 async def test_a_past_note_is_written_from_review_and_closing_returns_to_review(practice: Practice) -> None:
@@ -510,15 +516,15 @@ async def test_a_past_note_is_written_from_review_and_closing_returns_to_review(
         await pilot.press("escape")  # closing saves first, then returns where it came from
         await on_screen(pilot, ReviewScreen)
     with practice.open() as record:
-        note = record.note(newest, practice.ava)
+        note = record.notes.note(newest, practice.ava)
     assert note.subjective == "Calm, engaged" and "7/8 independent trials (88%)" in note.objective
 
 
 async def test_review_opens_on_the_client_highlighted_and_today_marks_draft_notes(practice: Practice) -> None:
     with practice.open() as record:
-        last = record.sessions(practice.ava)[-1]
-        draft = record.note(last.id, practice.ava)
-        record.save_note(replace(draft, subjective="Arrived tired."))  # saved, not signed
+        last = record.sessions.sessions(practice.ava)[-1]
+        draft = record.notes.note(last.id, practice.ava)
+        record.notes.save_note(replace(draft, subjective="Arrived tired."))  # saved, not signed
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
@@ -542,7 +548,7 @@ async def test_names_with_markup_show_as_typed_on_every_screen(tmp_path: Path, n
     """Found by the audit: "Sam [/]" crashed Review (MarkupError) and [@click=app.quit] was run."""
     practice = make_practice(tmp_path / "data")
     with practice.open() as record:
-        record.update_client(practice.ava, display_name=name, population=f"notes {name}")
+        record.caseload.update_client(practice.ava, display_name=name, population=f"notes {name}")
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)

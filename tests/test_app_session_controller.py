@@ -27,7 +27,7 @@ from interventions import DataKind, Library
 
 
 def kinds(record: Record, session_id: int) -> list[str]:
-    return [e.kind for e in record.session_events(session_id)]
+    return [e.kind for e in record.events.session_events(session_id)]
 
 
 def test_taps_go_to_the_selected_objective_and_are_durable(practice: Practice) -> None:
@@ -41,7 +41,7 @@ def test_taps_go_to_the_selected_objective_and_are_durable(practice: Practice) -
         live.commit(live.draft_count())
         live.commit(live.draft_note("more drum please"))
     with practice.open() as reopened:  # a fresh connection sees every event: they were durable
-        events = reopened.session_events(live.session.id)
+        events = reopened.events.session_events(live.session.id)
     trials = [e for e in events if isinstance(e.payload, Trial)]
     assert {e.objective_id for e in trials} == {practice.ava_requests}
     assert [e.payload.prompt_level for e in trials] == ["independent"] * 3 + ["verbal"]
@@ -82,7 +82,7 @@ def test_undo_cancels_the_last_tap_not_the_tempo_marker(practice: Practice) -> N
         assert live.undo_last().entries[0].id == first.id
         assert live.undo_last().entries == ()  # nothing left to undo: the tempo marker stays
         assert kinds(record, live.session.id) == ["tempo"]
-        stored = record.session_events(live.session.id, include_undone=True)
+        stored = record.events.session_events(live.session.id, include_undone=True)
         assert [e.kind for e in stored].count("tombstone") == 2
 
 
@@ -95,10 +95,10 @@ def test_a_tempo_marker_precedes_the_tap_it_applies_to(practice: Practice) -> No
         live.note_tempo(84, "4/4")  # unchanged: nothing due
         assert not live.tempo_due
         live.commit(live.draft_trial(True))
-        events = record.session_events(live.session.id)
+        events = record.events.session_events(live.session.id)
         assert [describe(e) for e in events][:2] == ["♩ 84 bpm 4/4", "✓ correct, independent"]
         assert kinds(record, live.session.id) == ["tempo", "trial", "trial"]
-        summary = record.summary(live.session.id).for_objective(practice.ava_requests)
+        summary = record.progress.summary(live.session.id).for_objective(practice.ava_requests)
         assert summary is not None and summary.tempo is not None and summary.tempo.describe() == "84 bpm"
 
 
@@ -144,7 +144,7 @@ def test_a_locked_disk_keeps_taps_pending_and_retry_saves_them(tmp_path: Path) -
     assert {e.id for e in retried.entries} == {pending.id} and all(e.saved for e in retried.entries)
     record.close()
     with practice.open() as reopened:
-        events = reopened.session_events(live.session.id)
+        events = reopened.events.session_events(live.session.id)
     assert [e.id for e in events] == [saved.id]  # the pending tap reached the disk, then its undo
 
 
@@ -158,9 +158,9 @@ def test_durations_toggle_and_end_stops_running_timers(practice: Practice) -> No
         live.commit(live.draft_duration_toggle())
         live.commit(live.draft_duration_toggle())
         live.end()
-        payloads = [e.payload for e in record.session_events(live.session.id)]
+        payloads = [e.payload for e in record.events.session_events(live.session.id)]
         assert [type(p) for p in payloads] == [DurationStart, DurationStop, DurationStart, DurationStop]
-        assert live.ended and record.session(live.session.id).ended_at is not None
+        assert live.ended and record.sessions.session(live.session.id).ended_at is not None
 
 
 def test_undoing_a_stop_lets_the_timer_run_on(practice: Practice) -> None:
@@ -186,7 +186,7 @@ def test_group_taps_go_to_the_selected_client(practice: Practice) -> None:
         live.commit(live.draft_rating("engagement", 7, "during"))
         live.note_tempo(96, "4/4")
         live.settle_tempo()
-        events = record.session_events(live.session.id)
+        events = record.events.session_events(live.session.id)
         assert [(e.client_id, e.kind) for e in events] == [
             (practice.ava, "trial"),
             (practice.ben, "trial"),
@@ -234,7 +234,9 @@ def test_labels_used_before_are_offered_again(practice: Practice) -> None:
         past = LiveSession.start(record, [practice.ava])
         past.cycle_objective()
         past.commit(past.draft_count())  # "count" by default
-        record.log(past.session.id, EventDraft(Count("turn initiation"), objective_id=practice.ava_turns))
+        record.events.log(
+            past.session.id, EventDraft(Count("turn initiation"), objective_id=practice.ava_turns)
+        )
         past.commit(past.draft_rating("anxiety", 3, "before"))
         past.end()
         live = LiveSession.start(record, [practice.ava])
@@ -280,7 +282,7 @@ def test_a_plan_s_own_hierarchy_reaches_the_pad_and_stays_with_the_objective(
         for correct, level in [(True, 0), (True, 2), (False, 3), (True, 1)]:
             update = live.commit(live.draft_trial(correct, level))
             assert update.problem is None and update.entries[-1].saved
-        kept = record.objective(practice.ava_requests).prompt_levels
+        kept = record.caseload.objective(practice.ava_requests).prompt_levels
         assert kept == MIT_LEVELS  # the objective's own from its first trial
         assert [line.split(", ", 1)[1] for line in map(live.describe, live.entries()[1:])] == [
             "independent",
@@ -294,15 +296,17 @@ def test_a_plan_s_own_hierarchy_reaches_the_pad_and_stays_with_the_objective(
         live.switch_plan("hello-song-greeting")
         assert live.prompt_levels == MIT_LEVELS  # the objective's now, whatever the plan
         live.cycle_objective()
-        assert live.prompt_levels == record.prompt_hierarchy(practice.ava)  # another objective: Ava's
+        assert live.prompt_levels == record.caseload.prompt_hierarchy(
+            practice.ava
+        )  # another objective: Ava's
         live.end()
-        summary = record.summary(live.session.id)
+        summary = record.progress.summary(live.session.id)
     (group,) = [g for g in summary.groups if g.objective_id == practice.ava_requests]
     assert group.trials is not None and (group.trials.n, group.trials.independent) == (4, 1)
     assert list(group.trials.by_level) == list(MIT_LEVELS)
     gestural = EventDraft(Trial(True, "gestural"), objective_id=practice.ava_requests)
     with practice.open() as record, pytest.raises(ValueError, match="'gestural' is not one of independent"):
-        record.log(live.session.id, gestural)
+        record.events.log(live.session.id, gestural)
 
 
 def test_a_count_is_named_for_its_objective_not_the_plan_s_first_tap(
@@ -333,7 +337,7 @@ def test_a_count_is_named_for_its_objective_not_the_plan_s_first_tap(
 
 def record_events(practice: Practice, session_id: int, kind: type) -> list[Event]:
     with practice.open() as record:
-        return [e for e in record.session_events(session_id) if isinstance(e.payload, kind)]
+        return [e for e in record.events.session_events(session_id) if isinstance(e.payload, kind)]
 
 
 def test_a_measure_is_logged_with_its_unit_and_named_in_the_tally(
@@ -377,8 +381,8 @@ def test_observing_an_objective_makes_its_counts_a_rate_and_survives_undo_and_re
 
 def test_a_measured_objective_offers_itself_as_the_measure(practice: Practice) -> None:
     with practice.open() as record:
-        goal = record.add_goal(practice.ben, "gross motor", "Walk faster")
-        walk = record.add_objective(
+        goal = record.caseload.add_goal(practice.ben, "gross motor", "Walk faster")
+        walk = record.caseload.add_objective(
             goal.id, "10 m walk time", MasteryCriterion("measure_last", 12, 3, "at_most")
         )
         live = LiveSession.start(record, [practice.ben])

@@ -30,7 +30,7 @@ def test_clients_goals_objectives_from_the_command_line(tmp_path: Path) -> None:
     assert "Preferred music: Moana" in shown.output and "Objective 1: Waits for cue" in shown.output
     assert "No data in this period." in shown.output
     with Record.open(data, backup_every=None) as record:
-        assert record.client(1).preferred_songs == (str((Path.cwd() / "song.mid").resolve()),)
+        assert record.caseload.client(1).preferred_songs == (str((Path.cwd() / "song.mid").resolve()),)
 
 
 def test_an_objective_s_hierarchy_minimum_domain_and_phases_from_the_command_line(tmp_path: Path) -> None:
@@ -51,10 +51,12 @@ def test_an_objective_s_hierarchy_minimum_domain_and_phases_from_the_command_lin
     phase = run(data, "goals", "phase", "1", "baseline", "--since", "2026-09-01")
     assert "is in baseline from 2026-09-01" in phase.output
     with Record.open(data, backup_every=None) as record:
-        objective = record.objective(1)
+        objective = record.caseload.objective(1)
         assert objective.prompt_levels == tuple(levels.split(",")) and objective.criterion.minimum == 5
-        assert [(p.phase, p.since.isoformat()) for p in record.phases(1)] == [("baseline", "2026-09-01")]
-        assert record.goal(1).domain == "communication"
+        assert [(p.phase, p.since.isoformat()) for p in record.caseload.phases(1)] == [
+            ("baseline", "2026-09-01")
+        ]
+        assert record.caseload.goal(1).domain == "communication"
 
 
 def test_env_var_selects_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +95,7 @@ def test_demo_data_help_says_how_many_clients_it_makes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     assert run(data, "demo-data").exit_code == 0
     with Record.open(data, backup_every=None) as record:
-        made = len(record.clients())
+        made = len(record.caseload.clients())
     described = " ".join(run(data, "demo-data", "--help").output.split())
     assert f"demo practice: {made} clients" in described, described
 
@@ -102,10 +104,10 @@ def test_backup_restore_keeps_the_replaced_database(tmp_path: Path) -> None:
     data = tmp_path / "data"
     run(data, "clients", "add", "Ava")
     with Record.open(data, backup_every=None) as record:
-        record.backup_now()
-        record.add_client("Added after the backup")
+        record.backups.backup_now()
+        record.caseload.add_client("Added after the backup")
     restored = run(data, "backups", "restore")
     assert restored.exit_code == 0 and "previous database was kept" in restored.output
     with Record.open(data, backup_every=None) as record:
-        assert [c.display_name for c in record.clients()] == ["Ava"]
+        assert [c.display_name for c in record.caseload.clients()] == ["Ava"]
     assert list(data.glob("companion.db.replaced-*"))

@@ -30,14 +30,14 @@ def test_soap_objective_is_written_from_the_data(record: Record) -> None:
     assert "40 min, clinic; interventions: TIMP drum reach; CPT 97530." in note.objective
     assert "1 session; percent independent from 80 to 80" in note.assessment
     typed = replace(note, subjective="Arrived cheerful.", plan="Raise tempo to 88 bpm.")
-    record.save_note(typed)
+    record.notes.save_note(typed)
     redrafted = draft_note(record, session_id, client_id)
     assert redrafted.subjective == "Arrived cheerful." and redrafted.plan == "Raise tempo to 88 bpm."
     assert note_text(redrafted).startswith("S: Arrived cheerful.\nO: ")
     with pytest.raises(ValueError, match="set your name and credential first"):  # a signature needs a signer
-        record.save_note(replace(redrafted, objective="edited by hand", finalised=True))
-    record.set_therapist("Sam Lee", "MT-BC")
-    record.save_note(replace(redrafted, objective="edited by hand", finalised=True))
+        record.notes.save_note(replace(redrafted, objective="edited by hand", finalised=True))
+    record.notes.set_therapist("Sam Lee", "MT-BC")
+    record.notes.save_note(replace(redrafted, objective="edited by hand", finalised=True))
     assert draft_note(record, session_id, client_id).objective == "edited by hand"
 
 
@@ -87,9 +87,9 @@ def test_pdf_export_opens_with_the_objective_lines(record: Record, tmp_path: Pat
 
 
 def test_group_session_export_per_client(record: Record) -> None:
-    ava, ben = record.add_client("Ava"), record.add_client("Ben")
-    session = record.start_session([ava.id, ben.id], "drum circle", started_at=START)
-    record.log_many(
+    ava, ben = record.caseload.add_client("Ava"), record.caseload.add_client("Ben")
+    session = record.sessions.start_session([ava.id, ben.id], "drum circle", started_at=START)
+    record.events.log_many(
         session.id,
         [
             EventDraft(Tempo(90), wall_time=START),

@@ -25,8 +25,7 @@ from companion.documents.soap import draft_note, note_text
 from companion.record import EventDraft, Record, Trial
 from companion.record.attendance import attendance_summary
 from companion.record.billing import BillingCode, billed_lines, parse_code, parse_codes, units_for
-from companion.record.caseload import valid_npi
-from companion.record.sessions import FinalisedNote
+from companion.record.notes import FinalisedNote, valid_npi
 
 
 def units(text: str, minutes: float | None) -> list[tuple[str, int]] | str:
@@ -63,11 +62,13 @@ def test_codes_carry_up_to_four_modifiers_and_timed_minutes() -> None:
 def test_a_signature_needs_a_name_a_credential_and_a_valid_npi(record: Record) -> None:
     assert valid_npi("1234567893") and not valid_npi("1234567890") and not valid_npi("12345")
     with pytest.raises(ValueError, match="name and your credential"):
-        record.set_therapist("Sam Lee", "")
+        record.notes.set_therapist("Sam Lee", "")
     with pytest.raises(ValueError, match="NPI '1234567890' is not valid"):
-        record.set_therapist("Sam Lee", "MT-BC", "1234567890")
-    assert record.therapist().signature == ""
-    assert record.set_therapist(" Sam Lee ", "MT-BC, NMT", "1234567893").signature == "Sam Lee, MT-BC, NMT"
+        record.notes.set_therapist("Sam Lee", "MT-BC", "1234567890")
+    assert record.notes.therapist().signature == ""
+    assert (
+        record.notes.set_therapist(" Sam Lee ", "MT-BC, NMT", "1234567893").signature == "Sam Lee, MT-BC, NMT"
+    )
 
 
 def stored_note(path: Path, session_id: int, client_id: int) -> tuple[object, ...]:
@@ -83,27 +84,30 @@ def test_a_finalised_note_is_signed_and_byte_identical_after_an_addendum_and_eve
     record: Record, tmp_path: Path
 ) -> None:
     client_id, _, session_id = timp_session(record)
-    record.set_therapist("Sam Lee", "MT-BC", "1234567893")
+    record.notes.set_therapist("Sam Lee", "MT-BC", "1234567893")
     draft = replace(draft_note(record, session_id, client_id), subjective="Arrived cheerful.")
-    signed = record.save_note(replace(draft, finalised=True))
+    signed = record.notes.save_note(replace(draft, finalised=True))
     assert signed.signed_by == "Sam Lee, MT-BC" and signed.signed_at is not None
-    row, text = stored_note(tmp_path, session_id, client_id), note_text(record.note(session_id, client_id))
+    row, text = (
+        stored_note(tmp_path, session_id, client_id),
+        note_text(record.notes.note(session_id, client_id)),
+    )
 
-    addendum = record.add_addendum(session_id, client_id, "Mother reported he hummed the song at home.")
+    addendum = record.notes.add_addendum(session_id, client_id, "Mother reported he hummed the song at home.")
     assert addendum.signed_by == "Sam Lee, MT-BC"
     with pytest.raises(FinalisedNote, match="never rewritten; add an addendum"):
-        record.save_note(replace(signed, plan="changed"))
-    record.set_cpt_codes(session_id, ["97530-GP"])  # every later action ...
-    record.describe_session(session_id, present="mother", modality="telehealth video")
-    record.set_therapist("Sam Lee", "MT-BC, NMT")
+        record.notes.save_note(replace(signed, plan="changed"))
+    record.billing.set_cpt_codes(session_id, ["97530-GP"])  # every later action ...
+    record.sessions.describe_session(session_id, present="mother", modality="telehealth video")
+    record.notes.set_therapist("Sam Lee", "MT-BC, NMT")
     draft_note(record, session_id, client_id)
     render(select(record, session_id=session_id), "pdf")
     assert stored_note(tmp_path, session_id, client_id) == row  # ... leaves the signed note as it was
-    assert note_text(record.note(session_id, client_id)) == text
-    assert [a.text for a in record.addenda(session_id, client_id)] == [addendum.text]
+    assert note_text(record.notes.note(session_id, client_id)) == text
+    assert [a.text for a in record.notes.addenda(session_id, client_id)] == [addendum.text]
     with pytest.raises(ValueError, match="only a finalised note takes addenda"):
         other, _, other_session = timp_session(record)
-        record.add_addendum(other_session, other, "too early")
+        record.notes.add_addendum(other_session, other, "too early")
 
 
 def test_the_therapists_observations_survive_a_redraft_and_go_wherever_the_objective_goes(
@@ -111,8 +115,10 @@ def test_the_therapists_observations_survive_a_redraft_and_go_wherever_the_objec
 ) -> None:
     client_id, objective_id, session_id = timp_session(record)
     observed = "Émile Zoë reached across midline unprompted twice; fatigued after 20 min."
-    record.save_note(replace(draft_note(record, session_id, client_id), observations=observed))
-    record.log(session_id, EventDraft(Trial(True, "independent"), objective_id=objective_id))  # new data ...
+    record.notes.save_note(replace(draft_note(record, session_id, client_id), observations=observed))
+    record.events.log(
+        session_id, EventDraft(Trial(True, "independent"), objective_id=objective_id)
+    )  # new data ...
     redrafted = draft_note(record, session_id, client_id)
     assert "9/11 independent trials" in redrafted.objective  # ... the Objective is drafted again ...
     assert redrafted.observations == observed  # ... and what the therapist typed is kept as typed
@@ -122,7 +128,7 @@ def test_the_therapists_observations_survive_a_redraft_and_go_wherever_the_objec
         < text.index(f"Therapist's observations: {observed}")
         < text.index("A:")
     )
-    record.save_note(redrafted)
+    record.notes.save_note(redrafted)
     assert f"Therapist's observations: {observed}" in to_markdown(select(record, session_id=session_id))
     pdf = render(select(record, session_id=session_id), "pdf")
     assert "fatigued after 20 min" in " ".join(
@@ -136,9 +142,9 @@ def test_home_practice_is_part_of_the_subjective_and_must_be_a_known_answer(reco
     client_id, _, session_id = timp_session(record)
     note = replace(draft_note(record, session_id, client_id), subjective="Arrived cheerful.")
     with pytest.raises(ValueError, match="'often' is not one of practised, partly, not practised"):
-        record.save_note(replace(note, home_practice="often"))
-    record.save_note(replace(note, home_practice="partly", home_report="  drummed along twice. "))
-    saved = record.note(session_id, client_id)
+        record.notes.save_note(replace(note, home_practice="often"))
+    record.notes.save_note(replace(note, home_practice="partly", home_report="  drummed along twice. "))
+    saved = record.notes.note(session_id, client_id)
     assert note_text(saved).startswith(
         "S: Arrived cheerful.\nHome practice since the last session: partly (drummed along twice).\nO: "
     )
@@ -149,17 +155,17 @@ def test_home_practice_is_part_of_the_subjective_and_must_be_a_known_answer(reco
 
 def test_codes_changed_after_signing_are_kept_in_an_audit_trail(record: Record) -> None:
     client_id, _, session_id = timp_session(record)
-    record.set_cpt_codes(session_id, ["97530"])  # a draft: no trail
-    record.set_therapist("Sam Lee", "MT-BC")
-    record.save_note(replace(draft_note(record, session_id, client_id), finalised=True))
-    record.set_cpt_codes(session_id, ["97530-GP:30", "97112-GP:10"])
-    (change,) = record.billing_audit(session_id)
+    record.billing.set_cpt_codes(session_id, ["97530"])  # a draft: no trail
+    record.notes.set_therapist("Sam Lee", "MT-BC")
+    record.notes.save_note(replace(draft_note(record, session_id, client_id), finalised=True))
+    record.billing.set_cpt_codes(session_id, ["97530-GP:30", "97112-GP:10"])
+    (change,) = record.billing.billing_audit(session_id)
     assert (change.before, change.after, change.changed_by) == (
         ("97530",),
         ("97530-GP:30", "97112-GP:10"),
         "Sam Lee, MT-BC",
     )
-    billed = record.billed(session_id)
+    billed = record.billing.billed(session_id)
     assert not isinstance(billed, str) and [(b.code.code, b.units) for b in billed] == [
         ("97530", 2),
         ("97112", 1),
@@ -168,13 +174,15 @@ def test_codes_changed_after_signing_are_kept_in_an_audit_trail(record: Record) 
 
 def test_the_note_and_its_pdf_carry_every_item_a_payer_asks_for(record: Record) -> None:
     client_id, _, session_id = timp_session(record)
-    record.set_therapist("Sam Lee", "MT-BC", "1234567893")
-    record.update_client(client_id, diagnoses=("f84.0",))
-    record.describe_session(session_id, present="mother; OT co-treating", modality="telehealth video")
-    record.set_cpt_codes(session_id, ["97530-GP-95"])
-    record.save_note(replace(draft_note(record, session_id, client_id), finalised=True))
-    record.add_addendum(session_id, client_id, "Late entry: the OT's observations.")
-    signed = record.note(session_id, client_id)
+    record.notes.set_therapist("Sam Lee", "MT-BC", "1234567893")
+    record.caseload.update_client(client_id, diagnoses=("f84.0",))
+    record.sessions.describe_session(
+        session_id, present="mother; OT co-treating", modality="telehealth video"
+    )
+    record.billing.set_cpt_codes(session_id, ["97530-GP-95"])
+    record.notes.save_note(replace(draft_note(record, session_id, client_id), finalised=True))
+    record.notes.add_addendum(session_id, client_id, "Late entry: the OT's observations.")
+    signed = record.notes.note(session_id, client_id)
     assert signed.signed_at is not None
     time_in = local_time((START).isoformat())
     time_out = local_time((START + timedelta(minutes=40)).isoformat())[-5:]
@@ -201,7 +209,7 @@ def test_a_draft_note_says_so_and_an_icd10_code_is_checked(record: Record) -> No
     client_id, _, session_id = timp_session(record)
     assert "*DRAFT: not signed.*" in to_markdown(select(record, session_id=session_id))
     with pytest.raises(ValueError, match="not an ICD-10-CM code"):
-        record.update_client(client_id, diagnoses=("autism",))
+        record.caseload.update_client(client_id, diagnoses=("autism",))
 
 
 def test_the_paperwork_commands(tmp_path: Path) -> None:
@@ -236,10 +244,10 @@ FULL_DATE = re.compile(
 
 def test_a_deidentified_export_keeps_only_years_and_groups_ages_over_89(record: Record) -> None:
     client_id, _, session_id = timp_session(record)
-    record.update_client(client_id, population="post-stroke, age 93")
-    record.set_therapist("Sam Lee", "MT-BC")
-    record.save_note(replace(draft_note(record, session_id, client_id), finalised=True))
-    record.add_addendum(session_id, client_id, "Émile Zoë was seen again on 2025-01-08.")
+    record.caseload.update_client(client_id, population="post-stroke, age 93")
+    record.notes.set_therapist("Sam Lee", "MT-BC")
+    record.notes.save_note(replace(draft_note(record, session_id, client_id), finalised=True))
+    record.notes.add_addendum(session_id, client_id, "Émile Zoë was seen again on 2025-01-08.")
     plain = select(record, client_id=client_id)
     assert FULL_DATE.search(to_markdown(plain))  # the therapist's own copy keeps the dates
     selection = select(record, client_id=client_id, deidentify=True)
@@ -256,27 +264,29 @@ def test_a_deidentified_export_keeps_only_years_and_groups_ages_over_89(record: 
 
 
 def test_attendance_per_client_marks_ended_sessions_and_counts_what_a_payer_counts(record: Record) -> None:
-    ava, ben = record.add_client("Ava"), record.add_client("Ben")
-    group = record.start_session([ava.id, ben.id], "drum circle", started_at=START)
-    record.end_session(group.id, ended_at=START + timedelta(minutes=45))  # both attended, by themselves
+    ava, ben = record.caseload.add_client("Ava"), record.caseload.add_client("Ben")
+    group = record.sessions.start_session([ava.id, ben.id], "drum circle", started_at=START)
+    record.sessions.end_session(
+        group.id, ended_at=START + timedelta(minutes=45)
+    )  # both attended, by themselves
     day = START.date()
-    record.set_attendance(ben.id, day, "late", minutes=10)  # in a group, each member's own
+    record.sessions.set_attendance(ben.id, day, "late", minutes=10)  # in a group, each member's own
     later = [day + timedelta(weeks=k) for k in (1, 2, 3)]
-    record.set_attendance(ava.id, later[0], "cancelled", cancelled_by="client")
-    record.set_attendance(ava.id, later[1], "no-show")
-    record.set_attendance(ava.id, later[2], "cancelled", cancelled_by="therapist")
-    assert [(a.status, a.session_id) for a in record.attendance(ben.id)] == [("late", group.id)]
-    assert record.attendance(ava.id, later[0], later[1])[0].cancelled_by == "client"
-    assert attendance_summary(record.attendance(ava.id)) == (
+    record.sessions.set_attendance(ava.id, later[0], "cancelled", cancelled_by="client")
+    record.sessions.set_attendance(ava.id, later[1], "no-show")
+    record.sessions.set_attendance(ava.id, later[2], "cancelled", cancelled_by="therapist")
+    assert [(a.status, a.session_id) for a in record.sessions.attendance(ben.id)] == [("late", group.id)]
+    assert record.sessions.attendance(ava.id, later[0], later[1])[0].cancelled_by == "client"
+    assert attendance_summary(record.sessions.attendance(ava.id)) == (
         "1 attended, 1 cancelled by the client, 1 cancelled by the therapist, 1 no-show, of 4 scheduled"
     )
-    assert attendance_summary(record.attendance(ben.id)) == "1 attended (1 late), of 1 scheduled"
+    assert attendance_summary(record.sessions.attendance(ben.id)) == "1 attended (1 late), of 1 scheduled"
     with pytest.raises(ValueError, match="says who cancelled"):
-        record.set_attendance(ava.id, day, "cancelled")
+        record.sessions.set_attendance(ava.id, day, "cancelled")
     with pytest.raises(ValueError, match="not one of attended, late"):
-        record.set_attendance(ava.id, day, "excused")
+        record.sessions.set_attendance(ava.id, day, "excused")
     with pytest.raises(ValueError, match="late / left early only"):
-        record.set_attendance(ava.id, day, "attended", minutes=5)
+        record.sessions.set_attendance(ava.id, day, "attended", minutes=5)
 
 
 def test_attendance_from_the_command_line_and_in_the_report(tmp_path: Path) -> None:

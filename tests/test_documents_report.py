@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from companion.cli import main
-from companion.demo import generate_demo
+from companion.demo.generate import generate_demo
 from companion.documents.export import file_slug
 from companion.documents.report import (
     build_report,
@@ -42,9 +42,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_report_figures_and_narrative(demo: Path) -> None:
     with Record.open(demo, backup_every=None) as record:
-        leo = record.find_client("Leo")
+        leo = record.caseload.find_client("Leo")
         report = build_report(record, leo.id, date(2025, 4, 1), TODAY)
-        objectives = record.objectives(leo.id)
+        objectives = record.caseload.objectives(leo.id)
     assert report.sessions and all(date(2025, 4, 1) <= s.date <= TODAY for s in report.sessions)
     assert [p.objective for p in report.progress] == objectives
     assert report.narrative.startswith(f"Leo attended {len(report.sessions)} sessions")
@@ -69,7 +69,7 @@ def test_report_figures_and_narrative(demo: Path) -> None:
 
 def test_report_pdf_has_objectives_and_charts(demo: Path, tmp_path: Path) -> None:
     with Record.open(demo, backup_every=None) as record:
-        leo = record.find_client("Leo")
+        leo = record.caseload.find_client("Leo")
         report = build_report(record, leo.id, date(2025, 1, 1), TODAY, recommendations="Home drum practice.")
     out = tmp_path / "report.pdf"
     out.write_bytes(report_pdf(report))
@@ -130,10 +130,13 @@ def test_the_report_tells_the_truth_the_app_tells(demo: Path) -> None:
     """Current level is the mean of the last 3 sessions, not the last one; numbers and met dates are the
     app's; the signature block names the credential."""
     with Record.open(demo, backup_every=None) as record:
-        mr_g = record.find_client("Mr. G")
+        mr_g = record.caseload.find_client("Mr. G")
         report = build_report(record, mr_g.id, date(2025, 4, 1), TODAY)
-        numbers = number_objectives(record.goals(mr_g.id), record.objectives(mr_g.id))
-        all_time = {o.id: record.objective_progress(o.id, end=TODAY) for o in record.objectives(mr_g.id)}
+        numbers = number_objectives(record.caseload.goals(mr_g.id), record.caseload.objectives(mr_g.id))
+        all_time = {
+            o.id: record.progress.objective_progress(o.id, end=TODAY)
+            for o in record.caseload.objectives(mr_g.id)
+        }
     assert report.numbers == numbers
     assert report.met_on == {k: p.mastered_on for k, p in all_time.items() if p.mastered_on is not None}
     progress = next(p for p in report.progress if len(p.points) >= 3)
@@ -172,9 +175,9 @@ def test_home_carry_over_is_counted_from_the_notes_and_the_file_is_named_for_the
     demo: Path, tmp_path: Path
 ) -> None:
     with Record.open(demo, backup_every=None) as record:
-        leo = record.find_client("Leo")
+        leo = record.caseload.find_client("Leo")
         report = build_report(record, leo.id, date(2025, 4, 1), TODAY)
-        notes = [record.note(s.id, leo.id) for s in report.sessions]
+        notes = [record.notes.note(s.id, leo.id) for s in report.sessions]
         deidentified = build_report(record, leo.id, date(2025, 4, 1), TODAY, deidentify=True)
     answers = Counter(n.home_practice for n in notes if n.home_practice)
     assert answers and sum(answers.values()) < len(notes)  # the demo asks at most sessions, not all
@@ -204,7 +207,7 @@ def test_home_carry_over_says_when_it_was_never_asked() -> None:
 def test_a_measured_objective_is_reported_in_its_own_unit(demo: Path) -> None:
     """A payer reads "Baseline 16.3 s -> current 11.6 s", not bare numbers: a measure's unit is its own."""
     with Record.open(demo, backup_every=None) as record:
-        mr_g = record.find_client("Mr. G")
+        mr_g = record.caseload.find_client("Mr. G")
         report = build_report(record, mr_g.id, date(2025, 1, 1), TODAY)
     walk = next(p for p in report.progress if p.objective.criterion.metric == "measure_last")
     assert report.units[walk.objective.id] == "s"

@@ -176,5 +176,5 @@ async def test_killing_the_engine_mid_session_is_said_and_every_tap_is_kept(prac
         await until(pilot, lambda: trials_shown() == 5)
         session_id = screen.live.session.id
     with practice.open() as record:
-        trials = [e.payload for e in record.session_events(session_id) if isinstance(e.payload, Trial)]
+        trials = [e.payload for e in record.events.session_events(session_id) if isinstance(e.payload, Trial)]
     assert [t.correct for t in trials] == [True, True, False, True, False]

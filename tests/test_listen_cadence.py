@@ -73,13 +73,13 @@ def test_a_pause_ends_a_walk_and_the_next_walk_is_measured_on_its_own():
 
 def test_the_measured_cadence_is_logged_to_the_session(tmp_path: Path):
     with Record.open(tmp_path, backup_every=None) as record:
-        client = record.add_client("Ava")
-        session = record.start_session([client.id], "in-home")
+        client = record.caseload.add_client("Ava")
+        session = record.sessions.start_session([client.id], "in-home")
         capture = CadenceTaps()
         for t in steps(8, 0.55):
             capture.tap(t)
         event = capture.log(LogTarget(record, session.id))
-        (stored,) = record.session_events(session.id, include_pending=False)
+        (stored,) = record.events.session_events(session.id, include_pending=False)
     assert stored.id == event.id and stored.client_id == client.id
     assert isinstance(stored.payload, Cadence)
     assert stored.payload.steps_per_min == pytest.approx(60 / 0.55)

@@ -51,9 +51,9 @@ def test_an_unknown_client_is_named_before_any_device_opens(tmp_path):
 
 def make_client(data: Path) -> tuple[int, int]:
     with Record.open(data, backup_every=None) as record:
-        client = record.add_client("Robin")
-        goal = record.add_goal(client.id, "fine motor", "Steady drumming")
-        return client.id, record.add_objective(goal.id, "Drums on the beat at 120 bpm").id
+        client = record.caseload.add_client("Robin")
+        goal = record.caseload.add_goal(client.id, "fine motor", "Steady drumming")
+        return client.id, record.caseload.add_objective(goal.id, "Drums on the beat at 120 bpm").id
 
 
 def start(args: list[str]) -> subprocess.Popen[str]:
@@ -104,8 +104,8 @@ def test_listen_prints_each_hit_and_logs_blocks_against_the_objective(jack_serve
     assert blocks[0].endswith(": saved")
     assert lines[-1].startswith("stopped: 9 hits; ") and lines[-1].endswith("saved to session 1")
     with Record.open(tmp_path, backup_every=None) as record:
-        events = record.session_events(1)
-        session = record.session(1)
+        events = record.events.session_events(1)
+        session = record.sessions.session(1)
     syncs = [e for e in events if isinstance(e.payload, Sync)]
     assert len(syncs) >= 2 and {(e.client_id, e.objective_id) for e in syncs} == {(client_id, objective_id)}
     first = syncs[0].payload
@@ -154,6 +154,6 @@ def test_cadence_from_pedal_taps_is_printed_and_saved(jack_server, tmp_path):
     assert "1 double taps dropped" in lines[-2] and lines[-2].endswith("RAS baseline 100.0 bpm")
     assert lines[-1] == "saved to session 1"
     with Record.open(tmp_path, backup_every=None) as record:
-        (event,) = record.session_events(1)
+        (event,) = record.events.session_events(1)
     assert isinstance(event.payload, Cadence)
     assert event.payload.steps_per_min == pytest.approx(100.0, abs=0.01)

@@ -35,10 +35,10 @@ pytestmark = pytest.mark.jack
 
 @pytest.mark.parametrize("audio", [False, True], ids=["midi", "audio-and-midi"])
 def test_logged_figures_match_the_known_offsets_within_1_ms(jack_server, record, audio):
-    client = record.add_client("Robin")
-    goal = record.add_goal(client.id, "gross motor", "Steady drumming")
-    objective = record.add_objective(goal.id, "Taps on the beat at 120 bpm")
-    session = record.start_session([client.id], "clinic", plan_ids=["timp-drum-reach"])
+    client = record.caseload.add_client("Robin")
+    goal = record.caseload.add_goal(client.id, "gross motor", "Steady drumming")
+    objective = record.caseload.add_objective(goal.id, "Taps on the beat at 120 bpm")
+    session = record.sessions.start_session([client.id], "clinic", plan_ids=["timp-drum-reach"])
     target = LogTarget(record, session.id, objective_id=objective.id, plan_id="timp-drum-reach")
     offsets, extras = known_offsets(12)
 
@@ -49,7 +49,7 @@ def test_logged_figures_match_the_known_offsets_within_1_ms(jack_server, record,
         assert take.reports, "the block was not reported"
         report = take.reports[-1]
         assert report.saved and not report.final, report.note
-        (event,) = [e for e in record.session_events(session.id) if e.id == report.event.id]
+        (event,) = [e for e in record.events.session_events(session.id) if e.id == report.event.id]
         assert (event.objective_id, event.client_id) == (objective.id, client.id)
         assert event.plan_id == "timp-drum-reach"
         logged = event.payload
@@ -86,7 +86,7 @@ class Following:
 
 def follow_take(server: str, record: Record, client_id: str) -> Following:
     """The client drums 12 hits steadily at 135 bpm against 120 in follow mode (limit 126, 3 bpm a bar)."""
-    session = record.start_session([client_id], "clinic")
+    session = record.sessions.start_session([client_id], "clinic")
     metronome = RemoteMetronome(TempoSettings(bpm=120), midi=MidiConfig(virtual="follow-click", backend=JACK))
     assert metronome.open() == []
     adaptive = AdaptiveSettings(
@@ -117,11 +117,11 @@ def follow_take(server: str, record: Record, client_id: str) -> Following:
 def test_adaptive_tempo_follows_a_faster_client_within_its_limit(jack_server, record):
     """The client drums steadily at 135 bpm against 120: following moves up at most 3 bpm a bar and
     stops at the plan's 126 bpm ceiling; every change is logged as an adaptive tempo event."""
-    client = record.add_client("Sam")
+    client = record.caseload.add_client("Sam")
 
     def followed_to_the_ceiling(take: Following) -> None:
         """Two adaptive steps, 123 then the ceiling of 126 bpm, following a client at 135."""
-        events = record.session_events(take.session_id)
+        events = record.events.session_events(take.session_id)
         tempos = [e.payload for e in events if isinstance(e.payload, Tempo)]
         assert [t.bpm for t in tempos] == [123.0, 126.0]
         assert {t.source for t in tempos} == {"adaptive"}

@@ -46,9 +46,11 @@ def metronome(jack_server) -> Iterator[Metronome]:
 @pytest.fixture
 def target(impatient_record: Record) -> LogTarget:
     record = impatient_record
-    client = record.add_client("Robin")
-    objective = record.add_objective(record.add_goal(client.id, "fine motor", "Drumming").id, "On the beat")
-    return LogTarget(record, record.start_session([client.id]).id, objective_id=objective.id)
+    client = record.caseload.add_client("Robin")
+    objective = record.caseload.add_objective(
+        record.caseload.add_goal(client.id, "fine motor", "Drumming").id, "On the beat"
+    )
+    return LogTarget(record, record.sessions.start_session([client.id]).id, objective_id=objective.id)
 
 
 def wait_until(t: float) -> None:
@@ -105,7 +107,7 @@ def test_each_hit_is_reported_early_or_late_and_each_block_is_logged(metronome, 
     assert first.saved and second.saved and not first.final
     assert first.summary.mean_asynchrony_ms == pytest.approx(statistics.fmean([-30, 22, -8, 61]), abs=1e-3)
     assert (second.summary.missed, second.summary.pct_on_beat) == (1, 75.0)
-    logged = [e.payload for e in target.record.session_events(target.session_id)]
+    logged = [e.payload for e in target.record.events.session_events(target.session_id)]
     assert [type(p) for p in logged] == [Sync, Sync]
     assert sync.state.blocks_saved == 2 and sync.state.problem == ""
 
@@ -128,7 +130,7 @@ def test_a_stopped_run_logs_its_unfinished_block_and_the_next_run_starts_afresh(
         metronome.stop()
     assert final is not None and final.final and final.number == 2
     assert final.summary.mean_asynchrony_ms == pytest.approx(5.0, abs=1e-3)
-    assert [type(e.payload) for e in target.record.session_events(target.session_id)] == [Sync, Sync]
+    assert [type(e.payload) for e in target.record.events.session_events(target.session_id)] == [Sync, Sync]
 
 
 def test_count_in_beats_are_not_analysed(metronome, target):
@@ -179,7 +181,7 @@ def test_entrained_client_steps_the_tempo_up(metronome, target):
         time.sleep(0.4)
         state = sync.state
         metronome.stop()
-    events = target.record.session_events(target.session_id)
+    events = target.record.events.session_events(target.session_id)
     tempos = [e.payload for e in events if isinstance(e.payload, Tempo)]
     assert [(t.bpm, t.source) for t in tempos] == [(157.5, "adaptive"), (165.38, "adaptive")]
     assert state.adaptive is not None and state.adaptive.changes == 2
@@ -205,11 +207,11 @@ def test_a_locked_database_keeps_the_block_pending_until_it_can_be_written(metro
     report = blocks[0]
     assert not report.saved and "pending" in report.note and "close the other program" in report.note
     assert "block 1: pending" in sync.state.problem
-    (pending,) = target.record.pending()
+    (pending,) = target.record.events.pending()
     blocker.execute("COMMIT")
     blocker.close()
-    assert target.record.flush() == 1
-    stored = target.record.session_events(target.session_id, include_pending=False)
+    assert target.record.events.flush() == 1
+    stored = target.record.events.session_events(target.session_id, include_pending=False)
     assert [e.id for e in stored] == [pending.id] and isinstance(stored[0].payload, Sync)
 
 
@@ -226,7 +228,7 @@ def test_blocks_without_figures_or_without_a_session_are_reported_not_logged(met
         metronome.stop()
     assert [b.saved for b in blocks[:3]] == [False, True, False]
     assert "1 of 2 beats hit" in blocks[0].note and "no session" in blocks[2].note
-    assert len(target.record.session_events(target.session_id)) == 1
+    assert len(target.record.events.session_events(target.session_id)) == 1
 
 
 def test_only_the_chosen_notes_count_and_a_failing_display_does_not_stop_listening(metronome, target):

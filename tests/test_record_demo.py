@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from companion.demo import CLIENTS, GROUPS, ClientSpec, generate_demo
+from companion.demo.generate import generate_demo
+from companion.demo.practice import CLIENTS, GROUPS, ClientSpec
 from companion.record import Note, Record
 from companion.record.billing import billed_lines, parse_code
 from interventions.data_taps import DataKind
@@ -69,10 +70,10 @@ def practice(path: Path) -> list[tuple[str, int, list[float]]]:
         return [
             (
                 c.display_name,
-                len(record.sessions(c.id)),
-                [p.latest or 0 for p in record.client_progress(c.id)],
+                len(record.sessions.sessions(c.id)),
+                [p.latest or 0 for p in record.progress.client_progress(c.id)],
             )
-            for c in record.clients()
+            for c in record.caseload.clients()
         ]
 
 
@@ -82,54 +83,54 @@ def test_demo_is_deterministic_and_improving(tmp_path: Path) -> None:
     assert len(first) == len(CLIENTS) + sum(len(group.members) for group in GROUPS) == 9
     assert all(sessions >= 10 for _, sessions, _ in first)
     with Record.open(tmp_path / "a", backup_every=None) as record:
-        progress = [p for c in record.clients() for p in record.client_progress(c.id)]
+        progress = [p for c in record.caseload.clients() for p in record.progress.client_progress(c.id)]
         improving = [p for p in progress if p.slope_per_week is not None and p.slope_per_week != 0]
         assert len(improving) == len(progress)
         assert sum(p.mastered for p in progress) >= len(progress) // 2
-        used = {plan for s in record.sessions() for plan in s.plan_ids}
+        used = {plan for s in record.sessions.sessions() for plan in s.plan_ids}
         assert used <= SHIPPED_PLANS and len(used) >= 14
-        last = record.sessions(record.find_client("Mr. G").id)[-1]
-        note = record.note(last.id, last.client_ids[0])
+        last = record.sessions.sessions(record.caseload.find_client("Mr. G").id)[-1]
+        note = record.notes.note(last.id, last.client_ids[0])
         assert note.finalised and "steps/min" in note.objective and note.subjective and note.plan
-        assert max(s.date for s in record.sessions()) <= TODAY
+        assert max(s.date for s in record.sessions.sessions()) <= TODAY
 
 
 def test_demo_group_sessions_log_each_child_separately(tmp_path: Path) -> None:
     with Record.open(tmp_path / "demo", backup_every=None) as record:
         generate_demo(record, today=TODAY)
-        group = [s for s in record.sessions() if len(s.client_ids) == 3]
+        group = [s for s in record.sessions.sessions() if len(s.client_ids) == 3]
         assert len(group) >= 10
         last = group[-1]
-        trials = [e for e in record.session_events(last.id) if e.kind == "trial"]
+        trials = [e for e in record.events.session_events(last.id) if e.kind == "trial"]
         assert all(sum(e.client_id == child for e in trials) == 10 for child in last.client_ids)
-        notes = [record.note(last.id, client_id) for client_id in last.client_ids]
+        notes = [record.notes.note(last.id, client_id) for client_id in last.client_ids]
         assert all(note.finalised and "independent" in note.objective for note in notes)
 
 
 def test_demo_has_a_client_for_each_kind_of_data(tmp_path: Path) -> None:
     with Record.open(tmp_path, backup_every=None) as record:
         generate_demo(record, today=TODAY)
-        leo, mr_g, maya = (record.find_client(name) for name in ("Leo", "Mr. G", "Maya"))
-        own = [o for o in record.objectives(leo.id) if o.prompt_levels]
+        leo, mr_g, maya = (record.caseload.find_client(name) for name in ("Leo", "Mr. G", "Maya"))
+        own = [o for o in record.caseload.objectives(leo.id) if o.prompt_levels]
         assert [o.prompt_levels[-1] for o in own] == ["full model"]  # trials on the objective's own hierarchy
-        walk = next(o for o in record.objectives(mr_g.id) if o.criterion.metric == "measure_last")
-        assert record.objective_progress(walk.id).mastered  # a timed walk in seconds, at most 12
-        on_task = next(o for o in record.objectives(maya.id) if o.criterion.metric == "interval_pct")
-        assert len(record.objective_progress(on_task.id).points) >= 10  # momentary time sampling
-        group = record.sessions(maya.id)
-        observed = [s for s in group if record.second_observers(s.id)]
-        assert len(observed) >= 3 and all(record.agreement(s.id) for s in observed)
-        measures = {a.measure for s in observed for a in record.agreement(s.id)}
+        walk = next(o for o in record.caseload.objectives(mr_g.id) if o.criterion.metric == "measure_last")
+        assert record.progress.objective_progress(walk.id).mastered  # a timed walk in seconds, at most 12
+        on_task = next(o for o in record.caseload.objectives(maya.id) if o.criterion.metric == "interval_pct")
+        assert len(record.progress.objective_progress(on_task.id).points) >= 10  # momentary time sampling
+        group = record.sessions.sessions(maya.id)
+        observed = [s for s in group if record.sessions.second_observers(s.id)]
+        assert len(observed) >= 3 and all(record.sessions.agreement(s.id) for s in observed)
+        measures = {a.measure for s in observed for a in record.sessions.agreement(s.id)}
         assert measures == {"trial-by-trial", "total count", "interval-by-interval"}
-        figures = [a.agreement_pct for s in observed for a in record.agreement(s.id)]
+        figures = [a.agreement_pct for s in observed for a in record.sessions.agreement(s.id)]
         assert statistics.fmean(figures) >= 80 and min(figures) < 100  # observers differ a little, as they do
 
 
 def test_demo_bills_only_what_a_music_therapist_bills(demo: Record) -> None:
     """No ABA-technician (97153) or psychotherapy (90837) codes; each code fits the setting (HQ on a group,
     GP/GN under a therapy plan of care), works out into units, and its client has a diagnosis."""
-    clients = {c.id: c for c in demo.clients()}
-    billed = [s for s in demo.sessions() if s.cpt_codes]
+    clients = {c.id: c for c in demo.caseload.clients()}
+    billed = [s for s in demo.sessions.sessions() if s.cpt_codes]
     assert {clients[i].display_name for s in billed for i in s.client_ids} >= {"Leo", "Mr. G", "Jay", "Maya"}
     for session in billed:
         codes = [parse_code(text) for text in session.cpt_codes]
@@ -150,11 +151,11 @@ def test_demo_plans_fit_each_client_s_age_population_and_format(demo: Record, tm
     library = Library.load(tmp_path / "no-user-plans")
     by_name = specs()
     checked: set[str] = set()
-    for client in demo.clients():
+    for client in demo.caseload.clients():
         spec = by_name[client.display_name]
         assert client.birth_year is not None and TODAY.year - client.birth_year == spec.age
         assert spec.fits, f"{spec.name}: name the library populations the client belongs to"
-        for session in demo.sessions(client.id):
+        for session in demo.sessions.sessions(client.id):
             shape = Format.GROUP if session.is_group else Format.INDIVIDUAL
             for plan_id in session.plan_ids:
                 plan = library.get(plan_id)
@@ -192,20 +193,20 @@ def test_demo_objectives_are_measured_as_their_kind_of_data(demo: Record, tmp_pa
                 assert plan is not None
                 taps = [tap for tap in plan.data if tap.kind == DataKind.TRIAL and tap.prompt_levels]
                 assert [tuple(tap.prompt_levels or ()) for tap in taps] == [objective.prompt_levels]
-    leo = demo.find_client("Leo")
+    leo = demo.caseload.find_client("Leo")
     dslm = ("independent", "first sound", "sign or picture", "full model")
-    assert any(o.prompt_levels == dslm for o in demo.objectives(leo.id))
+    assert any(o.prompt_levels == dslm for o in demo.caseload.objectives(leo.id))
 
 
 def test_demo_pseudonyms_are_unique_and_not_made_from_names(demo: Record) -> None:
     """De-identified papers name each client apart, and no pseudonym is the client's initial (Safe Harbor:
     a code not derived from the person) or reads as another client's."""
-    clients = demo.clients()
+    clients = demo.caseload.clients()
     pseudonyms = [c.pseudonym or "" for c in clients]
     assert all(pseudonyms) and len(set(pseudonyms)) == len(pseudonyms) == len(specs())
     initials = {word[0].upper() for c in clients for word in c.display_name.split()}
     assert not any(p.removeprefix("Client ").upper() in initials for p in pseudonyms), pseudonyms
-    assert all(demo.find_client(c.pseudonym or "").id == c.id for c in clients)
+    assert all(demo.caseload.find_client(c.pseudonym or "").id == c.id for c in clients)
 
 
 def test_demo_groups_are_logged_as_groups(demo: Record) -> None:
@@ -216,16 +217,18 @@ def test_demo_groups_are_logged_as_groups(demo: Record) -> None:
         assert "group" not in described and "students" not in described, spec.name
         assert not any("peer" in o.description.casefold() for o in spec.objectives), spec.name
     for group in GROUPS:
-        members = [demo.find_client(member.name).id for member in group.members]
-        sessions = demo.sessions(members[0])
+        members = [demo.caseload.find_client(member.name).id for member in group.members]
+        sessions = demo.sessions.sessions(members[0])
         assert len(sessions) >= 10 and all(set(s.client_ids) == set(members) for s in sessions)
-        assert all(demo.sessions(member) == sessions for member in members)
-        owner = {o.id: member for member in members for o in demo.objectives(member)}
+        assert all(demo.sessions.sessions(member) == sessions for member in members)
+        owner = {o.id: member for member in members for o in demo.caseload.objectives(member)}
         for session in sessions:
-            taps = [e for e in demo.session_events(session.id) if e.objective_id is not None]
+            taps = [e for e in demo.events.session_events(session.id) if e.objective_id is not None]
             assert all(e.client_id == owner.get(e.objective_id or 0) for e in taps)
             assert {e.client_id for e in taps} == set(members)
-    seen_alone = {demo.client(s.client_ids[0]).display_name for s in demo.sessions() if not s.is_group}
+    seen_alone = {
+        demo.caseload.client(s.client_ids[0]).display_name for s in demo.sessions.sessions() if not s.is_group
+    }
     assert seen_alone == {spec.name for spec in CLIENTS}
 
 
@@ -235,18 +238,20 @@ LEFT_SIDE = re.compile(r"\bleft\s+(?:arm|hand|leg|foot|side|fingers?|shoulder|kn
 def test_demo_left_mca_stroke_weakens_the_right_side(demo: Record) -> None:
     """A left middle cerebral artery stroke affects the right side of the body: the population, the
     diagnosis code, the objectives, the client's quotes and every note say so, never the left."""
-    strokes = [c for c in demo.clients() if "left mca" in c.population.casefold()]
+    strokes = [c for c in demo.caseload.clients() if "left mca" in c.population.casefold()]
     assert strokes
     for client in strokes:
         assert "right hemiparesis" in client.population
         sequelae = [code for code in client.diagnoses if code.startswith("I69.")]
         assert sequelae and all(code[-1] in "13" for code in sequelae)  # 1/3: right dominant/non-dominant
         texts = [client.population]
-        texts += [g.description for g in demo.goals(client.id)]
-        texts += [o.description for o in demo.objectives(client.id)]
-        for session in demo.sessions(client.id):
-            texts += [e.payload.text for e in demo.session_events(session.id) if isinstance(e.payload, Note)]
-            note = demo.note(session.id, client.id)
+        texts += [g.description for g in demo.caseload.goals(client.id)]
+        texts += [o.description for o in demo.caseload.objectives(client.id)]
+        for session in demo.sessions.sessions(client.id):
+            texts += [
+                e.payload.text for e in demo.events.session_events(session.id) if isinstance(e.payload, Note)
+            ]
+            note = demo.notes.note(session.id, client.id)
             texts += [note.subjective, note.objective, note.observations, note.assessment, note.plan]
             texts.append(note.home_report)
         assert not [text for text in texts if LEFT_SIDE.search(text)]

@@ -30,56 +30,58 @@ from companion.record import (
 
 def stored_ids(data: Path, session_id: int) -> list[str]:
     with Record.open(data, backup_every=None) as reopened:
-        return [e.id for e in reopened.session_events(session_id, include_pending=False)]
+        return [e.id for e in reopened.events.session_events(session_id, include_pending=False)]
 
 
 def test_locked_database_keeps_events_pending_and_retries(impatient_record: Record) -> None:
     record = impatient_record
-    session = record.start_session([record.add_client("Ava").id])
-    first = record.log(session.id, EventDraft(Count("initiation")))
+    session = record.sessions.start_session([record.caseload.add_client("Ava").id])
+    first = record.events.log(session.id, EventDraft(Count("initiation")))
     blocker = sqlite3.connect(record.path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     with pytest.raises(DatabaseLocked) as raised:
-        record.log(session.id, EventDraft(Count("initiation")))
+        record.events.log(session.id, EventDraft(Count("initiation")))
     assert str(record.path) in str(raised.value) and "close the other program" in str(raised.value)
     with pytest.raises(DatabaseLocked):
-        record.log(session.id, EventDraft(Count("vocalisation")))
-    queued = record.pending()
+        record.events.log(session.id, EventDraft(Count("vocalisation")))
+    queued = record.events.pending()
     assert [e.kind for e in queued] == ["count", "count"]
-    assert len(record.session_events(session.id)) == 3  # the screen still shows the taps, as pending
+    assert len(record.events.session_events(session.id)) == 3  # the screen still shows the taps, as pending
     blocker.execute("COMMIT")
     blocker.close()
-    assert record.flush() == 2
-    assert record.pending() == []
+    assert record.events.flush() == 2
+    assert record.events.pending() == []
     assert stored_ids(record.data_dir, session.id) == [first.id, *(e.id for e in queued)]
 
 
 def test_disk_full_keeps_events_pending_until_space_returns(impatient_record: Record) -> None:
     record = impatient_record
-    session = record.start_session([record.add_client("Ava").id])
+    session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     conn = record.database.connection
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # a real SQLITE_FULL once two more pages are used
     acknowledged = []
     with pytest.raises(DiskFull) as raised:
         for i in range(200):
-            acknowledged.append(record.log(session.id, EventDraft(Note(f"observation {i} " + "x" * 500))).id)
+            acknowledged.append(
+                record.events.log(session.id, EventDraft(Note(f"observation {i} " + "x" * 500))).id
+            )
     assert str(record.path) in str(raised.value) and "free some space" in str(raised.value)
-    assert len(record.pending()) == 1
+    assert len(record.events.pending()) == 1
     with pytest.raises(DiskFull):
-        record.log(session.id, EventDraft(Count("initiation")))
-    held = [e.id for e in record.pending()]
+        record.events.log(session.id, EventDraft(Count("initiation")))
+    held = [e.id for e in record.events.pending()]
     assert len(held) == 2
     conn.execute("PRAGMA max_page_count = 1000000")
-    assert record.flush() == 2
+    assert record.events.flush() == 2
     assert stored_ids(record.data_dir, session.id) == acknowledged + held
 
 
 def test_corrupt_file_is_named_and_left_untouched(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
-        record.add_client("Ava")
-        record.backup_now()
+        record.caseload.add_client("Ava")
+        record.backups.backup_now()
     db = data / "companion.db"
     db.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
     before = db.read_bytes()
@@ -93,8 +95,8 @@ def test_corrupt_file_is_named_and_left_untouched(tmp_path: Path) -> None:
 def test_damaged_page_fails_the_integrity_check(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
-        session = record.start_session([record.add_client("Ava").id])
-        record.log_many(session.id, [EventDraft(Note("n" * 300)) for _ in range(200)])
+        session = record.sessions.start_session([record.caseload.add_client("Ava").id])
+        record.events.log_many(session.id, [EventDraft(Note("n" * 300)) for _ in range(200)])
         record.database.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db = data / "companion.db"
     raw = bytearray(db.read_bytes())
@@ -125,7 +127,7 @@ LOG_FOREVER = """
 record = Record.open(Path(sys.argv[1]), backup_every=None)
 session_id, client_id = int(sys.argv[2]), int(sys.argv[3])
 while True:
-    event = record.log(session_id, EventDraft(Count("step"), client_id=client_id))
+    event = record.events.log(session_id, EventDraft(Count("step"), client_id=client_id))
     print(event.id, flush=True)
 """
 
@@ -134,8 +136,8 @@ while True:
 def test_kill_minus_nine_loses_no_acknowledged_event(tmp_path: Path, kill_after: int) -> None:
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
-        client = record.add_client("Ava")
-        session = record.start_session([client.id])
+        client = record.caseload.add_client("Ava")
+        session = record.sessions.start_session([client.id])
     worker = run_python(LOG_FOREVER, str(data), str(session.id), str(client.id))
     assert worker.stdout is not None
     acknowledged = []
@@ -156,7 +158,7 @@ LOG_N = """
 record = Record.open(Path(sys.argv[1]), backup_every=None)
 session_id, client_id, n = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 for _ in range(n):
-    print(record.log(session_id, EventDraft(Count("hit"), client_id=client_id)).id, flush=True)
+    print(record.events.log(session_id, EventDraft(Count("hit"), client_id=client_id)).id, flush=True)
 record.close()
 """
 
@@ -164,27 +166,27 @@ record.close()
 def test_two_processes_write_the_same_session_at_once(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
-        ava, ben = record.add_client("Ava"), record.add_client("Ben")
-        session = record.start_session([ava.id, ben.id], "drum circle")
+        ava, ben = record.caseload.add_client("Ava"), record.caseload.add_client("Ben")
+        session = record.sessions.start_session([ava.id, ben.id], "drum circle")
     workers = [run_python(LOG_N, str(data), str(session.id), str(c.id), "150") for c in (ava, ben)]
     outputs = [w.communicate(timeout=120) for w in workers]
     for worker, (_, err) in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, err
     written = [out.split() for out, _ in outputs]
     with Record.open(data, backup_every=None) as reopened:
-        summary = reopened.summary(session.id)
-        stored = {e.id for e in reopened.session_events(session.id)}
+        summary = reopened.progress.summary(session.id)
+        stored = {e.id for e in reopened.events.session_events(session.id)}
     assert stored == set(written[0]) | set(written[1]) and len(stored) == 300
     assert [g.counts["hit"].total for g in summary.groups] == [150, 150]
 
 
 def test_a_second_record_sees_events_at_once(impatient_record: Record) -> None:
     record = impatient_record
-    session = record.start_session([record.add_client("Ava").id])
+    session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     with Record.open(record.data_dir, backup_every=None) as beside:
-        assert beside.session_events(session.id) == []
-        event = record.log(session.id, EventDraft(Count("smile")))
-        assert [e.id for e in beside.session_events(session.id)] == [event.id]
+        assert beside.events.session_events(session.id) == []
+        event = record.events.log(session.id, EventDraft(Count("smile")))
+        assert [e.id for e in beside.events.session_events(session.id)] == [event.id]
 
 
 OPEN_READ_ONLY = """
@@ -234,7 +236,7 @@ def test_read_only_folder_gets_a_clear_message(readonly_dir: Path) -> None:
 
 def test_read_only_existing_database_gets_a_clear_message(readonly_dir: Path) -> None:
     with Record.open(readonly_dir, backup_every=None) as record:
-        record.add_client("Ava")
+        record.caseload.add_client("Ava")
     (readonly_dir / "companion.db").chmod(0o444)
     message = open_as_writer(readonly_dir)
     assert str(readonly_dir / "companion.db") in message and "read-only" in message

@@ -34,7 +34,7 @@ from support.ordinary_user import as_an_ordinary_user
 from support.plan_files import VALID_PLAN, to_toml
 
 from companion.cli import main
-from companion.cli.record_commands import safe
+from companion.cli.record_access import safe
 from companion.record import Record
 from interventions import read_plan
 from interventions.loader import MAX_PLAN_BYTES
@@ -254,11 +254,11 @@ def test_hostile_names_are_stored_as_typed_and_never_reach_the_terminal_raw(
     with Record.open(data, backup_every=None) as record:
         if not name.strip():
             with pytest.raises(ValueError, match="needs a display name"):
-                record.add_client(name)
+                record.caseload.add_client(name)
             return
-        client = record.add_client(name, pseudonym=name, population=name, preferred_music=name)
+        client = record.caseload.add_client(name, pseudonym=name, population=name, preferred_music=name)
     with Record.open(data, backup_every=None) as record:
-        stored = record.client(client.id)
+        stored = record.caseload.client(client.id)
     assert (stored.display_name, stored.pseudonym, stored.population) == (name.strip(), name, name)
     for command in (["clients", "list"], ["clients", "show", str(client.id)]):
         result = CliRunner().invoke(main, ["--data-dir", str(data), *command])

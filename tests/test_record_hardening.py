@@ -33,13 +33,13 @@ from pathlib import Path
 from companion.record import Record
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
 with Record.open(Path(sys.argv[1]), backup_every=None) as record:
-    record.add_client("Ava")
+    record.caseload.add_client("Ava")
 """
 
 
 def test_an_emptied_database_is_reported_like_a_damaged_one_not_started_over(tmp_path: Path) -> None:
     with Record.open(tmp_path, backup_every=None) as record:
-        record.add_client("Ava")
+        record.caseload.add_client("Ava")
     (tmp_path / "companion.db").write_bytes(b"")  # truncated by a sync tool or a bad copy
     with pytest.raises(CorruptDatabase, match=r"is empty \(0 bytes\).*companion backups restore"):
         Record.open(tmp_path, backup_every=None)
@@ -58,14 +58,14 @@ def test_eight_processes_opening_a_new_data_folder_at_once_all_succeed(tmp_path:
     errors = [(w.wait(timeout=60), w.stderr.read() if w.stderr else "") for w in workers]
     assert [code for code, _ in errors] == [0] * 8, [err for code, err in errors if code]
     with Record.open(folder, backup_every=None) as record:
-        assert len(record.clients()) == 8
+        assert len(record.caseload.clients()) == 8
     assert not [p.name for p in folder.iterdir() if ".new-" in p.name]  # no temporary file left behind
 
 
 def test_an_existing_data_folder_open_to_others_is_made_private(tmp_path: Path) -> None:
     folder = tmp_path / "practice"
     with Record.open(folder, backup_every=None) as record:
-        record.add_client("Ava")
+        record.caseload.add_client("Ava")
     folder.chmod(0o755)  # as an older version or a copy left it
     with Record.open(folder, backup_every=None):
         pass
@@ -84,11 +84,11 @@ def test_escape_sequences_in_names_never_reach_the_terminal_and_csv_cells_never_
     note starting with = as a formula a spreadsheet runs."""
     data = ["--data-dir", str(tmp_path)]
     with Record.open(tmp_path, backup_every=None) as record:
-        client = record.add_client("Sam\x1b]0;owned\x07\x1b[2J", population='=HYPERLINK("http://x")')
-        session = record.start_session([client.id], "clinic")
-        record.log(session.id, EventDraft(Note("@SUM(A1:A2) said hello")))
-        record.log(session.id, EventDraft(Count("turns", -1)))
-        record.end_session(session.id)
+        client = record.caseload.add_client("Sam\x1b]0;owned\x07\x1b[2J", population='=HYPERLINK("http://x")')
+        session = record.sessions.start_session([client.id], "clinic")
+        record.events.log(session.id, EventDraft(Note("@SUM(A1:A2) said hello")))
+        record.events.log(session.id, EventDraft(Count("turns", -1)))
+        record.sessions.end_session(session.id)
     listed = CliRunner().invoke(main, [*data, "clients", "list"])
     assert listed.exit_code == 0 and "\x1b" not in listed.output and "\x07" not in listed.output
     assert "Sam^[]0;owned^G^[[2J" in listed.output
@@ -104,7 +104,7 @@ def test_a_cli_command_refused_by_the_disk_promises_no_retry(tmp_path: Path) -> 
     """Found by the audit: CLI commands said "Unsaved entries are kept and retried" though a command keeps
     nothing; the message names the cause and the fix only (the app's pending bar says what it keeps)."""
     with Record.open(tmp_path, backup_every=None) as record:
-        record.add_client("Ava")
+        record.caseload.add_client("Ava")
         with write_lock(tmp_path / "companion.db"):
             refused = CliRunner().invoke(main, ["--data-dir", str(tmp_path), "clients", "add", "Ben"])
     assert refused.exit_code == 1 and "locked by another program" in refused.output
@@ -116,9 +116,9 @@ def test_an_export_that_cannot_be_written_is_one_clear_line_and_leaves_no_empty_
 ) -> None:
     """Found by the audit: a bad --out or a full disk printed a traceback and left a 0-byte file."""
     with Record.open(tmp_path / "data", backup_every=None) as record:
-        client = record.add_client("Ava")
-        session = record.start_session([client.id], "clinic")
-        record.end_session(session.id)
+        client = record.caseload.add_client("Ava")
+        session = record.sessions.start_session([client.id], "clinic")
+        record.sessions.end_session(session.id)
     base = ["--data-dir", str(tmp_path / "data"), "export", str(session.id), "--out"]
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -170,10 +170,10 @@ import sys, time
 from pathlib import Path
 from companion.record import EventDraft, Record, Trial
 record = Record.open(Path(sys.argv[1]), backup_every=None)
-client = record.add_client("Logged after the backup")
-session = record.start_session([client.id], "clinic")
+client = record.caseload.add_client("Logged after the backup")
+session = record.sessions.start_session([client.id], "clinic")
 for _ in range(int(sys.argv[2])):
-    record.log(session.id, EventDraft(Trial(True, "independent")))
+    record.events.log(session.id, EventDraft(Trial(True, "independent")))
 print("acknowledged", flush=True)
 time.sleep(60)
 """
@@ -186,8 +186,8 @@ def test_restoring_a_backup_refuses_an_open_record_and_keeps_every_tap_of_a_cras
     acknowledged taps disappear (the WAL was renamed away from its database)."""
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
-        record.add_client("Ava")
-        record.backup_now()
+        record.caseload.add_client("Ava")
+        record.backups.backup_now()
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_OPEN, str(data), "25"], stdout=subprocess.PIPE, text=True
     )
@@ -208,11 +208,11 @@ def test_restoring_a_backup_refuses_an_open_record_and_keeps_every_tap_of_a_cras
     for part in data.glob(aside.name + "*"):  # the replaced record, opened as a record of its own
         part.rename(moved / part.name.replace(aside.name, "companion.db"))
     with Record.open(moved, backup_every=None) as replaced:
-        (late,) = [c for c in replaced.clients() if c.display_name == "Logged after the backup"]
-        (session,) = replaced.sessions(late.id)
-        assert len(replaced.session_events(session.id)) == 25  # every acknowledged tap is there
+        (late,) = [c for c in replaced.caseload.clients() if c.display_name == "Logged after the backup"]
+        (session,) = replaced.sessions.sessions(late.id)
+        assert len(replaced.events.session_events(session.id)) == 25  # every acknowledged tap is there
     with Record.open(data, backup_every=None) as current:
-        assert [c.display_name for c in current.clients()] == ["Ava"]  # the backup is in place
+        assert [c.display_name for c in current.caseload.clients()] == ["Ava"]  # the backup is in place
 
 
 def test_a_read_only_record_names_the_fix_that_works_for_its_cause(tmp_path: Path) -> None:
@@ -228,22 +228,22 @@ def test_a_read_only_record_names_the_fix_that_works_for_its_cause(tmp_path: Pat
 
 def open_read_only_then_writable(folder: Path) -> str:
     with Record.open(folder, backup_every=None) as record:
-        session_id = record.start_session([record.add_client("Ava").id], "clinic").id
+        session_id = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic").id
     files = [folder / name for name in ("companion.db", "companion.db-wal", "companion.db-shm")]
     for file in files:
         if file.exists():
             file.chmod(0o400)
     with Record.open(folder, backup_every=None) as record:  # opened while read-only: SQLite's read-only mode
         try:
-            record.log(session_id, EventDraft(Count("initiation")))
+            record.events.log(session_id, EventDraft(Count("initiation")))
             refused = "not refused"
         except ReadOnlyLocation as problem:
             refused = "refused: chmod u+w" if "chmod u+w" in str(problem) else str(problem)
         for file in files:  # the user follows the message, and the session goes on
             if file.exists():
                 file.chmod(0o600)
-        flushed = record.flush()
-        record.log(session_id, EventDraft(Count("initiation")))
+        flushed = record.events.flush()
+        record.events.log(session_id, EventDraft(Count("initiation")))
     with sqlite3.connect(folder / "companion.db") as conn:
         stored = conn.execute("SELECT COUNT(*) FROM events WHERE kind = 'count'").fetchone()[0]
     return f"{refused}; flushed {flushed}; stored {stored}"

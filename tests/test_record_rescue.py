@@ -41,7 +41,7 @@ def blocker(data: Path) -> Iterator[sqlite3.Connection]:
 
 def stored(data: Path, session_id: int) -> list[str]:
     with Record.open(data, backup_every=None) as record:
-        return [e.id for e in record.session_events(session_id, include_pending=False)]
+        return [e.id for e in record.events.session_events(session_id, include_pending=False)]
 
 
 def rescued_ids(path: Path) -> list[str]:
@@ -52,34 +52,34 @@ def test_pending_entries_are_kept_in_a_private_rescue_file_until_saved(
     data: Path, blocker: sqlite3.Connection
 ) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
-    session = record.start_session([record.add_client("Ava").id])
+    session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     blocker.execute("BEGIN IMMEDIATE")
     with pytest.raises(DatabaseLocked):
-        record.log(session.id, EventDraft(Count("initiation")))
+        record.events.log(session.id, EventDraft(Count("initiation")))
     with pytest.raises(DatabaseLocked):
-        record.log(session.id, EventDraft(Note("smiled at the drum")))
-    rescue = record.rescue_file
+        record.events.log(session.id, EventDraft(Note("smiled at the drum")))
+    rescue = record.events.rescue_file
     assert rescue is not None and rescue.parent == data / "rescue"
     assert rescue.stat().st_mode & 0o777 == 0o600 and rescue.parent.stat().st_mode & 0o777 == 0o700
-    assert rescued_ids(rescue) == [e.id for e in record.pending()]
+    assert rescued_ids(rescue) == [e.id for e in record.events.pending()]
     blocker.execute("COMMIT")
-    assert record.flush() == 2
-    assert record.rescue_file is None and not rescue.exists()
+    assert record.events.flush() == 2
+    assert record.events.rescue_file is None and not rescue.exists()
     record.close()
 
 
 def test_quitting_with_entries_pending_loses_none_of_them(data: Path, blocker: sqlite3.Connection) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
-    session = record.start_session([record.add_client("Ava").id])
-    saved = record.log(session.id, EventDraft(Count("initiation")))
+    session = record.sessions.start_session([record.caseload.add_client("Ava").id])
+    saved = record.events.log(session.id, EventDraft(Count("initiation")))
     blocker.execute("BEGIN IMMEDIATE")
     with pytest.raises(DatabaseLocked):
-        record.log(session.id, EventDraft(Count("initiation")))
-    held = [e.id for e in record.pending()]
+        record.events.log(session.id, EventDraft(Count("initiation")))
+    held = [e.id for e in record.events.pending()]
     record.database.close()  # the therapist quits anyway; memory is gone
     blocker.execute("COMMIT")
     with Record.open(data, backup_every=None) as reopened:
-        assert reopened.restored == 1 and reopened.restore_error is None
+        assert reopened.events.restored == 1 and reopened.events.restore_error is None
     assert stored(data, session.id) == [saved.id, *held]
     assert rescued_files(rescue_places(data), rescue_prefix(data / "companion.db")) == []
 
@@ -89,15 +89,15 @@ import sys
 from pathlib import Path
 from companion.record import Count, EventDraft, Record, StorageError
 record = Record.open(Path(sys.argv[1]), busy_timeout=0.05, backup_every=None)
-session = record.start_session([record.add_client("Ava").id])
+session = record.sessions.start_session([record.caseload.add_client("Ava").id])
 print(session.id, flush=True)
 sys.stdin.readline()  # the parent now holds the lock
 for label in ("step", "step", "reach"):
     try:
-        record.log(session.id, EventDraft(Count(label)))
+        record.events.log(session.id, EventDraft(Count(label)))
     except StorageError:
         pass
-print(*(e.id for e in record.pending()), flush=True)
+print(*(e.id for e in record.events.pending()), flush=True)
 sys.stdin.readline()  # killed here
 """
 
@@ -129,14 +129,17 @@ def test_a_folder_that_refuses_the_file_passes_it_to_the_cache_folder(
     data: Path, blocker: sqlite3.Connection, cache_home: Path
 ) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
-    session = record.start_session([record.add_client("Ava").id])
+    session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     (data / "rescue").write_text("a file where the rescue folder should be\n")
     blocker.execute("BEGIN IMMEDIATE")
     with pytest.raises(DatabaseLocked):
-        record.log(session.id, EventDraft(Count("initiation")))
-    assert record.rescue_file is not None and record.rescue_file.parent == cache_home / "companion" / "rescue"
-    assert record.rescue_error is None
-    held = [e.id for e in record.pending()]
+        record.events.log(session.id, EventDraft(Count("initiation")))
+    assert (
+        record.events.rescue_file is not None
+        and record.events.rescue_file.parent == cache_home / "companion" / "rescue"
+    )
+    assert record.events.rescue_error is None
+    held = [e.id for e in record.events.pending()]
     record.database.close()
     blocker.execute("COMMIT")
     assert stored(data, session.id) == held
@@ -144,19 +147,19 @@ def test_a_folder_that_refuses_the_file_passes_it_to_the_cache_folder(
 
 def test_restoring_twice_never_duplicates(data: Path, blocker: sqlite3.Connection) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
-    session = record.start_session([record.add_client("Ava").id])
+    session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     blocker.execute("BEGIN IMMEDIATE")
     with pytest.raises(DatabaseLocked):
-        record.log(session.id, EventDraft(Count("initiation")))
-    rescue = record.rescue_file
+        record.events.log(session.id, EventDraft(Count("initiation")))
+    rescue = record.events.rescue_file
     assert rescue is not None
     copy = rescue.read_text()
     blocker.execute("COMMIT")
-    record.flush()
+    record.events.flush()
     record.close()
     rescue.write_text(copy)  # as if removing it had failed after the events were saved
     with Record.open(data, backup_every=None) as reopened:
-        assert reopened.restored == 0
+        assert reopened.events.restored == 0
     assert len(stored(data, session.id)) == 1 and not rescue.exists()
 
 
@@ -167,5 +170,5 @@ def test_a_damaged_rescue_file_is_named_and_kept(data: Path) -> None:
     damaged = folder / f"{rescue_prefix(data / 'companion.db')}123.jsonl"
     damaged.write_text('["abc", 1\n')
     with Record.open(data, backup_every=None) as record:
-        assert record.restore_error is not None and str(damaged) in record.restore_error
+        assert record.events.restore_error is not None and str(damaged) in record.events.restore_error
     assert damaged.exists()

@@ -47,21 +47,21 @@ def test_data_dir_order_override_then_env_then_platform(
 
 
 def test_files_are_private_and_wal_is_full_sync(record: Record) -> None:
-    client = record.add_client("Ava")
-    session = record.start_session([client.id])
-    record.log(session.id, EventDraft(Count("initiation")))
+    client = record.caseload.add_client("Ava")
+    session = record.sessions.start_session([client.id])
+    record.events.log(session.id, EventDraft(Count("initiation")))
     assert mode(record.data_dir) == 0o700
     for name in ("companion.db", "companion.db-wal", "companion.db-shm"):
         assert mode(record.data_dir / name) == 0o600, name
     conn = record.database.connection
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
-    backup = record.backup_now()
+    backup = record.backups.backup_now()
     assert mode(backup) == 0o600 and mode(backup.parent) == 0o700
 
 
 def test_clients_goals_objectives_round_trip(record: Record) -> None:
-    client = record.add_client(
+    client = record.caseload.add_client(
         "Marcus",
         birth_year=2017,
         pseudonym="M.R.",
@@ -69,36 +69,48 @@ def test_clients_goals_objectives_round_trip(record: Record) -> None:
         preferred_music="Raffi, Daniel Tiger songs",
         preferred_songs=["/songs/baby-shark.mid"],
     )
-    goal = record.add_goal(client.id, "Communication", "Increase functional requests")
-    objective = record.add_objective(
+    goal = record.caseload.add_goal(client.id, "Communication", "Increase functional requests")
+    objective = record.caseload.add_objective(
         goal.id, "Requests an instrument with a 2-word phrase", MasteryCriterion("percent_independent", 80, 3)
     )
-    assert record.find_client("marcus") == record.client(client.id) == record.find_client(str(client.id))
-    assert record.client(client.id).preferred_songs == ("/songs/baby-shark.mid",)
-    assert record.goals(client.id)[0].domain == "communication"
-    assert record.objectives(client_id=client.id) == [objective]
+    assert (
+        record.caseload.find_client("marcus")
+        == record.caseload.client(client.id)
+        == record.caseload.find_client(str(client.id))
+    )
+    assert record.caseload.client(client.id).preferred_songs == ("/songs/baby-shark.mid",)
+    assert record.caseload.goals(client.id)[0].domain == "communication"
+    assert record.caseload.objectives(client_id=client.id) == [objective]
     assert objective.client_id == client.id
     assert objective.criterion.describe() == (
         "percent independent >= 80 over 3 consecutive sessions, at least 10 trials each"
     )
-    updated = record.update_client(client.id, preferred_music="Raffi")
+    updated = record.caseload.update_client(client.id, preferred_music="Raffi")
     assert updated.preferred_music == "Raffi" and updated.birth_year == 2017
-    record.update_objective(objective.id, archived=True)
-    assert record.objectives(client_id=client.id) == []
-    assert record.update_goal(goal.id, description="Functional requests").description == "Functional requests"
-    record.update_goal(goal.id, archived=True)
-    assert record.goals(client.id) == [] and len(record.goals(client.id, include_archived=True)) == 1
+    record.caseload.update_objective(objective.id, archived=True)
+    assert record.caseload.objectives(client_id=client.id) == []
+    assert (
+        record.caseload.update_goal(goal.id, description="Functional requests").description
+        == "Functional requests"
+    )
+    record.caseload.update_goal(goal.id, archived=True)
+    assert (
+        record.caseload.goals(client.id) == []
+        and len(record.caseload.goals(client.id, include_archived=True)) == 1
+    )
     with pytest.raises(ValueError, match="cannot change id"):
-        record.update_client(client.id, id=99)
+        record.caseload.update_client(client.id, id=99)
     with pytest.raises(UnknownRecord):
-        record.find_client("nobody")
+        record.caseload.find_client("nobody")
 
 
 def test_log_returns_committed_events_visible_to_another_connection(record: Record) -> None:
-    client = record.add_client("Ava")
-    objective = record.add_objective(record.add_goal(client.id, "gross motor", "reach").id, "reach the drum")
-    session = record.start_session([client.id], "clinic", plan_ids=["timp-drum-reach"])
-    event = record.log(session.id, EventDraft(Trial(True, "independent"), objective_id=objective.id))
+    client = record.caseload.add_client("Ava")
+    objective = record.caseload.add_objective(
+        record.caseload.add_goal(client.id, "gross motor", "reach").id, "reach the drum"
+    )
+    session = record.sessions.start_session([client.id], "clinic", plan_ids=["timp-drum-reach"])
+    event = record.events.log(session.id, EventDraft(Trial(True, "independent"), objective_id=objective.id))
     other = sqlite3.connect(record.path)
     row = other.execute(
         "SELECT session_id, client_id, objective_id, kind, payload, offset_s FROM events WHERE id = ?",
@@ -112,74 +124,74 @@ def test_log_returns_committed_events_visible_to_another_connection(record: Reco
 
 
 def test_undo_writes_a_tombstone_and_hides_the_event(record: Record) -> None:
-    client = record.add_client("Ava")
-    session = record.start_session([client.id])
-    kept = record.log(session.id, EventDraft(Count("vocalisation")))
-    mistaken = record.log(session.id, EventDraft(Count("vocalisation")))
-    tombstone = record.undo(mistaken.id)
+    client = record.caseload.add_client("Ava")
+    session = record.sessions.start_session([client.id])
+    kept = record.events.log(session.id, EventDraft(Count("vocalisation")))
+    mistaken = record.events.log(session.id, EventDraft(Count("vocalisation")))
+    tombstone = record.events.undo(mistaken.id)
     assert isinstance(tombstone.payload, Tombstone)
-    assert [e.id for e in record.session_events(session.id)] == [kept.id]
-    assert [e.id for e in record.session_events(session.id, include_undone=True)] == [
+    assert [e.id for e in record.events.session_events(session.id)] == [kept.id]
+    assert [e.id for e in record.events.session_events(session.id, include_undone=True)] == [
         kept.id,
         mistaken.id,
         tombstone.id,
     ]
-    assert record.summary(session.id).for_client(client.id)[0].counts["vocalisation"].total == 1
+    assert record.progress.summary(session.id).for_client(client.id)[0].counts["vocalisation"].total == 1
     with pytest.raises(ValueError, match="already undone"):
-        record.undo(mistaken.id)
+        record.events.undo(mistaken.id)
     with pytest.raises(ValueError, match="cannot itself be undone"):
-        record.undo(tombstone.id)
+        record.events.undo(tombstone.id)
     count = sqlite3.connect(record.path).execute("SELECT COUNT(*) FROM events").fetchone()[0]
     assert count == 3  # nothing deleted
 
 
 def test_validation_refuses_bad_taps_before_storing(record: Record) -> None:
-    ava, ben = record.add_client("Ava"), record.add_client("Ben")
-    group = record.start_session([ava.id, ben.id], "school")
+    ava, ben = record.caseload.add_client("Ava"), record.caseload.add_client("Ben")
+    group = record.sessions.start_session([ava.id, ben.id], "school")
     with pytest.raises(ValueError, match="must name the client"):
-        record.log(group.id, EventDraft(Trial(True, "independent")))
+        record.events.log(group.id, EventDraft(Trial(True, "independent")))
     with pytest.raises(ValueError, match="not one of"):
-        record.log(group.id, EventDraft(Trial(True, "telepathic"), client_id=ava.id))
+        record.events.log(group.id, EventDraft(Trial(True, "telepathic"), client_id=ava.id))
     with pytest.raises(ValueError, match="outside its scale"):
         Rating("anxiety", 11)
-    outsider = record.add_client("Cy")
+    outsider = record.caseload.add_client("Cy")
     with pytest.raises(ValueError, match="not in session"):
-        record.log(group.id, EventDraft(Count("initiation"), client_id=outsider.id))
-    assert record.session_events(group.id) == [] and record.pending() == []
+        record.events.log(group.id, EventDraft(Count("initiation"), client_id=outsider.id))
+    assert record.events.session_events(group.id) == [] and record.events.pending() == []
 
 
 def test_configurable_prompt_hierarchy_scores_independence(record: Record) -> None:
-    client = record.add_client("Ava")
-    record.set_prompt_hierarchy(["independent", "visual", "hand-over-hand"], client_id=client.id)
-    session = record.start_session([client.id])
+    client = record.caseload.add_client("Ava")
+    record.caseload.set_prompt_hierarchy(["independent", "visual", "hand-over-hand"], client_id=client.id)
+    session = record.sessions.start_session([client.id])
     for correct, level in [(True, "independent"), (True, "visual"), (False, "hand-over-hand")]:
-        record.log(session.id, EventDraft(Trial(correct, level)))
-    trials = record.summary(session.id).groups[0].trials
+        record.events.log(session.id, EventDraft(Trial(correct, level)))
+    trials = record.progress.summary(session.id).groups[0].trials
     assert trials is not None
     assert (trials.n, trials.correct, trials.independent) == (3, 2, 1)
     assert list(trials.by_level) == ["independent", "visual", "hand-over-hand"]
-    assert record.prompt_hierarchy() == ("independent", "gestural", "verbal", "model", "physical")
+    assert record.caseload.prompt_hierarchy() == ("independent", "gestural", "verbal", "model", "physical")
 
 
 def test_intervention_switch_tags_later_events_and_session(record: Record) -> None:
-    client = record.add_client("Ava")
-    session = record.start_session([client.id], plan_ids=["hello-song-greeting"])
-    record.log(session.id, EventDraft(Intervention("timp-drum-reach")))
-    tempo = record.log(session.id, EventDraft(Tempo(84, "4/4")))
-    note = record.log(session.id, EventDraft(Note("reached across midline")))
+    client = record.caseload.add_client("Ava")
+    session = record.sessions.start_session([client.id], plan_ids=["hello-song-greeting"])
+    record.events.log(session.id, EventDraft(Intervention("timp-drum-reach")))
+    tempo = record.events.log(session.id, EventDraft(Tempo(84, "4/4")))
+    note = record.events.log(session.id, EventDraft(Note("reached across midline")))
     assert tempo.plan_id == note.plan_id == "timp-drum-reach"
-    ended = record.end_session(session.id, plan_ids=["iso-principle-relaxation"])
+    ended = record.sessions.end_session(session.id, plan_ids=["iso-principle-relaxation"])
     assert ended.plan_ids == ("hello-song-greeting", "iso-principle-relaxation", "timp-drum-reach")
     assert ended.ended_at is not None
 
 
 def test_historical_events_take_their_offsets_from_wall_time(record: Record) -> None:
-    client = record.add_client("Ava")
+    client = record.caseload.add_client("Ava")
     start = datetime(2024, 3, 4, 15, 0, tzinfo=UTC)
-    session = record.start_session([client.id], started_at=start)
-    event = record.log(session.id, EventDraft(Count("smile"), wall_time=start + timedelta(minutes=12)))
+    session = record.sessions.start_session([client.id], started_at=start)
+    event = record.events.log(session.id, EventDraft(Count("smile"), wall_time=start + timedelta(minutes=12)))
     assert event.offset_s == 720
-    assert record.sessions(client.id)[0].date.isoformat() == session.date.isoformat()
+    assert record.sessions.sessions(client.id)[0].date.isoformat() == session.date.isoformat()
 
 
 def test_migration_from_version_one_keeps_data(tmp_path: Path) -> None:
@@ -191,7 +203,7 @@ def test_migration_from_version_one_keeps_data(tmp_path: Path) -> None:
     )
     old.close()
     with Record.open(tmp_path, backup_every=None) as record:
-        (client,) = record.clients()
+        (client,) = record.caseload.clients()
         assert client.display_name == "Legacy" and client.preferred_songs == ()
         version = record.database.connection.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
         assert version == LATEST_VERSION
@@ -212,8 +224,8 @@ def test_goals_move_to_the_shared_domain_list_without_a_silent_relabel(tmp_path:
         )
     old.close()
     with Record.open(tmp_path, backup_every=None) as record:
-        (client,) = record.clients()
-        filed = {goal.description: goal.domain for goal in record.goals(client.id)}
+        (client,) = record.caseload.clients()
+        filed = {goal.description: goal.domain for goal in record.caseload.goals(client.id)}
         assert filed == {
             "a cognition goal": "cognition/academic",  # the same domain under the plans' name
             "a emotional goal": "emotional/regulation",
@@ -221,13 +233,13 @@ def test_goals_move_to_the_shared_domain_list_without_a_silent_relabel(tmp_path:
             "a social goal": "social",
             "a other goal": "other",
         }
-        pain = record.add_goal(client.id, "pain", "Pain rating after session <= 4/10")
+        pain = record.caseload.add_goal(client.id, "pain", "Pain rating after session <= 4/10")
         assert pain.domain == "pain" and {"pain", "spiritual", "behavioural"} <= set(DOMAINS)
-        assert record.add_goal(client.id, "Behavior", "fewer elopements").domain == "behavioural"
+        assert record.caseload.add_goal(client.id, "Behavior", "fewer elopements").domain == "behavioural"
         with pytest.raises(ValueError, match='choose "fine motor" or "gross motor"'):
-            record.add_goal(client.id, "motor", "reach")
+            record.caseload.add_goal(client.id, "motor", "reach")
         with pytest.raises(ValueError, match="goal domain"):
-            record.add_goal(client.id, "astrology", "reach")
+            record.caseload.add_goal(client.id, "astrology", "reach")
 
 
 def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:

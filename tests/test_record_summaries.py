@@ -38,14 +38,14 @@ from companion.record import (
 )
 from companion.record.model import METRICS, Metric
 from companion.record.stats import least_squares_slope
-from companion.record.summaries import CountStats
+from companion.record.summary_stats import CountStats
 
 
 def test_session_summary_figures(record: Record) -> None:
-    client = record.add_client("Ava")
-    goal = record.add_goal(client.id, "gross motor", "bilateral coordination")
-    drum = record.add_objective(goal.id, "tap the drum on the beat")
-    session = record.start_session([client.id], "clinic", started_at=START)
+    client = record.caseload.add_client("Ava")
+    goal = record.caseload.add_goal(client.id, "gross motor", "bilateral coordination")
+    drum = record.caseload.add_objective(goal.id, "tap the drum on the beat")
+    session = record.sessions.start_session([client.id], "clinic", started_at=START)
     trials = [(True, "independent")] * 8 + [(True, "verbal"), (False, "model")]
     drafts = [EventDraft(Tempo(80, "4/4"), wall_time=at(1)), EventDraft(Tempo(84, "3/4"), wall_time=at(2))]
     drafts += [
@@ -68,9 +68,9 @@ def test_session_summary_figures(record: Record) -> None:
         EventDraft(Sync(-20, 30, 0.9, 80, 40, 2, 1, 84), objective_id=drum.id, wall_time=at(13)),
         EventDraft(Sync(-10, 20, 0.95, 90, 60, 0, 0, 84), objective_id=drum.id, wall_time=at(13.5)),
     ]
-    record.log_many(session.id, drafts)
-    record.end_session(session.id, ended_at=at(30))
-    summary = record.summary(session.id)
+    record.events.log_many(session.id, drafts)
+    record.sessions.end_session(session.id, ended_at=at(30))
+    summary = record.progress.summary(session.id)
     assert summary.minutes == 30
     assert summary.tempo is not None and (summary.tempo.minimum, summary.tempo.maximum) == (80, 84)
 
@@ -103,28 +103,28 @@ def test_session_summary_figures(record: Record) -> None:
 
 
 def log_trials(record: Record, client_id: int, objective_id: int, day: datetime, independent: int) -> None:
-    session = record.start_session([client_id], started_at=day)
+    session = record.sessions.start_session([client_id], started_at=day)
     drafts = [
         EventDraft(Trial(True, "independent" if i < independent else "verbal"), objective_id=objective_id)
         for i in range(10)
     ]
-    record.log_many(
+    record.events.log_many(
         session.id, [EventDraft(d.payload, objective_id=d.objective_id, wall_time=day) for d in drafts]
     )
-    record.end_session(session.id, ended_at=day + timedelta(minutes=45))
+    record.sessions.end_session(session.id, ended_at=day + timedelta(minutes=45))
 
 
 def test_progress_trend_and_mastery(record: Record) -> None:
-    client = record.add_client("Ava")
-    goal = record.add_goal(client.id, "communication", "requests")
-    objective = record.add_objective(
+    client = record.caseload.add_client("Ava")
+    goal = record.caseload.add_goal(client.id, "communication", "requests")
+    objective = record.caseload.add_objective(
         goal.id, "2-word request", MasteryCriterion("percent_independent", 80, 3)
     )
-    other = record.add_objective(goal.id, "greets peers", MasteryCriterion("count", 5, 2))
+    other = record.caseload.add_objective(goal.id, "greets peers", MasteryCriterion("count", 5, 2))
     weekly = [4, 5, 8, 6, 8, 9, 8]  # independent trials out of 10, one session a week
     for week, independent in enumerate(weekly):
         log_trials(record, client.id, objective.id, START + timedelta(weeks=week), independent)
-    progress = record.objective_progress(objective.id)
+    progress = record.progress.objective_progress(objective.id)
     assert [p.value for p in progress.points] == [10.0 * n for n in weekly]
     assert all(p.sample == 10 for p in progress.points)
     expected = least_squares_slope(list(range(7)), [10.0 * n for n in weekly])
@@ -132,9 +132,9 @@ def test_progress_trend_and_mastery(record: Record) -> None:
     assert progress.slope_per_week is not None and progress.slope_per_week > 0
     assert progress.mastered and progress.mastered_on == (START + timedelta(weeks=6)).date()
     assert progress.current_run == 3 and (progress.baseline, progress.latest) == (40, 80)
-    window = record.objective_progress(objective.id, end=(START + timedelta(weeks=4)).date())
+    window = record.progress.objective_progress(objective.id, end=(START + timedelta(weeks=4)).date())
     assert len(window.points) == 5 and not window.mastered
-    by_objective = {p.objective.id: p for p in record.client_progress(client.id)}
+    by_objective = {p.objective.id: p for p in record.progress.client_progress(client.id)}
     assert by_objective[objective.id] == progress
     assert by_objective[other.id].points == () and by_objective[other.id].slope_per_week is None
 
@@ -210,24 +210,24 @@ def random_payloads(rng: random.Random, metric: str) -> list[Payload]:
 @pytest.mark.parametrize("metric", METRICS)
 def test_progress_values_match_session_summaries(record: Record, metric: str) -> None:
     rng = random.Random(metric)
-    client = record.add_client("Ava")
-    goal = record.add_goal(client.id, "other", "g")
-    objective = record.add_objective(goal.id, metric, MasteryCriterion(cast(Metric, metric), 1, 2))
+    client = record.caseload.add_client("Ava")
+    goal = record.caseload.add_goal(client.id, "other", "g")
+    objective = record.caseload.add_objective(goal.id, metric, MasteryCriterion(cast(Metric, metric), 1, 2))
     for week in range(4):
         start = START + timedelta(weeks=week)
-        session = record.start_session([client.id], started_at=start)
+        session = record.sessions.start_session([client.id], started_at=start)
         drafts = [
             EventDraft(p, objective_id=objective.id, wall_time=start + timedelta(seconds=30 * i))
             for i, p in enumerate(random_payloads(rng, metric))
         ]
-        events = record.log_many(session.id, drafts)
-        record.undo(events[1].id)
-        record.log(session.id, EventDraft(Count("unrelated"), wall_time=start))  # not this objective
-        record.end_session(session.id, ended_at=start + timedelta(minutes=40))
-    progress = record.objective_progress(objective.id)
+        events = record.events.log_many(session.id, drafts)
+        record.events.undo(events[1].id)
+        record.events.log(session.id, EventDraft(Count("unrelated"), wall_time=start))  # not this objective
+        record.sessions.end_session(session.id, ended_at=start + timedelta(minutes=40))
+    progress = record.progress.objective_progress(objective.id)
     assert len(progress.points) == 4
     for point in progress.points:
-        group = record.summary(point.session_id).for_objective(objective.id)
+        group = record.progress.summary(point.session_id).for_objective(objective.id)
         assert group is not None
         assert point.value == pytest.approx(metric_from_summary(group, metric)), point
 
@@ -260,12 +260,12 @@ def test_mastery_never_fires_below_the_minimum_opportunities(
 ) -> None:
     criterion = MasteryCriterion("percent_independent", 80, 3, min_opportunities=minimum)
     with Record.open(tmp_path_factory.mktemp("record"), backup_every=None) as record:
-        client = record.add_client("Ava")
-        goal = record.add_goal(client.id, "communication", "requests")
-        objective = record.add_objective(goal.id, "2-word request", criterion)
+        client = record.caseload.add_client("Ava")
+        goal = record.caseload.add_goal(client.id, "communication", "requests")
+        objective = record.caseload.add_objective(goal.id, "2-word request", criterion)
         for week, (trials, independent) in enumerate(weeks):
             day = START + timedelta(weeks=week)
-            session = record.start_session([client.id], started_at=day)
+            session = record.sessions.start_session([client.id], started_at=day)
             drafts = [
                 EventDraft(
                     Trial(True, "independent" if i < independent else "verbal"),
@@ -274,9 +274,9 @@ def test_mastery_never_fires_below_the_minimum_opportunities(
                 )
                 for i in range(trials)
             ]
-            record.log_many(session.id, drafts)
-            record.end_session(session.id, ended_at=day + timedelta(minutes=45))
-        progress = record.objective_progress(objective.id)
+            record.events.log_many(session.id, drafts)
+            record.sessions.end_session(session.id, ended_at=day + timedelta(minutes=45))
+        progress = record.progress.objective_progress(objective.id)
     due = expected_mastery(weeks, criterion)
     assert progress.mastered_on == (None if due is None else (START + timedelta(weeks=due)).date())
     if progress.mastered_on is not None:  # every session of the qualifying run had enough trials
@@ -290,40 +290,42 @@ def test_mastery_never_fires_below_the_minimum_opportunities(
 
 
 def test_one_of_one_trials_is_not_evidence_of_mastery(record: Record) -> None:
-    client = record.add_client("Ava")
-    goal = record.add_goal(client.id, "communication", "requests")
-    objective = record.add_objective(
+    client = record.caseload.add_client("Ava")
+    goal = record.caseload.add_goal(client.id, "communication", "requests")
+    objective = record.caseload.add_objective(
         goal.id, "2-word request", MasteryCriterion("percent_independent", 80, 3)
     )
     for week in range(3):
         day = START + timedelta(weeks=week)
-        session = record.start_session([client.id], started_at=day)
-        record.log_many(
+        session = record.sessions.start_session([client.id], started_at=day)
+        record.events.log_many(
             session.id, [EventDraft(Trial(True, "independent"), objective_id=objective.id, wall_time=day)]
         )
-        record.end_session(session.id, ended_at=day + timedelta(minutes=45))
-    progress = record.objective_progress(objective.id)
+        record.sessions.end_session(session.id, ended_at=day + timedelta(minutes=45))
+    progress = record.progress.objective_progress(objective.id)
     assert [p.value for p in progress.points] == [100.0] * 3 and not progress.mastered
     assert "at least 10 trials each" in objective.criterion.describe()
 
 
 def test_a_measure_keeps_before_and_after_apart_and_never_mixes_units(record: Record) -> None:
-    client = record.add_client("Ben")
-    goal = record.add_goal(client.id, "gross motor", "gait")
-    walk = record.add_objective(goal.id, "10 m walk", MasteryCriterion("measure_last", 12, 2, "at_most"))
-    session = record.start_session([client.id], started_at=START)
+    client = record.caseload.add_client("Ben")
+    goal = record.caseload.add_goal(client.id, "gross motor", "gait")
+    walk = record.caseload.add_objective(
+        goal.id, "10 m walk", MasteryCriterion("measure_last", 12, 2, "at_most")
+    )
+    session = record.sessions.start_session([client.id], started_at=START)
     measures = [
         Measure("10 m walk time", 19.5, "s", "before"),
         Measure("10 m walk time", 18.9, "s", "before"),  # re-measured: the last one stands
         Measure("10 m walk time", 15.2, "s", "after"),
         Measure("10 m walk time", 0.66, "m/s", "after"),  # another unit: kept apart
     ]
-    record.log_many(
+    record.events.log_many(
         session.id,
         [EventDraft(m, objective_id=walk.id, wall_time=at(i + 1)) for i, m in enumerate(measures)],
     )
-    record.end_session(session.id, ended_at=at(45))
-    group = record.summary(session.id).for_objective(walk.id)
+    record.sessions.end_session(session.id, ended_at=at(45))
+    group = record.progress.summary(session.id).for_objective(walk.id)
     assert group is not None and group.durations == {}  # a timed walk is not summed like time on task
     time = group.measures["10 m walk time"]
     assert (time.unit, time.before, time.after, time.last, time.n) == ("s", 18.9, 15.2, 15.2, 3)
@@ -335,18 +337,18 @@ def test_a_measure_keeps_before_and_after_apart_and_never_mixes_units(record: Re
 
 
 def test_baseline_sessions_never_count_toward_mastery_and_set_the_baseline(record: Record) -> None:
-    client = record.add_client("Ava")
-    goal = record.add_goal(client.id, "communication", "requests")
-    objective = record.add_objective(
+    client = record.caseload.add_client("Ava")
+    goal = record.caseload.add_goal(client.id, "communication", "requests")
+    objective = record.caseload.add_objective(
         goal.id, "2-word request", MasteryCriterion("percent_independent", 80, 3)
     )
     weekly = [9, 8, 9, 3, 8, 9, 8, 9]  # baseline happens to be high for three weeks: not evidence of teaching
     for week, independent in enumerate(weekly):
         log_trials(record, client.id, objective.id, START + timedelta(weeks=week), independent)
-    record.set_phase(objective.id, "baseline", START.date())
-    record.set_phase(objective.id, "intervention", (START + timedelta(weeks=3)).date())
-    record.set_phase(objective.id, "maintenance", (START + timedelta(weeks=7)).date())
-    progress = record.objective_progress(objective.id)
+    record.caseload.set_phase(objective.id, "baseline", START.date())
+    record.caseload.set_phase(objective.id, "intervention", (START + timedelta(weeks=3)).date())
+    record.caseload.set_phase(objective.id, "maintenance", (START + timedelta(weeks=7)).date())
+    progress = record.progress.objective_progress(objective.id)
     assert [p.phase for p in progress.points] == ["baseline"] * 3 + ["intervention"] * 4 + ["maintenance"]
     assert progress.baseline == pytest.approx(statistics.fmean([90, 80, 90]))  # the phase's mean
     assert progress.mastered_on == (START + timedelta(weeks=6)).date()  # weeks 4-6, not weeks 0-2
@@ -355,53 +357,59 @@ def test_baseline_sessions_never_count_toward_mastery_and_set_the_baseline(recor
         ("maintenance", (START + timedelta(weeks=7)).date()),
     ]
     with pytest.raises(ValueError, match="unknown phase 'teaching'"):
-        record.set_phase(objective.id, "teaching", START.date())
-    record.set_phase(objective.id, "probe", (START + timedelta(weeks=3)).date())  # corrected: the last wins
-    assert [c.phase for c in record.phases(objective.id)] == ["baseline", "probe", "maintenance"]
-    chart = progress_chart(record.objective_progress(objective.id), objective.description)
+        record.caseload.set_phase(objective.id, "teaching", START.date())
+    record.caseload.set_phase(
+        objective.id, "probe", (START + timedelta(weeks=3)).date()
+    )  # corrected: the last wins
+    assert [c.phase for c in record.caseload.phases(objective.id)] == ["baseline", "probe", "maintenance"]
+    chart = progress_chart(record.progress.objective_progress(objective.id), objective.description)
     assert chart.startswith(b"\x89PNG")
 
 
 def test_a_rate_is_over_the_time_observed_not_the_whole_session(record: Record) -> None:
-    client = record.add_client("Ava")
-    goal = record.add_goal(client.id, "social", "play")
-    turns = record.add_objective(goal.id, "turn initiations", MasteryCriterion("count_per_minute", 1.5, 2))
-    other = record.add_objective(goal.id, "peer greetings", MasteryCriterion("count_per_minute", 1, 2))
-    session = record.start_session([client.id], started_at=START)
+    client = record.caseload.add_client("Ava")
+    goal = record.caseload.add_goal(client.id, "social", "play")
+    turns = record.caseload.add_objective(
+        goal.id, "turn initiations", MasteryCriterion("count_per_minute", 1.5, 2)
+    )
+    other = record.caseload.add_objective(
+        goal.id, "peer greetings", MasteryCriterion("count_per_minute", 1, 2)
+    )
+    session = record.sessions.start_session([client.id], started_at=START)
     drafts = [EventDraft(ObservationStart(), objective_id=turns.id, wall_time=at(1))]
     drafts += [EventDraft(Count("turn"), objective_id=turns.id, wall_time=at(1.5 + k / 3)) for k in range(6)]
     drafts += [EventDraft(ObservationStop(), objective_id=turns.id, wall_time=at(4))]  # 3 min observed
     drafts += [EventDraft(Count("greeting"), objective_id=other.id, wall_time=at(10 + k)) for k in range(4)]
     drafts += [EventDraft(ObservationStart(), objective_id=turns.id, wall_time=at(38))]  # open: to the end
-    record.log_many(session.id, drafts)
-    record.end_session(session.id, ended_at=at(40))
-    summary = record.summary(session.id)
+    record.events.log_many(session.id, drafts)
+    record.sessions.end_session(session.id, ended_at=at(40))
+    summary = record.progress.summary(session.id)
     observed = summary.for_objective(turns.id)
     assert observed is not None and observed.observed_minutes == pytest.approx(5.0)
     assert observed.counts["turn"] == CountStats(6, pytest.approx(6 / 5), True)
     unobserved = summary.for_objective(other.id)
     assert unobserved is not None and unobserved.observed_minutes is None
     assert unobserved.counts["greeting"] == CountStats(4, pytest.approx(4 / 40), False)  # the whole session
-    (point,) = record.objective_progress(turns.id).points
+    (point,) = record.progress.objective_progress(turns.id).points
     assert point.value == pytest.approx(6 / 5) and point.sample == 6
 
 
 def test_no_response_and_refused_are_opportunities_never_successes(record: Record) -> None:
-    client = record.add_client("Ava")
-    goal = record.add_goal(client.id, "communication", "requests")
-    objective = record.add_objective(goal.id, "2-word request")
-    session = record.start_session([client.id], started_at=START)
+    client = record.caseload.add_client("Ava")
+    goal = record.caseload.add_goal(client.id, "communication", "requests")
+    objective = record.caseload.add_objective(goal.id, "2-word request")
+    session = record.sessions.start_session([client.id], started_at=START)
     trials = [Trial(True, "independent")] * 6 + [Trial(False, "independent", "no response")] * 3
     trials += [Trial(False, "independent", "refused")]
     log_payloads = [EventDraft(t, objective_id=objective.id, wall_time=at(i)) for i, t in enumerate(trials)]
-    record.log_many(session.id, log_payloads)
-    record.end_session(session.id, ended_at=at(30))
-    group = record.summary(session.id).for_objective(objective.id)
+    record.events.log_many(session.id, log_payloads)
+    record.sessions.end_session(session.id, ended_at=at(30))
+    group = record.progress.summary(session.id).for_objective(objective.id)
     assert group is not None and group.trials is not None
     stats = group.trials
     assert (stats.n, stats.correct, stats.no_response, stats.refused) == (10, 6, 3, 1)
     assert stats.pct_correct == 60.0 and stats.pct_independent == 60.0
-    assert record.objective_progress(objective.id).points[0].value == 60.0
+    assert record.progress.objective_progress(objective.id).points[0].value == 60.0
     with pytest.raises(ValueError, match="cannot be correct"):
         Trial(True, "independent", "refused")
     with pytest.raises(ValueError, match="not one of no response, refused"):

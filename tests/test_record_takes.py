@@ -32,18 +32,18 @@ from companion.record.model import summarise_takes
 
 
 def one_session(record: Record, criterion: MasteryCriterion, payloads: list[Payload]) -> Objective:
-    client = record.add_client("Ben")
-    goal = record.add_goal(client.id, "gross motor", "gait")
-    objective = record.add_objective(goal.id, "the objective", criterion)
-    session = record.start_session([client.id], started_at=START)
+    client = record.caseload.add_client("Ben")
+    goal = record.caseload.add_goal(client.id, "gross motor", "gait")
+    objective = record.caseload.add_objective(goal.id, "the objective", criterion)
+    session = record.sessions.start_session([client.id], started_at=START)
     drafts = [EventDraft(p, objective_id=objective.id, wall_time=at(i + 1)) for i, p in enumerate(payloads)]
-    record.log_many(session.id, drafts)
-    record.end_session(session.id, ended_at=at(45))
+    record.events.log_many(session.id, drafts)
+    record.sessions.end_session(session.id, ended_at=at(45))
     return objective
 
 
 def session_value(record: Record, objective: Objective) -> tuple[float, int]:
-    (point,) = record.objective_progress(objective.id).points
+    (point,) = record.progress.objective_progress(objective.id).points
     return point.value, point.sample
 
 
@@ -104,7 +104,9 @@ def test_the_note_and_the_tally_say_the_rule_and_every_take(record: Record) -> N
     vowels = [Duration("sustained /a/", s) for s in (6.0, 9.5)]
     criterion = MasteryCriterion("measure_last", 12, 3, "at_most", summary="mean")
     objective = one_session(record, criterion, [*walks, *vowels])
-    group = record.summary(record.sessions(objective.client_id)[0].id).for_objective(objective.id)
+    group = record.progress.summary(record.sessions.sessions(objective.client_id)[0].id).for_objective(
+        objective.id
+    )
     assert group is not None and group.criterion == criterion
     lines = group_sentences(group)
     assert "10 m walk: 13, 12, 11.6 s; mean 12.2 s of 3 measurements." in lines
@@ -131,7 +133,9 @@ def test_walks_summarise_as_the_ten_metre_walk_test_and_judge_gait_velocity(reco
     objective = one_session(record, MasteryCriterion("gait_velocity", 0.8, 3), [*walks, Walk(4.0, 6.0)])
     value, sample = session_value(record, objective)
     assert sample == 3 and value == pytest.approx((0.8 + 10 / 12 + 10 / 11.5) / 3)  # the 6 m walk apart
-    group = record.summary(record.sessions(objective.client_id)[0].id).for_objective(objective.id)
+    group = record.progress.summary(record.sessions.sessions(objective.client_id)[0].id).for_objective(
+        objective.id
+    )
     assert group is not None and group.walks is not None
     assert [f"{v:.2f}" for v in group.walks.velocities] == ["0.80", "0.83", "0.87"]
     sentence = next(line for line in group_sentences(group) if line.startswith("Timed"))
@@ -174,8 +178,8 @@ def test_the_label_and_unit_an_objective_was_last_logged_with_skip_what_was_undo
         MasteryCriterion("count", 5, 3),
         [Count("turns"), Count("initiations"), shoulder, Measure("reach", 12.0, "cm", "after")],
     )
-    latest = record.latest_by_objective([objective.id], ("count", "measure"))
+    latest = record.events.latest_by_objective([objective.id], ("count", "measure"))
     assert [e.payload for e in latest] == [Count("initiations"), Measure("reach", 12.0, "cm", "after")]
-    record.undo(latest[-1].id)  # the last measure was a slip: the one before it stands
-    assert [e.payload for e in record.latest_by_objective([objective.id], ("measure",))] == [shoulder]
-    assert record.latest_by_objective([], ("count",)) == []
+    record.events.undo(latest[-1].id)  # the last measure was a slip: the one before it stands
+    assert [e.payload for e in record.events.latest_by_objective([objective.id], ("measure",))] == [shoulder]
+    assert record.events.latest_by_objective([], ("count",)) == []

@@ -77,5 +77,7 @@ async def test_a_second_session_is_told_who_plays_keeps_taking_data_and_plays_on
         assert new_owner is not None and new_owner != owner
     assert OutputLock.holder_of(fresh_practice.data_dir) is None, "the app gives the outputs up when it exits"
     with fresh_practice.open() as record:
-        trials = [e.payload for e in record.session_events(session_two) if isinstance(e.payload, Trial)]
+        trials = [
+            e.payload for e in record.events.session_events(session_two) if isinstance(e.payload, Trial)
+        ]
     assert [trial.correct for trial in trials] == [True, False]

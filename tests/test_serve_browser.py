@@ -338,7 +338,7 @@ def test_a_second_observer_in_another_tab_records_blind_and_the_agreement_is_sto
 
             def agreement() -> list[Any]:
                 with Record.open(tmp_path, backup_every=None) as record:
-                    return record.agreement(robin)
+                    return record.sessions.agreement(robin)
 
             _wait_until(lambda: bool(agreement()), "the agreement to be stored")
             (found,) = agreement()

@@ -218,7 +218,7 @@ class CompanionApp(App[None]):
         """Quit, but never silently with taps that have not reached the disk."""
         from companion.app.screens.dialogs import Confirm
 
-        pending = self.services.record.pending() if self.services is not None else []
+        pending = self.services.record.events.pending() if self.services is not None else []
         if not pending:
             self.exit()
             return
@@ -228,7 +228,7 @@ class CompanionApp(App[None]):
                 self.exit()
 
         record = self.services.record if self.services is not None else None
-        rescue = record.rescue_file if record is not None else None
+        rescue = record.events.rescue_file if record is not None else None
         if rescue is not None:
             consequence, quit_label = (
                 f"Quitting now keeps them in the rescue file {rescue}; Companion adds them to the record "

@@ -7,7 +7,14 @@ from pathlib import Path
 import click
 
 from companion import __version__
-from companion.cli import app_commands, paperwork_commands, record_commands, serve_commands
+from companion.cli import (
+    app_commands,
+    backup_commands,
+    export_commands,
+    paperwork_commands,
+    record_commands,
+    serve_commands,
+)
 from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
 from companion.cli.listen_commands import register as register_listening
@@ -35,6 +42,8 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 
 
 record_commands.register(main)
+export_commands.register(main)
+backup_commands.register(main)
 paperwork_commands.register(main)
 app_commands.register(main)
 register_listening(main)

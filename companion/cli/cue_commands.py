@@ -30,7 +30,7 @@ from companion.cli.engine_commands import (
     run_headless,
     start_engine,
 )
-from companion.cli.record_commands import open_record
+from companion.cli.record_access import open_record
 
 
 @click.group()
@@ -83,7 +83,7 @@ def songs_list(ctx: click.Context, client: str | None) -> None:
     preferred: tuple[str, ...] = ()
     if client is not None:
         with open_record(ctx) as record:
-            preferred = record.find_client(client).preferred_songs
+            preferred = record.caseload.find_client(client).preferred_songs
     for number, choice in enumerate(song_choices(preferred), start=1):
         click.echo(f"{number:>3}  {choice.label}")
         if choice.song is not None:
@@ -107,9 +107,9 @@ def songs_add(ctx: click.Context, client: str, files: tuple[Path, ...]) -> None:
             continue
         good.append(str(path.expanduser().resolve()))
     with open_record(ctx) as record:
-        found = record.find_client(client)
+        found = record.caseload.find_client(client)
         songs = [*found.preferred_songs, *(path for path in good if path not in found.preferred_songs)]
-        record.update_client(found.id, preferred_songs=songs)
+        record.caseload.update_client(found.id, preferred_songs=songs)
     click.echo(f"{found.display_name} has {len(songs)} preferred song{'s' if len(songs) != 1 else ''}")
     if failed:
         ctx.exit(1)
@@ -122,7 +122,7 @@ def songs_add(ctx: click.Context, client: str, files: tuple[Path, ...]) -> None:
 def songs_remove(ctx: click.Context, client: str, song: str) -> None:
     """Remove SONG (its number in `songs list --client`, or its path) from CLIENT's preferred songs."""
     with open_record(ctx) as record:
-        found = record.find_client(client)
+        found = record.caseload.find_client(client)
         songs = list(found.preferred_songs)
         if song.isdigit() and 1 <= int(song) <= len(songs):
             removed = songs.pop(int(song) - 1)
@@ -135,7 +135,7 @@ def songs_remove(ctx: click.Context, client: str, song: str) -> None:
                 f"give its number (1-{len(songs)}) or path from `companion songs list --client`",
                 ctx,
             )
-        record.update_client(found.id, preferred_songs=songs)
+        record.caseload.update_client(found.id, preferred_songs=songs)
     click.echo(f"removed {removed}")
 
 

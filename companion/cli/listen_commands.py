@@ -31,7 +31,7 @@ from companion.cli.engine_commands import (
     output_options,
     start_engine,
 )
-from companion.cli.record_commands import open_record
+from companion.cli.record_access import open_record
 from companion.live.cadence_taps import CadenceTaps
 from companion.live.listening import SyncSession, SyncSettings, adaptive_settings
 from companion.live.listening_record import BlockReport, LogTarget
@@ -81,21 +81,21 @@ def _log_target(ctx: click.Context, options: dict[str, Any]) -> Iterator[LogTarg
         yield None
         return
     with open_record(ctx) as record:
-        client_id = record.find_client(client_ref).id if client_ref is not None else None
+        client_id = record.caseload.find_client(client_ref).id if client_ref is not None else None
         if objective_id is not None:
-            owner = record.objective(objective_id).client_id
+            owner = record.caseload.objective(objective_id).client_id
             if client_id is not None and client_id != owner:
                 raise click.ClickException(f"objective {objective_id} belongs to another client")
             client_id = owner
         if session_id is not None:
-            session = record.session(session_id)
+            session = record.sessions.session(session_id)
             click.echo(f"logging to session {session.id}")
             yield LogTarget(record, session.id, client_id=client_id, objective_id=objective_id)
             return
         if client_id is None:
             raise click.ClickException("to log, give --client, --objective or --session")
-        session = record.start_session([client_id], options["setting"])
-        click.echo(f"logging to new session {session.id} of {record.client(client_id).display_name}")
+        session = record.sessions.start_session([client_id], options["setting"])
+        click.echo(f"logging to new session {session.id} of {record.caseload.client(client_id).display_name}")
         try:
             yield LogTarget(record, session.id, objective_id=objective_id)
         finally:
@@ -104,7 +104,7 @@ def _log_target(ctx: click.Context, options: dict[str, Any]) -> Iterator[LogTarg
 
 def _end_session(record: Record, session_id: int) -> None:
     try:
-        record.end_session(session_id)
+        record.sessions.end_session(session_id)
     except StorageError as exc:
         click.echo(f"session {session_id} could not be closed ({exc}); its events are saved", err=True)
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import click
 
-from companion.cli.record_commands import clients, open_record, parse_day, sessions
+from companion.cli.record_access import open_record, parse_day
+from companion.cli.record_commands import clients, sessions
 from companion.record.attendance import attendance_summary
 from companion.record.billing import BilledLine
 from companion.record.model import ATTENDANCE, CANCELLED_BY, MODALITIES
@@ -28,10 +29,10 @@ def profile(ctx: click.Context, name: str | None, credential: str | None, npi: s
     """Show the signing therapist, or set it with --name and --credential."""
     with open_record(ctx) as record:
         if name is None and credential is None:
-            found = record.therapist()
+            found = record.notes.therapist()
         else:
-            current = record.therapist()
-            found = record.set_therapist(
+            current = record.notes.therapist()
+            found = record.notes.set_therapist(
                 name if name is not None else current.name,
                 credential if credential is not None else current.credential,
                 npi or current.npi,
@@ -55,7 +56,7 @@ def notes() -> None:
 def notes_addendum(ctx: click.Context, session_id: int, client: str, text: str) -> None:
     """Add TEXT as a signed, dated addendum to CLIENT's finalised note of SESSION_ID."""
     with open_record(ctx) as record:
-        addendum = record.add_addendum(session_id, record.find_client(client).id, text)
+        addendum = record.notes.add_addendum(session_id, record.caseload.find_client(client).id, text)
     click.echo(f"Addendum of {addendum.written_at} signed {addendum.signed_by}.")
 
 
@@ -67,7 +68,7 @@ def notes_addendum(ctx: click.Context, session_id: int, client: str, text: str) 
 def sessions_describe(ctx: click.Context, session_id: int, present: str | None, modality: str | None) -> None:
     """Say who was present and how the session was held, as the note and the claim state it."""
     with open_record(ctx) as record:
-        session = record.describe_session(session_id, present, modality)
+        session = record.sessions.describe_session(session_id, present, modality)
     click.echo(
         f"Session {session.id}: {session.modality}"
         + (f", present: {session.present}" if session.present else "")
@@ -94,11 +95,13 @@ def sessions_bill(ctx: click.Context, session_id: int, codes: str | None) -> Non
     with open_record(ctx) as record:
         if codes is not None:
             try:
-                record.set_cpt_codes(session_id, [codes])  # parsed there; a wrong code is a ValueError
+                record.billing.set_cpt_codes(
+                    session_id, [codes]
+                )  # parsed there; a wrong code is a ValueError
             except ValueError as exc:
                 raise click.BadParameter(str(exc)) from None
-        click.echo(billed_text(record.billed(session_id)))
-        for change in record.billing_audit(session_id):
+        click.echo(billed_text(record.billing.billed(session_id)))
+        for change in record.billing.billing_audit(session_id):
             before, after = ", ".join(change.before) or "none", ", ".join(change.after) or "none"
             click.echo(
                 f"Changed after signing on {change.changed_at} by {change.changed_by}: {before} -> {after}"
@@ -112,7 +115,7 @@ def sessions_bill(ctx: click.Context, session_id: int, codes: str | None) -> Non
 def clients_diagnose(ctx: click.Context, client: str, codes: tuple[str, ...]) -> None:
     """Set CLIENT's ICD-10-CM diagnosis codes (e.g. I69.351 F84.0); none clears them."""
     with open_record(ctx) as record:
-        found = record.update_client(record.find_client(client).id, diagnoses=codes)
+        found = record.caseload.update_client(record.caseload.find_client(client).id, diagnoses=codes)
     click.echo(f"{found.display_name}: " + (", ".join(found.diagnoses) or "no diagnosis codes"))
 
 
@@ -138,7 +141,7 @@ def attendance(
     """Record CLIENT's attendance on DAY (attended, late, left early, cancelled --by ..., no-show), or list
     it. Ended sessions mark their members attended by themselves."""
     with open_record(ctx) as record:
-        found = record.find_client(client)
+        found = record.caseload.find_client(client)
         if day is not None:
             if status is None:
                 raise click.UsageError(
@@ -146,8 +149,8 @@ def attendance(
                 )
             given = parse_day(day)
             assert given is not None
-            record.set_attendance(found.id, given, status, cancelled_by, minutes)
-        entries = record.attendance(found.id, parse_day(start), parse_day(end))
+            record.sessions.set_attendance(found.id, given, status, cancelled_by, minutes)
+        entries = record.sessions.attendance(found.id, parse_day(start), parse_day(end))
     for entry in entries:
         detail = f" by the {entry.cancelled_by}" if entry.cancelled_by else ""
         detail += f" ({entry.minutes} min)" if entry.minutes else ""

@@ -17,7 +17,7 @@ from typing import TypeVar
 import click
 
 from audio.tempo import MAX_BPM, MIN_BPM
-from companion.cli.record_commands import checked_data_dir
+from companion.cli.record_access import checked_data_dir
 from companion.paths import plans_dir
 from interventions import GoalDomain, Library, Plan, PlanError, read_plan
 from interventions.data_taps import DataKind, DataTap

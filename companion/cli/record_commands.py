@@ -1,79 +1,24 @@
-"""CLI commands over the session record: clients, goals, sessions, demo data, backups.
+"""CLI commands over the session record: clients, goals, sessions and the demo practice.
 
-Every command opens the record in the data directory chosen by the global `--data-dir` option (or
-COMPANION_DATA_DIR, or the platform default) and turns storage problems into one clear line naming the
-file and the fix, instead of a traceback.
+Each opens the record with `record_access.open_record` (storage problems become one clear line). Exports
+and reports are in `export_commands`, backups in `backup_commands`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import re
-from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import cast
 
 import click
 
-from companion.demo import CLIENTS as DEMO_CLIENTS
-from companion.demo import GROUPS as DEMO_GROUPS
-from companion.demo import generate_demo
-from companion.documents.export import FORMATS, ExportNotWritten, Format, file_slug, render, write_private
-from companion.documents.report import build_report, report_file_name, report_pdf
-from companion.documents.selection import select
+from companion.cli.record_access import open_record, parse_day, safe
+from companion.demo.generate import generate_demo
+from companion.demo.practice import CLIENTS as DEMO_CLIENTS
+from companion.demo.practice import GROUPS as DEMO_GROUPS
 from companion.documents.wording import plan_label, progress_sentence
-from companion.paths import data_dir as resolve_data_dir
-from companion.paths import database_path, exports_dir
-from companion.record import MasteryCriterion, Record, StorageError, UnknownRecord
-from companion.record.backups import list_backups, restore_backup
+from companion.record import MasteryCriterion
 from companion.record.model import DOMAINS, METRICS, PHASES, SUMMARIES, Metric, Summary, goal_domain
-
-
-def data_dir_of(ctx: click.Context) -> Path:
-    """The data directory for this invocation (the group's `--data-dir`, then env, then default); a folder
-    that cannot be created ends the command with the cause and the fix."""
-    return checked_data_dir((ctx.find_root().obj or {}).get("data_dir"))
-
-
-def checked_data_dir(override: Path | None) -> Path:
-    try:
-        return resolve_data_dir(override)
-    except OSError as exc:
-        raise click.ClickException(
-            f"cannot create the data folder {override or ''} ({exc.strerror or exc}): choose a folder you "
-            "can write with --data-dir or COMPANION_DATA_DIR"
-        ) from exc
-
-
-@contextlib.contextmanager
-def open_record(ctx: click.Context) -> Iterator[Record]:
-    """The record for a command; storage and lookup errors end the command with their message."""
-    folder = data_dir_of(ctx)
-    try:
-        with Record.open(folder) as record:
-            yield record
-    except (StorageError, UnknownRecord, ValueError) as exc:
-        message = exc.args[0] if isinstance(exc, UnknownRecord) and exc.args else str(exc)
-        raise click.ClickException(message) from exc
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def safe(text: object) -> str:
-    """User text as the terminal may show it: control characters (an escape sequence hidden in a client's
-    name could move the cursor, retitle the window or worse) are written as visible ^X marks."""
-    return _CONTROL.sub(lambda m: "^" + chr((ord(m.group()) + 64) % 128), str(text))
-
-
-def parse_day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{value!r} is not a date like 2025-03-31") from exc
 
 
 # -- clients ---------------------------------------------------------------------------------------------
@@ -101,7 +46,7 @@ def clients_add(
 ) -> None:
     """Add a client NAME (a display name or pseudonym)."""
     with open_record(ctx) as record:
-        client = record.add_client(
+        client = record.caseload.add_client(
             name,
             birth_year=birth_year,
             pseudonym=pseudonym,
@@ -118,7 +63,7 @@ def clients_add(
 def clients_list(ctx: click.Context, include_archived: bool) -> None:
     """List clients with their number of sessions."""
     with open_record(ctx) as record:
-        rows = [(c, len(record.sessions(c.id))) for c in record.clients(include_archived)]
+        rows = [(c, len(record.sessions.sessions(c.id))) for c in record.caseload.clients(include_archived)]
     if not rows:
         click.echo("No clients yet. Add one with `companion clients add NAME` or try `companion demo-data`.")
     for client, sessions in rows:
@@ -132,7 +77,7 @@ def clients_list(ctx: click.Context, include_archived: bool) -> None:
 def clients_show(ctx: click.Context, client: str) -> None:
     """Show CLIENT (id or name): details, goals, objectives with progress, recent sessions."""
     with open_record(ctx) as record:
-        found = record.find_client(client)
+        found = record.caseload.find_client(client)
         click.echo(safe(f"{found.display_name} (id {found.id})"))
         for label, value in [
             ("Pseudonym", found.pseudonym),
@@ -140,18 +85,18 @@ def clients_show(ctx: click.Context, client: str) -> None:
             ("Population", found.population),
             ("Preferred music", found.preferred_music),
             ("Preferred songs", ", ".join(found.preferred_songs)),
-            ("Prompt hierarchy", " > ".join(record.prompt_hierarchy(found.id))),
+            ("Prompt hierarchy", " > ".join(record.caseload.prompt_hierarchy(found.id))),
         ]:
             if value:
                 click.echo(safe(f"  {label}: {value}"))
-        progress = {p.objective.id: p for p in record.client_progress(found.id)}
-        for goal in record.goals(found.id):
+        progress = {p.objective.id: p for p in record.progress.client_progress(found.id)}
+        for goal in record.caseload.goals(found.id):
             click.echo(safe(f"\nGoal {goal.id} [{goal.domain}]: {goal.description}"))
-            for objective in record.objectives(goal_id=goal.id):
+            for objective in record.caseload.objectives(goal_id=goal.id):
                 click.echo(safe(f"  Objective {objective.id}: {objective.description}"))
                 click.echo(f"    criterion: {objective.criterion.describe()}")
                 click.echo(f"    progress: {progress_sentence(progress[objective.id])}")
-        recent = record.sessions(found.id)[-5:]
+        recent = record.sessions.sessions(found.id)[-5:]
         if recent:
             click.echo("\nRecent sessions:")
         for session in recent:
@@ -186,7 +131,7 @@ def goals() -> None:
 def goals_add(ctx: click.Context, client: str, description: str, domain: str) -> None:
     """Add a goal for CLIENT (id or name)."""
     with open_record(ctx) as record:
-        goal = record.add_goal(record.find_client(client).id, domain, description)
+        goal = record.caseload.add_goal(record.caseload.find_client(client).id, domain, description)
     click.echo(f"Added goal {goal.id}: {goal.description}")
 
 
@@ -241,7 +186,7 @@ def goals_add_objective(
         raise click.BadParameter(str(exc)) from None
     levels = [level.strip() for level in prompt_levels.split(",")] if prompt_levels else []
     with open_record(ctx) as record:
-        objective = record.add_objective(goal_id, description, criterion, prompt_levels=levels)
+        objective = record.caseload.add_objective(goal_id, description, criterion, prompt_levels=levels)
     click.echo(f"Added objective {objective.id}: {objective.description} ({criterion.describe()})")
 
 
@@ -255,8 +200,8 @@ def goals_phase(ctx: click.Context, objective_id: int, phase: str, since: str | 
     probe, maintenance (after mastery) or generalisation. Charts draw a line at each change."""
     day = parse_day(since) or date.today()
     with open_record(ctx) as record:
-        record.set_phase(objective_id, phase, day)
-        objective = record.objective(objective_id)
+        record.caseload.set_phase(objective_id, phase, day)
+        objective = record.caseload.objective(objective_id)
     click.echo(f"Objective {objective_id} ({objective.description}) is in {phase} from {day.isoformat()}.")
 
 
@@ -266,10 +211,10 @@ def goals_phase(ctx: click.Context, objective_id: int, phase: str, since: str | 
 def goals_list(ctx: click.Context, client: str) -> None:
     """List the goals and objectives of CLIENT."""
     with open_record(ctx) as record:
-        found = record.find_client(client)
-        for goal in record.goals(found.id):
+        found = record.caseload.find_client(client)
+        for goal in record.caseload.goals(found.id):
             click.echo(f"{goal.id:>4}  [{goal.domain}] {goal.description}")
-            for objective in record.objectives(goal_id=goal.id):
+            for objective in record.caseload.objectives(goal_id=goal.id):
                 click.echo(
                     f"      {objective.id:>4}  {objective.description} - {objective.criterion.describe()}"
                 )
@@ -289,15 +234,15 @@ def sessions() -> None:
 def sessions_list(ctx: click.Context, client: str | None, start: str | None, end: str | None) -> None:
     """List sessions, oldest first."""
     with open_record(ctx) as record:
-        client_id = record.find_client(client).id if client else None
-        names = {c.id: c.display_name for c in record.clients(include_archived=True)}
-        found = record.sessions(client_id, parse_day(start), parse_day(end))
+        client_id = record.caseload.find_client(client).id if client else None
+        names = {c.id: c.display_name for c in record.caseload.clients(include_archived=True)}
+        found = record.sessions.sessions(client_id, parse_day(start), parse_day(end))
         for session in found:
             who = ", ".join(names[c] for c in session.client_ids)
             minutes = (
                 f"{session.duration_minutes:.0f} min" if session.duration_minutes is not None else "open"
             )
-            events = len(record.session_events(session.id))
+            events = len(record.events.session_events(session.id))
             click.echo(
                 safe(f"{session.id:>5}  {session.date}  {who}  {session.setting}  {minutes}  {events} events")
             )
@@ -305,90 +250,7 @@ def sessions_list(ctx: click.Context, client: str | None, start: str | None, end
         click.echo("No sessions match.")
 
 
-# -- exports and reports --------------------------------------------------------------------------------
-@click.command("export")
-@click.argument("session_id", type=int, required=False)
-@click.option("--client", help="Export this client's sessions (id or name) instead of one session.")
-@click.option("--from", "start", help="First date (YYYY-MM-DD), with --client.")
-@click.option("--to", "end", help="Last date (YYYY-MM-DD), with --client.")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
-@click.option("--deidentify", is_flag=True, help="Pseudonyms instead of names, no birth years.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File to write ('-' = stdout).")
-@click.pass_context
-def export(
-    ctx: click.Context,
-    session_id: int | None,
-    client: str | None,
-    start: str | None,
-    end: str | None,
-    fmt: str,
-    deidentify: bool,
-    out: Path | None,
-) -> None:
-    """Export SESSION_ID, or --client C [--from D --to D], as Markdown, PDF, CSV (a row per event) or JSON."""
-    if (session_id is None) == (client is None):
-        raise click.UsageError("give either a SESSION_ID or --client (with optional --from/--to)")
-    with open_record(ctx) as record:
-        client_id = record.find_client(client).id if client else None
-        chosen = select(
-            record,
-            session_id=session_id,
-            client_id=client_id,
-            start=parse_day(start),
-            end=parse_day(end),
-            deidentify=deidentify,
-        )
-        content = render(chosen, cast(Format, fmt))
-        if out is not None and str(out) == "-":
-            if fmt == "pdf":
-                raise click.UsageError("a PDF cannot be written to the terminal; give --out FILE.pdf")
-            click.echo(content.decode("utf-8"), nl=False)
-            return
-        target = out or exports_dir(record.data_dir) / f"{file_slug(chosen.title)}.{fmt}"
-    written = _written(target, content)
-    click.echo(f"Wrote {len(chosen.sessions)} session(s) to {written}")
-
-
-def _written(target: Path, content: bytes) -> Path:
-    """`write_private`, its refusal (full disk, bad --out) ending the command with its message."""
-    try:
-        return write_private(target, content)
-    except ExportNotWritten as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-@click.command("report")
-@click.option("--client", required=True, help="Client (id or name).")
-@click.option("--from", "start", help="First date (default: 13 weeks before --to).")
-@click.option("--to", "end", help="Last date (default: today).")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="PDF file to write.")
-@click.option("--deidentify", is_flag=True, help="Pseudonym instead of name, no birth year.")
-@click.option("--recommendations", help="Your recommendations (default: suggestions drafted from the data).")
-@click.pass_context
-def report(
-    ctx: click.Context,
-    client: str,
-    start: str | None,
-    end: str | None,
-    out: Path | None,
-    deidentify: bool,
-    recommendations: str | None,
-) -> None:
-    """Write a quarterly progress report (PDF with charts) for a client over a date range."""
-    last = parse_day(end) or date.today()
-    first = parse_day(start) or last - timedelta(weeks=13)
-    with open_record(ctx) as record:
-        found = record.find_client(client)
-        built = build_report(
-            record, found.id, first, last, recommendations=recommendations, deidentify=deidentify
-        )
-        target = out or exports_dir(record.data_dir) / report_file_name(built)
-    written = _written(target, report_pdf(built))
-    name, count = built.client.display_name, len(built.sessions)
-    click.echo(f"Wrote the progress report for {name} ({count} sessions) to {written}")
-
-
-# -- demo data and backups -------------------------------------------------------------------------------
+# -- demo data -------------------------------------------------------------------------------------
 def demo_help() -> str:
     """What `demo-data` makes, counted from the demo practice itself, so the help cannot fall behind it."""
     members = sum(len(group.members) for group in DEMO_GROUPS)
@@ -405,7 +267,7 @@ def demo_help() -> str:
 @click.pass_context
 def demo_data(ctx: click.Context, if_empty: bool, seed: int) -> None:
     with open_record(ctx) as record:
-        if record.clients(include_archived=True):
+        if record.caseload.clients(include_archived=True):
             if if_empty:
                 click.echo(f"{record.path} already has clients; demo data not added.")
                 return
@@ -413,44 +275,14 @@ def demo_data(ctx: click.Context, if_empty: bool, seed: int) -> None:
                 f"{record.path} already has clients. Use an empty folder (--data-dir) for the demo practice."
             )
         created = generate_demo(record, seed=seed)
-        click.echo(
-            f"Demo practice created in {record.path}: {len(record.clients())} clients, {created} sessions."
-        )
+        clients = len(record.caseload.clients())
+        click.echo(f"Demo practice created in {record.path}: {clients} clients, {created} sessions.")
 
 
-@click.group()
-def backups() -> None:
-    """List or restore the automatic backups of the session record."""
-
-
-@backups.command("list")
-@click.pass_context
-def backups_list(ctx: click.Context) -> None:
-    """List backups, newest last."""
-    found = list_backups(data_dir_of(ctx))
-    for backup in found:
-        click.echo(f"{backup}  ({backup.stat().st_size // 1024} KiB)")
-    if not found:
-        click.echo("No backups yet (one is made automatically when the record is opened).")
-
-
-@backups.command("restore")
-@click.argument("backup", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.pass_context
-def backups_restore(ctx: click.Context, backup: Path | None) -> None:
-    """Replace the database with BACKUP (default: the newest); the current file is kept beside it."""
-    directory = data_dir_of(ctx)
-    try:
-        chosen, aside = restore_backup(directory, database_path(directory), backup)
-    except StorageError as exc:
-        raise click.ClickException(str(exc)) from exc
-    click.echo(f"Restored {chosen}." + (f" The previous database was kept as {aside}." if aside else ""))
-
-
-COMMANDS = (clients, goals, sessions, export, report, demo_data, backups)
+COMMANDS = (clients, goals, sessions, demo_data)
 
 
 def register(group: click.Group) -> None:
-    """Add the record commands to the main `companion` group."""
+    """Add the clients, goals, sessions and demo-data commands to the main `companion` group."""
     for command in COMMANDS:
         group.add_command(command)

@@ -33,7 +33,7 @@ from companion.documents.soap import (
 )
 from companion.paths import PRIVATE_FILE_MODE
 from companion.record import SessionNote
-from companion.record.events import PAYLOAD_TYPES, payload_to_json
+from companion.record.payload_json import PAYLOAD_TYPES, payload_to_json
 
 Format = Literal["md", "pdf", "csv", "json"]
 FORMATS: tuple[str, ...] = ("md", "pdf", "csv", "json")

@@ -194,20 +194,22 @@ def build_report(
 ) -> QuarterlyReport:
     if end < start:
         raise ValueError(f"the report period ends ({end}) before it starts ({start})")
-    client = record.client(client_id)
-    sessions = tuple(record.sessions(client_id, start, end))
-    objectives = record.objectives(client_id)
-    progress = tuple(record.objective_progress(o.id, start, end) for o in objectives)
-    before = {o.id: record.objective_progress(o.id, end=start - timedelta(days=1)) for o in objectives}
+    client = record.caseload.client(client_id)
+    sessions = tuple(record.sessions.sessions(client_id, start, end))
+    objectives = record.caseload.objectives(client_id)
+    progress = tuple(record.progress.objective_progress(o.id, start, end) for o in objectives)
+    before = {
+        o.id: record.progress.objective_progress(o.id, end=start - timedelta(days=1)) for o in objectives
+    }
     statuses = {p.objective.id: objective_status(p, before[p.objective.id]) for p in progress}
     met_on = {
         o.id: found
         for o in objectives
-        if (found := record.objective_progress(o.id, end=end).mastered_on) is not None
+        if (found := record.progress.objective_progress(o.id, end=end).mastered_on) is not None
     }
-    goals = tuple(record.goals(client_id))
+    goals = tuple(record.caseload.goals(client_id))
     numbers = number_objectives(goals, objectives)
-    measured = record.latest_by_objective([o.id for o in objectives], ("measure",))
+    measured = record.events.latest_by_objective([o.id for o in objectives], ("measure",))
     units = {
         e.objective_id: e.payload.unit for e in measured if isinstance(e.payload, Measure) and e.objective_id
     }
@@ -237,13 +239,13 @@ def build_report(
             else suggest_recommendations(progress, statuses, numbers, units)
         ),
         deidentified=deidentify,
-        attendance=attendance_summary(record.attendance(client_id, start, end)),
-        home_carry_over=home_carry_over([(s.date, record.note(s.id, client_id)) for s in sessions]),
+        attendance=attendance_summary(record.sessions.attendance(client_id, start, end)),
+        home_carry_over=home_carry_over([(s.date, record.notes.note(s.id, client_id)) for s in sessions]),
         statuses=statuses,
         numbers=numbers,
         met_on=met_on,
         units=units,
-        therapist=record.therapist(),
+        therapist=record.notes.therapist(),
     )
 
 

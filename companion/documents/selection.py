@@ -130,15 +130,19 @@ def _deidentify_summary(summary: SessionSummary, rules: list[tuple[re.Pattern[st
 
 def _document(record: Record, session: Session, client_ids: Sequence[int]) -> SessionDocument:
     covered = [c for c in session.client_ids if c in client_ids]
-    events = [e for e in record.session_events(session.id) if e.client_id is None or e.client_id in covered]
+    events = [
+        e for e in record.events.session_events(session.id) if e.client_id is None or e.client_id in covered
+    ]
     notes = tuple(
-        saved if (saved := record.note(session.id, c)).updated_at else draft_note(record, session.id, c)
+        saved if (saved := record.notes.note(session.id, c)).updated_at else draft_note(record, session.id, c)
         for c in covered
     )
-    addenda = tuple(a for c in covered for a in record.addenda(session.id, c))
-    billed = record.billed(session.id)
+    addenda = tuple(a for c in covered for a in record.notes.addenda(session.id, c))
+    billed = record.billing.billed(session.id)
     billing = billed if isinstance(billed, str) else tuple(billed)
-    return SessionDocument(session, record.summary(session.id), tuple(events), notes, addenda, billing)
+    return SessionDocument(
+        session, record.progress.summary(session.id), tuple(events), notes, addenda, billing
+    )
 
 
 def select(
@@ -152,17 +156,17 @@ def select(
 ) -> Selection:
     """One session (all its clients) or one client's sessions between two dates (inclusive)."""
     if session_id is not None:
-        sessions = [record.session(session_id)]
+        sessions = [record.sessions.session(session_id)]
         client_ids: list[int] = list(sessions[0].client_ids)
     elif client_id is not None:
-        sessions = record.sessions(client_id, start, end)
+        sessions = record.sessions.sessions(client_id, start, end)
         client_ids = [client_id]
     else:
         raise ValueError("choose a session, or a client (with an optional date range)")
-    clients = [record.client(c) for c in client_ids]
+    clients = [record.caseload.client(c) for c in client_ids]
     documents = [_document(record, s, client_ids) for s in sessions]
     objectives = {
-        o.id: o.description for c in client_ids for o in record.objectives(c, include_archived=True)
+        o.id: o.description for c in client_ids for o in record.caseload.objectives(c, include_archived=True)
     }
     if deidentify:
         rules = _scrubber(clients)
@@ -185,5 +189,5 @@ def select(
         span = f"{start.isoformat() if start else 'start'} to {end.isoformat() if end else 'today'}"
         title = f"{names} - sessions {span}"
     return Selection(
-        title, tuple(clients), tuple(documents), objectives, deidentify, start, end, record.therapist()
+        title, tuple(clients), tuple(documents), objectives, deidentify, start, end, record.notes.therapist()
     )

@@ -41,18 +41,18 @@ def objective_section(
 ) -> str:
     """The O of SOAP for one client: the session header, then each objective's figures with its status to
     date (the goals addressed, as a payer reads them), numbered as the app numbers them."""
-    goals = record.goals(client_id)
-    numbering = number_objectives(goals, record.objectives(client_id, include_archived=True))
+    goals = record.caseload.goals(client_id)
+    numbering = number_objectives(goals, record.caseload.objectives(client_id, include_archived=True))
     lines = [session_header(summary, titles)]
     groups = summary.for_client(client_id) + [g for g in summary.groups if g.client_id is None]
     for group in groups:
         sentences = group_sentences(group, titles)
         if not sentences:
             continue
-        objective = record.objective(group.objective_id) if group.objective_id is not None else None
+        objective = record.caseload.objective(group.objective_id) if group.objective_id is not None else None
         heading = objective_heading(objective, numbering.get(group.objective_id or 0))
         if objective is not None:
-            to_date = record.objective_progress(objective.id, end=summary.session.date)
+            to_date = record.progress.objective_progress(objective.id, end=summary.session.date)
             goal = next((g for g in goals if g.id == objective.goal_id), None)
             heading += f" ({goal.domain} goal; {objective_status(to_date)} to date)" if goal else ""
         lines.append(heading + ":")
@@ -65,7 +65,7 @@ def assessment_hint(record: Record, summary: SessionSummary, client_id: int) -> 
     worked_on = [g.objective_id for g in summary.for_client(client_id) if g.objective_id is not None]
     lines = []
     for objective_id in worked_on:
-        progress = record.objective_progress(objective_id, end=summary.session.date)
+        progress = record.progress.objective_progress(objective_id, end=summary.session.date)
         lines.append(f"{progress.objective.description}: {progress_sentence(progress)}")
     return "\n".join(lines)
 
@@ -75,12 +75,12 @@ def draft_note(
 ) -> SessionNote:
     """The saved note with Objective rewritten from the data (and Assessment pre-filled if still empty).
 
-    Nothing is saved: the app shows the draft, the therapist edits S/A/P and calls `record.save_note`.
+    Nothing is saved: the app shows the draft, the therapist edits S/A/P and calls `record.notes.save_note`.
     """
-    saved = record.note(session_id, client_id)
+    saved = record.notes.note(session_id, client_id)
     if saved.finalised:
         return saved
-    summary = record.summary(session_id)
+    summary = record.progress.summary(session_id)
     assessment = saved.assessment or assessment_hint(record, summary, client_id)
     objective = objective_section(record, summary, client_id, titles)
     return replace(saved, objective=objective, assessment=assessment)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from companion.record import Goal, GroupSummary, MasteryCriterion, Objective, ObjectiveProgress
-from companion.record.events import Walk
 from companion.record.model import SUMMARY_WORDS
-from companion.record.summaries import DurationStats, MeasureStats, TrialStats, WalkStats
+from companion.record.payloads import Walk
+from companion.record.summary_stats import DurationStats, MeasureStats, TrialStats, WalkStats
 
 # NMT and common technique abbreviations written in capitals when a plan id starts with them.
 ACRONYMS = {"ras", "timp", "pse", "mit", "ts", "sycom", "mact", "iso", "dslm", "rsc", "omrex", "vit", "mat"}

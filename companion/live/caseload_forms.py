@@ -53,7 +53,7 @@ def objective_problem(description: str, new_goal: bool, goal_text: str, threshol
 
 
 def add_client(record: Record, new: NewClient) -> Client:
-    return record.add_client(
+    return record.caseload.add_client(
         new.display_name,
         birth_year=new.birth_year,
         pseudonym=new.pseudonym,
@@ -69,8 +69,8 @@ def add_objective(record: Record, client_id: int, new: NewObjective) -> Objectiv
     )
     goal_id = new.goal_id
     if goal_id is None:
-        goal_id = record.add_goal(client_id, new.domain, new.goal).id
-    return record.add_objective(goal_id, new.description, criterion)
+        goal_id = record.caseload.add_goal(client_id, new.domain, new.goal).id
+    return record.caseload.add_objective(goal_id, new.description, criterion)
 
 
 def _is_number(text: str) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from audio.audio_output import DEFAULT_LATENCY, Latency
 from companion.live.wall_clock import Clock, SystemClock
-from companion.record.record import DEFAULT_BACKUP_EVERY
+from companion.record.backups import DEFAULT_BACKUP_EVERY
 
 DARK = "textual-dark"
 

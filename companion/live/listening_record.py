@@ -43,7 +43,7 @@ class LogTarget:
         draft = EventDraft(
             payload, client_id=self.client_id, objective_id=self.objective_id, plan_id=self.plan_id
         )
-        return self.record.log(self.session_id, draft)
+        return self.record.events.log(self.session_id, draft)
 
 
 @dataclass(frozen=True)

@@ -64,11 +64,11 @@ def _goal_query(domain: str, text: str) -> str | tuple[str, str]:
 
 
 def client_overview(record: Record, library: Library, client_id: int, today: date) -> ClientOverview:
-    client = record.client(client_id)
-    goals = tuple(record.goals(client_id))
+    client = record.caseload.client(client_id)
+    goals = tuple(record.caseload.goals(client_id))
     domains = {goal.id: goal.domain for goal in goals}
-    objectives = record.objectives(client_id)
-    progress = tuple(record.client_progress(client_id))
+    objectives = record.caseload.objectives(client_id)
+    progress = tuple(record.progress.client_progress(client_id))
     unmeasured = [g for g in goals if not any(o.goal_id == g.id for o in objectives)]
     queries = [_goal_query(domains.get(o.goal_id, ""), o.description) for o in objectives]
     queries += [_goal_query(g.domain, g.description) for g in unmeasured]
@@ -79,12 +79,12 @@ def client_overview(record: Record, library: Library, client_id: int, today: dat
         if queries
         else ()
     )
-    sessions = record.sessions(client_id)
+    sessions = record.sessions.sessions(client_id)
     open_session = _last_open(sessions)
     recent = tuple(s for s in reversed(sessions) if s.ended_at is not None)[:RECENT]
     last_setting = next((s.setting for s in reversed(sessions) if s.setting), "")
-    entries = record.attendance(client_id)
-    notes = {s.id: record.note(s.id, client_id) for s in recent}
+    entries = record.sessions.attendance(client_id)
+    notes = {s.id: record.notes.note(s.id, client_id) for s in recent}
     states = {k: "signed" if n.finalised else "DRAFT" for k, n in notes.items() if n.updated_at}
     return ClientOverview(
         client,
@@ -103,7 +103,7 @@ def client_overview(record: Record, library: Library, client_id: int, today: dat
 def session_left_open(record: Record) -> Session | None:
     """The latest session of the record that was not ended, whoever it was with: closing the app's
     window or browser tab (or a crash) leaves a session open, and the next visit must say so first."""
-    return _last_open(record.sessions())
+    return _last_open(record.sessions.sessions())
 
 
 def _last_open(sessions: Sequence[Session]) -> Session | None:

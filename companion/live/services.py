@@ -12,7 +12,7 @@ from pathlib import Path
 
 from companion.paths import plans_dir
 from companion.record import Record
-from companion.record.record import DEFAULT_BACKUP_EVERY
+from companion.record.backups import DEFAULT_BACKUP_EVERY
 from interventions import Library
 
 
@@ -36,18 +36,19 @@ class Services:
         record = Record.open(data_dir, backup_every=backup_every, busy_timeout=busy_timeout)
         library = Library.load(plans_dir(record.data_dir))
         warnings = []
-        if record.restored:
+        if record.events.restored:
             warnings.append(
-                f"{record.restored} entries an earlier run could not save (it quit or stopped while the "
-                "database refused them) were added to the record from its rescue file."
+                f"{record.events.restored} entries an earlier run could not save (it quit or stopped while "
+                "the database refused them) were added to the record from its rescue file."
             )
-        if record.restore_error is not None:
+        if record.events.restore_error is not None:
             warnings.append(
-                f"Entries an earlier run could not save could not be added yet: {record.restore_error}. "
-                "Their rescue files stay where they are and are tried again at the next start."
+                "Entries an earlier run could not save could not be added yet: "
+                f"{record.events.restore_error}. Their rescue files stay where they are and are tried again "
+                "at the next start."
             )
-        if record.backup_error is not None:
-            warnings.append(f"The automatic backup failed: {record.backup_error}")
+        if record.backups.backup_error is not None:
+            warnings.append(f"The automatic backup failed: {record.backups.backup_error}")
         if library.errors:
             listed = "; ".join(str(error) for error in library.errors[:3])
             more = f" (and {len(library.errors) - 3} more)" if len(library.errors) > 3 else ""

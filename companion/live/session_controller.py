@@ -109,7 +109,7 @@ class LiveSession(SessionDrafts):
         `second_observer_of`: a second observer's blind record of that open session (agreement is
         computed when the later of the two ends)."""
         plans = [plan_id] if plan_id else []
-        session = record.start_session(
+        session = record.sessions.start_session(
             client_ids, setting, plan_ids=plans, second_observer_of=second_observer_of
         )
         live = cls(record, session, library, now)
@@ -126,9 +126,9 @@ class LiveSession(SessionDrafts):
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> LiveSession:
         """Reopen a session that was not ended (the app closed or crashed): its log, plan and timers."""
-        live = cls(record, record.session(session_id), library, now)
-        stored = record.session_events(session_id, include_undone=True, include_pending=False)
-        pending = {e.id for e in record.pending()}
+        live = cls(record, record.sessions.session(session_id), library, now)
+        stored = record.events.session_events(session_id, include_undone=True, include_pending=False)
+        pending = {e.id for e in record.events.pending()}
         undone = {e.payload.target_event_id for e in stored if isinstance(e.payload, Tombstone)}
         for event in stored:
             if isinstance(event.payload, Tombstone):
@@ -165,7 +165,7 @@ class LiveSession(SessionDrafts):
             event = entry.event
             if event.client_id == client_id and isinstance(event.payload, Cadence) and not entry.undone:
                 return event.payload
-        found = self.record.latest_event(client_id, Cadence.kind)
+        found = self.record.events.latest_event(client_id, Cadence.kind)
         return found.payload if found is not None and isinstance(found.payload, Cadence) else None
 
     # -- tempo markers -----------------------------------------------------------------------------
@@ -206,7 +206,9 @@ class LiveSession(SessionDrafts):
         levels = self._plan_levels()
         if levels:
             with self._lock:
-                objectives[index] = self.record.update_objective(objectives[index].id, prompt_levels=levels)
+                objectives[index] = self.record.caseload.update_objective(
+                    objectives[index].id, prompt_levels=levels
+                )
 
     def settle_tempo(self) -> Update:
         """Log a tempo marker that is due (the metronome started or changed and has settled)."""
@@ -240,7 +242,7 @@ class LiveSession(SessionDrafts):
         if target is None:
             return Update()
         try:
-            self.record.undo(target.id)
+            self.record.events.undo(target.id)
             saved, problem = True, ""
         except StorageError as exc:
             saved, problem = False, str(exc)
@@ -254,10 +256,10 @@ class LiveSession(SessionDrafts):
 
     def retry(self) -> Update:
         """Write the pending entries again (the app calls this on a timer); Update lists those now saved."""
-        if not self.record.pending():
+        if not self.record.events.pending():
             return Update()
         try:
-            self.record.flush()
+            self.record.events.flush()
         except StorageError as exc:
             return Update(problem=str(exc))
         with self._lock:
@@ -277,8 +279,8 @@ class LiveSession(SessionDrafts):
             drafts = self._take_tempo() + stops
         if drafts:
             self._log(drafts)
-        self.record.flush()
-        self.session = self.record.end_session(self.session.id)
+        self.record.events.flush()
+        self.session = self.record.sessions.end_session(self.session.id)
         return self.session
 
     @property
@@ -289,9 +291,9 @@ class LiveSession(SessionDrafts):
         """A second observer's session, ended: its agreement with the observed one, as said to the
         therapist; empty until the observed session has ended too (it is computed then)."""
         observed = self.session.second_observer_of
-        if observed is None or not self.record.session(observed).ended_at:
+        if observed is None or not self.record.sessions.session(observed).ended_at:
             return []
-        return [a.describe() for a in self.record.agreement(observed)]
+        return [a.describe() for a in self.record.sessions.agreement(observed)]
 
     # -- reading (any thread) ----------------------------------------------------------------------
     def entries(self) -> list[LogEntry]:
@@ -375,10 +377,10 @@ class LiveSession(SessionDrafts):
 
     def _log(self, drafts: list[EventDraft]) -> Update:
         try:
-            events = self.record.log_many(self.session.id, drafts)
+            events = self.record.events.log_many(self.session.id, drafts)
             saved, problem = True, ""
         except StorageError as exc:
-            events = self.record.pending()[-len(drafts) :]
+            events = self.record.events.pending()[-len(drafts) :]
             saved, problem = False, str(exc)
         with self._lock:
             changed = self._mark_saved() if saved else []
@@ -399,7 +401,7 @@ class LiveSession(SessionDrafts):
 
     def _mark_saved(self) -> list[LogEntry]:
         """Entries that were pending and are durable now (a later write flushed them)."""
-        pending = {e.id for e in self.record.pending()}
+        pending = {e.id for e in self.record.events.pending()}
         changed = []
         for entry_id in self._order:
             entry = self._entries[entry_id]

@@ -37,7 +37,7 @@ from companion.record import (
     Walk,
 )
 from companion.record.clock import parse
-from companion.record.events import RatingPhase
+from companion.record.payloads import RatingPhase
 from interventions import DEFAULT_PROMPT_LEVELS, DataKind, DataTap, Library, Plan
 
 TAP_KINDS = frozenset(
@@ -77,10 +77,12 @@ class SessionDrafts:
         self.library = library
         self._now = now
         self._lock = threading.RLock()
-        self.clients: tuple[Client, ...] = tuple(record.client(c) for c in session.client_ids)
-        self.objectives: dict[int, list[Objective]] = {c.id: record.objectives(c.id) for c in self.clients}
+        self.clients: tuple[Client, ...] = tuple(record.caseload.client(c) for c in session.client_ids)
+        self.objectives: dict[int, list[Objective]] = {
+            c.id: record.caseload.objectives(c.id) for c in self.clients
+        }
         self.hierarchies: dict[int, tuple[str, ...]] = {
-            c.id: record.prompt_hierarchy(c.id) for c in self.clients
+            c.id: record.caseload.prompt_hierarchy(c.id) for c in self.clients
         }
         self._client_index = 0
         self._objective_index: dict[int, int] = {c.id: 0 for c in self.clients}
@@ -94,7 +96,7 @@ class SessionDrafts:
     def _labels_used_before(self) -> dict[tuple[int, str], str]:
         """The last count/duration/rating label used with each objective, so labels stay consistent."""
         ids = [o.id for objectives in self.objectives.values() for o in objectives]
-        events = self.record.latest_by_objective(ids, ("count", "duration_start", "rating", "measure"))
+        events = self.record.events.latest_by_objective(ids, ("count", "duration_start", "rating", "measure"))
         self._units.update(
             {
                 e.objective_id: e.payload.unit

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from companion.record import Objective
-from companion.record.events import RATING_PHASES, RatingPhase
+from companion.record.payloads import RATING_PHASES, RatingPhase
 from interventions import DataKind
 
 DEFAULT_LABELS = {DataKind.COUNT: "count", DataKind.DURATION: "time on task", DataKind.RATING: "engagement"}

@@ -1,10 +1,10 @@
 """The session record: clients, goals, objectives, sessions and durable quick-tap events.
 
-Import what you need from here; `Record.open(data_dir)` is the entry point. No Textual imports, ever:
-the app drives this layer, never the reverse.
+Import what you need from here; `Record.open(data_dir)` is the entry point, and the record's parts
+(`record.caseload`, `record.sessions`, `record.events` ...) are listed in `companion.record.record`. No
+Textual imports, ever: the app drives this layer, never the reverse.
 """
 
-from companion.record.caseload import UnknownRecord
 from companion.record.errors import (
     CorruptDatabase,
     DatabaseLocked,
@@ -12,8 +12,21 @@ from companion.record.errors import (
     ReadOnlyLocation,
     SchemaTooNew,
     StorageError,
+    UnknownRecord,
 )
-from companion.record.events import (
+from companion.record.model import (
+    DEFAULT_PROMPT_HIERARCHY,
+    Client,
+    Event,
+    EventDraft,
+    Goal,
+    MasteryCriterion,
+    Objective,
+    ObjectivePhase,
+    Session,
+    SessionNote,
+)
+from companion.record.payloads import (
     Abc,
     Cadence,
     Count,
@@ -34,18 +47,6 @@ from companion.record.events import (
     Tombstone,
     Trial,
     Walk,
-)
-from companion.record.model import (
-    DEFAULT_PROMPT_HIERARCHY,
-    Client,
-    Event,
-    EventDraft,
-    Goal,
-    MasteryCriterion,
-    Objective,
-    ObjectivePhase,
-    Session,
-    SessionNote,
 )
 from companion.record.progress import ObjectiveProgress, ProgressPoint
 from companion.record.record import Record

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
 
-from companion.record.events import Count, Sample, Trial
 from companion.record.model import Event
+from companion.record.payloads import Count, Sample, Trial
 
 TRIAL_BY_TRIAL, TOTAL_COUNT, INTERVAL_BY_INTERVAL = "trial-by-trial", "total count", "interval-by-interval"
 

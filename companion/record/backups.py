@@ -17,9 +17,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from companion.paths import backups_dir, ensure_private_dir, ensure_private_file
-from companion.record.database import SIDECAR_SUFFIXES, sync_folder
+from companion.record.database import SIDECAR_SUFFIXES, Database, sync_folder
 from companion.record.errors import CorruptDatabase, StorageError, classify
 
+DEFAULT_BACKUP_EVERY = timedelta(hours=24)
+DEFAULT_KEEP_BACKUPS = 20
 PREFIX = "companion-"
 SUFFIX = ".db"
 STAMP = "%Y%m%dT%H%M%S%fZ"
@@ -67,6 +69,28 @@ def make_backup(source: sqlite3.Connection, db_path: Path, keep: int) -> Path:
     for old in list_backups(db_path.parent)[:-keep]:
         old.unlink()
     return final
+
+
+class Backups:
+    """The record's own automatic and on-demand backups (`record.backups`)."""
+
+    def __init__(self, db: Database, data_dir: Path, every: timedelta | None, keep: int) -> None:
+        self._db = db
+        self._data_dir = data_dir
+        self._every = every
+        self._keep = keep
+        self.backup_error: StorageError | None = None
+        """Why the last automatic backup failed (e.g. disk full), for the app to show; None when fine."""
+
+    def backup_now(self) -> Path:
+        """Write a consistent snapshot to `<data dir>/backups/` and prune the oldest beyond the limit."""
+        with self._db.lock:
+            return make_backup(self._db.connection, self._db.path, self._keep)
+
+    def backup_if_due(self) -> Path | None:
+        if self._every is None or not backup_due(self._data_dir, self._every):
+            return None
+        return self.backup_now()
 
 
 def restore_backup(data_dir: Path, db_path: Path, backup: Path | None = None) -> tuple[Path, Path | None]:

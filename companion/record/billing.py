@@ -14,9 +14,16 @@ timed code is billed (one timed code alone takes the session's time in to time o
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from companion.record.clock import iso, utc_now
+from companion.record.database import Database
+from companion.record.model import Session
+from companion.record.notes import Notes
+from companion.record.sessions import Sessions
 
 UNIT_MINUTES = 15
 MIN_BILLABLE_MINUTES = 8
@@ -75,6 +82,12 @@ def parse_code(item: str) -> BillingCode:
     if minutes is not None and found["code"] not in TIMED_CODES:
         raise ValueError(f"{found['code']} is billed once a session: it takes no minutes ({item.strip()!r})")
     return BillingCode(found["code"], modifiers, minutes)
+
+
+def parse_billing_codes(text: str) -> tuple[str, ...]:
+    """The codes a therapist typed ("97530-GP:30, 97112-gp:15 G0176"), as stored: upper-cased, in order,
+    each once; ValueError naming the first that is not a code and what one looks like."""
+    return tuple(code.text for code in parse_codes(text))
 
 
 def parse_codes(text: str) -> tuple[BillingCode, ...]:
@@ -139,3 +152,65 @@ class BillingChange:
     before: tuple[str, ...]
     after: tuple[str, ...]
     changed_by: str
+
+
+class Billing:
+    """A session's billing codes, their units and the audit trail of later changes (`record.billing`)."""
+
+    def __init__(self, db: Database, sessions: Sessions, notes: Notes) -> None:
+        self._db = db
+        self._sessions = sessions
+        self._notes = notes
+
+    def set_cpt_codes(self, session_id: int, codes: Sequence[str]) -> Session:
+        """The session's billing codes, e.g. corrected on the note after the session ended. A change once a
+        note of the session is finalised goes into the billing audit trail (`billing_audit`), with what the
+        codes were and who changed them: a claim may already have been sent."""
+        checked = parse_billing_codes(" ".join(codes))
+        before = self._sessions.session(
+            session_id
+        ).cpt_codes  # UnknownRecord for a session that does not exist
+        if checked == before:
+            return self._sessions.session(session_id)
+        signed = self._notes.has_finalised_note(session_id)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE sessions SET cpt_codes = ? WHERE id = ?", (json.dumps(list(checked)), session_id)
+            )
+            if signed:
+                conn.execute(
+                    "INSERT INTO billing_audit (session_id, changed_at, before, after, changed_by) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (
+                        session_id,
+                        iso(utc_now()),
+                        json.dumps(before),
+                        json.dumps(list(checked)),
+                        self._notes.therapist().signature,
+                    ),
+                )
+        self._sessions.forget(session_id)
+        return self._sessions.session(session_id)
+
+    def billing_audit(self, session_id: int) -> list[BillingChange]:
+        """Changes to a session's codes made after one of its notes was finalised, oldest first."""
+        rows = self._db.query(
+            "SELECT changed_at, before, after, changed_by FROM billing_audit WHERE session_id = ? "
+            "ORDER BY id",
+            (session_id,),
+        )
+        return [
+            BillingChange(
+                r["changed_at"],
+                tuple(json.loads(r["before"])),
+                tuple(json.loads(r["after"])),
+                r["changed_by"],
+            )
+            for r in rows
+        ]
+
+    def billed(self, session_id: int) -> list[BilledLine] | str:
+        """The session's codes with their units (8-minute rule over time in to time out), or why the units
+        cannot be worked out yet."""
+        session = self._sessions.session(session_id)
+        return billed_lines(parse_codes(" ".join(session.cpt_codes)), session.duration_minutes)

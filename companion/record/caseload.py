@@ -14,8 +14,10 @@ from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
 
+from companion.record.cache import RecordCache
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
+from companion.record.errors import UnknownRecord
 from companion.record.model import (
     DEFAULT_PROMPT_HIERARCHY,
     PHASES,
@@ -24,12 +26,10 @@ from companion.record.model import (
     MasteryCriterion,
     Objective,
     ObjectivePhase,
-    Therapist,
     goal_domain,
 )
 
 HIERARCHY_KEY = "prompt_hierarchy"
-THERAPIST_KEY = "therapist"
 ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](\.[0-9A-TV-Z]{1,4})?$")
 """An ICD-10-CM code: a letter (not U), a digit, a digit or A/B, then up to four characters after a dot."""
 
@@ -40,19 +40,6 @@ def icd10_code(text: str) -> str:
     if not ICD10.match(code):
         raise ValueError(f"{text.strip()!r} is not an ICD-10-CM code: e.g. I69.351 or F84.0")
     return code
-
-
-def valid_npi(npi: str) -> bool:
-    """A National Provider Identifier: 10 digits, the last the Luhn check digit over 80840 + the first 9."""
-    if len(npi) != 10 or not npi.isdigit():
-        return False
-    digits = [int(d) for d in "80840" + npi[:9]]
-    total = sum(d if i % 2 else sum(divmod(d * 2, 10)) for i, d in enumerate(reversed(digits)))
-    return (10 - total % 10) % 10 == int(npi[9])
-
-
-class UnknownRecord(LookupError):
-    """A client, goal, objective, session or event id (or name) that does not exist."""
 
 
 def _client(row: sqlite3.Row) -> Client:
@@ -111,41 +98,26 @@ def editable(changes: dict[str, Any]) -> dict[str, Any]:
     return changes
 
 
-OBJECTIVE_SELECT = "SELECT o.*, g.client_id FROM objectives o JOIN goals g ON g.id = o.goal_id"
-
-
-def load_client(db: Database, client_id: int) -> Client:
-    row = db.query_one("SELECT * FROM clients WHERE id = ?", (client_id,))
-    if row is None:
-        raise UnknownRecord(f"no client with id {client_id}")
-    return _client(row)
-
-
-def load_therapist(db: Database) -> Therapist:
-    row = db.query_one("SELECT value FROM settings WHERE key = ?", (THERAPIST_KEY,))
-    return Therapist(**json.loads(row["value"])) if row else Therapist()
-
-
-def load_hierarchy(db: Database, client_id: int | None) -> tuple[str, ...]:
-    if client_id is not None:
-        own = load_client(db, client_id).settings.get(HIERARCHY_KEY)
-        if own:
-            return tuple(own)
-    row = db.query_one("SELECT value FROM settings WHERE key = ?", (HIERARCHY_KEY,))
-    return tuple(json.loads(row["value"])) if row else DEFAULT_PROMPT_HIERARCHY
+_OBJECTIVE_SELECT = "SELECT o.*, g.client_id FROM objectives o JOIN goals g ON g.id = o.goal_id"
 
 
 class Caseload:
-    """Client, goal and objective operations of the Record facade."""
+    """The record's clients, their goals and objectives, and the prompt hierarchies trials are scored
+    against (`record.caseload`)."""
 
-    _db: Database
-    # Prompt hierarchies the event log validates trials against; cleared whenever they may change.
-    _hierarchies: dict[tuple[int | None, int | None], tuple[str, ...]]
+    def __init__(self, db: Database, cache: RecordCache) -> None:
+        self._db = db
+        self._cache = cache
 
-    # -- practice settings -------------------------------------------------------------------------------
+    # -- prompt hierarchies ------------------------------------------------------------------------------
     def prompt_hierarchy(self, client_id: int | None = None) -> tuple[str, ...]:
         """The client's own hierarchy if set, else the practice's, else the default (independent first)."""
-        return load_hierarchy(self._db, client_id)
+        if client_id is not None:
+            own = self.client(client_id).settings.get(HIERARCHY_KEY)
+            if own:
+                return tuple(own)
+        row = self._db.query_one("SELECT value FROM settings WHERE key = ?", (HIERARCHY_KEY,))
+        return tuple(json.loads(row["value"])) if row else DEFAULT_PROMPT_HIERARCHY
 
     def set_prompt_hierarchy(self, levels: Sequence[str], client_id: int | None = None) -> None:
         """Set the practice-wide hierarchy, or one client's (most independent level first)."""
@@ -157,30 +129,21 @@ class Caseload:
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (HIERARCHY_KEY, json.dumps(cleaned)),
                 )
-            self._hierarchies.clear()
+            self._cache.hierarchies.clear()
         else:
             settings = dict(self.client(client_id).settings, **{HIERARCHY_KEY: list(cleaned)})
             self.update_client(client_id, settings=settings)
 
-    def therapist(self) -> Therapist:
-        """Who signs this record's notes (empty until set: a note cannot be finalised unsigned)."""
-        return load_therapist(self._db)
-
-    def set_therapist(self, name: str, credential: str, npi: str = "") -> Therapist:
-        """The signing therapist; ValueError for an empty name or credential, or an NPI whose check digit
-        is wrong (a typo a payer would reject)."""
-        profile = Therapist(name.strip(), credential.strip(), npi.strip())
-        if not profile.name or not profile.credential:
-            raise ValueError("a signature needs your name and your credential (e.g. MT-BC)")
-        if profile.npi and not valid_npi(profile.npi):
-            raise ValueError(f"NPI {profile.npi!r} is not valid: 10 digits, the last a Luhn check digit")
-        with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (THERAPIST_KEY, json.dumps(asdict(profile))),
-            )
-        return profile
+    def trial_levels(self, client_id: int | None, objective_id: int | None) -> tuple[str, ...]:
+        """The levels a trial is scored against: its objective's own, else its client's (cached: this
+        runs at every trial tap)."""
+        key = (client_id, objective_id)
+        levels = self._cache.hierarchies.get(key)
+        if levels is None:
+            own = self._db.query_one("SELECT prompt_levels FROM objectives WHERE id = ?", (objective_id,))
+            levels = tuple(json.loads(own[0])) if own is not None else ()
+            levels = self._cache.hierarchies[key] = levels or self.prompt_hierarchy(client_id)
+        return levels
 
     # -- clients -----------------------------------------------------------------------------------------
     def add_client(
@@ -237,11 +200,14 @@ class Caseload:
                     client_id,
                 ),
             )
-        self._hierarchies.clear()
+        self._cache.hierarchies.clear()
         return self.client(client_id)
 
     def client(self, client_id: int) -> Client:
-        return load_client(self._db, client_id)
+        row = self._db.query_one("SELECT * FROM clients WHERE id = ?", (client_id,))
+        if row is None:
+            raise UnknownRecord(f"no client with id {client_id}")
+        return _client(row)
 
     def clients(self, include_archived: bool = False) -> list[Client]:
         sql = "SELECT * FROM clients" + ("" if include_archived else " WHERE archived = 0")
@@ -328,7 +294,7 @@ class Caseload:
         return self.objective(int(cursor.lastrowid or 0))
 
     def objective(self, objective_id: int) -> Objective:
-        row = self._db.query_one(OBJECTIVE_SELECT + " WHERE o.id = ?", (objective_id,))
+        row = self._db.query_one(_OBJECTIVE_SELECT + " WHERE o.id = ?", (objective_id,))
         if row is None:
             raise UnknownRecord(f"no objective with id {objective_id}")
         return _objective(row)
@@ -347,7 +313,7 @@ class Caseload:
             clauses.append("o.archived = 0")
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         return [
-            _objective(row) for row in self._db.query(OBJECTIVE_SELECT + where + " ORDER BY o.id", params)
+            _objective(row) for row in self._db.query(_OBJECTIVE_SELECT + where + " ORDER BY o.id", params)
         ]
 
     def update_objective(self, objective_id: int, **changes: Any) -> Objective:
@@ -367,7 +333,7 @@ class Caseload:
                     objective_id,
                 ),
             )
-        self._hierarchies.clear()  # trials on it are now checked against its own levels
+        self._cache.hierarchies.clear()  # trials on it are now checked against its own levels
         return self.objective(objective_id)
 
     def set_phase(self, objective_id: int, phase: str, since: date) -> ObjectivePhase:
@@ -394,3 +360,16 @@ class Caseload:
     def objective_hierarchy(self, objective: Objective) -> tuple[str, ...]:
         """The hierarchy an objective's trials are scored against: its own, else its client's."""
         return objective.prompt_levels or self.prompt_hierarchy(objective.client_id)
+
+    def objective_owner(self, objective_id: int) -> int:
+        """The client an objective belongs to (cached: every tap on an objective asks)."""
+        owner = self._cache.objective_owners.get(objective_id)
+        if owner is None:
+            row = self._db.query_one(
+                "SELECT g.client_id FROM objectives o JOIN goals g ON g.id = o.goal_id WHERE o.id = ?",
+                (objective_id,),
+            )
+            if row is None:
+                raise UnknownRecord(f"no objective with id {objective_id}")
+            owner = self._cache.objective_owners[objective_id] = int(row[0])
+        return owner

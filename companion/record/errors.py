@@ -1,4 +1,4 @@
-"""Storage failures the therapist can act on.
+"""Storage failures the therapist can act on, and the one lookup failure (`UnknownRecord`).
 
 A raw `sqlite3.OperationalError: database is locked` tells a therapist nothing. Every failure of the record
 is turned into one of these classes, whose message names the file and says what to do; the app shows the
@@ -13,6 +13,10 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
+
+
+class UnknownRecord(LookupError):
+    """A client, goal, objective, session or event id (or name) that does not exist."""
 
 
 class StorageError(Exception):

@@ -12,27 +12,29 @@ or a crash loses none of it: the next `Record.open` adds it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from companion.record.caseload import UnknownRecord, load_hierarchy
+from companion.record.cache import RecordCache
+from companion.record.caseload import Caseload
 from companion.record.clock import iso, parse, utc_now
 from companion.record.database import Database
-from companion.record.errors import StorageError
-from companion.record.events import (
-    Intervention,
-    Payload,
-    Tombstone,
-    Trial,
-    payload_from_json,
-    payload_to_json,
+from companion.record.errors import StorageError, UnknownRecord
+from companion.record.event_queries import (
+    event_row,
+    insert_events,
+    is_undone,
+    last_plan,
+    latest_of_kind,
+    latest_per_objective,
+    stored_event,
+    stored_session_events,
 )
 from companion.record.model import Event, EventDraft, Session
+from companion.record.payloads import Intervention, Payload, Tombstone, Trial
 from companion.record.rescue import (
     SUFFIX,
     read_rescue,
@@ -41,60 +43,27 @@ from companion.record.rescue import (
     rescued_files,
     write_rescue,
 )
-from companion.record.sessions import load_session
-
-EVENT_COLUMNS = "id, session_id, client_id, objective_id, plan_id, kind, wall_time, offset_s, payload"
-NOT_UNDONE = "kind != 'tombstone' AND id NOT IN (SELECT undoes FROM events WHERE undoes IS NOT NULL)"
-INSERT_EVENT = f"INSERT OR IGNORE INTO events ({EVENT_COLUMNS}, undoes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-
-def event_from_row(row: sqlite3.Row) -> Event:
-    """An Event from a row selected with EVENT_COLUMNS."""
-    return Event(
-        id=row["id"],
-        session_id=row["session_id"],
-        client_id=row["client_id"],
-        objective_id=row["objective_id"],
-        plan_id=row["plan_id"],
-        wall_time=row["wall_time"],
-        offset_s=row["offset_s"],
-        payload=payload_from_json(row["kind"], json.loads(row["payload"])),
-    )
-
-
-def _row(event: Event) -> tuple[object, ...]:
-    undoes = event.payload.target_event_id if isinstance(event.payload, Tombstone) else None
-    return (
-        event.id,
-        event.session_id,
-        event.client_id,
-        event.objective_id,
-        event.plan_id,
-        event.kind,
-        event.wall_time,
-        event.offset_s,
-        json.dumps(payload_to_json(event.payload), separators=(",", ":")),
-        undoes,
-    )
+from companion.record.session_queries import load_session
 
 
 class EventLog:
-    """Event operations of the Record facade."""
+    """Logging, reading and undoing a session's events (`record.events`)."""
 
-    _db: Database
-    data_dir: Path
-    _pending: list[Event]
-    # Where the pending queue is kept on disk now (None when nothing is pending), and why the last attempt
-    # to keep it there failed (None when it worked): the app shows this beside the pending entries.
-    rescue_file: Path | None
-    rescue_error: str | None
-    _current_plan: dict[int, str | None]
-    _session_cache: dict[int, Session]
-    _hierarchies: dict[tuple[int | None, int | None], tuple[str, ...]]
-    _objective_owners: dict[int, int]
-
-    # Monotonic clock reading at the start of each session started by this process.
-    _anchors: dict[int, float]
+    def __init__(self, db: Database, cache: RecordCache, caseload: Caseload, data_dir: Path) -> None:
+        self._db = db
+        self._cache = cache
+        self._caseload = caseload
+        self._data_dir = data_dir
+        self._pending: list[Event] = []
+        self.rescue_file: Path | None = None
+        """Where the pending queue is kept on disk now (None when nothing is pending)."""
+        self.rescue_error: str | None = None
+        """Why the last attempt to keep the queue on disk failed (None when it worked): the app shows this
+        beside the pending entries."""
+        self.restored = 0
+        """Entries an earlier run left in rescue files and opening this record added."""
+        self.restore_error: str | None = None
+        """Why adding them failed (the files stay for the next open), None when it did not."""
 
     # -- writing -----------------------------------------------------------------------------------------
     def log(self, session_id: int, draft: EventDraft) -> Event:
@@ -138,7 +107,7 @@ class EventLog:
     def _write_pending(self) -> None:
         try:
             with self._db.transaction() as conn:
-                conn.executemany(INSERT_EVENT, [_row(event) for event in self._pending])
+                insert_events(conn, [event_row(event) for event in self._pending])
         except StorageError:
             self._keep_in_rescue_file()
             raise
@@ -151,21 +120,19 @@ class EventLog:
         entries pending); returns how many were not stored yet. Each file is removed once its events are
         durable; on a storage failure the files stay for the next attempt."""
         added = 0
-        for path in rescued_files(rescue_places(self.data_dir), rescue_prefix(self._db.path)):
+        for path in rescued_files(rescue_places(self._data_dir), rescue_prefix(self._db.path)):
             if path == self.rescue_file:
                 continue
             rows = read_rescue(path)
             with self._db.transaction() as conn:
-                before = conn.total_changes
-                conn.executemany(INSERT_EVENT, rows)
-                added += conn.total_changes - before
+                added += insert_events(conn, rows)
             path.unlink()
         return added
 
     def _keep_in_rescue_file(self) -> None:
         name = f"{rescue_prefix(self._db.path)}{os.getpid()}{SUFFIX}"
         try:
-            kept = write_rescue(rescue_places(self.data_dir), name, [_row(e) for e in self._pending])
+            kept = write_rescue(rescue_places(self._data_dir), name, [event_row(e) for e in self._pending])
         except OSError as exc:  # still in memory and retried; the app shows why it is not on disk too
             self.rescue_error = str(exc)
             return
@@ -186,16 +153,16 @@ class EventLog:
         for event in self.pending():
             if event.id == event_id:
                 return event
-        row = self._db.query_one(f"SELECT {EVENT_COLUMNS} FROM events WHERE id = ?", (event_id,))
-        if row is None:
+        found = stored_event(self._db, event_id)
+        if found is None:
             raise UnknownRecord(f"no event with id {event_id}")
-        return event_from_row(row)
+        return found
 
     def session_events(
         self, session_id: int, *, include_undone: bool = False, include_pending: bool = True
     ) -> list[Event]:
         """A session's events in logging order; undone events and tombstones are left out by default."""
-        stored = self._query_events("session_id = ?", (session_id,), include_undone=True)
+        stored = stored_session_events(self._db, session_id)
         queued = [e for e in self.pending() if e.session_id == session_id] if include_pending else []
         events = stored + queued
         if include_undone:
@@ -206,38 +173,18 @@ class EventLog:
     def latest_event(self, client_id: int, kind: str) -> Event | None:
         """The client's last stored event of `kind` in any session (not undone): e.g. the cadence a RAS
         session starts from."""
-        events = self._query_events(
-            f"seq = (SELECT MAX(seq) FROM events WHERE client_id = ? AND kind = ? AND {NOT_UNDONE})",
-            (client_id, kind),
-        )
-        return events[-1] if events else None
+        return latest_of_kind(self._db, client_id, kind)
 
     def latest_by_objective(self, objective_ids: Sequence[int], kinds: Sequence[str]) -> list[Event]:
         """The last stored event of each of `kinds` for each objective (not undone), in logging order: the
         labels and units an objective was last logged with."""
-        if not objective_ids or not kinds:
-            return []
-        ids, named = ", ".join("?" * len(objective_ids)), ", ".join("?" * len(kinds))
-        return self._query_events(
-            f"seq IN (SELECT MAX(seq) FROM events WHERE kind IN ({named}) AND objective_id IN ({ids}) "
-            f"AND {NOT_UNDONE} GROUP BY objective_id, kind)",
-            [*kinds, *objective_ids],
-        )
-
-    def _query_events(
-        self, where: str, params: Sequence[object], *, include_undone: bool = False
-    ) -> list[Event]:
-        """Stored events matching a SQL condition on the events table, in logging order (the SQL stays in
-        the record: callers ask through the named queries above)."""
-        condition = where if include_undone else f"({where}) AND {NOT_UNDONE}"
-        rows = self._db.query(f"SELECT {EVENT_COLUMNS} FROM events WHERE {condition} ORDER BY seq", params)
-        return [event_from_row(row) for row in rows]
+        return latest_per_objective(self._db, objective_ids, kinds)
 
     # -- stamping and validation -------------------------------------------------------------------------
     def _stamp(self, session_id: int, draft: EventDraft) -> Event:
-        session = self._session_cache.get(session_id)
+        session = self._cache.sessions.get(session_id)
         if session is None:
-            session = self._session_cache[session_id] = load_session(self._db, session_id)
+            session = self._cache.sessions[session_id] = load_session(self._db, session_id)
         payload = draft.payload
         client_id = self._client_for(session, draft)
         if isinstance(payload, Trial):
@@ -271,7 +218,7 @@ class EventLog:
     def _client_for(self, session: Session, draft: EventDraft) -> int | None:
         client_id = draft.client_id
         if draft.objective_id is not None:
-            owner = self._objective_owner(draft.objective_id)
+            owner = self._caseload.objective_owner(draft.objective_id)
             if client_id is not None and client_id != owner:
                 raise ValueError(f"objective {draft.objective_id} belongs to client {owner}, not {client_id}")
             client_id = owner
@@ -283,36 +230,19 @@ class EventLog:
             raise ValueError(f"client {client_id} is not in session {session.id}")
         return client_id
 
-    def _objective_owner(self, objective_id: int) -> int:
-        owner = self._objective_owners.get(objective_id)
-        if owner is None:
-            row = self._db.query_one(
-                "SELECT g.client_id FROM objectives o JOIN goals g ON g.id = o.goal_id WHERE o.id = ?",
-                (objective_id,),
-            )
-            if row is None:
-                raise UnknownRecord(f"no objective with id {objective_id}")
-            owner = self._objective_owners[objective_id] = int(row[0])
-        return owner
-
     def _check_prompt_level(self, trial: Trial, client_id: int | None, objective_id: int | None) -> None:
         """A trial's level must be in the hierarchy it is scored against: its objective's, else its client's
         (the pad offers no other, but an import or a second device might)."""
-        key = (client_id, objective_id)
-        levels = self._hierarchies.get(key)
-        if levels is None:
-            own = self._db.query_one("SELECT prompt_levels FROM objectives WHERE id = ?", (objective_id,))
-            levels = tuple(json.loads(own[0])) if own is not None else ()
-            levels = self._hierarchies[key] = levels or load_hierarchy(self._db, client_id)
+        levels = self._caseload.trial_levels(client_id, objective_id)
         if trial.prompt_level not in levels:
             raise ValueError(f"prompt level {trial.prompt_level!r} is not one of {', '.join(levels)}")
 
     def _anchor(self, session: Session) -> float:
         """The monotonic clock at the session's start; derived from wall time if it started elsewhere."""
-        anchor = self._anchors.get(session.id)
+        anchor = self._cache.anchors.get(session.id)
         if anchor is None:
             elapsed = (utc_now() - parse(session.started_at)).total_seconds()
-            anchor = self._anchors[session.id] = time.monotonic() - elapsed
+            anchor = self._cache.anchors[session.id] = time.monotonic() - elapsed
         return anchor
 
     def _check_undoable(self, target_id: str, session_id: int) -> None:
@@ -324,24 +254,20 @@ class EventLog:
         already = any(
             isinstance(e.payload, Tombstone) and e.payload.target_event_id == target_id
             for e in self.pending()
-        ) or self._db.query_one("SELECT 1 FROM events WHERE undoes = ?", (target_id,))
+        ) or is_undone(self._db, target_id)
         if already:
             raise ValueError(f"event {target_id} is already undone")
 
     def _plan_for(self, session_id: int, draft: EventDraft) -> str | None:
         payload: Payload = draft.payload
         if isinstance(payload, Intervention):
-            self._current_plan[session_id] = payload.plan_id
+            self._cache.current_plan[session_id] = payload.plan_id
             return payload.plan_id
         if draft.plan_id is not None:
             return draft.plan_id
-        if session_id not in self._current_plan:
-            row = self._db.query_one(
-                "SELECT plan_id FROM events WHERE session_id = ? AND kind = 'intervention' ORDER BY seq DESC",
-                (session_id,),
-            )
+        if session_id not in self._cache.current_plan:
             queued = [
                 e.plan_id for e in self._pending if e.session_id == session_id and e.kind == "intervention"
             ]
-            self._current_plan[session_id] = queued[-1] if queued else (row[0] if row else None)
-        return self._current_plan[session_id]
+            self._cache.current_plan[session_id] = queued[-1] if queued else last_plan(self._db, session_id)
+        return self._cache.current_plan[session_id]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from companion.record.events import Payload
+from companion.record.payloads import Payload
 from interventions.vocabulary import GoalDomain
 
 DEFAULT_PROMPT_HIERARCHY: tuple[str, ...] = ("independent", "gestural", "verbal", "model", "physical")
@@ -261,7 +261,7 @@ class Session:
 
 @dataclass(frozen=True)
 class EventDraft:
-    """What the app hands to `Record.log`: the payload plus whom and what it is about.
+    """What the app hands to `record.events.log`: the payload plus whom and what it is about.
 
     `wall_time`/`offset_s` are normally left empty and stamped at the moment of the tap; they are set
     explicitly only when importing or generating historical data.

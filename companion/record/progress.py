@@ -21,8 +21,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from companion.record.caseload import Caseload
 from companion.record.database import Database
-from companion.record.event_log import EVENT_COLUMNS, NOT_UNDONE, event_from_row
+from companion.record.event_log import EventLog
+from companion.record.event_queries import metric_per_session, objective_events
 from companion.record.model import (
     JUDGED_PHASES,
     Event,
@@ -32,8 +34,15 @@ from companion.record.model import (
     Session,
     summarise_takes,
 )
+from companion.record.sessions import Sessions
 from companion.record.stats import least_squares_slope
-from companion.record.summaries import GroupSummary, session_minutes, summarise_group
+from companion.record.summaries import (
+    GroupSummary,
+    SessionSummary,
+    session_minutes,
+    summarise_group,
+    summarise_session,
+)
 
 CURRENT_SESSIONS = 3
 """Sessions whose mean is an objective's current level in reports (first vs last session says little)."""
@@ -123,57 +132,6 @@ def objective_status(period: ObjectiveProgress, before: ObjectiveProgress | None
     return "regressed" if moved <= -meaningful else "not progressing"
 
 
-# Per metric: the event kinds it reads and one SQL aggregate per session over them (`live` = the
-# objective's events of those kinds that were not undone). Each row: session_id, then the figures.
-def _field(name: str) -> str:
-    return f"json_extract(payload, '$.{name}')"
-
-
-# Beats a sync exercise covered (hits matched to a beat + beats missed): what its pct_within is a share of.
-_SYNC_BEATS = f"MAX({_field('n_hits')} - {_field('extra')} + {_field('missed')}, 1)"
-
-METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
-    "percent_correct": (
-        ("trial",),
-        f"SELECT session_id, COUNT(*), 100.0 * SUM({_field('correct')}) / COUNT(*) "
-        "FROM live GROUP BY session_id",
-    ),
-    "percent_independent": (
-        ("trial",),
-        f"SELECT session_id, COUNT(*), 100.0 * SUM({_field('correct')} AND "
-        f"{_field('prompt_level')} = :first) / COUNT(*) FROM live GROUP BY session_id",
-    ),
-    "count": (
-        ("count",),
-        f"SELECT session_id, COUNT(*), SUM({_field('delta')}) FROM live GROUP BY session_id",
-    ),
-    "latency_seconds": (
-        ("latency",),
-        f"SELECT session_id, COUNT(*), AVG({_field('seconds')}) FROM live GROUP BY session_id",
-    ),
-    "rating_after": (
-        ("rating",),
-        f"SELECT session_id, {_field('label')}, AVG(CASE WHEN {_field('phase')} = 'before' THEN "
-        f"{_field('value')} END), AVG(CASE WHEN {_field('phase')} = 'after' THEN {_field('value')} END) "
-        "FROM live GROUP BY session_id, 2",
-    ),
-    "cadence_spm": (
-        ("cadence",),
-        f"SELECT session_id, COUNT(*), (SELECT {_field('steps_per_min')} FROM live AS later WHERE "
-        "later.session_id = live.session_id ORDER BY seq DESC LIMIT 1) FROM live GROUP BY session_id",
-    ),
-    "interval_pct": (
-        ("sample",),
-        f"SELECT session_id, COUNT(*), 100.0 * SUM({_field('occurred')}) / COUNT(*) "
-        "FROM live GROUP BY session_id",
-    ),
-    "sync_pct_within": (
-        ("sync",),
-        f"SELECT session_id, SUM({_field('n_hits')}), SUM({_field('pct_within')} * {_SYNC_BEATS}) "
-        f"/ SUM({_SYNC_BEATS}) FROM live GROUP BY session_id",
-    ),
-}
-METRIC_SQL["rating_change"] = METRIC_SQL["rating_after"]
 PAIRED_KINDS: dict[str, tuple[str, ...]] = {
     "duration_seconds": ("duration_start", "duration_stop", "duration"),
     "count_per_minute": ("count", "observation_start", "observation_stop"),
@@ -183,14 +141,6 @@ PAIRED_KINDS: dict[str, tuple[str, ...]] = {
 """Metrics worked out in Python from the session's summary: durations pair starts with stops, a rate reads
 the counts and the windows they were observed in, and both durations and measures follow the objective's
 summary rule."""
-
-
-def _live_cte(kinds: Sequence[str]) -> str:
-    marks = ", ".join(f"'{kind}'" for kind in kinds)
-    return (
-        "WITH live AS (SELECT * FROM events WHERE objective_id = :objective "
-        f"AND kind IN ({marks}) AND {NOT_UNDONE}) "
-    )
 
 
 def _rating_values(rows: Sequence[Sequence[object]], metric: Metric) -> dict[int, tuple[float, int]]:
@@ -262,16 +212,12 @@ def session_values(
 ) -> dict[int, tuple[float, int]]:
     """(value, sample) of the objective's criterion metric for each session that has data for it."""
     metric = objective.criterion.metric
-    params = {"objective": objective.id, "first": first_level}
     by_id = {s.id: s for s in sessions}
     if metric in PAIRED_KINDS:
-        found = db.query(
-            f"{_live_cte(PAIRED_KINDS[metric])} SELECT {EVENT_COLUMNS} FROM live ORDER BY seq", params
-        )
-        events = [e for e in map(event_from_row, found) if e.session_id in by_id]
+        found = objective_events(db, objective.id, PAIRED_KINDS[metric])
+        events = [e for e in found if e.session_id in by_id]
         return _grouped_values(events, by_id, _paired_value(objective))
-    kinds, aggregate = METRIC_SQL[metric]
-    rows = [tuple(row) for row in db.query(_live_cte(kinds) + aggregate, params) if row[0] in by_id]
+    rows = [row for row in metric_per_session(db, objective.id, metric, first_level) if row[0] in by_id]
     if metric in ("rating_after", "rating_change"):
         return _rating_values(rows, metric)
     return {int(sid): (float(value), int(n)) for sid, n, value in rows if value is not None}
@@ -319,3 +265,43 @@ def _progress(
         origin = points[0].date
         slope = least_squares_slope([(p.date - origin).days / 7 for p in points], [p.value for p in points])
     return ObjectiveProgress(objective, tuple(points), slope, mastered_on, run, phases)
+
+
+class Progress:
+    """A session's figures and objectives' progress, read from the other parts (`record.progress`)."""
+
+    def __init__(self, db: Database, caseload: Caseload, sessions: Sessions, events: EventLog) -> None:
+        self._db = db
+        self._caseload = caseload
+        self._sessions = sessions
+        self._events = events
+
+    def summary(self, session_id: int) -> SessionSummary:
+        """Figures per client and objective for one session (pending events included, undone ones not)."""
+        session = self._sessions.session(session_id)
+        caseload = self._caseload
+        hierarchies = {client_id: caseload.prompt_hierarchy(client_id) for client_id in session.client_ids}
+        objectives = [o for c in session.client_ids for o in caseload.objectives(c, include_archived=True)]
+        own = {o.id: o.prompt_levels for o in objectives}
+        criteria = {o.id: o.criterion for o in objectives}
+        return summarise_session(session, self._events.session_events(session_id), hierarchies, own, criteria)
+
+    def objective_progress(
+        self, objective_id: int, start: date | None = None, end: date | None = None
+    ) -> ObjectiveProgress:
+        """One value per session for the objective's criterion metric, its weekly trend and mastery."""
+        objective = self._caseload.objective(objective_id)
+        return self._progress_of(objective, self._sessions.sessions(objective.client_id, start, end))
+
+    def client_progress(
+        self, client_id: int, start: date | None = None, end: date | None = None
+    ) -> list[ObjectiveProgress]:
+        """Progress of every active objective of a client (what the review screen and reports show)."""
+        sessions = self._sessions.sessions(client_id, start, end)
+        return [self._progress_of(o, sessions) for o in self._caseload.objectives(client_id)]
+
+    def _progress_of(self, objective: Objective, sessions: Sequence[Session]) -> ObjectiveProgress:
+        first_level = self._caseload.objective_hierarchy(objective)[0]
+        return objective_progress(
+            self._db, objective, sessions, first_level, self._caseload.phases(objective.id)
+        )

@@ -40,25 +40,31 @@ class Practice:
 def make_practice(data_dir: Path, history: bool = True) -> Practice:
     """Create the practice in `data_dir`; with `history`, Ava has four past weekly sessions."""
     with Record.open(data_dir, backup_every=None) as record:
-        ava = record.add_client("Ava", birth_year=2017, pseudonym="Client A", population="autism, age 8")
-        record.update_client(ava.id, preferred_music="Moana, drums")
-        ben = record.add_client("Ben", birth_year=1950, pseudonym="Client B", population="stroke, gait")
-        cleo = record.add_client("Cleo", birth_year=2015, pseudonym="Client C")
-        record.set_prompt_hierarchy(["independent", "verbal", "physical"], client_id=ben.id)
-        talk = record.add_goal(ava.id, "communication", "Increase functional requests")
-        requests = record.add_objective(
+        ava = record.caseload.add_client(
+            "Ava", birth_year=2017, pseudonym="Client A", population="autism, age 8"
+        )
+        record.caseload.update_client(ava.id, preferred_music="Moana, drums")
+        ben = record.caseload.add_client(
+            "Ben", birth_year=1950, pseudonym="Client B", population="stroke, gait"
+        )
+        cleo = record.caseload.add_client("Cleo", birth_year=2015, pseudonym="Client C")
+        record.caseload.set_prompt_hierarchy(["independent", "verbal", "physical"], client_id=ben.id)
+        talk = record.caseload.add_goal(ava.id, "communication", "Increase functional requests")
+        requests = record.caseload.add_objective(
             talk.id,
             "Requests an instrument with a 2-word phrase",
             MasteryCriterion("percent_independent", 80, 3),
         )
-        play = record.add_goal(ava.id, "social", "Reciprocal play")
-        turns = record.add_objective(play.id, "Takes turns on the drum", MasteryCriterion("count", 6, 3))
-        walk = record.add_goal(ben.id, "gross motor", "Walk with a steady cadence")
-        reach = record.add_objective(walk.id, "Reaches to strike the drum on the beat")
+        play = record.caseload.add_goal(ava.id, "social", "Reciprocal play")
+        turns = record.caseload.add_objective(
+            play.id, "Takes turns on the drum", MasteryCriterion("count", 6, 3)
+        )
+        walk = record.caseload.add_goal(ben.id, "gross motor", "Walk with a steady cadence")
+        reach = record.caseload.add_objective(walk.id, "Reaches to strike the drum on the beat")
         if history:
             for week in range(4, 0, -1):
                 started = NOW - timedelta(weeks=week)
-                session = record.start_session([ava.id], "in-home", started_at=started)
+                session = record.sessions.start_session([ava.id], "in-home", started_at=started)
                 drafts = [EventDraft(Tempo(80, "4/4"), wall_time=started)]
                 drafts += [
                     EventDraft(
@@ -68,8 +74,8 @@ def make_practice(data_dir: Path, history: bool = True) -> Practice:
                     )
                     for k in range(8)
                 ]
-                record.log_many(session.id, drafts)
-                record.end_session(session.id, ended_at=started + timedelta(minutes=45))
+                record.events.log_many(session.id, drafts)
+                record.sessions.end_session(session.id, ended_at=started + timedelta(minutes=45))
     return Practice(data_dir, ava.id, ben.id, cleo.id, requests.id, turns.id, reach.id)
 
 
@@ -80,7 +86,7 @@ def make_practice_with_songs(folder: Path) -> Practice:
     broken = folder / "broken.mid"
     broken.write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")  # a header cut short
     with practice.open() as record:
-        record.update_client(practice.ava, preferred_songs=(str(broken), str(TWINKLE)))
+        record.caseload.update_client(practice.ava, preferred_songs=(str(broken), str(TWINKLE)))
     return practice
 
 

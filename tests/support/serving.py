@@ -107,9 +107,9 @@ def add_clients(data_dir: Path, names: Sequence[str] = CLIENTS) -> None:
     """A caseload the app opens on: each client with one gait objective, as a therapist sets it up."""
     with Record.open(data_dir, backup_every=None) as record:
         for name in names:
-            client = record.add_client(name, population="stroke, gait")
-            goal = record.add_goal(client.id, "gross motor", "Walk with a steady cadence")
-            record.add_objective(
+            client = record.caseload.add_client(name, population="stroke, gait")
+            goal = record.caseload.add_goal(client.id, "gross motor", "Walk with a steady cadence")
+            record.caseload.add_objective(
                 goal.id, "Steps on the beat at 90 bpm", MasteryCriterion("percent_correct", 80, 3)
             )
 
@@ -117,6 +117,6 @@ def add_clients(data_dir: Path, names: Sequence[str] = CLIENTS) -> None:
 def trials_logged(data_dir: Path) -> list[Event]:
     """Every trial in the session record, read back through the record layer from the file on disk."""
     with Record.open(data_dir, backup_every=None) as record:
-        sessions = record.sessions(second_observers=True)  # a colleague's blind taps count too
-        trials = [e for s in sessions for e in record.session_events(s.id) if e.kind == "trial"]
+        sessions = record.sessions.sessions(second_observers=True)  # a colleague's blind taps count too
+        trials = [e for s in sessions for e in record.events.session_events(s.id) if e.kind == "trial"]
         return sorted(trials, key=lambda e: e.wall_time)  # in the order they were tapped

@@ -34,7 +34,7 @@ Steps = Callable[[Pilot[None]], Awaitable[None]]
 def open_session(practice: Practice) -> None:
     """Ava's session of today, 12 minutes in, left open: the app resumes it."""
     with practice.open() as record:
-        session = record.start_session([practice.ava], "in-home", started_at=NOW)
+        session = record.sessions.start_session([practice.ava], "in-home", started_at=NOW)
         at = [NOW + timedelta(seconds=30 * n) for n in range(12)]
         drafts = [
             EventDraft(Intervention("choice-making-instruments"), wall_time=at[0]),
@@ -50,8 +50,8 @@ def open_session(practice: Practice) -> None:
             EventDraft(Count("turn initiation"), objective_id=practice.ava_turns, wall_time=at[6]),
             EventDraft(Note("asked for the big drum"), objective_id=practice.ava_requests, wall_time=at[7]),
         ]
-        events = record.log_many(session.id, drafts)
-        record.undo(events[4].id)
+        events = record.events.log_many(session.id, drafts)
+        record.events.undo(events[4].id)
 
 
 def still(app: App[Any]) -> None:

@@ -14,12 +14,12 @@ EVENT_ID = re.compile(r"[0-9a-f]{32}")
 
 def timp_session(record: Record) -> tuple[int, int, int]:
     """A TIMP session: tempo 84 bpm, 8/10 independent trials, a quote naming the client."""
-    client = record.add_client("Émile Zoë", birth_year=2016, pseudonym="Client E")
-    goal = record.add_goal(client.id, "gross motor", "Improve bilateral coordination")
-    objective = record.add_objective(
+    client = record.caseload.add_client("Émile Zoë", birth_year=2016, pseudonym="Client E")
+    goal = record.caseload.add_goal(client.id, "gross motor", "Improve bilateral coordination")
+    objective = record.caseload.add_objective(
         goal.id, "Taps the drum on the beat", MasteryCriterion("percent_independent", 80, 3)
     )
-    session = record.start_session([client.id], "clinic", started_at=START, cpt_codes=["97530"])
+    session = record.sessions.start_session([client.id], "clinic", started_at=START, cpt_codes=["97530"])
     levels = ["independent"] * 8 + ["verbal", "model"]
     drafts = [EventDraft(Tempo(84, "4/4"), plan_id="timp-drum-reach", wall_time=START)]
     drafts += [
@@ -30,6 +30,6 @@ def timp_session(record: Record) -> tuple[int, int, int]:
         EventDraft(Count("initiation"), wall_time=START + timedelta(minutes=5)),
         EventDraft(Note("Émile Zoë said “again!” → smiled"), wall_time=START + timedelta(minutes=6)),
     ]
-    record.log_many(session.id, drafts)
-    record.end_session(session.id, ended_at=START + timedelta(minutes=40))
+    record.events.log_many(session.id, drafts)
+    record.sessions.end_session(session.id, ended_at=START + timedelta(minutes=40))
     return client.id, objective.id, session.id

@@ -20,7 +20,7 @@ from textual.widgets import Input, Label, Select
 
 from companion.app.screens.dialogs import Dialog
 from companion.live.tap_choices import MeasureChoice, measure_phase
-from companion.record.events import RATING_PHASES, RatingPhase
+from companion.record.payloads import RATING_PHASES, RatingPhase
 
 
 @dataclass(frozen=True)

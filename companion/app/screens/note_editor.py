@@ -32,8 +32,8 @@ from companion.documents.selection import select
 from companion.documents.soap import draft_note, session_header
 from companion.paths import exports_dir
 from companion.record import Client, SessionNote
+from companion.record.billing import parse_billing_codes
 from companion.record.model import HOME_PRACTICE, MODALITIES, Therapist
-from companion.record.sessions import parse_billing_codes
 
 SECTIONS = (
     ("subjective", "S — Subjective: what the client and carers reported"),
@@ -115,12 +115,12 @@ class SoapScreen(CompanionScreen):
     @work(thread=True, exclusive=True)
     def load(self) -> None:
         record, titles = self.services.record, self.services.titles
-        session = record.session(self.session_id)
+        session = record.sessions.session(self.session_id)
         drafts = [
-            NoteDraft(record.client(c), draft_note(record, self.session_id, c, titles))
+            NoteDraft(record.caseload.client(c), draft_note(record, self.session_id, c, titles))
             for c in session.client_ids
         ]
-        header = session_header(record.summary(self.session_id), titles)
+        header = session_header(record.progress.summary(self.session_id), titles)
         details = (session.present, session.modality)
         self.app.call_from_thread(self.show, header, drafts, ", ".join(session.cpt_codes), details)
 
@@ -245,12 +245,12 @@ class SoapScreen(CompanionScreen):
 
         def write() -> str:
             for note in notes:
-                record.save_note(note)
+                record.notes.save_note(note)
             if codes is not None:
-                record.set_cpt_codes(session_id, codes)
+                record.billing.set_cpt_codes(session_id, codes)
             if details is not None:
-                record.describe_session(session_id, *details)
-            return session_header(record.summary(session_id), titles)
+                record.sessions.describe_session(session_id, *details)
+            return session_header(record.progress.summary(session_id), titles)
 
         def saved(header: str) -> None:
             self.query_one("#note-header", Static).update(header)
@@ -279,7 +279,7 @@ class SoapScreen(CompanionScreen):
 
         def answer(yes: bool | None) -> None:
             if yes:
-                self.companion.run_io(record.therapist, ask_signer, "The note was not finalised")
+                self.companion.run_io(record.notes.therapist, ask_signer, "The note was not finalised")
 
         def ask_signer(therapist: Therapist) -> None:
             if therapist.signature:
@@ -292,7 +292,7 @@ class SoapScreen(CompanionScreen):
             if values is not None:
                 name, credential = values
                 self.companion.run_io(
-                    lambda: record.set_therapist(name, credential),
+                    lambda: record.notes.set_therapist(name, credential),
                     lambda _: self.action_save(finalise=True),
                     "The note was not finalised",
                 )
@@ -324,7 +324,7 @@ class SoapScreen(CompanionScreen):
 
     def _export(self, fmt: Format, deidentify: bool) -> None:
         record = self.services.record
-        session = record.session(self.session_id)
+        session = record.sessions.session(self.session_id)
         suffix = "-deidentified" if deidentify else ""
         target = (
             exports_dir(record.data_dir)

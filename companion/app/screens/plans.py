@@ -147,7 +147,7 @@ class PlansScreen(CompanionScreen):
         if self.choose:
             self.dismiss(plan.id)
             return
-        clients = self.services.record.clients()
+        clients = self.services.record.caseload.clients()
         if not clients:
             self.notify("Add a client on the Today screen first (a).", severity="warning")
             return

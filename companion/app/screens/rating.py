@@ -20,7 +20,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 from companion.app.screens.dialogs import Dialog
 from companion.documents.wording import num
 from companion.live.tap_choices import RatingChoice, rating_phase
-from companion.record.events import RATING_PHASES, RatingPhase
+from companion.record.payloads import RATING_PHASES, RatingPhase
 
 DIGIT_SCALE = (0.0, 10.0)
 

@@ -140,7 +140,7 @@ class ReviewScreen(CompanionScreen):
         self.query_one("#report-to", Input).value = end.isoformat()
         table = self.query_one("#session-table", DataTable)
         table.add_columns("Date", "Min", "Setting", "Interventions", "Note")
-        self.clients = self.services.record.clients()
+        self.clients = self.services.record.caseload.clients()
         listing = self.query_one("#review-client-list", OptionList)
         listing.add_options([Option(Text(c.display_name), id=str(c.id)) for c in self.clients])  # as typed
         index = next((i for i, c in enumerate(self.clients) if c.id == self.client_id), 0)
@@ -163,9 +163,9 @@ class ReviewScreen(CompanionScreen):
     @work(thread=True, exclusive=True, group="review")
     def load_client(self, client_id: int) -> None:
         record = self.services.record
-        sessions = list(reversed(record.sessions(client_id)))
-        notes = {s.id: record.note(s.id, client_id) for s in sessions}
-        progress = record.client_progress(client_id)
+        sessions = list(reversed(record.sessions.sessions(client_id)))
+        notes = {s.id: record.notes.note(s.id, client_id) for s in sessions}
+        progress = record.progress.client_progress(client_id)
         self.app.call_from_thread(self.show_client, sessions, notes, progress)
 
     def show_client(
@@ -208,14 +208,17 @@ class ReviewScreen(CompanionScreen):
     @work(thread=True, exclusive=True, group="session-detail")
     def load_session(self, session_id: int) -> None:
         record = self.services.record
-        session = record.session(session_id)
-        events = tuple(record.session_events(session_id))
-        notes = tuple((record.client(c).display_name, record.note(session_id, c)) for c in session.client_ids)
-        hierarchy = record.prompt_hierarchy(session.client_ids[0])
-        objectives = {o.id: o.description for c in session.client_ids for o in record.objectives(c)}
+        session = record.sessions.session(session_id)
+        events = tuple(record.events.session_events(session_id))
+        notes = tuple(
+            (record.caseload.client(c).display_name, record.notes.note(session_id, c))
+            for c in session.client_ids
+        )
+        hierarchy = record.caseload.prompt_hierarchy(session.client_ids[0])
+        objectives = {o.id: o.description for c in session.client_ids for o in record.caseload.objectives(c)}
         agreement = tuple(
             f"{objectives.get(a.objective_id, 'objective')}: {a.describe()}"
-            for a in record.agreement(session_id)
+            for a in record.sessions.agreement(session_id)
         )
         detail = SessionDetail(session, events, notes, hierarchy, agreement)
         self.app.call_from_thread(self.show_session, detail)
@@ -279,7 +282,7 @@ class ReviewScreen(CompanionScreen):
         if client is None:
             return
         record = self.services.record
-        objectives = record.objectives(client.id)
+        objectives = record.caseload.objectives(client.id)
         if not objectives:
             self.notify("No objectives yet: add them on the Today screen (o).", severity="warning")
             return
@@ -293,7 +296,7 @@ class ReviewScreen(CompanionScreen):
                 if phase is None:
                     return
                 self.companion.run_io(
-                    lambda: record.set_phase(objective_id, phase, day),
+                    lambda: record.caseload.set_phase(objective_id, phase, day),
                     lambda _: self.load_client(client.id),
                     "The phase was not saved",
                 )

@@ -101,7 +101,7 @@ class TodayScreen(CompanionScreen):
     def reload(self, select: int | None = None) -> None:
         """Fill the client list from the record (after start-up, adding a client, ending a session)."""
         record = self.services.record
-        self.clients = record.clients()
+        self.clients = record.caseload.clients()
         if not self._visit_opened:  # the first load of this visit: a session left open comes first
             self._visit_opened = True
             left_open = session_left_open(record)
@@ -128,12 +128,12 @@ class TodayScreen(CompanionScreen):
         day = today(self.companion.clock)
         names = {c.id: c.display_name for c in self.clients}
         text = Text()
-        for session in record.sessions(start=day, end=day):
+        for session in record.sessions.sessions(start=day, end=day):
             who = ", ".join(names.get(c, "?") for c in session.client_ids)
             text.append(f"{local_time(session.started_at)[:5]} {who}")
             if session.ended_at is None:
                 text.append(" · open", style="bold")
-            elif not any(record.note(session.id, c).updated_at for c in session.client_ids):
+            elif not any(record.notes.note(session.id, c).updated_at for c in session.client_ids):
                 text.append(" · note to write", style="italic")
             text.append("\n")
         return text if text else Text("No sessions yet today.", style="dim")
@@ -279,14 +279,14 @@ class TodayScreen(CompanionScreen):
         record = self.services.record
 
         def running() -> list[tuple[str, SessionRequest]]:
-            names = {c.id: c.display_name for c in record.clients()}
+            names = {c.id: c.display_name for c in record.caseload.clients()}
             return [
                 (
                     escape(", ".join(names.get(c, "?") for c in s.client_ids))
                     + f" · started {local_time(s.started_at)}",
                     SessionRequest(s.client_ids, s.setting, None, second_observer_of=s.id),
                 )
-                for s in record.sessions()
+                for s in record.sessions.sessions()
                 if s.ended_at is None
             ]
 
@@ -348,7 +348,7 @@ class TodayScreen(CompanionScreen):
         if client is None:
             self.notify("Add a client first (a).", severity="warning")
             return
-        goals = [(g.description, g.id) for g in self.services.record.goals(client.id)]
+        goals = [(g.description, g.id) for g in self.services.record.caseload.goals(client.id)]
         self.app.push_screen(
             AddObjective(client.display_name, goals, DOMAINS, METRICS),
             lambda new: self._add_objective(client, new),

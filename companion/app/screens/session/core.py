@@ -2,8 +2,8 @@
 log, tallies and pending bar that show what the writer saved.
 
 A tap is drafted by a part of the screen (capturing the client and objective selected at that moment),
-written by the session's one writer thread, and shown only once `Record.log` has returned: the log never
-shows an entry that is not on disk, except as "pending" (kept in memory, retried every few seconds, and
+written by the session's one writer thread, and shown only once `record.events.log` has returned: the log
+never shows an entry that is not on disk, except as "pending" (kept in memory, retried every few seconds, and
 flagged above the log with the cause and the fix).
 """
 
@@ -136,7 +136,7 @@ class SessionCore(CompanionScreen):
         self._show_problem(update.problem if update.problem else (None if update.entries else self.problem))
 
     def _show_problem(self, problem: str | None) -> None:
-        pending = len(self.live.record.pending())
+        pending = len(self.live.record.events.pending())
         bar = self.query_one("#pending-bar", Static)
         if problem and pending:
             if problem != self.problem:
@@ -151,5 +151,5 @@ class SessionCore(CompanionScreen):
         bar.set_class(bool(pending), "-visible")
 
     def _retry(self) -> None:
-        if self.live.record.pending():
+        if self.live.record.events.pending():
             self.submit(self.live.retry)

@@ -7,7 +7,6 @@ of the tap, so a bad value is refused before it is ever stored rather than disco
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -357,49 +356,3 @@ Payload = (
     | Intervention
     | Tombstone
 )
-
-PAYLOAD_TYPES: dict[str, type[Payload]] = {
-    cls.kind: cls
-    for cls in (
-        Trial,
-        Count,
-        DurationStart,
-        DurationStop,
-        Duration,
-        ObservationStart,
-        ObservationStop,
-        Latency,
-        Rating,
-        Measure,
-        Sample,
-        Abc,
-        Note,
-        Tempo,
-        Cadence,
-        Walk,
-        Sync,
-        Intervention,
-        Tombstone,
-    )
-}
-
-FIELD_NAMES: dict[str, frozenset[str]] = {
-    kind: frozenset(f.name for f in dataclasses.fields(cls)) for kind, cls in PAYLOAD_TYPES.items()
-}
-
-
-def payload_to_json(payload: Payload) -> dict[str, Any]:
-    """The JSON object stored for a payload (the kind lives in its own column)."""
-    return dataclasses.asdict(payload)
-
-
-def payload_from_json(kind: str, data: dict[str, Any]) -> Payload:
-    """Rebuild a payload read from the database; unknown keys from newer versions are ignored."""
-    cls = PAYLOAD_TYPES.get(kind)
-    if cls is None:
-        raise ValueError(f"unknown event kind {kind!r}")
-    names = FIELD_NAMES[kind]
-    values = {k: v for k, v in data.items() if k in names}
-    if cls is Rating and "scale" in values:
-        values["scale"] = tuple(values["scale"])
-    return cls(**values)

@@ -1,0 +1,65 @@
+"""Opening the session record for a CLI command, and showing what it holds safely.
+
+Every command opens the record in the data directory chosen by the global `--data-dir` option (or
+COMPANION_DATA_DIR, or the platform default) and turns storage problems into one clear line naming the
+file and the fix, instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import click
+
+from companion.paths import data_dir as resolve_data_dir
+from companion.record import Record, StorageError, UnknownRecord
+
+
+def data_dir_of(ctx: click.Context) -> Path:
+    """The data directory for this invocation (the group's `--data-dir`, then env, then default); a folder
+    that cannot be created ends the command with the cause and the fix."""
+    return checked_data_dir((ctx.find_root().obj or {}).get("data_dir"))
+
+
+def checked_data_dir(override: Path | None) -> Path:
+    try:
+        return resolve_data_dir(override)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot create the data folder {override or ''} ({exc.strerror or exc}): choose a folder you "
+            "can write with --data-dir or COMPANION_DATA_DIR"
+        ) from exc
+
+
+@contextlib.contextmanager
+def open_record(ctx: click.Context) -> Iterator[Record]:
+    """The record for a command; storage and lookup errors end the command with their message."""
+    folder = data_dir_of(ctx)
+    try:
+        with Record.open(folder) as record:
+            yield record
+    except (StorageError, UnknownRecord, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, UnknownRecord) and exc.args else str(exc)
+        raise click.ClickException(message) from exc
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe(text: object) -> str:
+    """User text as the terminal may show it: control characters (an escape sequence hidden in a client's
+    name could move the cursor, retitle the window or worse) are written as visible ^X marks."""
+    return _CONTROL.sub(lambda m: "^" + chr((ord(m.group()) + 64) % 128), str(text))
+
+
+def parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date like 2025-03-31") from exc
