@@ -10,7 +10,7 @@ the rtmidi reader polls instead of registering a Python callback on rtmidi's thr
 
 JACK's clock is not perf_counter's: jack2 on Linux reads CLOCK_MONOTONIC_RAW, perf_counter is
 CLOCK_MONOTONIC. They differ by an offset that NTP slewing changes slowly, so the helper re-measures it
-twice a second. Measured accuracy: see the README, "Listening to the client".
+twice a second. Measured accuracy: docs/benchmarks.md, "Listening".
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def scaffold(
     lines = [
         "# A plan of your own. Replace every sentence that starts with 'Describe' or 'List',",
         "# then check it with:  companion plans validate",
-        "# Field reference: README.md, section 'Intervention library'.",
+        "# Field reference: docs/library.md, section 'A plan file'.",
         f"id = {_toml(plan_id)}",
         f"title = {_toml(title)}",
         'summary = "Describe what the client does and why it helps, in two or three sentences."',

@@ -8,6 +8,7 @@ checked here, on every page.
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -102,3 +103,45 @@ def test_the_path_finder_sees_paths_and_skips_patterns(tmp_path: Path) -> None:
     )
     assert backticked_paths(page) == {"audio/tempo.py", "companion/live/cue_choices.py", "tests/support/"}
     assert relative_links(page) == ["docs/app.md"]
+
+
+FILE_SUFFIXES = {"db", "py", "toml", "md", "tcss", "json", "lock", "mid", "csv", "pdf", "wal"}
+"""`companion.db` is a file name, not a module."""
+DOTTED = re.compile(r"^((?:audio|interventions|companion)(?:\.\w+)+)(?:\(.*\))?$")
+
+
+def backticked_names(document: Path) -> set[str]:
+    """Dotted names of the project written in `code` spans (`companion.live.tap_writer.TapWriter`)."""
+    text = CODE_BLOCK.sub("", document.read_text(encoding="utf-8"))
+    names = {found[1] for span in CODE_SPAN.findall(text) if (found := DOTTED.match(span.strip()))}
+    return {name for name in names if name.rpartition(".")[2] not in FILE_SUFFIXES}
+
+
+def resolves(name: str) -> bool:
+    """`name` is a module, or an attribute chain on the longest module prefix of it."""
+    parts = name.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_dotted_name_in_backticks_exists(document: Path) -> None:
+    """A module, class or function named in prose moves with a refactor; a stale one sends a reader to
+    nothing, as the old README's names did."""
+    missing = sorted(name for name in backticked_names(document) if not resolves(name))
+    assert missing == [], f"{document.relative_to(ROOT)} names modules or objects that do not exist"
+
+
+def test_the_name_checker_sees_a_stale_name() -> None:
+    assert resolves("companion.live.tap_writer.TapWriter")
+    assert not resolves("companion.live.session_controller.NoSuchThing")
+    assert not resolves("companion.no_such_module")

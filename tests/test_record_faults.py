@@ -1,8 +1,8 @@
 """The fault-injection suite (issue 14): the session record tried as a crash, a second program, a full or
 read-only disk, a damaged file, a careless restore and a hostile user would try it: real processes, real
 SIGKILLs, real files, and a small real disk (tmpfs) when the tests run as root. The campaign lives in
-`benchmarks/faults.py`, which runs these same functions and prints their figures (README, "Benchmarks:
-storage"); here every figure is asserted and a failure prints them all.
+`benchmarks/faults.py`, which runs these same functions and prints their figures (docs/benchmarks.md,
+"Storage"); here every figure is asserted and a failure prints them all.
 
 Already kept by other tests, so not repeated here:
 - kill -9 after 1, 37 and 150 taps, two processes writing one session, a lock held in the same process,

@@ -1,12 +1,11 @@
 """`companion plans ...`: browse, search, check and create intervention plans from the terminal.
 
 The commands are thin: loading, filtering, searching, suggesting and scaffolding live in `interventions`;
-this module only turns arguments into calls and plans into readable text.
+this module only turns arguments into calls (and `plan_text` turns plans into readable text).
 """
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from collections.abc import Iterable, Sequence
 from difflib import get_close_matches
@@ -17,10 +16,10 @@ from typing import TypeVar
 import click
 
 from audio.tempo import MAX_BPM, MIN_BPM
+from companion.cli.plan_text import plan_table, render_plan, terminal_width
 from companion.cli.record_access import checked_data_dir
 from companion.paths import plans_dir
-from interventions import GoalDomain, Library, Plan, PlanError, read_plan
-from interventions.data_taps import DataKind, DataTap
+from interventions import GoalDomain, Library, PlanError, read_plan
 from interventions.loader import load_directory
 from interventions.plan import PLAN_ID
 from interventions.scaffold import scaffold, slug, with_id, write_new
@@ -29,7 +28,6 @@ from interventions.vocabulary import Approach, Format, Place, Technique, lookup,
 
 E = TypeVar("E", bound=StrEnum)
 _USER_DIR = "companion.plans.user_dir"
-MAX_WIDTH = 100
 
 
 def plans_user_dir(explicit: Path | None, data_dir_override: Path | None) -> Path:
@@ -69,33 +67,6 @@ def _load() -> Library:
     return library
 
 
-def _width() -> int:
-    return min(shutil.get_terminal_size((MAX_WIDTH, 24)).columns, MAX_WIDTH)
-
-
-def _kind_label(plan: Plan) -> str:
-    return str(plan.technique) if plan.technique is not None else str(plan.approach)
-
-
-def _table(plans: Sequence[Plan], library: Library) -> str:
-    """One aligned line per plan: id, title, technique or approach, ages, domains; '*' marks user plans."""
-    columns = [
-        [
-            ("*" if library.is_user_plan(plan.id) else " ") + plan.id,
-            plan.title if len(plan.title) <= 40 else plan.title[:39] + "…",
-            _kind_label(plan),
-            plan.age_label,
-        ]
-        for plan in plans
-    ]
-    widths = [max(len(row[i]) for row in columns) + 2 for i in range(4)]
-    return "\n".join(
-        "".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        + ", ".join(map(str, plan.domains))
-        for row, plan in zip(columns, plans, strict=True)
-    )
-
-
 @plans.command("list")
 @click.option("--domain", help='Goal domain, e.g. "motor", "communication", "emotional".')
 @click.option("--technique", help='NMT code, method or approach, e.g. "RAS", "songwriting", "GIM".')
@@ -116,7 +87,7 @@ def list_plans(
     if not found:
         click.echo("No plans match those filters.")
         return
-    click.echo(_table(found, library))
+    click.echo(plan_table(found, library))
     click.echo(f"\n{len(found)} of {len(library.plans)} plans")
 
 
@@ -130,59 +101,7 @@ def show(plan_id: str) -> None:
         close = get_close_matches(plan_id, [p.id for p in library.plans], n=3)
         hint = f" Did you mean: {', '.join(close)}?" if close else " See `companion plans list`."
         raise click.ClickException(f"no plan with id {plan_id!r}.{hint}")
-    click.echo(render_plan(plan, library.path_of(plan_id), library.is_override(plan_id), _width()))
-
-
-def render_plan(plan: Plan, path: Path | None, overrides: bool, width: int) -> str:
-    """The full plan as terminal text, wrapped to `width`."""
-    out: list[str] = [click.style(plan.title, bold=True) + f"  [{plan.id}]"]
-    out += textwrap.wrap(plan.summary, width)
-
-    def facts(label: str, value: str) -> None:
-        out.extend(textwrap.wrap(value, width, initial_indent=f"{label:<13}", subsequent_indent=" " * 13))
-
-    out.append("")
-    facts("Domains", ", ".join(map(str, plan.domains)))
-    facts("Approach", plan.approach_label)
-    facts("Methods", ", ".join(map(str, plan.methods)))
-    facts("For", "; ".join(plan.populations))
-    facts("Ages", plan.age_label)
-    facts("Format", ", ".join(map(str, plan.formats)))
-    facts("Settings", ", ".join(map(str, plan.settings)))
-    if plan.tempo is not None:
-        facts("Tempo", plan.tempo.summary())
-
-    def section(title: str, items: Iterable[str], numbered: bool = False) -> None:
-        out.extend(["", click.style(title, bold=True)])
-        for number, item in enumerate(items, start=1):
-            mark = f"  {number}. " if numbered else "  - "
-            out.extend(textwrap.wrap(item, width, initial_indent=mark, subsequent_indent=" " * len(mark)))
-
-    section("Objectives", plan.objectives)
-    section("Materials", plan.materials)
-    section("Steps", plan.steps, numbered=True)
-    section("Easier", plan.adaptations.easier)
-    section("Harder", plan.adaptations.harder)
-    section("Precautions", plan.precautions)
-    if plan.contraindications:
-        section("Contraindications", plan.contraindications)
-    section("Data", [describe_tap(tap) for tap in plan.data])
-    if path is not None:
-        origin = " (your plan, replacing the shipped one)" if overrides else ""
-        out.extend(["", f"File: {path}{origin}"])
-    return "\n".join(out)
-
-
-def describe_tap(tap: DataTap) -> str:
-    """ "trial: Steps in time (independent > gestural > ...)", "rating: Pain 0-10, before/after"."""
-    text = f"{tap.kind}: {tap.label}"
-    if tap.kind is DataKind.TRIAL and tap.prompt_levels:
-        text += f" (prompts: {' > '.join(tap.prompt_levels)})"
-    if tap.kind is DataKind.RATING:
-        text += f", scale {tap.scale_min}-{tap.scale_max}"
-    if tap.when != ["during"]:
-        text += f", {'/'.join(tap.when)}"
-    return text
+    click.echo(render_plan(plan, library.path_of(plan_id), library.is_override(plan_id), terminal_width()))
 
 
 @plans.command("search")
@@ -195,7 +114,7 @@ def search(words: tuple[str, ...]) -> None:
     if not found:
         click.echo(f"No plans mention {text!r}.")
         return
-    click.echo(_table(found, library))
+    click.echo(plan_table(found, library))
 
 
 @plans.command("suggest")
@@ -225,7 +144,7 @@ def suggest(
     if not found:
         click.echo("No plan matches those goals; try other words or `companion plans list --domain ...`.")
         return
-    width = _width()
+    width = terminal_width()
     for rank, suggestion in enumerate(found, start=1):
         plan = suggestion.plan
         click.echo(
