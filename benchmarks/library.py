@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from interventions import SHIPPED_DIR, Goal, Library
+from interventions import SHIPPED_DIR, GoalWords, Library
 
 RUNS = 30
 LOAD_TARGET_MS = 100.0
@@ -63,7 +63,7 @@ def main() -> int:
         first_search = timed(lambda: Library.load(empty).search("drum"))  # includes building the index
         library.search("warm up")  # builds the index, measured above
         search = [timed(lambda: library.search("walk with a steady beat")) for _ in range(RUNS)]
-        goals: list[Goal] = ["walk with a steady cadence", ("communication", "request with AAC"), "calm"]
+        goals: list[GoalWords] = ["walk with a steady cadence", ("communication", "request with AAC"), "calm"]
         suggest = [timed(lambda: library.suggest(goals)) for _ in range(RUNS)]
     result = {
         "benchmark": "interventions.library",

@@ -8,7 +8,7 @@ from interventions.errors import PlanError
 from interventions.library import SHIPPED_DIR, Library, default_user_dir
 from interventions.loader import read_plan
 from interventions.plan import Adaptations, Plan
-from interventions.suggest import Goal, Suggestion
+from interventions.suggest import GoalWords, Suggestion
 from interventions.tempo_preset import TempoPreset, TempoRamp
 from interventions.vocabulary import Approach, Format, GoalDomain, Method, Place, Technique
 
@@ -20,8 +20,8 @@ __all__ = [
     "DataKind",
     "DataTap",
     "Format",
-    "Goal",
     "GoalDomain",
+    "GoalWords",
     "Library",
     "Method",
     "Place",

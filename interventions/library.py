@@ -12,7 +12,7 @@ from interventions.errors import PlanError
 from interventions.loader import LoadedPlan, load_directory
 from interventions.plan import Plan
 from interventions.search import PlanIndex
-from interventions.suggest import Goal, Suggestion, rank
+from interventions.suggest import GoalWords, Suggestion, rank
 from interventions.vocabulary import Format, GoalDomain, Place, parse_setting, parse_technique
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "plans"
@@ -107,7 +107,7 @@ class Library:
 
     def suggest(
         self,
-        goals: Sequence[Goal],
+        goals: Sequence[GoalWords],
         *,
         age: int | None = None,
         population: str | None = None,

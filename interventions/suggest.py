@@ -20,7 +20,7 @@ from interventions.text import stem, term_words
 from interventions.vocabulary import Format, GoalDomain, Place
 
 #: A goal as the therapist wrote it, optionally with its domain: "walk 10 m" or ("motor", "walk 10 m").
-Goal = str | tuple[str | GoalDomain, str]
+GoalWords = str | tuple[str | GoalDomain, str]
 
 DOMAIN_WEIGHT = 3.0
 TEXT_WEIGHT = 4.0
@@ -134,7 +134,7 @@ class _GoalQuery:
     words: dict[str, str]  # term -> the goal's own word
 
 
-def _goal_queries(goals: Iterable[Goal]) -> list[_GoalQuery]:
+def _goal_queries(goals: Iterable[GoalWords]) -> list[_GoalQuery]:
     queries = []
     for number, goal in enumerate(goals, start=1):
         if isinstance(goal, tuple):
@@ -158,7 +158,7 @@ def _short(text: str) -> str:
 
 def rank(
     index: PlanIndex,
-    goals: Sequence[Goal],
+    goals: Sequence[GoalWords],
     *,
     age: int | None = None,
     population: str | None = None,

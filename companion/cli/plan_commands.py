@@ -23,7 +23,7 @@ from interventions import GoalDomain, Library, PlanError, read_plan
 from interventions.loader import load_directory
 from interventions.plan import PLAN_ID
 from interventions.scaffold import scaffold, slug, with_id, write_new
-from interventions.suggest import Goal
+from interventions.suggest import GoalWords
 from interventions.vocabulary import Approach, Format, Place, Technique, lookup, unknown_choice
 
 E = TypeVar("E", bound=StrEnum)
@@ -154,7 +154,7 @@ def suggest(
             click.echo(textwrap.fill(reason, width, initial_indent="   - ", subsequent_indent="     "))
 
 
-def parse_goal(text: str) -> Goal:
+def parse_goal(text: str) -> GoalWords:
     """ "motor: walk 10 m" -> ("motor", "walk 10 m") when the prefix names a domain; else the text."""
     prefix, separator, rest = text.partition(":")
     if separator and rest.strip():

@@ -20,7 +20,7 @@ from companion.app.screens.base import CompanionScreen
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.plan_view import PlanView
 from companion.app.widgets.session_log import SessionLog
-from companion.app.widgets.tallies import ObjectiveBar, TallyList
+from companion.app.widgets.tally_list import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
 from companion.live.cadence_taps import cadence_condition
 from companion.live.listening_control import ListeningControl

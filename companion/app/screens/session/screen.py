@@ -11,16 +11,16 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
-from companion.app.screens.session.cues import CueKeys
-from companion.app.screens.session.listening import ListeningKeys
-from companion.app.screens.session.metronome import OutputKeys
-from companion.app.screens.session.taps import TapKeys
+from companion.app.screens.session.cue_keys import CueKeys
+from companion.app.screens.session.listening_keys import ListeningKeys
+from companion.app.screens.session.metronome_keys import OutputKeys
+from companion.app.screens.session.tap_keys import TapKeys
 from companion.app.widgets.client_bar import ClientBar
 from companion.app.widgets.metronome_panel import MetronomePanel
 from companion.app.widgets.plan_view import PlanView
 from companion.app.widgets.session_log import SessionLog
 from companion.app.widgets.sync_strip import SyncStrip
-from companion.app.widgets.tallies import ObjectiveBar, TallyList
+from companion.app.widgets.tally_list import ObjectiveBar, TallyList
 from companion.app.widgets.tap_pad import TapPad
 
 

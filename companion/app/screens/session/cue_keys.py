@@ -14,7 +14,7 @@ from audio.cues import CLICK
 from audio.tempo import TimeSignature
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.dialogs import TextPrompt
-from companion.app.screens.session.metronome import MetronomeKeys
+from companion.app.screens.session.metronome_keys import MetronomeKeys
 from companion.live.cue_choices import CueChoice, cue_choices
 
 

@@ -15,7 +15,7 @@ from textual.message import Message
 from audio.cadence import AdaptiveMode
 from audio.midi_hits import MidiInputError
 from companion.app.screens.dialogs import Pick
-from companion.app.screens.session.metronome import MetronomeKeys, MidiStep
+from companion.app.screens.session.metronome_keys import MetronomeKeys, MidiStep
 from companion.app.widgets.sync_strip import SyncStrip
 from companion.live.listening_control import ListeningControl, SessionSink
 from companion.live.listening_record import BlockReport
