@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from companion.record.access import Access
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
 from companion.record.model import Session
@@ -157,8 +158,9 @@ class BillingChange:
 class Billing:
     """A session's billing codes, their units and the audit trail of later changes (`record.billing`)."""
 
-    def __init__(self, db: Database, sessions: Sessions, notes: Notes) -> None:
+    def __init__(self, db: Database, access: Access, sessions: Sessions, notes: Notes) -> None:
         self._db = db
+        self._access = access
         self._sessions = sessions
         self._notes = notes
 
@@ -167,9 +169,8 @@ class Billing:
         note of the session is finalised goes into the billing audit trail (`billing_audit`), with what the
         codes were and who changed them: a claim may already have been sent."""
         checked = parse_billing_codes(" ".join(codes))
-        before = self._sessions.session(
-            session_id
-        ).cpt_codes  # UnknownRecord for a session that does not exist
+        session = self._sessions.session(session_id)  # UnknownRecord for a session that does not exist
+        before = session.cpt_codes
         if checked == before:
             return self._sessions.session(session_id)
         signed = self._notes.has_finalised_note(session_id)
@@ -189,11 +190,13 @@ class Billing:
                         self._notes.therapist().signature,
                     ),
                 )
+            self._access.changed(conn, "update", "sessions", session_id, session.client_ids, "billing codes")
         self._sessions.forget(session_id)
         return self._sessions.session(session_id)
 
     def billing_audit(self, session_id: int) -> list[BillingChange]:
         """Changes to a session's codes made after one of its notes was finalised, oldest first."""
+        self._sessions.session(session_id)
         rows = self._db.query(
             "SELECT changed_at, before, after, changed_by FROM billing_audit WHERE session_id = ? "
             "ORDER BY id",

@@ -14,6 +14,7 @@ from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
 
+from companion.record.access import Access, NotPermitted, SignedIn, visible_clients_sql
 from companion.record.cache import RecordCache
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
@@ -55,6 +56,7 @@ def _client(row: sqlite3.Row) -> Client:
         created_at=row["created_at"],
         archived=bool(row["archived"]),
         diagnoses=tuple(json.loads(row["diagnoses"])),
+        owner_id=row["owner_id"],
     )
 
 
@@ -91,8 +93,9 @@ def validate_hierarchy(levels: Sequence[str]) -> tuple[str, ...]:
 
 
 def editable(changes: dict[str, Any]) -> dict[str, Any]:
-    """Refuse changes to identity fields: an update must never re-point a record."""
-    fixed = {"id", "created_at", "client_id", "goal_id"} & changes.keys()
+    """Refuse changes to identity fields: an update must never re-point a record (a client's owner
+    changes through `Caseload.assign`, which checks who may)."""
+    fixed = {"id", "created_at", "client_id", "goal_id", "owner_id"} & changes.keys()
     if fixed:
         raise ValueError(f"cannot change {', '.join(sorted(fixed))}")
     return changes
@@ -105,9 +108,10 @@ class Caseload:
     """The record's clients, their goals and objectives, and the prompt hierarchies trials are scored
     against (`record.caseload`)."""
 
-    def __init__(self, db: Database, cache: RecordCache) -> None:
+    def __init__(self, db: Database, cache: RecordCache, access: Access) -> None:
         self._db = db
         self._cache = cache
+        self._access = access
 
     # -- prompt hierarchies ------------------------------------------------------------------------------
     def prompt_hierarchy(self, client_id: int | None = None) -> tuple[str, ...]:
@@ -161,10 +165,11 @@ class Caseload:
             raise ValueError("a client needs a display name (or pseudonym)")
         if birth_year is not None and not 1900 <= birth_year <= utc_now().year:
             raise ValueError(f"birth year {birth_year} is not plausible")
+        who = self._access.who()
         with self._db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO clients (display_name, birth_year, pseudonym, population, preferred_music, "
-                "preferred_songs, settings, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "preferred_songs, settings, created_at, owner_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     display_name.strip(),
                     birth_year,
@@ -174,9 +179,12 @@ class Caseload:
                     json.dumps(list(preferred_songs)),
                     json.dumps(settings or {}),
                     iso(utc_now()),
+                    who.staff_id if who is not None else None,
                 ),
             )
-        return self.client(int(cursor.lastrowid or 0))
+            client_id = int(cursor.lastrowid or 0)
+            self._access.changed(conn, "create", "clients", client_id, (client_id,))
+        return self.client(client_id)
 
     def update_client(self, client_id: int, **changes: Any) -> Client:
         """Change any Client field except id/created_at, e.g. update_client(3, preferred_music="ABBA")."""
@@ -200,18 +208,92 @@ class Caseload:
                     client_id,
                 ),
             )
+            self._access.changed(
+                conn, "update", "clients", client_id, (client_id,), ",".join(sorted(changes))
+            )
         self._cache.hierarchies.clear()
         return self.client(client_id)
 
     def client(self, client_id: int) -> Client:
+        """One client (checked against the signed-in therapist's caseload first, so a client they may not
+        see and one that does not exist look the same to them)."""
+        self._access.read("clients", client_id, (client_id,))
         row = self._db.query_one("SELECT * FROM clients WHERE id = ?", (client_id,))
         if row is None:
             raise UnknownRecord(f"no client with id {client_id}")
         return _client(row)
 
     def clients(self, include_archived: bool = False) -> list[Client]:
-        sql = "SELECT * FROM clients" + ("" if include_archived else " WHERE archived = 0")
-        return [_client(row) for row in self._db.query(sql + " ORDER BY display_name COLLATE NOCASE")]
+        """The clients, by name: for a signed-in therapist only their own and those shared with them."""
+        clauses = [] if include_archived else ["archived = 0"]
+        params: list[int] = []
+        visible = self._access.visible_filter()
+        if visible is not None:
+            clauses.append(f"id IN ({visible[0]})")
+            params.extend(visible[1])
+        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        self._access.read("clients", "list", ())
+        rows = self._db.query(f"SELECT * FROM clients{where} ORDER BY display_name COLLATE NOCASE", params)
+        return [_client(row) for row in rows]
+
+    # -- caseloads ---------------------------------------------------------------------------------------
+    def assign(self, client_id: int, staff_id: int) -> Client:
+        """Make `staff_id` the client's own therapist (their caseload); by the client's present therapist,
+        a supervisor or an admin."""
+        self._check_may_reassign(client_id)
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE clients SET owner_id = ? WHERE id = ?", (self._staff(conn, staff_id), client_id)
+            )
+            self._access.changed(conn, "update", "clients", client_id, (client_id,), f"owner={staff_id}")
+        return self.client(client_id)
+
+    def share(self, client_id: int, staff_id: int, shared: bool = True) -> list[int]:
+        """Share the client with another therapist (co-treatment, cover), or stop sharing (`shared=False`);
+        returns who it is shared with now."""
+        self._check_may_reassign(client_id)
+        with self._db.transaction() as conn:
+            if shared:
+                conn.execute(
+                    "INSERT OR IGNORE INTO client_shares (client_id, staff_id) VALUES (?, ?)",
+                    (client_id, self._staff(conn, staff_id)),
+                )
+            else:
+                conn.execute(
+                    "DELETE FROM client_shares WHERE client_id = ? AND staff_id = ?", (client_id, staff_id)
+                )
+            action = f"shared={staff_id}" if shared else f"unshared={staff_id}"
+            self._access.changed(conn, "update", "clients", client_id, (client_id,), action)
+        return self.shared_with(client_id)
+
+    def shared_with(self, client_id: int) -> list[int]:
+        """The staff ids a client is shared with (besides its own therapist)."""
+        rows = self._db.query(
+            "SELECT staff_id FROM client_shares WHERE client_id = ? ORDER BY staff_id", (client_id,)
+        )
+        return [row[0] for row in rows]
+
+    def clients_visible_to(self, who: SignedIn) -> list[int]:
+        """The ids of the clients `who` may see: their own and those shared with them; a supervisor or an
+        admin sees all (what `clients()` returns once they sign in)."""
+        if who.sees_all:
+            return [row[0] for row in self._db.query("SELECT id FROM clients ORDER BY id")]
+        sql, params = visible_clients_sql(who.staff_id)
+        return [row[0] for row in self._db.query(f"{sql} ORDER BY id", params)]
+
+    def _check_may_reassign(self, client_id: int) -> None:
+        current = self.client(client_id)
+        who = self._access.who()
+        if who is not None and not who.sees_all and current.owner_id != who.staff_id:
+            raise NotPermitted(
+                f"only client {client_id}'s own therapist, a supervisor or an admin may assign or share it"
+            )
+
+    @staticmethod
+    def _staff(conn: sqlite3.Connection, staff_id: int) -> int:
+        if conn.execute("SELECT 1 FROM staff WHERE id = ?", (staff_id,)).fetchone() is None:
+            raise UnknownRecord(f"no member of staff with id {staff_id} (see `companion staff list`)")
+        return staff_id
 
     def find_client(self, ref: str) -> Client:
         """A client by id, display name or pseudonym (case-insensitive), as typed on the command line."""
@@ -226,7 +308,7 @@ class Caseload:
         if len(rows) > 1:
             ids = ", ".join(str(row["id"]) for row in rows)
             raise UnknownRecord(f"several clients are named {ref!r} (ids {ids}); use the id")
-        return _client(rows[0])
+        return self.client(rows[0]["id"])
 
     # -- goals -------------------------------------------------------------------------------------------
     def add_goal(self, client_id: int, domain: str, description: str) -> Goal:
@@ -241,15 +323,19 @@ class Caseload:
                 "INSERT INTO goals (client_id, domain, description, created_at) VALUES (?, ?, ?, ?)",
                 (client_id, filed, description.strip(), iso(utc_now())),
             )
-        return self.goal(int(cursor.lastrowid or 0))
+            goal_id = int(cursor.lastrowid or 0)
+            self._access.changed(conn, "create", "goals", goal_id, (client_id,))
+        return self.goal(goal_id)
 
     def goal(self, goal_id: int) -> Goal:
         row = self._db.query_one("SELECT * FROM goals WHERE id = ?", (goal_id,))
         if row is None:
             raise UnknownRecord(f"no goal with id {goal_id}")
+        self._access.read("goals", goal_id, (row["client_id"],))
         return _goal(row)
 
     def goals(self, client_id: int, include_archived: bool = False) -> list[Goal]:
+        self._access.read("goals", "list", (client_id,))
         sql = "SELECT * FROM goals WHERE client_id = ?" + ("" if include_archived else " AND archived = 0")
         return [_goal(row) for row in self._db.query(sql + " ORDER BY id", (client_id,))]
 
@@ -261,6 +347,9 @@ class Caseload:
             conn.execute(
                 "UPDATE goals SET domain=?, description=?, archived=? WHERE id=?",
                 (updated.domain, updated.description, int(updated.archived), goal_id),
+            )
+            self._access.changed(
+                conn, "update", "goals", goal_id, (updated.client_id,), ",".join(sorted(changes))
             )
         return self.goal(goal_id)
 
@@ -274,7 +363,7 @@ class Caseload:
         prompt_levels: Sequence[str] = (),
     ) -> Objective:
         """An objective under a goal; `prompt_levels`: its own hierarchy (empty: the client's)."""
-        self.goal(goal_id)
+        goal = self.goal(goal_id)
         if not description.strip():
             raise ValueError("an objective needs a description")
         levels = validate_hierarchy(prompt_levels) if prompt_levels else ()
@@ -291,24 +380,34 @@ class Caseload:
                     json.dumps(levels),
                 ),
             )
-        return self.objective(int(cursor.lastrowid or 0))
+            objective_id = int(cursor.lastrowid or 0)
+            self._access.changed(conn, "create", "objectives", objective_id, (goal.client_id,))
+        return self.objective(objective_id)
 
     def objective(self, objective_id: int) -> Objective:
         row = self._db.query_one(_OBJECTIVE_SELECT + " WHERE o.id = ?", (objective_id,))
         if row is None:
             raise UnknownRecord(f"no objective with id {objective_id}")
+        self._access.read("objectives", objective_id, (row["client_id"],))
         return _objective(row)
 
     def objectives(
         self, client_id: int | None = None, goal_id: int | None = None, include_archived: bool = False
     ) -> list[Objective]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[object] = []
         if client_id is not None:
+            self._access.read("objectives", "list", (client_id,))
             clauses.append("g.client_id = ?")
             params.append(client_id)
         if goal_id is not None:
+            self.goal(goal_id)
             clauses.append("o.goal_id = ?")
             params.append(goal_id)
+        visible = self._access.visible_filter()
+        if visible is not None:
+            clauses.append(f"g.client_id IN ({visible[0]})")
+            params.extend(visible[1])
         if not include_archived:
             clauses.append("o.archived = 0")
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
@@ -333,18 +432,24 @@ class Caseload:
                     objective_id,
                 ),
             )
+            detail = ",".join(sorted(changes))
+            self._access.changed(conn, "update", "objectives", objective_id, (updated.client_id,), detail)
         self._cache.hierarchies.clear()  # trials on it are now checked against its own levels
         return self.objective(objective_id)
 
     def set_phase(self, objective_id: int, phase: str, since: date) -> ObjectivePhase:
         """Put an objective in `phase` from the session date `since` on (a new phase ends the last one)."""
-        self.objective(objective_id)
+        objective = self.objective(objective_id)
         if phase not in PHASES:
             raise ValueError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}")
         with self._db.transaction() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO objective_phases (objective_id, phase, since, created_at) VALUES (?, ?, ?, ?)",
                 (objective_id, phase, since.isoformat(), iso(utc_now())),
+            )
+            detail = f"{phase} since {since.isoformat()}"
+            self._access.changed(
+                conn, "create", "objective_phases", cursor.lastrowid, (objective.client_id,), detail
             )
         return ObjectivePhase(objective_id, phase, since)
 

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from companion.record.access import Access
 from companion.record.cache import RecordCache
 from companion.record.caseload import Caseload
 from companion.record.clock import iso, parse, utc_now
@@ -49,9 +50,12 @@ from companion.record.session_queries import load_session
 class EventLog:
     """Logging, reading and undoing a session's events (`record.events`)."""
 
-    def __init__(self, db: Database, cache: RecordCache, caseload: Caseload, data_dir: Path) -> None:
+    def __init__(
+        self, db: Database, cache: RecordCache, access: Access, caseload: Caseload, data_dir: Path
+    ) -> None:
         self._db = db
         self._cache = cache
+        self._access = access
         self._caseload = caseload
         self._data_dir = data_dir
         self._pending: list[Event] = []
@@ -73,6 +77,7 @@ class EventLog:
     def log_many(self, session_id: int, drafts: Iterable[EventDraft]) -> list[Event]:
         """Store several events in one transaction (imports, history): all durable or all queued."""
         with self._db.lock:
+            self._access.check(self._session(session_id).client_ids, "sessions", session_id)
             events = [self._stamp(session_id, draft) for draft in drafts]
             self._pending.extend(events)
             self._write_pending()
@@ -108,6 +113,10 @@ class EventLog:
         try:
             with self._db.transaction() as conn:
                 insert_events(conn, [event_row(event) for event in self._pending])
+                for event in self._pending:
+                    clients = (event.client_id,) if event.client_id is not None else (None,)
+                    action = "delete" if isinstance(event.payload, Tombstone) else "create"  # an undo
+                    self._access.changed(conn, action, "events", event.id, clients, event.kind)
         except StorageError:
             self._keep_in_rescue_file()
             raise
@@ -162,6 +171,7 @@ class EventLog:
         self, session_id: int, *, include_undone: bool = False, include_pending: bool = True
     ) -> list[Event]:
         """A session's events in logging order; undone events and tombstones are left out by default."""
+        self._access.read("events", session_id, self._session(session_id).client_ids)
         stored = stored_session_events(self._db, session_id)
         queued = [e for e in self.pending() if e.session_id == session_id] if include_pending else []
         events = stored + queued
@@ -173,18 +183,27 @@ class EventLog:
     def latest_event(self, client_id: int, kind: str) -> Event | None:
         """The client's last stored event of `kind` in any session (not undone): e.g. the cadence a RAS
         session starts from."""
+        self._access.read("events", kind, (client_id,))
         return latest_of_kind(self._db, client_id, kind)
 
     def latest_by_objective(self, objective_ids: Sequence[int], kinds: Sequence[str]) -> list[Event]:
         """The last stored event of each of `kinds` for each objective (not undone), in logging order: the
         labels and units an objective was last logged with."""
+        owners = {self._caseload.objective_owner(objective_id) for objective_id in objective_ids}
+        for owner in owners:
+            self._access.read("events", "latest", (owner,))
         return latest_per_objective(self._db, objective_ids, kinds)
 
     # -- stamping and validation -------------------------------------------------------------------------
-    def _stamp(self, session_id: int, draft: EventDraft) -> Event:
+    def _session(self, session_id: int) -> Session:
+        """The session as cached (every tap is stamped against it), read once."""
         session = self._cache.sessions.get(session_id)
         if session is None:
             session = self._cache.sessions[session_id] = load_session(self._db, session_id)
+        return session
+
+    def _stamp(self, session_id: int, draft: EventDraft) -> Event:
+        session = self._session(session_id)
         payload = draft.payload
         client_id = self._client_for(session, draft)
         if isinstance(payload, Trial):

@@ -172,6 +172,47 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
         "ALTER TABLE notes ADD COLUMN home_practice TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE notes ADD COLUMN home_report TEXT NOT NULL DEFAULT ''",
     ),
+    # 9: a practice of several therapists: staff who sign in (argon2 hashes, never passwords), each
+    # client's owner and the therapists it is shared with, a supervisor's co-signature on a finalised
+    # note, and an append-only audit log (triggers refuse to rewrite or remove any of it). A record with
+    # no staff is a solo practice and opens as before.
+    (
+        """CREATE TABLE staff (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            credentials TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL CHECK (role IN ('therapist', 'supervisor', 'admin')),
+            password_hash TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL
+        )""",
+        "ALTER TABLE clients ADD COLUMN owner_id INTEGER REFERENCES staff(id)",
+        """CREATE TABLE client_shares (
+            client_id INTEGER NOT NULL REFERENCES clients(id),
+            staff_id INTEGER NOT NULL REFERENCES staff(id),
+            PRIMARY KEY (client_id, staff_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX client_shares_by_staff ON client_shares (staff_id, client_id)",
+        "ALTER TABLE notes ADD COLUMN cosigned_by TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE notes ADD COLUMN cosigned_at TEXT",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            staff_id INTEGER REFERENCES staff(id),
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            target TEXT NOT NULL DEFAULT '',
+            target_id TEXT NOT NULL DEFAULT '',
+            client_id INTEGER,
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX audit_log_by_client ON audit_log (client_id, at)",
+        "CREATE INDEX audit_log_by_time ON audit_log (at)",
+        """CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: its entries are never changed'); END""",
+        """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: its entries are never removed'); END""",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -178,6 +178,8 @@ class Client:
     archived: bool = False
     diagnoses: tuple[str, ...] = ()
     """ICD-10-CM codes, e.g. I69.351 (hemiplegia after stroke), F84.0 (autism); optional."""
+    owner_id: int | None = None
+    """The member of staff whose caseload the client is on (None in a solo practice, or not assigned)."""
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,9 @@ class SessionNote:
     signed_by: str = ""
     """The therapist's name and credential as signed when the note was finalised."""
     signed_at: str | None = None
+    cosigned_by: str = ""
+    """The supervisor's name and credential as co-signed, when a supervisor reviewed the finalised note."""
+    cosigned_at: str | None = None
 
 
 @dataclass(frozen=True)

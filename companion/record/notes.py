@@ -1,7 +1,9 @@
 """SOAP notes of sessions, their addenda, and the therapist who signs them (`record.notes`).
 
 A finalised note is signed with the therapist's name and credential and never rewritten: documentation a
-payer or a court may read must stay as it was signed, so later corrections are dated, signed addenda.
+payer or a court may read must stay as it was signed, so later corrections are dated, signed addenda. In a
+practice with staff, the signed-in member signs, and a supervisor may co-sign a finalised note (their
+review, as supervision and some payers require): the co-signature is kept beside the signature.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import sqlite3
 from dataclasses import asdict, replace
 
+from companion.record.access import Access, NotPermitted
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
 from companion.record.model import HOME_PRACTICE, Addendum, SessionNote, Therapist
@@ -46,19 +49,26 @@ def _note(row: sqlite3.Row) -> SessionNote:
         finalised=bool(row["finalised"]),
         signed_by=row["signed_by"],
         signed_at=row["signed_at"],
+        cosigned_by=row["cosigned_by"],
+        cosigned_at=row["cosigned_at"],
     )
 
 
 class Notes:
     """Notes, addenda and the signing therapist, over the shared database."""
 
-    def __init__(self, db: Database, sessions: Sessions) -> None:
+    def __init__(self, db: Database, access: Access, sessions: Sessions) -> None:
         self._db = db
+        self._access = access
         self._sessions = sessions
 
     # -- the signing therapist ---------------------------------------------------------------------------
     def therapist(self) -> Therapist:
-        """Who signs this record's notes (empty until set: a note cannot be finalised unsigned)."""
+        """Who signs this record's notes: the signed-in member of staff, else the profile set with
+        `set_therapist` (empty until set: a note cannot be finalised unsigned)."""
+        who = self._access.identity
+        if who is not None:
+            return Therapist(who.name, who.credentials)
         row = self._db.query_one("SELECT value FROM settings WHERE key = ?", (THERAPIST_KEY,))
         return Therapist(**json.loads(row["value"])) if row else Therapist()
 
@@ -81,6 +91,7 @@ class Notes:
     # -- notes -------------------------------------------------------------------------------------------
     def note(self, session_id: int, client_id: int) -> SessionNote:
         """The saved SOAP note, or an empty one (draft it with companion.documents.soap)."""
+        self._access.read("notes", f"{session_id}/{client_id}", (client_id,))
         row = self._db.query_one(
             "SELECT * FROM notes WHERE session_id = ? AND client_id = ?", (session_id, client_id)
         )
@@ -145,6 +156,11 @@ class Notes:
                     saved.signed_at,
                 ),
             )
+            action = "update" if stored.updated_at else "create"
+            detail = "finalised" if saved.finalised else "draft"
+            self._access.changed(
+                conn, action, "notes", f"{note.session_id}/{note.client_id}", (note.client_id,), detail
+            )
         return saved
 
     def add_addendum(self, session_id: int, client_id: int, text: str) -> Addendum:
@@ -158,14 +174,40 @@ class Notes:
             raise ValueError("an addendum is signed: set your name and credential first (companion profile)")
         addendum = Addendum(session_id, client_id, text.strip(), iso(utc_now()), signer)
         with self._db.transaction() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO note_addenda (session_id, client_id, text, written_at, signed_by) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (session_id, client_id, addendum.text, addendum.written_at, addendum.signed_by),
             )
+            self._access.changed(conn, "create", "note_addenda", cursor.lastrowid, (client_id,))
         return addendum
 
+    def cosign(self, session_id: int, client_id: int) -> SessionNote:
+        """A signed-in supervisor's co-signature on a finalised note: their review, with who and when kept
+        beside the signature (the note itself is unchanged). NotPermitted for anyone else; ValueError for
+        a draft, a note co-signed already, or one the supervisor signed themselves."""
+        who = self._access.identity
+        if who is None or who.role != "supervisor":
+            raise NotPermitted("only a signed-in supervisor may co-sign a note (companion --user NAME ...)")
+        note = self.note(session_id, client_id)
+        if not note.finalised:
+            raise ValueError("only a finalised note is co-signed: its therapist finalises it first")
+        if note.cosigned_at:
+            raise ValueError(f"the note was co-signed already by {note.cosigned_by} on {note.cosigned_at}")
+        if note.signed_by == who.signature:
+            raise ValueError("a co-signature is a second person's review: you signed this note yourself")
+        now = iso(utc_now())
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE notes SET cosigned_by = ?, cosigned_at = ? WHERE session_id = ? AND client_id = ? "
+                "AND finalised = 1 AND cosigned_at IS NULL",
+                (who.signature, now, session_id, client_id),
+            )
+            self._access.changed(conn, "co-sign", "notes", f"{session_id}/{client_id}", (client_id,))
+        return replace(note, cosigned_by=who.signature, cosigned_at=now)
+
     def addenda(self, session_id: int, client_id: int) -> list[Addendum]:
+        self._access.read("note_addenda", f"{session_id}/{client_id}", (client_id,))
         rows = self._db.query(
             "SELECT * FROM note_addenda WHERE session_id = ? AND client_id = ? ORDER BY id",
             (session_id, client_id),

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from companion.record.access import Access
 from companion.record.caseload import Caseload
 from companion.record.database import Database
 from companion.record.event_log import EventLog
@@ -270,8 +271,11 @@ def _progress(
 class Progress:
     """A session's figures and objectives' progress, read from the other parts (`record.progress`)."""
 
-    def __init__(self, db: Database, caseload: Caseload, sessions: Sessions, events: EventLog) -> None:
+    def __init__(
+        self, db: Database, access: Access, caseload: Caseload, sessions: Sessions, events: EventLog
+    ) -> None:
         self._db = db
+        self._access = access
         self._caseload = caseload
         self._sessions = sessions
         self._events = events
@@ -279,6 +283,7 @@ class Progress:
     def summary(self, session_id: int) -> SessionSummary:
         """Figures per client and objective for one session (pending events included, undone ones not)."""
         session = self._sessions.session(session_id)
+        self._access.read("summaries", session_id, session.client_ids)
         caseload = self._caseload
         hierarchies = {client_id: caseload.prompt_hierarchy(client_id) for client_id in session.client_ids}
         objectives = [o for c in session.client_ids for o in caseload.objectives(c, include_archived=True)]
@@ -291,12 +296,14 @@ class Progress:
     ) -> ObjectiveProgress:
         """One value per session for the objective's criterion metric, its weekly trend and mastery."""
         objective = self._caseload.objective(objective_id)
+        self._access.read("progress", objective_id, (objective.client_id,))
         return self._progress_of(objective, self._sessions.sessions(objective.client_id, start, end))
 
     def client_progress(
         self, client_id: int, start: date | None = None, end: date | None = None
     ) -> list[ObjectiveProgress]:
         """Progress of every active objective of a client (what the review screen and reports show)."""
+        self._access.read("progress", "client", (client_id,))
         sessions = self._sessions.sessions(client_id, start, end)
         return [self._progress_of(o, sessions) for o in self._caseload.objectives(client_id)]
 

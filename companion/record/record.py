@@ -9,7 +9,12 @@ class over the one `Database` and the one `RecordCache`:
 - `record.notes`: SOAP notes, addenda and the signing therapist;
 - `record.billing`: billing codes, units and their audit trail;
 - `record.progress`: session summaries and objectives' progress;
-- `record.backups`: automatic and on-demand backups.
+- `record.backups`: automatic and on-demand backups;
+- `record.staff`: therapists, supervisors and admins who sign in (none: a solo practice, the default);
+- `record.audit`: the append-only log of who read or changed which client's record.
+
+Once someone signs in (`record.staff.sign_in`), every part checks that client's visibility and audits
+through the one shared `Access` (`companion.record.access`).
 
 It never imports Textual; every method is synchronous and safe to call from a worker thread.
 """
@@ -17,11 +22,14 @@ It never imports Textual; every method is synchronous and safe to call from a wo
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 
 from companion.paths import data_dir as resolve_data_dir
 from companion.paths import database_path
+from companion.record.access import Access
+from companion.record.audit import AuditLog
 from companion.record.backups import DEFAULT_BACKUP_EVERY, DEFAULT_KEEP_BACKUPS, Backups
 from companion.record.billing import Billing
 from companion.record.cache import RecordCache
@@ -32,6 +40,7 @@ from companion.record.event_log import EventLog
 from companion.record.notes import Notes
 from companion.record.progress import Progress
 from companion.record.sessions import Sessions
+from companion.record.staff import Staff
 
 
 class Record:
@@ -43,12 +52,17 @@ class Record:
         self.database = database
         self.data_dir = data_dir
         cache = RecordCache()
-        self.caseload = Caseload(database, cache)
-        self.events = EventLog(database, cache, self.caseload, data_dir)
-        self.sessions = Sessions(database, cache, self.caseload, self.events)
-        self.notes = Notes(database, self.sessions)
-        self.billing = Billing(database, self.sessions, self.notes)
-        self.progress = Progress(database, self.caseload, self.sessions, self.events)
+        access = Access(database)
+        self.staff = Staff(database, access)
+        self.audit = AuditLog(
+            database, partial(access.require_role, "supervisor", "admin", doing="read the audit log")
+        )
+        self.caseload = Caseload(database, cache, access)
+        self.events = EventLog(database, cache, access, self.caseload, data_dir)
+        self.sessions = Sessions(database, cache, access, self.caseload, self.events)
+        self.notes = Notes(database, access, self.sessions)
+        self.billing = Billing(database, access, self.sessions, self.notes)
+        self.progress = Progress(database, access, self.caseload, self.sessions, self.events)
         self.backups = Backups(database, data_dir, backup_every, keep_backups)
 
     @classmethod

@@ -45,12 +45,20 @@ def load_session(db: Database, session_id: int) -> Session:
 
 
 def sessions_matching(
-    db: Database, client_id: int | None, start: date | None, end: date | None, second_observers: bool
+    db: Database,
+    client_id: int | None,
+    start: date | None,
+    end: date | None,
+    second_observers: bool,
+    visible: tuple[str, tuple[int, ...]] | None = None,
 ) -> list[Session]:
     """Sessions oldest first, of one client and within [start, end] when given; a second observer's
-    sessions only with `second_observers`."""
+    sessions only with `second_observers`; only those with a client `visible` selects, when given."""
     clauses: list[str] = [] if second_observers else ["s.second_observer_of IS NULL"]
     params: list[object] = []
+    if visible is not None:
+        clauses.append(f"s.id IN (SELECT session_id FROM session_clients WHERE client_id IN ({visible[0]}))")
+        params.extend(visible[1])
     if client_id is not None:
         clauses.append("s.id IN (SELECT session_id FROM session_clients WHERE client_id = ?)")
         params.append(client_id)

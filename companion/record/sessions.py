@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from datetime import date, datetime
 
+from companion.record.access import Access
 from companion.record.agreement import Agreement, agreements
 from companion.record.attendance import attendance_from_row
 from companion.record.cache import RecordCache
@@ -31,9 +32,12 @@ def _merge(first: Sequence[str], second: Sequence[str]) -> tuple[str, ...]:
 class Sessions:
     """Starting, ending and describing sessions, who attended, and how far two observers agreed."""
 
-    def __init__(self, db: Database, cache: RecordCache, caseload: Caseload, events: EventLog) -> None:
+    def __init__(
+        self, db: Database, cache: RecordCache, access: Access, caseload: Caseload, events: EventLog
+    ) -> None:
         self._db = db
         self._cache = cache
+        self._access = access
         self._caseload = caseload
         self._events = events
 
@@ -79,6 +83,7 @@ class Sessions:
                 "INSERT INTO session_clients (session_id, client_id) VALUES (?, ?)",
                 [(session_id, client_id) for client_id in ids],
             )
+            self._access.changed(conn, "create", "sessions", session_id, ids)
         if started_at is None:
             self._cache.anchors[session_id] = time.monotonic()
         return self.session(session_id)
@@ -102,6 +107,7 @@ class Sessions:
                 "UPDATE sessions SET ended_at = ?, plan_ids = ?, cpt_codes = ? WHERE id = ?",
                 (iso(ended_at or utc_now()), json.dumps(list(used)), json.dumps(list(codes)), session_id),
             )
+            self._access.changed(conn, "update", "sessions", session_id, current.client_ids, "ended")
         self.forget(session_id)
         self._mark_attended(current)
         ended = self.session(session_id)
@@ -111,7 +117,9 @@ class Sessions:
         return ended
 
     def session(self, session_id: int) -> Session:
-        found = self._cache.sessions[session_id] = load_session(self._db, session_id)
+        found = load_session(self._db, session_id)
+        self._access.read("sessions", session_id, found.client_ids)
+        self._cache.sessions[session_id] = found
         return found
 
     def forget(self, session_id: int) -> None:
@@ -126,8 +134,12 @@ class Sessions:
         second_observers: bool = False,
     ) -> list[Session]:
         """Sessions, oldest first, optionally of one client and within [start, end] (inclusive dates).
-        A second observer's sessions only with `second_observers` (they are not the record)."""
-        return sessions_matching(self._db, client_id, start, end, second_observers)
+        A second observer's sessions only with `second_observers` (they are not the record). A signed-in
+        therapist gets only sessions with a client they may see."""
+        if client_id is not None:
+            self._access.read("sessions", "list", (client_id,))
+        visible = self._access.visible_filter()
+        return sessions_matching(self._db, client_id, start, end, second_observers, visible)
 
     def second_observers(self, session_id: int) -> list[Session]:
         """The second observers' sessions of a session."""
@@ -147,6 +159,7 @@ class Sessions:
                 "UPDATE sessions SET present = ?, modality = ? WHERE id = ?",
                 (current.present if present is None else present.strip(), chosen, session_id),
             )
+            self._access.changed(conn, "update", "sessions", session_id, current.client_ids, "described")
         self.forget(session_id)
         return self.session(session_id)
 
@@ -166,6 +179,7 @@ class Sessions:
             raise ValueError(f"cancelled by {cancelled_by!r}: choose {', '.join(CANCELLED_BY)}")
         if minutes < 0 or (minutes and status not in ("late", "left early")):
             raise ValueError("minutes are how late, or how early the client left (late / left early only)")
+        self._access.check((client_id,), "attendance", day.isoformat())
         session_id = first_session_on(self._db, client_id, day)
         found = Attendance(client_id, day, status, cancelled_by, minutes, session_id)
         with self._db.transaction() as conn:
@@ -176,12 +190,14 @@ class Sessions:
                 "session_id=excluded.session_id, recorded_at=excluded.recorded_at",
                 (client_id, day.isoformat(), status, cancelled_by, minutes, found.session_id, iso(utc_now())),
             )
+            self._access.changed(conn, "update", "attendance", day.isoformat(), (client_id,), status)
         return found
 
     def attendance(
         self, client_id: int, start: date | None = None, end: date | None = None
     ) -> list[Attendance]:
         """A client's attendance between two days (inclusive), oldest first."""
+        self._access.read("attendance", "list", (client_id,))
         rows = self._db.query(
             "SELECT * FROM attendance WHERE client_id = ? AND day >= ? AND day <= ? ORDER BY day",
             (client_id, (start or date.min).isoformat(), (end or date.max).isoformat()),
@@ -202,6 +218,7 @@ class Sessions:
     # -- inter-observer agreement ----------------------------------------------------------------------
     def compute_agreement(self, session_id: int) -> list[Agreement]:
         """Agreement of each ended second observer's record with the session's, per objective; stored."""
+        members = self.session(session_id).client_ids
         primary = self._events.session_events(session_id)
         found: list[tuple[int, Agreement]] = []
         for observer in self.second_observers(session_id):
@@ -227,10 +244,12 @@ class Sessions:
                     for observer, a in found
                 ],
             )
+            self._access.changed(conn, "update", "agreements", session_id, members)
         return [a for _, a in found]
 
     def agreement(self, session_id: int) -> list[Agreement]:
         """The agreement stored with a session (computed when it or its second observer ended)."""
+        self.session(session_id)
         rows = self._db.query(
             "SELECT objective_id, measure, agreement_pct, items FROM agreements WHERE session_id = ? "
             "ORDER BY objective_id, measure",
