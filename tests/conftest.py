@@ -18,6 +18,7 @@ import pytest
 from support.host_steal import steal_seconds
 from support.jackd import JackServer, JackUnavailable, dummy_jack
 from support.practice import Practice, make_practice, make_practice_with_songs
+from support.staffed import Staffed, make_staffed
 
 from audio.engine_process import EngineProcess
 from companion.record import Record
@@ -134,6 +135,13 @@ def practice_with_songs(tmp_path: Path) -> Practice:
 def fresh_practice(tmp_path: Path) -> Practice:
     """The seeded practice without Ava's four past sessions: a practice on its first day."""
     return make_practice(tmp_path / "data", history=False)
+
+
+@pytest.fixture
+def staffed(tmp_path: Path) -> Staffed:
+    """A practice with staff (`support.staffed`): admin Ada, therapists Tom (Ava) and Tess (Ben),
+    supervisor Sue, and Cleo from the solo days, in `tmp_path / "data"`."""
+    return make_staffed(tmp_path / "data")
 
 
 @pytest.fixture

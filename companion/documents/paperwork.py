@@ -2,7 +2,8 @@
 
 Who wrote it (name, credential, NPI), when and how the session was held (time in and out, duration, in
 person or telehealth, the setting, who else was present), the client's diagnoses, the billing codes with
-their units, the electronic signature with its time (or a plain DRAFT mark), and the addenda written
+their units, the electronic signature with its time and a supervisor's co-signature (or a plain DRAFT
+mark), and the addenda written
 after signing. The Markdown and PDF exports print the same lines.
 """
 
@@ -66,7 +67,10 @@ def diagnoses_line(client: Client) -> str | None:
 def signature_line(note: SessionNote) -> str:
     """The electronic signature, or a DRAFT mark a reader cannot miss."""
     if note.finalised and note.signed_at:
-        return f"Electronically signed by {note.signed_by} on {local_time(note.signed_at)}."
+        signed = f"Electronically signed by {note.signed_by} on {local_time(note.signed_at)}."
+        if note.cosigned_at:
+            signed += f" Co-signed by {note.cosigned_by} on {local_time(note.cosigned_at)}."
+        return signed
     if note.finalised:
         return "Finalised before signatures were kept (no signature on record)."
     return "DRAFT: not signed."
