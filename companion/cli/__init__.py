@@ -14,6 +14,7 @@ from companion.cli import (
     paperwork_commands,
     record_commands,
     serve_commands,
+    staff_commands,
 )
 from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
@@ -29,14 +30,21 @@ from companion.cli.plan_commands import plans
     help="Folder for the session record, backups and your plans (default: COMPANION_DATA_DIR, "
     "else the platform's user data folder).",
 )
+@click.option(
+    "--user",
+    envvar="COMPANION_USER",
+    help="Sign in as this member of staff (a practice with staff; default: COMPANION_USER). The password "
+    "is asked, or read from COMPANION_PASSWORD.",
+)
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None) -> None:
+def main(ctx: click.Context, data_dir: Path | None, user: str | None) -> None:
     """Companion: intervention plans, a precise metronome and quick-tap session data for music therapists.
 
     Run without a subcommand to open the app.
     """
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir
+    ctx.obj["user"] = user
     if ctx.invoked_subcommand is None:
         app_commands.open_or_explain(ctx)
 
@@ -45,6 +53,7 @@ record_commands.register(main)
 export_commands.register(main)
 backup_commands.register(main)
 paperwork_commands.register(main)
+staff_commands.register(main)
 app_commands.register(main)
 register_listening(main)
 main.add_command(plans)

@@ -45,7 +45,7 @@ def profile(ctx: click.Context, name: str | None, credential: str | None, npi: s
 
 @click.group()
 def notes() -> None:
-    """Late entries on finalised notes."""
+    """Late entries and a supervisor's co-signature on finalised notes."""
 
 
 @notes.command("addendum")

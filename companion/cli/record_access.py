@@ -2,12 +2,14 @@
 
 Every command opens the record in the data directory chosen by the global `--data-dir` option (or
 COMPANION_DATA_DIR, or the platform default) and turns storage problems into one clear line naming the
-file and the fix, instead of a traceback.
+file and the fix, instead of a traceback. In a practice with staff it signs in as the global `--user`
+(or COMPANION_USER), the password asked on the terminal or read from COMPANION_PASSWORD (scripts).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -41,10 +43,30 @@ def open_record(ctx: click.Context) -> Iterator[Record]:
     folder = data_dir_of(ctx)
     try:
         with Record.open(folder) as record:
+            user = (ctx.find_root().obj or {}).get("user")
+            if user:
+                record.staff.sign_in(user, password_of(user))
             yield record
-    except (StorageError, UnknownRecord, ValueError) as exc:
+    except (StorageError, UnknownRecord, ValueError, PermissionError) as exc:
         message = exc.args[0] if isinstance(exc, UnknownRecord) and exc.args else str(exc)
         raise click.ClickException(message) from exc
+
+
+PASSWORD_ENV = "COMPANION_PASSWORD"
+NEW_PASSWORD_ENV = "COMPANION_NEW_PASSWORD"
+
+
+def password_of(user: str) -> str:
+    """The signing-in member's password: COMPANION_PASSWORD, else asked (never echoed)."""
+    return os.environ.get(PASSWORD_ENV) or click.prompt(f"Password for {safe(user)}", hide_input=True)
+
+
+def new_password() -> str:
+    """A password being set: COMPANION_NEW_PASSWORD (a separate variable: a script signs in with
+    COMPANION_PASSWORD while setting another), else asked twice on the terminal."""
+    return os.environ.get(NEW_PASSWORD_ENV) or click.prompt(
+        "New password", hide_input=True, confirmation_prompt=True
+    )
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
