@@ -48,8 +48,7 @@ def staff_list(ctx: click.Context) -> None:
             "`companion staff add NAME --role admin`."
         )
     for m in members:
-        signature = ", ".join(part for part in (m.name, m.credentials) if part)
-        click.echo(safe(f"{m.id:>4}  {signature}  {m.role}" + ("" if m.active else "  (inactive)")))
+        click.echo(safe(f"{m.id:>4}  {m.signature}  {m.role}" + ("" if m.active else "  (inactive)")))
 
 
 @staff.command("passwd")

@@ -22,6 +22,7 @@ from typing import Literal
 
 from companion.record.audit import append_entry
 from companion.record.database import Database
+from companion.record.model import Therapist
 
 Role = Literal["therapist", "supervisor", "admin"]
 ROLES: tuple[Role, ...] = ("therapist", "supervisor", "admin")
@@ -43,7 +44,7 @@ class SignedIn:
     @property
     def signature(self) -> str:
         """E.g. "Jane Doe, MT-BC": how their notes and co-signatures are signed."""
-        return ", ".join(part for part in (self.name, self.credentials) if part)
+        return Therapist(self.name, self.credentials).signature
 
     @property
     def sees_all(self) -> bool:

@@ -25,6 +25,7 @@ from companion.record.audit import append_entry
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
 from companion.record.errors import UnknownRecord
+from companion.record.model import Therapist
 
 MIN_PASSWORD_LENGTH = 10
 SIGN_IN_FAILED = "Sign-in failed: the name or the password is wrong (or the account is inactive)."
@@ -42,6 +43,10 @@ class StaffMember:
     role: Role
     active: bool
     created_at: str
+
+    @property
+    def signature(self) -> str:
+        return Therapist(self.name, self.credentials).signature
 
 
 def _member(row: sqlite3.Row) -> StaffMember:
