@@ -118,6 +118,7 @@ def test_a_therapist_sees_their_own_clients_and_those_shared_with_them(staffed: 
             record.caseload.client(staffed.ben)
         with pytest.raises(NotPermitted):
             record.caseload.find_client("Ben")
+        assert record.caseload.find_client("ava").id == staffed.ava
         with pytest.raises(NotPermitted):  # only Ben's own therapist, a supervisor or an admin shares him
             record.caseload.share(staffed.ben, staffed.staff["Tom"])
     with staffed.open_as("Tess") as record:
@@ -196,3 +197,14 @@ def test_an_existing_single_user_folder_migrates_and_works_without_anyone_signin
         record.events.log(session.id, EventDraft(Note("as ever")))
         record.sessions.end_session(session.id)
         assert record.staff.members() == [] and record.audit.entries() == []  # solo: nothing audited
+
+
+def test_a_namesake_on_another_caseload_neither_blocks_nor_shows_in_a_lookup_by_name(
+    staffed: Staffed,
+) -> None:
+    with staffed.open_as("Tess") as record:
+        other = record.caseload.add_client("Ava")
+    with staffed.open_as("Tom") as record:
+        assert record.caseload.find_client("Ava").id == staffed.ava
+    with staffed.open_as("Sue") as record, pytest.raises(LookupError, match=f"ids {staffed.ava}, {other.id}"):
+        record.caseload.find_client("Ava")

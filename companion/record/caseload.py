@@ -305,6 +305,10 @@ class Caseload:
         )
         if not rows:
             raise UnknownRecord(f"no client named {ref!r} (see `companion clients list`)")
+        visible = self._access.visible_filter()
+        if visible is not None and len(rows) > 1:  # name only the namesakes this therapist may see
+            allowed = {row[0] for row in self._db.query(*visible)}
+            rows = [row for row in rows if row["id"] in allowed] or rows[:1]  # none: refused (and audited)
         if len(rows) > 1:
             ids = ", ".join(str(row["id"]) for row in rows)
             raise UnknownRecord(f"several clients are named {ref!r} (ids {ids}); use the id")
