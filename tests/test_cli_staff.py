@@ -61,8 +61,9 @@ def test_staff_sign_in_with_a_password_from_the_environment_or_the_terminal(prac
     ]
     typed = run(practice, "clients", "list", user="Tom", typed=f"{TOM_PASSWORD}\n")
     assert typed.exit_code == 0 and "Password for Tom" in typed.output and TOM_PASSWORD not in typed.output
-    unsigned = run(practice, "clients", "list")
-    assert unsigned.exit_code == 1 and "sign in first" in unsigned.output
+    for command in (["clients", "list"], ["staff", "list"]):
+        unsigned = run(practice, *command)
+        assert unsigned.exit_code == 1 and "sign in first" in unsigned.output
     for user, password in [("Tom", "a wrong password"), ("Nobody", TOM_PASSWORD)]:
         failed = run(practice, "clients", "list", user=user, password=password)
         assert failed.exit_code == 1 and failed.output.strip() == f"Error: {SIGN_IN_FAILED}"

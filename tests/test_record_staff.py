@@ -45,13 +45,14 @@ def test_a_wrong_password_an_unknown_name_and_an_inactive_account_fail_alike_and
     with staffed.open_as("Ada") as record:
         record.staff.set_active("Tess", False)
     messages = []
-    with staffed.open_as(None) as record:
+    with staffed.open_as("Sue") as record:
         for name, password in [("Tom", "not his password"), ("Nobody", PASSWORD), ("Tess", PASSWORD)]:
             with pytest.raises(SignInFailed) as failed:
                 record.staff.sign_in(name, password)
             messages.append(str(failed.value))
-        with pytest.raises(SignInRequired):
-            record.caseload.clients()  # a failed sign-in signs nobody in
+            for hidden in (record.caseload.clients, record.staff.members):
+                with pytest.raises(SignInRequired):  # a failed sign-in signs out whoever was signed in
+                    hidden()
     assert messages == [SIGN_IN_FAILED] * 3
     with staffed.open_as("Sue") as record:
         failures = [e for e in record.audit.entries() if e.action == "sign-in-failed"]

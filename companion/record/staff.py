@@ -88,9 +88,9 @@ class Staff:
             self._access.require_role("admin", doing="add staff")
         elif role != "admin":
             raise ValueError("the first member of staff manages the others: add yourself with --role admin")
-        digest = self.hasher.hash(_checked_password(password))
         if self._db.query_one("SELECT 1 FROM staff WHERE name = ?", (name.strip(),)):
             raise ValueError(f"there is already a member of staff named {name.strip()!r}")
+        digest = self.hasher.hash(_checked_password(password))
         with self._db.transaction() as conn:
             cursor = conn.execute(
                 "INSERT INTO staff (name, credentials, role, password_hash, created_at) "
@@ -100,16 +100,22 @@ class Staff:
             staff_id = int(cursor.lastrowid or 0)
             self._access.changed(conn, "create", "staff", staff_id, detail=role)
         self._access.staff_added()
-        return self.member(name)
+        return self._named(name)
 
     def member(self, name: str) -> StaffMember:
+        """A member by name (for someone signed in: who works here is not told to anyone else)."""
+        self._access.who()
+        return self._named(name)
+
+    def _named(self, name: str) -> StaffMember:
         row = self._db.query_one("SELECT * FROM staff WHERE name = ?", (name.strip(),))
         if row is None:
             raise UnknownRecord(f"no member of staff named {name.strip()!r} (see `companion staff list`)")
         return _member(row)
 
     def members(self) -> list[StaffMember]:
-        """Everyone, active or not, by name."""
+        """Everyone, active or not, by name (for someone signed in)."""
+        self._access.who()
         return [_member(row) for row in self._db.query("SELECT * FROM staff ORDER BY name")]
 
     def set_password(self, name: str, password: str) -> None:
@@ -137,7 +143,9 @@ class Staff:
         return self.member(name)
 
     def sign_in(self, name: str, password: str) -> SignedIn:
-        """Sign the record in as `name`; SignInFailed (the same message whatever was wrong) otherwise."""
+        """Sign the record in as `name`; SignInFailed (the same message whatever was wrong) otherwise, and
+        then nobody is signed in (whoever was before is signed out: a shared terminal)."""
+        self._access.identity = None
         row = self._db.query_one("SELECT * FROM staff WHERE name = ?", (name.strip(),))
         digest = row["password_hash"] if row is not None else self._decoy_hash()
         try:
