@@ -12,6 +12,7 @@ from pathlib import Path
 
 from companion.paths import plans_dir
 from companion.record import Record
+from companion.record.access import SignInRequired
 from companion.record.backups import DEFAULT_BACKUP_EVERY
 from interventions import Library
 
@@ -34,6 +35,12 @@ class Services:
         Problems that do not stop the work (a failed backup, a broken plan file) become `warnings`.
         """
         record = Record.open(data_dir, backup_every=backup_every, busy_timeout=busy_timeout)
+        if record.staff.exist():  # until the app has a sign-in screen: refuse at the start, not mid-screen
+            record.close()
+            raise SignInRequired(
+                f"The record in {record.data_dir} has therapists who sign in, and the app cannot sign in "
+                "yet: use the command line (companion --user NAME ...), or a solo practice's folder."
+            )
         library = Library.load(plans_dir(record.data_dir))
         warnings = []
         if record.events.restored:

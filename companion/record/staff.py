@@ -102,6 +102,10 @@ class Staff:
         self._access.staff_added()
         return self._named(name)
 
+    def exist(self) -> bool:
+        """Whether the record has staff (then someone signs in), or is a solo practice."""
+        return self._access.staff_exist()
+
     def member(self, name: str) -> StaffMember:
         """A member by name (for someone signed in: who works here is not told to anyone else)."""
         self._access.who()
