@@ -33,13 +33,15 @@ refreshing its figures at every tap would otherwise bury the reads that matter (
 
 
 @dataclass(frozen=True)
-class SignedIn:
-    """A member of staff, signed in: what the record checks and what the audit log names."""
+class StaffMember:
+    """A therapist, supervisor or admin of the practice (`record.staff`)."""
 
-    staff_id: int
+    id: int
     name: str
     credentials: str
     role: Role
+    active: bool = True
+    created_at: str = ""
 
     @property
     def signature(self) -> str:
@@ -48,7 +50,14 @@ class SignedIn:
 
     @property
     def sees_all(self) -> bool:
+        """Supervisors and admins see every client; a therapist their caseload."""
         return self.role in ("supervisor", "admin")
+
+
+@dataclass(frozen=True)
+class SignedIn(StaffMember):
+    """The member who signed in (only `Staff.sign_in` makes one): what the record checks and the audit
+    log names."""
 
 
 class SignInRequired(PermissionError):
@@ -108,7 +117,7 @@ class Access:
     def visible_filter(self) -> tuple[str, tuple[int, int]] | None:
         """SQL selecting the client ids the signed-in therapist may see; None when every client is visible."""
         who = self.who()
-        return None if who is None or who.sees_all else visible_clients_sql(who.staff_id)
+        return None if who is None or who.sees_all else visible_clients_sql(who.id)
 
     def check(self, client_ids: Iterable[int], target: str = "clients", target_id: object = "") -> None:
         """NotPermitted (audited as refused) unless the signed-in person may see one of `client_ids`."""
@@ -124,7 +133,7 @@ class Access:
         assert who is not None  # visible_filter returned a filter: someone is signed in
         with self._db.transaction() as conn:
             for client_id in ids:
-                append_entry(conn, who.staff_id, who.signature, "refused", target, target_id, client_id)
+                append_entry(conn, who.id, who.signature, "refused", target, target_id, client_id)
         shown = ", ".join(str(i) for i in ids)
         raise NotPermitted(
             f"{who.signature} may not see client {shown}: not on their caseload and not shared with them "
@@ -148,7 +157,7 @@ class Access:
             return
         with self._db.transaction() as conn:
             for client_id in fresh:
-                append_entry(conn, who.staff_id, who.signature, "read", target, target_id, client_id)
+                append_entry(conn, who.id, who.signature, "read", target, target_id, client_id)
         for client_id in fresh:
             self._recent_reads[(target, str(target_id), client_id)] = now
 
@@ -166,4 +175,4 @@ class Access:
         if who is None:
             return
         for client_id in client_ids:
-            append_entry(conn, who.staff_id, who.signature, action, target, target_id, client_id, detail)
+            append_entry(conn, who.id, who.signature, action, target, target_id, client_id, detail)

@@ -179,7 +179,7 @@ class Caseload:
                     json.dumps(list(preferred_songs)),
                     json.dumps(settings or {}),
                     iso(utc_now()),
-                    who.staff_id if who is not None else None,
+                    who.id if who is not None else None,
                 ),
             )
             client_id = int(cursor.lastrowid or 0)
@@ -278,13 +278,13 @@ class Caseload:
         admin sees all (what `clients()` returns once they sign in)."""
         if who.sees_all:
             return [row[0] for row in self._db.query("SELECT id FROM clients ORDER BY id")]
-        sql, params = visible_clients_sql(who.staff_id)
+        sql, params = visible_clients_sql(who.id)
         return [row[0] for row in self._db.query(f"{sql} ORDER BY id", params)]
 
     def _check_may_reassign(self, client_id: int) -> None:
         current = self.client(client_id)
         who = self._access.who()
-        if who is not None and not who.sees_all and current.owner_id != who.staff_id:
+        if who is not None and not who.sees_all and current.owner_id != who.id:
             raise NotPermitted(
                 f"only client {client_id}'s own therapist, a supervisor or an admin may assign or share it"
             )

@@ -14,18 +14,16 @@ checked against a hash too), so a sign-in screen does not tell who works here; e
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
-from typing import cast
+from typing import TypeVar, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from companion.record.access import ROLES, Access, NotPermitted, Role, SignedIn
+from companion.record.access import ROLES, Access, NotPermitted, Role, SignedIn, StaffMember
 from companion.record.audit import append_entry
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
 from companion.record.errors import UnknownRecord
-from companion.record.model import Therapist
 
 MIN_PASSWORD_LENGTH = 10
 SIGN_IN_FAILED = "Sign-in failed: the name or the password is wrong (or the account is inactive)."
@@ -35,22 +33,11 @@ class SignInFailed(PermissionError):
     """A wrong name, a wrong password or an inactive account: one message for all three, on purpose."""
 
 
-@dataclass(frozen=True)
-class StaffMember:
-    id: int
-    name: str
-    credentials: str
-    role: Role
-    active: bool
-    created_at: str
-
-    @property
-    def signature(self) -> str:
-        return Therapist(self.name, self.credentials).signature
+Member = TypeVar("Member", bound=StaffMember)
 
 
-def _member(row: sqlite3.Row) -> StaffMember:
-    return StaffMember(
+def _member(row: sqlite3.Row, kind: type[Member]) -> Member:
+    return kind(
         row["id"],
         row["name"],
         row["credentials"],
@@ -115,18 +102,18 @@ class Staff:
         row = self._db.query_one("SELECT * FROM staff WHERE name = ?", (name.strip(),))
         if row is None:
             raise UnknownRecord(f"no member of staff named {name.strip()!r} (see `companion staff list`)")
-        return _member(row)
+        return _member(row, StaffMember)
 
     def members(self) -> list[StaffMember]:
         """Everyone, active or not, by name (for someone signed in)."""
         self._access.who()
-        return [_member(row) for row in self._db.query("SELECT * FROM staff ORDER BY name")]
+        return [_member(row, StaffMember) for row in self._db.query("SELECT * FROM staff ORDER BY name")]
 
     def set_password(self, name: str, password: str) -> None:
         """A new password for `name`: by themselves, or by an admin (a forgotten password)."""
         member = self.member(name)
         who = self._access.who()
-        if who is not None and who.staff_id != member.id:
+        if who is not None and who.id != member.id:
             self._access.require_role("admin", doing="set another member's password")
         digest = self.hasher.hash(_checked_password(password))
         with self._db.transaction() as conn:
@@ -137,7 +124,7 @@ class Staff:
         """Let a member sign in again, or no longer (someone who left: their entries and notes stay)."""
         member = self.member(name)
         who = self._access.require_role("admin", doing="activate or deactivate staff")
-        if who is not None and who.staff_id == member.id and not active:
+        if who is not None and who.id == member.id and not active:
             raise NotPermitted("an admin cannot deactivate themselves (another admin can)")
         with self._db.transaction() as conn:
             conn.execute("UPDATE staff SET active = ? WHERE id = ?", (int(active), member.id))
@@ -162,14 +149,14 @@ class Staff:
                 staff_id = row["id"] if row is not None else None
                 append_entry(conn, staff_id, name.strip()[:80], "sign-in-failed", "staff", staff_id or "")
             raise SignInFailed(SIGN_IN_FAILED)
-        who = SignedIn(row["id"], row["name"], row["credentials"], cast(Role, row["role"]))
+        who = _member(row, SignedIn)
         with self._db.transaction() as conn:
             if self.hasher.check_needs_rehash(digest):
                 conn.execute(
                     "UPDATE staff SET password_hash = ? WHERE id = ?",
-                    (self.hasher.hash(password), who.staff_id),
+                    (self.hasher.hash(password), who.id),
                 )
-            append_entry(conn, who.staff_id, who.signature, "sign-in", "staff", who.staff_id)
+            append_entry(conn, who.id, who.signature, "sign-in", "staff", who.id)
         self._access.identity = who
         return who
 
