@@ -11,7 +11,7 @@ from support.staffed import Staffed
 
 from companion.documents.paperwork import signature_line
 from companion.record import EventDraft, Note, Record, SessionNote
-from companion.record.access import NotPermitted
+from companion.record.access import NotPermitted, SignInRequired
 from companion.record.audit import AuditLog
 
 START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
@@ -98,6 +98,20 @@ def test_a_refused_read_is_audited_as_refused(staffed: Staffed) -> None:
     with staffed.open_as("Tom") as record, pytest.raises(NotPermitted):
         record.caseload.client(staffed.ben)
     assert entries_of(staffed)[-1] == ("Tom, MT-BC", "refused", "clients")
+
+
+def test_practice_settings_need_someone_signed_in_and_their_changes_are_audited(staffed: Staffed) -> None:
+    with staffed.open_as(None) as record:
+        for change in (
+            lambda: record.caseload.set_prompt_hierarchy(["independent", "gestural", "physical"]),
+            lambda: record.notes.set_therapist("Someone", "MT-BC"),
+        ):
+            with pytest.raises(SignInRequired):
+                change()
+    with staffed.open_as("Sue") as record:
+        record.caseload.set_prompt_hierarchy(["independent", "gestural", "physical"])
+        assert record.caseload.prompt_hierarchy() == ("independent", "gestural", "physical")
+    assert entries_of(staffed)[-1] == ("Sue, MT-BC", "update", "settings")
 
 
 def test_the_audit_log_refuses_update_and_delete_even_through_raw_sql(staffed: Staffed) -> None:

@@ -155,7 +155,7 @@ def test_sessions_notes_goals_and_progress_follow_the_caseload(staffed: Staffed)
         goal = record.caseload.add_goal(staffed.ben, "gross motor", "walk")
         objective = record.caseload.add_objective(goal.id, "10 m walk")
         session = record.sessions.start_session([staffed.ben], started_at=datetime(2026, 12, 1, tzinfo=UTC))
-        record.events.log(session.id, EventDraft(Note("steady"), client_id=staffed.ben))
+        tap = record.events.log(session.id, EventDraft(Note("steady"), client_id=staffed.ben))
     with staffed.open_as("Tom") as record:
         assert record.sessions.sessions() == [] and record.caseload.objectives() == []
         for read in (
@@ -166,6 +166,9 @@ def test_sessions_notes_goals_and_progress_follow_the_caseload(staffed: Staffed)
             lambda: record.progress.summary(session.id),
             lambda: record.progress.objective_progress(objective.id),
             lambda: record.caseload.goals(staffed.ben),
+            lambda: record.caseload.phases(objective.id),
+            lambda: record.events.event(tap.id),
+            lambda: record.sessions.second_observers(session.id),
             lambda: record.events.log(session.id, EventDraft(Note("not mine"))),
         ):
             with pytest.raises(NotPermitted):

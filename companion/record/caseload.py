@@ -127,12 +127,14 @@ class Caseload:
         """Set the practice-wide hierarchy, or one client's (most independent level first)."""
         cleaned = validate_hierarchy(levels)
         if client_id is None:
+            self._access.who()
             with self._db.transaction() as conn:
                 conn.execute(
                     "INSERT INTO settings (key, value) VALUES (?, ?) "
                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                     (HIERARCHY_KEY, json.dumps(cleaned)),
                 )
+                self._access.changed(conn, "update", "settings", HIERARCHY_KEY)
             self._cache.hierarchies.clear()
         else:
             settings = dict(self.client(client_id).settings, **{HIERARCHY_KEY: list(cleaned)})
@@ -459,6 +461,7 @@ class Caseload:
 
     def phases(self, objective_id: int) -> list[ObjectivePhase]:
         """The objective's phase changes, oldest first (on one date, the one set last wins)."""
+        self._access.read("objective_phases", objective_id, (self.objective_owner(objective_id),))
         rows = self._db.query(
             "SELECT phase, since FROM objective_phases WHERE objective_id = ? ORDER BY since, id",
             (objective_id,),

@@ -165,6 +165,7 @@ class EventLog:
         found = stored_event(self._db, event_id)
         if found is None:
             raise UnknownRecord(f"no event with id {event_id}")
+        self._access.read("events", event_id, self._session(found.session_id).client_ids)
         return found
 
     def session_events(

@@ -80,12 +80,14 @@ class Notes:
             raise ValueError("a signature needs your name and your credential (e.g. MT-BC)")
         if profile.npi and not valid_npi(profile.npi):
             raise ValueError(f"NPI {profile.npi!r} is not valid: 10 digits, the last a Luhn check digit")
+        self._access.who()
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (THERAPIST_KEY, json.dumps(asdict(profile))),
             )
+            self._access.changed(conn, "update", "settings", THERAPIST_KEY)
         return profile
 
     # -- notes -------------------------------------------------------------------------------------------

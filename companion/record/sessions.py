@@ -143,6 +143,7 @@ class Sessions:
 
     def second_observers(self, session_id: int) -> list[Session]:
         """The second observers' sessions of a session."""
+        self.session(session_id)
         return second_observer_sessions(self._db, session_id)
 
     def describe_session(
