@@ -84,7 +84,8 @@ class Access:
         self._db = db
         self.identity: SignedIn | None = None
         self._staff_exist: bool | None = None
-        self._recent_reads: dict[tuple[str, str, int | None], float] = {}
+        self._recent_reads: dict[tuple[int, str, str, int | None], float] = {}
+        """When each (staff id, target, target id, client id) was last audited as read."""
 
     def staff_exist(self) -> bool:
         """Whether this record has staff (then someone must sign in). Read once, then kept up to date by
@@ -148,18 +149,14 @@ class Access:
         if who is None:
             return
         now = time.monotonic()
-        fresh = [
-            c
-            for c in ids or (None,)
-            if now - self._recent_reads.get((target, str(target_id), c), -READ_WINDOW_S) >= READ_WINDOW_S
-        ]
+        keys = [(who.id, target, str(target_id), client_id) for client_id in ids or (None,)]
+        fresh = [k for k in keys if now - self._recent_reads.get(k, -READ_WINDOW_S) >= READ_WINDOW_S]
         if not fresh:
             return
         with self._db.transaction() as conn:
-            for client_id in fresh:
-                append_entry(conn, who.id, who.signature, "read", target, target_id, client_id)
-        for client_id in fresh:
-            self._recent_reads[(target, str(target_id), client_id)] = now
+            for key in fresh:
+                append_entry(conn, who.id, who.signature, "read", target, target_id, key[3])
+        self._recent_reads.update(dict.fromkeys(fresh, now))
 
     def changed(
         self,
