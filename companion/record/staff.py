@@ -150,12 +150,10 @@ class Staff:
                 append_entry(conn, staff_id, name.strip()[:80], "sign-in-failed", "staff", staff_id or "")
             raise SignInFailed(SIGN_IN_FAILED)
         who = _member(row, SignedIn)
-        with self._db.transaction() as conn:
-            if self.hasher.check_needs_rehash(digest):
-                conn.execute(
-                    "UPDATE staff SET password_hash = ? WHERE id = ?",
-                    (self.hasher.hash(password), who.id),
-                )
+        rehashed = self.hasher.hash(password) if self.hasher.check_needs_rehash(digest) else None
+        with self._db.transaction() as conn:  # hashed before: not while holding the write lock
+            if rehashed is not None:
+                conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (rehashed, who.id))
             append_entry(conn, who.id, who.signature, "sign-in", "staff", who.id)
         self._access.identity = who
         return who
