@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from audio.errors import OutputError
+from audio.midi_output import backend_name
 from audio.midi_ports import PortNotFound, resolve_port
 
 CHECK_INTERVAL_S = 0.5
@@ -41,6 +43,18 @@ def note_on(data: Sequence[int] | bytes) -> tuple[int, int] | None:
     if len(data) >= 3 and data[0] & 0xF0 == NOTE_ON and data[2] > 0:
         return data[1], data[2]
     return None
+
+
+def input_backend(backend: str | None) -> str:
+    """The mido backend to listen on: `backend`, else `MIDO_BACKEND`, else the first MIDI system with an
+    input port (not rtmidi's own default, which tries only its first system: ALSA, on a JACK-only machine
+    that has no ALSA sequencer, would refuse an instrument `companion devices` shows on JACK)."""
+    if backend:
+        return backend
+    try:
+        return backend_name("input")
+    except OutputError as problem:
+        raise MidiInputError(str(problem)) from None
 
 
 def input_port(wanted: str | None, available: Sequence[str]) -> str:

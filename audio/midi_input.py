@@ -32,7 +32,7 @@ from enum import StrEnum
 import mido
 
 from audio.jack_midi_reader import JackSource
-from audio.midi_hits import CHECK_INTERVAL_S, Hit, HitSource, MidiInputError
+from audio.midi_hits import CHECK_INTERVAL_S, Hit, HitSource, MidiInputError, input_backend
 from audio.rtmidi_source import RtMidiSource
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class MidiInput:
     ) -> None:
         if port is not None and virtual is not None:
             raise ValueError("give either a port to listen to or a virtual port name, not both")
-        chosen = mido.Backend(backend)
+        chosen = mido.Backend(input_backend(backend))
         if chosen.name != "mido.backends.rtmidi":
             raise MidiInputError(
                 f"MIDI input needs mido's rtmidi backend for timestamps, not {chosen.name}: set "

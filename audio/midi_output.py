@@ -14,7 +14,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import mido
 
@@ -136,9 +136,10 @@ def api_problem(api: str, exc: Exception) -> tuple[str, str]:
     return f"{api} unavailable ({exc})", "check that it is installed and running"
 
 
-def default_backend() -> str:
-    """The MIDI system used when `MIDO_BACKEND` is not set: the first with an output port, else the first
-    that works at all (a virtual port can be made there), as `companion devices` lists them.
+def default_backend(ports: Literal["output", "input"] = "output") -> str:
+    """The MIDI system used when `MIDO_BACKEND` is not set: the first with a port of the kind asked for
+    (outputs for the metronome, inputs for listening), else the first that works at all (a virtual port
+    can be made there), as `companion devices` lists them.
 
     Not rtmidi's own default (`mido.backends.rtmidi`, no system named): it tries only the first system
     and gives up when that one fails (ALSA without /dev/snd/seq, on a JACK-only machine), so the
@@ -149,11 +150,11 @@ def default_backend() -> str:
     problems: list[str] = []
     for api in compiled_apis():
         try:
-            outputs, _ = probe_api(api)
+            outputs, inputs = probe_api(api)
         except OutputError as exc:
             problems.append(f"{api.display_name}: {exc}")
             continue
-        if outputs:
+        if outputs if ports == "output" else inputs:
             return api.backend
         working.append(api.backend)
     if working:
@@ -164,10 +165,10 @@ def default_backend() -> str:
     )
 
 
-def backend_name() -> str:
-    """The mido backend to use: `MIDO_BACKEND` if set (read now, not at import), else `default_backend`.
-    Raises OutputError when no MIDI system works here."""
-    return os.environ.get("MIDO_BACKEND") or default_backend()
+def backend_name(ports: Literal["output", "input"] = "output") -> str:
+    """The mido backend to use: `MIDO_BACKEND` if set (read now, not at import), else `default_backend`
+    for `ports`. Raises OutputError when no MIDI system works here."""
+    return os.environ.get("MIDO_BACKEND") or default_backend(ports)
 
 
 def load_backend(name: str | None = None) -> Any:

@@ -456,8 +456,13 @@ def remount(mount_point: Path, mode: str) -> None:
     subprocess.run(["mount", "-o", f"remount,{mode}", str(mount_point)], check=True, capture_output=True)
 
 
-def fill(path: Path) -> None:
-    """Write zeros to `path` until the disk is full (the last writes are partial, then ENOSPC)."""
+def fill(path: Path, leave: int = 0) -> None:
+    """Write zeros to `path` until only `leave` bytes of its disk are free; with 0, until the disk is full
+    (the last writes are partial, then ENOSPC)."""
+    if leave:
+        with path.open("wb") as file:
+            file.write(b"\0" * max(0, shutil.disk_usage(path.parent).free - leave))
+        return
     with path.open("wb", buffering=0) as file:
         try:
             while True:
@@ -477,9 +482,7 @@ def first_open_on_a_nearly_full_disk(disk: Path, free_kb: range = range(4, 200, 
     for kb in free_kb:
         for leftover in disk.iterdir():
             shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
-        free = shutil.disk_usage(disk).free
-        with (disk / "filler").open("wb") as filler:
-            filler.write(b"\0" * max(0, free - kb * 1024))
+        fill(disk / "filler", leave=kb * 1024)
         try:
             Record.open(disk / "data", backup_every=None).close()
             outcome = "opened"

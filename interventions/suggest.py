@@ -115,6 +115,12 @@ class Suggestion:
     """Years the client's age lies outside the plan's usual age range (0: inside it, or no age given);
     when above 0, the first reason says so and the score is reduced by `OUTSIDE_AGE_FACTOR`."""
 
+    @property
+    def age_reason(self) -> str:
+        """The "outside the usual age range: ages 10+, client 8" line, "" when the plan fits the age (it
+        is the first reason, so a list of reasons reads with the flag first)."""
+        return self.reasons[0] if self.outside_age else ""
+
 
 def recognise_domains(text: str) -> dict[GoalDomain, list[str]]:
     """The domains whose key words appear in `text`, each with the words that gave it away."""

@@ -24,6 +24,14 @@ def test_codes_are_parsed_in_order_once_and_a_wrong_one_is_named() -> None:
         parse_billing_codes("97110, 9753")
 
 
+async def opened_note(pilot: Pilot[None]) -> SoapScreen:
+    """The last past session's note, opened from the review."""
+    await open_note(pilot)
+    soap = pilot.app.screen
+    assert isinstance(soap, SoapScreen)
+    return soap
+
+
 async def type_codes(pilot: Pilot[None], soap: SoapScreen, text: str) -> None:
     field = soap.query_one("#cpt", Input)
     field.value = ""
@@ -34,9 +42,7 @@ async def type_codes(pilot: Pilot[None], soap: SoapScreen, text: str) -> None:
 async def test_codes_typed_on_the_note_are_saved_and_exported(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_note(pilot)  # the last past session's note, from the review
-        soap = app.screen
-        assert isinstance(soap, SoapScreen)
+        soap = await opened_note(pilot)  # the last past session's note, from the review
         session_id = soap.session_id
         await type_codes(pilot, soap, "97110, 9753")
         await pilot.press("escape")  # leaving with a wrong code: it says why and stays, the text kept
@@ -63,9 +69,7 @@ async def test_codes_typed_on_the_note_are_saved_and_exported(practice: Practice
 async def test_finalising_asks_who_signs_once_and_signs_the_note(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_note(pilot)
-        soap = app.screen
-        assert isinstance(soap, SoapScreen)
+        soap = await opened_note(pilot)
         session_id, client_id = soap.session_id, soap.drafts[0].client.id
         await pilot.press("ctrl+f")
         await on_screen(pilot, Confirm)
@@ -83,9 +87,7 @@ async def test_finalising_asks_who_signs_once_and_signs_the_note(practice: Pract
 async def test_focusing_the_codes_keeps_them_and_timed_minutes_can_be_typed(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_note(pilot)
-        soap = app.screen
-        assert isinstance(soap, SoapScreen)
+        soap = await opened_note(pilot)
         await type_codes(pilot, soap, "97530-gp:30")
         field = soap.query_one("#cpt", Input)
         soap.query_one(f"#subjective-{soap.drafts[0].client.id}").focus()
@@ -104,9 +106,7 @@ async def test_tab_goes_from_the_first_field_through_every_field_and_nothing_inv
 ) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_note(pilot)
-        soap = app.screen
-        assert isinstance(soap, SoapScreen)
+        soap = await opened_note(pilot)
         client_id = soap.drafts[0].client.id
         fields = (
             "subjective",
@@ -130,9 +130,7 @@ async def test_observations_home_practice_who_was_present_and_telehealth_are_sav
 ) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(120, 40)) as pilot:
-        await open_note(pilot)
-        soap = app.screen
-        assert isinstance(soap, SoapScreen)
+        soap = await opened_note(pilot)
         session_id, client_id = soap.session_id, soap.drafts[0].client.id
         soap.query_one(f"#observations-{client_id}").focus()
         await pilot.press(*"Sang the hello song unprompted.")

@@ -73,6 +73,7 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
             screen = await start_session(pilot)  # Ava, her first objective selected
             screen.listening.settings = SyncSettings(block_beats=BLOCK)
             await choose_input(pilot, screen, sender.port_name)
+            assert any("space starts the metronome" in n for n in notices(app))
             app.metronome.set_bpm(BPM)
             await pilot.press("space")
             await until(pilot, lambda: app.metronome.running)
@@ -106,6 +107,10 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
             else:
                 raise never_clean(troubles)
             strip_text = str(screen.query_one(SyncStrip).render())
+            await pilot.press("s")
+            await until(pilot, lambda: not screen.listening.listening)
+            await choose_input(pilot, screen, sender.port_name)  # again, while the metronome plays
+            assert any("hits are matched to the beat" in n for n in notices(app))
             await pilot.press("s")
             await until(pilot, lambda: not screen.listening.listening)
             await pilot.press("space")
@@ -206,6 +211,10 @@ async def test_adaptive_tempo_follows_a_faster_client_and_the_strip_shows_the_te
             await until(pilot, shows_the_set_tempo)
             strip_text = str(strip.render())
             set_bpm = float(app.metronome.settings.bpm)
+            await pilot.press("s")
+            await until(pilot, lambda: not screen.listening.listening)
+            await choose_input(pilot, screen, sender.port_name)  # again, while the metronome plays
+            assert any("hits are matched to the beat" in n for n in notices(app))
             await pilot.press("s")
             await until(pilot, lambda: not screen.listening.listening)
             await pilot.press("space")

@@ -11,6 +11,7 @@ import pytest
 from support.pilot import SIZE, app_for, log_lines, notices, on_screen, ready, settled, start_session, until
 from support.practice import Practice
 from textual.geometry import Region
+from textual.pilot import Pilot
 from textual.widgets import Button, OptionList
 
 from companion.app.screens.dialogs import Confirm
@@ -104,16 +105,22 @@ async def test_loading_the_preset_while_the_metronome_plays_does_not_say_space_s
         assert [n for n in notices(app) if n.startswith("Loaded ")][-1].endswith("Space starts.")
 
 
+async def opened_plans(pilot: Pilot[None]) -> PlansScreen:
+    """The plans browser, opened from Today with `p`."""
+    await ready(pilot)
+    await pilot.press("p")
+    await on_screen(pilot, PlansScreen)
+    plans = pilot.app.screen
+    assert isinstance(plans, PlansScreen)
+    return plans
+
+
 async def test_the_plans_browser_hints_only_at_keys_it_has_and_an_empty_search_clears_the_plan(
     practice: Practice,
 ) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await ready(pilot)
-        await pilot.press("p")
-        await on_screen(pilot, PlansScreen)
-        plans = app.screen
-        assert isinstance(plans, PlansScreen)
+        plans = await opened_plans(pilot)
         view = plans.query_one(PlanView)
         await pilot.press("slash", *"gait")
         await until(pilot, lambda: view.plan is not None and view.plan.tempo is not None)
@@ -130,11 +137,7 @@ async def test_the_plans_browser_hints_only_at_keys_it_has_and_an_empty_search_c
 async def test_a_plans_contraindications_are_shown_apart_from_its_precautions(practice: Practice) -> None:
     app = app_for(practice.data_dir)
     async with app.run_test(size=(160, 48)) as pilot:
-        await ready(pilot)
-        await pilot.press("p")
-        await on_screen(pilot, PlansScreen)
-        plans = app.screen
-        assert isinstance(plans, PlansScreen)
+        plans = await opened_plans(pilot)
         view = plans.query_one(PlanView)
         await pilot.press("slash", *"melodic intonation")
         await until(pilot, lambda: view.plan is not None and view.plan.id == "mit-phrase-production")

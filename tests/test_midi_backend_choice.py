@@ -20,8 +20,10 @@ from support.engine_takes import COMPANION
 
 from audio.devices import survey
 from audio.errors import OutputError
+from audio.midi_hits import MidiInputError, input_backend
 from audio.midi_output import MidiOutput, backend_name
 from companion.cli import main
+from companion.live.listening_control import NO_INPUT, midi_inputs
 
 ALSA_MISSING = "MidiOutAlsa::initialize: error creating ALSA sequencer client object."
 
@@ -118,3 +120,14 @@ def test_metronome_on_midi_with_no_midi_system_says_why_each_failed_not_install_
     assert "ALSA sequencer unavailable" in run.stderr and "JACK server not running" in run.stderr
     assert "install python-rtmidi" not in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.usefixtures("jack_only")
+def test_without_mido_backend_listening_asks_the_system_devices_reports_working() -> None:
+    """Listening chose rtmidi's own default, ALSA, and said "the MIDI inputs cannot be listed" on a
+    JACK-only machine where the metronome played: it now asks the same working system."""
+    assert input_backend(None) == "mido.backends.rtmidi/UNIX_JACK"
+    assert input_backend("mido.backends.rtmidi/LINUX_ALSA") == "mido.backends.rtmidi/LINUX_ALSA"
+    with pytest.raises(MidiInputError) as raised:
+        midi_inputs()
+    assert str(raised.value) == NO_INPUT  # JACK answered: no instrument plugged in, not "cannot be listed"

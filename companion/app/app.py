@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 LIGHT = "textual-light"
+CLOSE_AT_EXIT_S = 5.0
+"""How long quitting waits for the metronome's outputs to close."""
 
 
 class CompanionApp(App[None]):
@@ -251,7 +253,11 @@ class CompanionApp(App[None]):
 
     def on_unmount(self) -> None:
         if self._metronome is not None:
-            self._metronome.close()
+            # The one wait on the UI thread, at exit: the outputs must be given up before the process
+            # ends, so that another session (a tab, a terminal) can play at once; a device that does not
+            # close in time is left to the operating system.
+            with contextlib.suppress(TimeoutError):
+                self._metronome.close().result(timeout=CLOSE_AT_EXIT_S)
         if self.services is not None:
             # A failure here was already shown by the quit dialog; nothing more can be done at exit.
             with contextlib.suppress(StorageError):

@@ -26,7 +26,7 @@ import mido
 
 from audio.cadence import AdaptiveMode, AdaptiveSettings, AdaptiveState
 from audio.live_sync import HitFeedback
-from audio.midi_hits import Hit, MidiInputError
+from audio.midi_hits import Hit, MidiInputError, input_backend
 from audio.midi_input import MidiInput
 from audio.sync_analysis import Tolerance
 from audio.tempo import Number, TempoSettings
@@ -56,7 +56,7 @@ def midi_inputs(backend: str | None = None, exclude: Sequence[str] = ()) -> list
 
     Raises MidiInputError with the cause and the fix when the MIDI system cannot be asked or has none."""
     try:
-        names = mido.Backend(backend).get_input_names()
+        names = mido.Backend(input_backend(backend)).get_input_names()
     except (OSError, ValueError, ImportError) as exc:  # rtmidi: OSError; mido: an API not compiled in
         raise MidiInputError(
             f"the MIDI inputs cannot be listed ({exc}): check that the MIDI system (ALSA or JACK) is "
@@ -259,7 +259,8 @@ class ListeningControl:
             self._recent.clear()
         self._sync, self._input = sync.start(), midi
         self._changed()
-        return f"Listening to {midi.name} ({midi.timing}): space starts the metronome; s stops listening."
+        metronome = "hits are matched to the beat" if self.metronome.running else "space starts the metronome"
+        return f"Listening to {midi.name} ({midi.timing}): {metronome}; s stops listening."
 
     def stop(self) -> BlockReport | None:
         """Stop listening: the port closes, the unfinished block is logged and its report returned."""

@@ -51,7 +51,7 @@ class ClientOverview:
             why = f"serves {len(goals)} of {len(dict.fromkeys(self.asked_goals))} goals"
         else:
             why = suggestion.served[0].why if suggestion.served else ""
-        return "; ".join([suggestion.reasons[0], why] if suggestion.outside_age else [why])
+        return "; ".join(part for part in (suggestion.age_reason, why) if part)
 
 
 def _goal_query(domain: str, text: str) -> str | tuple[str, str]:

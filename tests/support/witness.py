@@ -142,11 +142,15 @@ class Witness:
         """(frame, perf_counter) at the start of every recorded process cycle."""
         raise NotImplementedError
 
-    def _clocks(self) -> list[tuple[float, float]]:
-        """One frame clock per stretch between xruns (the dummy driver restarts its timeline at each)."""
+    def _clocks(self) -> Any:
+        """One frame clock (intercept, slope) per stretch between xruns, as an array (the dummy driver
+        restarts its timeline at each xrun); fitted once per recording state, since `to_perf` asks for it
+        for every frame it converts."""
+        import numpy as np
+
         cycles = self.recorded_cycles()
         key = (len(cycles), len(self.xrun_frames))
-        cached: tuple[tuple[int, int], list[tuple[float, float]]] | None = getattr(self, "_fits", None)
+        cached: tuple[tuple[int, int], Any] | None = getattr(self, "_fits", None)
         if cached is None or cached[0] != key:
             whole = frame_clock(cycles, self.samplerate)
             stretch = self._stretch_of(cycles[:, 0])
@@ -154,7 +158,7 @@ class Witness:
             for k in range(len(self.xrun_frames) + 1):
                 mine = cycles[stretch == k]
                 fits.append(frame_clock(mine, self.samplerate) if len(mine) >= 2 else whole)
-            cached = (key, fits)
+            cached = (key, np.asarray(fits, dtype=np.float64))
             self._fits = cached
         return cached[1]
 
@@ -166,9 +170,7 @@ class Witness:
 
     def _clock_at(self, frames: Any) -> tuple[Any, Any]:
         """(intercept, slope) of the frame clock that holds at each frame."""
-        import numpy as np
-
-        chosen = np.asarray(self._clocks(), dtype=np.float64)[self._stretch_of(frames)]
+        chosen = self._clocks()[self._stretch_of(frames)]
         return chosen[..., 0], chosen[..., 1]
 
     def to_perf(self, frame: int) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypedDict
 
 from textual import work
 from textual.app import ComposeResult
@@ -42,6 +42,33 @@ SECTIONS = (
     ("assessment", "A — Assessment: progress to date is pre-filled; interpret it"),
     ("plan", "P — Plan: next session, home practice, changes"),
 )
+
+
+class TypedParts(TypedDict):
+    """Every part of a note the therapist types, by name (the note's own field names)."""
+
+    subjective: str
+    objective: str
+    observations: str
+    assessment: str
+    plan: str
+    home_practice: str
+    home_report: str
+
+
+def typed_parts(note: SessionNote) -> TypedParts:
+    """The typed parts of a note as saved, to compare with what the screen holds now."""
+    return TypedParts(
+        subjective=note.subjective,
+        objective=note.objective,
+        observations=note.observations,
+        assessment=note.assessment,
+        plan=note.plan,
+        home_practice=note.home_practice,
+        home_report=note.home_report,
+    )
+
+
 EXPORTS: tuple[tuple[str, tuple[Format, bool]], ...] = (
     ("Markdown (.md)", ("md", False)),
     ("PDF", ("pdf", False)),
@@ -84,7 +111,7 @@ class SoapScreen(CompanionScreen):
         self.session_id = session_id
         self.done = done
         self.drafts: list[NoteDraft] = []
-        self.saved_texts: dict[int, tuple[str, ...]] = {}
+        self.saved_texts: dict[int, TypedParts] = {}
         self.saved_cpt = ""
         self.saved_details: tuple[str, str] = ("", MODALITIES[0])
 
@@ -152,25 +179,28 @@ class SoapScreen(CompanionScreen):
             scroll = VerticalScroll(*fields)
             scroll.can_focus = False  # Tab goes from field to field, never to the invisible scroll area
             tabs.add_pane(TabPane(Content(draft.client.display_name), scroll, id=f"note-{draft.client.id}"))
-            note = draft.note
-            self.saved_texts[draft.client.id] = (
-                *(getattr(note, field) for field, _ in SECTIONS),
-                note.home_practice,
-                note.home_report,
-            )
+            self.saved_texts[draft.client.id] = typed_parts(draft.note)
         if drafts:
             self.call_after_refresh(self._focus_first)
 
     def _focus_first(self) -> None:
         self.query_one(f"#subjective-{self.drafts[0].client.id}", TextArea).focus(scroll_visible=False)
 
-    def _texts(self, client_id: int) -> tuple[str, ...]:
-        """Every typed part of the client's note: the SOAP texts, then home practice and what carers said."""
+    def _texts(self, client_id: int) -> TypedParts:
+        """The client's note as typed on the screen now."""
+
+        def area(field: str) -> str:
+            return self.query_one(f"#{field}-{client_id}", TextArea).text
+
         practice = self.query_one(f"#home-practice-{client_id}", Select).value
-        return (
-            *(self.query_one(f"#{field}-{client_id}", TextArea).text for field, _ in SECTIONS),
-            practice if isinstance(practice, str) else "",
-            self.query_one(f"#home-report-{client_id}", Input).value.strip(),
+        return TypedParts(
+            subjective=area("subjective"),
+            objective=area("objective"),
+            observations=area("observations"),
+            assessment=area("assessment"),
+            plan=area("plan"),
+            home_practice=practice if isinstance(practice, str) else "",
+            home_report=self.query_one(f"#home-report-{client_id}", Input).value.strip(),
         )
 
     def _edited(self, finalise: bool = False) -> list[SessionNote]:
@@ -178,22 +208,7 @@ class SoapScreen(CompanionScreen):
         for draft in self.drafts:
             if draft.note.finalised:
                 continue
-            subjective, objective, observations, assessment, plan, practice, said = self._texts(
-                draft.client.id
-            )
-            notes.append(
-                replace(
-                    draft.note,
-                    subjective=subjective,
-                    objective=objective,
-                    observations=observations,
-                    assessment=assessment,
-                    plan=plan,
-                    home_practice=practice,
-                    home_report=said,
-                    finalised=finalise,
-                )
-            )
+            notes.append(replace(draft.note, **self._texts(draft.client.id), finalised=finalise))
         return notes
 
     @property
