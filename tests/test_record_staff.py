@@ -122,18 +122,18 @@ def test_a_therapist_sees_their_own_clients_and_those_shared_with_them(staffed: 
             record.caseload.find_client("Ben")
         assert record.caseload.find_client("ava").id == staffed.ava
         with pytest.raises(NotPermitted):  # only Ben's own therapist, a supervisor or an admin shares him
-            record.caseload.share(staffed.ben, staffed.staff["Tom"])
+            record.sharing.share(staffed.ben, staffed.staff["Tom"])
     with staffed.open_as("Tess") as record:
         assert [c.display_name for c in record.caseload.clients()] == ["Ben"]
-        record.caseload.share(staffed.ben, staffed.staff["Tom"])
+        record.sharing.share(staffed.ben, staffed.staff["Tom"])
     with staffed.open_as("Tom") as record:
         assert [c.display_name for c in record.caseload.clients()] == ["Ava", "Ben"]
-        assert record.caseload.clients_visible_to(record.staff.sign_in("Tom", PASSWORD)) == [
+        assert record.sharing.clients_visible_to(record.staff.sign_in("Tom", PASSWORD)) == [
             staffed.ava,
             staffed.ben,
         ]
     with staffed.open_as("Tess") as record:
-        record.caseload.share(staffed.ben, staffed.staff["Tom"], shared=False)
+        record.sharing.share(staffed.ben, staffed.staff["Tom"], shared=False)
     with staffed.open_as("Tom") as record:
         assert [c.display_name for c in record.caseload.clients()] == ["Ava"]
 
@@ -145,7 +145,7 @@ def test_supervisors_and_admins_see_every_client_including_the_unassigned(staffe
     with staffed.open_as("Tom") as record, pytest.raises(NotPermitted):
         record.caseload.client(staffed.cleo)  # nobody's yet: only supervisors and admins
     with staffed.open_as("Sue") as record:
-        record.caseload.assign(staffed.cleo, staffed.staff["Tom"])
+        record.sharing.assign(staffed.cleo, staffed.staff["Tom"])
     with staffed.open_as("Tom") as record:
         assert record.caseload.client(staffed.cleo).display_name == "Cleo"
 

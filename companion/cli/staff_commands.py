@@ -95,7 +95,7 @@ def clients_assign(ctx: click.Context, client: str, therapist: str) -> None:
     with open_record(ctx) as record:
         found = record.caseload.find_client(client)
         member = record.staff.member(therapist)
-        record.caseload.assign(found.id, member.id)
+        record.sharing.assign(found.id, member.id)
     click.echo(safe(f"{found.display_name} is on {member.name}'s caseload."))
 
 
@@ -109,7 +109,7 @@ def clients_share(ctx: click.Context, client: str, therapist: str, stop: bool) -
     with open_record(ctx) as record:
         found = record.caseload.find_client(client)
         member = record.staff.member(therapist)
-        record.caseload.share(found.id, member.id, shared=not stop)
+        record.sharing.share(found.id, member.id, shared=not stop)
     verb = "no longer shared" if stop else "shared"
     click.echo(safe(f"{found.display_name} is {verb} with {member.name}."))
 

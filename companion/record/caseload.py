@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import date
 from typing import Any
 
-from companion.record.access import Access, NotPermitted, SignedIn, visible_clients_sql
+from companion.record.access import Access
 from companion.record.cache import RecordCache
+from companion.record.caseload_rows import client_from_row, goal_from_row, objective_from_row
 from companion.record.clock import iso, utc_now
 from companion.record.database import Database
 from companion.record.errors import UnknownRecord
@@ -43,48 +43,6 @@ def icd10_code(text: str) -> str:
     return code
 
 
-def _client(row: sqlite3.Row) -> Client:
-    return Client(
-        id=row["id"],
-        display_name=row["display_name"],
-        birth_year=row["birth_year"],
-        pseudonym=row["pseudonym"],
-        population=row["population"],
-        preferred_music=row["preferred_music"],
-        preferred_songs=tuple(json.loads(row["preferred_songs"])),
-        settings=json.loads(row["settings"]),
-        created_at=row["created_at"],
-        archived=bool(row["archived"]),
-        diagnoses=tuple(json.loads(row["diagnoses"])),
-        owner_id=row["owner_id"],
-    )
-
-
-def _goal(row: sqlite3.Row) -> Goal:
-    return Goal(
-        id=row["id"],
-        client_id=row["client_id"],
-        domain=row["domain"],
-        description=row["description"],
-        created_at=row["created_at"],
-        archived=bool(row["archived"]),
-    )
-
-
-def _objective(row: sqlite3.Row) -> Objective:
-    return Objective(
-        id=row["id"],
-        goal_id=row["goal_id"],
-        client_id=row["client_id"],
-        description=row["description"],
-        criterion=MasteryCriterion(**json.loads(row["criterion"])),
-        target=row["target"],
-        created_at=row["created_at"],
-        archived=bool(row["archived"]),
-        prompt_levels=tuple(json.loads(row["prompt_levels"])),
-    )
-
-
 def validate_hierarchy(levels: Sequence[str]) -> tuple[str, ...]:
     cleaned = tuple(level.strip() for level in levels)
     if len(cleaned) < 2 or any(not level for level in cleaned) or len(set(cleaned)) != len(cleaned):
@@ -94,7 +52,7 @@ def validate_hierarchy(levels: Sequence[str]) -> tuple[str, ...]:
 
 def editable(changes: dict[str, Any]) -> dict[str, Any]:
     """Refuse changes to identity fields: an update must never re-point a record (a client's owner
-    changes through `Caseload.assign`, which checks who may)."""
+    changes through `Sharing.assign`, which checks who may)."""
     fixed = {"id", "created_at", "client_id", "goal_id", "owner_id"} & changes.keys()
     if fixed:
         raise ValueError(f"cannot change {', '.join(sorted(fixed))}")
@@ -223,7 +181,7 @@ class Caseload:
         row = self._db.query_one("SELECT * FROM clients WHERE id = ?", (client_id,))
         if row is None:
             raise UnknownRecord(f"no client with id {client_id}")
-        return _client(row)
+        return client_from_row(row)
 
     def clients(self, include_archived: bool = False) -> list[Client]:
         """The clients, by name: for a signed-in therapist only their own and those shared with them."""
@@ -236,66 +194,7 @@ class Caseload:
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         self._access.read("clients", "list", ())
         rows = self._db.query(f"SELECT * FROM clients{where} ORDER BY display_name COLLATE NOCASE", params)
-        return [_client(row) for row in rows]
-
-    # -- caseloads ---------------------------------------------------------------------------------------
-    def assign(self, client_id: int, staff_id: int) -> Client:
-        """Make `staff_id` the client's own therapist (their caseload); by the client's present therapist,
-        a supervisor or an admin."""
-        self._check_may_reassign(client_id)
-        with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE clients SET owner_id = ? WHERE id = ?", (self._staff(conn, staff_id), client_id)
-            )
-            self._access.changed(conn, "update", "clients", client_id, (client_id,), f"owner={staff_id}")
-        return self.client(client_id)
-
-    def share(self, client_id: int, staff_id: int, shared: bool = True) -> list[int]:
-        """Share the client with another therapist (co-treatment, cover), or stop sharing (`shared=False`);
-        returns who it is shared with now."""
-        self._check_may_reassign(client_id)
-        with self._db.transaction() as conn:
-            if shared:
-                conn.execute(
-                    "INSERT OR IGNORE INTO client_shares (client_id, staff_id) VALUES (?, ?)",
-                    (client_id, self._staff(conn, staff_id)),
-                )
-            else:
-                conn.execute(
-                    "DELETE FROM client_shares WHERE client_id = ? AND staff_id = ?", (client_id, staff_id)
-                )
-            action = f"shared={staff_id}" if shared else f"unshared={staff_id}"
-            self._access.changed(conn, "update", "clients", client_id, (client_id,), action)
-        return self.shared_with(client_id)
-
-    def shared_with(self, client_id: int) -> list[int]:
-        """The staff ids a client is shared with (besides its own therapist)."""
-        rows = self._db.query(
-            "SELECT staff_id FROM client_shares WHERE client_id = ? ORDER BY staff_id", (client_id,)
-        )
-        return [row[0] for row in rows]
-
-    def clients_visible_to(self, who: SignedIn) -> list[int]:
-        """The ids of the clients `who` may see: their own and those shared with them; a supervisor or an
-        admin sees all (what `clients()` returns once they sign in)."""
-        if who.sees_all:
-            return [row[0] for row in self._db.query("SELECT id FROM clients ORDER BY id")]
-        sql, params = visible_clients_sql(who.id)
-        return [row[0] for row in self._db.query(f"{sql} ORDER BY id", params)]
-
-    def _check_may_reassign(self, client_id: int) -> None:
-        current = self.client(client_id)
-        who = self._access.who()
-        if who is not None and not who.sees_all and current.owner_id != who.id:
-            raise NotPermitted(
-                f"only client {client_id}'s own therapist, a supervisor or an admin may assign or share it"
-            )
-
-    @staticmethod
-    def _staff(conn: sqlite3.Connection, staff_id: int) -> int:
-        if conn.execute("SELECT 1 FROM staff WHERE id = ?", (staff_id,)).fetchone() is None:
-            raise UnknownRecord(f"no member of staff with id {staff_id} (see `companion staff list`)")
-        return staff_id
+        return [client_from_row(row) for row in rows]
 
     def find_client(self, ref: str) -> Client:
         """A client by id, display name or pseudonym (case-insensitive), as typed on the command line."""
@@ -338,12 +237,12 @@ class Caseload:
         if row is None:
             raise UnknownRecord(f"no goal with id {goal_id}")
         self._access.read("goals", goal_id, (row["client_id"],))
-        return _goal(row)
+        return goal_from_row(row)
 
     def goals(self, client_id: int, include_archived: bool = False) -> list[Goal]:
         self._access.read("goals", "list", (client_id,))
         sql = "SELECT * FROM goals WHERE client_id = ?" + ("" if include_archived else " AND archived = 0")
-        return [_goal(row) for row in self._db.query(sql + " ORDER BY id", (client_id,))]
+        return [goal_from_row(row) for row in self._db.query(sql + " ORDER BY id", (client_id,))]
 
     def update_goal(self, goal_id: int, **changes: Any) -> Goal:
         updated = replace(self.goal(goal_id), **editable(changes))
@@ -395,7 +294,7 @@ class Caseload:
         if row is None:
             raise UnknownRecord(f"no objective with id {objective_id}")
         self._access.read("objectives", objective_id, (row["client_id"],))
-        return _objective(row)
+        return objective_from_row(row)
 
     def objectives(
         self, client_id: int | None = None, goal_id: int | None = None, include_archived: bool = False
@@ -418,7 +317,8 @@ class Caseload:
             clauses.append("o.archived = 0")
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         return [
-            _objective(row) for row in self._db.query(_OBJECTIVE_SELECT + where + " ORDER BY o.id", params)
+            objective_from_row(row)
+            for row in self._db.query(_OBJECTIVE_SELECT + where + " ORDER BY o.id", params)
         ]
 
     def update_objective(self, objective_id: int, **changes: Any) -> Objective:

@@ -4,6 +4,7 @@
 class over the one `Database` and the one `RecordCache`:
 
 - `record.caseload`: clients, goals, objectives, their phases and prompt hierarchies;
+- `record.sharing`: whose caseload a client is in, and whom it is shared with;
 - `record.sessions`: sessions, attendance and inter-observer agreement;
 - `record.events`: durable events with pending retry, rescue files and undo;
 - `record.notes`: SOAP notes, addenda and the signing therapist;
@@ -40,6 +41,7 @@ from companion.record.event_log import EventLog
 from companion.record.notes import Notes
 from companion.record.progress import Progress
 from companion.record.sessions import Sessions
+from companion.record.sharing import Sharing
 from companion.record.staff import Staff
 
 
@@ -58,6 +60,7 @@ class Record:
             database, partial(access.require_role, "supervisor", "admin", doing="read the audit log")
         )
         self.caseload = Caseload(database, cache, access)
+        self.sharing = Sharing(database, access, self.caseload)
         self.events = EventLog(database, cache, access, self.caseload, data_dir)
         self.sessions = Sessions(database, cache, access, self.caseload, self.events)
         self.notes = Notes(database, access, self.sessions)

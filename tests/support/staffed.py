@@ -46,7 +46,7 @@ def make_staffed(data_dir: Path) -> Staffed:
         record.staff.add("Sue", PASSWORD, "MT-BC", role="supervisor")
         ids = {m.name: m.id for m in record.staff.members()}
         ava = record.caseload.add_client("Ava")
-        record.caseload.assign(ava.id, ids["Tom"])
+        record.sharing.assign(ava.id, ids["Tom"])
         ben = record.caseload.add_client("Ben")
-        record.caseload.assign(ben.id, ids["Tess"])
+        record.sharing.assign(ben.id, ids["Tess"])
     return Staffed(data_dir, ava.id, ben.id, cleo.id, ids)
