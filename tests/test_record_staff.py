@@ -14,7 +14,7 @@ from companion.live.services import Services
 from companion.record import EventDraft, Note, Record
 from companion.record.access import NotPermitted, SignInRequired
 from companion.record.migrations import migrate
-from companion.record.staff import SIGN_IN_FAILED, SignInFailed
+from companion.record.staff import SIGN_IN_FAILED, UNKNOWN_NAME, SignInFailed
 
 
 def stored_hash(data_dir: Path, name: str) -> str:
@@ -59,7 +59,7 @@ def test_a_wrong_password_an_unknown_name_and_an_inactive_account_fail_alike_and
         failures = [e for e in record.audit.entries() if e.action == "sign-in-failed"]
     assert [(e.actor, e.staff_id) for e in failures] == [
         ("Tom", staffed.staff["Tom"]),
-        ("Nobody", None),
+        (UNKNOWN_NAME, None),  # a name nobody has may be a password typed in the wrong field
         ("Tess", staffed.staff["Tess"]),
     ]
     assert all("not his password" not in e.detail + e.actor for e in failures)

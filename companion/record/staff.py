@@ -29,6 +29,10 @@ MIN_PASSWORD_LENGTH = 10
 SIGN_IN_FAILED = "Sign-in failed: the name or the password is wrong (or the account is inactive)."
 
 
+UNKNOWN_NAME = "(unknown name)"
+"""The actor of a failed sign-in under a name no member has."""
+
+
 class SignInFailed(PermissionError):
     """A wrong name, a wrong password or an inactive account: one message for all three, on purpose."""
 
@@ -146,8 +150,10 @@ class Staff:
             matched = False
         if row is None or not matched:
             with self._db.transaction() as conn:
+                # An unknown name is not written down: it is often a password typed into the name field.
                 staff_id = row["id"] if row is not None else None
-                append_entry(conn, staff_id, name.strip()[:80], "sign-in-failed", "staff", staff_id or "")
+                actor = row["name"] if row is not None else UNKNOWN_NAME
+                append_entry(conn, staff_id, actor, "sign-in-failed", "staff", staff_id or "")
             raise SignInFailed(SIGN_IN_FAILED)
         who = _member(row, SignedIn)
         rehashed = self.hasher.hash(password) if self.hasher.check_needs_rehash(digest) else None
