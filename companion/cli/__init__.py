@@ -10,6 +10,7 @@ from companion import __version__
 from companion.cli import (
     app_commands,
     backup_commands,
+    encrypt_commands,
     export_commands,
     paperwork_commands,
     record_commands,
@@ -44,6 +45,7 @@ def main(ctx: click.Context, data_dir: Path | None) -> None:
 record_commands.register(main)
 export_commands.register(main)
 backup_commands.register(main)
+encrypt_commands.register(main)
 paperwork_commands.register(main)
 app_commands.register(main)
 register_listening(main)
