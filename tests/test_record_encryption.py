@@ -56,18 +56,6 @@ def plain_practice(data: Path) -> dict[str, int]:
 
 
 @pytest.fixture
-def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's cache folder (a rescue place) inside the test's folder."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-@pytest.fixture
-def data(tmp_path: Path, cache_home: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
 def encrypted(data: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """A practice encrypted by `companion encrypt`; COMPANION_PASSPHRASE set for the test. Returns the
     plain record's rows per table."""
