@@ -17,8 +17,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from support.pilot import SIZE, app_for, on_screen, ready
 from support.practice import make_practice
 
+from companion.app.screens.problem import StartupProblem
+from companion.app.screens.today import TodayScreen
 from companion.cli import main
 from companion.record import DatabaseLocked, EventDraft, KeyNeeded, Note, Record, WrongKey
 from companion.record.backups import list_backups, restore_backup
@@ -268,3 +271,20 @@ def test_killed_half_way_the_plain_record_is_intact_and_a_rerun_finishes(
     with Record.open(data, backup_every=None) as record:
         assert table_counts(record.database.connection) == counts
     assert_unreadable(data / "companion.db")
+
+
+async def test_the_app_explains_a_missing_passphrase_and_opens_once_it_is_given(
+    data: Path, encrypted: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(PASSPHRASE_VAR)
+    app = app_for(data)
+    async with app.run_test(size=SIZE) as pilot:
+        await on_screen(pilot, StartupProblem)
+        message = str(app.screen.query_one("#message").render())
+        assert f"companion.db is encrypted: set {PASSPHRASE_VAR}" in message
+        monkeypatch.setenv(PASSPHRASE_VAR, PASSPHRASE)
+        await pilot.press("r")
+        await on_screen(pilot, TodayScreen)
+        await ready(pilot)
+        assert app.services is not None
+        assert NAME in {c.display_name for c in app.services.record.caseload.clients()}
