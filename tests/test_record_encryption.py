@@ -6,12 +6,16 @@ standard library is pointed at the files, and `companion encrypt` is killed half
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import select
 import signal
 import sqlite3
 import stat
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
@@ -288,3 +292,51 @@ async def test_the_app_explains_a_missing_passphrase_and_opens_once_it_is_given(
         await ready(pilot)
         assert app.services is not None
         assert NAME in {c.display_name for c in app.services.record.caseload.clients()}
+
+
+def test_a_terminal_is_asked_for_the_passphrase_and_may_try_again(
+    data: Path, encrypted: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real pseudo-terminal as the command's controlling terminal: a wrong passphrase is named, the
+    right one opens the record, and nothing typed is echoed."""
+    monkeypatch.delenv(PASSPHRASE_VAR)
+    master, slave = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+
+    command = [sys.executable, "-c", "from companion.cli import main; main()", "--data-dir", str(data)]
+    process = subprocess.Popen(
+        [*command, "clients", "list"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        preexec_fn=own_terminal,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+    )
+    os.close(slave)
+    shown = b""
+
+    def read(until: bytes, times: int) -> None:
+        nonlocal shown
+        deadline = time.monotonic() + 30
+        while shown.count(until) < times and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    shown += os.read(master, 4096)
+                except OSError:  # the command ended
+                    return
+
+    for times, typed in enumerate(("Correct horse battery", PASSPHRASE), start=1):
+        read(b"Passphrase for", times)
+        deadline = time.monotonic() + 30  # the prompt turns echo off (and drops early keys) after showing
+        while termios.tcgetattr(master)[3] & termios.ECHO and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.write(master, typed.encode() + b"\n")
+    read(NAME.encode(), 1)
+    assert process.wait(timeout=30) == 0
+    os.close(master)
+    text = shown.decode()
+    assert "That passphrase does not unlock it; try again." in text
+    assert NAME in text and "horse" not in text

@@ -110,12 +110,12 @@ def restore_backup(
     renamed `*.replaced-<time>` with any WAL beside it under the name SQLite looks for, so it opens with
     every acknowledged tap: even a mistaken restore loses nothing.
     """
-    if key is None and marker_path(data_dir).exists():
-        key = unlock(data_dir)
     available = list_backups(data_dir)
     chosen = backup or (available[-1] if available else None)
     if chosen is None:
         raise StorageError(db_path, f"There is no backup in {backups_dir(data_dir)} to restore.")
+    if key is None and marker_path(data_dir).exists():
+        key = unlock(data_dir)
     _verify(chosen, None if is_plain(chosen) else key)  # a backup from before `companion encrypt` is plain
     if open_elsewhere(db_path):
         raise StorageError(

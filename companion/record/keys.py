@@ -39,9 +39,15 @@ def marker_path(data_dir: Path) -> Path:
 
 
 def encrypted(data_dir: Path) -> bool:
-    """Whether the folder's record is encrypted: a marker, and a database that is not plain SQLite."""
+    """Whether the folder's record is encrypted: a marker, and a database that is not plain SQLite. A
+    database this user cannot read is left to opening it, which says why and what to do."""
     db = database_path(data_dir)
-    return marker_path(data_dir).exists() and db.exists() and db.stat().st_size > 0 and not is_plain(db)
+    if not (marker_path(data_dir).exists() and db.exists()):
+        return False
+    try:
+        return db.stat().st_size > 0 and not is_plain(db)
+    except OSError:
+        return False
 
 
 def new_marker(data_dir: Path, passphrase: str) -> DataKey:
