@@ -27,7 +27,7 @@ from support.practice import make_practice
 from companion.app.screens.problem import StartupProblem
 from companion.app.screens.today import TodayScreen
 from companion.cli import main
-from companion.record import DatabaseLocked, EventDraft, KeyNeeded, Note, Record, WrongKey
+from companion.record import CorruptDatabase, DatabaseLocked, EventDraft, KeyNeeded, Note, Record, WrongKey
 from companion.record.backups import list_backups, restore_backup
 from companion.record.cipher import PLAIN_HEADER, connect
 from companion.record.keys import PASSPHRASE_VAR, key_for
@@ -97,6 +97,20 @@ def test_encrypt_keeps_every_row_and_the_file_reads_as_noise(data: Path, encrypt
         assert len(record.sessions.sessions(client_id=ava.id)) == 4
     with pytest.raises(sqlite3.DatabaseError, match="not a database"):
         sqlite3.connect(db).execute("SELECT * FROM clients").fetchall()
+    with Record.open(data, backup_every=None) as record:  # the WAL, while the record is open, too
+        record.events.log(session.id, EventDraft(Note(f"{NOTE}, twice")))
+        assert_unreadable(data / "companion.db-wal")
+
+
+def test_a_missing_marker_is_named_not_just_damage(
+    data: Path, encrypted: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker = (data / "encryption.json").read_bytes()
+    (data / "encryption.json").unlink()
+    with pytest.raises(CorruptDatabase, match=r"its encryption\.json is missing: copy it back"):
+        Record.open(data, backup_every=None)
+    (data / "encryption.json").write_bytes(marker)
+    Record.open(data, backup_every=None).close()
 
 
 def test_without_the_passphrase_the_record_says_how_to_give_it(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from companion.paths import PRIVATE_FILE_MODE, ensure_private_file
-from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, connect, row_factory
+from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, connect, is_plain, row_factory
 from companion.record.errors import (
     CorruptDatabase,
     ReadOnlyLocation,
@@ -151,9 +151,16 @@ def _connect(path: Path, key: DataKey | None, busy_timeout: float) -> sqlite3.Co
 
 
 def _unreadable(exc: BaseException, path: Path, key: DataKey | None) -> StorageError:
-    """What a failure on first reading means. With a key, "not a database" is first of all the key: the
-    marker's check passed, so the file belongs to another folder or is damaged."""
+    """What a failure on first reading means. Without a key, a file that is not plain SQLite may be an
+    encrypted record whose marker went missing; with one, the marker's check passed, so the file belongs
+    to another folder or is damaged."""
     problem = classify(exc, path)
+    if key is None and isinstance(problem, CorruptDatabase) and not is_plain(path):
+        return CorruptDatabase(
+            path,
+            f"{problem} If this folder was encrypted (`companion encrypt`), its encryption.json is missing: "
+            "copy it back from where the folder came from.",
+        )
     if key is not None and isinstance(problem, CorruptDatabase):
         return WrongKey(
             path,
