@@ -24,6 +24,7 @@ from pathlib import Path
 
 from companion.paths import PRIVATE_FILE_MODE, database_path
 from companion.record.cipher import KEY_BYTES, DataKey, fsync_file, is_plain
+from companion.record.database import sync_folder
 from companion.record.errors import KeyNeeded, StorageError, WrongKey
 
 MARKER_NAME = "encryption.json"
@@ -65,6 +66,7 @@ def new_marker(data_dir: Path, passphrase: str) -> DataKey:
         json.dump(marker, file, indent=2)
     fsync_file(temporary)
     os.replace(temporary, path)
+    sync_folder(data_dir)
     return key
 
 
