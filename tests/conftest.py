@@ -118,6 +118,19 @@ def impatient_record(tmp_path: Path) -> Iterator[Record]:
 
 
 @pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The user's cache folder (the second rescue place) inside the test's folder."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def data(tmp_path: Path, cache_home: Path) -> Path:
+    """A data folder not created yet, whose rescue files stay inside the test's folder too."""
+    return tmp_path / "data"
+
+
+@pytest.fixture
 def practice(tmp_path: Path) -> Practice:
     """The seeded practice (`support.practice`: Ava with four past sessions, Ben, Cleo) in a fresh data
     folder, `tmp_path / "data"`."""

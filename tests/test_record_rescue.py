@@ -17,18 +17,6 @@ from companion.record.rescue import rescue_places, rescue_prefix, rescued_files
 
 
 @pytest.fixture
-def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The user's cache folder (the second rescue place) inside the test's folder."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    return tmp_path / "cache"
-
-
-@pytest.fixture
-def data(tmp_path: Path, cache_home: Path) -> Path:
-    return tmp_path / "data"
-
-
-@pytest.fixture
 def blocker(data: Path) -> Iterator[sqlite3.Connection]:
     """Another program holding the write lock on the database until the test releases it."""
     Record.open(data, backup_every=None).close()

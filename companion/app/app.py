@@ -75,7 +75,8 @@ class CompanionApp(App[None]):
     @work(thread=True, exclusive=True, group="services")
     def open_services(self) -> None:
         try:
-            services = Services.open(self.config.data_dir, self.config.backup_every, self.config.busy_timeout)
+            config = self.config
+            services = Services.open(config.data_dir, config.backup_every, config.busy_timeout, config.key)
         except (StorageError, OSError) as problem:
             self.call_from_thread(self._startup_failed, problem)
             return
@@ -90,7 +91,9 @@ class CompanionApp(App[None]):
                 screen.reload()
 
     def _startup_failed(self, problem: BaseException) -> None:
-        self.push_screen(StartupProblem(str(problem), self.config.data_dir), self._after_problem)
+        self.push_screen(
+            StartupProblem(str(problem), self.config.data_dir, self.config.key), self._after_problem
+        )
 
     def _after_problem(self, retry: bool | None) -> None:
         if retry:

@@ -10,6 +10,7 @@ from companion import __version__
 from companion.cli import (
     app_commands,
     backup_commands,
+    encrypt_commands,
     export_commands,
     paperwork_commands,
     record_commands,
@@ -52,6 +53,7 @@ def main(ctx: click.Context, data_dir: Path | None, user: str | None) -> None:
 record_commands.register(main)
 export_commands.register(main)
 backup_commands.register(main)
+encrypt_commands.register(main)
 paperwork_commands.register(main)
 staff_commands.register(main)
 app_commands.register(main)

@@ -14,6 +14,8 @@ import sys
 import click
 
 from companion.cli.engine_commands import latency_option
+from companion.cli.record_access import checked_data_dir, folder_key
+from companion.record import StorageError
 
 OUTPUTS = ("audio", "midi", "both", "none")
 NO_TERMINAL = (
@@ -54,8 +56,13 @@ def app(
     from companion.app import AppConfig, CompanionApp
 
     data_dir = (ctx.find_root().obj or {}).get("data_dir")
+    try:  # asked here, before the app takes the terminal; other problems show on its start-up screen
+        key = folder_key(checked_data_dir(data_dir))
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from exc
     config = AppConfig(
         data_dir=data_dir,
+        key=key,
         metronome_outputs=output,
         midi_port=midi_port,
         audio_device=audio_device,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from companion.cli.record_access import data_dir_of
+from companion.cli.record_access import data_dir_of, folder_key, has_marker
 from companion.paths import database_path
 from companion.record import StorageError
 from companion.record.backups import list_backups, restore_backup
@@ -35,7 +35,8 @@ def backups_restore(ctx: click.Context, backup: Path | None) -> None:
     """Replace the database with BACKUP (default: the newest); the current file is kept beside it."""
     directory = data_dir_of(ctx)
     try:
-        chosen, aside = restore_backup(directory, database_path(directory), backup)
+        key = folder_key(directory, has_marker)
+        chosen, aside = restore_backup(directory, database_path(directory), backup, key)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Restored {chosen}." + (f" The previous database was kept as {aside}." if aside else ""))

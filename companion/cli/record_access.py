@@ -11,14 +11,18 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import click
 
 from companion.paths import data_dir as resolve_data_dir
-from companion.record import Record, StorageError, UnknownRecord
+from companion.paths import database_path
+from companion.record import Record, StorageError, UnknownRecord, WrongKey
+from companion.record.cipher import DataKey
+from companion.record.keys import PASSPHRASE_VAR, encrypted, marker_path, unlock
 
 
 def data_dir_of(ctx: click.Context) -> Path:
@@ -42,7 +46,7 @@ def open_record(ctx: click.Context) -> Iterator[Record]:
     """The record for a command; storage and lookup errors end the command with their message."""
     folder = data_dir_of(ctx)
     try:
-        with Record.open(folder) as record:
+        with Record.open(folder, key=folder_key(folder)) as record:
             user = (ctx.find_root().obj or {}).get("user")
             if user:
                 record.staff.sign_in(user, password_of(user))
@@ -67,6 +71,27 @@ def new_password() -> str:
     return os.environ.get(NEW_PASSWORD_ENV) or click.prompt(
         "New password", hide_input=True, confirmation_prompt=True
     )
+
+
+def folder_key(folder: Path, needs_key: Callable[[Path], bool] = encrypted) -> DataKey | None:
+    """The key of an encrypted folder: from COMPANION_PASSPHRASE, else typed here when there is a terminal
+    (three tries). Raises KeyNeeded/WrongKey (StorageErrors) saying how to give it. `needs_key` is
+    `has_marker` to restore a backup over a record that may be too damaged to tell."""
+    if not needs_key(folder):
+        return None
+    if os.environ.get(PASSPHRASE_VAR) or not sys.stdin.isatty():
+        return unlock(folder)
+    prompt = f"Passphrase for {database_path(folder)}"
+    for _ in range(2):
+        try:
+            return unlock(folder, click.prompt(prompt, hide_input=True, err=True))
+        except WrongKey:
+            click.echo("That passphrase does not unlock it; try again.", err=True)
+    return unlock(folder, click.prompt(prompt, hide_input=True, err=True))  # a third WrongKey ends it
+
+
+def has_marker(folder: Path) -> bool:
+    return marker_path(folder).exists()
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -9,6 +9,7 @@ from pathlib import Path
 from audio.audio_output import DEFAULT_LATENCY, Latency
 from companion.live.wall_clock import Clock, SystemClock
 from companion.record.backups import DEFAULT_BACKUP_EVERY
+from companion.record.cipher import DataKey
 
 DARK = "textual-dark"
 
@@ -33,3 +34,5 @@ class AppConfig:
     audio_device: str | None = None
     audio_latency: Latency = DEFAULT_LATENCY
     busy_timeout: float = 2.0
+    key: DataKey | None = None
+    """An encrypted data folder's key, asked for by the command line before the app starts."""

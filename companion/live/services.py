@@ -14,6 +14,7 @@ from companion.paths import plans_dir
 from companion.record import Record
 from companion.record.access import SignInRequired
 from companion.record.backups import DEFAULT_BACKUP_EVERY
+from companion.record.cipher import DataKey
 from interventions import Library
 
 
@@ -29,12 +30,13 @@ class Services:
         data_dir: Path | None,
         backup_every: timedelta | None = DEFAULT_BACKUP_EVERY,
         busy_timeout: float = 2.0,
+        key: DataKey | None = None,
     ) -> Services:
         """Open the record (raises StorageError with the cause and fix) and load every plan that is valid.
 
         Problems that do not stop the work (a failed backup, a broken plan file) become `warnings`.
         """
-        record = Record.open(data_dir, backup_every=backup_every, busy_timeout=busy_timeout)
+        record = Record.open(data_dir, backup_every=backup_every, busy_timeout=busy_timeout, key=key)
         if record.staff.exist():  # until the app has a sign-in screen: refuse at the start, not mid-screen
             record.close()
             raise SignInRequired(

@@ -9,10 +9,12 @@ from companion.record.errors import (
     CorruptDatabase,
     DatabaseLocked,
     DiskFull,
+    KeyNeeded,
     ReadOnlyLocation,
     SchemaTooNew,
     StorageError,
     UnknownRecord,
+    WrongKey,
 )
 from companion.record.model import (
     DEFAULT_PROMPT_HIERARCHY,
@@ -69,6 +71,7 @@ __all__ = [
     "Goal",
     "GroupSummary",
     "Intervention",
+    "KeyNeeded",
     "Latency",
     "MasteryCriterion",
     "Measure",
@@ -95,4 +98,5 @@ __all__ = [
     "Trial",
     "UnknownRecord",
     "Walk",
+    "WrongKey",
 ]

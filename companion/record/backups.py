@@ -17,8 +17,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from companion.paths import backups_dir, ensure_private_dir, ensure_private_file
+from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, connect, is_plain
 from companion.record.database import SIDECAR_SUFFIXES, Database, sync_folder
 from companion.record.errors import CorruptDatabase, StorageError, classify
+from companion.record.keys import marker_path, unlock
 
 DEFAULT_BACKUP_EVERY = timedelta(hours=24)
 DEFAULT_KEEP_BACKUPS = 20
@@ -49,20 +51,22 @@ def backup_due(data_dir: Path, every: timedelta, now: datetime | None = None) ->
     return (now or datetime.now(UTC)) - backup_time(backups[-1]) >= every
 
 
-def make_backup(source: sqlite3.Connection, db_path: Path, keep: int) -> Path:
-    """Snapshot `source` into the backups folder (0600), then drop all but the newest `keep` backups."""
+def make_backup(source: sqlite3.Connection, db_path: Path, keep: int, key: DataKey | None = None) -> Path:
+    """Snapshot `source` into the backups folder (0600), then drop all but the newest `keep` backups.
+
+    An encrypted record's backup is encrypted with the same key (the backup API copies its pages)."""
     final = backups_dir(db_path.parent) / f"{PREFIX}{datetime.now(UTC).strftime(STAMP)}{SUFFIX}"
     partial = final.with_name("." + final.name + ".partial")
     try:
         ensure_private_dir(final.parent)  # in the try: a read-only data folder is a StorageError too
         ensure_private_file(partial)
-        target = sqlite3.connect(partial)
+        target = connect(partial, key)
         try:
             source.backup(target)
         finally:
             target.close()
         os.replace(partial, final)
-    except (OSError, sqlite3.Error) as exc:
+    except SQL_OR_OS_ERRORS as exc:
         with contextlib.suppress(OSError):
             partial.unlink()
         raise classify(exc, final) from exc
@@ -85,7 +89,7 @@ class Backups:
     def backup_now(self) -> Path:
         """Write a consistent snapshot to `<data dir>/backups/` and prune the oldest beyond the limit."""
         with self._db.lock:
-            return make_backup(self._db.connection, self._db.path, self._keep)
+            return make_backup(self._db.connection, self._db.path, self._keep, self._db.key)
 
     def backup_if_due(self) -> Path | None:
         if self._every is None or not backup_due(self._data_dir, self._every):
@@ -93,8 +97,13 @@ class Backups:
         return self.backup_now()
 
 
-def restore_backup(data_dir: Path, db_path: Path, backup: Path | None = None) -> tuple[Path, Path | None]:
+def restore_backup(
+    data_dir: Path, db_path: Path, backup: Path | None = None, key: DataKey | None = None
+) -> tuple[Path, Path | None]:
     """Put `backup` (default: the newest) in place of the database; returns (restored from, moved aside).
+
+    `key` is the folder's key when it is encrypted (else COMPANION_PASSPHRASE's): the backup is checked
+    with it.
 
     Refused while another program has the record open (its next tap would go into a file that is no longer
     the record). The replaced database is first checkpointed, so what it holds is all in one file, and is
@@ -105,14 +114,16 @@ def restore_backup(data_dir: Path, db_path: Path, backup: Path | None = None) ->
     chosen = backup or (available[-1] if available else None)
     if chosen is None:
         raise StorageError(db_path, f"There is no backup in {backups_dir(data_dir)} to restore.")
-    _verify(chosen)
-    if _open_elsewhere(db_path):
+    if key is None and marker_path(data_dir).exists():
+        key = unlock(data_dir)
+    _verify(chosen, None if is_plain(chosen) else key)  # a backup from before `companion encrypt` is plain
+    if open_elsewhere(db_path):
         raise StorageError(
             db_path,
             f"The session record {db_path} is open in another program (the app, a browser session or a "
             "sync tool): close it, then restore. Nothing was changed.",
         )
-    _checkpoint(db_path)
+    _checkpoint(db_path, key)
     stamp = datetime.now(UTC).strftime(STAMP)
     aside: Path | None = None
     if db_path.exists():
@@ -130,7 +141,7 @@ def restore_backup(data_dir: Path, db_path: Path, backup: Path | None = None) ->
     return chosen, aside
 
 
-def _open_elsewhere(db_path: Path) -> bool:
+def open_elsewhere(db_path: Path) -> bool:
     """Whether another process has the database open: every SQLite connection in WAL mode holds a shared
     lock on the shared-memory file's "dead man switch" byte, so an exclusive lock on it fails then."""
     shm = db_path.with_name(db_path.name + "-shm")
@@ -155,27 +166,27 @@ WAL_DMS_BYTE = 128
 """SQLite's unix VFS: the wal-index locks start at byte 120 of the -shm file; the dead-man switch is 8 on."""
 
 
-def _checkpoint(db_path: Path) -> None:
+def _checkpoint(db_path: Path, key: DataKey | None) -> None:
     """Fold the WAL into the database file, so the copy set aside is complete on its own. A damaged record
     (often why one restores) may refuse: its WAL then travels with it instead."""
     if not db_path.exists():
         return
-    with contextlib.suppress(sqlite3.Error):
-        conn = sqlite3.connect(db_path, isolation_level=None)
+    with contextlib.suppress(*SQL_OR_OS_ERRORS):
+        conn = connect(db_path, None if is_plain(db_path) else key, isolation_level=None)
         try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             conn.close()
 
 
-def _verify(backup: Path) -> None:
+def _verify(backup: Path, key: DataKey | None) -> None:
     try:
-        conn = sqlite3.connect(f"file:{backup}?mode=ro", uri=True)
+        conn = connect(f"file:{backup}?mode=ro", key, uri=True)
         try:
             result = conn.execute("PRAGMA integrity_check").fetchone()[0]
         finally:
             conn.close()
-    except sqlite3.Error as exc:
+    except SQL_ERRORS as exc:
         raise classify(exc, backup) from exc
     if result != "ok":
         raise CorruptDatabase(backup, f"The backup {backup} is damaged ({result}); choose an older one.")

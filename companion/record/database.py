@@ -17,7 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from companion.paths import PRIVATE_FILE_MODE, ensure_private_file
-from companion.record.errors import CorruptDatabase, ReadOnlyLocation, SchemaTooNew, StorageError, classify
+from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, connect, is_plain, row_factory
+from companion.record.errors import (
+    CorruptDatabase,
+    ReadOnlyLocation,
+    SchemaTooNew,
+    StorageError,
+    WrongKey,
+    classify,
+)
 from companion.record.migrations import NewerSchemaError, migrate, stored_version
 
 SIDECAR_SUFFIXES = ("-wal", "-shm")
@@ -26,23 +34,31 @@ SIDECAR_SUFFIXES = ("-wal", "-shm")
 class Database:
     """A migrated, WAL-mode connection with a lock so the app may call it from worker threads."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, busy_timeout: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        connection: sqlite3.Connection,
+        busy_timeout: float = 1.0,
+        key: DataKey | None = None,
+    ) -> None:
         self.path = path
         self.connection = connection
         self.busy_timeout = busy_timeout
+        self.key = key
+        """The folder's key when it is encrypted (see docs/record.md); backups and rescue files use it too."""
         self.lock = threading.RLock()
         self.refused_as_read_only = False
         """A write failed as read-only: the next transaction first reconnects if the files became writable."""
 
     @classmethod
-    def open(cls, path: Path, busy_timeout: float = 1.0) -> Database:
-        """Open (creating 0600 if new), verify and migrate the database at `path`."""
+    def open(cls, path: Path, busy_timeout: float = 1.0, key: DataKey | None = None) -> Database:
+        """Open (creating 0600 if new), verify and migrate the database at `path`, encrypted with `key`."""
         try:
             if not path.exists():
-                _create(path)
+                _create(path, key)
             _refuse_empty(path)
-            conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
+            conn = _connect(path, key, busy_timeout)
+        except SQL_OR_OS_ERRORS as exc:
             raise classify(exc, path) from exc
         try:
             stored_version(conn)  # before anything writes: a newer schema must stay untouched
@@ -55,14 +71,14 @@ class Database:
                 f"The session record {path} was written by a newer version of Companion (schema "
                 f"{exc.found}). Nothing was changed; update Companion to open it.",
             ) from exc
-        except (OSError, sqlite3.Error) as exc:
+        except SQL_OR_OS_ERRORS as exc:
             conn.close()
-            raise classify(exc, path) from exc
+            raise _unreadable(exc, path, key) from exc
         except BaseException:
             conn.close()
             raise
         secure_sidecars(path)
-        return cls(path, conn, busy_timeout)
+        return cls(path, conn, busy_timeout, key)
 
     def close(self) -> None:
         with self.lock:
@@ -73,7 +89,7 @@ class Database:
         with self.lock:
             try:
                 return self.connection.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
+            except SQL_ERRORS as exc:
                 raise classify(exc, self.path) from exc
 
     def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
@@ -89,20 +105,20 @@ class Database:
             conn = self.connection
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
+            except SQL_ERRORS as exc:
                 raise self._classified(exc) from exc
             try:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
-                    with contextlib.suppress(sqlite3.Error):
+                    with contextlib.suppress(*SQL_ERRORS):
                         conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error | OSError):
+                if isinstance(exc, SQL_OR_OS_ERRORS):
                     raise self._classified(exc) from exc
                 raise
 
-    def _classified(self, exc: sqlite3.Error | OSError) -> StorageError:
+    def _classified(self, exc: BaseException) -> StorageError:
         problem = classify(exc, self.path)
         if isinstance(problem, ReadOnlyLocation):
             self.refused_as_read_only = True
@@ -120,23 +136,42 @@ class Database:
             return False
         self.connection.close()  # first: while it is open, SQLite opens the file read-only again
         try:
-            self.connection = self._connect()
+            self.connection = _connect(self.path, self.key, self.busy_timeout)
             _configure(self.connection, self.path)
-        except (OSError, sqlite3.Error):
-            with contextlib.suppress(OSError, sqlite3.Error):  # as before: the next write says why
-                self.connection = self._connect()
+        except SQL_OR_OS_ERRORS:
+            with contextlib.suppress(*SQL_OR_OS_ERRORS):  # as before: the next write says why
+                self.connection = _connect(self.path, self.key, self.busy_timeout)
+                self.connection.row_factory = row_factory(self.connection)
             return False
         return True
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+
+def _connect(path: Path, key: DataKey | None, busy_timeout: float) -> sqlite3.Connection:
+    return connect(path, key, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+
+
+def _unreadable(exc: BaseException, path: Path, key: DataKey | None) -> StorageError:
+    """What a failure on first reading means. Without a key, a file that is not plain SQLite may be an
+    encrypted record whose marker went missing; with one, the marker's check passed, so the file belongs
+    to another folder or is damaged."""
+    problem = classify(exc, path)
+    if key is None and isinstance(problem, CorruptDatabase) and not is_plain(path):
+        return CorruptDatabase(
+            path,
+            f"{problem} If this folder was encrypted (`companion encrypt`), its encryption.json is missing: "
+            "copy it back from where the folder came from.",
         )
-        conn.row_factory = sqlite3.Row
-        return conn
+    if key is not None and isinstance(problem, CorruptDatabase):
+        return WrongKey(
+            path,
+            f"{path} cannot be read with this data folder's key: it is damaged, or was encrypted in another "
+            f"folder. Nothing was changed. Restore the newest backup from {path.parent / 'backups'} "
+            "(`companion backups restore`), or copy the folder's own encryption.json beside it.",
+        )
+    return problem
 
 
-def _create(path: Path) -> None:
+def _create(path: Path, key: DataKey | None) -> None:
     """A new database, built complete under a private temporary name and then linked into place.
 
     Why not create `path` and migrate it there: between the empty file appearing and its schema being
@@ -146,7 +181,7 @@ def _create(path: Path) -> None:
     temp = path.with_name(f".{path.name}.new-{os.getpid()}-{threading.get_ident()}")
     try:
         ensure_private_file(temp)
-        conn = sqlite3.connect(temp, isolation_level=None)
+        conn = connect(temp, key, isolation_level=None)
         try:
             _configure(conn, temp)
             migrate(conn)
@@ -180,7 +215,7 @@ def _refuse_empty(path: Path) -> None:
 
 
 def _configure(conn: sqlite3.Connection, path: Path) -> None:
-    conn.row_factory = sqlite3.Row
+    conn.row_factory = row_factory(conn)
     mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
     if str(mode).lower() != "wal":
         raise sqlite3.OperationalError(f"could not switch {path} to WAL mode (got {mode})")

@@ -11,7 +11,6 @@ import contextlib
 import errno
 import os
 import shutil
-import sqlite3
 from pathlib import Path
 
 
@@ -47,6 +46,14 @@ class SchemaTooNew(StorageError):
     """The database was written by a newer Companion whose format this version does not know."""
 
 
+class KeyNeeded(StorageError):
+    """The data folder is encrypted and no passphrase was given."""
+
+
+class WrongKey(StorageError):
+    """The passphrase given does not unlock the encrypted data folder."""
+
+
 # Primary SQLite result codes (https://sqlite.org/rescode.html); extended codes keep these in the low byte.
 SQLITE_READONLY = 8
 SQLITE_BUSY = 5
@@ -58,7 +65,7 @@ SQLITE_CANTOPEN = 14
 SQLITE_NOTADB = 26
 
 
-def _primary_code(exc: sqlite3.Error) -> int | None:
+def _primary_code(exc: BaseException) -> int | None:
     code = getattr(exc, "sqlite_errorcode", None)
     return None if code is None else code & 0xFF
 
@@ -111,7 +118,7 @@ def classify(exc: BaseException, db_path: Path) -> StorageError:
     if isinstance(exc, StorageError):
         return exc
     directory = db_path.parent
-    code = _primary_code(exc) if isinstance(exc, sqlite3.Error) else None
+    code = _primary_code(exc)
     text = str(exc)
     if code in (SQLITE_BUSY, SQLITE_LOCKED) or "locked" in text:
         return DatabaseLocked(

@@ -132,7 +132,7 @@ class EventLog:
         for path in rescued_files(rescue_places(self._data_dir), rescue_prefix(self._db.path)):
             if path == self.rescue_file:
                 continue
-            rows = read_rescue(path)
+            rows = read_rescue(path, self._db.key)
             with self._db.transaction() as conn:
                 added += insert_events(conn, rows)
             path.unlink()
@@ -141,7 +141,8 @@ class EventLog:
     def _keep_in_rescue_file(self) -> None:
         name = f"{rescue_prefix(self._db.path)}{os.getpid()}{SUFFIX}"
         try:
-            kept = write_rescue(rescue_places(self._data_dir), name, [event_row(e) for e in self._pending])
+            rows = [event_row(e) for e in self._pending]
+            kept = write_rescue(rescue_places(self._data_dir), name, rows, self._db.key)
         except OSError as exc:  # still in memory and retried; the app shows why it is not on disk too
             self.rescue_error = str(exc)
             return

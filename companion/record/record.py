@@ -35,9 +35,11 @@ from companion.record.backups import DEFAULT_BACKUP_EVERY, DEFAULT_KEEP_BACKUPS,
 from companion.record.billing import Billing
 from companion.record.cache import RecordCache
 from companion.record.caseload import Caseload
+from companion.record.cipher import DataKey
 from companion.record.database import Database
 from companion.record.errors import StorageError, classify
 from companion.record.event_log import EventLog
+from companion.record.keys import key_for
 from companion.record.notes import Notes
 from companion.record.progress import Progress
 from companion.record.sessions import Sessions
@@ -76,20 +78,22 @@ class Record:
         busy_timeout: float = 2.0,
         backup_every: timedelta | None = DEFAULT_BACKUP_EVERY,
         keep_backups: int = DEFAULT_KEEP_BACKUPS,
+        key: DataKey | None = None,
     ) -> Record:
         """Open the record in `data_dir` (resolved like `--data-dir`), migrating and backing up if due.
 
         `busy_timeout` is how long a write waits for another process's lock before raising DatabaseLocked;
-        `backup_every=None` disables automatic backups (tests, benchmarks).
+        `backup_every=None` disables automatic backups (tests, benchmarks). An encrypted folder is opened
+        with `key` (the command line asks for the passphrase), else with `COMPANION_PASSPHRASE`; without
+        either, KeyNeeded says how to give it.
         """
         try:
             directory = resolve_data_dir(data_dir)
         except OSError as exc:
             target = Path(exc.filename) if exc.filename else Path(data_dir or ".")
             raise classify(exc, database_path(target)) from exc
-        record = cls(
-            Database.open(database_path(directory), busy_timeout), directory, backup_every, keep_backups
-        )
+        database = Database.open(database_path(directory), busy_timeout, key or key_for(directory))
+        record = cls(database, directory, backup_every, keep_backups)
         try:
             record.events.restored = record.events.restore_rescued()
         except (StorageError, ValueError, OSError) as exc:  # the files stay; the next open tries again

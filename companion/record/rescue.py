@@ -10,6 +10,9 @@ kilobytes often fit where a database page did not.
 The file is replaced atomically (write, fsync, rename) so it is never half-written, and removed once the
 queue reaches the database. When the record is next opened, rescue files left behind for this database are
 added (the events keep their ids, inserted with INSERT OR IGNORE, so never twice) and then removed.
+
+In an encrypted data folder the rescue file is a tiny SQLCipher database with the folder's key instead of
+JSON lines (same name; SQLCipher authenticates every page, so a tampered file is refused, not misread).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 import platformdirs
 
 from companion.paths import PRIVATE_FILE_MODE, ensure_private_dir
+from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, connect, fsync_file
 from companion.record.database import sync_folder
 
 SUFFIX = ".jsonl"
@@ -49,18 +53,20 @@ def rescue_prefix(database: Path) -> str:
     return f"pending-{digest}-"
 
 
-def write_rescue(places: Iterable[Path], name: str, rows: Sequence[Row]) -> Path:
-    """Write `rows` (one JSON array per line) as `name` in the first place that takes it; returns the file.
+def write_rescue(places: Iterable[Path], name: str, rows: Sequence[Row], key: DataKey | None = None) -> Path:
+    """Write `rows` (one JSON array per line; encrypted with `key` if given) as `name` in the first place
+    that takes it; returns the file.
 
     Raises OSError naming every place tried when none does.
     """
+    lines = [json.dumps(list(row)) for row in rows]
     problems = []
     for place in places:
         try:
             folder = _private_folder(place)
-            return _replace_atomically(folder / name, "".join(json.dumps(list(row)) + "\n" for row in rows))
-        except OSError as exc:
-            problems.append(f"{place}: {exc.strerror or exc}")
+            return _replace_atomically(folder / name, lines, key)
+        except SQL_OR_OS_ERRORS as exc:
+            problems.append(f"{place}: {getattr(exc, 'strerror', None) or exc}")
     raise OSError(f"no folder took the rescue file ({'; '.join(problems)})")
 
 
@@ -73,11 +79,11 @@ def rescued_files(places: Iterable[Path], prefix: str) -> list[Path]:
     return sorted(found, key=lambda path: path.stat().st_mtime)
 
 
-def read_rescue(path: Path) -> list[list[object]]:
+def read_rescue(path: Path, key: DataKey | None = None) -> list[list[object]]:
     """The rows of a rescue file. Files are renamed into place whole, so a crash cannot leave a line cut
     short: any damage is something else, and is reported (naming file and line), not skipped."""
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(_read_lines(path, key), start=1):
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
@@ -103,17 +109,46 @@ def _private_folder(place: Path) -> Path:
     return place
 
 
-def _replace_atomically(path: Path, text: str) -> Path:
+def _read_lines(path: Path, key: DataKey | None) -> list[str]:
+    if key is None:
+        return path.read_text(encoding="utf-8").splitlines()
+    try:
+        conn = connect(f"file:{path}?mode=ro", key, uri=True)
+        try:
+            return [line for (line,) in conn.execute("SELECT line FROM rescued ORDER BY rowid")]
+        finally:
+            conn.close()
+    except SQL_ERRORS as exc:
+        raise ValueError(f"{path} cannot be read with this data folder's key ({exc})") from exc
+
+
+def _replace_atomically(path: Path, lines: Sequence[str], key: DataKey | None) -> Path:
     temporary = path.with_name(path.name + ".tmp")
     try:
         fd = os.open(temporary, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, PRIVATE_FILE_MODE)
         with os.fdopen(fd, "wb") as file:
-            file.write(text.encode("utf-8"))
-            file.flush()
-            os.fsync(file.fileno())
+            if key is None:
+                file.write("".join(line + "\n" for line in lines).encode("utf-8"))
+        if key is not None:
+            _write_encrypted(temporary, lines, key)
+        fsync_file(temporary)
         os.replace(temporary, path)
-    except OSError:
+    except SQL_OR_OS_ERRORS:
         temporary.unlink(missing_ok=True)
         raise
     sync_folder(path.parent)
     return path
+
+
+def _write_encrypted(path: Path, lines: Sequence[str], key: DataKey) -> None:
+    """The lines into the empty file `path` as an SQLCipher database; no journal: the whole file is
+    renamed into place only once complete."""
+    conn = connect(path, key, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("BEGIN")
+        conn.execute("CREATE TABLE rescued (line TEXT NOT NULL)")
+        conn.executemany("INSERT INTO rescued (line) VALUES (?)", [(line,) for line in lines])
+        conn.execute("COMMIT")
+    finally:
+        conn.close()

@@ -20,6 +20,7 @@ from companion.paths import data_dir as resolve_data_dir
 from companion.paths import database_path
 from companion.record import StorageError
 from companion.record.backups import list_backups, restore_backup
+from companion.record.cipher import DataKey
 
 
 class StartupProblem(ModalScreen[bool]):
@@ -31,10 +32,11 @@ class StartupProblem(ModalScreen[bool]):
         Binding("q,escape", "quit", "Quit"),
     ]
 
-    def __init__(self, message: str, data_dir: Path | None) -> None:
+    def __init__(self, message: str, data_dir: Path | None, key: DataKey | None = None) -> None:
         super().__init__()
         self.message = message
         self.data_dir = data_dir
+        self.key = key
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog problem"):
@@ -60,7 +62,7 @@ class StartupProblem(ModalScreen[bool]):
             if not list_backups(directory):
                 self.notify(f"There is no backup in {directory / 'backups'}.", severity="error")
                 return
-            restored, aside = restore_backup(directory, database_path(directory))
+            restored, aside = restore_backup(directory, database_path(directory), key=self.key)
         except (StorageError, OSError) as problem:
             self.notify(str(problem), title="Restore failed", severity="error", timeout=15)
             return

@@ -1,0 +1,116 @@
+"""`companion encrypt`: turning a plain data folder into an encrypted one without risking a single entry.
+
+The order is what makes an interruption harmless at every point: the marker first (a marker beside a plain
+database changes nothing, see `keys.encrypted`), then an encrypted copy under a temporary name, checked
+table by table against the original and on the disk, then one atomic rename over the plain file. Until that
+rename the plain database is untouched; after it, the encrypted one is complete. Backups follow, each by
+the same copy-and-rename, so a rerun finishes what an interrupted run left.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from companion.paths import database_path
+from companion.record.backups import list_backups, open_elsewhere
+from companion.record.cipher import SQL_OR_OS_ERRORS, DataKey, connect, encrypt_file, is_plain
+from companion.record.database import SIDECAR_SUFFIXES, sync_folder
+from companion.record.errors import StorageError, classify
+from companion.record.keys import encrypted, new_marker, unlock
+from companion.record.record import Record
+
+
+@dataclass
+class Encryption:
+    """What `encrypt_folder` did, for the command to report."""
+
+    database: bool
+    """False when the record already was encrypted (a rerun)."""
+    backups: list[Path] = field(default_factory=list)
+    """Plain backups now encrypted in place."""
+    left_plain: list[tuple[Path, str]] = field(default_factory=list)
+    """Plain copies of the record that were not encrypted, with why (damaged backups, restore leftovers)."""
+
+
+def encrypt_folder(data_dir: Path, passphrase: str) -> Encryption:
+    """Encrypt the folder's record and its backups with a key from `passphrase` (a rerun must give the same
+    passphrase). Raises StorageError (or ValueError for a too short passphrase) with nothing changed."""
+    db = database_path(data_dir)
+    if encrypted(data_dir):
+        key = unlock(data_dir, passphrase)
+        done = Encryption(database=False)
+    else:
+        if open_elsewhere(db):
+            raise StorageError(
+                db,
+                f"{db} is open in another program (the app or a browser session): close "
+                "it, then run `companion encrypt` again. Nothing was changed.",
+            )
+        Record.open(data_dir, backup_every=None).close()  # creates a new record, adds rescued entries
+        key = new_marker(data_dir, passphrase)
+        _replace_with_encrypted(db, key)
+        done = Encryption(database=True)
+    for backup in list_backups(data_dir):
+        if not is_plain(backup):
+            continue
+        try:
+            _replace_with_encrypted(backup, key)
+            done.backups.append(backup)
+        except StorageError as exc:
+            done.left_plain.append((backup, str(exc)))
+    done.left_plain += [
+        (aside, "set aside by `companion backups restore`: delete it once you no longer need it")
+        for aside in sorted(data_dir.glob(f"{db.name}.replaced-*"))
+        if not aside.name.endswith(SIDECAR_SUFFIXES) and is_plain(aside)
+    ]
+    return done
+
+
+def _replace_with_encrypted(path: Path, key: DataKey) -> None:
+    """Put an encrypted copy of the plain database `path` in its place, or leave `path` as it was."""
+    copy = path.with_name(f".{path.name}.encrypting")
+    try:
+        for leftover in (copy, *(copy.with_name(copy.name + s) for s in SIDECAR_SUFFIXES)):
+            leftover.unlink(missing_ok=True)  # from an interrupted run: never renamed, so never the record
+        encrypt_file(path, copy, key)
+        _same_rows(path, copy, key)
+        wal = path.with_name(path.name + "-wal")
+        if open_elsewhere(path) or (wal.exists() and wal.stat().st_size > 0):
+            raise StorageError(
+                path,
+                f"{path} was opened by another program while it was being encrypted: "
+                "close it, then run `companion encrypt` again. Nothing was changed.",
+            )
+        os.replace(copy, path)
+        sync_folder(path.parent)
+    except BaseException as exc:
+        copy.unlink(missing_ok=True)
+        if isinstance(exc, SQL_OR_OS_ERRORS):
+            raise classify(exc, path) from exc
+        raise
+    for suffix in SIDECAR_SUFFIXES:  # the plain file's (empty) WAL must not be read as the new file's
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
+def _same_rows(plain: Path, copy: Path, key: DataKey) -> None:
+    """Every table of the copy has as many rows as the original's, and the copy passes its integrity check."""
+    if _row_counts(plain, None) != _row_counts(copy, key):
+        raise StorageError(
+            plain,
+            f"The encrypted copy of {plain} did not match it; nothing was changed. Run `companion encrypt` "
+            "again; if it fails again, check the disk.",
+        )
+
+
+def _row_counts(path: Path, key: DataKey | None) -> dict[str, int] | None:
+    """Rows per table, or None when the file fails its integrity check."""
+    conn = connect(path, key, isolation_level=None)
+    try:
+        if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
+            return None
+        tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {table: conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] for table in tables}
+    finally:
+        conn.close()
