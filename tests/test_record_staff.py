@@ -10,7 +10,6 @@ import pytest
 from argon2 import PasswordHasher
 from support.staffed import PASSWORD, QUICK, Staffed
 
-from companion.live.services import Services
 from companion.record import EventDraft, Note, Record
 from companion.record.access import NotPermitted, SignInRequired
 from companion.record.migrations import migrate
@@ -213,10 +212,3 @@ def test_a_namesake_on_another_caseload_neither_blocks_nor_shows_in_a_lookup_by_
         assert record.caseload.find_client("Ava").id == staffed.ava
     with staffed.open_as("Sue") as record, pytest.raises(LookupError, match=f"ids {staffed.ava}, {other.id}"):
         record.caseload.find_client("Ava")
-
-
-def test_the_app_refuses_a_record_with_staff_at_the_start_until_it_can_sign_in(staffed: Staffed) -> None:
-    with pytest.raises(SignInRequired, match="the app cannot sign in yet: use the command line"):
-        Services.open(staffed.data_dir, backup_every=None)
-    services = Services.open(staffed.data_dir.parent / "solo", backup_every=None)
-    services.close()

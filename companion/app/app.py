@@ -5,6 +5,9 @@ app is interactive before the disk has answered. Every key of every screen is al
 palette (ctrl+p) and a line in the help screen (?), generated from the same BINDINGS so they never
 disagree. Disk work goes through `run_io` (a thread worker): a locked or full disk shows its message
 and the screen carries on.
+
+A record with staff opens on the sign-in screen instead of Today; signing out (ctrl+l) closes every screen
+of the therapist before the next one signs in, so nobody sees another's caseload underneath.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ from textual.screen import Screen
 
 from companion.app.bindings import declared_bindings
 from companion.app.screens.problem import StartupProblem
+from companion.app.screens.sign_in import SignInScreen
 from companion.app.screens.today import TodayScreen
 from companion.live.config import DARK, AppConfig
 from companion.live.services import Services
 from companion.record import StorageError, UnknownRecord
+from companion.record.access import NotPermitted, SignedIn, SignInRequired
 
 if TYPE_CHECKING:
     from companion.live.metronome_control import MetronomeControl
@@ -36,6 +41,7 @@ T = TypeVar("T")
 LIGHT = "textual-light"
 CLOSE_AT_EXIT_S = 5.0
 """How long quitting waits for the metronome's outputs to close."""
+SIGN_OUT = "Sign out: the sign-in screen, for the next therapist"
 
 
 class CompanionApp(App[None]):
@@ -50,6 +56,7 @@ class CompanionApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("ctrl+t", "toggle_theme", "Light/dark", show=False),
+        Binding("ctrl+l", "sign_out", "Sign out", show=False, tooltip=SIGN_OUT),
         Binding("ctrl+q", "quit", "Quit", show=False),
     ]
 
@@ -86,6 +93,9 @@ class CompanionApp(App[None]):
         self.services = services
         for warning in services.warnings:
             self.notify(warning, severity="warning", timeout=15)
+        if services.record.staff.exist():  # a practice: nobody is signed in yet
+            self.push_screen(SignInScreen())  # over the empty Today, closed at sign-in
+            return
         for screen in self.screen_stack:
             if isinstance(screen, TodayScreen):
                 screen.reload()
@@ -134,7 +144,7 @@ class CompanionApp(App[None]):
         def run() -> None:
             try:
                 result = work()
-            except (StorageError, UnknownRecord, ValueError) as problem:
+            except (StorageError, UnknownRecord, ValueError, NotPermitted, SignInRequired) as problem:
                 message = (
                     problem.args[0] if isinstance(problem, UnknownRecord) and problem.args else str(problem)
                 )
@@ -146,6 +156,62 @@ class CompanionApp(App[None]):
                 self.call_from_thread(then, result)
 
         self.run_worker(run, thread=True, group="io")
+
+    # -- signing in and out (a practice with staff) ----------------------------------------------------
+    @property
+    def record_open(self) -> bool:
+        """Whether the record hands out client data: it is open, and solo or someone is signed in."""
+        return self.services is not None and (
+            self.services.record.staff.signed_in is not None or not self.services.record.staff.exist()
+        )
+
+    def signed_in(self, who: SignedIn) -> None:
+        """The sign-in screen succeeded: Today, new and alone, with the caseload the record shows `who`."""
+        self.call_later(self._open_caseload, who)
+
+    async def _open_caseload(self, who: SignedIn) -> None:
+        await self._close_screens()
+        self.sub_title = who.signature
+        await self.push_screen(TodayScreen())
+
+    async def _close_screens(self) -> None:
+        """Every screen but the base, closed (their workers are cancelled with them). Awaited: a screen
+        still closing when the header changes would fail to show it."""
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Sign out is offered (footer, help, palette) only while someone is signed in."""
+        if action == "sign_out":
+            return self.services is not None and self.services.record.staff.signed_in is not None
+        return True
+
+    async def action_sign_out(self) -> None:
+        """Close every screen, sign the record out and show the sign-in screen; refused while a session
+        runs or a note has changes not saved (they would be lost, or carry on under nobody's name)."""
+        from companion.app.screens.note_editor import SoapScreen
+        from companion.app.screens.session.screen import LiveSessionScreen
+
+        services = self.services
+        assert services is not None  # check_action offers it only once someone signed in
+        if any(isinstance(screen, LiveSessionScreen) for screen in self.screen_stack):
+            self.notify(
+                "Not signed out: a session is running. End it first (e on its screen), then sign out.",
+                severity="warning",
+            )
+            return
+        if any(isinstance(screen, SoapScreen) and screen.unsaved for screen in self.screen_stack):
+            self.notify(
+                "Not signed out: the note has changes not saved yet. Save it (ctrl+s), then sign out.",
+                severity="warning",
+            )
+            return
+        await self._close_screens()
+        # Disk work already started (a save) finishes first, under the name of whoever started it.
+        await self.workers.wait_for_complete([w for w in self.workers if w.group == "io" and w.is_running])
+        services.record.staff.sign_out()
+        self.sub_title = ""
+        await self.push_screen(SignInScreen())
 
     # -- moving between screens ---------------------------------------------------------------------
     def start_session(self, request: SessionRequest) -> None:
@@ -201,13 +267,13 @@ class CompanionApp(App[None]):
     def action_plans(self) -> None:
         from companion.app.screens.plans import PlansScreen
 
-        if self.services is not None:
+        if self.record_open:
             self.push_screen(PlansScreen())
 
     def action_review(self, client_id: int | None = None) -> None:
         from companion.app.screens.review import ReviewScreen
 
-        if self.services is not None:
+        if self.record_open:
             self.push_screen(ReviewScreen(client_id))
 
     def action_help(self) -> None:
@@ -275,10 +341,15 @@ class CompanionApp(App[None]):
         yield SystemCommand(
             "Help: all keys", "List every key of this screen and of the app", self.action_help
         )
-        yield SystemCommand(
-            "Plans browser", "Browse, filter and search intervention plans", self.action_plans
-        )
-        yield SystemCommand("Review", "Sessions, notes and progress charts per client", self.action_review)
+        if self.record_open:
+            yield SystemCommand(
+                "Plans browser", "Browse, filter and search intervention plans", self.action_plans
+            )
+            yield SystemCommand(
+                "Review", "Sessions, notes and progress charts per client", self.action_review
+            )
+        if self.check_action("sign_out", ()):
+            yield SystemCommand("Sign out", SIGN_OUT, self.action_sign_out)
         seen = set()
         for binding in declared_bindings(screen):
             if binding.action in seen or binding.action.startswith("app."):

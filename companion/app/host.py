@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from companion.live.services import Services
     from companion.live.session_controller import SessionRequest
     from companion.live.wall_clock import Clock
+    from companion.record.access import SignedIn
 
 T = TypeVar("T")
 
@@ -37,5 +38,10 @@ class CompanionHost(Protocol):
     def open_note(self, session_id: int, replace_screen: bool = False) -> None: ...
 
     def back_to_today(self) -> None: ...
+
+    @property
+    def record_open(self) -> bool: ...
+
+    def signed_in(self, who: SignedIn) -> None: ...
 
     def action_review(self, client_id: int | None = None) -> None: ...

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from companion.paths import plans_dir
 from companion.record import Record
-from companion.record.access import SignInRequired
 from companion.record.backups import DEFAULT_BACKUP_EVERY
 from companion.record.cipher import DataKey
 from interventions import Library
@@ -34,15 +33,11 @@ class Services:
     ) -> Services:
         """Open the record (raises StorageError with the cause and fix) and load every plan that is valid.
 
-        Problems that do not stop the work (a failed backup, a broken plan file) become `warnings`.
+        Problems that do not stop the work (a failed backup, a broken plan file) become `warnings`. A
+        record with staff opens with nobody signed in: it hands out no client data until someone signs
+        in (the app's sign-in screen), while the plan library, which holds none, is loaded at once.
         """
         record = Record.open(data_dir, backup_every=backup_every, busy_timeout=busy_timeout, key=key)
-        if record.staff.exist():  # until the app has a sign-in screen: refuse at the start, not mid-screen
-            record.close()
-            raise SignInRequired(
-                f"The record in {record.data_dir} has therapists who sign in, and the app cannot sign in "
-                "yet: use the command line (companion --user NAME ...), or a solo practice's folder."
-            )
         library = Library.load(plans_dir(record.data_dir))
         warnings = []
         if record.events.restored:

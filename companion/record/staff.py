@@ -167,6 +167,12 @@ class Staff:
     def sign_out(self) -> None:
         self._access.identity = None
 
+    @property
+    def signed_in(self) -> SignedIn | None:
+        """Who is signed in now (None: nobody, or a solo practice): the app shows it and offers what their
+        role may do."""
+        return self._access.identity
+
     def _decoy_hash(self) -> str:
         """A hash an unknown name is checked against, so it takes as long as a known one."""
         if self._decoy is None:

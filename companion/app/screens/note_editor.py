@@ -7,7 +7,9 @@ Save keeps a draft; Finalise signs the note (name, credential, time) so it is ne
 session's billing codes, who else was present and how it was held (in person or telehealth) are edited
 here too (saved with the note; they belong to the session, so they stay
 editable after the note is finalised, a change then kept in an audit trail). Export writes the session as
-Markdown, PDF, CSV or JSON (optionally de-identified) into the private exports folder.
+Markdown, PDF, CSV or JSON (optionally de-identified) into the private exports folder. In a practice
+with staff, a signed-in supervisor co-signs a finalised note here (their review, kept beside the
+signature); nobody else is offered the key.
 """
 
 from __future__ import annotations
@@ -95,6 +97,12 @@ def home_practice_row(draft: NoteDraft) -> Horizontal:
     return Horizontal(Label("Home practice", classes="home-label"), practice, said, classes="home-row")
 
 
+def final_line(note: SessionNote) -> str:
+    """What a finalised note says under its fields: it is kept as it is, and who co-signed it."""
+    cosigned = f" Co-signed by {note.cosigned_by} on {note.cosigned_at}." if note.cosigned_at else ""
+    return "This note is finalised and can no longer be changed." + cosigned
+
+
 class SoapScreen(CompanionScreen):
     """Edit and save the SOAP note(s) of one session: one tab per client in a group."""
 
@@ -103,6 +111,7 @@ class SoapScreen(CompanionScreen):
         Binding("ctrl+s,f2", "save", "Save"),
         Binding("ctrl+f", "finalise", "Finalise"),
         Binding("ctrl+o", "export", "Export"),
+        Binding("ctrl+g", "cosign", "Co-sign", tooltip="Co-sign the finalised note shown (supervisors)"),
         Binding("escape", "done", "Done"),
     ]
 
@@ -174,7 +183,7 @@ class SoapScreen(CompanionScreen):
                     fields.append(home_practice_row(draft))
             if draft.note.finalised:
                 fields.append(
-                    Static("This note is finalised and can no longer be changed.", classes="soap-final")
+                    Static(final_line(draft.note), id=f"final-{draft.client.id}", classes="soap-final")
                 )
             scroll = VerticalScroll(*fields)
             scroll.can_focus = False  # Tab goes from field to field, never to the invisible scroll area
@@ -352,6 +361,38 @@ class SoapScreen(CompanionScreen):
 
         self.companion.run_io(
             write, lambda path: self.notify(f"Exported to {path}", timeout=12), "The export was not written"
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Co-sign is offered only to a signed-in supervisor (a solo practice has nobody to co-sign)."""
+        if action == "cosign":
+            services = self.companion.services
+            who = services.record.staff.signed_in if services is not None else None
+            return who is not None and who.role == "supervisor"
+        return True
+
+    def action_cosign(self) -> None:
+        """Co-sign the note of the tab shown; the record refuses a draft, a note co-signed already, one the
+        supervisor signed themselves, and anyone not a supervisor, each with its reason."""
+        shown = self.query_one(TabbedContent).active
+        draft = next((d for d in self.drafts if f"note-{d.client.id}" == shown), None)
+        if draft is None:
+            return
+        if not draft.note.finalised:
+            self.notify(
+                "Only a finalised note is co-signed: its therapist finalises it first (ctrl+f).",
+                severity="warning",
+            )
+            return
+        record, session_id = self.services.record, self.session_id
+
+        def cosigned(note: SessionNote) -> None:
+            self.drafts = [replace(d, note=note) if d is draft else d for d in self.drafts]
+            self.query_one(f"#final-{draft.client.id}", Static).update(final_line(note))
+            self.notify(f"Co-signed by {note.cosigned_by}.")
+
+        self.companion.run_io(
+            lambda: record.notes.cosign(session_id, draft.client.id), cosigned, "The note was not co-signed"
         )
 
     def action_done(self) -> None:

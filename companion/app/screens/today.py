@@ -94,7 +94,9 @@ class TodayScreen(CompanionScreen):
     def on_mount(self) -> None:
         self.title = "Companion"
         self.sub_title = today(self.companion.clock).strftime("%A %-d %B %Y")
-        if self.companion.services is not None:
+        if self.companion.record_open:  # else loaded when the record is open (and someone signed in)
+            who = self.services.record.staff.signed_in  # a practice: whose caseload this is
+            self.sub_title += f" · {who.signature}" if who is not None else ""
             self.reload()
 
     # -- loading -------------------------------------------------------------------------------------
