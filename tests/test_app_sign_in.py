@@ -13,6 +13,7 @@ import pytest
 from support.pilot import SIZE, app_for, notices, on_screen, ready, start_session, until
 from support.staffed import PASSWORD, Staffed
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from companion.app import CompanionApp
@@ -48,6 +49,11 @@ def caseload(app: CompanionApp) -> list[str]:
     return [client.display_name for client in screen.clients]
 
 
+def footer_keys(screen: Screen[object]) -> set[str]:
+    """What the footer offers on `screen` now (Textual's own reading of `check_action`)."""
+    return {active.binding.description for active in screen.active_bindings.values()}
+
+
 def message(app: CompanionApp) -> str:
     return str(app.screen.query_one("#sign-in-message", Static).render())
 
@@ -61,8 +67,9 @@ def finalised_note_by_tom(staffed: Staffed) -> int:
     return session.id
 
 
-async def open_note_from_review(pilot: Pilot[None]) -> SoapScreen:
-    """From Today (Ava highlighted): the review, then her one session's note."""
+async def note_editor_as(pilot: Pilot[None], name: str) -> SoapScreen:
+    """Signed in as `name`, from Today (Ava highlighted): the review, then her one session's note."""
+    await sign_in(pilot, name)
     await ready(pilot)
     await pilot.press("r")
     await on_screen(pilot, ReviewScreen)
@@ -154,9 +161,8 @@ async def test_a_supervisor_co_signs_a_finalised_note_from_the_note_editor(staff
     session_id = finalised_note_by_tom(staffed)
     app = app_for(staffed.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "Sue")
-        soap = await open_note_from_review(pilot)
-        assert "Co-sign" in {binding.description for _, binding, _, _ in soap.active_bindings.values()}
+        soap = await note_editor_as(pilot, "Sue")
+        assert "Co-sign" in footer_keys(soap)
         await pilot.press("ctrl+g")
         final = soap.query_one(f"#final-{staffed.ava}", Static)
         await until(pilot, lambda: "Co-signed by Sue, MT-BC on " in str(final.render()))
@@ -176,9 +182,8 @@ async def test_a_therapist_is_not_offered_the_co_signature(staffed: Staffed) -> 
     session_id = finalised_note_by_tom(staffed)
     app = app_for(staffed.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "Tom")
-        soap = await open_note_from_review(pilot)
-        assert "Co-sign" not in {binding.description for _, binding, _, _ in soap.active_bindings.values()}
+        soap = await note_editor_as(pilot, "Tom")
+        assert "Co-sign" not in footer_keys(soap)
         await pilot.press("ctrl+g")
         await pilot.press("question_mark")
         await on_screen(pilot, HelpScreen)
@@ -193,8 +198,7 @@ async def test_a_supervisor_on_a_draft_is_told_to_have_it_finalised_first(staffe
         record.sessions.end_session(session.id, ended_at=START + timedelta(minutes=30))
     app = app_for(staffed.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot, "Sue")
-        await open_note_from_review(pilot)
+        await note_editor_as(pilot, "Sue")
         await pilot.press("ctrl+g")
         await until(pilot, lambda: any("Only a finalised note is co-signed" in n for n in notices(app)))
 
