@@ -54,6 +54,11 @@ def footer_keys(screen: Screen[object]) -> set[str]:
     return {active.binding.description for active in screen.active_bindings.values()}
 
 
+def told(app: CompanionApp, words: str) -> bool:
+    """Whether a notification so far says `words`."""
+    return any(words in notice for notice in notices(app))
+
+
 def message(app: CompanionApp) -> str:
     return str(app.screen.query_one("#sign-in-message", Static).render())
 
@@ -151,7 +156,7 @@ async def test_signing_out_is_refused_while_a_session_runs(staffed: Staffed) -> 
         await sign_in(pilot, "Tom")
         screen = await start_session(pilot)
         await pilot.press("ctrl+l")
-        await until(pilot, lambda: any("Not signed out: a session is running" in n for n in notices(app)))
+        await until(pilot, lambda: told(app, "Not signed out: a session is running"))
         assert app.screen is screen and isinstance(screen, LiveSessionScreen)
         assert app.services is not None and app.services.record.staff.signed_in is not None
         assert app.services.record.staff.signed_in.name == "Tom"
@@ -167,7 +172,7 @@ async def test_a_supervisor_co_signs_a_finalised_note_from_the_note_editor(staff
         final = soap.query_one(f"#final-{staffed.ava}", Static)
         await until(pilot, lambda: "Co-signed by Sue, MT-BC on " in str(final.render()))
         await pilot.press("ctrl+g")  # once only: the record says so
-        await until(pilot, lambda: any("co-signed already by Sue, MT-BC" in n for n in notices(app)))
+        await until(pilot, lambda: told(app, "co-signed already by Sue, MT-BC"))
     with staffed.open_as("Tom") as record:
         note = record.notes.note(session_id, staffed.ava)
     assert (note.signed_by, note.cosigned_by) == ("Tom, MT-BC", "Sue, MT-BC") and note.cosigned_at
@@ -192,15 +197,22 @@ async def test_a_therapist_is_not_offered_the_co_signature(staffed: Staffed) -> 
         assert record.notes.note(session_id, staffed.ava).cosigned_by in ("", None)
 
 
-async def test_a_supervisor_on_a_draft_is_told_to_have_it_finalised_first(staffed: Staffed) -> None:
+async def test_a_draft_is_not_co_signed_and_its_unsaved_changes_keep_the_supervisor_signed_in(
+    staffed: Staffed,
+) -> None:
     with staffed.open_as("Tom") as record:
         session = record.sessions.start_session([staffed.ava], started_at=START)
         record.sessions.end_session(session.id, ended_at=START + timedelta(minutes=30))
     app = app_for(staffed.data_dir)
     async with app.run_test(size=SIZE) as pilot:
-        await note_editor_as(pilot, "Sue")
+        soap = await note_editor_as(pilot, "Sue")
         await pilot.press("ctrl+g")
-        await until(pilot, lambda: any("Only a finalised note is co-signed" in n for n in notices(app)))
+        await until(pilot, lambda: told(app, "Only a finalised note is co-signed"))
+        await pilot.press(*"seen in supervision")  # into Subjective, not saved yet
+        await pilot.press("ctrl+l")
+        await until(pilot, lambda: told(app, "Not signed out: the note has changes not saved"))
+        assert app.screen is soap and soap.unsaved
+        assert app.services is not None and app.services.record.staff.signed_in is not None
 
 
 def test_the_services_open_a_practice_s_record_with_nobody_signed_in(staffed: Staffed) -> None:
