@@ -211,6 +211,7 @@ class CompanionApp(App[None]):
         await self.workers.wait_for_complete([w for w in self.workers if w.group == "io" and w.is_running])
         services.record.staff.sign_out()
         self.sub_title = ""
+        self.clear_notifications()  # they may name the previous therapist's clients
         await self.push_screen(SignInScreen())
 
     # -- moving between screens ---------------------------------------------------------------------

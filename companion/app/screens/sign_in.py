@@ -2,7 +2,7 @@
 
 A record with staff hands out no client data until someone signs in (`companion.record.access`); a solo
 practice never sees this screen. The password is checked against its argon2id hash in a thread (slow on
-purpose, about 160 ms, so that guessing is slow too), so the screen keeps answering meanwhile. A failure
+purpose, about 150 ms here, so that guessing is slow too), so the screen keeps answering meanwhile. A failure
 shows the record's one message whatever was wrong, so the screen never tells who works here; the
 password is cleared after a failed try and the name kept, as the mistake is most often in the password.
 """
