@@ -3,7 +3,7 @@
 The JACK fixture starts a real `jackd -d dummy` server (see `support.jackd`): it gives tests real audio and
 MIDI ports without any sound card. Each test run uses its own server name so parallel runs never share
 a server. In CI (CI=true) a missing JACK is a failure, not a skip: the timing tests are the point of the
-engine.
+engine. The same holds for the PostgreSQL server (`support.postgres`) the record suite also runs on.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from support.host_steal import steal_seconds
 from support.jackd import JackServer, JackUnavailable, dummy_jack
+from support.postgres import PostgresServer, PostgresUnavailable, private_postgres
 from support.practice import Practice, make_practice, make_practice_with_songs
 from support.staffed import Staffed, make_staffed
 
@@ -83,6 +84,30 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
             yield server
     except JackUnavailable as exc:
         _missing_jack(str(exc))
+
+
+def _missing_postgres(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"PostgreSQL is required in CI but unavailable: {reason}")
+    pytest.skip(f"PostgreSQL unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server (`support.postgres`) for the whole test session, stopped at its end."""
+    try:
+        with private_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        _missing_postgres(str(exc))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped after the test."""
+    url = postgres_server.fresh_url()
+    yield url
+    postgres_server.drop(url)
 
 
 @pytest.fixture(scope="module")
