@@ -26,6 +26,20 @@ from companion.record import Record
 from interventions import Library
 
 
+BACKENDS = ("sqlite", "postgresql")
+"""What the record suite runs on: every `test_record_*.py` test runs once on each (see `record_backend`)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The record suite (`test_record_*.py`) runs on SQLite and on PostgreSQL, except a test marked
+    `sqlite_only` (it is about SQLite's files: their modes, WAL, encryption, a disk that fills)."""
+    if not metafunc.module.__name__.startswith("test_record_"):
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+        return
+    metafunc.parametrize("record_backend", BACKENDS, indirect=True)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that needs the JACK server is marked `jack`, whether it asks for it directly or through
     another fixture: `make test-fast` leaves them out by that mark, and none can be forgotten."""
@@ -125,8 +139,21 @@ def engine() -> Iterator[EngineProcess]:
     process.close()
 
 
+@pytest.fixture(autouse=True)
+def record_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where every `Record.open` of the test goes: the SQLite file in its data folder (the default), or,
+    for the record suite's second run, a fresh database on the test's PostgreSQL server, given through
+    COMPANION_DATABASE_URL as a practice gives it (so re-opening and CLI subprocesses reach it too)."""
+    backend = str(getattr(request, "param", "sqlite"))
+    if backend == "postgresql":
+        monkeypatch.setenv("COMPANION_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("COMPANION_DATABASE_URL", raising=False)
+    return backend
+
+
 @pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
+def record(tmp_path: Path, record_backend: str) -> Iterator[Record]:
     """An empty record in `tmp_path`, without backups, closed after the test."""
     with Record.open(tmp_path, backup_every=None) as opened:
         yield opened

@@ -32,9 +32,21 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x436F6D70  # "Comp": the one advisory lock every writer of the record takes
 
 _SETUP = (
-    "SET synchronous_commit = on",
     # SQLite's NOCASE: a case-insensitive collation, for names a therapist types (ICU, as Debian builds it).
     "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+    # SQLite's JSON functions as the record's queries use them over a TEXT payload: `json_extract` for a
+    # number (a boolean as 1/0, as SQLite gives it) and `->>` for a text field.
+    """CREATE OR REPLACE FUNCTION json_extract(document text, path text) RETURNS numeric
+        LANGUAGE sql IMMUTABLE AS $body$
+        SELECT CASE jsonb_typeof(value) WHEN 'number' THEN (value #>> '{}')::numeric
+            WHEN 'boolean' THEN CASE WHEN value = 'true'::jsonb THEN 1 ELSE 0 END END
+        FROM (SELECT document::jsonb -> substr(path, 3) AS value) AS field $body$""",
+    """CREATE OR REPLACE FUNCTION companion_text_field(document text, name text) RETURNS text
+        LANGUAGE sql IMMUTABLE AS $body$ SELECT document::jsonb ->> name $body$""",
+    """DO $body$ BEGIN
+        IF NOT EXISTS (SELECT 1 FROM pg_operator WHERE oprname = '->>' AND oprleft = 'text'::regtype) THEN
+            CREATE OPERATOR ->> (LEFTARG = text, RIGHTARG = text, FUNCTION = companion_text_field);
+        END IF; END $body$""",
 )
 
 
@@ -233,9 +245,12 @@ def connect(url: str, busy_timeout: float) -> PostgresConnection:
     conn = psycopg.connect(url, autocommit=True, connect_timeout=max(2, int(busy_timeout) + 1))
     try:
         conn.adapters.register_loader("numeric", FloatLoader)  # SQLite's REAL arithmetic gives floats
-        for statement in _SETUP:
-            conn.execute(statement.encode())
         conn.execute(f"SET lock_timeout = {max(1, int(busy_timeout * 1000))}".encode())
+        conn.execute("SET synchronous_commit = on")
+        with conn.transaction():  # under the writers' lock: two programs connecting at once queue here
+            conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})".encode())
+            for statement in _SETUP:
+                conn.execute(statement.encode())
     except BaseException:
         conn.close()
         raise

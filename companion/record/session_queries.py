@@ -15,8 +15,8 @@ from companion.record.errors import UnknownRecord
 from companion.record.model import Session
 
 _SELECT = (
-    "SELECT s.*, (SELECT json_group_array(client_id) FROM "
-    "(SELECT client_id FROM session_clients sc WHERE sc.session_id = s.id ORDER BY client_id)) AS client_ids "
+    "SELECT s.*, (SELECT json_group_array(client_id) FROM (SELECT client_id FROM session_clients sc "
+    "WHERE sc.session_id = s.id ORDER BY client_id) AS members) AS client_ids "
     "FROM sessions s"
 )
 
