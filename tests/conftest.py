@@ -25,7 +25,6 @@ from audio.engine_process import EngineProcess
 from companion.record import Record
 from interventions import Library
 
-
 BACKENDS = ("sqlite", "postgresql")
 """What the record suite runs on: every `test_record_*.py` test runs once on each (see `record_backend`)."""
 

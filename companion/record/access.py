@@ -128,7 +128,9 @@ class Access:
             return
         sql, params = visible
         marks = ", ".join("?" * len(ids))
-        if self._db.query_one(f"SELECT 1 FROM ({sql}) AS visible WHERE id IN ({marks}) LIMIT 1", (*params, *ids)):
+        if self._db.query_one(
+            f"SELECT 1 FROM ({sql}) AS visible WHERE id IN ({marks}) LIMIT 1", (*params, *ids)
+        ):
             return
         who = self.identity
         assert who is not None  # visible_filter returned a filter: someone is signed in

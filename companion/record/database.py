@@ -33,6 +33,7 @@ from companion.record.errors import (
 from companion.record.migrations import NewerSchemaError, migrate, stored_version
 from companion.record.postgres import PostgresConnection, PostgresRow, redacted
 from companion.record.postgres import connect as connect_postgres
+from companion.record.postgres import prepare as prepare_postgres
 from companion.record.postgres import problem as postgres_problem
 
 Connection = sqlite3.Connection | PostgresConnection
@@ -53,7 +54,7 @@ class Database:
         url: str | None = None,
     ) -> None:
         self.path = path
-        """The SQLite file; for a record on a server, where it would be (its rescue files are named after it)."""
+        """The SQLite file; for a record on a server, where it would be (its rescue files' names say it)."""
         self.url = url
         """The PostgreSQL server's URL, when the record is there (None: the SQLite file `path`)."""
         self.connection = connection
@@ -102,6 +103,8 @@ class Database:
         except SQL_OR_OS_ERRORS as exc:
             raise postgres_problem(exc, path, url) from exc
         try:
+            stored_version(conn)  # before anything writes: a newer schema must stay untouched
+            prepare_postgres(conn)
             migrate(conn)
         except NewerSchemaError as exc:
             conn.close()

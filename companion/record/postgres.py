@@ -33,7 +33,8 @@ WRITE_LOCK = 0x436F6D70  # "Comp": the one advisory lock every writer of the rec
 
 _SETUP = (
     # SQLite's NOCASE: a case-insensitive collation, for names a therapist types (ICU, as Debian builds it).
-    "CREATE COLLATION IF NOT EXISTS nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+    "CREATE COLLATION IF NOT EXISTS nocase "
+    "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
     # SQLite's JSON functions as the record's queries use them over a TEXT payload: `json_extract` for a
     # number (a boolean as 1/0, as SQLite gives it) and `->>` for a text field.
     """CREATE OR REPLACE FUNCTION json_extract(document text, path text) RETURNS numeric
@@ -69,7 +70,8 @@ def redacted(url: str) -> str:
 
 _TOKENS = re.compile(r"'(?:[^']|'')*'|\?|(?<!:):([A-Za-z_]\w*)|%")
 _TRIGGER = re.compile(
-    r"CREATE TRIGGER (\w+) BEFORE (UPDATE|DELETE) ON (\w+)\s+BEGIN SELECT RAISE\(ABORT, '((?:[^']|'')*)'\); END",
+    r"CREATE TRIGGER (\w+) BEFORE (UPDATE|DELETE) ON (\w+)\s+"
+    r"BEGIN SELECT RAISE\(ABORT, '((?:[^']|'')*)'\); END",
     re.S,
 )
 _INSERT_OR = re.compile(r"^\s*INSERT OR IGNORE INTO", re.I)
@@ -247,14 +249,20 @@ def connect(url: str, busy_timeout: float) -> PostgresConnection:
         conn.adapters.register_loader("numeric", FloatLoader)  # SQLite's REAL arithmetic gives floats
         conn.execute(f"SET lock_timeout = {max(1, int(busy_timeout * 1000))}".encode())
         conn.execute("SET synchronous_commit = on")
-        with conn.transaction():  # under the writers' lock: two programs connecting at once queue here
-            conn.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})".encode())
-            for statement in _SETUP:
-                conn.execute(statement.encode())
     except BaseException:
         conn.close()
         raise
     return PostgresConnection(conn)
+
+
+def prepare(conn: PostgresConnection) -> None:
+    """Create what the record's SQLite-flavoured queries need on the server (idempotent). Called after
+    the schema version was checked: a record written by a newer Companion is left untouched."""
+    raw = conn.raw
+    with raw.transaction():  # under the writers' lock: two programs connecting at once queue here
+        raw.execute(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})".encode())
+        for statement in _SETUP:
+            raw.execute(statement.encode())
 
 
 def problem(exc: BaseException, path: Path, url: str) -> StorageError:

@@ -48,7 +48,6 @@ from companion.record.sessions import Sessions
 from companion.record.sharing import Sharing
 from companion.record.staff import Staff
 
-
 DATABASE_URL_ENV = "COMPANION_DATABASE_URL"
 
 
