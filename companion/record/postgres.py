@@ -195,6 +195,8 @@ class PostgresConnection:
 
     def execute(self, sql: str, params: Params = ()) -> Cursor:
         text = translate(sql, bool(params))
+        if text.startswith("BEGIN;"):
+            return self._begin(text)
         returning = self._returning_id(text)
         with self.raw.cursor(row_factory=_row_factory) as cursor:
             if text.lstrip().upper().startswith(("CREATE", "ALTER", "DROP")):
@@ -215,6 +217,17 @@ class PostgresConnection:
             count = max(cursor.rowcount, 0)
         self.total_changes += count
         return Cursor([], count, None)
+
+    def _begin(self, text: str) -> Cursor:
+        """BEGIN and the writers' lock as one step, as SQLite's BEGIN IMMEDIATE: when the lock is not had
+        in time, no transaction is left open (the caller retries later, or reports DatabaseLocked)."""
+        try:
+            self.raw.execute(text.encode())
+        except psycopg.Error:
+            if self.in_transaction:
+                self.raw.execute(b"ROLLBACK")
+            raise
+        return Cursor([], 0, None)
 
     @property
     def in_transaction(self) -> bool:

@@ -22,6 +22,12 @@ def on_postgres() -> bool:
     return bool(os.environ.get("COMPANION_DATABASE_URL"))
 
 
+def database_env() -> dict[str, str]:
+    """The variable a child process needs to reach the same record (empty for the SQLite default)."""
+    url = os.environ.get("COMPANION_DATABASE_URL")
+    return {"COMPANION_DATABASE_URL": url} if url else {}
+
+
 @contextmanager
 def raw_connection(data_dir: Path) -> Iterator[Connection]:
     """An autocommit connection beside the record's, closed at the end."""
