@@ -77,6 +77,7 @@ def practice(path: Path) -> list[tuple[str, int, list[float]]]:
         ]
 
 
+@pytest.mark.sqlite_only
 def test_demo_is_deterministic_and_improving(tmp_path: Path) -> None:
     first = practice(tmp_path / "a")
     assert first == practice(tmp_path / "b")

@@ -33,6 +33,7 @@ def stored_ids(data: Path, session_id: int) -> list[str]:
         return [e.id for e in reopened.events.session_events(session_id, include_pending=False)]
 
 
+@pytest.mark.sqlite_only
 def test_locked_database_keeps_events_pending_and_retries(impatient_record: Record) -> None:
     record = impatient_record
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
@@ -54,6 +55,7 @@ def test_locked_database_keeps_events_pending_and_retries(impatient_record: Reco
     assert stored_ids(record.data_dir, session.id) == [first.id, *(e.id for e in queued)]
 
 
+@pytest.mark.sqlite_only
 def test_disk_full_keeps_events_pending_until_space_returns(impatient_record: Record) -> None:
     record = impatient_record
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
@@ -77,6 +79,7 @@ def test_disk_full_keeps_events_pending_until_space_returns(impatient_record: Re
     assert stored_ids(record.data_dir, session.id) == acknowledged + held
 
 
+@pytest.mark.sqlite_only
 def test_corrupt_file_is_named_and_left_untouched(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
@@ -92,6 +95,7 @@ def test_corrupt_file_is_named_and_left_untouched(tmp_path: Path) -> None:
     assert db.read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 def test_damaged_page_fails_the_integrity_check(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
@@ -229,11 +233,13 @@ def open_as_writer(folder: Path, data: Path | None = None) -> str:
     return worker.stdout
 
 
+@pytest.mark.sqlite_only
 def test_read_only_folder_gets_a_clear_message(readonly_dir: Path) -> None:
     message = open_as_writer(readonly_dir)
     assert str(readonly_dir / "companion.db") in message and "--data-dir" in message
 
 
+@pytest.mark.sqlite_only
 def test_read_only_existing_database_gets_a_clear_message(readonly_dir: Path) -> None:
     with Record.open(readonly_dir, backup_every=None) as record:
         record.caseload.add_client("Ava")
