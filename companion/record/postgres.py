@@ -302,7 +302,7 @@ def problem(exc: BaseException, path: Path, url: str) -> StorageError:
             f"Companion may not write the practice's record at {server} ({first_line}): give its database "
             "user write access, or connect as a user who has it (--database / COMPANION_DATABASE_URL).",
         )
-    if isinstance(exc, psycopg.OperationalError) and not isinstance(exc, psycopg.errors.DatabaseError):
+    if isinstance(exc, psycopg.OperationalError) and (exc.sqlstate is None or exc.sqlstate.startswith("08")):
         return StorageError(
             path,
             f"Companion cannot reach the practice's record at {server} ({first_line}): check that the server "
