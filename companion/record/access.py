@@ -14,13 +14,13 @@ Two modes:
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from companion.record.audit import append_entry
+from companion.record.connection import Connection
 from companion.record.database import Database
 from companion.record.model import Therapist
 
@@ -162,7 +162,7 @@ class Access:
 
     def changed(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         action: str,
         target: str,
         target_id: object,

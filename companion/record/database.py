@@ -22,6 +22,7 @@ from typing import Any
 
 from companion.paths import PRIVATE_FILE_MODE, ensure_private_file
 from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, connect, is_plain, row_factory
+from companion.record.connection import Connection, Row
 from companion.record.errors import (
     CorruptDatabase,
     ReadOnlyLocation,
@@ -31,13 +32,10 @@ from companion.record.errors import (
     classify,
 )
 from companion.record.migrations import NewerSchemaError, migrate, stored_version
-from companion.record.postgres import PostgresConnection, PostgresRow, redacted
 from companion.record.postgres import connect as connect_postgres
 from companion.record.postgres import prepare as prepare_postgres
 from companion.record.postgres import problem as postgres_problem
-
-Connection = sqlite3.Connection | PostgresConnection
-Row = sqlite3.Row | PostgresRow
+from companion.record.postgres import redacted
 
 SIDECAR_SUFFIXES = ("-wal", "-shm")
 

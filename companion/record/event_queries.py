@@ -8,10 +8,10 @@ sessions, progress) ask for what they need by name and get `Event`s or figures b
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from companion.record.connection import Connection, Row
 from companion.record.database import Database
 from companion.record.model import Event
 from companion.record.payload_json import payload_from_json, payload_to_json
@@ -25,7 +25,7 @@ EventRow = Sequence[object]
 """An event as the values of one row (also what a rescue file keeps, one per line)."""
 
 
-def _event(row: sqlite3.Row) -> Event:
+def _event(row: Row) -> Event:
     return Event(
         id=row["id"],
         session_id=row["session_id"],
@@ -55,7 +55,7 @@ def event_row(event: Event) -> EventRow:
     )
 
 
-def insert_events(conn: sqlite3.Connection, rows: Sequence[EventRow]) -> int:
+def insert_events(conn: Connection, rows: Sequence[EventRow]) -> int:
     """Insert rows inside the caller's transaction; a row whose id is stored already is skipped (a retry
     or a rescue file never adds an event twice). Returns how many were new."""
     before = conn.total_changes

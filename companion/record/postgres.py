@@ -142,7 +142,7 @@ class PostgresRow(tuple[Any, ...]):
         row._index = index
         return row
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return super().__getitem__(self._index[key])
         return super().__getitem__(key)
@@ -164,10 +164,10 @@ class Cursor:
         self.rowcount = rowcount
         self.lastrowid = lastrowid
 
-    def fetchone(self) -> PostgresRow | None:
+    def fetchone(self) -> Any:  # as sqlite3's: the caller knows whether a row must be there
         return self._rows.pop(0) if self._rows else None
 
-    def fetchall(self) -> list[PostgresRow]:
+    def fetchall(self) -> list[Any]:
         rows, self._rows = self._rows, []
         return rows
 

@@ -102,6 +102,7 @@ class Record:
             target = Path(exc.filename) if exc.filename else Path(data_dir or ".")
             raise classify(exc, database_path(target)) from exc
         url = database if database is not None else os.environ.get(DATABASE_URL_ENV) or None
+        opened: Database
         if url is None:
             opened = Database.open(database_path(directory), busy_timeout, key or key_for(directory))
         elif is_database_url(url):
@@ -113,8 +114,7 @@ class Record:
                 f"{url.split(':', 1)[0]!r}): give the server's URL, or leave it unset for the record in the "
                 "data folder.",
             )
-        database = opened
-        record = cls(database, directory, backup_every, keep_backups)
+        record = cls(opened, directory, backup_every, keep_backups)
         try:
             record.events.restored = record.events.restore_rescued()
         except (StorageError, ValueError, OSError) as exc:  # the files stay; the next open tries again
