@@ -16,7 +16,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,23 +73,9 @@ class Database:
             conn = _connect(path, key, busy_timeout)
         except SQL_OR_OS_ERRORS as exc:
             raise classify(exc, path) from exc
-        try:
-            stored_version(conn)  # before anything writes: a newer schema must stay untouched
-            _configure(conn, path)
-            migrate(conn)
-        except NewerSchemaError as exc:
-            conn.close()
-            raise SchemaTooNew(
-                path,
-                f"The session record {path} was written by a newer version of Companion (schema "
-                f"{exc.found}). Nothing was changed; update Companion to open it.",
-            ) from exc
-        except SQL_OR_OS_ERRORS as exc:
-            conn.close()
-            raise _unreadable(exc, path, key) from exc
-        except BaseException:
-            conn.close()
-            raise
+        _check_and_migrate(
+            conn, path, str(path), lambda: _configure(conn, path), lambda exc: _unreadable(exc, path, key)
+        )
         secure_sidecars(path)
         return cls(path, conn, busy_timeout, key)
 
@@ -100,23 +86,13 @@ class Database:
             conn = connect_postgres(url, busy_timeout)
         except SQL_OR_OS_ERRORS as exc:
             raise postgres_problem(exc, path, url) from exc
-        try:
-            stored_version(conn)  # before anything writes: a newer schema must stay untouched
-            prepare_postgres(conn)
-            migrate(conn)
-        except NewerSchemaError as exc:
-            conn.close()
-            raise SchemaTooNew(
-                path,
-                f"The practice's record at {redacted(url)} was written by a newer version of Companion "
-                f"(schema {exc.found}). Nothing was changed; update Companion to open it.",
-            ) from exc
-        except SQL_OR_OS_ERRORS as exc:
-            conn.close()
-            raise postgres_problem(exc, path, url) from exc
-        except BaseException:
-            conn.close()
-            raise
+        _check_and_migrate(
+            conn,
+            path,
+            redacted(url),
+            lambda: prepare_postgres(conn),
+            lambda exc: postgres_problem(exc, path, url),
+        )
         return cls(path, conn, busy_timeout, url=url)
 
     @property
@@ -193,6 +169,34 @@ class Database:
                 self.connection.row_factory = row_factory(self.connection)
             return False
         return True
+
+
+def _check_and_migrate(
+    conn: Connection,
+    path: Path,
+    where: str,
+    configure: Callable[[], None],
+    problem: Callable[[BaseException], StorageError],
+) -> None:
+    """Refuse a newer schema before anything is written, then `configure` and migrate; on any failure the
+    connection is closed and the failure raised as the StorageError `problem` makes of it."""
+    try:
+        stored_version(conn)
+        configure()
+        migrate(conn)
+    except NewerSchemaError as exc:
+        conn.close()
+        raise SchemaTooNew(
+            path,
+            f"The session record {where} was written by a newer version of Companion (schema "
+            f"{exc.found}). Nothing was changed; update Companion to open it.",
+        ) from exc
+    except SQL_OR_OS_ERRORS as exc:
+        conn.close()
+        raise problem(exc) from exc
+    except BaseException:
+        conn.close()
+        raise
 
 
 def _connect(path: Path, key: DataKey | None, busy_timeout: float) -> sqlite3.Connection:
