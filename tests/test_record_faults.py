@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.ordinary_user import as_an_ordinary_user
 from support.plan_files import VALID_PLAN, to_toml
+from support.raw_record import on_postgres
 
 from companion.cli import main
 from companion.cli.record_access import safe
@@ -266,6 +267,12 @@ def test_hostile_names_are_stored_as_typed_and_never_reach_the_terminal_raw(
         if not name.strip():
             with pytest.raises(ValueError, match="needs a display name"):
                 record.caseload.add_client(name)
+            return
+        if "\x00" in name and on_postgres():  # its text cannot hold NUL: refused, and nothing stored
+            before = len(record.caseload.clients())
+            with pytest.raises(ValueError, match="cannot store a NUL character"):
+                record.caseload.add_client(name)
+            assert len(record.caseload.clients()) == before
             return
         client = record.caseload.add_client(name, pseudonym=name, population=name, preferred_music=name)
     with Record.open(data, backup_every=None) as record:

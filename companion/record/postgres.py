@@ -178,11 +178,23 @@ class Cursor:
 Params = Sequence[Any] | Mapping[str, Any]
 
 
+NUL_REFUSED = "PostgreSQL cannot store a NUL character (\\x00) in text: remove it from what was typed"
+
+
+def _value(value: Any) -> Any:
+    """SQLite stores a bool as 0/1 in an INTEGER column; PostgreSQL refuses a boolean there. PostgreSQL's
+    text cannot hold NUL at all: refused as bad input (ValueError) before anything is written."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError(NUL_REFUSED)
+    return value
+
+
 def _plain(params: Params) -> Params:
-    """SQLite stores a bool as 0/1 in an INTEGER column; PostgreSQL refuses a boolean there."""
     if isinstance(params, Mapping):
-        return {k: int(v) if isinstance(v, bool) else v for k, v in params.items()}
-    return [int(v) if isinstance(v, bool) else v for v in params]
+        return {k: _value(v) for k, v in params.items()}
+    return [_value(v) for v in params]
 
 
 class PostgresConnection:
