@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from support.host_steal import steal_seconds
 from support.jackd import JackServer, JackUnavailable, dummy_jack
-from support.postgres import PostgresServer, PostgresUnavailable, private_postgres
+from support.postgres import PostgresServer, PostgresUnavailable, missing_postgres, private_postgres
 from support.practice import Practice, make_practice, make_practice_with_songs
 from support.staffed import Staffed, make_staffed
 
@@ -99,12 +99,6 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         _missing_jack(str(exc))
 
 
-def _missing_postgres(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"PostgreSQL is required in CI but unavailable: {reason}")
-    pytest.skip(f"PostgreSQL unavailable: {reason}")
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A private PostgreSQL server (`support.postgres`) for the whole test session, stopped at its end."""
@@ -112,7 +106,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         with private_postgres() as server:
             yield server
     except PostgresUnavailable as exc:
-        _missing_postgres(str(exc))
+        missing_postgres(str(exc))
 
 
 @pytest.fixture

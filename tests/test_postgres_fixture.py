@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
-from support.postgres import PostgresServer
+import pytest
+from support.postgres import INSTALL_HINT, PostgresServer, PostgresUnavailable, _bin_dir, missing_postgres
 
 
 def test_a_fresh_database_round_trips_a_row(postgres_url: str) -> None:
@@ -34,3 +37,21 @@ def test_committed_rows_survive_a_server_restart(postgres_server: PostgresServer
     postgres_server.restart()
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         assert conn.execute("SELECT n FROM taps").fetchall() == [(7,)]
+
+
+def test_a_missing_server_fails_in_ci_and_is_skipped_with_the_install_command_elsewhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="required in CI"):
+        missing_postgres(f"initdb was not found: {INSTALL_HINT}")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y postgresql"):
+        missing_postgres(f"initdb was not found: {INSTALL_HINT}")
+
+
+def test_without_initdb_the_reason_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("support.postgres.INSTALLED", tmp_path)
+    with pytest.raises(PostgresUnavailable, match="postgresql"):
+        _bin_dir()
