@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.raw_record import raw_connection
 
 from companion.record import (
     CorruptDatabase,
@@ -33,23 +33,21 @@ def stored_ids(data: Path, session_id: int) -> list[str]:
         return [e.id for e in reopened.events.session_events(session_id, include_pending=False)]
 
 
-@pytest.mark.sqlite_only
 def test_locked_database_keeps_events_pending_and_retries(impatient_record: Record) -> None:
     record = impatient_record
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     first = record.events.log(session.id, EventDraft(Count("initiation")))
-    blocker = sqlite3.connect(record.path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    with pytest.raises(DatabaseLocked) as raised:
-        record.events.log(session.id, EventDraft(Count("initiation")))
-    assert str(record.path) in str(raised.value) and "close the other program" in str(raised.value)
-    with pytest.raises(DatabaseLocked):
-        record.events.log(session.id, EventDraft(Count("vocalisation")))
-    queued = record.events.pending()
-    assert [e.kind for e in queued] == ["count", "count"]
-    assert len(record.events.session_events(session.id)) == 3  # the screen still shows the taps, as pending
-    blocker.execute("COMMIT")
-    blocker.close()
+    with raw_connection(record.data_dir) as blocker:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(DatabaseLocked) as raised:
+            record.events.log(session.id, EventDraft(Count("initiation")))
+        assert record.database.where in str(raised.value) and "close the other program" in str(raised.value)
+        with pytest.raises(DatabaseLocked):
+            record.events.log(session.id, EventDraft(Count("vocalisation")))
+        queued = record.events.pending()
+        assert [e.kind for e in queued] == ["count", "count"]
+        assert len(record.events.session_events(session.id)) == 3  # the screen shows the taps as pending
+        blocker.execute("COMMIT")
     assert record.events.flush() == 2
     assert record.events.pending() == []
     assert stored_ids(record.data_dir, session.id) == [first.id, *(e.id for e in queued)]

@@ -300,7 +300,7 @@ def problem(exc: BaseException, path: Path, url: str) -> StorageError:
         return DatabaseLocked(
             path,
             f"The practice's record at {server} is locked by another program (another Companion or a "
-            "maintenance task on the server): wait a moment, then try again.",
+            "maintenance task on the server): close the other program or wait a moment, then try again.",
         )
     if isinstance(exc, psycopg.errors.DiskFull | psycopg.errors.OutOfMemory):
         return DiskFull(
