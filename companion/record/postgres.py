@@ -32,6 +32,9 @@ URL_SCHEMES = ("postgresql://", "postgres://")
 WRITE_LOCK = 0x436F6D70  # "Comp": the one advisory lock every writer of the record takes
 
 _SETUP = (
+    # What `migrations.current_version` creates, made here under the writers' lock: two programs opening a
+    # new database at once would otherwise race on PostgreSQL's CREATE TABLE IF NOT EXISTS.
+    "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)",
     # SQLite's NOCASE: a case-insensitive collation, for names a therapist types (ICU, as Debian builds it).
     "CREATE COLLATION IF NOT EXISTS nocase "
     "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
