@@ -2,14 +2,15 @@
 # Installs the Debian/Ubuntu packages Companion needs, or says which command to run.
 #   scripts/system-deps.sh run   -> PortAudio (speaker output)
 #   scripts/system-deps.sh test  -> PortAudio, a JACK server (jackd2), Chromium for the browser test and
-#                                   strace (the power-loss test reads the order of writes and fsyncs)
+#                                   strace (the power-loss test reads the order of writes and fsyncs) and
+#                                   PostgreSQL (the record suite runs on it too; the fixture starts it)
 # Why a script: `make run` and `make test` must each do all set-up on a fresh machine, and only root
 # may install system packages, so without root we print the exact command instead of failing later.
 set -euo pipefail
 purpose=${1:-run}
 packages=(libportaudio2)
 if [ "$purpose" = test ]; then
-    packages+=(jackd2 chromium strace)
+    packages+=(jackd2 chromium strace postgresql)
 fi
 missing=()
 for p in "${packages[@]}"; do

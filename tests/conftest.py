@@ -3,7 +3,7 @@
 The JACK fixture starts a real `jackd -d dummy` server (see `support.jackd`): it gives tests real audio and
 MIDI ports without any sound card. Each test run uses its own server name so parallel runs never share
 a server. In CI (CI=true) a missing JACK is a failure, not a skip: the timing tests are the point of the
-engine.
+engine. The same holds for the PostgreSQL server (`support.postgres`) the record suite also runs on.
 """
 
 from __future__ import annotations
@@ -17,12 +17,26 @@ from pathlib import Path
 import pytest
 from support.host_steal import steal_seconds
 from support.jackd import JackServer, JackUnavailable, dummy_jack
+from support.postgres import PostgresServer, PostgresUnavailable, missing_postgres, private_postgres
 from support.practice import Practice, make_practice, make_practice_with_songs
 from support.staffed import Staffed, make_staffed
 
 from audio.engine_process import EngineProcess
 from companion.record import Record
 from interventions import Library
+
+BACKENDS = ("sqlite", "postgresql")
+"""What the record suite runs on: every `test_record_*.py` test runs once on each (see `record_backend`)."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The record suite (`test_record_*.py`) runs on SQLite and on PostgreSQL, except a test marked
+    `sqlite_only` (it is about SQLite's files: their modes, WAL, encryption, a disk that fills)."""
+    if not metafunc.module.__name__.startswith("test_record_"):
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+        return
+    metafunc.parametrize("record_backend", BACKENDS, indirect=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -85,6 +99,24 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
         _missing_jack(str(exc))
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server (`support.postgres`) for the whole test session, stopped at its end."""
+    try:
+        with private_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        missing_postgres(str(exc))
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh, empty database on the test server, dropped after the test."""
+    url = postgres_server.fresh_url()
+    yield url
+    postgres_server.drop(url)
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Library:
     """The shipped plans only (an empty folder of the user's own), loaded once per test module."""
@@ -100,8 +132,21 @@ def engine() -> Iterator[EngineProcess]:
     process.close()
 
 
+@pytest.fixture(autouse=True)
+def record_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Where every `Record.open` of the test goes: the SQLite file in its data folder (the default), or,
+    for the record suite's second run, a fresh database on the test's PostgreSQL server, given through
+    COMPANION_DATABASE_URL as a practice gives it (so re-opening and CLI subprocesses reach it too)."""
+    backend = str(getattr(request, "param", "sqlite"))
+    if backend == "postgresql":
+        monkeypatch.setenv("COMPANION_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    else:
+        monkeypatch.delenv("COMPANION_DATABASE_URL", raising=False)
+    return backend
+
+
 @pytest.fixture
-def record(tmp_path: Path) -> Iterator[Record]:
+def record(tmp_path: Path, record_backend: str) -> Iterator[Record]:
     """An empty record in `tmp_path`, without backups, closed after the test."""
     with Record.open(tmp_path, backup_every=None) as opened:
         yield opened

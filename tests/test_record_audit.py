@@ -3,16 +3,17 @@ raw SQL, and the supervisor's co-signature. Real SQLite files throughout."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from support.raw_record import raw_connection
 from support.staffed import PASSWORD, Staffed
 
 from companion.documents.paperwork import signature_line
 from companion.record import EventDraft, Note, Record, SessionNote
 from companion.record.access import NotPermitted, SignInRequired
 from companion.record.audit import AuditLog
+from companion.record.cipher import SQL_ERRORS
 
 START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
@@ -121,18 +122,15 @@ def test_practice_settings_need_someone_signed_in_and_their_changes_are_audited(
 
 def test_the_audit_log_refuses_update_and_delete_even_through_raw_sql(staffed: Staffed) -> None:
     assert not any(hasattr(AuditLog, name) for name in ("update", "delete", "remove", "clear"))
-    conn = sqlite3.connect(staffed.data_dir / "companion.db", isolation_level=None)
-    try:
+    with raw_connection(staffed.data_dir) as conn:
         count = conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0]
         assert count > 0
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(SQL_ERRORS, match="append-only"):
             conn.execute("UPDATE audit_log SET actor = 'someone else'")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(SQL_ERRORS, match="append-only"):
             conn.execute("DELETE FROM audit_log")
         assert conn.execute("SELECT COUNT(*) FROM audit_log").fetchone()[0] == count
         assert conn.execute("SELECT COUNT(*) FROM audit_log WHERE actor = 'someone else'").fetchone()[0] == 0
-    finally:
-        conn.close()
 
 
 def test_only_supervisors_and_admins_read_the_audit_log_by_client_and_date(staffed: Staffed) -> None:

@@ -54,18 +54,44 @@ def is_aba_or_psychotherapy(code: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Record]:
-    with Record.open(tmp_path_factory.mktemp("demo"), backup_every=None) as record:
+def demos() -> Iterator[dict[str, Record]]:
+    """The demo practice, generated once per module on each backend (a slow step), closed at the end."""
+    opened: dict[str, Record] = {}
+    yield opened
+    for record in opened.values():
+        record.close()
+
+
+@pytest.fixture
+def demo(
+    demos: dict[str, Record],
+    record_backend: str,
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Record:
+    """The demo practice on this test's backend (on PostgreSQL in a database of its own that outlives the
+    test's, as the practice is shared by the module's tests)."""
+    if record_backend not in demos:
+        url = another_database(record_backend, request)
+        record = Record.open(tmp_path_factory.mktemp("demo"), backup_every=None, database=url)
         generate_demo(record, today=TODAY)
-        yield record
+        demos[record_backend] = record
+    return demos[record_backend]
+
+
+def another_database(record_backend: str, request: pytest.FixtureRequest) -> str | None:
+    """On PostgreSQL a second, empty database (a second folder is a second record only with SQLite)."""
+    if record_backend != "postgresql":
+        return None
+    return str(request.getfixturevalue("postgres_server").fresh_url())
 
 
 def specs() -> dict[str, ClientSpec]:
     return {spec.name: spec for spec in (*CLIENTS, *(m for group in GROUPS for m in group.members))}
 
 
-def practice(path: Path) -> list[tuple[str, int, list[float]]]:
-    with Record.open(path, backup_every=None) as record:
+def practice(path: Path, database: str | None = None) -> list[tuple[str, int, list[float]]]:
+    with Record.open(path, backup_every=None, database=database) as record:
         generate_demo(record, today=TODAY)
         return [
             (
@@ -77,9 +103,11 @@ def practice(path: Path) -> list[tuple[str, int, list[float]]]:
         ]
 
 
-def test_demo_is_deterministic_and_improving(tmp_path: Path) -> None:
+def test_demo_is_deterministic_and_improving(
+    tmp_path: Path, record_backend: str, request: pytest.FixtureRequest
+) -> None:
     first = practice(tmp_path / "a")
-    assert first == practice(tmp_path / "b")
+    assert first == practice(tmp_path / "b", another_database(record_backend, request))
     assert len(first) == len(CLIENTS) + sum(len(group.members) for group in GROUPS) == 9
     assert all(sessions >= 10 for _, sessions, _ in first)
     with Record.open(tmp_path / "a", backup_every=None) as record:

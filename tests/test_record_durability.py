@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -15,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.raw_record import raw_connection
 
 from companion.record import (
     CorruptDatabase,
@@ -37,23 +37,23 @@ def test_locked_database_keeps_events_pending_and_retries(impatient_record: Reco
     record = impatient_record
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     first = record.events.log(session.id, EventDraft(Count("initiation")))
-    blocker = sqlite3.connect(record.path, isolation_level=None)
-    blocker.execute("BEGIN IMMEDIATE")
-    with pytest.raises(DatabaseLocked) as raised:
-        record.events.log(session.id, EventDraft(Count("initiation")))
-    assert str(record.path) in str(raised.value) and "close the other program" in str(raised.value)
-    with pytest.raises(DatabaseLocked):
-        record.events.log(session.id, EventDraft(Count("vocalisation")))
-    queued = record.events.pending()
-    assert [e.kind for e in queued] == ["count", "count"]
-    assert len(record.events.session_events(session.id)) == 3  # the screen still shows the taps, as pending
-    blocker.execute("COMMIT")
-    blocker.close()
+    with raw_connection(record.data_dir) as blocker:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(DatabaseLocked) as raised:
+            record.events.log(session.id, EventDraft(Count("initiation")))
+        assert record.database.where in str(raised.value) and "close the other program" in str(raised.value)
+        with pytest.raises(DatabaseLocked):
+            record.events.log(session.id, EventDraft(Count("vocalisation")))
+        queued = record.events.pending()
+        assert [e.kind for e in queued] == ["count", "count"]
+        assert len(record.events.session_events(session.id)) == 3  # the screen shows the taps as pending
+        blocker.execute("COMMIT")
     assert record.events.flush() == 2
     assert record.events.pending() == []
     assert stored_ids(record.data_dir, session.id) == [first.id, *(e.id for e in queued)]
 
 
+@pytest.mark.sqlite_only
 def test_disk_full_keeps_events_pending_until_space_returns(impatient_record: Record) -> None:
     record = impatient_record
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
@@ -77,6 +77,7 @@ def test_disk_full_keeps_events_pending_until_space_returns(impatient_record: Re
     assert stored_ids(record.data_dir, session.id) == acknowledged + held
 
 
+@pytest.mark.sqlite_only
 def test_corrupt_file_is_named_and_left_untouched(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
@@ -92,6 +93,7 @@ def test_corrupt_file_is_named_and_left_untouched(tmp_path: Path) -> None:
     assert db.read_bytes() == before
 
 
+@pytest.mark.sqlite_only
 def test_damaged_page_fails_the_integrity_check(tmp_path: Path) -> None:
     data = tmp_path / "data"
     with Record.open(data, backup_every=None) as record:
@@ -229,11 +231,13 @@ def open_as_writer(folder: Path, data: Path | None = None) -> str:
     return worker.stdout
 
 
+@pytest.mark.sqlite_only
 def test_read_only_folder_gets_a_clear_message(readonly_dir: Path) -> None:
     message = open_as_writer(readonly_dir)
     assert str(readonly_dir / "companion.db") in message and "--data-dir" in message
 
 
+@pytest.mark.sqlite_only
 def test_read_only_existing_database_gets_a_clear_message(readonly_dir: Path) -> None:
     with Record.open(readonly_dir, backup_every=None) as record:
         record.caseload.add_client("Ava")

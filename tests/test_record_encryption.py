@@ -33,6 +33,8 @@ from companion.record.cipher import PLAIN_HEADER, connect
 from companion.record.keys import PASSPHRASE_VAR, key_for
 from companion.record.rescue import rescue_places, rescue_prefix, rescued_files
 
+pytestmark = pytest.mark.sqlite_only  # encryption at rest is of the SQLite files (a server encrypts its own)
+
 PASSPHRASE = "correct horse battery"
 NAME = "Philippa Quartermaine"
 NOTE = "hummed the whole of Moon River"

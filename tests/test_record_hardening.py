@@ -37,6 +37,7 @@ with Record.open(Path(sys.argv[1]), backup_every=None) as record:
 """
 
 
+@pytest.mark.sqlite_only
 def test_an_emptied_database_is_reported_like_a_damaged_one_not_started_over(tmp_path: Path) -> None:
     with Record.open(tmp_path, backup_every=None) as record:
         record.caseload.add_client("Ava")
@@ -62,6 +63,7 @@ def test_eight_processes_opening_a_new_data_folder_at_once_all_succeed(tmp_path:
     assert not [p.name for p in folder.iterdir() if ".new-" in p.name]  # no temporary file left behind
 
 
+@pytest.mark.sqlite_only
 def test_an_existing_data_folder_open_to_others_is_made_private(tmp_path: Path) -> None:
     folder = tmp_path / "practice"
     with Record.open(folder, backup_every=None) as record:
@@ -100,6 +102,7 @@ def test_escape_sequences_in_names_never_reach_the_terminal_and_csv_cells_never_
     assert [r["delta"] for r in rows if r["kind"] == "count"] == ["-1"]  # a number stays a number
 
 
+@pytest.mark.sqlite_only
 def test_a_cli_command_refused_by_the_disk_promises_no_retry(tmp_path: Path) -> None:
     """Found by the audit: CLI commands said "Unsaved entries are kept and retried" though a command keeps
     nothing; the message names the cause and the fix only (the app's pending bar says what it keeps)."""
@@ -179,6 +182,7 @@ time.sleep(60)
 """
 
 
+@pytest.mark.sqlite_only
 def test_restoring_a_backup_refuses_an_open_record_and_keeps_every_tap_of_a_crashed_one(
     tmp_path: Path,
 ) -> None:
@@ -249,6 +253,7 @@ def open_read_only_then_writable(folder: Path) -> str:
     return f"{refused}; flushed {flushed}; stored {stored}"
 
 
+@pytest.mark.sqlite_only
 def test_a_record_opened_read_only_recovers_in_the_same_process_once_writable_again() -> None:
     """Found by the audit: once the files were writable again, `flush()` kept failing until a restart (SQLite
     had opened the file read-only for good); the next write now reconnects."""

@@ -4,27 +4,27 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.raw_record import database_env, raw_connection
 
 from companion.record import Count, DatabaseLocked, EventDraft, Note, Record
+from companion.record.database import Connection
 from companion.record.rescue import rescue_places, rescue_prefix, rescued_files
 
 
 @pytest.fixture
-def blocker(data: Path) -> Iterator[sqlite3.Connection]:
+def blocker(data: Path) -> Iterator[Connection]:
     """Another program holding the write lock on the database until the test releases it."""
     Record.open(data, backup_every=None).close()
-    conn = sqlite3.connect(data / "companion.db", isolation_level=None)
-    yield conn
-    if conn.in_transaction:
-        conn.execute("ROLLBACK")
-    conn.close()
+    with raw_connection(data) as conn:
+        yield conn
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
 
 
 def stored(data: Path, session_id: int) -> list[str]:
@@ -37,7 +37,7 @@ def rescued_ids(path: Path) -> list[str]:
 
 
 def test_pending_entries_are_kept_in_a_private_rescue_file_until_saved(
-    data: Path, blocker: sqlite3.Connection
+    data: Path, blocker: Connection
 ) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
@@ -56,7 +56,7 @@ def test_pending_entries_are_kept_in_a_private_rescue_file_until_saved(
     record.close()
 
 
-def test_quitting_with_entries_pending_loses_none_of_them(data: Path, blocker: sqlite3.Connection) -> None:
+def test_quitting_with_entries_pending_loses_none_of_them(data: Path, blocker: Connection) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     saved = record.events.log(session.id, EventDraft(Count("initiation")))
@@ -91,14 +91,14 @@ sys.stdin.readline()  # killed here
 
 
 def test_kill_minus_nine_with_entries_pending_loses_none_of_them(
-    data: Path, blocker: sqlite3.Connection, cache_home: Path
+    data: Path, blocker: Connection, cache_home: Path
 ) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", KILLED_WHILE_LOCKED, str(data)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
-        env={"XDG_CACHE_HOME": str(cache_home), "PATH": ""},
+        env={"XDG_CACHE_HOME": str(cache_home), "PATH": "", **database_env()},
     )
     assert child.stdin is not None and child.stdout is not None
     session_id = int(child.stdout.readline())
@@ -114,7 +114,7 @@ def test_kill_minus_nine_with_entries_pending_loses_none_of_them(
 
 
 def test_a_folder_that_refuses_the_file_passes_it_to_the_cache_folder(
-    data: Path, blocker: sqlite3.Connection, cache_home: Path
+    data: Path, blocker: Connection, cache_home: Path
 ) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
@@ -133,7 +133,7 @@ def test_a_folder_that_refuses_the_file_passes_it_to_the_cache_folder(
     assert stored(data, session.id) == held
 
 
-def test_restoring_twice_never_duplicates(data: Path, blocker: sqlite3.Connection) -> None:
+def test_restoring_twice_never_duplicates(data: Path, blocker: Connection) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
     blocker.execute("BEGIN IMMEDIATE")

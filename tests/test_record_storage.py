@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from support.raw_record import fingerprint, raw_connection
 
 from companion.paths import ENV_VAR, data_dir
 from companion.record import (
@@ -46,6 +46,7 @@ def test_data_dir_order_override_then_env_then_platform(
         assert mode(tmp_path / created) == 0o700
 
 
+@pytest.mark.sqlite_only
 def test_files_are_private_and_wal_is_full_sync(record: Record) -> None:
     client = record.caseload.add_client("Ava")
     session = record.sessions.start_session([client.id])
@@ -111,12 +112,11 @@ def test_log_returns_committed_events_visible_to_another_connection(record: Reco
     )
     session = record.sessions.start_session([client.id], "clinic", plan_ids=["timp-drum-reach"])
     event = record.events.log(session.id, EventDraft(Trial(True, "independent"), objective_id=objective.id))
-    other = sqlite3.connect(record.path)
-    row = other.execute(
-        "SELECT session_id, client_id, objective_id, kind, payload, offset_s FROM events WHERE id = ?",
-        (event.id,),
-    ).fetchone()
-    other.close()
+    with raw_connection(record.data_dir) as other:
+        row = other.execute(
+            "SELECT session_id, client_id, objective_id, kind, payload, offset_s FROM events WHERE id = ?",
+            (event.id,),
+        ).fetchone()
     assert row[:4] == (session.id, client.id, objective.id, "trial")
     assert json.loads(row[4]) == {"correct": True, "prompt_level": "independent", "outcome": ""}
     assert 0 <= row[5] < 60
@@ -141,7 +141,8 @@ def test_undo_writes_a_tombstone_and_hides_the_event(record: Record) -> None:
         record.events.undo(mistaken.id)
     with pytest.raises(ValueError, match="cannot itself be undone"):
         record.events.undo(tombstone.id)
-    count = sqlite3.connect(record.path).execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    with raw_connection(record.data_dir) as other:
+        count = other.execute("SELECT COUNT(*) FROM events").fetchone()[0]
     assert count == 3  # nothing deleted
 
 
@@ -195,13 +196,11 @@ def test_historical_events_take_their_offsets_from_wall_time(record: Record) -> 
 
 
 def test_migration_from_version_one_keeps_data(tmp_path: Path) -> None:
-    path = tmp_path / "companion.db"
-    old = sqlite3.connect(path, isolation_level=None)
-    assert migrate(old, target=1) == 1
-    old.execute(
-        "INSERT INTO clients (display_name, created_at) VALUES ('Legacy', '2023-01-01T00:00:00+00:00')"
-    )
-    old.close()
+    with raw_connection(tmp_path) as old:
+        assert migrate(old, target=1) == 1
+        old.execute(
+            "INSERT INTO clients (display_name, created_at) VALUES ('Legacy', '2023-01-01T00:00:00+00:00')"
+        )
     with Record.open(tmp_path, backup_every=None) as record:
         (client,) = record.caseload.clients()
         assert client.display_name == "Legacy" and client.preferred_songs == ()
@@ -210,19 +209,17 @@ def test_migration_from_version_one_keeps_data(tmp_path: Path) -> None:
 
 
 def test_goals_move_to_the_shared_domain_list_without_a_silent_relabel(tmp_path: Path) -> None:
-    path = tmp_path / "companion.db"
-    old = sqlite3.connect(path, isolation_level=None)
-    assert migrate(old, target=2) == 2
-    old.execute(
-        "INSERT INTO clients (display_name, created_at) VALUES ('Legacy', '2023-01-01T00:00:00+00:00')"
-    )
-    for domain in ("cognition", "emotional", "motor", "social", "other"):
+    with raw_connection(tmp_path) as old:
+        assert migrate(old, target=2) == 2
         old.execute(
-            "INSERT INTO goals (client_id, domain, description, created_at) "
-            "VALUES (1, ?, ?, '2023-01-01T00:00:00+00:00')",
-            (domain, f"a {domain} goal"),
+            "INSERT INTO clients (display_name, created_at) VALUES ('Legacy', '2023-01-01T00:00:00+00:00')"
         )
-    old.close()
+        for domain in ("cognition", "emotional", "motor", "social", "other"):
+            old.execute(
+                "INSERT INTO goals (client_id, domain, description, created_at) "
+                "VALUES (1, ?, ?, '2023-01-01T00:00:00+00:00')",
+                (domain, f"a {domain} goal"),
+            )
     with Record.open(tmp_path, backup_every=None) as record:
         (client,) = record.caseload.clients()
         filed = {goal.description: goal.domain for goal in record.caseload.goals(client.id)}
@@ -243,12 +240,10 @@ def test_goals_move_to_the_shared_domain_list_without_a_silent_relabel(tmp_path:
 
 
 def test_newer_schema_is_refused_untouched(tmp_path: Path) -> None:
-    path = tmp_path / "companion.db"
-    conn = sqlite3.connect(path, isolation_level=None)
-    migrate(conn)
-    conn.execute("INSERT INTO schema_version VALUES (?)", (LATEST_VERSION + 1,))
-    conn.close()
-    before = path.read_bytes()
+    with raw_connection(tmp_path) as conn:
+        migrate(conn)
+        conn.execute("INSERT INTO schema_version VALUES (?)", (LATEST_VERSION + 1,))
+    before = fingerprint(tmp_path)
     with pytest.raises(SchemaTooNew, match="newer version of Companion"):
         Record.open(tmp_path, backup_every=None)
-    assert path.read_bytes() == before
+    assert fingerprint(tmp_path) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ from companion.cli.cue_commands import play, songs
 from companion.cli.engine_commands import devices, metronome
 from companion.cli.listen_commands import register as register_listening
 from companion.cli.plan_commands import plans
+from companion.record.record import DATABASE_URL_ENV
 
 
 @click.group(invoke_without_command=True)
@@ -37,8 +39,14 @@ from companion.cli.plan_commands import plans
     help="Sign in as this member of staff (a practice with staff; default: COMPANION_USER). The password "
     "is asked, or read from COMPANION_PASSWORD.",
 )
+@click.option(
+    "--database",
+    metavar="URL",
+    help="Keep the practice's record on a PostgreSQL server (postgresql://user@host/db; default: "
+    "COMPANION_DATABASE_URL, else the SQLite file in the data folder).",
+)
 @click.pass_context
-def main(ctx: click.Context, data_dir: Path | None, user: str | None) -> None:
+def main(ctx: click.Context, data_dir: Path | None, user: str | None, database: str | None) -> None:
     """Companion: intervention plans, a precise metronome and quick-tap session data for music therapists.
 
     Run without a subcommand to open the app.
@@ -46,6 +54,8 @@ def main(ctx: click.Context, data_dir: Path | None, user: str | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["data_dir"] = data_dir
     ctx.obj["user"] = user
+    if database is not None:  # as the variable: the app, a served session and its children reach it too
+        os.environ[DATABASE_URL_ENV] = database
     if ctx.invoked_subcommand is None:
         app_commands.open_or_explain(ctx)
 

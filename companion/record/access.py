@@ -14,13 +14,13 @@ Two modes:
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from companion.record.audit import append_entry
+from companion.record.connection import Connection
 from companion.record.database import Database
 from companion.record.model import Therapist
 
@@ -128,7 +128,9 @@ class Access:
             return
         sql, params = visible
         marks = ", ".join("?" * len(ids))
-        if self._db.query_one(f"SELECT 1 FROM ({sql}) WHERE id IN ({marks}) LIMIT 1", (*params, *ids)):
+        if self._db.query_one(
+            f"SELECT 1 FROM ({sql}) AS visible WHERE id IN ({marks}) LIMIT 1", (*params, *ids)
+        ):
             return
         who = self.identity
         assert who is not None  # visible_filter returned a filter: someone is signed in
@@ -160,7 +162,7 @@ class Access:
 
     def changed(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         action: str,
         target: str,
         target_id: object,

@@ -8,14 +8,14 @@ and no-show are recorded by hand (`companion attendance`).
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from datetime import date
 
+from companion.record.connection import Row
 from companion.record.model import Attendance
 
 
-def attendance_from_row(row: sqlite3.Row) -> Attendance:
+def attendance_from_row(row: Row) -> Attendance:
     return Attendance(
         row["client_id"],
         date.fromisoformat(row["day"]),

@@ -9,12 +9,12 @@ practice (no staff defined) signs nobody in and keeps no audit log: there is onl
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
 from companion.record.clock import iso, utc_now
+from companion.record.connection import Connection, Row
 from companion.record.database import Database
 
 ACTIONS = ("read", "create", "update", "delete", "sign-in", "sign-in-failed", "co-sign", "refused")
@@ -37,7 +37,7 @@ class AuditEntry:
 
 
 def append_entry(
-    conn: sqlite3.Connection,
+    conn: Connection,
     staff_id: int | None,
     actor: str,
     action: str,
@@ -56,7 +56,7 @@ def append_entry(
     )
 
 
-def _entry(row: sqlite3.Row) -> AuditEntry:
+def _entry(row: Row) -> AuditEntry:
     return AuditEntry(
         id=row["id"],
         at=row["at"],

@@ -21,6 +21,7 @@ from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, conne
 from companion.record.database import SIDECAR_SUFFIXES, Database, sync_folder
 from companion.record.errors import CorruptDatabase, StorageError, classify
 from companion.record.keys import marker_path, unlock
+from companion.record.postgres import PostgresConnection
 
 DEFAULT_BACKUP_EVERY = timedelta(hours=24)
 DEFAULT_KEEP_BACKUPS = 20
@@ -89,10 +90,17 @@ class Backups:
     def backup_now(self) -> Path:
         """Write a consistent snapshot to `<data dir>/backups/` and prune the oldest beyond the limit."""
         with self._db.lock:
-            return make_backup(self._db.connection, self._db.path, self._keep, self._db.key)
+            connection = self._db.connection
+            if isinstance(connection, PostgresConnection):
+                raise StorageError(
+                    self._db.path,
+                    f"The practice's record at {self._db.where} is on a server: back it up with the "
+                    "server's own tools (`pg_dump`, or its continuous archiving), not into the data folder.",
+                )
+            return make_backup(connection, self._db.path, self._keep, self._db.key)
 
     def backup_if_due(self) -> Path | None:
-        if self._every is None or not backup_due(self._data_dir, self._every):
+        if self._every is None or self._db.url is not None or not backup_due(self._data_dir, self._every):
             return None
         return self.backup_now()
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 
+from companion.record.connection import Row
 from companion.record.model import Client, Goal, MasteryCriterion, Objective
 
 
-def client_from_row(row: sqlite3.Row) -> Client:
+def client_from_row(row: Row) -> Client:
     return Client(
         id=row["id"],
         display_name=row["display_name"],
@@ -25,7 +25,7 @@ def client_from_row(row: sqlite3.Row) -> Client:
     )
 
 
-def goal_from_row(row: sqlite3.Row) -> Goal:
+def goal_from_row(row: Row) -> Goal:
     return Goal(
         id=row["id"],
         client_id=row["client_id"],
@@ -36,7 +36,7 @@ def goal_from_row(row: sqlite3.Row) -> Goal:
     )
 
 
-def objective_from_row(row: sqlite3.Row) -> Objective:
+def objective_from_row(row: Row) -> Objective:
     return Objective(
         id=row["id"],
         goal_id=row["goal_id"],

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlcipher3 import dbapi2 as sqlcipher
 
-SQL_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, sqlcipher.Error)
+SQL_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, sqlcipher.Error, psycopg.Error)
+"""Every database driver's failures: SQLite's, SQLCipher's and, for a record on a server, psycopg's."""
 SQL_OR_OS_ERRORS: tuple[type[Exception], ...] = (OSError, *SQL_ERRORS)
 PLAIN_HEADER = b"SQLite format 3\x00"
 KEY_BYTES = 32

@@ -4,6 +4,10 @@ Why these settings: WAL lets a second process (a browser session beside the term
 write; `synchronous=FULL` makes every COMMIT fsync the WAL, so a call that returned has reached the disk;
 BEGIN IMMEDIATE takes the write lock up front so two writers queue on the busy timeout instead of
 deadlocking on a lock upgrade. Every sqlite3/OS failure leaves this module as a `StorageError`.
+
+The same class holds a practice's record on a PostgreSQL server (`Database.open_url`): the parts see the
+same `query`/`transaction` API and a connection with sqlite3's interface (`companion.record.postgres`
+translates the SQL at that seam), so every part, query and migration is written once.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from companion.paths import PRIVATE_FILE_MODE, ensure_private_file
 from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, connect, is_plain, row_factory
+from companion.record.connection import Connection, Row
 from companion.record.errors import (
     CorruptDatabase,
     ReadOnlyLocation,
@@ -27,6 +32,10 @@ from companion.record.errors import (
     classify,
 )
 from companion.record.migrations import NewerSchemaError, migrate, stored_version
+from companion.record.postgres import connect as connect_postgres
+from companion.record.postgres import prepare as prepare_postgres
+from companion.record.postgres import problem as postgres_problem
+from companion.record.postgres import redacted
 
 SIDECAR_SUFFIXES = ("-wal", "-shm")
 
@@ -37,11 +46,15 @@ class Database:
     def __init__(
         self,
         path: Path,
-        connection: sqlite3.Connection,
+        connection: Connection,
         busy_timeout: float = 1.0,
         key: DataKey | None = None,
+        url: str | None = None,
     ) -> None:
         self.path = path
+        """The SQLite file; for a record on a server, where it would be (its rescue files' names say it)."""
+        self.url = url
+        """The PostgreSQL server's URL, when the record is there (None: the SQLite file `path`)."""
         self.connection = connection
         self.busy_timeout = busy_timeout
         self.key = key
@@ -60,44 +73,51 @@ class Database:
             conn = _connect(path, key, busy_timeout)
         except SQL_OR_OS_ERRORS as exc:
             raise classify(exc, path) from exc
-        try:
-            stored_version(conn)  # before anything writes: a newer schema must stay untouched
-            _configure(conn, path)
-            migrate(conn)
-        except NewerSchemaError as exc:
-            conn.close()
-            raise SchemaTooNew(
-                path,
-                f"The session record {path} was written by a newer version of Companion (schema "
-                f"{exc.found}). Nothing was changed; update Companion to open it.",
-            ) from exc
-        except SQL_OR_OS_ERRORS as exc:
-            conn.close()
-            raise _unreadable(exc, path, key) from exc
-        except BaseException:
-            conn.close()
-            raise
+        _check_and_migrate(
+            conn, path, str(path), lambda: _configure(conn, path), lambda exc: _unreadable(exc, path, key)
+        )
         secure_sidecars(path)
         return cls(path, conn, busy_timeout, key)
+
+    @classmethod
+    def open_url(cls, url: str, path: Path, busy_timeout: float = 1.0) -> Database:
+        """Connect to the PostgreSQL record at `url` and migrate it; `path` names its rescue files."""
+        try:
+            conn = connect_postgres(url, busy_timeout)
+        except SQL_OR_OS_ERRORS as exc:
+            raise postgres_problem(exc, path, url) from exc
+        _check_and_migrate(
+            conn,
+            path,
+            redacted(url),
+            lambda: prepare_postgres(conn),
+            lambda exc: postgres_problem(exc, path, url),
+        )
+        return cls(path, conn, busy_timeout, url=url)
+
+    @property
+    def where(self) -> str:
+        """The record's place as messages name it: the file, or the server's URL without its password."""
+        return str(self.path) if self.url is None else redacted(self.url)
 
     def close(self) -> None:
         with self.lock:
             self.connection.close()
 
-    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[Row]:
         """Run a read; failures become StorageError naming the file."""
         with self.lock:
             try:
                 return self.connection.execute(sql, params).fetchall()
             except SQL_ERRORS as exc:
-                raise classify(exc, self.path) from exc
+                raise self._problem(exc) from exc
 
-    def query_one(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    def query_one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Connection]:
         """A write transaction that is committed (and fsynced) when the block exits, or rolled back."""
         with self.lock:
             if self.refused_as_read_only and self._reconnected():
@@ -118,8 +138,11 @@ class Database:
                     raise self._classified(exc) from exc
                 raise
 
+    def _problem(self, exc: BaseException) -> StorageError:
+        return classify(exc, self.path) if self.url is None else postgres_problem(exc, self.path, self.url)
+
     def _classified(self, exc: BaseException) -> StorageError:
-        problem = classify(exc, self.path)
+        problem = self._problem(exc)
         if isinstance(problem, ReadOnlyLocation):
             self.refused_as_read_only = True
         return problem
@@ -129,6 +152,8 @@ class Database:
         message), a fresh connection. Why: SQLite opens a file it may not write read-only for good (its
         transactions even begin), so the connection of a record opened while read-only would refuse every
         write until a restart."""
+        if self.url is not None:  # a server's refusal is not about files here
+            return False
         files = [self.path, *(self.path.with_name(self.path.name + s) for s in SIDECAR_SUFFIXES)]
         if not (
             os.access(self.path.parent, os.W_OK) and all(os.access(f, os.W_OK) for f in files if f.exists())
@@ -144,6 +169,34 @@ class Database:
                 self.connection.row_factory = row_factory(self.connection)
             return False
         return True
+
+
+def _check_and_migrate(
+    conn: Connection,
+    path: Path,
+    where: str,
+    configure: Callable[[], None],
+    problem: Callable[[BaseException], StorageError],
+) -> None:
+    """Refuse a newer schema before anything is written, then `configure` and migrate; on any failure the
+    connection is closed and the failure raised as the StorageError `problem` makes of it."""
+    try:
+        stored_version(conn)
+        configure()
+        migrate(conn)
+    except NewerSchemaError as exc:
+        conn.close()
+        raise SchemaTooNew(
+            path,
+            f"The session record {where} was written by a newer version of Companion (schema "
+            f"{exc.found}). Nothing was changed; update Companion to open it.",
+        ) from exc
+    except SQL_OR_OS_ERRORS as exc:
+        conn.close()
+        raise problem(exc) from exc
+    except BaseException:
+        conn.close()
+        raise
 
 
 def _connect(path: Path, key: DataKey | None, busy_timeout: float) -> sqlite3.Connection:

@@ -8,10 +8,10 @@ sessions, progress) ask for what they need by name and get `Event`s or figures b
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from companion.record.connection import Connection, Row
 from companion.record.database import Database
 from companion.record.model import Event
 from companion.record.payload_json import payload_from_json, payload_to_json
@@ -25,7 +25,7 @@ EventRow = Sequence[object]
 """An event as the values of one row (also what a rescue file keeps, one per line)."""
 
 
-def _event(row: sqlite3.Row) -> Event:
+def _event(row: Row) -> Event:
     return Event(
         id=row["id"],
         session_id=row["session_id"],
@@ -55,7 +55,7 @@ def event_row(event: Event) -> EventRow:
     )
 
 
-def insert_events(conn: sqlite3.Connection, rows: Sequence[EventRow]) -> int:
+def insert_events(conn: Connection, rows: Sequence[EventRow]) -> int:
     """Insert rows inside the caller's transaction; a row whose id is stored already is skipped (a retry
     or a rescue file never adds an event twice). Returns how many were new."""
     before = conn.total_changes
@@ -120,8 +120,8 @@ def last_plan(db: Database, session_id: int) -> str | None:
 def plans_switched_to(db: Database, session_id: int) -> list[str]:
     """The interventions switched to during a session, in the order first used."""
     rows = db.query(
-        "SELECT DISTINCT plan_id FROM events WHERE session_id = ? AND kind = 'intervention' "
-        "AND plan_id IS NOT NULL ORDER BY seq",
+        "SELECT plan_id FROM events WHERE session_id = ? AND kind = 'intervention' "
+        "AND plan_id IS NOT NULL GROUP BY plan_id ORDER BY MIN(seq)",
         (session_id,),
     )
     return [row["plan_id"] for row in rows]
@@ -146,12 +146,22 @@ def objective_events(db: Database, objective_id: int, kinds: Sequence[str]) -> l
 # Per metric: the event kinds it reads and one SQL aggregate per session over them (`live` = the
 # objective's events of those kinds that were not undone). Each row: session_id, then the figures.
 def _field(name: str) -> str:
+    """A number (a boolean as 1/0) of the payload. Portable: PostgreSQL has a numeric `json_extract` of its
+    own (companion.record.postgres), so text fields are read with `_text` instead."""
     return f"json_extract(payload, '$.{name}')"
 
 
-# Beats a sync exercise covered (hits matched to a beat + beats missed): what its pct_within is a share of.
-_SYNC_BEATS = f"MAX({_field('n_hits')} - {_field('extra')} + {_field('missed')}, 1)"
+def _text(name: str) -> str:
+    """A text field of the payload (SQLite's `->>` operator; PostgreSQL's over TEXT is the record's own)."""
+    return f"(payload ->> '{name}')"
 
+
+def _at_least_one(expression: str) -> str:
+    return f"(CASE WHEN {expression} > 1 THEN {expression} ELSE 1 END)"
+
+
+# Beats a sync exercise covered (hits matched to a beat + beats missed): what its pct_within is a share of.
+_SYNC_BEATS = _at_least_one(f"{_field('n_hits')} - {_field('extra')} + {_field('missed')}")
 _METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
     "percent_correct": (
         ("trial",),
@@ -160,8 +170,8 @@ _METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "percent_independent": (
         ("trial",),
-        f"SELECT session_id, COUNT(*), 100.0 * SUM({_field('correct')} AND "
-        f"{_field('prompt_level')} = :first) / COUNT(*) FROM live GROUP BY session_id",
+        f"SELECT session_id, COUNT(*), 100.0 * SUM(CASE WHEN {_field('correct')} = 1 AND "
+        f"{_text('prompt_level')} = :first THEN 1 ELSE 0 END) / COUNT(*) FROM live GROUP BY session_id",
     ),
     "count": (
         ("count",),
@@ -173,8 +183,8 @@ _METRIC_SQL: dict[str, tuple[tuple[str, ...], str]] = {
     ),
     "rating_after": (
         ("rating",),
-        f"SELECT session_id, {_field('label')}, AVG(CASE WHEN {_field('phase')} = 'before' THEN "
-        f"{_field('value')} END), AVG(CASE WHEN {_field('phase')} = 'after' THEN {_field('value')} END) "
+        f"SELECT session_id, {_text('label')}, AVG(CASE WHEN {_text('phase')} = 'before' THEN "
+        f"{_field('value')} END), AVG(CASE WHEN {_text('phase')} = 'after' THEN {_field('value')} END) "
         "FROM live GROUP BY session_id, 2",
     ),
     "cadence_spm": (

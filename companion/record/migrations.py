@@ -7,8 +7,9 @@ database whose version is newer than it knows, rather than guess at a format it 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
+
+from companion.record.connection import Connection
 
 MIGRATIONS: tuple[Sequence[str], ...] = (
     # 1: the first released schema.
@@ -226,7 +227,7 @@ class NewerSchemaError(Exception):
         self.found = found
 
 
-def stored_version(conn: sqlite3.Connection) -> int:
+def stored_version(conn: Connection) -> int:
     """The recorded schema version, read without writing anything; refuses a newer schema."""
     has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'")
     if has_table.fetchone() is None:
@@ -237,14 +238,14 @@ def stored_version(conn: sqlite3.Connection) -> int:
     return found
 
 
-def current_version(conn: sqlite3.Connection) -> int:
+def current_version(conn: Connection) -> int:
     """The schema version recorded in the database (0 for a new, empty file)."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
     return int(row[0] or 0)
 
 
-def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> int:
+def migrate(conn: Connection, target: int = LATEST_VERSION) -> int:
     """Bring the schema up to `target`, one transaction per migration; returns the version reached.
 
     The connection must be in autocommit mode (isolation_level=None) so each BEGIN here is ours.

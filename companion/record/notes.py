@@ -9,11 +9,11 @@ review, as supervision and some payers require): the co-signature is kept beside
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict, replace
 
 from companion.record.access import Access, NotPermitted
 from companion.record.clock import iso, utc_now
+from companion.record.connection import Row
 from companion.record.database import Database
 from companion.record.model import HOME_PRACTICE, Addendum, SessionNote, Therapist
 from companion.record.sessions import Sessions
@@ -34,7 +34,7 @@ class FinalisedNote(ValueError):
     """A change to a note that was finalised (signed): it is never rewritten; an addendum is the way."""
 
 
-def _note(row: sqlite3.Row) -> SessionNote:
+def _note(row: Row) -> SessionNote:
     return SessionNote(
         session_id=row["session_id"],
         client_id=row["client_id"],

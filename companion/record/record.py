@@ -22,6 +22,7 @@ It never imports Textual; every method is synchronous and safe to call from a wo
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -41,10 +42,13 @@ from companion.record.errors import StorageError, classify
 from companion.record.event_log import EventLog
 from companion.record.keys import key_for
 from companion.record.notes import Notes
+from companion.record.postgres import is_database_url
 from companion.record.progress import Progress
 from companion.record.sessions import Sessions
 from companion.record.sharing import Sharing
 from companion.record.staff import Staff
+
+DATABASE_URL_ENV = "COMPANION_DATABASE_URL"
 
 
 class Record:
@@ -79,6 +83,7 @@ class Record:
         backup_every: timedelta | None = DEFAULT_BACKUP_EVERY,
         keep_backups: int = DEFAULT_KEEP_BACKUPS,
         key: DataKey | None = None,
+        database: str | None = None,
     ) -> Record:
         """Open the record in `data_dir` (resolved like `--data-dir`), migrating and backing up if due.
 
@@ -86,14 +91,30 @@ class Record:
         `backup_every=None` disables automatic backups (tests, benchmarks). An encrypted folder is opened
         with `key` (the command line asks for the passphrase), else with `COMPANION_PASSPHRASE`; without
         either, KeyNeeded says how to give it.
+
+        `database` (else `COMPANION_DATABASE_URL`) is a `postgresql://` URL: the practice's record is then
+        on that server, migrated there like a file; the data folder still holds the rescue files. Unset,
+        the record is the SQLite file in the data folder (the default).
         """
         try:
             directory = resolve_data_dir(data_dir)
         except OSError as exc:
             target = Path(exc.filename) if exc.filename else Path(data_dir or ".")
             raise classify(exc, database_path(target)) from exc
-        database = Database.open(database_path(directory), busy_timeout, key or key_for(directory))
-        record = cls(database, directory, backup_every, keep_backups)
+        url = database if database is not None else os.environ.get(DATABASE_URL_ENV) or None
+        opened: Database
+        if url is None:
+            opened = Database.open(database_path(directory), busy_timeout, key or key_for(directory))
+        elif is_database_url(url):
+            opened = Database.open_url(url, database_path(directory), busy_timeout)
+        else:
+            raise StorageError(
+                database_path(directory),
+                f"--database / {DATABASE_URL_ENV} must be a postgresql:// URL (it starts "
+                f"{url.split(':', 1)[0]!r}): give the server's URL, or leave it unset for the record in the "
+                "data folder.",
+            )
+        record = cls(opened, directory, backup_every, keep_backups)
         try:
             record.events.restored = record.events.restore_rescued()
         except (StorageError, ValueError, OSError) as exc:  # the files stay; the next open tries again

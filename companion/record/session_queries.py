@@ -7,21 +7,21 @@ session) and the `Sessions` part itself drives the event log: both read through 
 from __future__ import annotations
 
 import json
-import sqlite3
 from datetime import date
 
+from companion.record.connection import Row
 from companion.record.database import Database
 from companion.record.errors import UnknownRecord
 from companion.record.model import Session
 
 _SELECT = (
-    "SELECT s.*, (SELECT json_group_array(client_id) FROM "
-    "(SELECT client_id FROM session_clients sc WHERE sc.session_id = s.id ORDER BY client_id)) AS client_ids "
+    "SELECT s.*, (SELECT json_group_array(client_id) FROM (SELECT client_id FROM session_clients sc "
+    "WHERE sc.session_id = s.id ORDER BY client_id) AS members) AS client_ids "
     "FROM sessions s"
 )
 
 
-def _session(row: sqlite3.Row) -> Session:
+def _session(row: Row) -> Session:
     return Session(
         id=row["id"],
         client_ids=tuple(json.loads(row["client_ids"])),

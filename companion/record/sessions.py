@@ -230,8 +230,11 @@ class Sessions:
             found += [(observer.id, a) for a in agreements(mine, self._events.session_events(observer.id))]
         with self._db.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO agreements (session_id, objective_id, measure, agreement_pct, items, "
-                "observer_session_id, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO agreements (session_id, objective_id, measure, agreement_pct, items, "
+                "observer_session_id, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (session_id, objective_id, measure) DO UPDATE SET agreement_pct = "
+                "excluded.agreement_pct, items = excluded.items, observer_session_id = "
+                "excluded.observer_session_id, computed_at = excluded.computed_at",
                 [
                     (
                         session_id,

@@ -6,10 +6,9 @@ A part of its own (`record.sharing`) beside `record.caseload`: who may see a cli
 
 from __future__ import annotations
 
-import sqlite3
-
 from companion.record.access import Access, NotPermitted, SignedIn, visible_clients_sql
 from companion.record.caseload import Caseload
+from companion.record.connection import Connection
 from companion.record.database import Database
 from companion.record.errors import UnknownRecord
 from companion.record.model import Client
@@ -76,7 +75,7 @@ class Sharing:
             )
 
     @staticmethod
-    def _staff(conn: sqlite3.Connection, staff_id: int) -> int:
+    def _staff(conn: Connection, staff_id: int) -> int:
         if conn.execute("SELECT 1 FROM staff WHERE id = ?", (staff_id,)).fetchone() is None:
             raise UnknownRecord(f"no member of staff with id {staff_id} (see `companion staff list`)")
         return staff_id

@@ -13,7 +13,6 @@ checked against a hash too), so a sign-in screen does not tell who works here; e
 
 from __future__ import annotations
 
-import sqlite3
 from typing import TypeVar, cast
 
 from argon2 import PasswordHasher
@@ -22,6 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from companion.record.access import ROLES, Access, NotPermitted, Role, SignedIn, StaffMember
 from companion.record.audit import append_entry
 from companion.record.clock import iso, utc_now
+from companion.record.connection import Row
 from companion.record.database import Database
 from companion.record.errors import UnknownRecord
 
@@ -40,7 +40,7 @@ class SignInFailed(PermissionError):
 Member = TypeVar("Member", bound=StaffMember)
 
 
-def _member(row: sqlite3.Row, kind: type[Member]) -> Member:
+def _member(row: Row, kind: type[Member]) -> Member:
     return kind(
         row["id"],
         row["name"],
