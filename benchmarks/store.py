@@ -39,7 +39,9 @@ def percentile(values: list[float], q: float) -> float:
 def tap_latency(directory: Path) -> dict[str, float]:
     with Record.open(directory, backup_every=None) as record:
         client = record.caseload.add_client("Tap bench")
-        objective = record.caseload.add_objective(record.caseload.add_goal(client.id, "motor", "g").id, "o")
+        objective = record.caseload.add_objective(
+            record.caseload.add_goal(client.id, "gross motor", "g").id, "o"
+        )
         session = record.sessions.start_session([client.id])
         levels = ("independent", "verbal")
         timings = []
