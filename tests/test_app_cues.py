@@ -54,9 +54,7 @@ async def test_the_picker_lists_the_clients_songs_first_and_a_broken_one_says_wh
     async with app.run_test(size=(120, 40)) as pilot:
         await start_session(pilot)
         await pilot.press("K")
-        await on_screen(pilot, CuePicker)
-        picker = app.screen
-        assert isinstance(picker, CuePicker)
+        picker = await on_screen(pilot, CuePicker)
         labels = [label for label, _ in picker.choices]
         assert labels[0].startswith("* broken.mid: cannot play:") and "broken.mid" in labels[0]
         assert labels[1].startswith("* Twinkle")

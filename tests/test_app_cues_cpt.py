@@ -146,9 +146,7 @@ async def test_observations_home_practice_who_was_present_and_telehealth_are_sav
         await pilot.press("escape")
         await on_screen(pilot, ReviewScreen)
         await pilot.press("n")  # opened again: redrafted from the data, with everything typed kept
-        await on_screen(pilot, SoapScreen)
-        again = app.screen
-        assert isinstance(again, SoapScreen)
+        again = await on_screen(pilot, SoapScreen)
         await until(pilot, lambda: again.query(f"#observations-{client_id}"))
         assert (
             again.query_one(f"#observations-{client_id}", TextArea).text == "Sang the hello song unprompted."

@@ -48,9 +48,7 @@ def synced(app: CompanionApp) -> int:
 async def choose_input(pilot: Pilot[None], screen: LiveSessionScreen, port: str) -> None:
     """S opens the picker; the drum's port is chosen by its digit; listening starts."""
     await pilot.press("S")
-    await on_screen(pilot, Pick)
-    picker = pilot.app.screen
-    assert isinstance(picker, Pick)
+    picker = await on_screen(pilot, Pick)
     names = [value for _, value in picker.choices]
     assert not any("app-click" in name for name in names)  # the metronome's own port is not offered
     index = next(i for i, name in enumerate(names) if port in name)

@@ -77,9 +77,7 @@ async def test_markup_typed_anywhere_is_shown_as_typed_on_every_screen(tmp_path:
         await on_screen(pilot, TodayScreen)
 
         await pilot.press("p")  # the plans: the user's own plan, in the list and in full
-        await on_screen(pilot, PlansScreen)
-        plans = app.screen
-        assert isinstance(plans, PlansScreen)
+        plans = await on_screen(pilot, PlansScreen)
         await until(pilot, lambda: any(p.id == "my-calm-down-song" for p in plans.shown))
         plans.query_one("#plan-list", OptionList).highlighted = next(
             i for i, p in enumerate(plans.shown) if p.id == "my-calm-down-song"

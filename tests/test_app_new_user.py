@@ -109,9 +109,7 @@ async def opened_plans(pilot: Pilot[None]) -> PlansScreen:
     """The plans browser, opened from Today with `p`."""
     await ready(pilot)
     await pilot.press("p")
-    await on_screen(pilot, PlansScreen)
-    plans = pilot.app.screen
-    assert isinstance(plans, PlansScreen)
+    plans = await on_screen(pilot, PlansScreen)
     return plans
 
 

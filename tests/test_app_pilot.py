@@ -35,9 +35,7 @@ async def open_review(pilot: Pilot[None], sessions: int) -> ReviewScreen:
     """From Today: `r`, then wait until the first client's `sessions` sessions are listed."""
     await ready(pilot)
     await pilot.press("r")
-    await on_screen(pilot, ReviewScreen)
-    review = pilot.app.screen
-    assert isinstance(review, ReviewScreen)
+    review = await on_screen(pilot, ReviewScreen)
     await until(pilot, lambda: review.query_one("#session-table").row_count == sessions)
     return review
 
@@ -327,9 +325,7 @@ async def test_plans_browser_filters_and_starts_a_session_with_a_plan(practice: 
     async with app.run_test(size=SIZE) as pilot:
         await ready(pilot)
         await pilot.press("p")
-        await on_screen(pilot, PlansScreen)
-        plans = app.screen
-        assert isinstance(plans, PlansScreen)
+        plans = await on_screen(pilot, PlansScreen)
         everything = len(plans.shown)
         await pilot.press("slash", *"gait")
         await until(pilot, lambda: 0 < len(plans.shown) < everything)
@@ -340,9 +336,7 @@ async def test_plans_browser_filters_and_starts_a_session_with_a_plan(practice: 
         await pilot.press("2")  # Ben
         await on_screen(pilot, StartSession)
         await pilot.press("enter")
-        await on_screen(pilot, LiveSessionScreen)
-        screen = app.screen
-        assert isinstance(screen, LiveSessionScreen)
+        screen = await on_screen(pilot, LiveSessionScreen)
         assert screen.live.plan is not None and screen.live.plan.id == chosen
         assert screen.live.client.id == practice.ben
 
@@ -433,9 +427,7 @@ async def test_help_and_palette_list_every_session_key(practice: Practice) -> No
         described = {b.description for b in declared_bindings(screen)}
         assert described <= commands and {"Undo", "Note", "End", "Metronome"} <= described
         await pilot.press("question_mark")
-        await on_screen(pilot, HelpScreen)
-        help_screen = app.screen
-        assert isinstance(help_screen, HelpScreen)
+        help_screen = await on_screen(pilot, HelpScreen)
         lines = {b.group.description if b.group else b.description for b in declared_bindings(screen)}
         assert lines | {"Help", "Command palette"} <= set(help_screen.listed)
         assert help_screen.listed["Undo"] == "u / ^z"

@@ -81,9 +81,7 @@ async def note_editor_as(pilot: Pilot[None], name: str) -> SoapScreen:
     review = pilot.app.screen
     await until(pilot, lambda: review.query_one("#session-table").row_count == 1)
     await pilot.press("n")
-    await on_screen(pilot, SoapScreen)
-    soap = pilot.app.screen
-    assert isinstance(soap, SoapScreen)
+    soap = await on_screen(pilot, SoapScreen)
     await until(pilot, lambda: soap.drafts)
     return soap
 

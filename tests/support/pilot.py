@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from textual.app import App
 from textual.pilot import Pilot
+from textual.screen import Screen
 
 from companion.app import AppConfig, CompanionApp, FixedClock
 from companion.app.screens.cue_picker import CuePicker
@@ -22,6 +23,8 @@ from companion.app.screens.start_session import StartSession
 from companion.app.screens.today import TodayScreen
 from companion.app.widgets.session_log import SessionLog, Shown
 from support.practice import NOW
+
+S = TypeVar("S", bound=Screen[Any])
 
 SIZE = (100, 32)
 STEP_S = 0.02
@@ -61,8 +64,12 @@ async def settled(pilot: Pilot[None]) -> None:
             return
 
 
-async def on_screen(pilot: Pilot[None], kind: type) -> None:
+async def on_screen(pilot: Pilot[None], kind: type[S]) -> S:
+    """The app's screen once it is a `kind` (typed, so a test needs no isinstance check of its own)."""
     await until(pilot, lambda: isinstance(pilot.app.screen, kind))
+    screen = pilot.app.screen
+    assert isinstance(screen, kind)
+    return screen
 
 
 async def ready(pilot: Pilot[None]) -> None:
@@ -78,9 +85,7 @@ async def start_session(pilot: Pilot[None], *choose: str) -> LiveSessionScreen:
     await pilot.press(*(choose or ("s",)))
     await on_screen(pilot, StartSession)
     await pilot.press("enter")
-    await on_screen(pilot, LiveSessionScreen)
-    screen = pilot.app.screen
-    assert isinstance(screen, LiveSessionScreen)
+    screen = await on_screen(pilot, LiveSessionScreen)
     return screen
 
 
@@ -97,9 +102,7 @@ async def switch_plan(pilot: Pilot[None], screen: LiveSessionScreen, search: str
 async def pick(pilot: Pilot[None], label_start: str) -> None:
     """Open the cue picker and choose the line starting with `label_start`."""
     await pilot.press("K")
-    await on_screen(pilot, CuePicker)
-    picker = pilot.app.screen
-    assert isinstance(picker, CuePicker)
+    picker = await on_screen(pilot, CuePicker)
     index = next(n for n, (label, _) in enumerate(picker.choices) if label.startswith(label_start))
     await pilot.press(str(index + 1))
     await on_screen(pilot, LiveSessionScreen)
