@@ -4,7 +4,7 @@ shown in exports; finalising signs the note, asking once who signs."""
 from __future__ import annotations
 
 import pytest
-from support.pilot import app_for, notices, on_screen, until
+from support.pilot import app_for, on_screen, until, until_notified
 from support.practice import Practice
 from support.snapshots import soap as open_note
 from textual.pilot import Pilot
@@ -46,7 +46,7 @@ async def test_codes_typed_on_the_note_are_saved_and_exported(practice: Practice
         session_id = soap.session_id
         await type_codes(pilot, soap, "97110, 9753")
         await pilot.press("escape")  # leaving with a wrong code: it says why and stays, the text kept
-        await until(pilot, lambda: any("'9753' is not a billing code" in n for n in notices(app)))
+        await until_notified(pilot, app, "'9753' is not a billing code")
         assert isinstance(app.screen, SoapScreen) and soap.query_one("#cpt", Input).value == "97110, 9753"
         await type_codes(pilot, soap, "97110 97530-gp")
         await pilot.press("ctrl+s")
@@ -57,7 +57,7 @@ async def test_codes_typed_on_the_note_are_saved_and_exported(practice: Practice
         await on_screen(pilot, Pick)
         await pilot.press("1")  # Markdown
         await on_screen(pilot, SoapScreen)
-        await until(pilot, lambda: any("Exported to" in n for n in notices(app)))
+        await until_notified(pilot, app, "Exported to")
         await pilot.press("escape")
         await on_screen(pilot, ReviewScreen)
     with practice.open() as record:
@@ -77,7 +77,7 @@ async def test_finalising_asks_who_signs_once_and_signs_the_note(practice: Pract
         await on_screen(pilot, FieldsPrompt)  # nobody signs in this record yet
         await pilot.press(*"Jordan Rivera", "enter", *"MT-BC", "enter")
         await on_screen(pilot, SoapScreen)
-        await until(pilot, lambda: any("Note finalised." in n for n in notices(app)))
+        await until_notified(pilot, app, "Note finalised.")
     with practice.open() as record:
         note = record.notes.note(session_id, client_id)
         assert record.notes.therapist().signature == "Jordan Rivera, MT-BC"

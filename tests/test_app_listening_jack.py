@@ -19,7 +19,7 @@ from support.engine_takes import ATTEMPTS, judge_or_retake, never_clean, retake_
 from support.hit_sender import HitSender
 from support.jackd import JackServer
 from support.listening_takes import DRUM, TOLERANCE_MS, Expected, expected_figures, known_offsets
-from support.pilot import app_for, log_lines, notices, on_screen, start_session, switch_plan, until
+from support.pilot import app_for, log_lines, on_screen, start_session, switch_plan, until, until_notified
 from support.practice import Practice
 from textual.pilot import Pilot
 
@@ -71,7 +71,7 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
             screen = await start_session(pilot)  # Ava, her first objective selected
             screen.listening.settings = SyncSettings(block_beats=BLOCK)
             await choose_input(pilot, screen, sender.port_name)
-            assert any("space starts the metronome" in n for n in notices(app))
+            await until_notified(pilot, app, "space starts the metronome")
             app.metronome.set_bpm(BPM)
             await pilot.press("space")
             await until(pilot, lambda: app.metronome.running)
@@ -108,7 +108,7 @@ async def test_hits_played_into_the_apps_input_show_on_the_strip_and_are_logged_
             await pilot.press("s")
             await until(pilot, lambda: not screen.listening.listening)
             await choose_input(pilot, screen, sender.port_name)  # again, while the metronome plays
-            assert any("hits are matched to the beat" in n for n in notices(app))
+            await until_notified(pilot, app, "hits are matched to the beat")
             await pilot.press("s")
             await until(pilot, lambda: not screen.listening.listening)
             await pilot.press("space")
@@ -164,7 +164,7 @@ async def test_pedal_hits_while_the_metronome_is_stopped_are_cadence_steps(
                 pilot, lambda: any(isinstance(line.entry.event.payload, Cadence) for line in log_lines(app))
             )
             await until(pilot, lambda: float(app.metronome.settings.bpm) == pytest.approx(100.0, abs=0.2))
-            assert any("Cadence 100" in n for n in notices(app))
+            await until_notified(pilot, app, "Cadence 100")
             session_id = screen.live.session.id
     finally:
         sender.close()
@@ -212,7 +212,7 @@ async def test_adaptive_tempo_follows_a_faster_client_and_the_strip_shows_the_te
             await pilot.press("s")
             await until(pilot, lambda: not screen.listening.listening)
             await choose_input(pilot, screen, sender.port_name)  # again, while the metronome plays
-            assert any("hits are matched to the beat" in n for n in notices(app))
+            await until_notified(pilot, app, "hits are matched to the beat")
             await pilot.press("s")
             await until(pilot, lambda: not screen.listening.listening)
             await pilot.press("space")

@@ -14,7 +14,7 @@ import time
 from fractions import Fraction
 
 import pytest
-from support.pilot import app_for, log_lines, notices, start_session, until
+from support.pilot import app_for, log_lines, start_session, until, until_notified
 from support.practice import Practice
 
 from audio.cue_state import CueState
@@ -166,9 +166,9 @@ async def test_killing_the_engine_mid_session_is_said_and_every_tap_is_kept(prac
         killed = engine.process.pid
         assert killed is not None
         os.kill(killed, signal.SIGKILL)
-        await until(pilot, lambda: any("timing engine stopped" in n for n in notices(app)))
+        await until_notified(pilot, app, "timing engine stopped")
         await pilot.press("plus")  # taps carry on while the engine restarts
-        await until(pilot, lambda: any("timing engine was restarted" in n for n in notices(app)))
+        await until_notified(pilot, app, "timing engine was restarted")
         assert engine.process.pid != killed and app.metronome.running
         shown = light.shown
         await until(pilot, lambda: light.shown > shown + 1)

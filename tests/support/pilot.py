@@ -117,3 +117,9 @@ def log_lines(app: App[Any]) -> list[Shown]:
 def notices(app: CompanionApp) -> list[str]:
     """The messages of the notifications shown so far, oldest first."""
     return [n.message for n in app._notifications]
+
+
+async def until_notified(pilot: Pilot[None], app: CompanionApp, text: str, timeout: float = 10.0) -> None:
+    """Wait until a notification containing `text` has been shown. A worker's notice is posted after the
+    state it reports has changed, so waiting on that state alone does not mean the notice is there yet."""
+    await until(pilot, lambda: any(text in message for message in notices(app)), timeout)
