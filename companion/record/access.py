@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from companion.record.audit import append_entry
+from companion.record.audit import append_change, append_entry
 from companion.record.connection import Connection
 from companion.record.database import Database
 from companion.record.model import Therapist
@@ -171,7 +171,5 @@ class Access:
     ) -> None:
         """Audit a change inside its own transaction `conn` (nothing in a solo practice)."""
         who = self.identity
-        if who is None:
-            return
-        for client_id in client_ids:
-            append_entry(conn, who.id, who.signature, action, target, target_id, client_id, detail)
+        if who is not None:
+            append_change(conn, who.id, who.signature, action, target, target_id, client_ids, detail)

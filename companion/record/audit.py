@@ -9,7 +9,7 @@ practice (no staff defined) signs nobody in and keeps no audit log: there is onl
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -54,6 +54,21 @@ def append_entry(
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (iso(utc_now()), staff_id, actor, action, target, str(target_id), client_id, detail),
     )
+
+
+def append_change(
+    conn: Connection,
+    staff_id: int,
+    actor: str,
+    action: str,
+    target: str,
+    target_id: object,
+    client_ids: Iterable[int | None],
+    detail: str = "",
+) -> None:
+    """One entry per client a change touches, inside the change's own transaction."""
+    for client_id in client_ids:
+        append_entry(conn, staff_id, actor, action, target, target_id, client_id, detail)
 
 
 def _entry(row: Row) -> AuditEntry:

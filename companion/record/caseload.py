@@ -109,6 +109,15 @@ class Caseload:
             levels = self._cache.hierarchies[key] = levels or self.prompt_hierarchy(client_id)
         return levels
 
+    def warm(self, client_ids: Sequence[int]) -> None:
+        """Read now what logging a tap for these clients needs (each objective's owner and prompt levels):
+        a session whose server goes away mid-way then logs on from the cache."""
+        for client_id in client_ids:
+            self.trial_levels(client_id, None)
+            for objective in self.objectives(client_id, include_archived=True):
+                self._cache.objective_owners[objective.id] = client_id
+                self.trial_levels(client_id, objective.id)
+
     # -- clients -----------------------------------------------------------------------------------------
     def add_client(
         self,

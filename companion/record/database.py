@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from companion.paths import PRIVATE_FILE_MODE, ensure_private_file
 from companion.record.cipher import SQL_ERRORS, SQL_OR_OS_ERRORS, DataKey, connect, is_plain, row_factory
@@ -32,12 +32,13 @@ from companion.record.errors import (
     classify,
 )
 from companion.record.migrations import NewerSchemaError, migrate, stored_version
+from companion.record.postgres import PostgresConnection, redacted
 from companion.record.postgres import connect as connect_postgres
 from companion.record.postgres import prepare as prepare_postgres
 from companion.record.postgres import problem as postgres_problem
-from companion.record.postgres import redacted
 
 SIDECAR_SUFFIXES = ("-wal", "-shm")
+T = TypeVar("T")
 
 
 class Database:
@@ -95,6 +96,15 @@ class Database:
         )
         return cls(path, conn, busy_timeout, url=url)
 
+    @classmethod
+    def attach_url(cls, url: str, path: Path, busy_timeout: float = 1.0) -> Database:
+        """A further connection to a server record `open_url` has already migrated (the outbox's sender
+        writes through its own, so a tap never queues behind a slow network call)."""
+        try:
+            return cls(path, connect_postgres(url, busy_timeout), busy_timeout, url=url)
+        except SQL_OR_OS_ERRORS as exc:
+            raise postgres_problem(exc, path, url) from exc
+
     @property
     def where(self) -> str:
         """The record's place as messages name it: the file, or the server's URL without its password."""
@@ -108,7 +118,7 @@ class Database:
         """Run a read; failures become StorageError naming the file."""
         with self.lock:
             try:
-                return self.connection.execute(sql, params).fetchall()
+                return self._once_more_if_server_lost(lambda: self.connection.execute(sql, params).fetchall())
             except SQL_ERRORS as exc:
                 raise self._problem(exc) from exc
 
@@ -122,11 +132,11 @@ class Database:
         with self.lock:
             if self.refused_as_read_only and self._reconnected():
                 self.refused_as_read_only = False
-            conn = self.connection
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                self._once_more_if_server_lost(lambda: self.connection.execute("BEGIN IMMEDIATE"))
             except SQL_ERRORS as exc:
                 raise self._classified(exc) from exc
+            conn = self.connection
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -146,6 +156,19 @@ class Database:
         if isinstance(problem, ReadOnlyLocation):
             self.refused_as_read_only = True
         return problem
+
+    def _once_more_if_server_lost(self, step: Callable[[], T]) -> T:
+        """`step` (a read, or BEGIN: nothing done yet), run again once on a new connection if the server
+        dropped this one. Why: a server that restarted (or a network that came back) is only noticed when a
+        call fails on the old connection; that first call should not fail when a new one would work."""
+        try:
+            return step()
+        except SQL_ERRORS:
+            if not (isinstance(self.connection, PostgresConnection) and self.connection.broken):
+                raise
+        assert self.url is not None
+        self.connection = connect_postgres(self.url, self.busy_timeout)  # fails: the server is still away
+        return step()
 
     def _reconnected(self) -> bool:
         """After a write was refused as read-only: when the files are writable again (the user followed the

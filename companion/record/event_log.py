@@ -25,6 +25,8 @@ from companion.record.clock import iso, parse, utc_now
 from companion.record.database import Database
 from companion.record.errors import StorageError, UnknownRecord
 from companion.record.event_queries import (
+    audited_change,
+    event_from_row,
     event_row,
     insert_events,
     is_undone,
@@ -35,6 +37,7 @@ from companion.record.event_queries import (
     stored_session_events,
 )
 from companion.record.model import Event, EventDraft, Session
+from companion.record.outbox import Author, Outbox
 from companion.record.payloads import Intervention, Payload, Tombstone, Trial
 from companion.record.rescue import (
     SUFFIX,
@@ -44,20 +47,42 @@ from companion.record.rescue import (
     rescued_files,
     write_rescue,
 )
+from companion.record.server_sync import ServerSync
 from companion.record.session_queries import load_session
+
+CLOSE_WAIT_S = 15.0
+"""How long closing waits for a send under way: longer than a dead network takes to be given up on
+(`companion.record.postgres.DEAD_NETWORK_LIMITS`), so the sender is done with the outbox before it closes."""
 
 
 class EventLog:
     """Logging, reading and undoing a session's events (`record.events`)."""
 
     def __init__(
-        self, db: Database, cache: RecordCache, access: Access, caseload: Caseload, data_dir: Path
+        self,
+        db: Database,
+        cache: RecordCache,
+        access: Access,
+        caseload: Caseload,
+        data_dir: Path,
+        outbox: Outbox | None = None,
     ) -> None:
+        """`outbox` (a record on a server): events are durable there first and sent by `sync`."""
         self._db = db
         self._cache = cache
         self._access = access
         self._caseload = caseload
         self._data_dir = data_dir
+        self._outbox = outbox
+        self.sync = (
+            ServerSync(db.url, db.path, db.busy_timeout, outbox)
+            if outbox is not None and db.url is not None
+            else None
+        )
+        """The outbox's sender (None for a record in a file): how many wait, and why they cannot go."""
+        self._cleared: set[tuple[int | None, int]] = set()
+        """(who, session) pairs already checked: a session once open to its therapist stays so for this
+        record's life, so a tap does not ask the server again (it may be away: the tap must still go)."""
         self._pending: list[Event] = []
         self.rescue_file: Path | None = None
         """Where the pending queue is kept on disk now (None when nothing is pending)."""
@@ -77,11 +102,13 @@ class EventLog:
     def log_many(self, session_id: int, drafts: Iterable[EventDraft]) -> list[Event]:
         """Store several events in one transaction (imports, history): all durable or all queued."""
         with self._db.lock:
-            self._access.check(self._session(session_id).client_ids, "sessions", session_id)
+            self._check_session(session_id)
             events = [self._stamp(session_id, draft) for draft in drafts]
             self._pending.extend(events)
             self._write_pending()
-            return events
+        if self.sync is not None:
+            self.sync.settle()
+        return events
 
     def flush(self) -> int:
         """Retry the pending events; returns how many were written (raises StorageError if still failing)."""
@@ -109,19 +136,51 @@ class EventLog:
             ),
         )
 
+    def waiting(self) -> list[Event]:
+        """Events durable in the outbox and not on the server yet (none for a record in a file)."""
+        return [event_from_row(row) for row in self._outbox.rows()] if self._outbox is not None else []
+
     def _write_pending(self) -> None:
+        """The pending events into the record's file, or a server record's outbox, in one transaction."""
+        rows = [event_row(event) for event in self._pending]
         try:
-            with self._db.transaction() as conn:
-                insert_events(conn, [event_row(event) for event in self._pending])
-                for event in self._pending:
-                    clients = (event.client_id,) if event.client_id is not None else (None,)
-                    action = "delete" if isinstance(event.payload, Tombstone) else "create"  # an undo
-                    self._access.changed(conn, action, "events", event.id, clients, event.kind)
+            if self._outbox is not None:
+                who = self._access.identity
+                self._outbox.append(rows, Author(who.id, who.signature) if who is not None else None)
+            else:
+                with self._db.transaction() as conn:
+                    insert_events(conn, rows)
+                    for row in rows:
+                        action, clients, kind = audited_change(row)
+                        self._access.changed(conn, action, "events", row[0], clients, kind)
         except StorageError:
             self._keep_in_rescue_file()
             raise
         self._pending.clear()
         self._set_rescue_file(None)
+        if self.sync is not None:
+            self.sync.wake()
+
+    def _check_session(self, session_id: int) -> None:
+        """Whether the signed-in person may log into the session, asked once per session; the first time,
+        what stamping its taps reads is read too, so a server that goes away later does not stop them."""
+        key = (self._access.identity.id if self._access.identity is not None else None, session_id)
+        if key not in self._cleared:
+            clients = self._session(session_id).client_ids
+            self._access.check(clients, "sessions", session_id)
+            self._caseload.warm(clients)
+            self._current_plan(session_id)
+            self._cleared.add(key)
+
+    def close(self) -> None:
+        """On a server record: send what the server takes now, stop the sender, close the outbox (rows the
+        server did not take stay in it, and the next open of the record adopts and sends them)."""
+        if self.sync is not None:
+            with contextlib.suppress(StorageError):
+                self.sync.send_now()
+            self.sync.close(CLOSE_WAIT_S)
+        if self._outbox is not None:
+            self._outbox.close()
 
     # -- rescue files ------------------------------------------------------------------------------------
     def restore_rescued(self) -> int:
@@ -159,8 +218,8 @@ class EventLog:
 
     # -- reading -----------------------------------------------------------------------------------------
     def event(self, event_id: str) -> Event:
-        """One event by id, stored or pending."""
-        for event in self.pending():
+        """One event by id, stored, waiting for the server or pending."""
+        for event in self._unstored():
             if event.id == event_id:
                 return event
         found = stored_event(self._db, event_id)
@@ -175,8 +234,10 @@ class EventLog:
         """A session's events in logging order; undone events and tombstones are left out by default."""
         self._access.read("events", session_id, self._session(session_id).client_ids)
         stored = stored_session_events(self._db, session_id)
+        ids = {e.id for e in stored}
+        waiting = [e for e in self.waiting() if e.session_id == session_id and e.id not in ids]
         queued = [e for e in self.pending() if e.session_id == session_id] if include_pending else []
-        events = stored + queued
+        events = stored + waiting + queued
         if include_undone:
             return events
         undone = {e.payload.target_event_id for e in events if isinstance(e.payload, Tombstone)}
@@ -195,6 +256,11 @@ class EventLog:
         for owner in owners:
             self._access.read("events", "latest", (owner,))
         return latest_per_objective(self._db, objective_ids, kinds)
+
+    def _unstored(self) -> list[Event]:
+        """Events not on the server or in the file yet, oldest first: waiting in the outbox, then pending
+        (an undo of one of them is checked against these, never against a server that may be away)."""
+        return self.waiting() + self.pending()
 
     # -- stamping and validation -------------------------------------------------------------------------
     def _session(self, session_id: int) -> Session:
@@ -272,10 +338,10 @@ class EventLog:
             raise ValueError(f"event {target_id} belongs to session {target.session_id}, not {session_id}")
         if isinstance(target.payload, Tombstone):
             raise ValueError("an undo cannot itself be undone; log the event again instead")
+        unstored = self._unstored()
         already = any(
-            isinstance(e.payload, Tombstone) and e.payload.target_event_id == target_id
-            for e in self.pending()
-        ) or is_undone(self._db, target_id)
+            isinstance(e.payload, Tombstone) and e.payload.target_event_id == target_id for e in unstored
+        ) or (all(e.id != target_id for e in unstored) and is_undone(self._db, target_id))
         if already:
             raise ValueError(f"event {target_id} is already undone")
 
@@ -286,9 +352,12 @@ class EventLog:
             return payload.plan_id
         if draft.plan_id is not None:
             return draft.plan_id
+        return self._current_plan(session_id)
+
+    def _current_plan(self, session_id: int) -> str | None:
         if session_id not in self._cache.current_plan:
             queued = [
-                e.plan_id for e in self._pending if e.session_id == session_id and e.kind == "intervention"
+                e.plan_id for e in self._unstored() if e.session_id == session_id and e.kind == "intervention"
             ]
             self._cache.current_plan[session_id] = queued[-1] if queued else last_plan(self._db, session_id)
         return self._cache.current_plan[session_id]

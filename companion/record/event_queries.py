@@ -25,16 +25,19 @@ EventRow = Sequence[object]
 """An event as the values of one row (also what a rescue file keeps, one per line)."""
 
 
-def _event(row: Row) -> Event:
+def event_from_row(row: EventRow | Row) -> Event:
+    """An event from its values in `event_row`'s order (a stored row's columns come in that order too)."""
+    values: Sequence[Any] = row[:9]
+    event_id, session_id, client_id, objective_id, plan_id, kind, wall_time, offset_s, payload = values
     return Event(
-        id=row["id"],
-        session_id=row["session_id"],
-        client_id=row["client_id"],
-        objective_id=row["objective_id"],
-        plan_id=row["plan_id"],
-        wall_time=row["wall_time"],
-        offset_s=row["offset_s"],
-        payload=payload_from_json(row["kind"], json.loads(row["payload"])),
+        id=event_id,
+        session_id=session_id,
+        client_id=client_id,
+        objective_id=objective_id,
+        plan_id=plan_id,
+        wall_time=wall_time,
+        offset_s=offset_s,
+        payload=payload_from_json(kind, json.loads(payload)),
     )
 
 
@@ -55,6 +58,14 @@ def event_row(event: Event) -> EventRow:
     )
 
 
+def audited_change(row: EventRow) -> tuple[str, tuple[int | None], str]:
+    """How the audit log names logging an event: an undo deletes its target, anything else is created;
+    for its client, with its kind as the detail."""
+    client_id, kind = row[2], str(row[5])
+    client = client_id if isinstance(client_id, int) else None
+    return ("delete" if kind == Tombstone.kind else "create", (client,), kind)
+
+
 def insert_events(conn: Connection, rows: Sequence[EventRow]) -> int:
     """Insert rows inside the caller's transaction; a row whose id is stored already is skipped (a retry
     or a rescue file never adds an event twice). Returns how many were new."""
@@ -68,12 +79,12 @@ def _matching(
 ) -> list[Event]:
     condition = where if include_undone else f"({where}) AND {_NOT_UNDONE}"
     rows = db.query(f"SELECT {_COLUMNS} FROM events WHERE {condition} ORDER BY seq", params)
-    return [_event(row) for row in rows]
+    return [event_from_row(row) for row in rows]
 
 
 def stored_event(db: Database, event_id: str) -> Event | None:
     row = db.query_one(f"SELECT {_COLUMNS} FROM events WHERE id = ?", (event_id,))
-    return None if row is None else _event(row)
+    return None if row is None else event_from_row(row)
 
 
 def stored_session_events(db: Database, session_id: int) -> list[Event]:
@@ -140,7 +151,7 @@ def objective_events(db: Database, objective_id: int, kinds: Sequence[str]) -> l
     found = db.query(
         f"{_live_of_objective(kinds)} SELECT {_COLUMNS} FROM live ORDER BY seq", {"objective": objective_id}
     )
-    return [_event(row) for row in found]
+    return [event_from_row(row) for row in found]
 
 
 # Per metric: the event kinds it reads and one SQL aggregate per session over them (`live` = the

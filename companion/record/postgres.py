@@ -54,6 +54,18 @@ _SETUP = (
 )
 
 
+DEAD_NETWORK_LIMITS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
+"""libpq's TCP settings: a server whose network went away (a cable pulled, Wi-Fi lost) is given up on
+after about 10 s, instead of the operating system's default of many minutes, so a write waits that long at
+most before the record says the server is unreachable and the taps wait in the outbox."""
+
+
 def is_database_url(text: str | None) -> bool:
     """Whether `--database`/COMPANION_DATABASE_URL names a PostgreSQL server (anything else: SQLite)."""
     return bool(text) and str(text).startswith(URL_SCHEMES)
@@ -251,6 +263,11 @@ class PostgresConnection:
     def close(self) -> None:
         self.raw.close()
 
+    @property
+    def broken(self) -> bool:
+        """The server went away under this connection (restarted, network lost): only a new one helps."""
+        return bool(self.raw.closed or self.raw.broken)
+
     def _returning_id(self, text: str) -> str:
         """` RETURNING id` for an INSERT into a table whose `id` the server numbers (sqlite's lastrowid)."""
         found = re.match(r"\s*INSERT INTO (\w+)", text)
@@ -272,7 +289,9 @@ def _is_change(text: str) -> bool:
 
 def connect(url: str, busy_timeout: float) -> PostgresConnection:
     """A connection to the server at `url`, set up as the record needs it."""
-    conn = psycopg.connect(url, autocommit=True, connect_timeout=max(2, int(busy_timeout) + 1))
+    conn = psycopg.connect(
+        url, autocommit=True, connect_timeout=max(2, int(busy_timeout) + 1), **DEAD_NETWORK_LIMITS
+    )
     try:
         conn.adapters.register_loader("numeric", FloatLoader)  # SQLite's REAL arithmetic gives floats
         conn.execute(f"SET lock_timeout = {max(1, int(busy_timeout * 1000))}".encode())
@@ -317,7 +336,9 @@ def problem(exc: BaseException, path: Path, url: str) -> StorageError:
             f"Companion may not write the practice's record at {server} ({first_line}): give its database "
             "user write access, or connect as a user who has it (--database / COMPANION_DATABASE_URL).",
         )
-    if isinstance(exc, psycopg.OperationalError) and (exc.sqlstate is None or exc.sqlstate.startswith("08")):
+    if isinstance(exc, psycopg.OperationalError) and (
+        exc.sqlstate is None or exc.sqlstate.startswith(("08", "57P"))  # connection lost, server shut down
+    ):
         return StorageError(
             path,
             f"Companion cannot reach the practice's record at {server} ({first_line}): check that the server "

@@ -6,7 +6,8 @@ class over the one `Database` and the one `RecordCache`:
 - `record.caseload`: clients, goals, objectives, their phases and prompt hierarchies;
 - `record.sharing`: whose caseload a client is in, and whom it is shared with;
 - `record.sessions`: sessions, attendance and inter-observer agreement;
-- `record.events`: durable events with pending retry, rescue files and undo;
+- `record.events`: durable events with pending retry, rescue files and undo; on a server record, the
+  outbox they are durable in first and its sender (`record.events.sync`);
 - `record.notes`: SOAP notes, addenda and the signing therapist;
 - `record.billing`: billing codes, units and their audit trail;
 - `record.progress`: session summaries and objectives' progress;
@@ -42,6 +43,7 @@ from companion.record.errors import StorageError, classify
 from companion.record.event_log import EventLog
 from companion.record.keys import key_for
 from companion.record.notes import Notes
+from companion.record.outbox import Outbox
 from companion.record.postgres import is_database_url
 from companion.record.progress import Progress
 from companion.record.sessions import Sessions
@@ -55,7 +57,12 @@ class Record:
     """A therapist's practice record in `<data dir>/companion.db`, reached through its parts."""
 
     def __init__(
-        self, database: Database, data_dir: Path, backup_every: timedelta | None, keep_backups: int
+        self,
+        database: Database,
+        data_dir: Path,
+        backup_every: timedelta | None,
+        keep_backups: int,
+        outbox: Outbox | None = None,
     ) -> None:
         self.database = database
         self.data_dir = data_dir
@@ -67,7 +74,7 @@ class Record:
         )
         self.caseload = Caseload(database, cache, access)
         self.sharing = Sharing(database, access, self.caseload)
-        self.events = EventLog(database, cache, access, self.caseload, data_dir)
+        self.events = EventLog(database, cache, access, self.caseload, data_dir, outbox)
         self.sessions = Sessions(database, cache, access, self.caseload, self.events)
         self.notes = Notes(database, access, self.sessions)
         self.billing = Billing(database, access, self.sessions, self.notes)
@@ -93,7 +100,8 @@ class Record:
         either, KeyNeeded says how to give it.
 
         `database` (else `COMPANION_DATABASE_URL`) is a `postgresql://` URL: the practice's record is then
-        on that server, migrated there like a file; the data folder still holds the rescue files. Unset,
+        on that server, migrated there like a file; the data folder holds the outbox each event is durable in
+        before the server has it (`companion.record.outbox`), and the rescue files. Unset,
         the record is the SQLite file in the data folder (the default).
         """
         try:
@@ -114,7 +122,12 @@ class Record:
                 f"{url.split(':', 1)[0]!r}): give the server's URL, or leave it unset for the record in the "
                 "data folder.",
             )
-        record = cls(opened, directory, backup_every, keep_backups)
+        try:
+            outbox = Outbox.open(directory, opened.where) if opened.url is not None else None
+        except StorageError:
+            opened.close()
+            raise
+        record = cls(opened, directory, backup_every, keep_backups, outbox)
         try:
             record.events.restored = record.events.restore_rescued()
         except (StorageError, ValueError, OSError) as exc:  # the files stay; the next open tries again
@@ -130,11 +143,13 @@ class Record:
         return self.database.path
 
     def close(self) -> None:
-        """Close the connection; pending events are retried once first and the error raised if that fails."""
+        """Close the connection; pending events are retried once first and the error raised if that fails.
+        On a server record what the server cannot take now stays in the outbox for the next open."""
         try:
             self.events.flush()
         finally:
             if not self.events.pending():
+                self.events.close()
                 self.database.close()
 
     def __enter__(self) -> Record:

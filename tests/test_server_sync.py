@@ -1,0 +1,255 @@
+"""Offline-first on a server record (issue 16, item 2): the server is stopped mid-session, for real, and
+every tap logged meanwhile reaches it once it is back: in order, exactly once, with its audit entry.
+
+The server here is a private one (`support.postgres`), not the suite's shared one: these tests stop and
+start it. Nothing is simulated: the taps go through `Record`, a killed run is a real process killed with
+SIGKILL, and what reached the server is read back from it with psycopg.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from support.postgres import PostgresServer, PostgresUnavailable, missing_postgres, private_postgres
+from support.staffed import make_staffed
+
+from companion.record import Count, EventDraft, Note, Record, Trial
+from companion.record.event_queries import event_row
+from companion.record.outbox import FOLDER
+from companion.record.session_queries import load_session
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PostgresServer]:
+    """A server of this module's own: the tests stop and start it."""
+    try:
+        with private_postgres() as started:
+            yield started
+    except PostgresUnavailable as exc:
+        missing_postgres(str(exc))
+
+
+@pytest.fixture
+def url(server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh database on it, which every `Record.open` of the test reaches (as a practice sets it)."""
+    fresh = server.fresh_url()
+    monkeypatch.setenv("COMPANION_DATABASE_URL", fresh)
+    yield fresh
+    if not _answers(server):
+        server.start()
+    server.drop(fresh)
+
+
+def _answers(server: PostgresServer) -> bool:
+    try:
+        psycopg.connect(server.admin_url, connect_timeout=2).close()
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def until(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition.__qualname__}")
+        time.sleep(0.05)
+
+
+def on_server(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """Read the server directly, not through the record under test."""
+    with psycopg.connect(url) as conn:
+        return list(conn.execute(sql, params).fetchall())
+
+
+def session_ids_on_server(url: str, session_id: int) -> list[str]:
+    return [
+        str(row[0])
+        for row in on_server(url, "SELECT id FROM events WHERE session_id = %s ORDER BY seq", (session_id,))
+    ]
+
+
+def new_session(record: Record) -> tuple[int, int]:
+    client = record.caseload.add_client("Ava")
+    goal = record.caseload.add_goal(client.id, "communication", "Requests")
+    objective = record.caseload.add_objective(goal.id, "Requests an instrument")
+    return record.sessions.start_session([client.id], "clinic").id, objective.id
+
+
+def test_taps_while_the_server_is_away_wait_here_and_reach_it_in_order_exactly_once(
+    server: PostgresServer, url: str, tmp_path: Path
+) -> None:
+    with Record.open(tmp_path, backup_every=None) as record:
+        sync = record.events.sync
+        assert sync is not None
+        session_id, objective = new_session(record)
+        logged = [record.events.log(session_id, EventDraft(Count("turns"))).id for _ in range(5)]
+        assert sync.waiting == 0 and session_ids_on_server(url, session_id) == logged  # there at once
+
+        server.stop()  # the cable is pulled
+        for k in range(30):
+            draft = EventDraft(Trial(k % 2 == 0, "independent"), objective_id=objective)
+            logged.append(record.events.log(session_id, draft).id)  # each returns: durable here
+        undo = record.events.undo(logged[-1])  # an undo of a tap the server has not seen yet
+        logged.append(undo.id)
+        logged.append(record.events.log(session_id, EventDraft(Note("🎵 sang the hello song"))).id)
+        assert sync.waiting == 32 and record.events.pending() == []
+        assert sync.problem is not None and "cannot reach the practice's record" in sync.problem
+        assert [e.id for e in record.events.waiting()] == logged[5:]  # what the app shows as waiting
+        outbox = next((tmp_path / FOLDER).glob("*.db"))
+        assert stat.S_IMODE(outbox.stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / FOLDER).stat().st_mode) == 0o700
+
+        server.start()  # back
+        until(lambda: sync.waiting == 0)
+        assert sync.problem is None
+        assert session_ids_on_server(url, session_id) == logged  # in order, none twice
+        (undone,) = on_server(url, "SELECT undoes FROM events WHERE id = %s", (undo.id,))
+        assert undone == (logged[-3],)
+        assert load_session(record.database, session_id).ended_at is None  # the main connection is back
+        record.sessions.end_session(session_id)
+    assert not list((tmp_path / FOLDER).glob("*.db"))  # an empty outbox is removed at close
+
+
+def test_a_run_killed_with_taps_waiting_leaves_them_for_the_next_open_which_sends_them(
+    server: PostgresServer, url: str, tmp_path: Path
+) -> None:
+    with Record.open(tmp_path, backup_every=None) as record:
+        session_id, _ = new_session(record)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(tmp_path), str(session_id)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert writer.stdin is not None and writer.stdout is not None
+    try:
+        first = writer.stdout.readline().split()  # "open ID": its session has begun (one tap logged)
+        assert first[0] == "open"
+        server.stop()
+        writer.stdin.write("go\n")
+        writer.stdin.flush()
+        acknowledged = [first[1], *(writer.stdout.readline().strip() for _ in range(25))]  # after `log`
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait()
+    assert (
+        all(acknowledged) and session_ids_on_server_after_start(server, url, session_id) == acknowledged[:1]
+    )
+
+    with Record.open(tmp_path, backup_every=None) as record:  # adopts the killed run's outbox
+        assert record.events.sync is not None
+        until(lambda: record.events.sync is not None and record.events.sync.waiting == 0)
+    stored = session_ids_on_server(url, session_id)
+    assert stored[: len(acknowledged)] == acknowledged  # every acknowledged tap, in order
+    assert len(set(stored)) == len(stored)  # (taps the kill cut short of their acknowledgement may follow)
+    assert not list((tmp_path / FOLDER).glob("*.db"))
+
+
+def session_ids_on_server_after_start(server: PostgresServer, url: str, session_id: int) -> list[str]:
+    server.start()
+    return session_ids_on_server(url, session_id)
+
+
+_WRITER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from companion.record import Count, EventDraft, Record
+
+    record = Record.open(Path(sys.argv[1]), backup_every=None)
+    session_id = int(sys.argv[2])
+    print("open", record.events.log(session_id, EventDraft(Count("turns"))).id, flush=True)
+    sys.stdin.readline()
+    while True:
+        print(record.events.log(session_id, EventDraft(Count("turns"))).id, flush=True)
+    """
+)
+
+
+def test_rows_the_server_already_has_are_not_stored_or_audited_twice(
+    server: PostgresServer, url: str, tmp_path: Path
+) -> None:
+    """What a crash between the server's commit and the outbox's removal leaves: rows sent, still in an
+    outbox nobody holds. A process keeps rows the server has in an outbox and is killed; the next open
+    adopts and sends them, and the server keeps one of each, with one audit entry."""
+    staffed = make_staffed(tmp_path)
+    with staffed.open_as("Tom") as record:
+        session_id = record.sessions.start_session([staffed.ava], "clinic").id
+        events = [record.events.log(session_id, EventDraft(Count("turns"))) for _ in range(4)]
+        where = record.database.where
+    rows = json.dumps([list(event_row(e)) for e in events])
+    keeper = subprocess.Popen(
+        [sys.executable, "-c", _KEEPER, str(tmp_path), where, rows, str(staffed.staff["Tom"])],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert keeper.stdout is not None
+    try:
+        stale = Path(keeper.stdout.readline().strip())  # printed once the rows are committed
+    finally:
+        keeper.send_signal(signal.SIGKILL)
+        keeper.wait()
+    assert stale.exists()
+    with staffed.open_as(None) as record:
+        sync = record.events.sync
+        assert sync is not None and not stale.exists()  # adopted at open
+        until(lambda: sync.waiting == 0)
+    assert session_ids_on_server(url, session_id) == [e.id for e in events]
+    audited = on_server(
+        url,
+        "SELECT target_id, actor FROM audit_log WHERE target = 'events' AND action = 'create' ORDER BY id",
+    )
+    assert audited == [(e.id, "Tom, MT-BC") for e in events]
+
+
+_KEEPER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from companion.record.outbox import Author, Outbox
+
+    outbox = Outbox.open(Path(sys.argv[1]), sys.argv[2])
+    outbox.append([tuple(row) for row in json.loads(sys.argv[3])], Author(int(sys.argv[4]), "Tom, MT-BC"))
+    print(outbox.path, flush=True)
+    time.sleep(600)
+    """
+)
+
+
+def test_taps_logged_offline_are_audited_once_as_their_therapist_even_if_signed_out_before_sending(
+    server: PostgresServer, url: str, tmp_path: Path
+) -> None:
+    staffed = make_staffed(tmp_path)
+    with staffed.open_as("Tom") as record:
+        session_id = record.sessions.start_session([staffed.ava], "clinic").id
+        record.events.log(session_id, EventDraft(Count("turns")))  # the session is cleared for Tom
+        server.stop()
+        offline = [record.events.log(session_id, EventDraft(Count("turns"))).id for _ in range(3)]
+        record.staff.sign_out()
+        server.start()
+        sync = record.events.sync
+        assert sync is not None
+        until(lambda: sync.waiting == 0)
+    rows = on_server(
+        url,
+        "SELECT actor, count(*) FROM audit_log "
+        "WHERE target = 'events' AND target_id = ANY(%s) GROUP BY actor",
+        (offline,),
+    )
+    assert rows == [("Tom, MT-BC", 3)]
