@@ -21,9 +21,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from support.pilot import SIZE, app_for, log_lines, on_screen, start_session, until, until_notified
 from support.postgres import PostgresServer, PostgresUnavailable, missing_postgres, private_postgres
+from support.practice import make_practice
 from support.staffed import make_staffed
+from textual.widgets import Static
 
+from companion.app.screens.dialogs import Confirm
+from companion.app.screens.session.screen import LiveSessionScreen
 from companion.record import Count, EventDraft, Note, Record, Trial
 from companion.record.event_queries import event_row
 from companion.record.outbox import FOLDER
@@ -61,7 +66,7 @@ def _answers(server: PostgresServer) -> bool:
     return True
 
 
-def until(condition: Callable[[], object], timeout: float = 30.0) -> None:
+def eventually(condition: Callable[[], object], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
@@ -114,7 +119,7 @@ def test_taps_while_the_server_is_away_wait_here_and_reach_it_in_order_exactly_o
         assert stat.S_IMODE((tmp_path / FOLDER).stat().st_mode) == 0o700
 
         server.start()  # back
-        until(lambda: sync.waiting == 0)
+        eventually(lambda: sync.waiting == 0)
         assert sync.problem is None
         assert session_ids_on_server(url, session_id) == logged  # in order, none twice
         (undone,) = on_server(url, "SELECT undoes FROM events WHERE id = %s", (undo.id,))
@@ -153,7 +158,7 @@ def test_a_run_killed_with_taps_waiting_leaves_them_for_the_next_open_which_send
 
     with Record.open(tmp_path, backup_every=None) as record:  # adopts the killed run's outbox
         assert record.events.sync is not None
-        until(lambda: record.events.sync is not None and record.events.sync.waiting == 0)
+        eventually(lambda: record.events.sync is not None and record.events.sync.waiting == 0)
     stored = session_ids_on_server(url, session_id)
     assert stored[: len(acknowledged)] == acknowledged  # every acknowledged tap, in order
     assert len(set(stored)) == len(stored)  # (taps the kill cut short of their acknowledgement may follow)
@@ -209,7 +214,7 @@ def test_rows_the_server_already_has_are_not_stored_or_audited_twice(
     with staffed.open_as(None) as record:
         sync = record.events.sync
         assert sync is not None and not stale.exists()  # adopted at open
-        until(lambda: sync.waiting == 0)
+        eventually(lambda: sync.waiting == 0)
     assert session_ids_on_server(url, session_id) == [e.id for e in events]
     audited = on_server(
         url,
@@ -245,7 +250,7 @@ def test_taps_logged_offline_are_audited_once_as_their_therapist_even_if_signed_
         server.start()
         sync = record.events.sync
         assert sync is not None
-        until(lambda: sync.waiting == 0)
+        eventually(lambda: sync.waiting == 0)
     rows = on_server(
         url,
         "SELECT actor, count(*) FROM audit_log "
@@ -253,3 +258,33 @@ def test_taps_logged_offline_are_audited_once_as_their_therapist_even_if_signed_
         (offline,),
     )
     assert rows == [("Tom, MT-BC", 3)]
+
+
+async def test_the_session_screen_counts_entries_waiting_for_the_server_and_says_when_all_arrived(
+    server: PostgresServer, url: str, tmp_path: Path
+) -> None:
+    practice = make_practice(tmp_path / "data", history=False)
+    app = app_for(practice.data_dir)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await start_session(pilot)
+        opening = len(log_lines(app))
+        bar = screen.query_one("#pending-bar", Static)
+        server.stop()  # the network goes away mid-session
+        for key in ["plus", "minus", "plus"]:
+            await pilot.press(key)
+        await until(pilot, lambda: len(log_lines(app)) == opening + 3)  # shown: each is saved here
+        assert all(line.entry.saved for line in log_lines(app))
+        await until(pilot, lambda: "⇅ 3 entries saved on this computer" in str(bar.render()))
+        assert "cannot reach the practice's record" in str(bar.render()) and bar.has_class("-waiting")
+
+        await pilot.press("ctrl+q")  # quitting now would leave them here: it asks first
+        confirm = await on_screen(pilot, Confirm)
+        assert "3 entries are saved on this computer" in confirm.message
+        await pilot.press("escape")  # wait
+        await on_screen(pilot, LiveSessionScreen)
+
+        server.start()
+        await until(pilot, lambda: not bar.has_class("-visible"), timeout=30)
+        await until_notified(pilot, app, "Every entry has reached the practice's server.")
+        session_id = screen.live.session.id
+    assert len(session_ids_on_server(url, session_id)) == opening + 3

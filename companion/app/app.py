@@ -290,8 +290,10 @@ class CompanionApp(App[None]):
         """Quit, but never silently with taps that have not reached the disk."""
         from companion.app.screens.dialogs import Confirm
 
-        pending = self.services.record.events.pending() if self.services is not None else []
-        if not pending:
+        record = self.services.record if self.services is not None else None
+        pending = record.events.pending() if record is not None else []
+        sync = record.events.sync if record is not None else None
+        if not pending and not (sync is not None and sync.waiting):
             self.exit()
             return
 
@@ -299,7 +301,20 @@ class CompanionApp(App[None]):
             if quit_anyway:
                 self.exit()
 
-        record = self.services.record if self.services is not None else None
+        if not pending and sync is not None:
+            self.push_screen(
+                Confirm(
+                    "Entries not on the server yet",
+                    f"{sync.waiting} entries are saved on this computer but have not reached the practice's "
+                    f"server yet ({sync.problem or 'sending now'}). Quitting keeps them here, and Companion "
+                    "sends them the next time it opens this record on this computer. To continue on another "
+                    "computer, wait until the bar above the log clears, then quit.",
+                    "Quit (sent next time)",
+                    "Wait",
+                ),
+                answer,
+            )
+            return
         rescue = record.events.rescue_file if record is not None else None
         if rescue is not None:
             consequence, quit_label = (

@@ -4,7 +4,8 @@ log, tallies and pending bar that show what the writer saved.
 A tap is drafted by a part of the screen (capturing the client and objective selected at that moment),
 written by the session's one writer thread, and shown only once `record.events.log` has returned: the log
 never shows an entry that is not on disk, except as "pending" (kept in memory, retried every few seconds, and
-flagged above the log with the cause and the fix).
+flagged above the log with the cause and the fix). On a server record, entries saved on this computer and
+not yet on the server are counted in the same bar, calmly: they are safe, and go when the server answers.
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class SessionCore(CompanionScreen):
     def _tick(self) -> None:
         setting = f" · {self.live.session.setting}" if self.live.session.setting else ""
         self.sub_title = f"{clock_text(self.live.elapsed())}{setting}"
+        self._show_waiting()
         if self.live.timing():
             self._refresh_tallies()
 
@@ -146,9 +148,23 @@ class SessionCore(CompanionScreen):
         elif not pending:
             if self.problem is not None:
                 self.notify("Every pending entry is now saved on disk.", title="Saved")
-            bar.update("")
             self.problem = None
+            self._show_waiting()
+            return
         bar.set_class(bool(pending), "-visible")
+        bar.remove_class("-waiting")
+
+    def _show_waiting(self) -> None:
+        """Entries safe on this computer that the practice's server has not taken yet (a server record):
+        said calmly, with the reason; once they are all there, said once."""
+        if self.problem is not None:
+            return  # the alarm about unsaved entries stays until they are saved
+        waiting = self.live.waiting_for_server()
+        bar = self.query_one("#pending-bar", Static)
+        if not waiting and bar.has_class("-waiting"):
+            self.notify("Every entry has reached the practice's server.", title="Sent")
+        bar.update(waiting)
+        bar.set_class(bool(waiting), "-visible", "-waiting")
 
     def _retry(self) -> None:
         if self.live.record.events.pending():
