@@ -1,4 +1,8 @@
-"""Rescue files: entries the database refused survive quitting and kill -9, and come back exactly once."""
+"""Rescue files: entries the database refused survive quitting and kill -9, and come back exactly once.
+
+The database refuses them here by being locked. A record on a server is not made to refuse taps that way:
+a locked or absent server leaves them waiting in the outbox, durable (`tests/test_server_sync.py`), so
+these tests run on SQLite only."""
 
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ def rescued_ids(path: Path) -> list[str]:
     return [json.loads(line)[0] for line in path.read_text().splitlines()]
 
 
+@pytest.mark.sqlite_only
 def test_pending_entries_are_kept_in_a_private_rescue_file_until_saved(
     data: Path, blocker: Connection
 ) -> None:
@@ -56,6 +61,7 @@ def test_pending_entries_are_kept_in_a_private_rescue_file_until_saved(
     record.close()
 
 
+@pytest.mark.sqlite_only
 def test_quitting_with_entries_pending_loses_none_of_them(data: Path, blocker: Connection) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])
@@ -90,6 +96,7 @@ sys.stdin.readline()  # killed here
 """
 
 
+@pytest.mark.sqlite_only
 def test_kill_minus_nine_with_entries_pending_loses_none_of_them(
     data: Path, blocker: Connection, cache_home: Path
 ) -> None:
@@ -113,6 +120,7 @@ def test_kill_minus_nine_with_entries_pending_loses_none_of_them(
     assert stored(data, session_id) == pending
 
 
+@pytest.mark.sqlite_only
 def test_a_folder_that_refuses_the_file_passes_it_to_the_cache_folder(
     data: Path, blocker: Connection, cache_home: Path
 ) -> None:
@@ -133,6 +141,7 @@ def test_a_folder_that_refuses_the_file_passes_it_to_the_cache_folder(
     assert stored(data, session.id) == held
 
 
+@pytest.mark.sqlite_only
 def test_restoring_twice_never_duplicates(data: Path, blocker: Connection) -> None:
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
     session = record.sessions.start_session([record.caseload.add_client("Ava").id])

@@ -32,6 +32,7 @@ from companion.app.screens.session.screen import LiveSessionScreen
 from companion.record import Count, EventDraft, Note, Record, Trial
 from companion.record.event_queries import event_row
 from companion.record.outbox import FOLDER
+from companion.record.postgres import WRITE_LOCK
 from companion.record.session_queries import load_session
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,3 +289,23 @@ async def test_the_session_screen_counts_entries_waiting_for_the_server_and_says
         await until_notified(pilot, app, "Every entry has reached the practice's server.")
         session_id = screen.live.session.id
     assert len(session_ids_on_server(url, session_id)) == opening + 3
+
+
+def test_a_locked_server_leaves_taps_waiting_here_until_the_lock_is_released(
+    server: PostgresServer, url: str, tmp_path: Path
+) -> None:
+    """Another program holds the record's writers' lock (a long maintenance task, a stuck client): taps are
+    confirmed from the outbox at once, the reason is said, and they go once the lock is released."""
+    with Record.open(tmp_path, busy_timeout=0.2, backup_every=None) as record:
+        sync = record.events.sync
+        assert sync is not None
+        session_id, _ = new_session(record)
+        first = record.events.log(session_id, EventDraft(Count("turns"))).id
+        with psycopg.connect(url) as holder:
+            holder.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            held = [record.events.log(session_id, EventDraft(Count("turns"))).id for _ in range(3)]
+            assert record.events.pending() == []
+            eventually(lambda: sync.problem is not None and "locked by another program" in sync.problem)
+            assert sync.waiting == 3
+        eventually(lambda: sync.waiting == 0)  # the holder committed: the lock is free
+    assert session_ids_on_server(url, session_id) == [first, *held]
