@@ -29,7 +29,7 @@ from textual.widgets import Static
 
 from companion.app.screens.dialogs import Confirm
 from companion.app.screens.session.screen import LiveSessionScreen
-from companion.record import Count, EventDraft, Note, Record, Trial
+from companion.record import Count, EventDraft, Note, Record, StorageError, Trial
 from companion.record.event_queries import event_row
 from companion.record.outbox import FOLDER
 from companion.record.postgres import WRITE_LOCK
@@ -115,6 +115,9 @@ def test_taps_while_the_server_is_away_wait_here_and_reach_it_in_order_exactly_o
         assert sync.waiting == 32 and record.events.pending() == []
         assert sync.problem is not None and "cannot reach the practice's record" in sync.problem
         assert [e.id for e in record.events.waiting()] == logged[5:]  # what the app shows as waiting
+        with pytest.raises(StorageError, match="cannot reach"):  # ending the session must wait for it
+            record.events.send_waiting()
+        assert sync.waiting == 32
         outbox = next((tmp_path / FOLDER).glob("*.db"))
         assert stat.S_IMODE(outbox.stat().st_mode) == 0o600
         assert stat.S_IMODE((tmp_path / FOLDER).stat().st_mode) == 0o700

@@ -269,7 +269,7 @@ class LiveSession(SessionDrafts):
         """Stop running timers, write everything pending, and close the session in the record.
 
         Raises StorageError (nothing lost: the session stays open and can be ended again) if the disk
-        still refuses.
+        still refuses, or a server record's server cannot take what waits for it.
         """
         with self._lock:
             stops = [
@@ -280,6 +280,7 @@ class LiveSession(SessionDrafts):
         if drafts:
             self._log(drafts)
         self.record.events.flush()
+        self.record.events.send_waiting()
         self.session = self.record.sessions.end_session(self.session.id)
         return self.session
 

@@ -118,6 +118,12 @@ class EventLog:
                 self._write_pending()
             return count
 
+    def send_waiting(self) -> None:
+        """On a server record, send what waits in the outbox now (before a session ends: what is computed
+        then must see every event); raises the StorageError that stops it. Nothing to do for a file."""
+        if self.sync is not None:
+            self.sync.send_now()
+
     def pending(self) -> list[Event]:
         """Events acknowledged to the screen as taps but not yet durable, oldest first."""
         with self._db.lock:
@@ -233,9 +239,10 @@ class EventLog:
     ) -> list[Event]:
         """A session's events in logging order; undone events and tombstones are left out by default."""
         self._access.read("events", session_id, self._session(session_id).client_ids)
+        waiting = self.waiting()  # first: an event sent meanwhile is then in both, never in neither
         stored = stored_session_events(self._db, session_id)
         ids = {e.id for e in stored}
-        waiting = [e for e in self.waiting() if e.session_id == session_id and e.id not in ids]
+        waiting = [e for e in waiting if e.session_id == session_id and e.id not in ids]
         queued = [e for e in self.pending() if e.session_id == session_id] if include_pending else []
         events = stored + waiting + queued
         if include_undone:
