@@ -30,6 +30,23 @@ def valid_npi(npi: str) -> bool:
     return (10 - total % 10) % 10 == int(npi[9])
 
 
+NPI_LOOKUP = "look the number up on the NPPES registry, https://npiregistry.cms.hhs.gov"
+
+
+def checked_npi(npi: str) -> str:
+    """The NPI without surrounding spaces ("" stays "": none yet); ValueError naming the check it fails, so
+    a typo is caught here rather than by the payer who rejects the claim weeks later."""
+    npi = npi.strip()
+    if npi and (len(npi) != 10 or not npi.isdigit()):
+        raise ValueError(f"NPI {npi!r} is not valid: an NPI is 10 digits; {NPI_LOOKUP}")
+    if npi and not valid_npi(npi):
+        raise ValueError(
+            f"NPI {npi!r} is not valid: its last digit fails the Luhn check (over 80840 and the first "
+            f"9 digits), so a digit is mistyped; {NPI_LOOKUP}"
+        )
+    return npi
+
+
 class FinalisedNote(ValueError):
     """A change to a note that was finalised (signed): it is never rewritten; an addendum is the way."""
 
@@ -68,19 +85,23 @@ class Notes:
         `set_therapist` (empty until set: a note cannot be finalised unsigned)."""
         who = self._access.identity
         if who is not None:
-            return Therapist(who.name, who.credentials)
+            return who.therapist
         row = self._db.query_one("SELECT value FROM settings WHERE key = ?", (THERAPIST_KEY,))
         return Therapist(**json.loads(row["value"])) if row else Therapist()
 
     def set_therapist(self, name: str, credential: str, npi: str = "") -> Therapist:
-        """The signing therapist; ValueError for an empty name or credential, or an NPI whose check digit
-        is wrong (a typo a payer would reject)."""
-        profile = Therapist(name.strip(), credential.strip(), npi.strip())
+        """The solo practice's signing therapist; ValueError for an empty name or credential, or an NPI
+        whose check digit is wrong (a typo a payer would reject). A practice with staff has no such
+        profile (each member signs as themselves: `Staff.update`), so it is refused there rather than kept
+        where nobody reads it."""
+        profile = Therapist(name.strip(), credential.strip(), checked_npi(npi))
         if not profile.name or not profile.credential:
             raise ValueError("a signature needs your name and your credential (e.g. MT-BC)")
-        if profile.npi and not valid_npi(profile.npi):
-            raise ValueError(f"NPI {profile.npi!r} is not valid: 10 digits, the last a Luhn check digit")
-        self._access.who()
+        if self._access.who() is not None:
+            raise ValueError(
+                "in a practice with staff each member signs as their staff entry: "
+                "companion staff update NAME --credentials ... --npi ..."
+            )
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
