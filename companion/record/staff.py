@@ -9,6 +9,9 @@ Passwords are never stored or logged: only their argon2id hash (argon2-cffi's `P
 hash made with weaker parameters than the current ones is replaced at the next successful sign-in. An
 unknown name and a wrong password fail with the same message and take as long (an unknown name is
 checked against a hash too), so a sign-in screen does not tell who works here; every failure is audited.
+
+Each member signs as themselves: their name, credentials and NPI (Luhn-checked as the solo profile's, and
+"" for the members added before migration 10 until they or an admin set it with `update`).
 """
 
 from __future__ import annotations
