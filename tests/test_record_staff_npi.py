@@ -12,6 +12,7 @@ from support.raw_record import raw_connection
 from support.staffed import PASSWORD, QUICK, Staffed
 
 from companion.documents.export import to_markdown
+from companion.documents.paperwork import signature_line
 from companion.documents.selection import select
 from companion.record import Record, SessionNote
 from companion.record.access import NotPermitted
@@ -68,6 +69,7 @@ def test_a_member_sets_their_own_npi_and_an_admin_anyone_s_and_each_change_is_au
 def test_a_signed_in_therapist_s_note_and_its_billing_export_carry_their_npi(staffed: Staffed) -> None:
     with staffed.open_as("Ada") as record:
         record.staff.update("Tom", npi=TOM_NPI)
+        record.staff.update("Sue", npi=NIA_NPI)
     with staffed.open_as("Tom") as record:
         session = record.sessions.start_session([staffed.ava], started_at=START)
         record.sessions.end_session(session.id, ended_at=START + timedelta(minutes=30))
@@ -75,10 +77,19 @@ def test_a_signed_in_therapist_s_note_and_its_billing_export_carry_their_npi(sta
         note = record.notes.save_note(
             SessionNote(session.id, staffed.ava, assessment="steady", finalised=True)
         )
-        exported = to_markdown(select(record, session_id=session.id))
-    assert note.signed_by == "Tom, MT-BC"
-    assert f"Therapist: Tom, MT-BC, NPI {TOM_NPI}." in exported
-    assert "Billing: 97530-GP x 2 units" in exported and "Electronically signed by Tom, MT-BC on " in exported
+        by_tom = to_markdown(select(record, session_id=session.id))
+    assert (note.signed_by, note.signed_npi) == ("Tom, MT-BC", TOM_NPI)
+    assert f"Therapist: Tom, MT-BC, NPI {TOM_NPI}." in by_tom and "Billing: 97530-GP x 2 units" in by_tom
+    assert f"Electronically signed by Tom, MT-BC (NPI {TOM_NPI}) on " in by_tom
+    with staffed.open_as("Ada") as record:
+        record.staff.update("Tom", npi="")  # later changes do not rewrite what was signed
+    with staffed.open_as("Sue") as record:
+        record.notes.cosign(session.id, staffed.ava)
+        by_sue = to_markdown(select(record, session_id=session.id))
+    # Whoever exports it, the note names its signer's NPI as it was when they signed.
+    assert (
+        f"Electronically signed by Tom, MT-BC (NPI {TOM_NPI}) on " in by_sue and " Co-signed by Sue" in by_sue
+    )
 
 
 def test_the_solo_profile_is_refused_in_a_practice_whose_members_sign_as_themselves(
@@ -98,10 +109,24 @@ def test_a_practice_from_before_npis_opens_its_members_without_one_and_they_sign
             "VALUES ('Ada', 'MT-BC', 'admin', ?, '2026-11-01T00:00:00+00:00')",
             (QUICK.hash(PASSWORD),),
         )
+        old.execute(
+            "INSERT INTO clients (display_name, created_at) VALUES ('Cleo', '2026-11-01T00:00:00+00:00')"
+        )
+        old.execute(
+            "INSERT INTO sessions (date, started_at) VALUES ('2026-11-02', '2026-11-02T15:00:00+00:00')"
+        )
+        old.execute("INSERT INTO session_clients VALUES (1, 1)")
+        old.execute(
+            "INSERT INTO notes (session_id, client_id, updated_at, finalised, signed_by, signed_at) "
+            "VALUES (1, 1, '2026-11-02T16:00:00+00:00', 1, 'Ada, MT-BC', '2026-11-02T16:00:00+00:00')"
+        )
     with Record.open(tmp_path, backup_every=None) as record:
         record.staff.hasher = QUICK
         ada = record.staff.sign_in("Ada", PASSWORD)
         assert (ada.name, ada.role, ada.npi) == ("Ada", "admin", "")
+        signed_before = record.notes.note(1, 1)
+        assert (signed_before.signed_by, signed_before.signed_npi) == ("Ada, MT-BC", "")
+        assert signature_line(signed_before).startswith("Electronically signed by Ada, MT-BC on ")
         assert record.staff.update("Ada", npi=TOM_NPI).npi == TOM_NPI
     with Record.open(tmp_path, backup_every=None) as record:
         record.staff.hasher = QUICK

@@ -215,8 +215,12 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: its entries are never removed'); END""",
     ),
     # 10: each member of staff's NPI, which their notes and claims carry as the solo profile's did; ''
-    # (none yet) for the members added before.
-    ("ALTER TABLE staff ADD COLUMN npi TEXT NOT NULL DEFAULT ''",),
+    # (none yet) for the members added before. A note keeps its signer's NPI as signed, so a claim names
+    # the therapist who signed it whoever exports it ('' for the notes signed before).
+    (
+        "ALTER TABLE staff ADD COLUMN npi TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE notes ADD COLUMN signed_npi TEXT NOT NULL DEFAULT ''",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -65,6 +65,7 @@ def _note(row: Row) -> SessionNote:
         updated_at=row["updated_at"],
         finalised=bool(row["finalised"]),
         signed_by=row["signed_by"],
+        signed_npi=row["signed_npi"],
         signed_at=row["signed_at"],
         cosigned_by=row["cosigned_by"],
         cosigned_at=row["cosigned_at"],
@@ -143,26 +144,26 @@ class Notes:
                 f"{stored.signed_by or 'its author'}: it is never rewritten; add an addendum instead"
             )
         now = iso(utc_now())
-        saved = replace(note, updated_at=now, signed_by="", signed_at=None)
+        saved = replace(note, updated_at=now, signed_by="", signed_npi="", signed_at=None)
         if note.finalised:
-            signer = self.therapist().signature
-            if not signer:
+            signer = self.therapist()
+            if not signer.signature:
                 raise ValueError(
                     "a finalised note is signed: set your name and credential first "
                     '(companion profile --name "Your Name" --credential MT-BC)'
                 )
-            saved = replace(saved, signed_by=signer, signed_at=now)
+            saved = replace(saved, signed_by=signer.signature, signed_npi=signer.npi, signed_at=now)
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO notes (session_id, client_id, subjective, objective, observations, assessment, "
-                "plan, home_practice, home_report, updated_at, finalised, signed_by, signed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "plan, home_practice, home_report, updated_at, finalised, signed_by, signed_npi, signed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(session_id, client_id) DO UPDATE SET subjective=excluded.subjective, "
                 "objective=excluded.objective, observations=excluded.observations, "
                 "assessment=excluded.assessment, plan=excluded.plan, home_practice=excluded.home_practice, "
                 "home_report=excluded.home_report, "
                 "updated_at=excluded.updated_at, finalised=excluded.finalised, "
-                "signed_by=excluded.signed_by, signed_at=excluded.signed_at",
+                "signed_by=excluded.signed_by, signed_npi=excluded.signed_npi, signed_at=excluded.signed_at",
                 (
                     saved.session_id,
                     saved.client_id,
@@ -176,6 +177,7 @@ class Notes:
                     saved.updated_at,
                     int(saved.finalised),
                     saved.signed_by,
+                    saved.signed_npi,
                     saved.signed_at,
                 ),
             )
