@@ -10,8 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from support.pilot import SIZE, app_for, notices, on_screen, ready, start_session, until
-from support.staffed import PASSWORD, Staffed
+from support.pilot import (
+    SIZE,
+    app_for,
+    notices,
+    on_screen,
+    ready,
+    sign_in,
+    sign_in_message,
+    start_session,
+    until,
+)
+from support.staffed import Staffed
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Input, Static
@@ -31,17 +41,6 @@ from companion.record.staff import SIGN_IN_FAILED
 START = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 
 
-async def sign_in(pilot: Pilot[None], name: str, password: str = PASSWORD) -> None:
-    """On the sign-in screen: the name (if the field is empty), Enter, the password, Enter."""
-    await on_screen(pilot, SignInScreen)
-    screen = pilot.app.screen
-    await until(pilot, lambda: screen.query("#password"))
-    if not screen.query_one("#name", Input).value:
-        await pilot.press(*name, "enter")
-    await until(pilot, lambda: screen.query_one("#password", Input).has_focus)
-    await pilot.press(*password, "enter")
-
-
 def caseload(app: CompanionApp) -> list[str]:
     """The clients Today lists."""
     screen = app.screen
@@ -57,10 +56,6 @@ def footer_keys(screen: Screen[object]) -> set[str]:
 def told(app: CompanionApp, words: str) -> bool:
     """Whether a notification so far says `words`."""
     return any(words in notice for notice in notices(app))
-
-
-def message(app: CompanionApp) -> str:
-    return str(app.screen.query_one("#sign-in-message", Static).render())
 
 
 def finalised_note_by_tom(staffed: Staffed) -> int:
@@ -92,7 +87,7 @@ async def test_a_wrong_password_keeps_the_screen_and_the_name_then_the_right_one
     app = app_for(staffed.data_dir)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot, "Tom", "not the password")
-        await until(pilot, lambda: message(app) == SIGN_IN_FAILED)
+        await until(pilot, lambda: sign_in_message(app) == SIGN_IN_FAILED)
         screen = app.screen
         assert isinstance(screen, SignInScreen)
         assert screen.query_one("#name", Input).value == "Tom"

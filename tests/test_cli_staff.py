@@ -122,3 +122,42 @@ def test_passwords_change_from_the_terminal_and_never_reach_the_files(practice: 
     stored = b"".join(p.read_bytes() for p in practice.iterdir() if p.name.startswith("companion.db"))
     for secret in (ADMIN_PASSWORD, TOM_PASSWORD, SUE_PASSWORD, "tom's new password"):
         assert secret.encode() not in stored
+
+
+def test_a_member_s_npi_is_set_when_added_or_later_and_a_wrong_one_is_refused_before_any_password(
+    practice: Path,
+) -> None:
+    as_ada = {"user": "Ada", "password": ADMIN_PASSWORD}
+    wrong = run(practice, "staff", "add", "Nia", "--npi", "1234567890", **as_ada, typed="never read\n")
+    assert wrong.exit_code == 2 and "its last digit fails the Luhn check" in wrong.output
+    assert "New password" not in wrong.output
+    added = run(
+        practice,
+        "staff",
+        "add",
+        "Nia",
+        "--credentials",
+        "MT-BC",
+        "--npi",
+        "1234567893",
+        **as_ada,
+        new="nia's password 4",
+    )
+    assert added.exit_code == 0, added.output
+    listing = run(practice, "staff", "list", **as_ada).output
+    assert "Nia, MT-BC  therapist  NPI 1234567893" in listing and "Tom, MT-BC  therapist\n" in listing
+    as_tom = {"user": "Tom", "password": TOM_PASSWORD}
+    mine = run(practice, "staff", "update", "Tom", "--npi", "9876543213", **as_tom)
+    assert mine.output == "Tom signs notes as Tom, MT-BC (NPI 9876543213).\n"
+    assert "Notes are signed: Tom, MT-BC (NPI 9876543213)" in run(practice, "profile", **as_tom).output
+    theirs = run(practice, "staff", "update", "Sue", "--npi", "1111111112", **as_tom)
+    assert (
+        theirs.exit_code == 1
+        and "only admin staff may change another member's credentials or NPI" in theirs.output
+    )
+    too_short = run(practice, "staff", "update", "Tom", "--npi", "98765", **as_tom)
+    assert too_short.exit_code == 2 and "an NPI is 10 digits" in too_short.output
+    cleared = run(practice, "staff", "update", "Tom", "--npi", "", "--credentials", "MT-BC, NMT", **as_ada)
+    assert cleared.output == "Tom signs notes as Tom, MT-BC, NMT (no NPI).\n"
+    solo_profile = run(practice, "profile", "--name", "Tom", "--credential", "MT-BC", **as_tom)
+    assert solo_profile.exit_code == 1 and "companion staff update NAME" in solo_profile.output

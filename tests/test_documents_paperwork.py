@@ -192,7 +192,7 @@ def test_the_note_and_its_pdf_carry_every_item_a_payer_asks_for(record: Record) 
         "Present: mother; OT co-treating.",
         "Billing: 97530-GP-95 x 3 units (40 min).",
         "Diagnoses (ICD-10-CM): F84.0.",
-        f"Electronically signed by Sam Lee, MT-BC on {local_time(signed.signed_at)}.",
+        f"Electronically signed by Sam Lee, MT-BC (NPI 1234567893) on {local_time(signed.signed_at)}.",
         "signed Sam Lee, MT-BC: Late entry: the OT's observations.",
     ]
     markdown = to_markdown(select(record, session_id=session_id))

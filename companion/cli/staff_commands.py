@@ -1,5 +1,5 @@
-"""A practice of several therapists: `companion staff add|list|passwd|activate|deactivate`, `clients
-assign|share`, `notes cosign` and `companion audit`.
+"""A practice of several therapists: `companion staff add|list|update|passwd|activate|deactivate`,
+`clients assign|share`, `notes cosign` and `companion audit`.
 
 A record without staff is a solo practice and needs none of this. The first `staff add` (an admin) needs
 nobody signed in; every later command signs in with the global `--user` (see `record_access`).
@@ -16,6 +16,18 @@ from companion.cli.record_access import new_password, open_record, parse_day, sa
 from companion.cli.record_commands import clients
 from companion.record.access import ROLES, Role
 from companion.record.audit import AuditEntry
+from companion.record.notes import checked_npi
+
+
+def npi_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A wrong NPI is refused before any password is asked (the record checks it again)."""
+    try:
+        return None if value is None else checked_npi(value)
+    except ValueError as wrong:
+        raise click.BadParameter(str(wrong)) from wrong
+
+
+NPI_HELP = "National Provider Identifier (10 digits, Luhn-checked) that their notes and claims carry."
 
 
 @click.group()
@@ -27,13 +39,27 @@ def staff() -> None:
 @click.argument("name")
 @click.option("--credentials", default="", help="As notes are signed, e.g. MT-BC or 'MT-BC, NMT'.")
 @click.option("--role", type=click.Choice(ROLES), default="therapist", show_default=True)
+@click.option("--npi", default="", callback=npi_option, help=NPI_HELP)
 @click.pass_context
-def staff_add(ctx: click.Context, name: str, credentials: str, role: str) -> None:
+def staff_add(ctx: click.Context, name: str, credentials: str, role: str, npi: str) -> None:
     """Add NAME; the password is asked twice (or read from COMPANION_NEW_PASSWORD). The first member is
     the practice's admin; after that a signed-in admin adds staff."""
     with open_record(ctx) as record:
-        member = record.staff.add(name, new_password(), credentials, cast(Role, role))
+        member = record.staff.add(name, new_password(), credentials, cast(Role, role), npi)
     click.echo(safe(f"Added {member.name} ({member.role}, staff id {member.id})."))
+
+
+@staff.command("update")
+@click.argument("name")
+@click.option("--credentials", help="As notes are signed from now on, e.g. 'MT-BC, NMT'.")
+@click.option("--npi", callback=npi_option, help=NPI_HELP + " '' clears it.")
+@click.pass_context
+def staff_update(ctx: click.Context, name: str, credentials: str | None, npi: str | None) -> None:
+    """Change NAME's credentials or NPI (themselves, or an admin): notes signed from now on carry them."""
+    with open_record(ctx) as record:
+        member = record.staff.update(name, credentials, npi)
+    npi_shown = f"NPI {member.npi}" if member.npi else "no NPI"
+    click.echo(safe(f"{member.name} signs notes as {member.signature} ({npi_shown})."))
 
 
 @staff.command("list")
@@ -48,7 +74,8 @@ def staff_list(ctx: click.Context) -> None:
             "`companion staff add NAME --role admin`."
         )
     for m in members:
-        click.echo(safe(f"{m.id:>4}  {m.signature}  {m.role}" + ("" if m.active else "  (inactive)")))
+        npi = f"  NPI {m.npi}" if m.npi else ""
+        click.echo(safe(f"{m.id:>4}  {m.signature}  {m.role}{npi}" + ("" if m.active else "  (inactive)")))
 
 
 @staff.command("passwd")

@@ -67,7 +67,8 @@ def diagnoses_line(client: Client) -> str | None:
 def signature_line(note: SessionNote) -> str:
     """The electronic signature, or a DRAFT mark a reader cannot miss."""
     if note.finalised and note.signed_at:
-        signed = f"Electronically signed by {note.signed_by} on {local_time(note.signed_at)}."
+        npi = f" (NPI {note.signed_npi})" if note.signed_npi else ""
+        signed = f"Electronically signed by {note.signed_by}{npi} on {local_time(note.signed_at)}."
         if note.cosigned_at:
             signed += f" Co-signed by {note.cosigned_by} on {local_time(note.cosigned_at)}."
         return signed

@@ -42,11 +42,18 @@ class StaffMember:
     role: Role
     active: bool = True
     created_at: str = ""
+    npi: str = ""
+    """Their National Provider Identifier ("" until set): a claim for their sessions names it."""
+
+    @property
+    def therapist(self) -> Therapist:
+        """Who signs when they are signed in: their name, credentials and NPI."""
+        return Therapist(self.name, self.credentials, self.npi)
 
     @property
     def signature(self) -> str:
         """E.g. "Jane Doe, MT-BC": how their notes and co-signatures are signed."""
-        return Therapist(self.name, self.credentials).signature
+        return self.therapist.signature
 
     @property
     def sees_all(self) -> bool:

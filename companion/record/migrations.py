@@ -214,6 +214,13 @@ MIGRATIONS: tuple[Sequence[str], ...] = (
         """CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only: its entries are never removed'); END""",
     ),
+    # 10: each member of staff's NPI, which their notes and claims carry as the solo profile's did; ''
+    # (none yet) for the members added before. A note keeps its signer's NPI as signed, so a claim names
+    # the therapist who signed it whoever exports it ('' for the notes signed before).
+    (
+        "ALTER TABLE staff ADD COLUMN npi TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE notes ADD COLUMN signed_npi TEXT NOT NULL DEFAULT ''",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

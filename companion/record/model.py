@@ -317,6 +317,8 @@ class SessionNote:
     finalised: bool = False
     signed_by: str = ""
     """The therapist's name and credential as signed when the note was finalised."""
+    signed_npi: str = ""
+    """The signer's NPI as it was when they signed ("": none then, or signed before notes kept it)."""
     signed_at: str | None = None
     cosigned_by: str = ""
     """The supervisor's name and credential as co-signed, when a supervisor reviewed the finalised note."""

@@ -30,6 +30,23 @@ def valid_npi(npi: str) -> bool:
     return (10 - total % 10) % 10 == int(npi[9])
 
 
+NPI_LOOKUP = "look the number up on the NPPES registry, https://npiregistry.cms.hhs.gov"
+
+
+def checked_npi(npi: str) -> str:
+    """The NPI without surrounding spaces ("" stays "": none yet); ValueError naming the check it fails, so
+    a typo is caught here rather than by the payer who rejects the claim weeks later."""
+    npi = npi.strip()
+    if npi and (len(npi) != 10 or not npi.isdigit()):
+        raise ValueError(f"NPI {npi!r} is not valid: an NPI is 10 digits; {NPI_LOOKUP}")
+    if npi and not valid_npi(npi):
+        raise ValueError(
+            f"NPI {npi!r} is not valid: its last digit fails the Luhn check (over 80840 and the first "
+            f"9 digits), so a digit is mistyped; {NPI_LOOKUP}"
+        )
+    return npi
+
+
 class FinalisedNote(ValueError):
     """A change to a note that was finalised (signed): it is never rewritten; an addendum is the way."""
 
@@ -48,6 +65,7 @@ def _note(row: Row) -> SessionNote:
         updated_at=row["updated_at"],
         finalised=bool(row["finalised"]),
         signed_by=row["signed_by"],
+        signed_npi=row["signed_npi"],
         signed_at=row["signed_at"],
         cosigned_by=row["cosigned_by"],
         cosigned_at=row["cosigned_at"],
@@ -68,19 +86,23 @@ class Notes:
         `set_therapist` (empty until set: a note cannot be finalised unsigned)."""
         who = self._access.identity
         if who is not None:
-            return Therapist(who.name, who.credentials)
+            return who.therapist
         row = self._db.query_one("SELECT value FROM settings WHERE key = ?", (THERAPIST_KEY,))
         return Therapist(**json.loads(row["value"])) if row else Therapist()
 
     def set_therapist(self, name: str, credential: str, npi: str = "") -> Therapist:
-        """The signing therapist; ValueError for an empty name or credential, or an NPI whose check digit
-        is wrong (a typo a payer would reject)."""
-        profile = Therapist(name.strip(), credential.strip(), npi.strip())
+        """The solo practice's signing therapist; ValueError for an empty name or credential, or an NPI
+        whose check digit is wrong (a typo a payer would reject). A practice with staff has no such
+        profile (each member signs as themselves: `Staff.update`), so it is refused there rather than kept
+        where nobody reads it."""
+        profile = Therapist(name.strip(), credential.strip(), checked_npi(npi))
         if not profile.name or not profile.credential:
             raise ValueError("a signature needs your name and your credential (e.g. MT-BC)")
-        if profile.npi and not valid_npi(profile.npi):
-            raise ValueError(f"NPI {profile.npi!r} is not valid: 10 digits, the last a Luhn check digit")
-        self._access.who()
+        if self._access.who() is not None:
+            raise ValueError(
+                "in a practice with staff each member signs as their staff entry: "
+                "companion staff update NAME --credentials ... --npi ..."
+            )
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?) "
@@ -122,26 +144,26 @@ class Notes:
                 f"{stored.signed_by or 'its author'}: it is never rewritten; add an addendum instead"
             )
         now = iso(utc_now())
-        saved = replace(note, updated_at=now, signed_by="", signed_at=None)
+        saved = replace(note, updated_at=now, signed_by="", signed_npi="", signed_at=None)
         if note.finalised:
-            signer = self.therapist().signature
-            if not signer:
+            signer = self.therapist()
+            if not signer.signature:
                 raise ValueError(
                     "a finalised note is signed: set your name and credential first "
                     '(companion profile --name "Your Name" --credential MT-BC)'
                 )
-            saved = replace(saved, signed_by=signer, signed_at=now)
+            saved = replace(saved, signed_by=signer.signature, signed_npi=signer.npi, signed_at=now)
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO notes (session_id, client_id, subjective, objective, observations, assessment, "
-                "plan, home_practice, home_report, updated_at, finalised, signed_by, signed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "plan, home_practice, home_report, updated_at, finalised, signed_by, signed_npi, signed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(session_id, client_id) DO UPDATE SET subjective=excluded.subjective, "
                 "objective=excluded.objective, observations=excluded.observations, "
                 "assessment=excluded.assessment, plan=excluded.plan, home_practice=excluded.home_practice, "
                 "home_report=excluded.home_report, "
                 "updated_at=excluded.updated_at, finalised=excluded.finalised, "
-                "signed_by=excluded.signed_by, signed_at=excluded.signed_at",
+                "signed_by=excluded.signed_by, signed_npi=excluded.signed_npi, signed_at=excluded.signed_at",
                 (
                     saved.session_id,
                     saved.client_id,
@@ -155,6 +177,7 @@ class Notes:
                     saved.updated_at,
                     int(saved.finalised),
                     saved.signed_by,
+                    saved.signed_npi,
                     saved.signed_at,
                 ),
             )

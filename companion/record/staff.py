@@ -9,6 +9,9 @@ Passwords are never stored or logged: only their argon2id hash (argon2-cffi's `P
 hash made with weaker parameters than the current ones is replaced at the next successful sign-in. An
 unknown name and a wrong password fail with the same message and take as long (an unknown name is
 checked against a hash too), so a sign-in screen does not tell who works here; every failure is audited.
+
+Each member signs as themselves: their name, credentials and NPI (Luhn-checked as the solo profile's, and
+"" for the members added before migration 10 until they or an admin set it with `update`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from companion.record.clock import iso, utc_now
 from companion.record.connection import Row
 from companion.record.database import Database
 from companion.record.errors import UnknownRecord
+from companion.record.notes import checked_npi
 
 MIN_PASSWORD_LENGTH = 10
 SIGN_IN_FAILED = "Sign-in failed: the name or the password is wrong (or the account is inactive)."
@@ -48,6 +52,7 @@ def _member(row: Row, kind: type[Member]) -> Member:
         cast(Role, row["role"]),
         bool(row["active"]),
         row["created_at"],
+        row["npi"],
     )
 
 
@@ -68,13 +73,17 @@ class Staff:
         """Replaceable (tests use cheaper parameters); a hash made with others is redone at sign-in."""
         self._decoy: str | None = None
 
-    def add(self, name: str, password: str, credentials: str = "", role: Role = "therapist") -> StaffMember:
-        """A new member of staff. The first must be an admin and needs nobody signed in; after that only a
+    def add(
+        self, name: str, password: str, credentials: str = "", role: Role = "therapist", npi: str = ""
+    ) -> StaffMember:
+        """A new member of staff, with the NPI their claims name (optional; ValueError naming the check a
+        wrong one fails). The first must be an admin and needs nobody signed in; after that only a
         signed-in admin adds staff."""
         if role not in ROLES:
             raise ValueError(f"role {role!r} is not one of {', '.join(ROLES)}")
         if not name.strip():
             raise ValueError("a member of staff needs a name")
+        npi = checked_npi(npi)
         if self._access.staff_exist():
             self._access.require_role("admin", doing="add staff")
         elif role != "admin":
@@ -84,9 +93,9 @@ class Staff:
         digest = self.hasher.hash(_checked_password(password))
         with self._db.transaction() as conn:
             cursor = conn.execute(
-                "INSERT INTO staff (name, credentials, role, password_hash, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (name.strip(), credentials.strip(), role, digest, iso(utc_now())),
+                "INSERT INTO staff (name, credentials, role, password_hash, created_at, npi) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (name.strip(), credentials.strip(), role, digest, iso(utc_now()), npi),
             )
             staff_id = int(cursor.lastrowid or 0)
             self._access.changed(conn, "create", "staff", staff_id, detail=role)
@@ -103,10 +112,13 @@ class Staff:
         return self._named(name)
 
     def _named(self, name: str) -> StaffMember:
+        return _member(self._row(name), StaffMember)
+
+    def _row(self, name: str) -> Row:
         row = self._db.query_one("SELECT * FROM staff WHERE name = ?", (name.strip(),))
         if row is None:
             raise UnknownRecord(f"no member of staff named {name.strip()!r} (see `companion staff list`)")
-        return _member(row, StaffMember)
+        return row
 
     def members(self) -> list[StaffMember]:
         """Everyone, active or not, by name (for someone signed in)."""
@@ -115,14 +127,38 @@ class Staff:
 
     def set_password(self, name: str, password: str) -> None:
         """A new password for `name`: by themselves, or by an admin (a forgotten password)."""
-        member = self.member(name)
-        who = self._access.who()
-        if who is not None and who.id != member.id:
-            self._access.require_role("admin", doing="set another member's password")
+        member = self._self_or_admin(name, doing="set another member's password")
         digest = self.hasher.hash(_checked_password(password))
         with self._db.transaction() as conn:
             conn.execute("UPDATE staff SET password_hash = ? WHERE id = ?", (digest, member.id))
             self._access.changed(conn, "update", "staff", member.id, detail="password")
+
+    def update(self, name: str, credentials: str | None = None, npi: str | None = None) -> StaffMember:
+        """New credentials or NPI ("" clears it) for `name`, by themselves or an admin: what their notes
+        are signed with from now on (notes signed before keep their signature)."""
+        given: dict[str, str] = {}  # column -> value; the column names are this method's, never the caller's
+        if credentials is not None:
+            given["credentials"] = credentials.strip()
+        if npi is not None:
+            given["npi"] = checked_npi(npi)
+        member = self._self_or_admin(name, doing="change another member's credentials or NPI")
+        if given:
+            with self._db.transaction() as conn:
+                assignments = ", ".join(f"{column} = ?" for column in given)
+                conn.execute(f"UPDATE staff SET {assignments} WHERE id = ?", (*given.values(), member.id))
+                self._access.changed(conn, "update", "staff", member.id, detail=", ".join(given))
+        who = self._access.identity
+        if who is not None and who.id == member.id:  # signed in as themselves: they sign anew from now on
+            self._access.identity = _member(self._row(name), SignedIn)
+        return self._named(name)
+
+    def _self_or_admin(self, name: str, doing: str) -> StaffMember:
+        """The member `name` if the signed-in person is them or an admin, else NotPermitted."""
+        member = self.member(name)
+        who = self._access.who()
+        if who is not None and who.id != member.id:
+            self._access.require_role("admin", doing=doing)
+        return member
 
     def set_active(self, name: str, active: bool) -> StaffMember:
         """Let a member sign in again, or no longer (someone who left: their entries and notes stay)."""

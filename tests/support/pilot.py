@@ -14,15 +14,18 @@ from typing import Any, TypeVar
 from textual.app import App
 from textual.pilot import Pilot
 from textual.screen import Screen
+from textual.widgets import Input, Static
 
 from companion.app import AppConfig, CompanionApp, FixedClock
 from companion.app.screens.cue_picker import CuePicker
 from companion.app.screens.plans import PlansScreen
 from companion.app.screens.session.screen import LiveSessionScreen
+from companion.app.screens.sign_in import SignInScreen
 from companion.app.screens.start_session import StartSession
 from companion.app.screens.today import TodayScreen
 from companion.app.widgets.session_log import SessionLog, Shown
 from support.practice import NOW
+from support.staffed import PASSWORD
 
 S = TypeVar("S", bound=Screen[Any])
 
@@ -123,3 +126,18 @@ async def until_notified(pilot: Pilot[None], app: CompanionApp, text: str, timeo
     """Wait until a notification containing `text` has been shown. A worker's notice is posted after the
     state it reports has changed, so waiting on that state alone does not mean the notice is there yet."""
     await until(pilot, lambda: any(text in message for message in notices(app)), timeout)
+
+
+async def sign_in(pilot: Pilot[None], name: str, password: str = PASSWORD) -> None:
+    """On the sign-in screen: the name (if the field is empty), Enter, the password, Enter."""
+    screen = await on_screen(pilot, SignInScreen)
+    await until(pilot, lambda: screen.query("#password"))
+    if not screen.query_one("#name", Input).value:
+        await pilot.press(*name, "enter")
+    await until(pilot, lambda: screen.query_one("#password", Input).has_focus)
+    await pilot.press(*password, "enter")
+
+
+def sign_in_message(app: App[Any]) -> str:
+    """What the sign-in screen says under the password (a failure's one message)."""
+    return str(app.screen.query_one("#sign-in-message", Static).render())
