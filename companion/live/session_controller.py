@@ -297,18 +297,6 @@ class LiveSession(SessionDrafts):
         return [a.describe() for a in self.record.sessions.agreement(observed)]
 
     # -- reading (any thread) ----------------------------------------------------------------------
-    def waiting_for_server(self) -> str:
-        """What the screen says about entries safe on this computer and not on the practice's server yet
-        (a record on a server whose network went away); empty when there are none."""
-        sync = self.record.events.sync
-        if sync is None or not sync.waiting:
-            return ""
-        why = f" ({sync.problem})" if sync.problem else ""
-        return (
-            f"⇅ {sync.waiting} entries saved on this computer, waiting for the practice's server: they are "
-            f"sent in order as soon as it answers{why}"
-        )
-
     def entries(self) -> list[LogEntry]:
         with self._lock:
             return [self._entries[i] for i in self._order]

@@ -26,6 +26,7 @@ from companion.app.widgets.tap_pad import TapPad
 from companion.live.cadence_taps import cadence_condition
 from companion.live.listening_control import ListeningControl
 from companion.live.metronome_control import MetronomeControl
+from companion.live.server_status import waiting_for_server
 from companion.live.session_controller import LiveSession, Update
 from companion.live.tap_writer import TapWriter
 from companion.live.wall_clock import clock_text
@@ -159,7 +160,7 @@ class SessionCore(CompanionScreen):
         said calmly, with the reason; once they are all there, said once."""
         if self.problem is not None:
             return  # the alarm about unsaved entries stays until they are saved
-        waiting = self.live.waiting_for_server()
+        waiting = waiting_for_server(self.live.record)
         bar = self.query_one("#pending-bar", Static)
         if not waiting and bar.has_class("-waiting"):
             self.notify("Every entry has reached the practice's server.", title="Sent")
