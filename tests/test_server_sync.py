@@ -15,12 +15,14 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
+from support.link import link_to
 from support.pilot import SIZE, app_for, log_lines, on_screen, start_session, until, until_notified
 from support.postgres import PostgresServer, PostgresUnavailable, missing_postgres, private_postgres
 from support.practice import make_practice
@@ -312,3 +314,30 @@ def test_a_locked_server_leaves_taps_waiting_here_until_the_lock_is_released(
             assert sync.waiting == 3
         eventually(lambda: sync.waiting == 0)  # the holder committed: the lock is free
     assert session_ids_on_server(url, session_id) == [first, *held]
+
+
+def test_a_pulled_cable_never_holds_a_tap_and_every_tap_arrives_once_it_is_mended(
+    server: PostgresServer, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing answers and nothing is refused (`support.link`): the sender's call hangs, and the taps go
+    on regardless, each durable here; when the link is mended the hung send completes and the rest follow."""
+    with link_to(server.port) as link:
+        monkeypatch.setenv("COMPANION_DATABASE_URL", url.replace(f":{server.port}/", f":{link.port}/"))
+        with Record.open(tmp_path, backup_every=None) as record:
+            sync = record.events.sync
+            assert sync is not None
+            session_id, _ = new_session(record)
+            logged = [record.events.log(session_id, EventDraft(Count("turns"))).id]
+            link.cut()
+            tapping = threading.Thread(
+                target=lambda: logged.extend(
+                    record.events.log(session_id, EventDraft(Count("turns"))).id for _ in range(20)
+                )
+            )
+            tapping.start()
+            tapping.join(timeout=60)  # a safety net only: with a tap waiting on the wire this would hang
+            assert not tapping.is_alive() and len(logged) == 21
+            assert sync.waiting == 20 and session_ids_on_server(url, session_id) == logged[:1]
+            link.mend()
+            eventually(lambda: sync.waiting == 0)
+    assert session_ids_on_server(url, session_id) == logged
