@@ -17,6 +17,14 @@ What a therapist's taps must survive, each tried for real (real processes, real 
 Run: `.venv/bin/python benchmarks/faults.py [--kills 100] [--writers 8] [--dir DIR]` (DIR: where the records
 live; default a temporary folder, choose the disk that will hold real data). `tests/test_record_faults.py`
 runs the same functions in `make test` and asserts on what they return.
+
+With `--database postgresql://USER@HOST/DB`, the probes about the record rather than SQLite's files run on
+that server's record (an empty database: the campaign adds its clients there): `kill -9`, the concurrent
+writers (each writer process is given the URL) and a lock held by a program that crashes, there the
+writers' advisory lock taken in a transaction by another connection, with writer processes queued behind it.
+On a server a tap counts as stored when the server holds it after the record was opened and closed once
+more (what pushes anything a killed writer left in its data folder), asked of the server directly; none
+may be there twice.
 """
 
 from __future__ import annotations
@@ -248,13 +256,20 @@ def stored_ids(data: Path, session_id: int, database: str | None = None) -> list
     folder counts as lost here."""
     if database is not None:
         Record.open(data, backup_every=None, database=database).close()
-        with psycopg.connect(database, autocommit=True) as conn:
-            rows = conn.execute("SELECT id FROM events WHERE session_id = %s ORDER BY seq", (session_id,))
-            return [str(event_id) for (event_id,) in rows]
+        return server_ids(database, session_id)
     with Record.open(data, backup_every=None) as record:
         return [
             e.id for e in record.events.session_events(session_id, include_undone=True, include_pending=False)
         ]
+
+
+def server_ids(database: str, session_id: int, after_seq: int = 0) -> list[str]:
+    """The session's events on the server, in the order it stored them (those after `after_seq` only)."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT id FROM events WHERE session_id = %s AND seq > %s ORDER BY seq", (session_id, after_seq)
+        )
+        return [str(event_id) for (event_id,) in rows]
 
 
 def integrity(data: Path) -> str:
@@ -518,10 +533,13 @@ def locked_on_the_server_by_a_program_that_crashes(
     or the therapist was told is stored must be on the server, once."""
     rng = random.Random(seed)
     session_id, objective_id = new_session(data, database)
+    started = time.perf_counter()
     crash: Figures = {"waiting_writers": writers}
+    last_before_the_crash = 0
 
     @contextlib.contextmanager
     def held(server: Writers) -> Iterator[None]:
+        nonlocal last_before_the_crash
         with Holder(HOLD_SERVER_LOCK, database, str(WRITE_LOCK)) as holder:
             backend = int(holder.said("connected")[0])
             pids = [server.start(taps, rng.randrange(2**32)) for _ in range(writers)]
@@ -533,6 +551,7 @@ def locked_on_the_server_by_a_program_that_crashes(
             crash["writers_seen_waiting_for_the_lock"] = wait_on_the_server(
                 server, database, WAITING_FOR_THE_LOCK, lambda waiting: waiting >= writers
             )
+            last_before_the_crash = on_the_server(database, "SELECT coalesce(max(seq), 0) FROM events")
         crash["seconds_until_the_server_released_the_lock"] = timed(
             lambda: wait_on_the_server(server, database, BACKENDS_OF, lambda alive: alive == 0, backend)
         )
@@ -545,10 +564,12 @@ def locked_on_the_server_by_a_program_that_crashes(
         figures, acknowledged = taps_through_a_crashed_lock(record, session_id, held(server))
     writers_acknowledged = [event_id for acks in server.acks.values() for event_id in acks]
     stored = stored_ids(data, session_id, database)
+    after_the_crash = set(server_ids(database, session_id, last_before_the_crash))
     return {
         **figures,
         "names_the_server": redacted(database) in figures["message"],
         **crash,
+        "writers_taps_stored_after_the_crash": [len(after_the_crash & set(a)) for a in server.acks.values()],
         "writers_refused_then_retried": server.refusals,
         "writer_failures": server.failures,
         "crashed_programs_write_kept": crashed_write_kept(data, database),
@@ -556,6 +577,7 @@ def locked_on_the_server_by_a_program_that_crashes(
         "lost_by_each_writer": [len(set(acks) - set(stored)) for acks in server.acks.values()],
         "order_kept": all(in_order(acks, stored) for acks in [acknowledged, *server.acks.values()]),
         **sound(data, database),
+        "seconds": round(time.perf_counter() - started, 1),
     }
 
 

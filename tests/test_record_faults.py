@@ -2,7 +2,8 @@
 read-only disk, a damaged file, a careless restore and a hostile user would try it: real processes, real
 SIGKILLs, real files, and a small real disk (tmpfs) when the tests run as root. The campaign lives in
 `benchmarks/faults.py`, which runs these same functions and prints their figures (docs/benchmarks.md,
-"Storage"); here every figure is asserted and a failure prints them all.
+"Storage"); here every figure is asserted and a failure prints them all. The campaigns about the record
+rather than SQLite's files (`kill -9`, concurrent writers, a crashed lock holder) run on PostgreSQL too.
 
 Already kept by other tests, so not repeated here:
 - kill -9 after 1, 37 and 150 taps, two processes writing one session, a lock held in the same process,
@@ -115,7 +116,8 @@ def test_the_writers_lock_held_on_the_server_by_a_program_that_then_crashes_lose
     assert figures["writers_seen_waiting_for_the_lock"] >= 2, shown(figures)  # the lock did hold them up
     assert figures["seconds_until_the_server_released_the_lock"] < 10, shown(figures)
     assert figures["writers_finished"] == 2 and figures["writer_failures"] == [], shown(figures)
-    assert all(count > 1 for count in figures["writers_acknowledged"]), shown(figures)
+    # each writer was held up with taps to write, and they reached the server once its holder was gone
+    assert all(count >= 1 for count in figures["writers_taps_stored_after_the_crash"]), shown(figures)
     assert figures["lost"] == 0 and figures["lost_by_each_writer"] == [0, 0], shown(figures)
     assert figures["order_kept"] and figures["stored_twice"] == 0, shown(figures)
     assert not figures["crashed_programs_write_kept"], shown(figures)
