@@ -17,6 +17,14 @@ What a therapist's taps must survive, each tried for real (real processes, real 
 Run: `.venv/bin/python benchmarks/faults.py [--kills 100] [--writers 8] [--dir DIR]` (DIR: where the records
 live; default a temporary folder, choose the disk that will hold real data). `tests/test_record_faults.py`
 runs the same functions in `make test` and asserts on what they return.
+
+With `--database postgresql://USER@HOST/DB`, the probes about the record rather than SQLite's files run on
+that server's record (an empty database: the campaign adds its clients there): `kill -9`, the concurrent
+writers (each writer process is given the URL) and a lock held by a program that crashes, there the
+writers' advisory lock taken in a transaction by another connection, with writer processes queued behind it.
+On a server a tap counts as stored when the server holds it after the record was opened and closed once
+more (what pushes anything a killed writer left in its data folder), asked of the server directly; none
+may be there twice.
 """
 
 from __future__ import annotations
@@ -43,14 +51,20 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, NoReturn
 
+import psycopg
+
 from companion.paths import database_path
 from companion.record import Count, EventDraft, Note, Record, StorageError, Trial
 from companion.record.backups import restore_backup
 from companion.record.database import SIDECAR_SUFFIXES
+from companion.record.postgres import WRITE_LOCK, redacted
 
 KILLS = 100
 MAX_KILL_DELAY_S = 0.15
 """Kills land anywhere from before the writer opened the record (it takes ~10-20 ms) to dozens of taps in."""
+MAX_KILL_DELAY_ON_A_SERVER_S = 0.25
+"""The same on a PostgreSQL record, which takes ~40-50 ms to open (a connection, then `prepare` under the
+writers' lock): with 0.15 s a third of the kills landed before the first tap, half under load."""
 
 Figures = dict[str, Any]
 
@@ -65,9 +79,10 @@ class Writers:
     opened a database. A writer prints `ack PID ID` only after `record.events.log` returned: every such line
     read here is an acknowledged tap."""
 
-    def __init__(self, data: Path, session_id: int, objective_id: int) -> None:
+    def __init__(self, data: Path, session_id: int, objective_id: int, database: str | None = None) -> None:
+        server = [str(data), str(session_id), str(objective_id), *([database] if database else [])]
         self.server = subprocess.Popen(
-            [sys.executable, __file__, "--serve-writers", str(data), str(session_id), str(objective_id)],
+            [sys.executable, __file__, "--serve-writers", *server],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -141,14 +156,15 @@ class Writers:
         self.server.wait(timeout=30)
 
 
-def serve_writers(data: Path, session_id: int, objective_id: int) -> None:
-    """The fork server's loop (see `Writers`): `start TAPS SEED` forks a writer, `reap PID` waits for one."""
+def serve_writers(data: Path, session_id: int, objective_id: int, database: str | None) -> None:
+    """The fork server's loop (see `Writers`): `start TAPS SEED` forks a writer, `reap PID` waits for one.
+    `database`: the PostgreSQL record's URL every writer opens (None: the SQLite file in `data`)."""
     for line in sys.stdin:
         command, number, *seed = line.split()
         if command == "start":
             pid = os.fork()
             if pid == 0:
-                write_taps(data, session_id, objective_id, int(number), int(seed[0]))
+                write_taps(data, session_id, objective_id, int(number), int(seed[0]), database)
             say(f"started {pid}")
         else:
             _, status = os.waitpid(int(number), 0)
@@ -167,13 +183,15 @@ def acknowledge(event_ids: list[str]) -> None:
         say(f"ack {os.getpid()} {' '.join(event_ids[start : start + 50])}")
 
 
-def write_taps(data: Path, session_id: int, objective_id: int, taps: int, seed: int) -> NoReturn:
+def write_taps(
+    data: Path, session_id: int, objective_id: int, taps: int, seed: int, database: str | None = None
+) -> NoReturn:
     """A writer: opens the record and taps as the pad does; never returns. A refused tap stays pending (the
     next `log` writes it first, as in the app) and is acknowledged once written."""
     code = 0
     try:
         rng = random.Random(seed)
-        record = Record.open(data, backup_every=None)
+        record = Record.open(data, backup_every=None, database=database)
         undoable: list[str] = []
         for _ in range(taps) if taps else itertools.count():
             waiting = [event.id for event in record.events.pending()]
@@ -222,26 +240,68 @@ def tap(
     return [event.id for event in events]
 
 
-def new_session(data: Path) -> tuple[int, int]:
-    """A client with an objective and an open session in the record at `data`: (session id, objective id)."""
-    with Record.open(data, backup_every=None) as record:
+def new_session(data: Path, database: str | None = None) -> tuple[int, int]:
+    """A client with an objective and an open session in the record at `data` (on the server at `database`,
+    when given): (session id, objective id)."""
+    with Record.open(data, backup_every=None, database=database) as record:
         client = record.caseload.add_client("Ava")
         goal = record.caseload.add_goal(client.id, "communication", "Requests")
         objective = record.caseload.add_objective(goal.id, "Requests with a 2-word phrase")
         return record.sessions.start_session([client.id], "clinic").id, objective.id
 
 
-def stored_ids(data: Path, session_id: int) -> list[str]:
-    """Every event of the session the record holds (undone ones and tombstones too), in logging order."""
+def stored_ids(data: Path, session_id: int, database: str | None = None) -> list[str]:
+    """Every event of the session the record holds (undone ones and tombstones too), in logging order.
+
+    On a server (`database`), what the server itself holds once the record was opened and closed once more,
+    asked directly rather than through a record: opening and closing are what push the taps a killed writer
+    left in its data folder, and the server is where the practice reads them, so a tap that reached only the
+    folder counts as lost here."""
+    if database is not None:
+        Record.open(data, backup_every=None, database=database).close()
+        return server_ids(database, session_id)
     with Record.open(data, backup_every=None) as record:
         return [
             e.id for e in record.events.session_events(session_id, include_undone=True, include_pending=False)
         ]
 
 
+def server_ids(database: str, session_id: int, after_seq: int = 0) -> list[str]:
+    """The session's events on the server, in the order it stored them (those after `after_seq` only)."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT id FROM events WHERE session_id = %s AND seq > %s ORDER BY seq", (session_id, after_seq)
+        )
+        return [str(event_id) for (event_id,) in rows]
+
+
 def integrity(data: Path) -> str:
     with Record.open(data, backup_every=None) as record:
         return str(record.database.query("PRAGMA integrity_check")[0][0])
+
+
+def sound(data: Path, database: str | None) -> Figures:
+    """What the storage must show after a campaign besides the taps: SQLite's integrity check of the file;
+    on a server (whose files no killed client writes), that no tap was stored twice: neither its row (the
+    id is UNIQUE there, so this is a check on the schema too) nor its audit entry, which a tap pushed twice
+    would add again."""
+    if database is None:
+        return {"integrity": integrity(data)}
+    twice = on_the_server(
+        database,
+        "SELECT (SELECT count(*) - count(DISTINCT id) FROM events) + (SELECT count(*) FROM (SELECT 1 FROM "
+        "audit_log WHERE target = 'events' GROUP BY action, target_id, client_id HAVING count(*) > 1) AS a)",
+    )
+    return {"stored_twice": twice}
+
+
+def on_the_server(database: str, sql: str, *params: object) -> Any:
+    """The one value a query gives, asked of the server directly (not through a record)."""
+    with psycopg.connect(database, autocommit=True) as conn:
+        row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise RuntimeError(f"the server answered nothing to {sql}")
+    return row[0]
 
 
 def losses(acknowledged: list[str], stored: list[str]) -> Figures:
@@ -260,23 +320,25 @@ def in_order(acknowledged: list[str], stored: list[str]) -> bool:
 
 
 # -- kill -9 and concurrent writers ----------------------------------------------------------------------
-def kill_campaign(data: Path, kills: int = KILLS, seed: int = 14) -> Figures:
-    """`kills` writers, one after another, each killed with SIGKILL after a random delay (see module doc)."""
+def kill_campaign(data: Path, kills: int = KILLS, seed: int = 14, database: str | None = None) -> Figures:
+    """`kills` writers, one after another, each killed with SIGKILL after a random delay (see module doc);
+    on the PostgreSQL server at `database` when given."""
     rng = random.Random(seed)
-    session_id, objective_id = new_session(data)
+    session_id, objective_id = new_session(data, database)
     started = time.perf_counter()
     acknowledged: list[str] = []
     landed = before_first_tap = 0
-    with Writers(data, session_id, objective_id) as writers:
+    longest = MAX_KILL_DELAY_S if database is None else MAX_KILL_DELAY_ON_A_SERVER_S
+    with Writers(data, session_id, objective_id, database) as writers:
         for _ in range(kills):
             pid = writers.start(0, rng.randrange(2**32))
-            writers.wait(rng.uniform(0, MAX_KILL_DELAY_S))
+            writers.wait(rng.uniform(0, longest))
             os.kill(pid, signal.SIGKILL)
             landed += writers.reap(pid) == -signal.SIGKILL
             taps = writers.acks.pop(pid, [])
             before_first_tap += not taps
             acknowledged += taps
-    stored = stored_ids(data, session_id)
+    stored = stored_ids(data, session_id, database)
     return {
         "kills_tried": kills,
         "kills_landed": landed,
@@ -284,27 +346,27 @@ def kill_campaign(data: Path, kills: int = KILLS, seed: int = 14) -> Figures:
         **losses(acknowledged, stored),
         "order_kept": in_order(acknowledged, stored),
         "writer_failures": writers.failures,
-        "integrity": integrity(data),
+        **sound(data, database),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
 
 def concurrent_writers(
-    data: Path, writers: int = 8, taps: int = 120, killed: int = 3, seed: int = 8
+    data: Path, writers: int = 8, taps: int = 120, killed: int = 3, seed: int = 8, database: str | None = None
 ) -> Figures:
     """`writers` processes tapping into one session at once: `killed` of them tap until each gets SIGKILL at
     a random moment (perhaps holding the write lock), the others log `taps` taps each and must finish.
-    Nothing acknowledged by any of them may be missing."""
+    Nothing acknowledged by any of them may be missing. On the PostgreSQL server at `database` when given."""
     rng = random.Random(seed)
-    session_id, objective_id = new_session(data)
+    session_id, objective_id = new_session(data, database)
     started = time.perf_counter()
-    with Writers(data, session_id, objective_id) as server:
+    with Writers(data, session_id, objective_id, database) as server:
         pids = [server.start(0 if n < killed else taps, rng.randrange(2**32)) for n in range(writers)]
         for pid in pids[:killed]:
             server.wait(rng.uniform(0, 0.2))
             os.kill(pid, signal.SIGKILL)
         codes = [server.reap(pid) for pid in pids]
-    stored = stored_ids(data, session_id)
+    stored = stored_ids(data, session_id, database)
     return {
         "writers": writers,
         "killed": codes.count(-signal.SIGKILL),
@@ -313,7 +375,7 @@ def concurrent_writers(
         "order_kept": all(in_order(server.acks[pid], stored) for pid in pids),
         "refused_then_retried": server.refusals,
         "writer_failures": server.failures,
-        "integrity": integrity(data),
+        **sound(data, database),
         "seconds": round(time.perf_counter() - started, 1),
     }
 
@@ -331,24 +393,61 @@ time.sleep(600)
 """
 
 
+HOLD_SERVER_LOCK = """
+import sys, time, psycopg
+conn = psycopg.connect(sys.argv[1])  # not in autocommit: what follows is one transaction, as a writer's
+print("connected", conn.info.backend_pid, flush=True)
+sys.stdin.readline()  # the campaign says when
+conn.execute("SELECT pg_advisory_xact_lock(%s)", (int(sys.argv[2]),))
+conn.execute("CREATE TABLE written_by_another_program (never_committed BIGINT)")
+print("holding", flush=True)
+time.sleep(600)
+"""
+"""The same on a PostgreSQL record: the writers' lock every writer of the record takes (WRITE_LOCK)."""
+
+
+class Holder:
+    """A program that will hold the record's lock (HOLD_LOCK or HOLD_SERVER_LOCK), killed -9 on leaving."""
+
+    def __init__(self, program: str, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", program, *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def said(self, word: str) -> list[str]:
+        """The rest of the holder's next line, which must start with `word`."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().split()
+        if line[:1] != [word]:
+            raise RuntimeError(f"the program meant to hold the lock said {line} instead of {word!r}")
+        return line[1:]
+
+    def go(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def __enter__(self) -> Holder:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
 @contextlib.contextmanager
 def held_by_another_program(db: Path, mode: str) -> Iterator[None]:
     """Another program holds the database's lock (`write`: a write transaction; `exclusive`: exclusive
     locking mode) with a write of its own under way, until it is killed -9 on leaving the block."""
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(db), mode], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        if holder.stdout is None or holder.stdout.readline() != "holding\n":
-            raise RuntimeError("the program meant to hold the lock did not get it")
+    with Holder(HOLD_LOCK, str(db), mode) as holder:
+        holder.said("holding")
         yield
-    finally:
-        holder.kill()
-        holder.wait()
 
 
-def crashed_write_kept(data: Path) -> bool:
+def crashed_write_kept(data: Path, database: str | None = None) -> bool:
     """Whether the killed program's uncommitted write is in the record (it must not be)."""
+    if database is not None:
+        return bool(on_the_server(database, "SELECT to_regclass('written_by_another_program') IS NOT NULL"))
     with contextlib.closing(sqlite3.connect(database_path(data))) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     return "written_by_another_program" in tables
@@ -377,23 +476,40 @@ def locked_by_a_program_that_crashes(data: Path) -> Figures:
     with private_cache():
         record = Record.open(data, busy_timeout=0.1, backup_every=None)
         session = record.sessions.start_session([record.caseload.add_client("Ava").id], "clinic")
-        acknowledged = [record.events.log(session.id, EventDraft(Count("initiation"))).id]
-        refused: list[StorageError] = []
-        with held_by_another_program(record.path, "write"):
-            for label in ("initiation", "turn", "initiation"):
-                try:
-                    acknowledged.append(record.events.log(session.id, EventDraft(Count(label))).id)
-                except StorageError as problem:
-                    refused.append(problem)
-            shown = len(record.events.session_events(session.id))
-            rescue = record.events.rescue_file
-            rescued = len(rescue.read_text().splitlines()) if rescue else 0
-        held = [event.id for event in record.events.pending()]
-        flushed = record.events.flush()
-        acknowledged += held
-        acknowledged.append(record.events.log(session.id, EventDraft(Count("after"))).id)
-        record.close()
+        figures, acknowledged = taps_through_a_crashed_lock(
+            record, session.id, held_by_another_program(record.path, "write")
+        )
     return {
+        **figures,
+        "crashed_programs_write_kept": crashed_write_kept(data),
+        **losses(acknowledged, stored_ids(data, session.id)),
+    }
+
+
+def taps_through_a_crashed_lock(
+    record: Record, session_id: int, held: contextlib.AbstractContextManager[object]
+) -> tuple[Figures, list[str]]:
+    """The therapist's side of a lock held by a program that then crashes (`held`: the lock is held inside,
+    its holder killed -9 on leaving): a tap before, three while it is held, the refused ones written once it
+    is gone, one tap after; then the record is closed. Returns the figures and the taps acknowledged."""
+    acknowledged = [record.events.log(session_id, EventDraft(Count("initiation"))).id]
+    refused: list[StorageError] = []
+    with held:
+        for label in ("initiation", "turn", "initiation"):
+            try:
+                acknowledged.append(record.events.log(session_id, EventDraft(Count(label))).id)
+            except StorageError as problem:
+                refused.append(problem)
+        mine = {*acknowledged, *(event.id for event in record.events.pending())}  # not other writers'
+        shown = sum(event.id in mine for event in record.events.session_events(session_id))
+        rescue = record.events.rescue_file
+        rescued = len(rescue.read_text().splitlines()) if rescue else 0
+    held_ids = [event.id for event in record.events.pending()]
+    flushed = record.events.flush()
+    acknowledged += held_ids
+    acknowledged.append(record.events.log(session_id, EventDraft(Count("after"))).id)
+    record.close()
+    figures = {
         "refused_taps": len(refused),
         "error": sorted({type(problem).__name__ for problem in refused}),
         "message": str(refused[0]) if refused else "",
@@ -401,9 +517,102 @@ def locked_by_a_program_that_crashes(data: Path) -> Figures:
         "kept_in_rescue_file": rescued,
         "rescue_file_removed": rescue is not None and not rescue.exists(),
         "written_once_unlocked": flushed,
-        "crashed_programs_write_kept": crashed_write_kept(data),
-        **losses(acknowledged, stored_ids(data, session.id)),
     }
+    return figures, acknowledged
+
+
+SERVER_WAIT_S = 60.0
+"""How long the server campaign waits for what must happen (writers queued on the lock, the lock released
+after its holder's crash) before it reports that it did not."""
+
+
+def locked_on_the_server_by_a_program_that_crashes(
+    data: Path, database: str, writers: int = 2, taps: int = 100, seed: int = 16
+) -> Figures:
+    """The same on the PostgreSQL record at `database`, with `writers` more processes tapping into the
+    session (`taps` each). Another program connects, takes the writers' lock (WRITE_LOCK) in a transaction
+    with a write of its own under way, as a writer does, once the writers are tapping; the therapist taps
+    meanwhile, and the program is killed -9 once every writer waits for the lock. The server must roll its
+    write back and release the lock; the waiting writers then carry on and finish, and every tap any of them
+    or the therapist was told is stored must be on the server, once."""
+    rng = random.Random(seed)
+    session_id, objective_id = new_session(data, database)
+    started = time.perf_counter()
+    crash: Figures = {"waiting_writers": writers}
+    last_before_the_crash = 0
+
+    @contextlib.contextmanager
+    def held(server: Writers) -> Iterator[None]:
+        nonlocal last_before_the_crash
+        with Holder(HOLD_SERVER_LOCK, database, str(WRITE_LOCK)) as holder:
+            backend = int(holder.said("connected")[0])
+            pids = [server.start(taps, rng.randrange(2**32)) for _ in range(writers)]
+            for pid in pids:
+                server.wait_for_a_tap(pid)
+            holder.go()
+            holder.said("holding")
+            yield
+            crash["writers_seen_waiting_for_the_lock"] = wait_on_the_server(
+                server, database, WAITING_FOR_THE_LOCK, lambda waiting: waiting >= writers
+            )
+            last_before_the_crash = on_the_server(database, "SELECT coalesce(max(seq), 0) FROM events")
+        crash["seconds_until_the_server_released_the_lock"] = timed(
+            lambda: wait_on_the_server(server, database, BACKENDS_OF, lambda alive: alive == 0, backend)
+        )
+        codes = [server.reap(pid) for pid in pids]
+        crash["writers_finished"] = codes.count(0)
+        crash["writers_acknowledged"] = [len(server.acks[pid]) for pid in pids]
+
+    with private_cache(), Writers(data, session_id, objective_id, database) as server:
+        record = Record.open(data, busy_timeout=0.1, backup_every=None, database=database)
+        figures, acknowledged = taps_through_a_crashed_lock(record, session_id, held(server))
+    writers_acknowledged = [event_id for acks in server.acks.values() for event_id in acks]
+    stored = stored_ids(data, session_id, database)
+    after_the_crash = set(server_ids(database, session_id, last_before_the_crash))
+    return {
+        **figures,
+        "names_the_server": redacted(database) in figures["message"],
+        **crash,
+        "writers_taps_stored_after_the_crash": [len(after_the_crash & set(a)) for a in server.acks.values()],
+        "writers_refused_then_retried": server.refusals,
+        "writer_failures": server.failures,
+        "crashed_programs_write_kept": crashed_write_kept(data, database),
+        **losses(acknowledged + writers_acknowledged, stored),
+        "lost_by_each_writer": [len(set(acks) - set(stored)) for acks in server.acks.values()],
+        "order_kept": all(in_order(acks, stored) for acks in [acknowledged, *server.acks.values()]),
+        **sound(data, database),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+WAITING_FOR_THE_LOCK = (
+    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+    f"AND classid = 0 AND objid = {WRITE_LOCK} AND objsubid = 1"
+)
+"""The server's connections waiting for the writers' lock (a bigint advisory key: high half in classid,
+low half in objid, objsubid 1)."""
+BACKENDS_OF = "SELECT count(*) FROM pg_stat_activity WHERE pid = %s"
+"""Whether a connection's server process is still there: when it has gone, so have its locks."""
+
+
+def wait_on_the_server(
+    server: Writers, database: str, sql: str, done: Callable[[int], bool], *params: object
+) -> int:
+    """Ask the server `sql` until `done` says its answer is the awaited one (reading the writers meanwhile,
+    so none stops on a full pipe); its last answer. Raises after SERVER_WAIT_S: what was awaited never
+    came."""
+    deadline = time.monotonic() + SERVER_WAIT_S
+    while not done(answer := int(on_the_server(database, sql, *params))):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"waited {SERVER_WAIT_S} s on the server: {sql} {params} still {answer}")
+        server.wait(0.01)
+    return answer
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return round(time.perf_counter() - started, 3)
 
 
 def locked_exclusively_when_opening(data: Path) -> Figures:
@@ -864,18 +1073,42 @@ def campaign(root: Path, kills: int, writers: int) -> Figures:
     return results
 
 
+def server_campaign(root: Path, kills: int, writers: int, database: str) -> Figures:
+    """The probes about the record rather than SQLite's files, on the PostgreSQL server at `database`: all
+    in that one database, each with its own data folder under `root` (where its rescue files go)."""
+    return {
+        "benchmark": "faults",
+        "database": redacted(database),
+        "kill_minus_nine": kill_campaign(root / "kills" / "data", kills, database=database),
+        "concurrent_writers": concurrent_writers(root / "writers" / "data", writers, database=database),
+        "locked_mid_session": locked_on_the_server_by_a_program_that_crashes(
+            root / "locked" / "data", database
+        ),
+    }
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--serve-writers"]:
-        serve_writers(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))
+        database = sys.argv[5] if len(sys.argv) > 5 else None
+        serve_writers(Path(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), database)
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=KILLS, help=f"writers to kill -9 (default {KILLS})")
     parser.add_argument("--writers", type=int, default=8, help="processes writing at once (default 8)")
     parser.add_argument("--dir", type=Path, help="folder for the records (default: a temporary folder)")
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="a postgresql:// URL: run the kill, writers and lock probes on that server's record instead",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        print(json.dumps(campaign(Path(tmp), args.kills, args.writers), indent=2))
+        if args.database:
+            figures = server_campaign(Path(tmp), args.kills, args.writers, args.database)
+        else:
+            figures = campaign(Path(tmp), args.kills, args.writers)
+        print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":

@@ -31,12 +31,14 @@ BACKENDS = ("sqlite", "postgresql")
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """The record suite (`test_record_*.py`) runs on SQLite and on PostgreSQL, except a test marked
-    `sqlite_only` (it is about SQLite's files: their modes, WAL, encryption, a disk that fills)."""
+    `sqlite_only` (it is about SQLite's files: their modes, WAL, encryption, a disk that fills) or
+    `postgresql_only` (its SQLite twin is about the file: a lock held on the server, say)."""
     if not metafunc.module.__name__.startswith("test_record_"):
         return
     if metafunc.definition.get_closest_marker("sqlite_only") is not None:
         return
-    metafunc.parametrize("record_backend", BACKENDS, indirect=True)
+    only_postgresql = metafunc.definition.get_closest_marker("postgresql_only") is not None
+    metafunc.parametrize("record_backend", BACKENDS[1:] if only_postgresql else BACKENDS, indirect=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

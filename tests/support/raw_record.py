@@ -19,7 +19,13 @@ from companion.record.database import Connection
 
 
 def on_postgres() -> bool:
-    return bool(os.environ.get("COMPANION_DATABASE_URL"))
+    return database_url() is not None
+
+
+def database_url() -> str | None:
+    """The test's PostgreSQL database (None: the record is the SQLite file), for code that must be given it:
+    a campaign that starts its own processes, or asks the server directly."""
+    return os.environ.get("COMPANION_DATABASE_URL") or None
 
 
 def database_env() -> dict[str, str]:
