@@ -494,6 +494,7 @@ def taps_through_a_crashed_lock(
     is gone, one tap after; then the record is closed. Returns the figures and the taps acknowledged."""
     acknowledged = [record.events.log(session_id, EventDraft(Count("initiation"))).id]
     refused: list[StorageError] = []
+    started = time.monotonic()
     with held:
         for label in ("initiation", "turn", "initiation"):
             try:
@@ -504,6 +505,10 @@ def taps_through_a_crashed_lock(
         shown = sum(event.id in mine for event in record.events.session_events(session_id))
         rescue = record.events.rescue_file
         rescued = len(rescue.read_text().splitlines()) if rescue else 0
+        sync = record.events.sync  # a server record: taps wait in its outbox, and its sender says why
+        while sync is not None and sync.problem is None and time.monotonic() - started < SERVER_WAIT_S:
+            time.sleep(0.01)
+        waiting = {"waiting_for_the_server": sync.waiting, "server_problem": sync.problem} if sync else {}
     held_ids = [event.id for event in record.events.pending()]
     flushed = record.events.flush()
     acknowledged += held_ids
@@ -517,6 +522,7 @@ def taps_through_a_crashed_lock(
         "kept_in_rescue_file": rescued,
         "rescue_file_removed": rescue is not None and not rescue.exists(),
         "written_once_unlocked": flushed,
+        **waiting,
     }
     return figures, acknowledged
 
