@@ -41,10 +41,12 @@ def _backend() -> KeyringBackend:
     """The keyring's backend, looked for again when none was found before: a keyring started after the app
     (the therapist unlocked the desktop session, then pressed retry) is then found without a restart."""
     import keyring
+    import keyring.backend
     import keyring.backends.fail
     import keyring.core
 
     if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+        keyring.backend.get_all_keyring.reset()  # the backends that work are otherwise looked for once
         keyring.core.init_backend()
     return keyring.get_keyring()
 
