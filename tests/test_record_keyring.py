@@ -10,6 +10,7 @@ holding the key, rescue files) is tested on both in `tests/test_record_encryptio
 from __future__ import annotations
 
 import os
+import pty
 import sqlite3
 import subprocess
 import sys
@@ -130,6 +131,29 @@ def test_a_changed_entry_is_named_as_a_wrong_key(data: Path, in_keyring: dict[st
     assert practice.NAME in clients(data)
 
 
+CLI = "from companion.cli import main; main()"
+
+
+def test_a_command_in_a_terminal_asks_for_nothing(data: Path, in_keyring: dict[str, int]) -> None:
+    """A real pseudo-terminal as stdin, where a passphrase folder would be asked for its passphrase: the
+    command runs straight through (a prompt would wait for input until the timeout fails the test)."""
+    master, terminal = pty.openpty()
+    try:
+        listing = subprocess.run(
+            [sys.executable, "-c", CLI, "--data-dir", str(data), "clients", "list"],
+            stdin=terminal,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])},
+        )
+    finally:
+        os.close(terminal)
+        os.close(master)
+    assert listing.returncode == 0, listing.stderr
+    assert practice.NAME in listing.stdout and listing.stderr == ""
+
+
 NO_BUS_THEN_BUS = """
 import os, sys
 from pathlib import Path
@@ -159,8 +183,7 @@ def without_a_keyring(tmp_path: Path, *args: str, passphrase: str = "") -> subpr
 def test_without_a_keyring_opening_names_the_cause_and_fix_and_a_retry_finds_it_once_it_runs(
     data: Path, in_keyring: dict[str, int], tmp_path: Path, os_keyring: str
 ) -> None:
-    cli = ["-c", "from companion.cli import main; main()", "--data-dir", str(data), "clients", "list"]
-    listing = without_a_keyring(tmp_path, *cli)
+    listing = without_a_keyring(tmp_path, "-c", CLI, "--data-dir", str(data), "clients", "list")
     assert listing.returncode == 1 and practice.NAME not in listing.stdout
     (line,) = listing.stderr.splitlines()
     assert (
@@ -178,8 +201,9 @@ def test_encrypt_with_the_keyring_refuses_without_a_keyring_or_a_recovery_passph
     data: Path, tmp_path: Path, os_keyring: str
 ) -> None:
     counts = practice.plain_practice(data)
-    cli = ["-c", "from companion.cli import main; main()", "--data-dir", str(data), "encrypt", "--keyring"]
-    no_keyring = without_a_keyring(tmp_path, *cli, passphrase=practice.PASSPHRASE)
+    no_keyring = without_a_keyring(
+        tmp_path, "-c", CLI, "--data-dir", str(data), "encrypt", "--keyring", passphrase=practice.PASSPHRASE
+    )
     assert no_keyring.returncode == 1
     assert (
         "No OS keyring can keep the key" in no_keyring.stderr and "Nothing was changed." in no_keyring.stderr

@@ -53,23 +53,27 @@ def private_secret_service(folder: Path) -> Iterator[str]:
     (folder / "bus.conf").write_text(BUS_CONFIG.format(folder=folder))
     runtime = folder / "run"
     runtime.mkdir(mode=0o700)
-    bus = subprocess.Popen(
-        [
-            str(programs["dbus-daemon"]),
-            "--config-file",
-            str(folder / "bus.conf"),
-            "--nofork",
-            "--print-address=1",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    bus_log = folder / "dbus-daemon.log"
+    with open(bus_log, "wb") as output:  # its warnings (about an fd limit, say) stay out of the tests' output
+        bus = subprocess.Popen(
+            [
+                str(programs["dbus-daemon"]),
+                f"--config-file={folder / 'bus.conf'}",
+                "--nofork",
+                "--print-address",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=output,
+            text=True,
+        )
     keyring: subprocess.Popen[bytes] | None = None
     try:
         assert bus.stdout is not None
         address = bus.stdout.readline().strip()
         if not address:
-            raise SecretServiceUnavailable(f"dbus-daemon exited with {bus.wait()} before giving its address")
+            raise SecretServiceUnavailable(
+                f"dbus-daemon exited with {bus.wait()} before giving its address: {_tail(bus_log)}"
+            )
         env = {
             **os.environ,
             "HOME": str(folder),
