@@ -3,14 +3,16 @@
 #   scripts/system-deps.sh run   -> PortAudio (speaker output)
 #   scripts/system-deps.sh test  -> PortAudio, a JACK server (jackd2), Chromium for the browser test and
 #                                   strace (the power-loss test reads the order of writes and fsyncs) and
-#                                   PostgreSQL (the record suite runs on it too; the fixture starts it)
+#                                   PostgreSQL (the record suite runs on it too; the fixture starts it),
+#                                   a D-Bus daemon and GNOME Keyring (a real Secret Service for the OS
+#                                   keyring tests of `companion encrypt --keyring`; the fixture starts them)
 # Why a script: `make run` and `make test` must each do all set-up on a fresh machine, and only root
 # may install system packages, so without root we print the exact command instead of failing later.
 set -euo pipefail
 purpose=${1:-run}
 packages=(libportaudio2)
 if [ "$purpose" = test ]; then
-    packages+=(jackd2 chromium strace postgresql)
+    packages+=(jackd2 chromium strace postgresql dbus-daemon gnome-keyring)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -3,12 +3,12 @@
 The JACK fixture starts a real `jackd -d dummy` server (see `support.jackd`): it gives tests real audio and
 MIDI ports without any sound card. Each test run uses its own server name so parallel runs never share
 a server. In CI (CI=true) a missing JACK is a failure, not a skip: the timing tests are the point of the
-engine. The same holds for the PostgreSQL server (`support.postgres`) the record suite also runs on.
+engine. The same holds for the PostgreSQL server (`support.postgres`) the record suite also runs on, and
+the Secret Service (`support.secret_service`) the OS keyring tests of encryption at rest talk to.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -19,10 +19,13 @@ from support.host_steal import steal_seconds
 from support.jackd import JackServer, JackUnavailable, dummy_jack
 from support.postgres import PostgresServer, PostgresUnavailable, missing_postgres, private_postgres
 from support.practice import Practice, make_practice, make_practice_with_songs
+from support.required import missing
+from support.secret_service import SecretServiceUnavailable, private_secret_service
 from support.staffed import Staffed, make_staffed
 
 from audio.engine_process import EngineProcess
 from companion.record import Record
+from companion.record.keys import PASSPHRASE_VAR
 from interventions import Library
 
 BACKENDS = ("sqlite", "postgresql")
@@ -83,12 +86,6 @@ def _scheduling(server: JackServer | None) -> str:
     return f"realtime refused: {refused[0]}" if refused else "realtime"
 
 
-def _missing_jack(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"JACK is required in CI but unavailable: {reason}")
-    pytest.skip(f"JACK unavailable: {reason}")
-
-
 @pytest.fixture(scope="session")
 def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer]:
     """Start `jackd -d dummy -r 48000 -p 128` for the whole test session and point every client at it."""
@@ -98,7 +95,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
             _SERVER = server
             yield server
     except JackUnavailable as exc:
-        _missing_jack(str(exc))
+        missing("JACK", str(exc))
 
 
 @pytest.fixture(scope="session")
@@ -117,6 +114,27 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     url = postgres_server.fresh_url()
     yield url
     postgres_server.drop(url)
+
+
+@pytest.fixture(scope="session")
+def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A private Secret Service (GNOME Keyring on its own D-Bus, `support.secret_service`) for the whole
+    test session: its bus address."""
+    try:
+        with private_secret_service(tmp_path_factory.mktemp("keyring")) as address:
+            yield address
+    except SecretServiceUnavailable as exc:
+        missing("A Secret Service (D-Bus and GNOME Keyring)", str(exc))
+
+
+@pytest.fixture
+def os_keyring(secret_service: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The OS keyring of this test is the private Secret Service (never the user's own), and no passphrase
+    is set: what opens a keyring folder is the key in it."""
+    monkeypatch.setenv("DBUS_SESSION_BUS_ADDRESS", secret_service)
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.delenv(PASSPHRASE_VAR, raising=False)
+    return secret_service
 
 
 @pytest.fixture(scope="module")

@@ -20,13 +20,20 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from support.encrypted_folder import (
+    NAME,
+    NOTE,
+    PASSPHRASE,
+    assert_unreadable,
+    encrypted_practice,
+    plain_practice,
+    run,
+    table_counts,
+)
 from support.pilot import SIZE, app_for, on_screen, ready
-from support.practice import make_practice
 
 from companion.app.screens.problem import StartupProblem
 from companion.app.screens.today import TodayScreen
-from companion.cli import main
 from companion.record import CorruptDatabase, DatabaseLocked, EventDraft, KeyNeeded, Note, Record, WrongKey
 from companion.record.backups import list_backups, restore_backup
 from companion.record.cipher import PLAIN_HEADER, connect
@@ -35,60 +42,34 @@ from companion.record.rescue import rescue_places, rescue_prefix, rescued_files
 
 pytestmark = pytest.mark.sqlite_only  # encryption at rest is of the SQLite files (a server encrypts its own)
 
-PASSPHRASE = "correct horse battery"
-NAME = "Philippa Quartermaine"
-NOTE = "hummed the whole of Moon River"
-
-
-def run(data: Path, *args: str, passphrase: str | None = PASSPHRASE) -> Result:
-    env = {PASSPHRASE_VAR: passphrase} if passphrase is not None else {PASSPHRASE_VAR: ""}
-    return CliRunner().invoke(main, ["--data-dir", str(data), *args], env=env, catch_exceptions=False)
-
-
-def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {table: conn.execute(f'SELECT COUNT(*) FROM "{table}"').fetchone()[0] for table in tables}
-
-
-def plain_practice(data: Path) -> dict[str, int]:
-    """The seeded practice plus a client with a long, findable name and a note; returns rows per table."""
-    make_practice(data)
-    with Record.open(data, backup_every=None) as record:
-        client = record.caseload.add_client(NAME, birth_year=1961)
-        session = record.sessions.start_session([client.id])
-        record.events.log(session.id, EventDraft(Note(NOTE)))
-    conn = sqlite3.connect(data / "companion.db")
-    try:
-        return table_counts(conn)
-    finally:
-        conn.close()
-
 
 @pytest.fixture
 def encrypted(data: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
     """A practice encrypted by `companion encrypt`; COMPANION_PASSPHRASE set for the test. Returns the
     plain record's rows per table."""
-    counts = plain_practice(data)
-    result = run(data, "encrypt")
-    assert result.exit_code == 0, result.output
+    counts = encrypted_practice(data)
     monkeypatch.setenv(PASSPHRASE_VAR, PASSPHRASE)
     return counts
 
 
-def assert_unreadable(path: Path) -> None:
-    content = path.read_bytes()
-    assert content, path
-    assert not content.startswith(PLAIN_HEADER), path
-    for secret in (NAME, NOTE):
-        assert secret.encode() not in content, (secret, path)
+@pytest.fixture(params=["passphrase", "keyring"])
+def either_encrypted(request: pytest.FixtureRequest, data: Path) -> dict[str, int]:
+    """`encrypted`, or encrypted with `--keyring` in the test's own keyring with no passphrase set: what
+    holds for both kinds of key is tested on both."""
+    if request.param == "passphrase":
+        return request.getfixturevalue("encrypted")
+    request.getfixturevalue("os_keyring")
+    return encrypted_practice(data, "--keyring")
 
 
-def test_encrypt_keeps_every_row_and_the_file_reads_as_noise(data: Path, encrypted: dict[str, int]) -> None:
+def test_encrypt_keeps_every_row_and_the_file_reads_as_noise(
+    data: Path, either_encrypted: dict[str, int]
+) -> None:
     db = data / "companion.db"
     assert_unreadable(db)
     assert sorted(p.name for p in data.iterdir() if p.name.startswith("companion.db")) == ["companion.db"]
     with Record.open(data, backup_every=None) as record:
-        assert table_counts(record.database.connection) == encrypted
+        assert table_counts(record.database.connection) == either_encrypted
         assert {c.display_name for c in record.caseload.clients()} == {"Ava", "Ben", "Cleo", NAME}
         ours = record.caseload.find_client(NAME)
         assert ours.birth_year == 1961
@@ -178,7 +159,9 @@ def test_backups_are_encrypted_and_restore_with_the_key(data: Path, monkeypatch:
     assert listing.exit_code == 1 and "does not unlock" in listing.output
 
 
-def test_rescue_files_of_an_encrypted_folder_are_encrypted(data: Path, encrypted: dict[str, int]) -> None:
+def test_rescue_files_of_an_encrypted_folder_are_encrypted(
+    data: Path, either_encrypted: dict[str, int]
+) -> None:
     key = key_for(data)
     record = Record.open(data, busy_timeout=0.1, backup_every=None)
     session = record.sessions.start_session([record.caseload.find_client(NAME).id])
@@ -198,16 +181,21 @@ def test_rescue_files_of_an_encrypted_folder_are_encrypted(data: Path, encrypted
     record.close()
 
 
-def test_files_stay_private_and_exports_stay_plain(data: Path, encrypted: dict[str, int]) -> None:
+def test_files_stay_private_no_file_holds_the_key_and_exports_stay_plain(
+    data: Path, either_encrypted: dict[str, int]
+) -> None:
     with Record.open(data) as record:
         backup = record.backups.backup_now()
     for path in (data / "companion.db", data / "encryption.json", backup):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     for folder in (data, backup.parent):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
-    marker = (data / "encryption.json").read_text()
-    assert PASSPHRASE not in marker and key_for(data) is not None
-    assert key_for(data).raw.hex() not in marker  # type: ignore[union-attr]
+    key = key_for(data)
+    assert key is not None
+    for path in (p for p in data.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        for secret in (PASSPHRASE.encode(), key.raw, key.raw.hex().encode()):
+            assert secret not in content, path
     out = data / "exports" / "ours.csv"
     result = run(data, "export", "--client", NAME, "--format", "csv", "--out", str(out))
     assert result.exit_code == 0, result.output

@@ -22,7 +22,7 @@ from companion.paths import data_dir as resolve_data_dir
 from companion.paths import database_path
 from companion.record import Record, StorageError, UnknownRecord, WrongKey
 from companion.record.cipher import DataKey
-from companion.record.keys import PASSPHRASE_VAR, encrypted, marker_path, unlock
+from companion.record.keys import PASSPHRASE_VAR, encrypted, marker_path, unlock, uses_keyring
 
 
 def data_dir_of(ctx: click.Context) -> Path:
@@ -74,12 +74,13 @@ def new_password() -> str:
 
 
 def folder_key(folder: Path, needs_key: Callable[[Path], bool] = encrypted) -> DataKey | None:
-    """The key of an encrypted folder: from COMPANION_PASSPHRASE, else typed here when there is a terminal
-    (three tries). Raises KeyNeeded/WrongKey (StorageErrors) saying how to give it. `needs_key` is
-    `has_marker` to restore a backup over a record that may be too damaged to tell."""
+    """The key of an encrypted folder: from the OS keyring for a folder that keeps it there, else from
+    COMPANION_PASSPHRASE, else typed here when there is a terminal (three tries). Raises KeyNeeded/WrongKey
+    (StorageErrors) saying how to give it. `needs_key` is `has_marker` to restore a backup over a record
+    that may be too damaged to tell."""
     if not needs_key(folder):
         return None
-    if os.environ.get(PASSPHRASE_VAR) or not sys.stdin.isatty():
+    if os.environ.get(PASSPHRASE_VAR) or not sys.stdin.isatty() or uses_keyring(folder):
         return unlock(folder)
     prompt = f"Passphrase for {database_path(folder)}"
     for _ in range(2):

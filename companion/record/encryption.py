@@ -10,15 +10,16 @@ the same copy-and-rename, so a rerun finishes what an interrupted run left.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from companion.paths import database_path
 from companion.record.backups import list_backups, open_elsewhere
-from companion.record.cipher import SQL_OR_OS_ERRORS, DataKey, connect, encrypt_file, is_plain
+from companion.record.cipher import KEY_BYTES, SQL_OR_OS_ERRORS, DataKey, connect, encrypt_file, is_plain
 from companion.record.database import SIDECAR_SUFFIXES, sync_folder
 from companion.record.errors import StorageError, classify
-from companion.record.keys import encrypted, new_marker, unlock
+from companion.record.keys import encrypted, keep_in_keyring, new_marker, unlock
 from companion.record.record import Record
 
 
@@ -34,12 +35,17 @@ class Encryption:
     """Plain copies of the record that were not encrypted, with why (damaged backups, restore leftovers)."""
 
 
-def encrypt_folder(data_dir: Path, passphrase: str) -> Encryption:
-    """Encrypt the folder's record and its backups with a key from `passphrase` (a rerun must give the same
-    passphrase). Raises StorageError (or ValueError for a too short passphrase) with nothing changed."""
+def encrypt_folder(data_dir: Path, passphrase: str, *, keyring: bool = False) -> Encryption:
+    """Encrypt the folder's record and its backups with a key from `passphrase`, or with `keyring` with a
+    random key kept in the OS keyring, `passphrase` being its recovery passphrase (`keys`). A rerun must give
+    the same passphrase; with `keyring` it puts the key (back) in the keyring, and turns a passphrase
+    folder into a keyring one. Raises StorageError (or ValueError for a too short passphrase) with nothing
+    changed."""
     db = database_path(data_dir)
     if encrypted(data_dir):
         key = unlock(data_dir, passphrase)
+        if keyring:
+            keep_in_keyring(data_dir, key, passphrase)
         done = Encryption(database=False)
     else:
         if open_elsewhere(db):
@@ -49,7 +55,11 @@ def encrypt_folder(data_dir: Path, passphrase: str) -> Encryption:
                 "it, then run `companion encrypt` again. Nothing was changed.",
             )
         Record.open(data_dir, backup_every=None).close()  # creates a new record, adds rescued entries
-        key = new_marker(data_dir, passphrase)
+        if keyring:
+            key = DataKey(secrets.token_bytes(KEY_BYTES))
+            keep_in_keyring(data_dir, key, passphrase)
+        else:
+            key = new_marker(data_dir, passphrase)
         _replace_with_encrypted(db, key)
         done = Encryption(database=True)
     for backup in list_backups(data_dir):

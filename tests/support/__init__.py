@@ -14,6 +14,9 @@
   engine and judging a take), `host_steal` (waiting for a quiet host), `hit_sender` (a drum client
   playing known frames) and `listening_takes` (a played block with known asynchronies).
 - `serving`: a `companion serve` process and a caseload for its app.
+- `encrypted_folder`: a practice with a findable client and note, and `companion encrypt` run on it.
+- `secret_service`: a private D-Bus and GNOME Keyring, the real OS keyring of the keyring tests.
+- `required`: a missing system component fails the run in CI, skips the test elsewhere.
 
 The shared fixtures themselves are in `tests/conftest.py`. pytest puts `tests/` on `sys.path` (the tests
 are not a package), so test files import `support.<module>`; the benchmarks put it there themselves.

@@ -20,6 +20,9 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
+
+from support.required import missing
 
 INSTALLED = Path("/usr/lib/postgresql")
 """Where Debian installs each major version's server programs (`<major>/bin`)."""
@@ -31,14 +34,10 @@ class PostgresUnavailable(RuntimeError):
     """No PostgreSQL server can be started here; the message says what is missing."""
 
 
-def missing_postgres(reason: str) -> None:
+def missing_postgres(reason: str) -> NoReturn:
     """In CI (CI=true) a missing server fails the run: the record suite must run on both backends there.
     Elsewhere the PostgreSQL runs are skipped, saying how to install it."""
-    import pytest
-
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"PostgreSQL is required in CI but unavailable: {reason}")
-    pytest.skip(f"PostgreSQL unavailable: {reason}")
+    missing("PostgreSQL", reason)
 
 
 def _bin_dir() -> Path:
