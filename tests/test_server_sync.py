@@ -341,3 +341,28 @@ def test_a_pulled_cable_never_holds_a_tap_and_every_tap_arrives_once_it_is_mende
             link.mend()
             eventually(lambda: sync.waiting == 0)
     assert session_ids_on_server(url, session_id) == logged
+
+
+def test_quitting_while_the_cable_is_pulled_keeps_the_taps_for_the_next_open_which_sends_them_once(
+    server: PostgresServer, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing does not wait on a dead wire: the taps stay in the outbox. When the link is mended the old
+    run's hung send completes too, while the next open sends the same rows: the server keeps one of each."""
+    with link_to(server.port) as link:
+        monkeypatch.setenv("COMPANION_DATABASE_URL", url.replace(f":{server.port}/", f":{link.port}/"))
+        record = Record.open(tmp_path, backup_every=None)
+        session_id, _ = new_session(record)
+        logged = [record.events.log(session_id, EventDraft(Count("turns"))).id]
+        link.cut()
+        logged += [record.events.log(session_id, EventDraft(Count("turns"))).id for _ in range(10)]
+        closing = threading.Thread(target=record.close)
+        closing.start()
+        closing.join(timeout=60)  # a safety net only: a close waiting on the wire would hang here
+        assert not closing.is_alive()
+        assert len(list((tmp_path / FOLDER).glob("*.db"))) == 1  # kept for the next open
+        link.mend()
+        with Record.open(tmp_path, backup_every=None) as reopened:
+            sync = reopened.events.sync
+            assert sync is not None
+            eventually(lambda: sync.waiting == 0)
+    assert session_ids_on_server(url, session_id) == logged

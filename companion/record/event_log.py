@@ -50,9 +50,10 @@ from companion.record.rescue import (
 from companion.record.server_sync import ServerSync
 from companion.record.session_queries import load_session
 
-CLOSE_WAIT_S = 15.0
-"""How long closing waits for a send under way: longer than a dead network takes to be given up on
-(`companion.record.postgres.DEAD_NETWORK_LIMITS`), so the sender is done with the outbox before it closes."""
+CLOSE_WAIT_S = 2.0
+"""How long closing waits for a send under way (quitting must not hang on a dead network). A send cut off
+by the close leaves its rows in the outbox: the next open sends them again, and the server skips any it
+already took."""
 
 
 class EventLog:
@@ -182,8 +183,9 @@ class EventLog:
         """On a server record: send what the server takes now, stop the sender, close the outbox (rows the
         server did not take stay in it, and the next open of the record adopts and sends them)."""
         if self.sync is not None:
-            with contextlib.suppress(StorageError):
-                self.sync.send_now()
+            if self.sync.problem is None:  # a server known to be away is not waited for again
+                with contextlib.suppress(StorageError):
+                    self.sync.send_now(wait=CLOSE_WAIT_S)
             self.sync.close(CLOSE_WAIT_S)
         if self._outbox is not None:
             self._outbox.close()

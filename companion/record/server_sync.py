@@ -22,6 +22,7 @@ from companion.record.database import Database
 from companion.record.errors import StorageError
 from companion.record.event_queries import audited_change, insert_events
 from companion.record.outbox import Outbox, Waiting
+from companion.record.postgres import redacted
 
 SEND_BATCH = 500
 """Events per server transaction: a long outage's backlog goes in a few round trips, none of them huge."""
@@ -74,11 +75,13 @@ class ServerSync:
             )
             self._slow = not sent
 
-    def send_now(self) -> None:
+    def send_now(self, wait: float | None = None) -> None:
         """Send everything waiting, on the caller's thread (ending a session, closing the record); raises
-        the StorageError that stops it (nothing is lost: the rows stay in the outbox)."""
+        the StorageError that stops it (nothing is lost: the rows stay in the outbox). `wait`: how long to
+        wait for a send under way on the thread (it may hang on a dead network), None for as long as it
+        takes."""
         try:
-            self._send_all()
+            self._send_all(wait)
         except StorageError as exc:
             self._said(str(exc))
             raise
@@ -90,10 +93,11 @@ class ServerSync:
             self._closing = True
             self._changed.notify_all()
         self._thread.join(timeout)
-        with self._sending:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        if self._thread.is_alive():
+            return  # hung in a call on a dead network: its connection goes with the process
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def _run(self) -> None:
         delay: float | None = None
@@ -120,13 +124,22 @@ class ServerSync:
                 self._slow = False
             self._changed.notify_all()
 
-    def _send_all(self) -> None:
-        with self._sending:
+    def _send_all(self, wait: float | None = None) -> None:
+        if not self._sending.acquire(timeout=-1 if wait is None else wait):
+            raise StorageError(
+                self._path,
+                f"A send to the practice's record at {redacted(self._url)} is still waiting for the server: "
+                "the entries stay on this computer and are sent when it answers, or the next time "
+                "Companion opens this record here.",
+            )
+        try:
             while batch := self._outbox.oldest(SEND_BATCH):
                 self._send(batch)
                 self._outbox.remove_through(batch[-1].seq)
                 with self._changed:
                     self._changed.notify_all()
+        finally:
+            self._sending.release()
 
     def _send(self, batch: list[Waiting]) -> None:
         """One transaction: the events the server does not have yet, with their audit entries."""

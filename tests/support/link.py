@@ -75,7 +75,7 @@ class Link:
                     if not data:
                         return
                     peers[sock].sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a socket closed by `close` while selected
             return
         finally:
             for sock in peers:
