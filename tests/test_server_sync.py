@@ -31,9 +31,10 @@ from textual.widgets import Static
 
 from companion.app.screens.dialogs import Confirm
 from companion.app.screens.session.screen import LiveSessionScreen
+from companion.live.services import Services
 from companion.record import Count, EventDraft, Note, Record, StorageError, Trial
 from companion.record.event_queries import event_row
-from companion.record.outbox import FOLDER
+from companion.record.outbox import FOLDER, outbox_prefix
 from companion.record.postgres import WRITE_LOCK
 from companion.record.session_queries import load_session
 
@@ -162,9 +163,14 @@ def test_a_run_killed_with_taps_waiting_leaves_them_for_the_next_open_which_send
         all(acknowledged) and session_ids_on_server_after_start(server, url, session_id) == acknowledged[:1]
     )
 
-    with Record.open(tmp_path, backup_every=None) as record:  # adopts the killed run's outbox
-        assert record.events.sync is not None
-        eventually(lambda: record.events.sync is not None and record.events.sync.waiting == 0)
+    services = Services.open(tmp_path, backup_every=None)  # adopts the killed run's outbox, and says so
+    try:
+        outbox, sync = services.record.events.outbox, services.record.events.sync
+        assert outbox is not None and sync is not None and outbox.adopted >= 25
+        assert any(f"{outbox.adopted} entries an earlier run left" in w for w in services.warnings)
+        eventually(lambda: sync.waiting == 0)
+    finally:
+        services.close()
     stored = session_ids_on_server(url, session_id)
     assert stored[: len(acknowledged)] == acknowledged  # every acknowledged tap, in order
     assert len(set(stored)) == len(stored)  # (taps the kill cut short of their acknowledgement may follow)
@@ -366,3 +372,22 @@ def test_quitting_while_the_cable_is_pulled_keeps_the_taps_for_the_next_open_whi
             assert sync is not None
             eventually(lambda: sync.waiting == 0)
     assert session_ids_on_server(url, session_id) == logged
+
+
+def test_a_damaged_outbox_left_by_an_earlier_run_is_named_and_kept_and_the_session_goes_on(
+    server: PostgresServer, url: str, tmp_path: Path
+) -> None:
+    with Record.open(tmp_path, backup_every=None) as record:
+        session_id, _ = new_session(record)
+        prefix = outbox_prefix(record.database.where)
+    damaged = tmp_path / FOLDER / f"{prefix}left-by-a-crash.db"
+    damaged.write_bytes(b"not an outbox at all" * 100)
+    services = Services.open(tmp_path, backup_every=None)
+    try:
+        assert any(
+            str(damaged) in warning and "could not be read" in warning for warning in services.warnings
+        )
+        tap = services.record.events.log(session_id, EventDraft(Count("turns")))
+    finally:
+        services.close()
+    assert damaged.exists() and session_ids_on_server(url, session_id) == [tap.id]

@@ -51,6 +51,17 @@ class Services:
                 f"{record.events.restore_error}. Their rescue files stay where they are and are tried again "
                 "at the next start."
             )
+        outbox = record.events.outbox
+        if outbox is not None and outbox.adopted:
+            warnings.append(
+                f"{outbox.adopted} entries an earlier run left on this computer for the practice's server "
+                "(it quit or stopped before the server took them) are being sent now."
+            )
+        if outbox is not None and outbox.adopt_error is not None:
+            warnings.append(
+                f"Entries an earlier run left for the practice's server could not be read: "
+                f"{outbox.adopt_error}. The file stays where it is and is tried again at the next start."
+            )
         if record.backups.backup_error is not None:
             warnings.append(f"The automatic backup failed: {record.backups.backup_error}")
         if library.errors:

@@ -74,7 +74,8 @@ class EventLog:
         self._access = access
         self._caseload = caseload
         self._data_dir = data_dir
-        self._outbox = outbox
+        self.outbox = outbox
+        """Where a server record's events are durable first (None for a record in a file)."""
         self.sync = (
             ServerSync(db.url, db.path, db.busy_timeout, outbox)
             if outbox is not None and db.url is not None
@@ -145,15 +146,15 @@ class EventLog:
 
     def waiting(self) -> list[Event]:
         """Events durable in the outbox and not on the server yet (none for a record in a file)."""
-        return [event_from_row(row) for row in self._outbox.rows()] if self._outbox is not None else []
+        return [event_from_row(row) for row in self.outbox.rows()] if self.outbox is not None else []
 
     def _write_pending(self) -> None:
         """The pending events into the record's file, or a server record's outbox, in one transaction."""
         rows = [event_row(event) for event in self._pending]
         try:
-            if self._outbox is not None:
+            if self.outbox is not None:
                 who = self._access.identity
-                self._outbox.append(rows, Author(who.id, who.signature) if who is not None else None)
+                self.outbox.append(rows, Author(who.id, who.signature) if who is not None else None)
             else:
                 with self._db.transaction() as conn:
                     insert_events(conn, rows)
@@ -187,8 +188,8 @@ class EventLog:
                 with contextlib.suppress(StorageError):
                     self.sync.send_now(wait=CLOSE_WAIT_S)
             self.sync.close(CLOSE_WAIT_S)
-        if self._outbox is not None:
-            self._outbox.close()
+        if self.outbox is not None:
+            self.outbox.close()
 
     # -- rescue files ------------------------------------------------------------------------------------
     def restore_rescued(self) -> int:

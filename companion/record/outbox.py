@@ -80,6 +80,8 @@ class Outbox:
         self._count = 0
         self.adopted = 0
         """Rows a run that quit or crashed had left waiting, taken over by this one at open."""
+        self.adopt_error: str | None = None
+        """Why an outbox left by an earlier run could not be taken over (it stays for the next open)."""
 
     @classmethod
     def open(cls, data_dir: Path, server: str, key: DataKey | None = None) -> Outbox:
@@ -152,7 +154,8 @@ class Outbox:
 
     def _adopt(self, candidates: Sequence[Path], key: DataKey | None) -> int:
         """Copy the rows of outbox files no open record holds (locked: in use) into this one, oldest file
-        first, and remove each once its rows are committed here."""
+        first, and remove each once its rows are committed here. One that cannot be read stays where it
+        is, and `adopt_error` says why."""
         adopted = 0
         for path in candidates:
             if path == self.path:
@@ -170,8 +173,8 @@ class Outbox:
                     self._conn.executemany(_INSERT, rows)
                 _remove(path)
                 adopted += len(rows)
-            except SQL_OR_OS_ERRORS as exc:
-                raise _problem(exc, path) from exc
+            except SQL_OR_OS_ERRORS as exc:  # a damaged file must not stop today's session
+                self.adopt_error = str(_problem(exc, path))
             finally:
                 os.close(lock_fd)
         return adopted
