@@ -83,9 +83,13 @@ def test_the_frame_clock_follows_the_earliest_callbacks_whatever_a_stretch_of_la
 def test_a_take_is_clean_only_without_midi_in_a_late_cycle_xruns_or_missed_cycles():
     lateness = np.full(400, 20e-6)
     lateness[200] = 2.2e-3  # this cycle's MIDI could have been sent up to 2.2 ms after its start
-    assert synthetic_take(lateness, [10, 100, 300]).clean  # a late cycle that carried nothing is harmless
+    harmless = synthetic_take(lateness, [10, 100, 300])
+    assert harmless.clean  # a late cycle that carried nothing is harmless
+    assert harmless.untrusted() == []  # so the clean take is judged whole, the late cycle included
     late = synthetic_take(lateness, [10, 200, 300])
     assert not late.clean and late.trouble() == "1 MIDI events in cycles up to 2.2 ms late"
+    [(start, end)] = late.untrusted()
+    assert (start, end) == (int(late.cycles[200, 0]), int(late.cycles[201, 0]))
     lateness[200] = LATE_S * 0.9
     assert synthetic_take(lateness, [10, 200, 300]).clean
     xruns = synthetic_take(lateness, [10])
@@ -162,10 +166,11 @@ def test_without_a_steal_count_a_retake_waits_one_window(monkeypatch):
     assert 0.05 <= host_steal.wait_until_quiet(max_wait=10) < 1.0
 
 
-def test_cycles_the_recorder_missed_and_late_cycles_are_untrusted_and_nothing_else():
+def test_cycles_the_recorder_missed_and_late_cycles_carrying_midi_are_untrusted_and_nothing_else():
     lateness = np.full(1510, 20e-6)
     lateness[1200] = 2e-3
-    take = synthetic_take(lateness, [])
+    lateness[1300] = 2e-3  # late too, but carrying nothing: harmless
+    take = synthetic_take(lateness, [1200])
     take.cycles = np.delete(take.cycles, range(500, 510), axis=0)  # ten cycles the recorder never ran
     frame = take.cycles[:, 0].astype(int)
     guard = round(XRUN_GUARD_S * 48_000)
@@ -176,4 +181,4 @@ def test_cycles_the_recorder_missed_and_late_cycles_are_untrusted_and_nothing_el
     assert not take.trusted(frame[400], frame[600])
     assert take.trusted(frame[600], frame[1189])
     assert not take.trusted(frame[1100], frame[1190])
-    assert take.trusted(frame[1191], frame[-1])
+    assert take.trusted(frame[1191], frame[-1])  # the empty late cycle (1290 after the gap) included

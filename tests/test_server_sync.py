@@ -32,6 +32,7 @@ from textual.widgets import Static
 from companion.app.screens.dialogs import Confirm
 from companion.app.screens.session.screen import LiveSessionScreen
 from companion.live.services import Services
+from companion.live.session_controller import LiveSession
 from companion.record import Count, EventDraft, Note, Record, StorageError, Trial
 from companion.record.event_queries import event_row
 from companion.record.outbox import FOLDER, outbox_prefix
@@ -391,3 +392,31 @@ def test_a_damaged_outbox_left_by_an_earlier_run_is_named_and_kept_and_the_sessi
     finally:
         services.close()
     assert damaged.exists() and session_ids_on_server(url, session_id) == [tap.id]
+
+
+def test_a_live_session_whose_server_goes_before_its_first_tap_taps_and_undoes_on(
+    server: PostgresServer, url: str, tmp_path: Path
+) -> None:
+    """The session is prepared as it starts (while the server is there): its first tap, and an undo of a
+    tap the server already has, go on with the server away, and reach it once it is back."""
+    with Record.open(tmp_path, backup_every=None) as record:
+        client = record.caseload.add_client("Ava")
+        goal = record.caseload.add_goal(client.id, "communication", "Requests")
+        record.caseload.add_objective(goal.id, "Requests an instrument")
+        earlier = LiveSession.start(record, [client.id])
+        on_server_already = earlier.commit(EventDraft(Count("turns"))).entries[0].event
+        live = LiveSession.start(record, [client.id])
+        server.stop()
+        first = live.commit(EventDraft(Trial(True, "independent"), objective_id=live.objective.id))
+        assert first.problem is None and [e.saved for e in first.entries] == [True]
+        undone = earlier.undo_last()  # the tap on the server: its undo waits here too
+        assert undone.problem is None and [(e.id, e.undone, e.saved) for e in undone.entries] == [
+            (on_server_already.id, True, True)
+        ]
+        sync = record.events.sync
+        assert sync is not None and sync.waiting == 2
+        server.start()
+        eventually(lambda: sync.waiting == 0)
+    assert session_ids_on_server(url, live.session.id) == [first.entries[0].id]
+    (tombstone,) = on_server(url, "SELECT undoes FROM events WHERE kind = 'tombstone'")
+    assert tombstone == (on_server_already.id,)

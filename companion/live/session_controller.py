@@ -112,6 +112,7 @@ class LiveSession(SessionDrafts):
         session = record.sessions.start_session(
             client_ids, setting, plan_ids=plans, second_observer_of=second_observer_of
         )
+        record.events.prepare(session.id)
         live = cls(record, session, library, now)
         if plan_id is not None:
             live.switch_plan(plan_id)
@@ -126,6 +127,7 @@ class LiveSession(SessionDrafts):
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> LiveSession:
         """Reopen a session that was not ended (the app closed or crashed): its log, plan and timers."""
+        record.events.prepare(session_id)
         live = cls(record, record.sessions.session(session_id), library, now)
         stored = record.events.session_events(session_id, include_undone=True, include_pending=False)
         pending = {e.id for e in record.events.pending()}
@@ -242,9 +244,11 @@ class LiveSession(SessionDrafts):
         if target is None:
             return Update()
         try:
-            self.record.events.undo(target.id)
+            self.record.events.undo(target.event)
             saved, problem = True, ""
         except StorageError as exc:
+            if not any(_undoes(e, target.id) for e in self.record.events.pending()):
+                return Update(problem=f"the undo was not logged ({exc}); press u again")
             saved, problem = False, str(exc)
         with self._lock:
             counted = (e.event for e in self._entries.values() if not e.undone)
@@ -410,3 +414,7 @@ class LiveSession(SessionDrafts):
                 self._entries[entry_id] = changed_entry = replace(entry, saved=True, problem="")
                 changed.append(changed_entry)
         return changed
+
+
+def _undoes(event: Event, target_id: str) -> bool:
+    return isinstance(event.payload, Tombstone) and event.payload.target_event_id == target_id

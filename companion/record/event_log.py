@@ -86,6 +86,8 @@ class EventLog:
         """(who, session) pairs already checked: a session once open to its therapist stays so for this
         record's life, so a tap does not ask the server again (it may be away: the tap must still go)."""
         self._pending: list[Event] = []
+        self._undoing: dict[str, Event] = {}
+        """The event `undo` is cancelling, as its caller gave it (checked without reading it again)."""
         self.rescue_file: Path | None = None
         """Where the pending queue is kept on disk now (None when nothing is pending)."""
         self.rescue_error: str | None = None
@@ -131,18 +133,33 @@ class EventLog:
         with self._db.lock:
             return list(self._pending)
 
-    def undo(self, event_id: str) -> Event:
-        """Cancel an event by logging a tombstone for it (nothing is deleted); returns the tombstone."""
-        target = self.event(event_id)
-        return self.log(
-            target.session_id,
-            EventDraft(
-                Tombstone(event_id),
-                client_id=target.client_id,
-                objective_id=target.objective_id,
-                plan_id=target.plan_id,
-            ),
-        )
+    def undo(self, target: Event | str) -> Event:
+        """Cancel an event by logging a tombstone for it (nothing is deleted); returns the tombstone.
+
+        Given the event itself (the live session has it), nothing is read to find it: an undo then goes
+        on while a server record's server is away, as a tap does."""
+        with self._db.lock:
+            known = target if isinstance(target, Event) else self.event(target)
+            self._undoing[known.id] = known
+            try:
+                return self.log(
+                    known.session_id,
+                    EventDraft(
+                        Tombstone(known.id),
+                        client_id=known.client_id,
+                        objective_id=known.objective_id,
+                        plan_id=known.plan_id,
+                    ),
+                )
+            finally:
+                del self._undoing[known.id]
+
+    def prepare(self, session_id: int) -> None:
+        """Check and read now what logging into the session needs (its clients' access, objectives and
+        prompt hierarchies, the plan in force): a live session calls this as it starts or resumes, while
+        the server is there, so its taps go on if the server goes away before the first one."""
+        with self._db.lock:
+            self._check_session(session_id)
 
     def waiting(self) -> list[Event]:
         """Events durable in the outbox and not on the server yet (none for a record in a file)."""
@@ -343,7 +360,7 @@ class EventLog:
         return anchor
 
     def _check_undoable(self, target_id: str, session_id: int) -> None:
-        target = self.event(target_id)
+        target = self._undoing.get(target_id) or self.event(target_id)
         if target.session_id != session_id:
             raise ValueError(f"event {target_id} belongs to session {target.session_id}, not {session_id}")
         if isinstance(target.payload, Tombstone):
@@ -351,9 +368,20 @@ class EventLog:
         unstored = self._unstored()
         already = any(
             isinstance(e.payload, Tombstone) and e.payload.target_event_id == target_id for e in unstored
-        ) or (all(e.id != target_id for e in unstored) and is_undone(self._db, target_id))
+        ) or (all(e.id != target_id for e in unstored) and self._undone_on_server(target_id))
         if already:
             raise ValueError(f"event {target_id} is already undone")
+
+    def _undone_on_server(self, target_id: str) -> bool:
+        """Whether the stored record has an undo of the event. On a server record whose server is away
+        this cannot be asked: the undo goes ahead (a second undo of one event changes no figure: an event
+        is undone or not), rather than being refused while the therapist taps on."""
+        try:
+            return is_undone(self._db, target_id)
+        except StorageError:
+            if self.outbox is None:
+                raise
+            return False
 
     def _plan_for(self, session_id: int, draft: EventDraft) -> str | None:
         payload: Payload = draft.payload

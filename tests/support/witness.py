@@ -193,7 +193,8 @@ class Witness:
     def untrusted(self) -> list[tuple[int, int]]:
         """Frame ranges [start, end) the witness cannot vouch for: `XRUN_GUARD_S` either side of each JACK
         xrun and of each stretch of cycles the recorder missed, and every cycle that ran later than
-        `LATE_S` (its MIDI may be stamped early)."""
+        `LATE_S` carrying MIDI (its MIDI may be stamped early). A late cycle that carried nothing is
+        harmless, as `clean` judges it: so a clean take has no untrusted range, and is judged whole."""
         import numpy as np
 
         guard = round(XRUN_GUARD_S * self.samplerate)
@@ -203,7 +204,10 @@ class Witness:
             frames = cycles[:, 0].astype(np.int64)
             missed = np.flatnonzero(np.diff(frames) > period)
             ranges += [(int(frames[i]) + period - guard, int(frames[i + 1]) + guard) for i in missed]
-            ranges += [(int(f), int(f) + period) for f in frames[self.lateness() > LATE_S]]
+            midi = np.array([frame for frame, _ in self.midi], dtype=np.int64)
+            carrying = np.zeros(len(frames), dtype=bool)
+            carrying[np.clip(np.searchsorted(frames, midi, side="right") - 1, 0, None)] = len(midi) > 0
+            ranges += [(int(f), int(f) + period) for f in frames[(self.lateness() > LATE_S) & carrying]]
         return sorted(ranges)
 
     def trusted(self, first: int, last: int) -> bool:
