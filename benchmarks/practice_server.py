@@ -12,7 +12,8 @@ What is measured, and how:
   prompt level, a count or a note), `--rate` taps per second with random spacing (a therapist taps a few a
   second at most; `--stress`: back to back);
 - tap-to-durable: from the call of `commit` to its return (the event is then durable in the tab's outbox,
-  and normally on the server too), p50/p99/max overall and for the taps made while the server was down;
+  and normally on the server too: how many were is counted), p50/p99/max overall, for the taps made while
+  the server was down and for the others;
 - mid-run the server is stopped (`pg_ctl stop -m fast`), left down `--outage` seconds and started again,
   while the tabs keep tapping; meanwhile each tab's `record.events.sync.waiting` is sampled: the peak
   number waiting in all tabs' outboxes, and how long after the server was back until every tab's was empty;
@@ -51,7 +52,7 @@ from figures import percentiles  # noqa: E402
 from support.postgres import PostgresServer, PostgresUnavailable, private_postgres  # noqa: E402
 from support.staffed import PASSWORD, QUICK  # noqa: E402
 
-from companion.live.session_controller import LiveSession, Update  # noqa: E402
+from companion.live.session_controller import LiveSession  # noqa: E402
 from companion.record import EventDraft, Record, StorageError  # noqa: E402
 
 TABS = 10
@@ -131,6 +132,35 @@ def next_draft(live: LiveSession, rng: random.Random) -> EventDraft:
     return live.draft_note(rng.choice(NOTES))
 
 
+class Tapping:
+    """What a tab's taps came to: the ids acknowledged in its order, each timed tap (start, seconds), the
+    taps the live session refused (kept pending: acknowledged once a later write saves them) and the taps
+    already on the server when `commit` returned."""
+
+    def __init__(self, live: LiveSession) -> None:
+        self._live = live
+        self.acknowledged: list[str] = []
+        self.timed: list[tuple[float, float]] = []
+        self.problems: set[str] = set()
+        self.refused = self.on_the_server = 0
+
+    def tap(self, draft: EventDraft) -> None:
+        sync = self._live.record.events.sync
+        assert sync is not None
+        started = time.monotonic()
+        update = self._live.commit(draft)
+        took = time.monotonic() - started
+        there = sync.waiting == 0  # a tab's taps are serial: if nothing waits, this one is on the server
+        known = set(self.acknowledged)
+        self.acknowledged += [entry.id for entry in update.entries if entry.saved and entry.id not in known]
+        if update.problem is None:
+            self.timed.append((round(started, 4), took))
+            self.on_the_server += there
+        else:
+            self.refused += 1
+            self.problems.add(update.problem)
+
+
 def run_tab(spec: Figures) -> None:
     """A tab: sign in, start the session, say "ready", tap from the moment the "go" line names until
     `seconds` later, wait for the outbox to empty, end the session and print what happened as JSON."""
@@ -142,24 +172,12 @@ def run_tab(spec: Figures) -> None:
     sync = record.events.sync
     assert sync is not None
     print("ready", flush=True)
-    go = float(sys.stdin.readline().split()[1])
+    go = due = float(sys.stdin.readline().split()[1])
     samples = WaitingSamples(record)
-    acknowledged: list[str] = []
-    taps: list[tuple[float, float]] = []
-    refused = 0
-    due = go
+    tapping = Tapping(live)
     while due < go + spec["seconds"]:
         time.sleep(max(0.0, due - time.monotonic()))
-        draft = next_draft(live, rng)
-        started = time.monotonic()
-        update = live.commit(draft)
-        took = time.monotonic() - started
-        acknowledged += newly_saved(update, acknowledged)
-        if update.problem is None:
-            taps.append((round(started, 4), took))
-        else:
-            refused += 1
-            samples.problems.add(update.problem)
+        tapping.tap(next_draft(live, rng))
         due += rng.uniform(0.25, 1.75) / spec["rate"] if spec["rate"] else 0.0
     deadline = time.monotonic() + DRAIN_LIMIT_S
     while sync.waiting and time.monotonic() < deadline:
@@ -174,24 +192,18 @@ def run_tab(spec: Figures) -> None:
         "name": spec["name"],
         "signature": who.signature,
         "session": live.session.id,
-        "acknowledged": acknowledged,
-        "taps": taps,
-        "refused": refused,
+        "acknowledged": tapping.acknowledged,
+        "taps": tapping.timed,
+        "on_the_server_at_return": tapping.on_the_server,
+        "refused": tapping.refused,
         "pending_at_end": len(record.events.pending()),
         "waiting_at_end": sync.waiting,
         "waiting": samples.changes,
-        "problems": sorted(samples.problems),
+        "problems": sorted(samples.problems | tapping.problems),
         "session_end": ended,
     }
     record.close()
     print(json.dumps(report), flush=True)
-
-
-def newly_saved(update: Update, acknowledged: list[str]) -> list[str]:
-    """The entries an update shows as saved that were not before: acknowledged taps, in the tab's order
-    (a tap the disk refused is kept pending and acknowledged when a later write saves it)."""
-    known = set(acknowledged)
-    return [entry.id for entry in update.entries if entry.saved and entry.id not in known]
 
 
 # -- the run ---------------------------------------------------------------------------------------------
@@ -282,6 +294,7 @@ def run(args: argparse.Namespace, url: str, restart: Callable[[], str] | None, d
         reports = tabs.reports()
     timed = [took for report in reports for _, took in report["taps"]]
     outage = [took for report in reports for started, took in report["taps"] if down <= started <= back]
+    up = [took for report in reports for started, took in report["taps"] if not down <= started <= back]
     drained = drain_time(reports, back) if how is not None else None
     return {
         "benchmark": "practice_server",
@@ -298,6 +311,8 @@ def run(args: argparse.Namespace, url: str, restart: Callable[[], str] | None, d
         "refused": sum(report["refused"] for report in reports),
         "tap_to_durable_ms": percentiles(timed, 1000),
         "tap_to_durable_while_down_ms": percentiles(outage, 1000),
+        "tap_to_durable_while_up_ms": percentiles(up, 1000),
+        "taps_on_the_server_when_acknowledged": sum(r["on_the_server_at_return"] for r in reports),
         "peak_waiting": peak_waiting(reports),
         "every_outbox_empty_s_after_the_server_was_back": drained,
         "problems_shown": sorted({problem for report in reports for problem in report["problems"]}),
