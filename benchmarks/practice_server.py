@@ -35,6 +35,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -178,7 +179,7 @@ def run_tab(spec: Figures) -> None:
     while due < go + spec["seconds"]:
         time.sleep(max(0.0, due - time.monotonic()))
         tapping.tap(next_draft(live, rng))
-        due += rng.uniform(0.25, 1.75) / spec["rate"] if spec["rate"] else 0.0
+        due = due + rng.uniform(0.25, 1.75) / spec["rate"] if spec["rate"] else time.monotonic()
     deadline = time.monotonic() + DRAIN_LIMIT_S
     while sync.waiting and time.monotonic() < deadline:
         time.sleep(SAMPLE_S)
@@ -431,6 +432,7 @@ def main() -> None:
     parser.add_argument("--restart-command", help="a shell command restarting that server mid-run")
     parser.add_argument("--dir", type=Path, help="folder for the data folder (default: a temporary one)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))  # stop the server, the tabs
     if args.restart_at is None:
         args.restart_at = 0.4 * args.seconds
     with database(args.database) as (url, server), tempfile.TemporaryDirectory(dir=args.dir) as tmp:
