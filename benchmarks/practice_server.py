@@ -79,7 +79,8 @@ def staff_the_practice(data: Path, url: str, tabs: int) -> list[Figures]:
     needs to sign in and start its session ({"name", "client"})."""
     with Record.open(data, database=url, backup_every=None) as record:
         if record.staff.exist():
-            raise SystemExit(f"{url.split('@')[-1]} already has staff: give the benchmark an empty database")
+            where = url.split("@")[-1]
+            raise SystemExit(f"{where} already has staff: give the benchmark an empty one (`createdb NAME`)")
         record.staff.hasher = QUICK
         record.staff.add("Ada", PASSWORD, "MT-BC", role="admin")
         record.staff.sign_in("Ada", PASSWORD)
@@ -99,7 +100,9 @@ class WaitingSamples:
     """A thread noting each change of the tab's number waiting for the server, and every problem it gave."""
 
     def __init__(self, record: Record) -> None:
-        self._record = record
+        sync = record.events.sync
+        assert sync is not None
+        self._sync = sync
         self.changes: list[tuple[float, int]] = []
         self.problems: set[str] = set()
         self._stop = threading.Event()
@@ -107,20 +110,21 @@ class WaitingSamples:
         self._thread.start()
 
     def _run(self) -> None:
-        sync = self._record.events.sync
-        assert sync is not None
-        last = -1
         while not self._stop.wait(SAMPLE_S):
-            waiting, problem = sync.waiting, sync.problem
-            if waiting != last:
-                self.changes.append((round(time.monotonic(), 4), waiting))
-                last = waiting
-            if problem is not None:
-                self.problems.add(problem)
+            self._sample()
+
+    def _sample(self) -> None:
+        waiting, problem = self._sync.waiting, self._sync.problem
+        if not self.changes or self.changes[-1][1] != waiting:
+            self.changes.append((round(time.monotonic(), 4), waiting))
+        if problem is not None:
+            self.problems.add(problem)
 
     def stop(self) -> None:
+        """Stop, noting the state at this moment: the outbox emptied since the last sample is counted."""
         self._stop.set()
         self._thread.join()
+        self._sample()
 
 
 def next_draft(live: LiveSession, rng: random.Random) -> EventDraft:
@@ -377,10 +381,10 @@ def on_the_server(url: str, reports: list[Figures]) -> Figures:
         stored[session].append(event_id)
     lost = order_kept = 0
     for report in reports:
-        wanted = report["acknowledged"]
-        there = stored[report["session"]]
+        wanted, there = report["acknowledged"], stored[report["session"]]
         lost += len(set(wanted) - set(there))
-        order_kept += [event_id for event_id in there if event_id in set(wanted)] == wanted
+        acknowledged_here = set(wanted)
+        order_kept += [event_id for event_id in there if event_id in acknowledged_here] == wanted
     signature = {event_id: report["signature"] for report in reports for event_id in report["acknowledged"]}
     audits = [(event_id, actor) for event_id, actor in audited]
     return {
