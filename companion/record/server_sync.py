@@ -19,7 +19,7 @@ from pathlib import Path
 from companion.record.audit import append_change
 from companion.record.connection import Connection
 from companion.record.database import Database
-from companion.record.errors import StorageError
+from companion.record.errors import DatabaseLocked, StorageError
 from companion.record.event_queries import audited_change, insert_events
 from companion.record.outbox import Outbox, Waiting
 from companion.record.postgres import redacted
@@ -83,7 +83,7 @@ class ServerSync:
         try:
             self._send_all(wait)
         except StorageError as exc:
-            self._said(str(exc))
+            self._said(self._why(exc))
             raise
         self._said(None)
 
@@ -111,11 +111,22 @@ class ServerSync:
             try:
                 self._send_all()
             except StorageError as exc:
-                self._said(str(exc))
+                self._said(self._why(exc))
                 delay = min(RETRY_MAX_S, 2 * (delay or RETRY_FIRST_S / 2))
             else:
                 self._said(None)
                 delay = None
+
+    def _why(self, problem: StorageError) -> str:
+        """Why the entries wait, in words for the bar above the log. A lock not had in time is usually
+        other therapists' entries going in (the server takes one writer at a time), not a stuck program:
+        "close the other program" would be the wrong advice to a therapist mid-session."""
+        if isinstance(problem, DatabaseLocked):
+            return (
+                f"the practice's record at {redacted(self._url)} is busy with other therapists' entries or "
+                "locked by another program; they go as soon as it is free"
+            )
+        return str(problem)
 
     def _said(self, problem: str | None) -> None:
         with self._changed:
