@@ -344,3 +344,35 @@ def test_a_terminal_is_asked_for_the_passphrase_and_may_try_again(
     text = shown.decode()
     assert "That passphrase does not unlock it; try again." in text
     assert NAME in text and "horse" not in text
+
+
+def test_encrypting_again_after_a_plain_record_was_put_back_keeps_the_backups_readable(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain copy of the record put back in an encrypted folder (by hand, from an old copy), then
+    `companion encrypt` again: the folder's earlier key is used again, or the backups encrypted with it
+    could no longer be opened. Another passphrase is refused while they exist, with nothing changed."""
+    plain_practice(data)
+    Record.open(data).close()  # an automatic backup
+    assert run(data, "encrypt").exit_code == 0
+    (backup,) = list_backups(data)
+    marker = (data / "encryption.json").read_text()
+    plain_practice(tmp_path / "old copy")
+    (data / "companion.db").write_bytes((tmp_path / "old copy" / "companion.db").read_bytes())
+
+    refused = run(data, "encrypt", passphrase="another passphrase entirely")
+    assert (
+        refused.exit_code == 1
+        and "encrypted with that key" in refused.output
+        and backup.name in refused.output
+    )
+    assert (data / "encryption.json").read_text() == marker
+    assert (data / "companion.db").read_bytes().startswith(PLAIN_HEADER)  # nothing changed
+
+    assert run(data, "encrypt").exit_code == 0
+    assert (data / "encryption.json").read_text() == marker  # the same key, not a new salt
+    assert_unreadable(data / "companion.db")
+    monkeypatch.setenv(PASSPHRASE_VAR, PASSPHRASE)
+    restore_backup(data, data / "companion.db", backup)  # the older backup still opens
+    with Record.open(data, backup_every=None) as record:
+        assert record.caseload.find_client(NAME).birth_year == 1961

@@ -18,8 +18,8 @@ from companion.paths import database_path
 from companion.record.backups import list_backups, open_elsewhere
 from companion.record.cipher import KEY_BYTES, SQL_OR_OS_ERRORS, DataKey, connect, encrypt_file, is_plain
 from companion.record.database import SIDECAR_SUFFIXES, sync_folder
-from companion.record.errors import StorageError, classify
-from companion.record.keys import encrypted, keep_in_keyring, new_marker, unlock
+from companion.record.errors import StorageError, WrongKey, classify
+from companion.record.keys import encrypted, keep_in_keyring, marker_path, new_marker, unlock
 from companion.record.record import Record
 
 
@@ -54,12 +54,13 @@ def encrypt_folder(data_dir: Path, passphrase: str, *, keyring: bool = False) ->
                 f"{db} is open in another program (the app or a browser session): close "
                 "it, then run `companion encrypt` again. Nothing was changed.",
             )
+        earlier = _earlier_key(data_dir, passphrase)
         Record.open(data_dir, backup_every=None).close()  # creates a new record, adds rescued entries
         if keyring:
-            key = DataKey(secrets.token_bytes(KEY_BYTES))
+            key = earlier or DataKey(secrets.token_bytes(KEY_BYTES))
             keep_in_keyring(data_dir, key, passphrase)
         else:
-            key = new_marker(data_dir, passphrase)
+            key = earlier or new_marker(data_dir, passphrase)
         _replace_with_encrypted(db, key)
         done = Encryption(database=True)
     for backup in list_backups(data_dir):
@@ -76,6 +77,30 @@ def encrypt_folder(data_dir: Path, passphrase: str, *, keyring: bool = False) ->
         if not aside.name.endswith(SIDECAR_SUFFIXES) and is_plain(aside)
     ]
     return done
+
+
+def _earlier_key(data_dir: Path, passphrase: str) -> DataKey | None:
+    """The key this folder was encrypted with before, when its marker is still here beside a plain record
+    (a plain copy put back by hand, an interrupted run). It is used again: a new key would leave the
+    backups encrypted with the old one unreadable. A passphrase that does not unlock it is refused while
+    such backups exist (nothing is changed); without them the marker is simply replaced, as before."""
+    if not marker_path(data_dir).exists():
+        return None
+    try:
+        return unlock(data_dir, passphrase)  # given a passphrase, a keyring marker unwraps its recovery copy
+    except WrongKey as exc:
+        locked = [backup for backup in list_backups(data_dir) if not is_plain(backup)]
+        if locked:
+            raise WrongKey(
+                exc.path,
+                f"{data_dir} was encrypted before, and {len(locked)} backup(s) there, such as "
+                f"{locked[-1].name}, are encrypted with that key: give the passphrase it was encrypted "
+                "with (for a folder that kept its key in the keyring, its recovery passphrase), so they "
+                "stay readable. Nothing was changed.",
+            ) from exc
+        return None
+    except StorageError:  # a marker that cannot be read is replaced, as an interrupted run leaves it
+        return None
 
 
 def _replace_with_encrypted(path: Path, key: DataKey) -> None:
