@@ -162,6 +162,8 @@ class SessionCore(CompanionScreen):
             return  # the alarm about unsaved entries stays until they are saved
         waiting = waiting_for_server(self.live.record)
         bar = self.query_one("#pending-bar", Static)
+        if not waiting and not bar.has_class("-visible"):
+            return  # nothing to say and nothing shown: no redraw every second (a record in a file, always)
         if not waiting and bar.has_class("-waiting"):
             self.notify("Every entry has reached the practice's server.", title="Sent")
         bar.update(waiting)
