@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from support.host_steal import steal_seconds
 from support.jackd import JackServer, JackUnavailable, dummy_jack
-from support.postgres import PostgresServer, PostgresUnavailable, missing_postgres, private_postgres
+from support.postgres import PostgresServer, postgres_for_tests
 from support.practice import Practice, make_practice, make_practice_with_songs
 from support.required import missing
 from support.secret_service import SecretServiceUnavailable, private_secret_service
@@ -101,11 +101,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JackServer
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """A private PostgreSQL server (`support.postgres`) for the whole test session, stopped at its end."""
-    try:
-        with private_postgres() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        missing_postgres(str(exc))
+    yield from postgres_for_tests()
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 from support.link import link_to
 from support.pilot import SIZE, app_for, log_lines, on_screen, start_session, until, until_notified
-from support.postgres import PostgresServer, PostgresUnavailable, missing_postgres, private_postgres
+from support.postgres import PostgresServer, postgres_for_tests
 from support.practice import make_practice
 from support.staffed import make_staffed
 from textual.widgets import Static
@@ -45,11 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
     """A server of this module's own: the tests stop and start it."""
-    try:
-        with private_postgres() as started:
-            yield started
-    except PostgresUnavailable as exc:
-        missing_postgres(str(exc))
+    yield from postgres_for_tests()
 
 
 @pytest.fixture

@@ -170,3 +170,13 @@ def private_postgres() -> Iterator[PostgresServer]:
                 server.stop()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def postgres_for_tests() -> Iterator[PostgresServer]:
+    """A fixture's body: `private_postgres`, or, when no server can run here, a failure in CI and a skip
+    elsewhere (`missing_postgres`)."""
+    try:
+        with private_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        missing_postgres(str(exc))
